@@ -24,12 +24,13 @@ std::string_view EventKindName(EventKind kind) {
 }
 
 std::string TraceEvent::ToString() const {
-  return fmt::format("#{} t={}ns task={} {} arg={}{}{}", step, time_ns, task, EventKindName(kind),
-                     arg, detail.empty() ? "" : " ", detail);
+  return fmt::format("#{} t={}ns task={} {} arg={}{}{}{}{}", step, time_ns, task,
+                     EventKindName(kind), arg, detail.empty() ? "" : " ", detail,
+                     note.empty() ? "" : " ", note);
 }
 
 uint64_t Trace::Record(EventKind kind, uint32_t task, uint64_t arg, int64_t time_ns,
-                       std::string_view detail) {
+                       std::string_view detail, std::string_view note) {
   struct Packed {
     uint64_t arg;
     int64_t time_ns;
@@ -41,7 +42,7 @@ uint64_t Trace::Record(EventKind kind, uint32_t task, uint64_t arg, int64_t time
   hash_ = XXH3_64bits_withSeed(&packed, sizeof packed, hash_);
   const uint64_t step = steps_++;
   if (recording_ || listener_) {
-    TraceEvent event{step, time_ns, task, kind, arg, std::string(detail)};
+    TraceEvent event{step, time_ns, task, kind, arg, std::string(detail), std::string(note)};
     if (listener_) listener_(event);
     if (recording_) events_.push_back(std::move(event));
   }

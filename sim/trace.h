@@ -34,16 +34,18 @@ struct TraceEvent {
   uint32_t task = 0;
   EventKind kind = EventKind::kSchedule;
   uint64_t arg = 0;
-  std::string detail;  // empty unless recording
+  std::string detail;  // hashed: call and path, a label
+  std::string note;    // not hashed; only kept when detailed (what a task waits for)
 
   std::string ToString() const;
 };
 
 class Trace {
  public:
-  // Folds one event into the hash and returns its step number.
+  // Folds one event into the hash and returns its step number. `detail` is
+  // part of the hash; `note` is not (it may be built only when detailed()).
   uint64_t Record(EventKind kind, uint32_t task, uint64_t arg, int64_t time_ns,
-                  std::string_view detail = {});
+                  std::string_view detail = {}, std::string_view note = {});
 
   uint64_t steps() const { return steps_; }
   uint64_t hash() const { return hash_; }
@@ -51,6 +53,9 @@ class Trace {
   // Keep every event (for determinism diffs and replay traces).
   void set_recording(bool on) { recording_ = on; }
   const std::vector<TraceEvent>& events() const { return events_; }
+  // True when event details are kept or printed: callers build detail
+  // strings only then, to keep the hot path cheap.
+  bool detailed() const { return recording_ || listener_ != nullptr; }
 
   // Called for every event as it happens (live trace printing).
   void set_listener(std::function<void(const TraceEvent&)> listener) {
