@@ -30,17 +30,18 @@ int DrawWidthBytes(uint64_t bound) {
 uint64_t PrngSource::Draw(uint64_t bound) {
   SS_ASSERT(bound >= 1);
   if (bound == 1) return 0;
-  // Lemire: take the high 64 bits of a 128-bit product, rejecting the few
-  // low products that would bias small results.
-  const uint64_t threshold = (0 - bound) % bound;
-  for (int attempt = 0; attempt < 1000; ++attempt) {
-    const unsigned __int128 product = static_cast<unsigned __int128>(engine_()) * bound;
-    if (static_cast<uint64_t>(product) >= threshold) {
-      return static_cast<uint64_t>(product >> 64);
+  // Lemire: the high 64 bits of a 128-bit product. The division that finds
+  // the biased low products runs only when the low half is small, which is
+  // rare, so the common draw is one multiply.
+  unsigned __int128 product = static_cast<unsigned __int128>(engine_()) * bound;
+  if (static_cast<uint64_t>(product) < bound) {
+    const uint64_t threshold = (0 - bound) % bound;
+    for (int attempt = 0; static_cast<uint64_t>(product) < threshold; ++attempt) {
+      SS_ASSERT(attempt < 1000, "PRNG rejection loop did not terminate");
+      product = static_cast<unsigned __int128>(engine_()) * bound;
     }
   }
-  SS_ASSERT(false, "PRNG rejection loop did not terminate");
-  return 0;
+  return static_cast<uint64_t>(product >> 64);
 }
 
 uint64_t TapeSource::Draw(uint64_t bound) {

@@ -152,7 +152,7 @@ Scheduler::TaskRecord& Scheduler::record(TaskId task) const {
 
 Scheduler::TaskRecord& Scheduler::running() const {
   SS_ASSERT(in_task(), "a task-side call was made outside any task");
-  return record(current_);
+  return *tasks_[current_ - 1];  // current_ is always a valid id
 }
 
 ProcessId Scheduler::current_process() const { return in_task() ? running().process : 0; }
@@ -419,9 +419,11 @@ RunResult Scheduler::Run() {
   for (;;) {
     if (kill_pending_) ReapKilled();
     if (stop_requested_) return {RunOutcome::kStopped, stop_reason_};
-    if (before_step_) before_step_();
-    if (kill_pending_) continue;
-    FireDueTimers();
+    if (before_step_) {
+      before_step_();
+      if (kill_pending_) continue;
+    }
+    if (!timers_.empty()) FireDueTimers();
     if (runnable_.empty()) {
       const bool any_live = std::any_of(tasks_.begin(), tasks_.end(), [](const auto& task) {
         return task->state != TaskState::kFinished;
@@ -438,7 +440,7 @@ RunResult Scheduler::Run() {
     last_picked_ = next;
     now_ns_ += config_.step_time_ns;
     trace_.Record(EventKind::kSchedule, next, runnable_.size(), now_ns_);
-    ResumeTask(record(next));
+    ResumeTask(*tasks_[next - 1]);  // Pick returns only runnable, valid ids
   }
 }
 

@@ -3,6 +3,9 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+// Inlined so the fixed-size hash of each event specialises (the hot path of
+// every scheduling step).
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 namespace sim {
@@ -41,7 +44,7 @@ uint64_t Trace::Record(EventKind kind, uint32_t task, uint64_t arg, int64_t time
            static_cast<uint32_t>(kind)};
   hash_ = XXH3_64bits_withSeed(&packed, sizeof packed, hash_);
   const uint64_t step = steps_++;
-  if (recording_ || listener_) {
+  if (detailed_) [[unlikely]] {
     TraceEvent event{step, time_ns, task, kind, arg, std::string(detail), std::string(note)};
     if (listener_) listener_(event);
     if (recording_) events_.push_back(std::move(event));

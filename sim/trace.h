@@ -51,21 +51,26 @@ class Trace {
   uint64_t hash() const { return hash_; }
 
   // Keep every event (for determinism diffs and replay traces).
-  void set_recording(bool on) { recording_ = on; }
+  void set_recording(bool on) {
+    recording_ = on;
+    detailed_ = recording_ || listener_ != nullptr;
+  }
   const std::vector<TraceEvent>& events() const { return events_; }
   // True when event details are kept or printed: callers build detail
   // strings only then, to keep the hot path cheap.
-  bool detailed() const { return recording_ || listener_ != nullptr; }
+  bool detailed() const { return detailed_; }
 
   // Called for every event as it happens (live trace printing).
   void set_listener(std::function<void(const TraceEvent&)> listener) {
     listener_ = std::move(listener);
+    detailed_ = recording_ || listener_ != nullptr;
   }
 
  private:
   uint64_t steps_ = 0;
   uint64_t hash_ = 0x5348415244534d31ull;  // "SHARDSM1"
   bool recording_ = false;
+  bool detailed_ = false;
   std::vector<TraceEvent> events_;
   std::function<void(const TraceEvent&)> listener_;
 };
