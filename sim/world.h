@@ -1,0 +1,108 @@
+// A simulated world: one seed (or byte tape) and a config in, a scheduler, a
+// virtual clock, a simulated file system with faults, and processes that can
+// crash at an exact step, out. Everything nondeterministic in a run is drawn
+// from the world's one DecisionSource, so a run is a pure function of
+// (config, decisions).
+//
+// Processes: process 0 is the supervisor (the test driver); it never
+// crashes. StartProcess runs a "main" in a new process id; a crash fences
+// that process off (its file-system calls never land), unwinds its tasks,
+// applies the crash model to the file system, and lets the supervisor start a
+// new process on what survived.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/decision.h"
+#include "sim/fs/fault_fs.h"
+#include "sim/fs/sim_fs.h"
+#include "sim/profile.h"
+#include "sim/scheduler.h"
+#include "sim/sim_env.h"
+#include "sim/trace.h"
+
+namespace sim {
+
+struct WorldConfig {
+  uint64_t seed = 0;
+  SchedulerConfig scheduler;
+  PersistenceProfile profile = PersistenceProfile::NoFault();
+  // Crash the running engine process when the trace reaches this step.
+  std::optional<uint64_t> crash_at_step;
+  CrashKind crash_kind = CrashKind::kPowerLoss;
+  bool record_trace = false;
+};
+
+struct CrashRecord {
+  uint64_t step = 0;
+  ProcessId process = 0;
+  CrashKind kind = CrashKind::kPowerLoss;
+  CrashModel model = CrashModel::kDropAllUnsynced;
+};
+
+class World {
+ public:
+  // Draws from a PRNG seeded with config.seed.
+  explicit World(WorldConfig config);
+  // Draws from `decisions` (a tape, a recorder); config.seed is only reported.
+  World(WorldConfig config, DecisionSource& decisions);
+  ~World();
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  engine::Env& env() { return *env_; }
+  Scheduler& scheduler() { return *scheduler_; }
+  Trace& trace() { return trace_; }
+  SimFileSystem& fs() { return *sim_fs_; }
+  FaultInjectingFileSystem& fault_fs() { return *fault_fs_; }
+  DecisionSource& decisions() { return *decisions_; }
+  const WorldConfig& config() const { return config_; }
+
+  // Runs `body` as the supervisor (process 0) until every task is done.
+  RunResult RunSupervisor(std::function<void()> body);
+
+  // Starts `main` as the first task of a new process and returns its id.
+  // REQUIRES: called from the supervisor.
+  ProcessId StartProcess(std::string name, std::function<void()> main);
+  // Blocks the supervisor until the process's main task has finished or the
+  // process crashed. Returns true if it crashed.
+  bool WaitProcess(ProcessId process);
+
+  // Crashes the newest live engine process now: fence, unwind (at the next
+  // scheduling point), apply the crash model. Callable from any task or from
+  // scheduler context. The model is drawn from the profile.
+  void Crash(CrashKind kind);
+  // Arms (or re-arms) a crash at a trace step.
+  void CrashAtStep(uint64_t step, CrashKind kind);
+
+  const std::vector<CrashRecord>& crashes() const { return crashes_; }
+
+ private:
+  void Build();
+  void CheckCrashPoint();
+
+  WorldConfig config_;
+  std::unique_ptr<PrngSource> own_decisions_;
+  DecisionSource* decisions_;
+  Trace trace_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<SimFileSystem> sim_fs_;
+  std::unique_ptr<FaultInjectingFileSystem> fault_fs_;
+  std::unique_ptr<SimEnv> env_;
+  struct ProcessRecord {
+    ProcessId id;
+    std::string name;
+    TaskId main_task;
+  };
+  std::vector<ProcessRecord> processes_;
+  std::vector<CrashRecord> crashes_;
+  std::optional<uint64_t> crash_at_step_;
+  CrashKind armed_kind_ = CrashKind::kPowerLoss;
+};
+
+}  // namespace sim

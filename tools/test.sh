@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs the whole test suite: the default preset (g++,
+# RelWithDebInfo with always-on assertions), then the asan preset (clang,
+# ASan + UBSan). Pass --quick to run only the default preset.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash tools/setup.sh
+
+presets=(default asan)
+[ "${1:-}" = "--quick" ] && presets=(default)
+
+for preset in "${presets[@]}"; do
+  echo "== preset ${preset}: configure and build"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" -j "$(nproc)"
+  echo "== preset ${preset}: test"
+  ctest --preset "$preset"
+done
