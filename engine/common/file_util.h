@@ -1,0 +1,37 @@
+// Whole-file helpers on engine::FileSystem used by every component that
+// keeps small metadata files (segment.json, clocks, first-index, manifests).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/env/env.h"
+
+namespace engine {
+
+// The parent directory of a path ("" for a top-level name).
+std::string_view ParentDir(std::string_view path);
+// Joins two path parts with '/', skipping an empty part.
+std::string JoinPath(std::string_view left, std::string_view right);
+
+// Reads a whole file. REQUIRES: the file fits in memory.
+absl::StatusOr<std::string> ReadWholeFile(FileSystem& fs, std::string_view path);
+
+// Replaces `path` atomically and durably: writes `path`.tmp, syncs it,
+// renames it over `path`, syncs the parent directory. After a crash at any
+// point the path holds either the old or the new contents.
+absl::Status WriteFileAtomically(FileSystem& fs, std::string_view path, std::string_view contents);
+
+// NotFound is false; other errors are errors.
+absl::StatusOr<bool> Exists(FileSystem& fs, std::string_view path);
+
+// Creates a directory if it is missing (the parent must exist).
+absl::Status EnsureDir(FileSystem& fs, std::string_view path);
+
+// Deletes a directory tree, children first, in sorted order. A missing path
+// is not an error. Bounded by `max_entries`.
+absl::Status RemoveTree(FileSystem& fs, std::string_view path, int max_entries = 1'000'000);
+
+}  // namespace engine
