@@ -39,6 +39,7 @@ struct PersistenceProfile {
   static PersistenceProfile Draw(DecisionSource& decisions);
 
   std::string Describe() const;
+  bool HasFaults() const;
 };
 
 std::string_view CrashModelName(CrashModel model);

@@ -79,6 +79,7 @@ class World {
   void Crash(CrashKind kind);
   // Arms (or re-arms) a crash at a trace step.
   void CrashAtStep(uint64_t step, CrashKind kind);
+  void DisarmCrash() { crash_at_step_.reset(); }
 
   const std::vector<CrashRecord>& crashes() const { return crashes_; }
 

@@ -32,12 +32,45 @@ class BoundedChannel {
   // the channel is closed.
   bool Send(T value) {
     MutexLock lock(*mutex_);
-    while (!closed_ && queue_.size() >= capacity_) not_full_->Wait();
+    while (!closed_ && queue_.size() + reserved_ >= capacity_) not_full_->Wait();
     if (closed_) return false;
     queue_.push_back(std::move(value));
     SS_ASSERT(queue_.size() <= capacity_);
     not_empty_->Signal();
     return true;
+  }
+
+  // Blocks until a slot is free and reserves it, so that a later
+  // SendReserved cannot block. Returns false if the channel is closed. Lets a
+  // caller reserve before taking a lock it holds while sending (Qdrant
+  // reserves a permit before taking the WAL lock for the same reason).
+  bool Reserve() {
+    MutexLock lock(*mutex_);
+    while (!closed_ && queue_.size() + reserved_ >= capacity_) not_full_->Wait();
+    if (closed_) return false;
+    ++reserved_;
+    return true;
+  }
+
+  // REQUIRES: a successful Reserve() not yet used. Never blocks. Returns
+  // false (and drops `value`) if the channel was closed meanwhile.
+  bool SendReserved(T value) {
+    MutexLock lock(*mutex_);
+    SS_ASSERT(reserved_ > 0, "SendReserved without a reservation");
+    --reserved_;
+    if (closed_) return false;
+    queue_.push_back(std::move(value));
+    SS_ASSERT(queue_.size() <= capacity_);
+    not_empty_->Signal();
+    return true;
+  }
+
+  // Gives back an unused reservation.
+  void CancelReservation() {
+    MutexLock lock(*mutex_);
+    SS_ASSERT(reserved_ > 0, "CancelReservation without a reservation");
+    --reserved_;
+    not_full_->Signal();
   }
 
   // Blocks while the channel is empty and open. Returns nullopt once the
@@ -71,6 +104,7 @@ class BoundedChannel {
   std::unique_ptr<CondVar> not_full_;
   std::unique_ptr<CondVar> not_empty_;
   std::deque<T> queue_;
+  size_t reserved_ = 0;
   bool closed_ = false;
 };
 

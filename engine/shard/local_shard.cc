@@ -1,0 +1,305 @@
+#include "engine/shard/local_shard.h"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "engine/common/assert.h"
+#include "engine/common/file_util.h"
+#include "engine/segment/segment.h"
+
+namespace engine {
+
+std::string_view UpdateStatusName(UpdateStatus status) {
+  switch (status) {
+    case UpdateStatus::kAcknowledged: return "acknowledged";
+    case UpdateStatus::kCompleted: return "completed";
+    case UpdateStatus::kClockRejected: return "clock-rejected";
+  }
+  return "?";
+}
+
+std::string ShardPaths::wal() const { return JoinPath(root, "wal"); }
+std::string ShardPaths::segments() const { return JoinPath(root, "segments"); }
+std::string ShardPaths::temp_segments() const { return JoinPath(root, "temp_segments"); }
+std::string ShardPaths::newest_clocks() const { return JoinPath(root, "newest_clocks.json"); }
+std::string ShardPaths::oldest_clocks() const { return JoinPath(root, "oldest_clocks.json"); }
+std::string ShardPaths::config() const { return JoinPath(root, "shard_config.json"); }
+
+LocalShard::LocalShard(Env& env, std::string dir, ShardOptions options)
+    : env_(env),
+      paths_{std::move(dir)},
+      options_(options),
+      segments_lock_(env.NewRwLock("shard.segments")),
+      updates_mutex_(env.NewMutex("shard.updates")),
+      holder_(env),
+      wal_mutex_(env.NewMutex("shard.wal")),
+      clocks_mutex_(env.NewMutex("shard.clocks")),
+      update_channel_(env, "shard.update_channel", options.update_queue_capacity),
+      state_mutex_(env.NewMutex("shard.state")),
+      flush_wake_(env.NewCondVar(*state_mutex_, "shard.flush_wake")) {}
+
+absl::StatusOr<std::unique_ptr<LocalShard>> LocalShard::Load(Env& env, std::string dir,
+                                                             ShardOptions options) {
+  std::unique_ptr<LocalShard> shard(new LocalShard(env, std::move(dir), options));
+  if (auto status = shard->Recover(); !status.ok()) {
+    shard->shut_down_ = true;  // no workers were started
+    return status;
+  }
+  shard->StartWorkers();
+  return shard;
+}
+
+LocalShard::~LocalShard() {
+  // Shutdown() must have been called, except when a simulated crash unwinds
+  // the process (then the workers are already gone).
+  if (!shut_down_) (void)Shutdown();
+}
+
+absl::Status LocalShard::Recover() {
+  FileSystem& fs = env_.fs();
+  for (const std::string& dir : {paths_.root, paths_.wal(), paths_.segments()}) {
+    if (auto status = EnsureDir(fs, dir); !status.ok()) return status;
+  }
+  if (auto status = RemoveTree(fs, paths_.temp_segments()); !status.ok()) return status;
+  if (auto status = EnsureDir(fs, paths_.temp_segments()); !status.ok()) return status;
+  if (auto status = fs.SyncDir(paths_.root); !status.ok()) return status;
+  if (auto status = LoadSegments(); !status.ok()) return status;
+  {
+    ReadLock segments(*segments_lock_);
+    MutexLock updates(*updates_mutex_);
+    if (auto status = holder_.DeduplicatePoints(); !status.ok()) return status;
+  }
+  auto newest = ClockMap::Load(fs, paths_.newest_clocks());
+  if (!newest.ok()) return newest.status();
+  newest_clocks_ = std::move(*newest);
+  auto oldest = ClockMap::Load(fs, paths_.oldest_clocks());
+  if (!oldest.ok()) return oldest.status();
+  oldest_clocks_ = std::move(*oldest);
+  if (auto status = EnsureAppendableSegment(); !status.ok()) return status;
+  auto wal = Wal::Open(fs, paths_.wal(), WalOptions{.segment_capacity_bytes =
+                                                        options_.wal_segment_capacity_bytes});
+  if (!wal.ok()) return wal.status();
+  wal_ = std::move(*wal);
+  if (auto status = ReplayWal(); !status.ok()) return status;
+  return FlushAndAck(/*force=*/true);
+}
+
+absl::Status LocalShard::LoadSegments() {
+  FileSystem& fs = env_.fs();
+  auto entries = fs.ListDir(paths_.segments());
+  if (!entries.ok()) return entries.status();
+  WriteLock segments(*segments_lock_);
+  for (const DirEntry& entry : *entries) {
+    if (entry.name.empty() || entry.name[0] == '.') continue;  // hidden entries are not ours
+    const std::string dir = JoinPath(paths_.segments(), entry.name);
+    if (entry.kind != EntryKind::kDirectory) continue;
+    const uint64_t number = std::strtoull(entry.name.c_str(), nullptr, 10);
+    next_segment_number_ = std::max(next_segment_number_, number + 1);
+    auto complete = Segment::IsComplete(fs, dir);
+    if (!complete.ok()) return complete.status();
+    if (!*complete || entry.name.ends_with(".deleted")) {
+      // An interrupted creation or delete: never part of the shard.
+      if (auto status = RemoveTree(fs, dir); !status.ok()) return status;
+      continue;
+    }
+    auto segment = Segment::Load(fs, dir);
+    if (!segment.ok()) return segment.status();
+    for (const auto& [key, type] : (*segment)->indexed_fields()) payload_schema_[key] = type;
+    holder_.AddNew(std::shared_ptr<SegmentEntry>(std::move(*segment)));
+  }
+  return fs.SyncDir(paths_.segments());
+}
+
+absl::StatusOr<std::shared_ptr<SegmentEntry>> LocalShard::CreateSegment(bool appendable) {
+  const std::string dir = JoinPath(paths_.segments(), fmt::format("{}", next_segment_number_++));
+  auto segment = Segment::Create(env_.fs(), dir, options_.collection, appendable);
+  if (!segment.ok()) return segment.status();
+  for (const auto& [key, type] : payload_schema_) {
+    auto created = (*segment)->CreateFieldIndex(0, key, type);
+    if (!created.ok()) return created.status();
+  }
+  return std::shared_ptr<SegmentEntry>(std::move(*segment));
+}
+
+absl::Status LocalShard::EnsureAppendableSegment() {
+  WriteLock segments(*segments_lock_);
+  MutexLock updates(*updates_mutex_);
+  if (holder_.HasAppendable()) return absl::OkStatus();
+  auto segment = CreateSegment(/*appendable=*/true);
+  if (!segment.ok()) return segment.status();
+  holder_.AddNew(std::move(*segment));
+  return absl::OkStatus();
+}
+
+absl::Status LocalShard::ReplayWal() {
+  const uint64_t first = wal_->first_index();
+  const uint64_t end = wal_->next_index();
+  for (uint64_t index = first; index < end; ++index) {
+    auto bytes = wal_->Read(index);
+    if (!bytes.ok()) return bytes.status();
+    auto record = DecodeWalRecord(*bytes);
+    if (!record.ok()) {
+      return absl::DataLossError(
+          fmt::format("WAL entry {}: {}", index, record.status().message()));
+    }
+    if (record->clock_tag) {
+      MutexLock clocks(*clocks_mutex_);
+      newest_clocks_.Advance(*record->clock_tag);
+    }
+    if (auto status = ApplyOperation(index, record->operation); !status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+void LocalShard::StartWorkers() {
+  update_worker_ = env_.Spawn("update_worker", [this] { UpdateWorker(); });
+  flush_worker_ = env_.Spawn("flush_worker", [this] { FlushWorker(); });
+}
+
+absl::Status LocalShard::Shutdown() {
+  {
+    MutexLock state(*state_mutex_);
+    if (shut_down_) return absl::OkStatus();
+    shut_down_ = true;
+    stopping_ = true;
+    flush_wake_->SignalAll();
+  }
+  if (update_worker_) {
+    update_channel_.Send(Stop{});
+    update_worker_->Join();
+  }
+  update_channel_.Close();
+  if (flush_worker_) flush_worker_->Join();
+  if (options_.flush_on_shutdown && health().ok() && wal_ != nullptr) return FlushAndAck(false);
+  return health();
+}
+
+void LocalShard::SetFatal(const absl::Status& status) {
+  MutexLock state(*state_mutex_);
+  if (fatal_.ok()) fatal_ = status;
+}
+
+absl::Status LocalShard::health() {
+  MutexLock state(*state_mutex_);
+  return fatal_;
+}
+
+absl::StatusOr<UpdateResult> LocalShard::Update(WalRecord record, bool wait) {
+  if (auto status = health(); !status.ok()) return status;
+  if (!update_channel_.Reserve()) return absl::UnavailableError("the shard is shutting down");
+  std::shared_ptr<Oneshot<absl::Status>> done;
+  if (wait) done = std::make_shared<Oneshot<absl::Status>>(env_, "update.done");
+  UpdateResult result;
+  {
+    MutexLock wal(*wal_mutex_);
+    if (record.clock_tag) {
+      MutexLock clocks(*clocks_mutex_);
+      if (!newest_clocks_.AdvanceAndCorrect(*record.clock_tag)) {
+        update_channel_.CancelReservation();
+        return UpdateResult{std::nullopt, UpdateStatus::kClockRejected, record.clock_tag};
+      }
+    }
+    auto op_num = wal_->Append(EncodeWalRecord(record));
+    if (!op_num.ok()) {
+      update_channel_.CancelReservation();
+      SetFatal(op_num.status());
+      return op_num.status();
+    }
+    result.op_num = *op_num;
+    if (options_.observer) options_.observer->OnWalAppend(*op_num, record);
+    result.clock_tag = record.clock_tag;
+    if (!update_channel_.SendReserved(OperationData{*op_num, std::move(record), wait, done})) {
+      return absl::UnavailableError("the shard is shutting down");
+    }
+  }
+  if (!wait) return result;
+  std::optional<absl::Status> applied = done->Wait();
+  if (!applied) return absl::UnavailableError("the shard stopped before applying the op");
+  if (!applied->ok()) return *applied;
+  result.status = UpdateStatus::kCompleted;
+  return result;
+}
+
+absl::StatusOr<UpdateResult> LocalShard::DeleteByFilter(const Filter& filter, bool wait) {
+  std::vector<PointId> ids;
+  for (const Point& point : Scroll(&filter, std::nullopt, SIZE_MAX)) ids.push_back(point.id);
+  return Update(WalRecord{DeletePoints{std::move(ids)}, std::nullopt}, wait);
+}
+
+absl::Status LocalShard::Plunge() {
+  auto done = std::make_shared<Oneshot<absl::Status>>(env_, "plunger.done");
+  if (!update_channel_.Send(Plunger{done})) return absl::UnavailableError("shard shutting down");
+  std::optional<absl::Status> result = done->Wait();
+  if (!result) return absl::UnavailableError("the shard stopped before the plunger");
+  return *result;
+}
+
+void LocalShard::UpdateWorker() {
+  for (uint64_t signals = 0;; ++signals) {
+    std::optional<UpdateSignal> signal = update_channel_.Receive();
+    if (!signal || std::holds_alternative<Stop>(*signal)) return;
+    if (auto* plunger = std::get_if<Plunger>(&*signal)) {
+      plunger->done->Set(absl::OkStatus());
+      continue;
+    }
+    auto& data = std::get<OperationData>(*signal);
+    absl::Status status = health();
+    if (status.ok() && data.wait) {
+      MutexLock wal(*wal_mutex_);
+      status = SyncWal();
+      if (!status.ok()) SetFatal(status);  // a failed sync is fatal
+    }
+    if (status.ok()) status = ApplyOperation(data.op_num, data.record.operation);
+    if (!status.ok()) SetFatal(status);
+    if (data.done) data.done->Set(status);
+  }
+}
+
+absl::Status LocalShard::SyncWal() {
+  if (auto status = wal_->Sync(); !status.ok()) return status;
+  if (options_.observer) options_.observer->OnWalSynced(wal_->next_index());
+  return absl::OkStatus();
+}
+
+void LocalShard::FlushWorker() {
+  for (;;) {
+    {
+      MutexLock state(*state_mutex_);
+      if (!stopping_) flush_wake_->WaitFor(options_.flush_interval_ns);
+      if (stopping_) return;
+    }
+    if (auto status = FlushAndAck(false); !status.ok()) {
+      SetFatal(status);
+      return;
+    }
+  }
+}
+
+absl::Status LocalShard::FlushAndAck(bool force) {
+  {
+    MutexLock wal(*wal_mutex_);
+    if (auto status = SyncWal(); !status.ok()) return status;
+  }
+  absl::StatusOr<SeqNumber> waterline;
+  {
+    ReadLock segments(*segments_lock_);
+    MutexLock updates(*updates_mutex_);
+    waterline = holder_.FlushAll(force);
+  }
+  if (!waterline.ok()) return waterline.status();
+  {
+    MutexLock clocks(*clocks_mutex_);
+    if (auto status = newest_clocks_.StoreIfChanged(env_.fs(), paths_.newest_clocks());
+        !status.ok()) {
+      return status;
+    }
+  }
+  MutexLock wal(*wal_mutex_);
+  const uint64_t ack = std::min<uint64_t>(*waterline, wal_->next_index());
+  if (ack <= wal_->first_index()) return absl::OkStatus();
+  return wal_->Ack(ack);
+}
+
+}  // namespace engine

@@ -1,0 +1,177 @@
+// LocalShard: Qdrant's local shard on engine::Env. The update path is WAL
+// first: an op's clock tag is checked (newest clocks advance), the op is
+// appended to the WAL (not synced), which assigns its op_num, and it is
+// queued on a bounded FIFO channel to the single update worker. wait=false
+// answers "acknowledged" at once; wait=true answers "completed" after the
+// worker synced the WAL and applied the op. A flush worker periodically syncs
+// the WAL, flushes every segment in dependency order, persists the newest
+// clocks and acks the WAL up to the waterline.
+//
+// Thread safety: every public method may be called from any task. Lock order:
+// wal mutex -> clocks mutex; segments lock -> updates mutex -> segment locks.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/env/channel.h"
+#include "engine/env/env.h"
+#include "engine/env/oneshot.h"
+#include "engine/model/filter.h"
+#include "engine/model/operation.h"
+#include "engine/shard/clock_map.h"
+#include "engine/shard/segment_holder.h"
+#include "engine/wal/wal.h"
+
+namespace engine {
+
+// Instrumentation for checkers: told, under the WAL mutex, what the WAL
+// holds. The engine never depends on it; it only reports.
+class ShardObserver {
+ public:
+  virtual ~ShardObserver() = default;
+  // An op was appended to the WAL with this op_num (not yet durable).
+  virtual void OnWalAppend(SeqNumber op_num, const WalRecord& record) {}
+  // Every entry below `next_index` is durable.
+  virtual void OnWalSynced(uint64_t next_index) {}
+};
+
+struct ShardOptions {
+  CollectionConfig collection;
+  uint64_t wal_segment_capacity_bytes = 64 * 1024;
+  size_t update_queue_capacity = 16;
+  int64_t flush_interval_ns = 5'000'000;  // 5 ms
+  // Flush and ack once more when shutting down.
+  bool flush_on_shutdown = true;
+  ShardObserver* observer = nullptr;  // not owned; may be null
+};
+
+enum class UpdateStatus : uint8_t { kAcknowledged, kCompleted, kClockRejected };
+std::string_view UpdateStatusName(UpdateStatus status);
+
+struct UpdateResult {
+  std::optional<SeqNumber> op_num;  // absent when the clock rejected the op
+  UpdateStatus status = UpdateStatus::kAcknowledged;
+  std::optional<ClockTag> clock_tag;  // corrected on rejection
+};
+
+// Shard directory layout (relative to the shard's directory).
+struct ShardPaths {
+  std::string root;
+  std::string wal() const;
+  std::string segments() const;
+  std::string temp_segments() const;
+  std::string newest_clocks() const;
+  std::string oldest_clocks() const;
+  std::string config() const;
+};
+
+class LocalShard {
+ public:
+  // Opens the shard in `dir` (creating an empty one if the directory is
+  // empty or missing), recovers it as after a crash (brief: "Load after a
+  // crash"), and starts the workers.
+  static absl::StatusOr<std::unique_ptr<LocalShard>> Load(Env& env, std::string dir,
+                                                          ShardOptions options);
+  ~LocalShard();
+  LocalShard(const LocalShard&) = delete;
+  LocalShard& operator=(const LocalShard&) = delete;
+
+  // Stops the workers (after everything queued is applied), flushes if
+  // configured, and closes the shard. Later calls fail. Idempotent.
+  absl::Status Shutdown();
+
+  absl::StatusOr<UpdateResult> Update(WalRecord record, bool wait);
+  // Resolves the filter to ids now, then deletes them as one op.
+  absl::StatusOr<UpdateResult> DeleteByFilter(const Filter& filter, bool wait);
+  // Returns once every op queued before the call has been applied.
+  absl::Status Plunge();
+  // Syncs the WAL, flushes all segments and acks the WAL (what the flush
+  // worker does periodically).
+  absl::Status FlushAndAck(bool force);
+
+  std::optional<Point> Retrieve(PointId id);
+  // Points with id > after_id (all when nullopt) passing the filter, sorted
+  // by id, at most `limit`.
+  std::vector<Point> Scroll(const Filter* filter, std::optional<PointId> after_id, size_t limit);
+  size_t Count(const Filter* filter);
+  std::vector<ScoredPoint> Search(const Vector& query, const Filter* filter, size_t k);
+
+  // Introspection for checkers and state dumps.
+  struct Summary {
+    std::vector<std::string> segments;  // "id: dir appendable version/persisted points"
+    uint64_t wal_first_index = 0;
+    uint64_t wal_next_index = 0;
+    ClockMap newest_clocks;
+    size_t points = 0;
+  };
+  Summary Summarize();
+  // Every live copy of every point: a point must have exactly one.
+  std::map<PointId, std::vector<SegmentId>> LiveCopies();
+  // The first failure that stopped the shard (failed sync, WAL error).
+  absl::Status health();
+  const ShardPaths& paths() const { return paths_; }
+
+ private:
+  struct OperationData {
+    SeqNumber op_num;
+    WalRecord record;
+    bool wait;
+    std::shared_ptr<Oneshot<absl::Status>> done;
+  };
+  struct Plunger {
+    std::shared_ptr<Oneshot<absl::Status>> done;
+  };
+  struct Stop {};
+  using UpdateSignal = std::variant<OperationData, Plunger, Stop>;
+
+  LocalShard(Env& env, std::string dir, ShardOptions options);
+  absl::Status Recover();
+  absl::Status LoadSegments();
+  absl::Status EnsureAppendableSegment();
+  absl::StatusOr<std::shared_ptr<SegmentEntry>> CreateSegment(bool appendable);
+  absl::Status ReplayWal();
+  void StartWorkers();
+  void UpdateWorker();
+  void FlushWorker();
+  absl::Status ApplyOperation(SeqNumber op_num, const Operation& operation);
+  absl::Status ApplyUpsert(SeqNumber op_num, const UpsertPoints& upsert);
+  absl::Status ApplyPayloadOperation(SeqNumber op_num, const Operation& operation);
+  void SetFatal(const absl::Status& status);
+  // REQUIRES: wal mutex held.
+  absl::Status SyncWal();
+
+  Env& env_;
+  const ShardPaths paths_;
+  const ShardOptions options_;
+
+  std::unique_ptr<RwLock> segments_lock_;
+  std::unique_ptr<Mutex> updates_mutex_;
+  SegmentHolder holder_;
+  std::map<std::string, FieldType> payload_schema_;  // guarded by updates mutex
+  uint64_t next_segment_number_ = 1;                 // guarded by updates mutex
+
+  std::unique_ptr<Mutex> wal_mutex_;
+  std::unique_ptr<Wal> wal_;
+
+  std::unique_ptr<Mutex> clocks_mutex_;
+  ClockMap newest_clocks_;
+  ClockMap oldest_clocks_;
+
+  BoundedChannel<UpdateSignal> update_channel_;
+  std::unique_ptr<Task> update_worker_;
+  std::unique_ptr<Task> flush_worker_;
+
+  std::unique_ptr<Mutex> state_mutex_;
+  std::unique_ptr<CondVar> flush_wake_;
+  bool stopping_ = false;
+  bool shut_down_ = false;
+  absl::Status fatal_;
+};
+
+}  // namespace engine

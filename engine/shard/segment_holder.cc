@@ -1,0 +1,268 @@
+#include "engine/shard/segment_holder.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "engine/common/assert.h"
+
+namespace engine {
+
+namespace {
+SeqNumber OrZero(std::optional<SeqNumber> version) { return version.value_or(0); }
+}  // namespace
+
+SegmentId SegmentHolder::AddNew(std::shared_ptr<SegmentEntry> segment) {
+  const SegmentId id = next_id_;
+  AddExisting(id, std::move(segment));
+  return id;
+}
+
+void SegmentHolder::AddExisting(SegmentId id, std::shared_ptr<SegmentEntry> segment) {
+  SS_ASSERT(segment != nullptr);
+  SS_ASSERT(!segments_.contains(id), "segment id {} already in use", id);
+  auto lock = std::shared_ptr<RwLock>(env_.NewRwLock(fmt::format("segment.{}", id)));
+  segments_.emplace(id, LockedSegment{std::move(segment), std::move(lock)});
+  next_id_ = std::max(next_id_, id + 1);
+}
+
+std::shared_ptr<SegmentEntry> SegmentHolder::Replace(SegmentId id,
+                                                     std::shared_ptr<SegmentEntry> segment) {
+  auto it = segments_.find(id);
+  SS_ASSERT(it != segments_.end(), "replace of unknown segment {}", id);
+  SS_ASSERT(segment != nullptr);
+  return std::exchange(it->second.segment, std::move(segment));
+}
+
+std::vector<std::shared_ptr<SegmentEntry>> SegmentHolder::Remove(const std::vector<SegmentId>& ids) {
+  std::vector<std::shared_ptr<SegmentEntry>> removed;
+  for (SegmentId id : ids) {
+    auto it = segments_.find(id);
+    if (it == segments_.end()) continue;
+    removed.push_back(std::move(it->second.segment));
+    segments_.erase(it);
+  }
+  return removed;
+}
+
+const LockedSegment* SegmentHolder::Get(SegmentId id) const {
+  const auto it = segments_.find(id);
+  return it == segments_.end() ? nullptr : &it->second;
+}
+
+std::vector<SegmentId> SegmentHolder::Ids() const {
+  std::vector<SegmentId> appendable, rest;
+  for (const auto& [id, locked] : segments_) {
+    (locked.segment->is_appendable() ? appendable : rest).push_back(id);
+  }
+  appendable.insert(appendable.end(), rest.begin(), rest.end());
+  return appendable;
+}
+
+std::vector<SegmentId> SegmentHolder::AppendableIds() const {
+  std::vector<SegmentId> ids;
+  for (const auto& [id, locked] : segments_) {
+    if (locked.segment->is_appendable()) ids.push_back(id);
+  }
+  return ids;
+}
+
+SegmentId SegmentHolder::SmallestAppendable() const {
+  std::optional<SegmentId> best;
+  size_t best_points = 0;
+  for (SegmentId id : AppendableIds()) {
+    const LockedSegment& locked = segments_.at(id);
+    ReadLock guard(*locked.lock);
+    const size_t points = locked.segment->LiveIds().size();
+    if (!best || points < best_points) {
+      best = id;
+      best_points = points;
+    }
+  }
+  SS_ASSERT(best.has_value(), "no appendable segment");
+  return *best;
+}
+
+std::map<PointId, std::vector<SegmentHolder::Occurrence>> SegmentHolder::FindCopies(
+    const std::vector<PointId>& ids) const {
+  std::map<PointId, std::vector<Occurrence>> copies;
+  for (SegmentId segment_id : Ids()) {
+    const LockedSegment& locked = segments_.at(segment_id);
+    ReadLock guard(*locked.lock);
+    for (PointId id : ids) {
+      if (!locked.segment->has_point(id)) continue;
+      const auto version = locked.segment->point_version(id);
+      SS_ASSERT(version.has_value(), "live point {} without a version in segment {}", id,
+                segment_id);
+      copies[id].push_back({segment_id, *version});
+    }
+  }
+  for (auto& [id, occurrences] : copies) {
+    std::sort(occurrences.begin(), occurrences.end(), [](const Occurrence& a, const Occurrence& b) {
+      return a.version != b.version ? a.version > b.version : a.segment < b.segment;
+    });
+  }
+  return copies;
+}
+
+absl::Status SegmentHolder::DeleteOlderCopies(PointId id, const std::vector<Occurrence>& copies) {
+  for (size_t i = 1; i < copies.size(); ++i) {
+    const LockedSegment& locked = segments_.at(copies[i].segment);
+    WriteLock guard(*locked.lock);
+    auto deleted = locked.segment->DeletePoint(copies[i].version, id);
+    if (!deleted.ok()) return deleted.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> SegmentHolder::MovePoint(SeqNumber op_num, PointId id, SegmentId source_id,
+                                              const CowOp& cow_op) {
+  const SegmentId destination_id = SmallestAppendable();
+  SS_ASSERT(destination_id != source_id, "copy-on-write into its own source {}", source_id);
+  const LockedSegment& source = segments_.at(source_id);
+  const LockedSegment& destination = segments_.at(destination_id);
+  WriteLock source_guard(*source.lock);
+  WriteLock destination_guard(*destination.lock);
+  std::optional<Point> point = source.segment->Retrieve(id);
+  SS_ASSERT(point.has_value(), "point {} vanished from segment {}", id, source_id);
+  cow_op(*point);
+  // The copy must be durable before the delete in the source is.
+  AddFlushDependency(destination_id, source_id, op_num);
+  env_.YieldPoint("holder.copy_on_write");
+  auto upserted = destination.segment->Upsert(op_num, *point);
+  if (!upserted.ok()) return upserted.status();
+  auto deleted = source.segment->DeletePoint(op_num, id);
+  if (!deleted.ok()) return deleted.status();
+  return true;
+}
+
+absl::StatusOr<std::set<PointId>> SegmentHolder::ApplyPointsWithConditionalMove(
+    SeqNumber op_num, const std::vector<PointId>& ids, const PointOp& point_op,
+    const CowOp& cow_op) {
+  std::set<PointId> found;
+  for (const auto& [id, copies] : FindCopies(ids)) {
+    if (auto status = DeleteOlderCopies(id, copies); !status.ok()) return status;
+    found.insert(id);
+    const Occurrence& newest = copies.front();
+    if (newest.version >= op_num) continue;  // already applied (WAL replay)
+    const LockedSegment& locked = segments_.at(newest.segment);
+    if (locked.segment->is_appendable()) {
+      WriteLock guard(*locked.lock);
+      auto applied = point_op(id, *locked.segment);
+      if (!applied.ok()) return applied.status();
+    } else {
+      auto moved = MovePoint(op_num, id, newest.segment, cow_op);
+      if (!moved.ok()) return moved.status();
+    }
+  }
+  return found;
+}
+
+absl::Status SegmentHolder::DeletePoints(SeqNumber op_num, const std::vector<PointId>& ids) {
+  for (const auto& [id, copies] : FindCopies(ids)) {
+    if (auto status = DeleteOlderCopies(id, copies); !status.ok()) return status;
+    const LockedSegment& locked = segments_.at(copies.front().segment);
+    WriteLock guard(*locked.lock);
+    auto deleted = locked.segment->DeletePoint(op_num, id);
+    if (!deleted.ok()) return deleted.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SegmentHolder::DeduplicatePoints() {
+  std::set<PointId> all_ids;
+  for (const auto& [segment_id, locked] : segments_) {
+    ReadLock guard(*locked.lock);
+    for (PointId id : locked.segment->LiveIds()) all_ids.insert(id);
+  }
+  const std::vector<PointId> ids(all_ids.begin(), all_ids.end());
+  for (const auto& [id, copies] : FindCopies(ids)) {
+    if (auto status = DeleteOlderCopies(id, copies); !status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SegmentHolder::ApplyToAllSegments(
+    const std::function<absl::StatusOr<bool>(SegmentEntry&)>& op) {
+  for (SegmentId id : Ids()) {
+    const LockedSegment& locked = segments_.at(id);
+    WriteLock guard(*locked.lock);
+    auto applied = op(*locked.segment);
+    if (!applied.ok()) return applied.status();
+  }
+  return absl::OkStatus();
+}
+
+void SegmentHolder::AddFlushDependency(SegmentId flush_first, SegmentId flush_after,
+                                       SeqNumber op_num) {
+  flush_dependencies_.push_back({flush_first, flush_after, op_num});
+}
+
+std::vector<SegmentId> SegmentHolder::FlushOrder() const {
+  // Kahn's algorithm; among ready segments the default order (appendable
+  // first, then by id) decides. A cycle falls back to the default order for
+  // what remains.
+  const std::vector<SegmentId> default_order = Ids();
+  std::vector<SegmentId> order;
+  std::set<SegmentId> done;
+  for (size_t round = 0; order.size() < default_order.size(); ++round) {
+    SS_ASSERT(round <= default_order.size(), "flush order did not converge");
+    bool progressed = false;
+    for (SegmentId candidate : default_order) {
+      if (done.contains(candidate)) continue;
+      const bool blocked = std::any_of(
+          flush_dependencies_.begin(), flush_dependencies_.end(), [&](const FlushDependency& dep) {
+            return dep.flush_after == candidate && segments_.contains(dep.flush_first) &&
+                   !done.contains(dep.flush_first) && dep.flush_first != candidate;
+          });
+      if (blocked) continue;
+      order.push_back(candidate);
+      done.insert(candidate);
+      progressed = true;
+      break;  // re-scan from the start: the default order decides among ready ones
+    }
+    if (!progressed) {
+      for (SegmentId candidate : default_order) {
+        if (done.insert(candidate).second) order.push_back(candidate);
+      }
+    }
+  }
+  return order;
+}
+
+absl::StatusOr<SeqNumber> SegmentHolder::FlushAll(bool force) {
+  SS_ASSERT(!segments_.empty(), "a shard always has at least one segment");
+  for (SegmentId id : FlushOrder()) {
+    const LockedSegment& locked = segments_.at(id);
+    WriteLock guard(*locked.lock);
+    auto persisted = locked.segment->Flush(force);
+    if (!persisted.ok()) return persisted.status();
+  }
+  // Everything recorded so far is durable now in the required order.
+  flush_dependencies_.clear();
+  SeqNumber max_persisted = 0;
+  SeqNumber min_unsaved = UINT64_MAX;
+  bool has_unsaved = false;
+  for (const auto& [id, locked] : segments_) {
+    ReadLock guard(*locked.lock);
+    const SeqNumber version = OrZero(locked.segment->version());
+    const SeqNumber persisted = OrZero(locked.segment->persisted_version());
+    if (version > persisted) {
+      has_unsaved = true;
+      min_unsaved = std::min(min_unsaved, persisted);
+    }
+    max_persisted = std::max(max_persisted, persisted);
+  }
+  return has_unsaved ? min_unsaved : max_persisted;
+}
+
+std::map<PointId, std::vector<SegmentId>> SegmentHolder::LiveCopies() const {
+  std::map<PointId, std::vector<SegmentId>> copies;
+  for (const auto& [segment_id, locked] : segments_) {
+    ReadLock guard(*locked.lock);
+    for (PointId id : locked.segment->LiveIds()) copies[id].push_back(segment_id);
+  }
+  return copies;
+}
+
+}  // namespace engine

@@ -1,0 +1,70 @@
+#include "properties/history.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "engine/common/assert.h"
+
+namespace properties {
+
+void History::OnWalAppend(engine::SeqNumber op_num, const engine::WalRecord& record) {
+  operations_.Append(op_num, record.operation);
+}
+
+void History::OnWalSynced(uint64_t next_index) {
+  synced_below_ = std::max(synced_below_, next_index);
+}
+
+void History::NoteApplied(engine::SeqNumber op_num) {
+  applied_through_ = std::max(applied_through_.value_or(0), op_num);
+}
+
+std::optional<engine::SeqNumber> History::last_written() const {
+  if (operations_.size() == 0) return std::nullopt;
+  return operations_.op_num(operations_.size() - 1);
+}
+
+void History::NoteCrash(bool power_loss) {
+  const uint64_t written_below = last_written() ? *last_written() + 1 : 0;
+  uint64_t at_least = written_below;
+  if (power_loss) {
+    at_least = std::max<uint64_t>(synced_below_, applied_through_ ? *applied_through_ + 1 : 0);
+    at_least = std::min(at_least, written_below);
+  }
+  // Several crashes before a successful reload: the weakest bound holds.
+  recover_at_least_below_ = std::min(recover_at_least_below_.value_or(at_least), at_least);
+  recover_at_most_below_ = written_below;
+}
+
+std::optional<std::string> History::NoteRecovered(uint64_t next_index) {
+  std::optional<std::string> failure;
+  if (recover_at_least_below_ && next_index < *recover_at_least_below_) {
+    failure = fmt::format(
+        "crash recovery lost durable ops: the WAL continues at {} but every op below {} was "
+        "durable (synced or completed)", next_index, *recover_at_least_below_);
+  } else if (recover_at_most_below_ && next_index > *recover_at_most_below_) {
+    failure = fmt::format("crash recovery invented ops: the WAL continues at {} but only ops "
+                          "below {} were ever written", next_index, *recover_at_most_below_);
+  }
+  // Forget what did not survive: later ops reuse those op_nums.
+  OperationHistory kept;
+  for (size_t i = 0; i < operations_.size() && operations_.op_num(i) < next_index; ++i) {
+    kept.Append(operations_.op_num(i), operations_.operation(i));
+  }
+  operations_ = std::move(kept);
+  if (applied_through_ && *applied_through_ >= next_index) {
+    applied_through_ = next_index == 0 ? std::nullopt : std::optional(next_index - 1);
+  }
+  synced_below_ = next_index;
+  recover_at_least_below_.reset();
+  recover_at_most_below_.reset();
+  return failure;
+}
+
+ReferenceModel History::ModelBelow(uint64_t next_index) const {
+  return operations_.StateAfterPrefix(
+      next_index == 0 ? 0 : operations_.PrefixLengthThrough(next_index - 1));
+}
+
+}  // namespace properties

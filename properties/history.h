@@ -1,0 +1,74 @@
+// The recorded history of a simulated shard run, kept by the supervisor
+// (it survives crashes): every op the shard wrote to its WAL with its op_num
+// (told by the ShardObserver hook), what was durable, what clients saw
+// completed, and the checks of reads and recoveries against the reference
+// model.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/shard/local_shard.h"
+#include "properties/reference_model.h"
+
+namespace properties {
+
+class History final : public engine::ShardObserver {
+ public:
+  void OnWalAppend(engine::SeqNumber op_num, const engine::WalRecord& record) override;
+  void OnWalSynced(uint64_t next_index) override;
+
+  // A wait=true update returned "completed", or a plunger returned after
+  // op_num was written: every op through op_num is applied.
+  void NoteApplied(engine::SeqNumber op_num);
+  // The highest op_num written to the WAL so far (nullopt if none).
+  std::optional<engine::SeqNumber> last_written() const;
+  std::optional<engine::SeqNumber> applied_through() const { return applied_through_; }
+
+  // A crash happened: a process crash keeps every written op, a power loss
+  // keeps at least the synced and completed ones.
+  void NoteCrash(bool power_loss);
+
+  // After a reload whose WAL continues at `next_index`: checks the
+  // recovered prefix is within what the crash allowed, then forgets ops at
+  // or above it. Returns a failure description, or nullopt.
+  std::optional<std::string> NoteRecovered(uint64_t next_index);
+
+  // The model through every op below `next_index`.
+  ReferenceModel ModelBelow(uint64_t next_index) const;
+  const OperationHistory& operations() const { return operations_; }
+
+  // Searches prefixes whose last op_num lies in [low, high] (low = nullopt:
+  // from the empty prefix) for one that satisfies `matches`. Returns the
+  // matching prefix length.
+  template <typename Predicate>
+  std::optional<size_t> FindPrefix(std::optional<engine::SeqNumber> low,
+                                   std::optional<engine::SeqNumber> high,
+                                   const Predicate& matches) const;
+
+ private:
+  OperationHistory operations_;
+  std::optional<engine::SeqNumber> applied_through_;
+  uint64_t synced_below_ = 0;
+  // Bounds on the prefix a reload must recover, set by NoteCrash.
+  std::optional<uint64_t> recover_at_least_below_;
+  std::optional<uint64_t> recover_at_most_below_;
+};
+
+template <typename Predicate>
+std::optional<size_t> History::FindPrefix(std::optional<engine::SeqNumber> low,
+                                          std::optional<engine::SeqNumber> high,
+                                          const Predicate& matches) const {
+  const size_t first = low ? operations_.PrefixLengthThrough(*low) : 0;
+  const size_t last = high ? operations_.PrefixLengthThrough(*high) : 0;
+  ReferenceModel model = operations_.StateAfterPrefix(first);
+  for (size_t length = first;; ++length) {
+    if (matches(model)) return length;
+    if (length >= last) return std::nullopt;
+    model.Apply(operations_.op_num(length), operations_.operation(length));
+  }
+}
+
+}  // namespace properties

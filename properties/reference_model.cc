@@ -1,0 +1,73 @@
+#include "properties/reference_model.h"
+
+#include <algorithm>
+
+#include "engine/common/assert.h"
+
+namespace properties {
+
+using engine::Operation;
+using engine::PointId;
+
+void ReferenceModel::Apply(engine::SeqNumber op_num, const Operation& operation) {
+  SS_ASSERT(!last_op_ || op_num > *last_op_, "op {} applied after op {}", op_num, *last_op_);
+  last_op_ = op_num;
+  if (const auto* upsert = std::get_if<engine::UpsertPoints>(&operation)) {
+    for (const engine::Point& point : upsert->points) points_[point.id] = point;
+    return;
+  }
+  if (const auto* create = std::get_if<engine::CreateFieldIndex>(&operation)) {
+    indexes_[create->key] = create->type;
+    return;
+  }
+  if (const auto* drop = std::get_if<engine::DeleteFieldIndex>(&operation)) {
+    indexes_.erase(drop->key);
+    return;
+  }
+  for (PointId id : engine::OperationPointIds(operation)) ApplyToPoint(id, operation);
+}
+
+void ReferenceModel::ApplyToPoint(PointId id, const Operation& operation) {
+  const auto it = points_.find(id);
+  if (it == points_.end()) return;  // payload ops and deletes of missing points do nothing
+  engine::Payload& payload = it->second.payload;
+  if (std::holds_alternative<engine::DeletePoints>(operation)) {
+    points_.erase(it);
+  } else if (const auto* set = std::get_if<engine::SetPayload>(&operation)) {
+    for (const auto& [key, value] : set->payload.items()) payload[key] = value;
+  } else if (const auto* overwrite = std::get_if<engine::OverwritePayload>(&operation)) {
+    payload = overwrite->payload;
+  } else if (const auto* remove = std::get_if<engine::DeletePayloadKeys>(&operation)) {
+    for (const std::string& key : remove->keys) payload.erase(key);
+  } else if (std::holds_alternative<engine::ClearPayload>(operation)) {
+    payload = engine::Payload::object();
+  } else {
+    SS_ASSERT(false, "unhandled operation {}", engine::OperationName(operation));
+  }
+}
+
+void OperationHistory::Append(engine::SeqNumber op_num, Operation operation) {
+  SS_ASSERT(entries_.empty() || op_num > entries_.back().op_num, "op {} appended after op {}",
+            op_num, entries_.back().op_num);
+  entries_.push_back({op_num, std::move(operation)});
+}
+
+ReferenceModel OperationHistory::StateAfterPrefix(size_t prefix_length) const {
+  SS_ASSERT(prefix_length <= entries_.size());
+  ReferenceModel model;
+  for (size_t i = 0; i < prefix_length; ++i) model.Apply(entries_[i].op_num, entries_[i].operation);
+  return model;
+}
+
+size_t OperationHistory::PrefixLengthThrough(engine::SeqNumber last_op_num) const {
+  const auto it = std::upper_bound(
+      entries_.begin(), entries_.end(), last_op_num,
+      [](engine::SeqNumber value, const Entry& entry) { return value < entry.op_num; });
+  return static_cast<size_t>(it - entries_.begin());
+}
+
+ReferenceModel OperationHistory::StateThrough(engine::SeqNumber last_op_num) const {
+  return StateAfterPrefix(PrefixLengthThrough(last_op_num));
+}
+
+}  // namespace properties

@@ -1,0 +1,266 @@
+#include "properties/shard_run.h"
+
+#include <algorithm>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "engine/common/assert.h"
+#include "engine/model/distance.h"
+#include "engine/shard/local_shard.h"
+#include "properties/history.h"
+#include "properties/workload.h"
+#include "sim/world.h"
+
+namespace properties {
+
+namespace {
+
+constexpr char kShardDir[] = "shard";
+
+class Run {
+ public:
+  explicit Run(const ShardRunConfig& config)
+      : config_(config), world_(MakeWorldConfig(config)), workload_(world_.decisions(), config) {}
+
+  ShardRunResult Execute();
+
+ private:
+  static sim::WorldConfig MakeWorldConfig(const ShardRunConfig& config);
+  engine::ShardOptions Options();
+  void Supervise();
+  void EngineProcess(bool final_check);
+  bool CheckRecovered(engine::LocalShard& shard);
+  void Client(engine::LocalShard& shard, int client);
+  void DoUpdate(engine::LocalShard& shard);
+  void CheckRetrieve(engine::LocalShard& shard);
+  void CheckScroll(engine::LocalShard& shard);
+  void CheckSearch(engine::LocalShard& shard);
+  void CheckCount(engine::LocalShard& shard);
+  void Fail(std::string what);
+  bool failed() const { return !failure_.empty(); }
+
+  const ShardRunConfig& config_;
+  sim::World world_;
+  Workload workload_;
+  History history_;
+  ShardRunStats stats_;
+  std::string failure_;
+};
+
+sim::WorldConfig Run::MakeWorldConfig(const ShardRunConfig& config) {
+  sim::WorldConfig world;
+  world.seed = config.seed;
+  world.scheduler.strategy = config.strategy;
+  world.profile = config.profile;
+  world.record_trace = config.record_trace;
+  return world;
+}
+
+engine::ShardOptions Run::Options() {
+  engine::ShardOptions options;
+  options.collection = config_.collection;
+  options.wal_segment_capacity_bytes = config_.wal_segment_capacity_bytes;
+  options.observer = &history_;
+  return options;
+}
+
+void Run::Fail(std::string what) {
+  if (failed()) return;
+  failure_ = std::move(what);
+  world_.scheduler().RequestStop("invariant violated");
+}
+
+ShardRunResult Run::Execute() {
+  const sim::RunResult outcome = world_.RunSupervisor([this] { Supervise(); });
+  if (!failed() && outcome.outcome != sim::RunOutcome::kCompleted) {
+    failure_ = fmt::format("run ended with {}: {}", sim::RunOutcomeName(outcome.outcome),
+                           outcome.report);
+  }
+  ShardRunResult result;
+  result.passed = !failed();
+  result.failure = failure_;
+  result.trace_hash = world_.trace().hash();
+  result.steps = world_.trace().steps();
+  result.stats = stats_;
+  return result;
+}
+
+void Run::Supervise() {
+  sim::DecisionSource& decisions = world_.decisions();
+  for (int epoch = 0; epoch <= config_.crashes && !failed(); ++epoch) {
+    const bool armed = epoch < config_.crashes;
+    if (armed) {
+      const bool power_loss = decisions.Chance(config_.power_loss_probability);
+      world_.CrashAtStep(world_.trace().steps() + decisions.Between(10, 6000),
+                         power_loss ? sim::CrashKind::kPowerLoss : sim::CrashKind::kProcessCrash);
+    }
+    const sim::ProcessId process =
+        world_.StartProcess(fmt::format("shard{}", epoch), [this] { EngineProcess(false); });
+    const bool crashed = world_.WaitProcess(process);
+    world_.DisarmCrash();
+    if (!crashed) continue;
+    const bool power_loss = world_.crashes().back().kind == sim::CrashKind::kPowerLoss;
+    (power_loss ? stats_.power_losses : stats_.process_crashes)++;
+    history_.NoteCrash(power_loss);
+  }
+  if (failed()) return;
+  const sim::ProcessId verifier =
+      world_.StartProcess("verify", [this] { EngineProcess(true); });
+  world_.WaitProcess(verifier);
+}
+
+void Run::EngineProcess(bool final_check) {
+  auto loaded = engine::LocalShard::Load(world_.env(), kShardDir, Options());
+  if (!loaded.ok()) {
+    Fail(fmt::format("shard load failed: {}", loaded.status().ToString()));
+    return;
+  }
+  engine::LocalShard& shard = **loaded;
+  ++stats_.reloads;
+  if (!CheckRecovered(shard) || final_check) {
+    (void)shard.Shutdown();
+    return;
+  }
+  std::vector<std::unique_ptr<engine::Task>> clients;
+  for (int client = 0; client < config_.clients; ++client) {
+    clients.push_back(world_.env().Spawn(fmt::format("client{}", client),
+                                         [this, &shard, client] { Client(shard, client); }));
+  }
+  for (auto& client : clients) client->Join();
+  if (auto status = shard.Shutdown(); !status.ok() && !config_.profile.HasFaults()) {
+    Fail(fmt::format("shutdown failed without injected faults: {}", status.ToString()));
+  }
+}
+
+bool Run::CheckRecovered(engine::LocalShard& shard) {
+  const engine::LocalShard::Summary summary = shard.Summarize();
+  if (auto failure = history_.NoteRecovered(summary.wal_next_index)) {
+    Fail(*failure);
+    return false;
+  }
+  const ReferenceModel model = history_.ModelBelow(summary.wal_next_index);
+  const std::vector<engine::Point> actual = shard.Scroll(nullptr, std::nullopt, SIZE_MAX);
+  const std::vector<engine::Point> expected = ExpectedPoints(model, config_.collection);
+  if (actual != expected) {
+    Fail(fmt::format("after reload (WAL continues at {}), the shard holds {} but the model after "
+                     "every op below {} holds {}",
+                     summary.wal_next_index, DescribePoints(actual), summary.wal_next_index,
+                     DescribePoints(expected)));
+    return false;
+  }
+  for (const auto& [id, segments] : shard.LiveCopies()) {
+    if (segments.size() != 1) {
+      Fail(fmt::format("point {} has {} live copies after reload", id, segments.size()));
+      return false;
+    }
+  }
+  return true;
+}
+
+void Run::Client(engine::LocalShard& shard, int client) {
+  for (int step = 0; step < config_.ops_per_client && !failed(); ++step) {
+    if (!shard.health().ok()) return;  // a fatal I/O error stopped the shard
+    switch (workload_.NextAction()) {
+      case Action::kUpdate: DoUpdate(shard); break;
+      case Action::kRetrieve: CheckRetrieve(shard); break;
+      case Action::kScroll: CheckScroll(shard); break;
+      case Action::kCount: CheckCount(shard); break;
+      case Action::kSearch: CheckSearch(shard); break;
+      case Action::kPlunge: {
+        const auto written = history_.last_written();
+        if (shard.Plunge().ok() && written) history_.NoteApplied(*written);
+        break;
+      }
+      case Action::kFlush: (void)shard.FlushAndAck(false); break;
+    }
+  }
+}
+
+void Run::DoUpdate(engine::LocalShard& shard) {
+  const bool wait = workload_.decisions().Chance(config_.wait_probability);
+  auto result = shard.Update(engine::WalRecord{workload_.NextOperation(), std::nullopt}, wait);
+  if (!result.ok()) {
+    if (!config_.profile.HasFaults() && shard.health().ok()) {
+      Fail(fmt::format("update failed without injected faults: {}", result.status().ToString()));
+    }
+    return;
+  }
+  ++stats_.ops_written;
+  if (result->status == engine::UpdateStatus::kCompleted) {
+    ++stats_.ops_completed;
+    history_.NoteApplied(*result->op_num);
+  }
+}
+
+void Run::CheckRetrieve(engine::LocalShard& shard) {
+  const auto low = history_.applied_through();
+  const engine::PointId id = workload_.RandomId();
+  const std::optional<engine::Point> actual = shard.Retrieve(id);
+  const auto high = history_.last_written();
+  ++stats_.reads_checked;
+  const auto prefix = history_.FindPrefix(low, high, [&](const ReferenceModel& model) {
+    return ExpectedPoint(model, id, config_.collection) == actual;
+  });
+  if (!prefix) {
+    Fail(fmt::format("read of point {} returned {}, which no model state between op {} and op "
+                     "{} holds",
+                     id, actual ? DescribePoint(*actual) : "nothing", OpLabel(low),
+                     OpLabel(high)));
+  }
+}
+
+void Run::CheckScroll(engine::LocalShard& shard) {
+  const auto low = history_.applied_through();
+  const engine::Filter filter = workload_.RandomFilter();
+  const std::vector<engine::Point> actual = shard.Scroll(&filter, std::nullopt, SIZE_MAX);
+  const auto high = history_.last_written();
+  ++stats_.reads_checked;
+  const auto prefix = history_.FindPrefix(low, high, [&](const ReferenceModel& model) {
+    return ExpectedFiltered(model, filter, config_.collection) == actual;
+  });
+  if (!prefix) {
+    Fail(fmt::format("scroll with a filter returned {}, which no model state between op {} and "
+                     "op {} gives",
+                     DescribePoints(actual), OpLabel(low), OpLabel(high)));
+  }
+}
+
+void Run::CheckCount(engine::LocalShard& shard) {
+  const auto low = history_.applied_through();
+  const engine::Filter filter = workload_.RandomFilter();
+  const size_t actual = shard.Count(&filter);
+  const auto high = history_.last_written();
+  ++stats_.reads_checked;
+  const auto prefix = history_.FindPrefix(low, high, [&](const ReferenceModel& model) {
+    return ExpectedFiltered(model, filter, config_.collection).size() == actual;
+  });
+  if (!prefix) {
+    Fail(fmt::format("count with a filter returned {}, which no model state between op {} and "
+                     "op {} gives",
+                     actual, OpLabel(low), OpLabel(high)));
+  }
+}
+
+void Run::CheckSearch(engine::LocalShard& shard) {
+  const auto low = history_.applied_through();
+  const engine::Vector query = workload_.RandomVector();
+  const size_t k = workload_.decisions().Between(1, 4);
+  const std::vector<engine::ScoredPoint> actual = shard.Search(query, nullptr, k);
+  const auto high = history_.last_written();
+  ++stats_.reads_checked;
+  const auto prefix = history_.FindPrefix(low, high, [&](const ReferenceModel& model) {
+    return ExpectedSearch(model, query, k, config_.collection) == actual;
+  });
+  if (!prefix) {
+    Fail(fmt::format("search (k={}) returned {} hits, which no model state between op {} and op "
+                     "{} gives",
+                     k, actual.size(), OpLabel(low), OpLabel(high)));
+  }
+}
+
+}  // namespace
+
+ShardRunResult RunShardScenario(const ShardRunConfig& config) { return Run(config).Execute(); }
+
+}  // namespace properties

@@ -1,0 +1,148 @@
+#include "properties/workload.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "engine/model/distance.h"
+
+namespace properties {
+
+namespace {
+const char* const kColors[] = {"red", "green", "blue"};
+}  // namespace
+
+Action Workload::NextAction() {
+  const uint64_t roll = decisions_.Draw(100);
+  if (roll < 50) return Action::kUpdate;
+  if (roll < 62) return Action::kRetrieve;
+  if (roll < 70) return Action::kScroll;
+  if (roll < 76) return Action::kCount;
+  if (roll < 84) return Action::kSearch;
+  if (roll < 92) return Action::kPlunge;
+  return Action::kFlush;
+}
+
+engine::PointId Workload::RandomId() { return decisions_.Draw(config_.id_range); }
+
+std::vector<engine::PointId> Workload::RandomIds() {
+  std::vector<engine::PointId> ids;
+  const uint64_t count = decisions_.Between(1, 3);
+  for (uint64_t i = 0; i < count; ++i) ids.push_back(RandomId());
+  return ids;
+}
+
+engine::Vector Workload::RandomVector() {
+  // Small multiples of 0.5 keep scores exact and ties frequent.
+  engine::Vector vector(config_.collection.dimension);
+  for (float& value : vector) value = static_cast<float>(decisions_.Draw(9)) * 0.5f - 2.0f;
+  return vector;
+}
+
+engine::Payload Workload::RandomPayload() {
+  engine::Payload payload = engine::Payload::object();
+  if (decisions_.Chance(0.7)) payload["color"] = kColors[decisions_.Draw(3)];
+  if (decisions_.Chance(0.7)) payload["count"] = static_cast<int64_t>(decisions_.Draw(10));
+  if (decisions_.Chance(0.2)) {
+    payload["tags"] = engine::Payload::array({kColors[decisions_.Draw(3)], kColors[decisions_.Draw(3)]});
+  }
+  return payload;
+}
+
+engine::Operation Workload::NextOperation() {
+  const uint64_t roll = decisions_.Draw(100);
+  if (roll < 40) {
+    engine::UpsertPoints upsert;
+    for (engine::PointId id : RandomIds()) {
+      upsert.points.push_back({id, RandomVector(), RandomPayload()});
+    }
+    return upsert;
+  }
+  if (roll < 55) return engine::DeletePoints{RandomIds()};
+  if (roll < 68) return engine::SetPayload{RandomIds(), RandomPayload()};
+  if (roll < 76) return engine::OverwritePayload{RandomIds(), RandomPayload()};
+  if (roll < 84) return engine::DeletePayloadKeys{RandomIds(), {decisions_.Chance(0.5) ? "color" : "count"}};
+  if (roll < 90) return engine::ClearPayload{RandomIds()};
+  if (roll < 95) {
+    const bool keyword = decisions_.Chance(0.5);
+    return engine::CreateFieldIndex{keyword ? "color" : "count",
+                                    keyword ? engine::FieldType::kKeyword : engine::FieldType::kInteger};
+  }
+  return engine::DeleteFieldIndex{decisions_.Chance(0.5) ? "color" : "count"};
+}
+
+engine::Filter Workload::RandomFilter() {
+  engine::Filter filter;
+  const uint64_t roll = decisions_.Draw(4);
+  if (roll == 0) {
+    filter.must.push_back(engine::FieldCondition{"color", engine::MatchKeyword{kColors[decisions_.Draw(3)]}});
+  } else if (roll == 1) {
+    const int64_t low = static_cast<int64_t>(decisions_.Draw(10));
+    filter.must.push_back(engine::FieldCondition{"count", engine::IntegerRange{low, low + 3}});
+  } else if (roll == 2) {
+    std::vector<engine::PointId> ids = RandomIds();
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    filter.must_not.push_back(engine::HasIdCondition{ids});
+  } else {
+    filter.should.push_back(engine::FieldCondition{"count", engine::MatchInteger{static_cast<int64_t>(decisions_.Draw(10))}});
+    filter.should.push_back(engine::FieldCondition{"tags", engine::MatchKeyword{kColors[decisions_.Draw(3)]}});
+  }
+  return filter;
+}
+
+std::optional<engine::Point> ExpectedPoint(const ReferenceModel& model, engine::PointId id,
+                                           const engine::CollectionConfig& collection) {
+  const auto it = model.points().find(id);
+  if (it == model.points().end()) return std::nullopt;
+  engine::Point point = it->second;
+  point.vector = engine::PreprocessVector(collection.distance, std::move(point.vector));
+  return point;
+}
+
+std::vector<engine::Point> ExpectedPoints(const ReferenceModel& model,
+                                          const engine::CollectionConfig& collection) {
+  std::vector<engine::Point> points;
+  for (const auto& [id, point] : model.points()) points.push_back(*ExpectedPoint(model, id, collection));
+  return points;
+}
+
+std::vector<engine::Point> ExpectedFiltered(const ReferenceModel& model, const engine::Filter& filter,
+                                            const engine::CollectionConfig& collection) {
+  std::vector<engine::Point> points;
+  for (const auto& [id, point] : model.points()) {
+    if (engine::Matches(filter, id, point.payload)) points.push_back(*ExpectedPoint(model, id, collection));
+  }
+  return points;
+}
+
+std::vector<engine::ScoredPoint> ExpectedSearch(const ReferenceModel& model, const engine::Vector& query,
+                                                size_t k, const engine::CollectionConfig& collection) {
+  const engine::Vector prepared = engine::PreprocessVector(collection.distance, query);
+  std::vector<engine::ScoredPoint> hits;
+  for (const engine::Point& point : ExpectedPoints(model, collection)) {
+    hits.push_back({point.id, engine::Score(collection.distance, prepared, point.vector)});
+  }
+  std::sort(hits.begin(), hits.end(), [](const engine::ScoredPoint& a, const engine::ScoredPoint& b) {
+    return a.score != b.score ? a.score > b.score : a.id < b.id;
+  });
+  if (hits.size() > k) hits.resize(k);
+  return hits;
+}
+
+std::string DescribePoint(const engine::Point& point) {
+  return fmt::format("{{id {}, vector [{}], payload {}}}", point.id, fmt::join(point.vector, ", "),
+                     point.payload.dump());
+}
+
+std::string DescribePoints(const std::vector<engine::Point>& points) {
+  std::vector<std::string> parts;
+  for (const engine::Point& point : points) parts.push_back(DescribePoint(point));
+  return fmt::format("[{}]", fmt::join(parts, ", "));
+}
+
+std::string OpLabel(std::optional<engine::SeqNumber> op_num) {
+  return op_num ? fmt::format("{}", *op_num) : std::string("(none)");
+}
+
+}  // namespace properties

@@ -1,0 +1,57 @@
+// Random operations, filters and reads for simulated shard runs, drawn from
+// the run's DecisionSource, and the model-side expectations they are checked
+// against.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/model/filter.h"
+#include "engine/model/operation.h"
+#include "properties/reference_model.h"
+#include "properties/shard_run.h"
+#include "sim/decision.h"
+
+namespace properties {
+
+enum class Action { kUpdate, kRetrieve, kScroll, kCount, kSearch, kPlunge, kFlush };
+
+class Workload {
+ public:
+  Workload(sim::DecisionSource& decisions, const ShardRunConfig& config)
+      : decisions_(decisions), config_(config) {}
+
+  Action NextAction();
+  engine::Operation NextOperation();
+  engine::PointId RandomId();
+  engine::Vector RandomVector();
+  engine::Payload RandomPayload();
+  engine::Filter RandomFilter();
+  sim::DecisionSource& decisions() { return decisions_; }
+
+ private:
+  std::vector<engine::PointId> RandomIds();
+
+  sim::DecisionSource& decisions_;
+  const ShardRunConfig& config_;
+};
+
+// What the engine must return, computed from the model: vectors are
+// preprocessed as the engine stores them (normalised for cosine).
+std::optional<engine::Point> ExpectedPoint(const ReferenceModel& model, engine::PointId id,
+                                           const engine::CollectionConfig& collection);
+std::vector<engine::Point> ExpectedPoints(const ReferenceModel& model,
+                                          const engine::CollectionConfig& collection);
+std::vector<engine::Point> ExpectedFiltered(const ReferenceModel& model,
+                                            const engine::Filter& filter,
+                                            const engine::CollectionConfig& collection);
+std::vector<engine::ScoredPoint> ExpectedSearch(const ReferenceModel& model,
+                                                const engine::Vector& query, size_t k,
+                                                const engine::CollectionConfig& collection);
+
+std::string DescribePoint(const engine::Point& point);
+std::string DescribePoints(const std::vector<engine::Point>& points);
+std::string OpLabel(std::optional<engine::SeqNumber> op_num);
+
+}  // namespace properties
