@@ -1,0 +1,275 @@
+#include "tools/shardsim/campaign.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "properties/shard_run.h"
+#include "sim/profile.h"
+#include "tools/shardsim/run_command.h"
+
+namespace shardsim {
+
+namespace {
+
+struct Worker {
+  pid_t pid = -1;
+  int read_fd = -1;
+  std::string buffer;
+  bool done = false;
+};
+
+struct Totals {
+  uint64_t seeds = 0, passed = 0, failed = 0, steps = 0, ops = 0, completed = 0, reads = 0;
+  uint64_t process_crashes = 0, power_losses = 0, reloads = 0;
+  std::map<std::string, std::vector<nlohmann::json>> failures;  // signature -> runs
+};
+
+// A worker runs seeds first + k*stride and writes one JSON line per seed.
+[[noreturn]] void WorkerMain(int write_fd, uint64_t first, uint64_t last, uint64_t stride,
+                             const CampaignOptions& options) {
+  for (uint64_t seed = first; seed <= last; seed += stride) {
+    RunOptions run;
+    run.seed = seed;
+    run.profile = options.profile;
+    properties::ShardRunConfig config;
+    if (BuildConfig(run, config)) _exit(2);
+    const properties::ShardRunResult result = properties::RunShardScenario(config);
+    const std::string line = ResultJson(config, result) + "\n";
+    if (write(write_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(3);
+    if (seed > last - stride) break;  // no overflow past UINT64_MAX
+  }
+  _exit(0);
+}
+
+void Absorb(Totals& totals, const nlohmann::json& run) {
+  ++totals.seeds;
+  totals.steps += run.value("steps", 0ull);
+  totals.ops += run.value("ops_written", 0ull);
+  totals.completed += run.value("ops_completed", 0ull);
+  totals.reads += run.value("reads_checked", 0ull);
+  totals.process_crashes += run.value("process_crashes", 0ull);
+  totals.power_losses += run.value("power_losses", 0ull);
+  totals.reloads += run.value("reloads", 0ull);
+  if (run.value("passed", false)) {
+    ++totals.passed;
+  } else {
+    ++totals.failed;
+    totals.failures[FailureSignature(run.value("failure", ""))].push_back(run);
+  }
+}
+
+void DrainLines(Worker& worker, Totals& totals) {
+  size_t newline;
+  while ((newline = worker.buffer.find('\n')) != std::string::npos) {
+    const std::string line = worker.buffer.substr(0, newline);
+    worker.buffer.erase(0, newline + 1);
+    const nlohmann::json run = nlohmann::json::parse(line, nullptr, false);
+    if (!run.is_discarded()) Absorb(totals, run);
+  }
+}
+
+void PrintProgress(const Totals& totals, double elapsed_seconds, std::optional<uint64_t> planned) {
+  const double rate = elapsed_seconds > 0 ? totals.seeds / elapsed_seconds : 0;
+  std::string bar;
+  if (planned && *planned > 0) {
+    const int filled = static_cast<int>(30.0 * totals.seeds / *planned);
+    bar = fmt::format("[{:<30}] ", std::string(std::min(filled, 30), '#'));
+  }
+  std::fprintf(stderr, "\r%s%llu seeds, %llu failed, %.1f seeds/s, %.0fs   ", bar.c_str(),
+               (unsigned long long)totals.seeds, (unsigned long long)totals.failed, rate,
+               elapsed_seconds);
+  std::fflush(stderr);
+}
+
+nlohmann::json SummaryJson(const Totals& totals, double elapsed_seconds) {
+  nlohmann::json failures = nlohmann::json::array();
+  for (const auto& [signature, runs] : totals.failures) {
+    failures.push_back({{"invariant", signature},
+                        {"count", runs.size()},
+                        {"first_seed", runs.front().value("seed", 0ull)},
+                        {"failure", runs.front().value("failure", "")},
+                        {"replay", fmt::format("shardsim run --seed {}", runs.front().value("seed", 0ull))}});
+  }
+  return {{"seeds", totals.seeds},
+          {"passed", totals.passed},
+          {"failed", totals.failed},
+          {"ops", totals.ops},
+          {"ops_completed", totals.completed},
+          {"reads_checked", totals.reads},
+          {"crashes", {{"process", totals.process_crashes}, {"power_loss", totals.power_losses}}},
+          {"reloads", totals.reloads},
+          {"elapsed_seconds", elapsed_seconds},
+          {"seeds_per_second", elapsed_seconds > 0 ? totals.seeds / elapsed_seconds : 0},
+          {"simulated_ops_per_second", elapsed_seconds > 0 ? totals.ops / elapsed_seconds : 0},
+          {"failures", failures}};
+}
+
+}  // namespace
+
+void AddCampaignFlags(CLI::App& command, CampaignOptions& options) {
+  command.add_option("--seeds", options.seeds, "Seed range A..B (inclusive)");
+  command.add_option("--budget", options.budget, "Time budget, e.g. 60s, 5m, 1h (default 60s)");
+  command.add_option("--jobs", options.jobs, "Worker processes (default: every core)")
+      ->check(CLI::Range(0, 1024));
+  command.add_option("--json", options.json_path, "Write a machine-readable summary to FILE");
+  command.add_option("--profile", options.profile, "Persistence profile for every seed");
+  command.add_flag("--quiet", options.quiet, "No progress line");
+}
+
+std::optional<std::pair<uint64_t, uint64_t>> ParseSeedRange(const std::string& text) {
+  const size_t dots = text.find("..");
+  if (dots == std::string::npos || dots == 0 || dots + 2 >= text.size()) return std::nullopt;
+  try {
+    size_t used_first = 0, used_last = 0;
+    const std::string first_text = text.substr(0, dots), last_text = text.substr(dots + 2);
+    if (first_text[0] == '-' || last_text[0] == '-') return std::nullopt;
+    const uint64_t first = std::stoull(first_text, &used_first);
+    const uint64_t last = std::stoull(last_text, &used_last);
+    if (used_first != first_text.size() || used_last != last_text.size() || first > last) {
+      return std::nullopt;
+    }
+    return std::make_pair(first, last);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::optional<int64_t> ParseDurationSeconds(const std::string& text) {
+  if (text.size() < 2) return std::nullopt;
+  const char unit = text.back();
+  const int64_t scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 0;
+  if (scale == 0) return std::nullopt;
+  try {
+    size_t used = 0;
+    const std::string number = text.substr(0, text.size() - 1);
+    const int64_t value = std::stoll(number, &used);
+    if (used != number.size() || value <= 0 || value > 10'000'000) return std::nullopt;
+    return value * scale;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::string FailureSignature(const std::string& failure) {
+  std::string signature;
+  int depth = 0;
+  for (char c : failure.substr(0, failure.find(':') == std::string::npos ? failure.size() : failure.find(':'))) {
+    if (c == '[' || c == '{') ++depth;
+    if (depth == 0 && !(c >= '0' && c <= '9')) signature += c;
+    if ((c == ']' || c == '}') && depth > 0) --depth;
+  }
+  return signature.substr(0, 80);
+}
+
+int CampaignCommand(const CampaignOptions& options) {
+  std::pair<uint64_t, uint64_t> range{0, UINT64_MAX - 1};
+  if (options.seeds) {
+    auto parsed = ParseSeedRange(*options.seeds);
+    if (!parsed) {
+      std::fprintf(stderr, "shardsim campaign: --seeds wants A..B with A <= B, got '%s'\n",
+                   options.seeds->c_str());
+      return 2;
+    }
+    range = *parsed;
+  }
+  std::optional<int64_t> budget_seconds;
+  if (options.budget || !options.seeds) {
+    budget_seconds = ParseDurationSeconds(options.budget.value_or("60s"));
+    if (!budget_seconds) {
+      std::fprintf(stderr, "shardsim campaign: --budget wants a duration like 60s, 5m or 1h, got '%s'\n",
+                   options.budget->c_str());
+      return 2;
+    }
+  }
+  if (options.profile && !sim::PersistenceProfile::Named(*options.profile)) {
+    std::fprintf(stderr, "shardsim campaign: unknown profile '%s'\n", options.profile->c_str());
+    return 2;
+  }
+  const uint64_t planned = range.second - range.first + 1;
+  int jobs = options.jobs > 0 ? options.jobs : static_cast<int>(std::thread::hardware_concurrency());
+  jobs = static_cast<int>(std::min<uint64_t>(std::max(jobs, 1), planned == 0 ? 1 : planned));
+  std::fprintf(stderr, "campaign: seeds %llu..%llu, %d jobs%s\n", (unsigned long long)range.first,
+               (unsigned long long)range.second, jobs,
+               budget_seconds ? fmt::format(", budget {}s", *budget_seconds).c_str() : "");
+
+  std::vector<Worker> workers(jobs);
+  for (int j = 0; j < jobs; ++j) {
+    int fds[2];
+    if (pipe(fds) != 0) { std::perror("pipe"); return 2; }
+    const pid_t pid = fork();
+    if (pid == 0) {
+      close(fds[0]);
+      WorkerMain(fds[1], range.first + j, range.second, jobs, options);
+    }
+    close(fds[1]);
+    workers[j] = {pid, fds[0], {}, false};
+  }
+
+  Totals totals;
+  const auto start = std::chrono::steady_clock::now();
+  const auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  bool out_of_time = false;
+  for (;;) {
+    std::vector<pollfd> fds;
+    for (const Worker& worker : workers) if (!worker.done) fds.push_back({worker.read_fd, POLLIN, 0});
+    if (fds.empty()) break;
+    poll(fds.data(), fds.size(), 500);
+    for (Worker& worker : workers) {
+      if (worker.done) continue;
+      char chunk[65536];
+      pollfd one{worker.read_fd, POLLIN, 0};
+      if (poll(&one, 1, 0) <= 0) continue;
+      const ssize_t got = read(worker.read_fd, chunk, sizeof chunk);
+      if (got <= 0) { worker.done = true; close(worker.read_fd); continue; }
+      worker.buffer.append(chunk, static_cast<size_t>(got));
+      DrainLines(worker, totals);
+    }
+    if (!options.quiet) PrintProgress(totals, elapsed(), options.seeds ? std::optional(planned) : std::nullopt);
+    if (budget_seconds && elapsed() >= *budget_seconds) { out_of_time = true; break; }
+  }
+  for (Worker& worker : workers) {
+    if (out_of_time) kill(worker.pid, SIGKILL);
+    int status = 0;
+    waitpid(worker.pid, &status, 0);
+    if (!worker.done) close(worker.read_fd);
+  }
+  const double seconds = elapsed();
+  if (!options.quiet) std::fprintf(stderr, "\n");
+  std::printf("campaign: %llu seeds, %llu passed, %llu failed in %.1fs (%.1f seeds/s, %.0f simulated ops/s)\n",
+              (unsigned long long)totals.seeds, (unsigned long long)totals.passed,
+              (unsigned long long)totals.failed, seconds, seconds > 0 ? totals.seeds / seconds : 0,
+              seconds > 0 ? totals.ops / seconds : 0);
+  std::printf("crashes: %llu process, %llu power loss; reloads: %llu; reads checked: %llu\n",
+              (unsigned long long)totals.process_crashes, (unsigned long long)totals.power_losses,
+              (unsigned long long)totals.reloads, (unsigned long long)totals.reads);
+  for (const auto& [signature, runs] : totals.failures) {
+    std::printf("FAILURE x%zu: %s\n  first: %s\n  replay: shardsim run --seed %llu\n", runs.size(),
+                signature.c_str(), runs.front().value("failure", "").c_str(),
+                (unsigned long long)runs.front().value("seed", 0ull));
+  }
+  if (options.json_path) {
+    std::ofstream out(*options.json_path);
+    out << SummaryJson(totals, seconds).dump(2) << "\n";
+    if (!out) {
+      std::fprintf(stderr, "shardsim campaign: cannot write %s\n", options.json_path->c_str());
+      return 2;
+    }
+  }
+  return totals.failed == 0 ? 0 : 1;
+}
+
+}  // namespace shardsim

@@ -1,0 +1,33 @@
+// `shardsim campaign`: sweeps seeds over J worker processes, shows progress,
+// stops at a time budget, groups failures by their invariant and prints the
+// command that replays each.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace shardsim {
+
+struct CampaignOptions {
+  std::optional<std::string> seeds;   // "A..B", inclusive
+  std::optional<std::string> budget;  // "60s", "5m", "1h"
+  int jobs = 0;                       // 0 = every core
+  std::optional<std::string> json_path;
+  std::optional<std::string> profile;
+  bool quiet = false;
+};
+
+void AddCampaignFlags(CLI::App& command, CampaignOptions& options);
+int CampaignCommand(const CampaignOptions& options);
+
+// Parsers shared with tests. nullopt on malformed input.
+std::optional<std::pair<uint64_t, uint64_t>> ParseSeedRange(const std::string& text);
+std::optional<int64_t> ParseDurationSeconds(const std::string& text);
+// The invariant a failure message names: its text with numbers and
+// bracketed values removed, so runs failing the same way group together.
+std::string FailureSignature(const std::string& failure);
+
+}  // namespace shardsim

@@ -1,0 +1,35 @@
+// `shardsim run`: one simulated shard run from a seed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "properties/shard_run.h"
+
+namespace shardsim {
+
+struct RunOptions {
+  uint64_t seed = 0;
+  bool json = false;
+  bool trace = false;
+  std::optional<std::string> strategy;
+  std::optional<std::string> profile;
+  std::optional<int> crashes;
+  std::optional<int> clients;
+  std::optional<int> ops_per_client;
+};
+
+void AddRunFlags(CLI::App& command, RunOptions& options);
+// Builds the run's config: the seed's swarm draw, then the overrides.
+// Returns an error message for an unknown strategy or profile.
+std::optional<std::string> BuildConfig(const RunOptions& options,
+                                       properties::ShardRunConfig& config);
+int RunCommand(const RunOptions& options);
+
+std::string ResultJson(const properties::ShardRunConfig& config,
+                       const properties::ShardRunResult& result);
+
+}  // namespace shardsim
