@@ -1,0 +1,202 @@
+// Property: each crash model keeps exactly what it promises. Random
+// operations run against SimFileSystem and against a deliberately simple
+// model of one directory (names -> file ids, each file with its durable image
+// and the writes since its last sync); after a crash the file system must be
+// in a state the model allows.
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sim/fs/sim_fs.h"
+
+namespace sim {
+namespace {
+
+struct ModelWrite {
+  bool truncate;
+  uint64_t offset;
+  std::string bytes;
+};
+
+void ApplyModelWrite(std::string& image, const ModelWrite& write) {
+  if (write.truncate) {
+    image.resize(write.offset, '\0');
+    return;
+  }
+  if (image.size() < write.offset + write.bytes.size()) image.resize(write.offset + write.bytes.size(), '\0');
+  for (size_t i = 0; i < write.bytes.size(); ++i) image[write.offset + i] = write.bytes[i];
+}
+
+struct ModelFile {
+  std::string durable;
+  std::vector<ModelWrite> unsynced;
+  std::string Volatile() const {
+    std::string image = durable;
+    for (const auto& write : unsynced) ApplyModelWrite(image, write);
+    return image;
+  }
+};
+
+struct Model {
+  std::map<int, ModelFile> files;
+  std::map<std::string, int> entries, durable_entries;
+  int next_file = 0;
+};
+
+std::string ReadAll(SimFileSystem& fs, const std::string& name) {
+  auto file = fs.Open(name, engine::OpenMode::kRead);
+  RC_ASSERT(file.ok());
+  const uint64_t size = *(*file)->Size();
+  std::string data(size, '\0');
+  RC_ASSERT(*(*file)->ReadAt(0, std::span<char>(data.data(), data.size())) == size);
+  return data;
+}
+
+// Runs random operations on names a, b, c in the root directory.
+void RunOperations(SimFileSystem& fs, Model& model) {
+  const std::vector<std::string> names{"a", "b", "c"};
+  const int count = *rc::gen::inRange(0, 40);
+  for (int i = 0; i < count; ++i) {
+    const std::string name = *rc::gen::elementOf(names);
+    const int kind = *rc::gen::inRange(0, 7);
+    const bool exists = model.entries.contains(name);
+    if (kind == 0 || !exists) {  // create
+      auto file = fs.Open(name, engine::OpenMode::kCreate);
+      RC_ASSERT(file.ok());
+      if (!exists) {
+        const int id = model.next_file++;
+        model.entries[name] = id;
+        model.files[id] = ModelFile{};
+      }
+      continue;
+    }
+    ModelFile& model_file = model.files[model.entries[name]];
+    auto file = fs.Open(name, engine::OpenMode::kReadWrite);
+    RC_ASSERT(file.ok());
+    if (kind == 1 || kind == 2) {  // write or append, up to three 4 KiB blocks
+      const uint64_t offset = kind == 2 ? model_file.Volatile().size() : *rc::gen::inRange<uint64_t>(0, 12000);
+      const std::string bytes = *rc::gen::container<std::string>(*rc::gen::inRange(1, 5000), rc::gen::character<char>());
+      RC_ASSERT((*file)->WriteAt(offset, std::span<const char>(bytes.data(), bytes.size())).ok());
+      model_file.unsynced.push_back({false, offset, bytes});
+    } else if (kind == 3) {
+      const uint64_t size = *rc::gen::inRange<uint64_t>(0, 9000);
+      RC_ASSERT((*file)->Truncate(size).ok());
+      model_file.unsynced.push_back({true, size, {}});
+    } else if (kind == 4) {
+      RC_ASSERT((*file)->Sync().ok());
+      model_file.durable = model_file.Volatile();
+      model_file.unsynced.clear();
+    } else if (kind == 5) {
+      RC_ASSERT(fs.SyncDir("").ok());
+      model.durable_entries = model.entries;
+    } else {  // rename over another name, or unlink
+      const std::string target = *rc::gen::elementOf(names);
+      if (target == name) {
+        RC_ASSERT(fs.Unlink(name).ok());
+        model.entries.erase(name);
+      } else {
+        RC_ASSERT(fs.Rename(name, target).ok());
+        model.entries[target] = model.entries[name];
+        model.entries.erase(name);
+      }
+    }
+  }
+}
+
+void CheckNames(SimFileSystem& fs, const std::map<std::string, int>& expected) {
+  auto listing = fs.ListDir("");
+  RC_ASSERT(listing.ok());
+  std::vector<std::string> names;
+  for (const auto& entry : *listing) names.push_back(entry.name);
+  std::vector<std::string> wanted;
+  for (const auto& [name, id] : expected) wanted.push_back(name);
+  RC_ASSERT(names == wanted);
+}
+
+bool BlockwiseMix(const std::string& actual, const std::string& old_image, const std::string& new_image) {
+  if (actual.size() != old_image.size() && actual.size() != new_image.size()) return false;
+  const auto block = [](const std::string& image, size_t start, size_t length) {
+    std::string out(length, '\0');
+    for (size_t i = 0; i < length && start + i < image.size(); ++i) out[i] = image[start + i];
+    return out;
+  };
+  for (size_t start = 0; start < actual.size(); start += SimFileSystem::kBlockBytes) {
+    const size_t length = std::min<size_t>(SimFileSystem::kBlockBytes, actual.size() - start);
+    const std::string got = actual.substr(start, length);
+    if (got != block(old_image, start, length) && got != block(new_image, start, length)) return false;
+  }
+  return true;
+}
+
+bool Allowed(CrashModel model, const ModelFile& file, const std::string& actual) {
+  switch (model) {
+    case CrashModel::kDropAllUnsynced:
+      return actual == file.durable;
+    case CrashModel::kRandomPrefix: {
+      std::string image = file.durable;
+      if (actual == image) return true;
+      for (const auto& write : file.unsynced) {
+        ApplyModelWrite(image, write);
+        if (actual == image) return true;
+      }
+      return false;
+    }
+    case CrashModel::kRandomBlocks:
+      return BlockwiseMix(actual, file.durable, file.Volatile());
+    case CrashModel::kTornLastBlock: {
+      if (file.unsynced.empty()) return actual == file.durable;
+      std::string image = file.durable;
+      for (size_t i = 0; i + 1 < file.unsynced.size(); ++i) ApplyModelWrite(image, file.unsynced[i]);
+      ModelWrite last = file.unsynced.back();
+      if (last.truncate) {
+        std::string truncated = image;
+        ApplyModelWrite(truncated, last);
+        return actual == image || actual == truncated;
+      }
+      for (size_t kept = 0; kept <= last.bytes.size(); ++kept) {
+        std::string torn = image;
+        ApplyModelWrite(torn, {false, last.offset, last.bytes.substr(0, kept)});
+        if (actual == torn) return true;
+      }
+      return false;
+    }
+  }
+  return false;
+}
+
+RC_GTEST_PROP(CrashModelProperty, PowerLossKeepsWhatTheModelPromises, (uint64_t seed)) {
+  const CrashModel crash_model = *rc::gen::element(CrashModel::kDropAllUnsynced, CrashModel::kRandomPrefix,
+                                                   CrashModel::kRandomBlocks, CrashModel::kTornLastBlock);
+  SimFileSystem fs;
+  Model model;
+  RunOperations(fs, model);
+  PrngSource decisions(seed);
+  RC_ASSERT(fs.Crash(CrashKind::kPowerLoss, crash_model, decisions).ok());
+  CheckNames(fs, model.durable_entries);
+  for (const auto& [name, id] : model.durable_entries) {
+    RC_ASSERT(Allowed(crash_model, model.files.at(id), ReadAll(fs, name)));
+  }
+  // The crash left nothing dirty: a second power loss changes nothing.
+  std::map<std::string, std::string> after;
+  for (const auto& [name, id] : model.durable_entries) after[name] = ReadAll(fs, name);
+  RC_ASSERT(fs.Crash(CrashKind::kPowerLoss, CrashModel::kDropAllUnsynced, decisions).ok());
+  for (const auto& [name, content] : after) RC_ASSERT(ReadAll(fs, name) == content);
+}
+
+RC_GTEST_PROP(CrashModelProperty, ProcessCrashKeepsEveryCompletedWrite, (uint64_t seed)) {
+  SimFileSystem fs;
+  Model model;
+  RunOperations(fs, model);
+  PrngSource decisions(seed);
+  RC_ASSERT(fs.Crash(CrashKind::kProcessCrash, CrashModel::kDropAllUnsynced, decisions).ok());
+  CheckNames(fs, model.entries);
+  for (const auto& [name, id] : model.entries) {
+    RC_ASSERT(ReadAll(fs, name) == model.files.at(id).Volatile());
+  }
+}
+
+}  // namespace
+}  // namespace sim

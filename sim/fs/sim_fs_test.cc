@@ -1,0 +1,153 @@
+#include "sim/fs/sim_fs.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace sim {
+namespace {
+
+using engine::OpenMode;
+
+void Write(SimFileSystem& fs, const std::string& path, const std::string& data, bool sync) {
+  auto file = fs.Open(path, OpenMode::kCreateTruncate);
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_TRUE((*file)->Append(std::span<const char>(data.data(), data.size())).ok());
+  if (sync) ASSERT_TRUE((*file)->Sync().ok());
+}
+
+std::string Read(SimFileSystem& fs, const std::string& path) {
+  auto file = fs.Open(path, OpenMode::kRead);
+  if (!file.ok()) return "<" + std::string(file.status().message()) + ">";
+  std::string data(*(*file)->Size(), '\0');
+  EXPECT_EQ(*(*file)->ReadAt(0, std::span<char>(data.data(), data.size())), data.size());
+  return data;
+}
+
+TEST(SimFsTest, ErrorCodes) {
+  SimFileSystem fs;
+  EXPECT_TRUE(absl::IsNotFound(fs.Open("missing", OpenMode::kRead).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(fs.Open("a/../b", OpenMode::kCreate).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(fs.Open("a//b", OpenMode::kCreate).status()));
+  ASSERT_TRUE(fs.Mkdir("d").ok());
+  EXPECT_TRUE(absl::IsAlreadyExists(fs.Mkdir("d")));
+  EXPECT_TRUE(absl::IsNotFound(fs.Mkdir("x/y")));
+  Write(fs, "d/f", "x", false);
+  EXPECT_TRUE(absl::IsAlreadyExists(fs.Open("d/f", OpenMode::kCreateExclusive).status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(fs.Rmdir("d")));
+  EXPECT_TRUE(absl::IsFailedPrecondition(fs.Unlink("d")));
+  EXPECT_TRUE(absl::IsFailedPrecondition(fs.Open("d", OpenMode::kRead).status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(fs.Open("d/f/g", OpenMode::kCreate).status()));
+  EXPECT_TRUE(absl::IsNotFound(fs.Unlink("d/nope")));
+  EXPECT_TRUE(absl::IsInvalidArgument(fs.Rename("d", "d/inside")));
+  auto read_only = fs.Open("d/f", OpenMode::kRead);
+  EXPECT_TRUE(absl::IsPermissionDenied((*read_only)->Append(std::span<const char>("y", 1))));
+}
+
+TEST(SimFsTest, WritesAtOffsetsZeroFillGaps) {
+  SimFileSystem fs;
+  auto file = fs.Open("f", OpenMode::kCreate);
+  ASSERT_TRUE((*file)->WriteAt(4, std::span<const char>("ab", 2)).ok());
+  EXPECT_EQ(Read(fs, "f"), std::string("\0\0\0\0ab", 6));
+  ASSERT_TRUE((*file)->Truncate(5).ok());
+  EXPECT_EQ(Read(fs, "f"), std::string("\0\0\0\0a", 5));
+  char buffer[10];
+  EXPECT_EQ(*(*file)->ReadAt(3, std::span<char>(buffer, 10)), 2u);
+  EXPECT_EQ(*(*file)->ReadAt(9, std::span<char>(buffer, 10)), 0u);
+}
+
+TEST(SimFsTest, ListDirIsSortedWithKinds) {
+  SimFileSystem fs;
+  Write(fs, "b", "", false);
+  ASSERT_TRUE(fs.Mkdir("a").ok());
+  Write(fs, "c", "", false);
+  auto entries = fs.ListDir("");
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 3u);
+  EXPECT_EQ((*entries)[0], (engine::DirEntry{"a", engine::EntryKind::kDirectory}));
+  EXPECT_EQ((*entries)[1], (engine::DirEntry{"b", engine::EntryKind::kFile}));
+  EXPECT_EQ((*entries)[2], (engine::DirEntry{"c", engine::EntryKind::kFile}));
+}
+
+TEST(SimFsTest, RenameReplacesAFileAtomically) {
+  SimFileSystem fs;
+  Write(fs, "old", "old contents", true);
+  Write(fs, "new.tmp", "new contents", true);
+  ASSERT_TRUE(fs.Rename("new.tmp", "old").ok());
+  EXPECT_EQ(Read(fs, "old"), "new contents");
+  EXPECT_TRUE(absl::IsNotFound(fs.Stat("new.tmp").status()));
+}
+
+TEST(SimFsTest, PowerLossKeepsOnlySyncedDataAndSyncedEntries) {
+  SimFileSystem fs;
+  PrngSource decisions(1);
+  Write(fs, "synced", "durable", true);
+  Write(fs, "unsynced", "volatile", false);
+  ASSERT_TRUE(fs.SyncDir("").ok());
+  Write(fs, "late", "created after the dir sync", true);
+  ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kDropAllUnsynced, decisions).ok());
+  EXPECT_EQ(Read(fs, "synced"), "durable");
+  EXPECT_EQ(Read(fs, "unsynced"), "");  // the entry survived, the data did not
+  EXPECT_TRUE(absl::IsNotFound(fs.Stat("late").status()));
+}
+
+TEST(SimFsTest, UnsyncedRenameIsUndoneByPowerLoss) {
+  SimFileSystem fs;
+  PrngSource decisions(1);
+  Write(fs, "a", "A", true);
+  ASSERT_TRUE(fs.SyncDir("").ok());
+  ASSERT_TRUE(fs.Rename("a", "b").ok());
+  ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kDropAllUnsynced, decisions).ok());
+  EXPECT_EQ(Read(fs, "a"), "A");
+  EXPECT_TRUE(absl::IsNotFound(fs.Stat("b").status()));
+}
+
+TEST(SimFsTest, NewDirectoryNeedsItsParentSynced) {
+  SimFileSystem fs;
+  PrngSource decisions(1);
+  ASSERT_TRUE(fs.Mkdir("d").ok());
+  Write(fs, "d/f", "F", true);
+  ASSERT_TRUE(fs.SyncDir("d").ok());
+  ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kDropAllUnsynced, decisions).ok());
+  EXPECT_TRUE(absl::IsNotFound(fs.Stat("d").status()));
+}
+
+TEST(SimFsTest, ProcessCrashKeepsEverythingButInvalidatesHandles) {
+  SimFileSystem fs;
+  PrngSource decisions(1);
+  auto file = fs.Open("f", OpenMode::kCreate);
+  ASSERT_TRUE((*file)->Append(std::span<const char>("abc", 3)).ok());
+  ASSERT_TRUE(fs.Crash(CrashKind::kProcessCrash, CrashModel::kDropAllUnsynced, decisions).ok());
+  EXPECT_EQ(Read(fs, "f"), "abc");
+  EXPECT_TRUE(absl::IsUnavailable((*file)->Append(std::span<const char>("d", 1))));
+}
+
+TEST(SimFsTest, FailedSyncLosesTheDroppedPagesEvenAfterALaterSync) {
+  SimFileSystem fs;
+  PrngSource decisions(1);
+  Write(fs, "f", "base", true);
+  ASSERT_TRUE(fs.SyncDir("").ok());
+  auto file = fs.Open("f", OpenMode::kReadWrite);
+  ASSERT_TRUE((*file)->Append(std::span<const char>("-lost", 5)).ok());
+  fs.DropDirtyPages("f");  // as the kernel does when fsync fails
+  EXPECT_EQ(Read(fs, "f"), "base-lost");  // still in the page cache
+  ASSERT_TRUE((*file)->Append(std::span<const char>("-kept", 5)).ok());
+  ASSERT_TRUE((*file)->Sync().ok());  // "succeeds"
+  ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kDropAllUnsynced, decisions).ok());
+  EXPECT_EQ(Read(fs, "f"), std::string("base\0\0\0\0\0-kept", 14));
+}
+
+TEST(SimFsTest, CapacityFailsWritesWithoutChangingAnything) {
+  SimFileSystem fs;
+  fs.set_capacity_bytes(10);
+  Write(fs, "f", "12345678", false);
+  auto file = fs.Open("f", OpenMode::kReadWrite);
+  const absl::Status status = (*file)->Append(std::span<const char>("abc", 3));
+  EXPECT_TRUE(absl::IsResourceExhausted(status)) << status;
+  EXPECT_EQ(Read(fs, "f"), "12345678");
+  EXPECT_EQ(fs.total_bytes(), 8u);
+  EXPECT_TRUE((*file)->Append(std::span<const char>("ab", 2)).ok());
+}
+
+}  // namespace
+}  // namespace sim
