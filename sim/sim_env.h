@@ -52,6 +52,7 @@ class SimEnv final : public engine::Env {
 
   engine::FileSystem& fs() override { return fs_; }
   TracingFileSystem& tracing_fs() { return fs_; }
+  const TracingFileSystem& tracing_fs() const { return fs_; }
   int64_t NowNanos() override { return scheduler_.now_ns(); }
   void SleepForNanos(int64_t duration_ns) override;
   std::unique_ptr<engine::Task> Spawn(std::string name, std::function<void()> body) override;

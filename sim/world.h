@@ -82,6 +82,8 @@ class World {
   void DisarmCrash() { crash_at_step_.reset(); }
 
   const std::vector<CrashRecord>& crashes() const { return crashes_; }
+  // File-system calls that reached the file system.
+  uint64_t env_tracing_calls() const { return env_->tracing_fs().calls(); }
 
  private:
   void Build();
