@@ -88,7 +88,7 @@ absl::StatusOr<ClockMap> ClockMap::Load(FileSystem& fs, std::string_view path) {
   const nlohmann::json json = nlohmann::json::parse(*contents, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) return absl::DataLossError(fmt::format("{}: not valid JSON", path));
   auto map = FromJson(json);
-  if (!map.ok()) return absl::DataLossError(fmt::format("{}: {}", path, map.status().message()));
+  if (!map.ok()) return absl::DataLossError(fmt::format("{}: {}", path, std::string(map.status().message())));
   return map;
 }
 

@@ -142,7 +142,7 @@ absl::Status LocalShard::ReplayWal() {
     auto record = DecodeWalRecord(*bytes);
     if (!record.ok()) {
       return absl::DataLossError(
-          fmt::format("WAL entry {}: {}", index, record.status().message()));
+          fmt::format("WAL entry {}: {}", index, std::string(record.status().message())));
     }
     if (record->clock_tag) {
       MutexLock clocks(*clocks_mutex_);

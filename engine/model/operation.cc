@@ -1,0 +1,209 @@
+#include "engine/model/operation.h"
+
+#include <bit>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace engine {
+
+namespace {
+
+constexpr int kFormatVersion = 1;
+constexpr size_t kMaxIds = 1 << 20;
+
+absl::Status Invalid(std::string_view why) {
+  return absl::InvalidArgumentError(fmt::format("operation: {}", why));
+}
+
+// Vectors travel as the bit patterns of their floats: exact for every value.
+nlohmann::json VectorToJson(const Vector& vector) {
+  nlohmann::json out = nlohmann::json::array();
+  for (float value : vector) out.push_back(std::bit_cast<uint32_t>(value));
+  return out;
+}
+
+absl::StatusOr<Vector> VectorFromJson(const nlohmann::json& json) {
+  if (!json.is_array()) return Invalid("'vector' must be an array");
+  Vector vector;
+  for (const auto& bits : json) {
+    if (!bits.is_number_unsigned() || bits.get<uint64_t>() > UINT32_MAX) {
+      return Invalid("vector elements are 32-bit patterns");
+    }
+    vector.push_back(std::bit_cast<float>(static_cast<uint32_t>(bits.get<uint64_t>())));
+  }
+  return vector;
+}
+
+absl::StatusOr<std::vector<PointId>> IdsFromJson(const nlohmann::json& json) {
+  if (!json.contains("ids") || !json["ids"].is_array()) return Invalid("'ids' must be an array");
+  if (json["ids"].size() > kMaxIds) return Invalid("too many ids");
+  std::vector<PointId> ids;
+  for (const auto& id : json["ids"]) {
+    if (!id.is_number_unsigned()) return Invalid("point ids are unsigned integers");
+    ids.push_back(id.get<uint64_t>());
+  }
+  return ids;
+}
+
+absl::StatusOr<Payload> PayloadFromJson(const nlohmann::json& json) {
+  if (!json.contains("payload") || !json["payload"].is_object()) {
+    return Invalid("'payload' must be an object");
+  }
+  return json["payload"];
+}
+
+absl::StatusOr<UpsertPoints> UpsertFromJson(const nlohmann::json& json) {
+  if (!json.contains("points") || !json["points"].is_array()) return Invalid("'points' must be an array");
+  UpsertPoints upsert;
+  for (const auto& item : json["points"]) {
+    if (!item.is_object() || !item.contains("id") || !item["id"].is_number_unsigned()) {
+      return Invalid("a point needs an unsigned 'id'");
+    }
+    if (!item.contains("vector")) return Invalid("a point needs a 'vector'");
+    auto vector = VectorFromJson(item["vector"]);
+    if (!vector.ok()) return vector.status();
+    auto payload = PayloadFromJson(item);
+    if (!payload.ok()) return payload.status();
+    upsert.points.push_back({item["id"].get<uint64_t>(), std::move(*vector), std::move(*payload)});
+  }
+  return upsert;
+}
+
+absl::StatusOr<std::string> StringField(const nlohmann::json& json, const char* name) {
+  if (!json.contains(name) || !json[name].is_string()) {
+    return Invalid(fmt::format("'{}' must be a string", name));
+  }
+  return json[name].get<std::string>();
+}
+
+}  // namespace
+
+std::string_view OperationName(const Operation& operation) {
+  static constexpr std::string_view kNames[] = {
+      "upsert", "delete", "set_payload", "overwrite_payload",
+      "delete_payload", "clear_payload", "create_index", "delete_index"};
+  return kNames[operation.index()];
+}
+
+std::vector<PointId> OperationPointIds(const Operation& operation) {
+  return std::visit(
+      [](const auto& op) -> std::vector<PointId> {
+        using T = std::decay_t<decltype(op)>;
+        if constexpr (std::is_same_v<T, UpsertPoints>) {
+          std::vector<PointId> ids;
+          for (const Point& point : op.points) ids.push_back(point.id);
+          return ids;
+        } else if constexpr (std::is_same_v<T, CreateFieldIndex> || std::is_same_v<T, DeleteFieldIndex>) {
+          return {};
+        } else {
+          return op.ids;
+        }
+      },
+      operation);
+}
+
+nlohmann::json OperationToJson(const Operation& operation) {
+  nlohmann::json json = {{"op", OperationName(operation)}};
+  if (const auto* upsert = std::get_if<UpsertPoints>(&operation)) {
+    json["points"] = nlohmann::json::array();
+    for (const Point& point : upsert->points) {
+      json["points"].push_back({{"id", point.id}, {"vector", VectorToJson(point.vector)}, {"payload", point.payload}});
+    }
+  } else if (const auto* create = std::get_if<CreateFieldIndex>(&operation)) {
+    json["key"] = create->key;
+    json["type"] = FieldTypeName(create->type);
+  } else if (const auto* drop = std::get_if<DeleteFieldIndex>(&operation)) {
+    json["key"] = drop->key;
+  } else {
+    json["ids"] = OperationPointIds(operation);
+    if (const auto* set = std::get_if<SetPayload>(&operation)) json["payload"] = set->payload;
+    if (const auto* overwrite = std::get_if<OverwritePayload>(&operation)) json["payload"] = overwrite->payload;
+    if (const auto* remove = std::get_if<DeletePayloadKeys>(&operation)) json["keys"] = remove->keys;
+  }
+  return json;
+}
+
+absl::StatusOr<Operation> OperationFromJson(const nlohmann::json& json) {
+  if (!json.is_object()) return Invalid("must be an object");
+  auto name = StringField(json, "op");
+  if (!name.ok()) return name.status();
+  if (*name == "upsert") {
+    auto upsert = UpsertFromJson(json);
+    if (!upsert.ok()) return upsert.status();
+    return Operation{std::move(*upsert)};
+  }
+  if (*name == "create_index" || *name == "delete_index") {
+    auto key = StringField(json, "key");
+    if (!key.ok()) return key.status();
+    if (*name == "delete_index") return Operation{DeleteFieldIndex{*key}};
+    auto type = StringField(json, "type");
+    if (!type.ok()) return type.status();
+    if (*type != "keyword" && *type != "integer") return Invalid("unknown index type");
+    return Operation{CreateFieldIndex{*key, *type == "keyword" ? FieldType::kKeyword : FieldType::kInteger}};
+  }
+  auto ids = IdsFromJson(json);
+  if (!ids.ok()) return ids.status();
+  if (*name == "delete") return Operation{DeletePoints{std::move(*ids)}};
+  if (*name == "clear_payload") return Operation{ClearPayload{std::move(*ids)}};
+  if (*name == "delete_payload") {
+    if (!json.contains("keys") || !json["keys"].is_array()) return Invalid("'keys' must be an array");
+    DeletePayloadKeys remove{std::move(*ids), {}};
+    for (const auto& key : json["keys"]) {
+      if (!key.is_string()) return Invalid("keys are strings");
+      remove.keys.push_back(key.get<std::string>());
+    }
+    return Operation{std::move(remove)};
+  }
+  auto payload = PayloadFromJson(json);
+  if (!payload.ok()) return payload.status();
+  if (*name == "set_payload") return Operation{SetPayload{std::move(*ids), std::move(*payload)}};
+  if (*name == "overwrite_payload") return Operation{OverwritePayload{std::move(*ids), std::move(*payload)}};
+  return Invalid(fmt::format("unknown operation '{}'", *name));
+}
+
+std::string EncodeWalRecord(const WalRecord& record) {
+  nlohmann::json json = {{"v", kFormatVersion}, {"operation", OperationToJson(record.operation)}};
+  if (record.clock_tag) {
+    const ClockTag& tag = *record.clock_tag;
+    json["clock"] = {{"peer", tag.peer_id}, {"clock", tag.clock_id}, {"tick", tag.tick},
+                     {"token", tag.token}, {"force", tag.force}};
+  }
+  const std::vector<uint8_t> bytes = nlohmann::json::to_cbor(json);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+absl::StatusOr<WalRecord> DecodeWalRecord(std::string_view bytes) {
+  nlohmann::json json;
+  try {
+    // nlohmann still throws on some malformed sizes with exceptions disabled.
+    json = nlohmann::json::from_cbor(bytes.begin(), bytes.end(), true, false);
+  } catch (const nlohmann::json::exception& error) {
+    return absl::DataLossError(fmt::format("WAL record: not valid CBOR ({})", error.what()));
+  }
+  if (json.is_discarded() || !json.is_object()) return absl::DataLossError("WAL record: not valid CBOR");
+  if (!json.contains("v") || json["v"] != kFormatVersion) {
+    return absl::DataLossError("WAL record: unknown format version");
+  }
+  if (!json.contains("operation")) return absl::DataLossError("WAL record: no operation");
+  auto operation = OperationFromJson(json["operation"]);
+  if (!operation.ok()) return absl::DataLossError(fmt::format("WAL record: {}", std::string(operation.status().message())));
+  WalRecord record{std::move(*operation), std::nullopt};
+  if (json.contains("clock")) {
+    const auto& clock = json["clock"];
+    for (const char* field : {"peer", "clock", "tick", "token"}) {
+      if (!clock.is_object() || !clock.contains(field) || !clock[field].is_number_unsigned()) {
+        return absl::DataLossError("WAL record: malformed clock tag");
+      }
+    }
+    if (!clock.contains("force") || !clock["force"].is_boolean() || clock["clock"].get<uint64_t>() > UINT32_MAX) {
+      return absl::DataLossError("WAL record: malformed clock tag");
+    }
+    record.clock_tag = ClockTag{clock["peer"].get<uint64_t>(), static_cast<uint32_t>(clock["clock"].get<uint64_t>()),
+                                clock["tick"].get<uint64_t>(), clock["token"].get<uint64_t>(),
+                                clock["force"].get<bool>()};
+  }
+  return record;
+}
+
+}  // namespace engine

@@ -1,0 +1,98 @@
+#include "engine/model/payload_index.h"
+
+#include <algorithm>
+
+namespace engine {
+
+bool PayloadIndex::Create(const std::string& key, FieldType type) {
+  return fields_.emplace(key, FieldIndex{type, {}, {}}).second;
+}
+
+bool PayloadIndex::Drop(const std::string& key) { return fields_.erase(key) > 0; }
+
+std::map<std::string, FieldType> PayloadIndex::fields() const {
+  std::map<std::string, FieldType> out;
+  for (const auto& [key, index] : fields_) out[key] = index.type;
+  return out;
+}
+
+void PayloadIndex::Update(FieldIndex& index, const std::string& key, PointId id,
+                          const Payload& payload, bool add) {
+  for (const nlohmann::json* value : ValuesAtPath(payload, key)) {
+    if (index.type == FieldType::kKeyword && value->is_string()) {
+      auto& ids = index.keywords[value->get<std::string>()];
+      add ? (void)ids.insert(id) : (void)ids.erase(id);
+    } else if (index.type == FieldType::kInteger && value->is_number_integer() &&
+               !(value->is_number_unsigned() && value->get<uint64_t>() > uint64_t(INT64_MAX))) {
+      auto& ids = index.integers[value->get<int64_t>()];
+      add ? (void)ids.insert(id) : (void)ids.erase(id);
+    }
+  }
+}
+
+void PayloadIndex::Add(PointId id, const Payload& payload) {
+  for (auto& [key, index] : fields_) Update(index, key, id, payload, true);
+}
+
+void PayloadIndex::Remove(PointId id, const Payload& payload) {
+  for (auto& [key, index] : fields_) Update(index, key, id, payload, false);
+}
+
+std::optional<std::set<PointId>> PayloadIndex::Lookup(const FieldCondition& condition) const {
+  const auto it = fields_.find(condition.key);
+  if (it == fields_.end()) return std::nullopt;
+  const FieldIndex& index = it->second;
+  std::set<PointId> ids;
+  if (const auto* keyword = std::get_if<MatchKeyword>(&condition.match)) {
+    if (index.type != FieldType::kKeyword) return std::nullopt;
+    const auto found = index.keywords.find(keyword->value);
+    if (found != index.keywords.end()) ids = found->second;
+    return ids;
+  }
+  if (index.type != FieldType::kInteger) return std::nullopt;
+  int64_t low = INT64_MIN, high = INT64_MAX;
+  if (const auto* integer = std::get_if<MatchInteger>(&condition.match)) {
+    low = high = integer->value;
+  } else {
+    const auto& range = std::get<IntegerRange>(condition.match);
+    low = range.gte.value_or(INT64_MIN);
+    high = range.lte.value_or(INT64_MAX);
+    if (low > high) return ids;
+  }
+  for (auto bucket = index.integers.lower_bound(low);
+       bucket != index.integers.end() && bucket->first <= high; ++bucket) {
+    ids.insert(bucket->second.begin(), bucket->second.end());
+  }
+  return ids;
+}
+
+std::optional<std::vector<PointId>> PayloadIndex::Candidates(const Filter& filter) const {
+  std::optional<std::set<PointId>> candidates;
+  for (const Condition& condition : filter.must) {
+    const auto* field = std::get_if<FieldCondition>(&condition);
+    if (field == nullptr) continue;
+    auto ids = Lookup(*field);
+    if (!ids) continue;
+    if (!candidates) {
+      candidates = std::move(*ids);
+      continue;
+    }
+    std::set<PointId> both;
+    std::set_intersection(candidates->begin(), candidates->end(), ids->begin(), ids->end(),
+                          std::inserter(both, both.end()));
+    candidates = std::move(both);
+  }
+  if (!candidates) return std::nullopt;
+  return std::vector<PointId>(candidates->begin(), candidates->end());
+}
+
+std::set<PointId> PayloadIndex::IdsIndexedUnder(const std::string& key) const {
+  std::set<PointId> ids;
+  const auto it = fields_.find(key);
+  if (it == fields_.end()) return ids;
+  for (const auto& [value, bucket] : it->second.keywords) ids.insert(bucket.begin(), bucket.end());
+  for (const auto& [value, bucket] : it->second.integers) ids.insert(bucket.begin(), bucket.end());
+  return ids;
+}
+
+}  // namespace engine
