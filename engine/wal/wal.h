@@ -1,0 +1,91 @@
+// The write-ahead log (Qdrant's `wal` crate, re-done on engine::FileSystem).
+//
+// On disk, in the WAL directory:
+// - segment files "wal-<first index, 20 digits>", each at most
+//   segment_capacity_bytes, holding consecutive entries. An entry is a
+//   16-byte header {u32 payload length, u32 CRC32C of (index, length,
+//   payload), u64 index}, all little-endian, then the payload. The last
+//   segment is the open one; the others are closed.
+// - "first-index": the logical first index (JSON), replaced atomically by
+//   Ack. Entries below it are acknowledged; they may still sit in the first
+//   segment and are never read.
+//
+// Open after a crash: a torn tail (an incomplete or corrupt entry at the end
+// of the last segment, with no valid entry after it) is cut; any other bad
+// entry, a gap between segments, or a corrupt first-index is a DataLoss
+// error, and a failed Open changes nothing on disk.
+//
+// Not synchronised: the shard serialises calls with its WAL mutex.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/env/env.h"
+
+namespace engine {
+
+struct WalOptions {
+  uint64_t segment_capacity_bytes = 64 * 1024;
+};
+
+class Wal {
+ public:
+  static constexpr uint64_t kHeaderBytes = 16;
+
+  // Opens (creating if missing) the WAL in `dir`. REQUIRES: dir's parent exists.
+  static absl::StatusOr<std::unique_ptr<Wal>> Open(FileSystem& fs, std::string dir,
+                                                   WalOptions options);
+  // Writes an empty WAL whose next index is `first_index` into `dir`
+  // (created if missing; any WAL files already there are an error), synced.
+  static absl::Status CreateEmpty(FileSystem& fs, std::string dir, uint64_t first_index);
+
+  // Appends an entry (not durable until Sync) and returns its index.
+  absl::StatusOr<uint64_t> Append(std::string_view entry);
+  // Makes every appended entry durable.
+  absl::Status Sync();
+  // REQUIRES: first_index() <= index < next_index(). Verifies the checksum.
+  absl::StatusOr<std::string> Read(uint64_t index);
+  // Acknowledges every entry below `index`: records it as the logical first
+  // index (atomically, durably) and deletes closed segments that hold only
+  // entries below the segment containing `index`. REQUIRES: index <= next_index().
+  absl::Status Ack(uint64_t index);
+
+  uint64_t first_index() const { return first_index_; }
+  uint64_t next_index() const;
+  // The WAL's file names (segments and first-index), sorted: what a
+  // snapshot archives.
+  std::vector<std::string> FileNames() const;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  struct Segment {
+    uint64_t start = 0;
+    std::string name;
+    std::vector<uint64_t> offsets;  // of each entry
+    uint64_t size_bytes = 0;
+    bool unsynced = false;
+  };
+
+  Wal(FileSystem& fs, std::string dir, WalOptions options)
+      : fs_(fs), dir_(std::move(dir)), options_(options) {}
+  absl::Status Load();
+  absl::Status LoadSegment(Segment& segment, bool last, uint64_t& cut_at);
+  absl::StatusOr<Segment*> SegmentFor(uint64_t index);
+  absl::Status StartSegment();
+  std::string PathOf(std::string_view name) const;
+
+  FileSystem& fs_;
+  const std::string dir_;
+  const WalOptions options_;
+  uint64_t first_index_ = 0;
+  std::vector<Segment> segments_;  // by start index
+  std::unique_ptr<File> open_file_;  // the last segment, for appends
+  bool dir_unsynced_ = false;
+};
+
+}  // namespace engine

@@ -1,0 +1,151 @@
+#include "engine/wal/wal.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <fmt/format.h>
+
+#include "engine/common/file_util.h"
+#include "sim/fs/sim_fs.h"
+
+namespace engine {
+namespace {
+
+constexpr WalOptions kSmallSegments{.segment_capacity_bytes = 128};
+
+std::unique_ptr<Wal> OpenOrDie(FileSystem& fs, WalOptions options = kSmallSegments) {
+  auto wal = Wal::Open(fs, "wal", options);
+  EXPECT_TRUE(wal.ok()) << wal.status();
+  return wal.ok() ? std::move(*wal) : nullptr;
+}
+
+std::map<std::string, std::string> Snapshot(sim::SimFileSystem& fs) {
+  std::map<std::string, std::string> files;
+  const auto entries = fs.ListDir("wal");
+  for (const DirEntry& entry : *entries) files[entry.name] = *ReadWholeFile(fs, "wal/" + entry.name);
+  return files;
+}
+
+TEST(WalTest, AppendReadAndRolloverAcrossSegments) {
+  sim::SimFileSystem fs;
+  auto wal = OpenOrDie(fs);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(*wal->Append(fmt::format("entry-{}", i)), uint64_t(i));
+  EXPECT_GT(wal->FileNames().size(), 3u);  // several segments + first-index
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(*wal->Read(i), fmt::format("entry-{}", i));
+  EXPECT_TRUE(absl::IsOutOfRange(wal->Read(20).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(wal->Append(std::string(200, 'x')).status()));
+}
+
+TEST(WalTest, SyncedEntriesSurvivePowerLossAndReopen) {
+  sim::SimFileSystem fs;
+  sim::PrngSource decisions(1);
+  ASSERT_TRUE(fs.Mkdir("wal").ok());
+  ASSERT_TRUE(fs.SyncDir("").ok());
+  auto wal = OpenOrDie(fs);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(wal->Append(fmt::format("e{}", i)).ok());
+  ASSERT_TRUE(wal->Sync().ok());
+  for (int i = 10; i < 13; ++i) ASSERT_TRUE(wal->Append(fmt::format("e{}", i)).ok());
+  wal.reset();
+  ASSERT_TRUE(fs.Crash(sim::CrashKind::kPowerLoss, sim::CrashModel::kDropAllUnsynced, decisions).ok());
+  wal = OpenOrDie(fs);
+  EXPECT_EQ(wal->next_index(), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(*wal->Read(i), fmt::format("e{}", i));
+  EXPECT_EQ(*wal->Append("after"), 10u);
+}
+
+TEST(WalTest, AckDeletesOnlyWholeClosedSegmentsAndSurvivesReopen) {
+  sim::SimFileSystem fs;
+  auto wal = OpenOrDie(fs);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(wal->Append(fmt::format("entry-{}", i)).ok());
+  ASSERT_TRUE(wal->Sync().ok());
+  const size_t files_before = wal->FileNames().size();
+  ASSERT_TRUE(wal->Ack(9).ok());
+  EXPECT_LT(wal->FileNames().size(), files_before);
+  EXPECT_EQ(*wal->Read(9), "entry-9");  // the acked op is replayed again
+  EXPECT_TRUE(absl::IsOutOfRange(wal->Read(8).status()));
+  wal = OpenOrDie(fs);
+  EXPECT_EQ(wal->first_index(), 9u);
+  EXPECT_EQ(wal->next_index(), 20u);
+  EXPECT_EQ(*wal->Read(9), "entry-9");
+}
+
+TEST(WalTest, CreateEmptyContinuesAtTheGivenIndex) {
+  sim::SimFileSystem fs;
+  ASSERT_TRUE(Wal::CreateEmpty(fs, "wal", 42).ok());
+  auto wal = OpenOrDie(fs);
+  EXPECT_EQ(wal->first_index(), 42u);
+  EXPECT_EQ(*wal->Append("x"), 42u);
+}
+
+TEST(WalTest, CorruptFirstIndexIsAClearError) {
+  sim::SimFileSystem fs;
+  ASSERT_TRUE(fs.Mkdir("wal").ok());
+  ASSERT_TRUE(WriteFileAtomically(fs, "wal/first-index", "{nonsense").ok());
+  auto wal = Wal::Open(fs, "wal", kSmallSegments);
+  EXPECT_TRUE(absl::IsDataLoss(wal.status())) << wal.status();
+}
+
+void FlipBit(sim::SimFileSystem& fs, const std::string& path, uint64_t bit) {
+  std::string contents = *ReadWholeFile(fs, path);
+  contents[bit / 8] = static_cast<char>(contents[bit / 8] ^ (1 << (bit % 8)));
+  ASSERT_TRUE(WriteFileAtomically(fs, path, contents).ok());
+}
+
+TEST(WalTest, FlippedBitInTheMiddleIsRefusedAndNothingChanges) {
+  sim::SimFileSystem fs;
+  auto wal = OpenOrDie(fs, {.segment_capacity_bytes = 4096});
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(wal->Append(fmt::format("entry-{}", i)).ok());
+  ASSERT_TRUE(wal->Sync().ok());
+  wal.reset();
+  const std::string segment = "wal/wal-00000000000000000000";
+  FlipBit(fs, segment, 8 * 30);  // inside the second entry
+  const auto before = Snapshot(fs);
+  auto reopened = Wal::Open(fs, "wal", {.segment_capacity_bytes = 4096});
+  EXPECT_TRUE(absl::IsDataLoss(reopened.status())) << reopened.status();
+  EXPECT_NE(std::string(reopened.status().message()).find("offset"), std::string::npos);
+  EXPECT_EQ(Snapshot(fs), before);
+}
+
+TEST(WalTest, FlippedBitInTheLastEntryIsATornTail) {
+  sim::SimFileSystem fs;
+  auto wal = OpenOrDie(fs, {.segment_capacity_bytes = 4096});
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(wal->Append(fmt::format("entry-{}", i)).ok());
+  ASSERT_TRUE(wal->Sync().ok());
+  wal.reset();
+  const std::string segment = "wal/wal-00000000000000000000";
+  const uint64_t size = ReadWholeFile(fs, segment)->size();
+  FlipBit(fs, segment, 8 * (size - 2));
+  wal = OpenOrDie(fs, {.segment_capacity_bytes = 4096});
+  EXPECT_EQ(wal->next_index(), 4u);
+  EXPECT_EQ(*wal->Append("replacement"), 4u);
+}
+
+RC_GTEST_PROP(WalProperty, TornTailLoadsExactlyTheWholeEntries, ()) {
+  const auto entries = *rc::gen::nonEmpty(rc::gen::container<std::vector<std::string>>(
+      rc::gen::container<std::string>(*rc::gen::inRange(0, 40), rc::gen::character<char>())));
+  sim::SimFileSystem fs;
+  auto wal = Wal::Open(fs, "wal", {.segment_capacity_bytes = 1 << 20});
+  RC_ASSERT(wal.ok());
+  std::vector<uint64_t> ends;
+  uint64_t end = 0;
+  for (const auto& entry : entries) {
+    RC_ASSERT((*wal)->Append(entry).ok());
+    end += Wal::kHeaderBytes + entry.size();
+    ends.push_back(end);
+  }
+  RC_ASSERT((*wal)->Sync().ok());
+  wal->reset();
+  const uint64_t cut = *rc::gen::inRange<uint64_t>(0, end + 1);
+  {
+    auto file = fs.Open("wal/wal-00000000000000000000", OpenMode::kReadWrite);
+    RC_ASSERT((*file)->Truncate(cut).ok());
+  }
+  auto reopened = Wal::Open(fs, "wal", {.segment_capacity_bytes = 1 << 20});
+  RC_ASSERT(reopened.ok());
+  const uint64_t whole = std::upper_bound(ends.begin(), ends.end(), cut) - ends.begin();
+  RC_ASSERT((*reopened)->next_index() == whole);
+  for (uint64_t i = 0; i < whole; ++i) RC_ASSERT(*(*reopened)->Read(i) == entries[i]);
+}
+
+}  // namespace
+}  // namespace engine
