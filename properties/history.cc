@@ -1,6 +1,7 @@
 #include "properties/history.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <fmt/format.h>
 
@@ -10,6 +11,8 @@ namespace properties {
 
 void History::OnWalAppend(engine::SeqNumber op_num, const engine::WalRecord& record) {
   operations_.Append(op_num, record.operation);
+  if (verbose_) std::printf("op %llu: %s\n", (unsigned long long)op_num,
+                            engine::OperationToJson(record.operation).dump().c_str());
 }
 
 void History::OnWalSynced(uint64_t next_index) {
@@ -18,6 +21,10 @@ void History::OnWalSynced(uint64_t next_index) {
 
 void History::NoteApplied(engine::SeqNumber op_num) {
   applied_through_ = std::max(applied_through_.value_or(0), op_num);
+}
+
+void History::NoteAcknowledged(engine::SeqNumber op_num) {
+  acknowledged_through_ = std::max(acknowledged_through_.value_or(0), op_num);
 }
 
 std::optional<engine::SeqNumber> History::last_written() const {
@@ -53,9 +60,13 @@ std::optional<std::string> History::NoteRecovered(uint64_t next_index) {
     kept.Append(operations_.op_num(i), operations_.operation(i));
   }
   operations_ = std::move(kept);
-  if (applied_through_ && *applied_through_ >= next_index) {
-    applied_through_ = next_index == 0 ? std::nullopt : std::optional(next_index - 1);
-  }
+  const auto clamp = [&](std::optional<engine::SeqNumber>& through) {
+    if (through && *through >= next_index) {
+      through = next_index == 0 ? std::nullopt : std::optional(next_index - 1);
+    }
+  };
+  clamp(applied_through_);
+  clamp(acknowledged_through_);
   synced_below_ = next_index;
   recover_at_least_below_.reset();
   recover_at_most_below_.reset();

@@ -19,10 +19,16 @@ class History final : public engine::ShardObserver {
  public:
   void OnWalAppend(engine::SeqNumber op_num, const engine::WalRecord& record) override;
   void OnWalSynced(uint64_t next_index) override;
+  // Print every op as it is written (for debugging a failing seed).
+  void set_verbose(bool verbose) { verbose_ = verbose; }
 
   // A wait=true update returned "completed", or a plunger returned after
   // op_num was written: every op through op_num is applied.
   void NoteApplied(engine::SeqNumber op_num);
+  // An update call returned with this op_num: the op is in the update queue
+  // (a later plunger proves it applied).
+  void NoteAcknowledged(engine::SeqNumber op_num);
+  std::optional<engine::SeqNumber> acknowledged_through() const { return acknowledged_through_; }
   // The highest op_num written to the WAL so far (nullopt if none).
   std::optional<engine::SeqNumber> last_written() const;
   std::optional<engine::SeqNumber> applied_through() const { return applied_through_; }
@@ -51,7 +57,9 @@ class History final : public engine::ShardObserver {
  private:
   OperationHistory operations_;
   std::optional<engine::SeqNumber> applied_through_;
+  std::optional<engine::SeqNumber> acknowledged_through_;
   uint64_t synced_below_ = 0;
+  bool verbose_ = false;
   // Bounds on the prefix a reload must recover, set by NoteCrash.
   std::optional<uint64_t> recover_at_least_below_;
   std::optional<uint64_t> recover_at_most_below_;

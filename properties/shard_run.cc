@@ -1,9 +1,11 @@
 #include "properties/shard_run.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <memory>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "engine/common/assert.h"
 #include "engine/model/distance.h"
@@ -21,7 +23,9 @@ constexpr char kShardDir[] = "shard";
 class Run {
  public:
   explicit Run(const ShardRunConfig& config)
-      : config_(config), world_(MakeWorldConfig(config)), workload_(world_.decisions(), config) {}
+      : config_(config), world_(MakeWorldConfig(config)), workload_(world_.decisions(), config) {
+    history_.set_verbose(config.verbose);
+  }
 
   ShardRunResult Execute();
 
@@ -101,6 +105,10 @@ void Run::Supervise() {
     world_.DisarmCrash();
     if (!crashed) continue;
     const bool power_loss = world_.crashes().back().kind == sim::CrashKind::kPowerLoss;
+    if (config_.verbose) {
+      std::printf("crash: %s at step %llu\n", power_loss ? "power loss" : "process crash",
+                  (unsigned long long)world_.crashes().back().step);
+    }
     (power_loss ? stats_.power_losses : stats_.process_crashes)++;
     history_.NoteCrash(power_loss);
   }
@@ -118,6 +126,12 @@ void Run::EngineProcess(bool final_check) {
   }
   engine::LocalShard& shard = **loaded;
   ++stats_.reloads;
+  if (config_.verbose) {
+    const auto summary = shard.Summarize();
+    std::printf("reload: WAL [%llu, %llu), segments:\n", (unsigned long long)summary.wal_first_index,
+                (unsigned long long)summary.wal_next_index);
+    for (const auto& line : summary.segments) std::printf("  %s\n", line.c_str());
+  }
   if (!CheckRecovered(shard) || final_check) {
     (void)shard.Shutdown();
     return;
@@ -168,8 +182,9 @@ void Run::Client(engine::LocalShard& shard, int client) {
       case Action::kCount: CheckCount(shard); break;
       case Action::kSearch: CheckSearch(shard); break;
       case Action::kPlunge: {
-        const auto written = history_.last_written();
-        if (shard.Plunge().ok() && written) history_.NoteApplied(*written);
+        // Only ops whose update call returned are surely queued before it.
+        const auto queued = history_.acknowledged_through();
+        if (shard.Plunge().ok() && queued) history_.NoteApplied(*queued);
         break;
       }
       case Action::kFlush: (void)shard.FlushAndAck(false); break;
@@ -187,6 +202,7 @@ void Run::DoUpdate(engine::LocalShard& shard) {
     return;
   }
   ++stats_.ops_written;
+  if (result->op_num) history_.NoteAcknowledged(*result->op_num);
   if (result->status == engine::UpdateStatus::kCompleted) {
     ++stats_.ops_completed;
     history_.NoteApplied(*result->op_num);
@@ -220,9 +236,12 @@ void Run::CheckScroll(engine::LocalShard& shard) {
     return ExpectedFiltered(model, filter, config_.collection) == actual;
   });
   if (!prefix) {
-    Fail(fmt::format("scroll with a filter returned {}, which no model state between op {} and "
-                     "op {} gives",
-                     DescribePoints(actual), OpLabel(low), OpLabel(high)));
+    Fail(fmt::format("scroll with filter {} returned {}, which no model state between op {} and "
+                     "op {} gives (the model at op {} gives {})",
+                     engine::FilterToJson(filter).dump(), DescribePoints(actual), OpLabel(low),
+                     OpLabel(high), OpLabel(high),
+                     DescribePoints(ExpectedFiltered(history_.ModelBelow(high ? *high + 1 : 0), filter,
+                                                     config_.collection))));
   }
 }
 
@@ -236,9 +255,9 @@ void Run::CheckCount(engine::LocalShard& shard) {
     return ExpectedFiltered(model, filter, config_.collection).size() == actual;
   });
   if (!prefix) {
-    Fail(fmt::format("count with a filter returned {}, which no model state between op {} and "
+    Fail(fmt::format("count with filter {} returned {}, which no model state between op {} and "
                      "op {} gives",
-                     actual, OpLabel(low), OpLabel(high)));
+                     engine::FilterToJson(filter).dump(), actual, OpLabel(low), OpLabel(high)));
   }
 }
 
@@ -253,9 +272,17 @@ void Run::CheckSearch(engine::LocalShard& shard) {
     return ExpectedSearch(model, query, k, config_.collection) == actual;
   });
   if (!prefix) {
-    Fail(fmt::format("search (k={}) returned {} hits, which no model state between op {} and op "
-                     "{} gives",
-                     k, actual.size(), OpLabel(low), OpLabel(high)));
+    const auto hits = [](const std::vector<engine::ScoredPoint>& list) {
+      std::vector<std::string> parts;
+      for (const auto& hit : list) parts.push_back(fmt::format("{}:{}", hit.id, hit.score));
+      return fmt::format("[{}]", fmt::join(parts, ", "));
+    };
+    Fail(fmt::format("search for [{}] (k={}) returned {}, which no model state between op {} and "
+                     "op {} gives (the model at op {} gives {})",
+                     fmt::join(query, ", "), k, hits(actual), OpLabel(low), OpLabel(high),
+                     OpLabel(high),
+                     hits(ExpectedSearch(history_.ModelBelow(high ? *high + 1 : 0), query, k,
+                                         config_.collection))));
   }
 }
 

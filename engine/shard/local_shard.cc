@@ -65,6 +65,8 @@ absl::Status LocalShard::Recover() {
   if (auto status = RemoveTree(fs, paths_.temp_segments()); !status.ok()) return status;
   if (auto status = EnsureDir(fs, paths_.temp_segments()); !status.ok()) return status;
   if (auto status = fs.SyncDir(paths_.root); !status.ok()) return status;
+  // The shard directory's own entry must be durable too.
+  if (auto status = fs.SyncDir(ParentDir(paths_.root)); !status.ok()) return status;
   if (auto status = LoadSegments(); !status.ok()) return status;
   {
     ReadLock segments(*segments_lock_);

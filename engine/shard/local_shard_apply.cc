@@ -61,24 +61,24 @@ absl::Status LocalShard::ApplyPayloadOperation(SeqNumber op_num, const Operation
   SegmentHolder::PointOp point_op;
   SegmentHolder::CowOp cow_op;
   if (const auto* set = std::get_if<SetPayload>(&operation)) {
-    point_op = [&](PointId id, SegmentEntry& s) { return s.SetPayload(op_num, id, set->payload); };
-    cow_op = [&](Point& point) {
+    point_op = [op_num, set](PointId id, SegmentEntry& s) { return s.SetPayload(op_num, id, set->payload); };
+    cow_op = [set](Point& point) {
       for (const auto& [key, value] : set->payload.items()) point.payload[key] = value;
     };
   } else if (const auto* overwrite = std::get_if<OverwritePayload>(&operation)) {
-    point_op = [&](PointId id, SegmentEntry& s) {
+    point_op = [op_num, overwrite](PointId id, SegmentEntry& s) {
       return s.OverwritePayload(op_num, id, overwrite->payload);
     };
-    cow_op = [&](Point& point) { point.payload = overwrite->payload; };
+    cow_op = [overwrite](Point& point) { point.payload = overwrite->payload; };
   } else if (const auto* remove = std::get_if<DeletePayloadKeys>(&operation)) {
-    point_op = [&](PointId id, SegmentEntry& s) {
+    point_op = [op_num, remove](PointId id, SegmentEntry& s) {
       return s.DeletePayloadKeys(op_num, id, remove->keys);
     };
-    cow_op = [&](Point& point) {
+    cow_op = [remove](Point& point) {
       for (const std::string& key : remove->keys) point.payload.erase(key);
     };
   } else if (std::holds_alternative<ClearPayload>(operation)) {
-    point_op = [&](PointId id, SegmentEntry& s) { return s.ClearPayload(op_num, id); };
+    point_op = [op_num](PointId id, SegmentEntry& s) { return s.ClearPayload(op_num, id); };
     cow_op = [](Point& point) { point.payload = Payload::object(); };
   } else {
     SS_ASSERT(false, "unhandled operation {}", OperationName(operation));

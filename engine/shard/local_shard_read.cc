@@ -1,6 +1,8 @@
 // Reads: retrieve, scroll, count, search, and introspection. Each runs under
-// the segments read lock and each segment's read lock, so it sees every
-// segment at an op boundary.
+// the segments read lock and the updates mutex, so it sees every segment at
+// the same op boundary (an op that touches several points, or moves a point
+// between segments, is never seen half-applied), and under each segment's
+// read lock.
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -11,6 +13,7 @@ namespace engine {
 
 std::optional<Point> LocalShard::Retrieve(PointId id) {
   ReadLock segments(*segments_lock_);
+  MutexLock updates(*updates_mutex_);
   for (SegmentId segment_id : holder_.Ids()) {
     const LockedSegment* locked = holder_.Get(segment_id);
     ReadLock guard(*locked->lock);
@@ -23,6 +26,7 @@ std::vector<Point> LocalShard::Scroll(const Filter* filter, std::optional<PointI
                                       size_t limit) {
   std::vector<Point> points;
   ReadLock segments(*segments_lock_);
+  MutexLock updates(*updates_mutex_);
   for (SegmentId segment_id : holder_.Ids()) {
     const LockedSegment* locked = holder_.Get(segment_id);
     ReadLock guard(*locked->lock);
@@ -40,6 +44,7 @@ std::vector<Point> LocalShard::Scroll(const Filter* filter, std::optional<PointI
 size_t LocalShard::Count(const Filter* filter) {
   size_t count = 0;
   ReadLock segments(*segments_lock_);
+  MutexLock updates(*updates_mutex_);
   for (SegmentId segment_id : holder_.Ids()) {
     const LockedSegment* locked = holder_.Get(segment_id);
     ReadLock guard(*locked->lock);
@@ -51,6 +56,7 @@ size_t LocalShard::Count(const Filter* filter) {
 std::vector<ScoredPoint> LocalShard::Search(const Vector& query, const Filter* filter, size_t k) {
   std::vector<ScoredPoint> hits;
   ReadLock segments(*segments_lock_);
+  MutexLock updates(*updates_mutex_);
   for (SegmentId segment_id : holder_.Ids()) {
     const LockedSegment* locked = holder_.Get(segment_id);
     ReadLock guard(*locked->lock);
@@ -67,6 +73,7 @@ LocalShard::Summary LocalShard::Summarize() {
   Summary summary;
   {
     ReadLock segments(*segments_lock_);
+  MutexLock updates(*updates_mutex_);
     for (SegmentId segment_id : holder_.Ids()) {
       const LockedSegment* locked = holder_.Get(segment_id);
       ReadLock guard(*locked->lock);
@@ -93,6 +100,7 @@ LocalShard::Summary LocalShard::Summarize() {
 
 std::map<PointId, std::vector<SegmentId>> LocalShard::LiveCopies() {
   ReadLock segments(*segments_lock_);
+  MutexLock updates(*updates_mutex_);
   return holder_.LiveCopies();
 }
 

@@ -85,11 +85,13 @@ SegmentId SegmentHolder::SmallestAppendable() const {
 
 std::map<PointId, std::vector<SegmentHolder::Occurrence>> SegmentHolder::FindCopies(
     const std::vector<PointId>& ids) const {
+  // An op may name an id twice; each copy must be seen once.
+  const std::set<PointId> unique_ids(ids.begin(), ids.end());
   std::map<PointId, std::vector<Occurrence>> copies;
   for (SegmentId segment_id : Ids()) {
     const LockedSegment& locked = segments_.at(segment_id);
     ReadLock guard(*locked.lock);
-    for (PointId id : ids) {
+    for (PointId id : unique_ids) {
       if (!locked.segment->has_point(id)) continue;
       const auto version = locked.segment->point_version(id);
       SS_ASSERT(version.has_value(), "live point {} without a version in segment {}", id,

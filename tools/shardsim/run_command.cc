@@ -13,6 +13,7 @@ void AddRunFlags(CLI::App& command, RunOptions& options) {
   command.add_option("--seed", options.seed, "Seed of the run (decides everything)")->required();
   command.add_flag("--json", options.json, "Print the result as one JSON object");
   command.add_flag("--trace", options.trace, "Print every trace step as it happens");
+  command.add_flag("--verbose", options.verbose, "Print ops, crashes and reloads as they happen");
   command.add_option("--strategy", options.strategy, "Scheduler: random, pct, round-robin");
   command.add_option("--profile", options.profile,
                      "Persistence profile: no-fault, strict-posix, faulty, small-disk");
@@ -70,6 +71,7 @@ int RunCommand(const RunOptions& options) {
     return 2;
   }
   config.record_trace = options.trace;
+  config.verbose = options.verbose;
   const properties::ShardRunResult result = properties::RunShardScenario(config);
   if (options.json) {
     std::printf("%s\n", ResultJson(config, result).c_str());

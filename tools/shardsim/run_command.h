@@ -15,6 +15,7 @@ struct RunOptions {
   uint64_t seed = 0;
   bool json = false;
   bool trace = false;
+  bool verbose = false;
   std::optional<std::string> strategy;
   std::optional<std::string> profile;
   std::optional<int> crashes;

@@ -1,0 +1,202 @@
+// Segment: the version rule, mutations and reads (storage is in
+// segment_storage.cc).
+#include "engine/segment/segment.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "engine/common/assert.h"
+#include "engine/model/distance.h"
+
+namespace engine {
+
+bool Segment::has_point(PointId id) const {
+  const auto it = points_.find(id);
+  return it != points_.end() && !it->second.deleted;
+}
+
+std::optional<SeqNumber> Segment::point_version(PointId id) const {
+  const auto it = points_.find(id);
+  if (it == points_.end()) return std::nullopt;
+  return it->second.version;
+}
+
+Segment::PointRecord* Segment::Target(SeqNumber op_num, PointId id) {
+  const auto it = points_.find(id);
+  if (it == points_.end() || it->second.deleted) return nullptr;
+  if (it->second.version > op_num) return nullptr;  // a newer op already wrote it
+  return &it->second;
+}
+
+void Segment::Touched(SeqNumber op_num, PointId id, PointRecord& record) {
+  record.version = op_num;
+  version_ = std::max(version_.value_or(0), op_num);
+  dirty_.insert(id);
+}
+
+absl::StatusOr<bool> Segment::Upsert(SeqNumber op_num, const Point& point) {
+  if (!appendable_) {
+    return absl::FailedPreconditionError(fmt::format("{}: upsert into a non-appendable segment", dir_));
+  }
+  if (point.vector.size() != config_.dimension) {
+    return absl::InvalidArgumentError(fmt::format("point {}: vector of dimension {}, expected {}",
+                                                  point.id, point.vector.size(), config_.dimension));
+  }
+  if (!point.payload.is_object()) {
+    return absl::InvalidArgumentError(fmt::format("point {}: payload is not an object", point.id));
+  }
+  auto [it, inserted] = points_.try_emplace(point.id);
+  PointRecord& record = it->second;
+  if (!inserted && record.version > op_num) return false;
+  if (!inserted && !record.deleted) index_.Remove(point.id, record.payload);
+  record.deleted = false;
+  record.vector = PreprocessVector(config_.distance, point.vector);
+  record.payload = point.payload;
+  index_.Add(point.id, record.payload);
+  Touched(op_num, point.id, record);
+  return true;
+}
+
+absl::StatusOr<bool> Segment::DeletePoint(SeqNumber op_num, PointId id) {
+  PointRecord* record = Target(op_num, id);
+  if (record == nullptr) return false;
+  index_.Remove(id, record->payload);
+  record->deleted = true;
+  record->vector.clear();
+  record->payload = Payload::object();
+  Touched(op_num, id, *record);
+  return true;
+}
+
+absl::StatusOr<bool> Segment::ChangePayload(SeqNumber op_num, PointId id,
+                                            const std::function<void(Payload&)>& change) {
+  PointRecord* record = Target(op_num, id);
+  if (record == nullptr) return false;
+  index_.Remove(id, record->payload);
+  change(record->payload);
+  index_.Add(id, record->payload);
+  Touched(op_num, id, *record);
+  return true;
+}
+
+absl::StatusOr<bool> Segment::SetPayload(SeqNumber op_num, PointId id, const Payload& payload) {
+  if (!payload.is_object()) return absl::InvalidArgumentError("payload is not an object");
+  return ChangePayload(op_num, id, [&](Payload& current) {
+    for (const auto& [key, value] : payload.items()) current[key] = value;
+  });
+}
+
+absl::StatusOr<bool> Segment::OverwritePayload(SeqNumber op_num, PointId id, const Payload& payload) {
+  if (!payload.is_object()) return absl::InvalidArgumentError("payload is not an object");
+  return ChangePayload(op_num, id, [&](Payload& current) { current = payload; });
+}
+
+absl::StatusOr<bool> Segment::DeletePayloadKeys(SeqNumber op_num, PointId id,
+                                                const std::vector<std::string>& keys) {
+  return ChangePayload(op_num, id, [&](Payload& current) {
+    for (const std::string& key : keys) current.erase(key);
+  });
+}
+
+absl::StatusOr<bool> Segment::ClearPayload(SeqNumber op_num, PointId id) {
+  return ChangePayload(op_num, id, [](Payload& current) { current = Payload::object(); });
+}
+
+absl::StatusOr<bool> Segment::CreateFieldIndex(SeqNumber op_num, const std::string& key,
+                                               FieldType type) {
+  if (version_ && *version_ > op_num) return false;
+  if (index_.Has(key)) index_.Drop(key);
+  index_.Create(key, type);
+  for (const auto& [id, record] : points_) {
+    if (!record.deleted) index_.Add(id, record.payload);
+  }
+  version_ = std::max(version_.value_or(0), op_num);
+  index_dirty_ = true;
+  return true;
+}
+
+absl::StatusOr<bool> Segment::DeleteFieldIndex(SeqNumber op_num, const std::string& key) {
+  if (version_ && *version_ > op_num) return false;
+  index_.Drop(key);
+  version_ = std::max(version_.value_or(0), op_num);
+  index_dirty_ = true;
+  return true;
+}
+
+std::optional<Point> Segment::Retrieve(PointId id) const {
+  const auto it = points_.find(id);
+  if (it == points_.end() || it->second.deleted) return std::nullopt;
+  return Point{id, it->second.vector, it->second.payload};
+}
+
+std::vector<PointId> Segment::LiveIds() const {
+  std::vector<PointId> ids;
+  for (const auto& [id, record] : points_) {
+    if (!record.deleted) ids.push_back(id);
+  }
+  return ids;
+}
+
+bool Segment::Visible(PointId id, const PointRecord& record, const Filter* filter) const {
+  return !record.deleted && (filter == nullptr || Matches(*filter, id, record.payload));
+}
+
+std::vector<PointId> Segment::ReadFiltered(const Filter* filter, std::optional<PointId> after_id,
+                                           size_t limit) const {
+  std::vector<PointId> ids;
+  const auto candidates = filter ? index_.Candidates(*filter) : std::nullopt;
+  if (candidates) {
+    for (PointId id : *candidates) {
+      if (ids.size() >= limit) break;
+      if (after_id && id <= *after_id) continue;
+      const auto it = points_.find(id);
+      if (it != points_.end() && Visible(id, it->second, filter)) ids.push_back(id);
+    }
+    return ids;
+  }
+  auto it = after_id ? points_.upper_bound(*after_id) : points_.begin();
+  for (; it != points_.end() && ids.size() < limit; ++it) {
+    if (Visible(it->first, it->second, filter)) ids.push_back(it->first);
+  }
+  return ids;
+}
+
+size_t Segment::Count(const Filter* filter) const {
+  return ReadFiltered(filter, std::nullopt, SIZE_MAX).size();
+}
+
+std::vector<ScoredPoint> Segment::Search(const Vector& query, const Filter* filter, size_t k) const {
+  if (query.size() != config_.dimension) return {};
+  const Vector prepared = PreprocessVector(config_.distance, query);
+  std::vector<ScoredPoint> hits;
+  for (const auto& [id, record] : points_) {
+    if (Visible(id, record, filter)) hits.push_back({id, Score(config_.distance, prepared, record.vector)});
+  }
+  const size_t keep = std::min(k, hits.size());
+  std::partial_sort(hits.begin(), hits.begin() + keep, hits.end(), BetterHit);
+  hits.resize(keep);
+  return hits;
+}
+
+bool Segment::has_unsaved_changes() const {
+  return !dirty_.empty() || index_dirty_ || version_ != persisted_version_;
+}
+
+bool Segment::IndexAgreesWithPayloads(const std::string& key) const {
+  if (!index_.Has(key)) return true;
+  const FieldType type = index_.fields().at(key);
+  std::set<PointId> expected;
+  for (const auto& [id, record] : points_) {
+    if (record.deleted) continue;
+    for (const nlohmann::json* value : ValuesAtPath(record.payload, key)) {
+      if ((type == FieldType::kKeyword && value->is_string()) ||
+          (type == FieldType::kInteger && value->is_number_integer())) {
+        expected.insert(id);
+      }
+    }
+  }
+  return expected == index_.IdsIndexedUnder(key);
+}
+
+}  // namespace engine

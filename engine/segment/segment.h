@@ -1,0 +1,125 @@
+// Segment: a plain segment stored in its own directory.
+//
+// On disk (all names inside the segment directory):
+// - segment.json: format version, collection config, appendable flag, and
+//   the segment version captured when the last completed flush began.
+//   Replaced atomically.
+// - id_map.log, vectors.log, payloads.log, versions.log: append-only logs,
+//   one batch record ({u32 length, u32 CRC32C, body}) per flush holding an
+//   entry for each point changed since the previous flush; the last entry of
+//   an id wins. segment.json records each log's flushed length: everything
+//   below it must be intact; a batch past it (an interrupted flush) is used
+//   while intact. payload_index.json: the indexed fields (index data is
+//   rebuilt from payloads at load).
+// - COMPLETE: the completion marker, written last at creation. A directory
+//   without it is an interrupted creation.
+//
+// Flush writes only what changed since the previous flush, in the order
+// id map, vectors, payloads, payload index, point versions, segment.json —
+// each synced before the next starts (FlushComponentsInOrder) — so a durable
+// point version implies the durable data it describes. At load, an id
+// mapping without a version is dropped, a torn log tail is cut, and a bad
+// record before the end of a log is a DataLoss error (nothing is changed on
+// disk by a failed load).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "engine/env/env.h"
+#include "engine/model/payload_index.h"
+#include "engine/segment/segment_entry.h"
+
+namespace engine {
+
+class Segment final : public SegmentEntry {
+ public:
+  static absl::StatusOr<std::unique_ptr<Segment>> Create(FileSystem& fs, std::string dir,
+                                                         CollectionConfig config, bool appendable);
+  static absl::StatusOr<std::unique_ptr<Segment>> Load(FileSystem& fs, std::string dir);
+  static absl::StatusOr<bool> IsComplete(FileSystem& fs, std::string_view dir);
+  static constexpr char kCompletionMarker[] = "COMPLETE";
+
+  std::optional<SeqNumber> version() const override { return version_; }
+  std::optional<SeqNumber> persisted_version() const override { return persisted_version_; }
+  bool is_appendable() const override { return appendable_; }
+  const std::string& directory() const override { return dir_; }
+  const CollectionConfig& config() const { return config_; }
+
+  bool has_point(PointId id) const override;
+  std::optional<SeqNumber> point_version(PointId id) const override;
+
+  absl::StatusOr<bool> Upsert(SeqNumber op_num, const Point& point) override;
+  absl::StatusOr<bool> DeletePoint(SeqNumber op_num, PointId id) override;
+  absl::StatusOr<bool> SetPayload(SeqNumber op_num, PointId id, const Payload& payload) override;
+  absl::StatusOr<bool> OverwritePayload(SeqNumber op_num, PointId id, const Payload& payload) override;
+  absl::StatusOr<bool> DeletePayloadKeys(SeqNumber op_num, PointId id,
+                                         const std::vector<std::string>& keys) override;
+  absl::StatusOr<bool> ClearPayload(SeqNumber op_num, PointId id) override;
+  absl::StatusOr<bool> CreateFieldIndex(SeqNumber op_num, const std::string& key,
+                                        FieldType type) override;
+  absl::StatusOr<bool> DeleteFieldIndex(SeqNumber op_num, const std::string& key) override;
+
+  std::optional<Point> Retrieve(PointId id) const override;
+  std::vector<PointId> LiveIds() const override;
+  std::vector<PointId> ReadFiltered(const Filter* filter, std::optional<PointId> after_id,
+                                    size_t limit) const override;
+  size_t Count(const Filter* filter) const override;
+  std::vector<ScoredPoint> Search(const Vector& query, const Filter* filter,
+                                  size_t k) const override;
+  std::map<std::string, FieldType> indexed_fields() const override { return index_.fields(); }
+
+  absl::StatusOr<std::optional<SeqNumber>> Flush(bool force) override;
+  bool has_unsaved_changes() const override;
+
+  // Bytes appended to component files by flushes (for flush-cost checks).
+  uint64_t flushed_bytes() const { return flushed_bytes_; }
+  // Every id the payload index lists under `key` is a live point whose
+  // payload has a value there, and vice versa (brief §5 item 7).
+  bool IndexAgreesWithPayloads(const std::string& key) const;
+
+ private:
+  struct PointRecord {
+    SeqNumber version = 0;
+    bool deleted = false;
+    Vector vector;
+    Payload payload = Payload::object();
+  };
+
+  Segment(FileSystem& fs, std::string dir, CollectionConfig config, bool appendable)
+      : fs_(fs), dir_(std::move(dir)), config_(config), appendable_(appendable) {}
+
+  // The version rule; returns the live record to change, or null to skip.
+  PointRecord* Target(SeqNumber op_num, PointId id);
+  void Touched(SeqNumber op_num, PointId id, PointRecord& record);
+  absl::StatusOr<bool> ChangePayload(SeqNumber op_num, PointId id,
+                                     const std::function<void(Payload&)>& change);
+  bool Visible(PointId id, const PointRecord& record, const Filter* filter) const;
+
+  absl::Status FlushComponentsInOrder(std::optional<SeqNumber> flushing_version);
+  absl::Status AppendBatch(const std::string& log, const std::string& body);
+  absl::Status WriteSegmentJson(std::optional<SeqNumber> version);
+  absl::Status LoadFromDisk();
+  std::string PathOf(std::string_view name) const;
+
+  FileSystem& fs_;
+  const std::string dir_;
+  CollectionConfig config_;
+  bool appendable_;
+  std::map<PointId, PointRecord> points_;  // live copies and tombstones
+  PayloadIndex index_;
+  std::optional<SeqNumber> version_;
+  std::optional<SeqNumber> persisted_version_;
+  std::set<PointId> dirty_;
+  bool index_dirty_ = false;
+  uint64_t flushed_bytes_ = 0;
+  // Per component log: where the next batch goes (the end of the valid
+  // records), and the lengths the last segment.json vouches for.
+  std::map<std::string, uint64_t> log_end_bytes_;
+  std::map<std::string, uint64_t> committed_bytes_;
+};
+
+}  // namespace engine

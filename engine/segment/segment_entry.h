@@ -1,0 +1,73 @@
+// SegmentEntry: what the segment holder needs of a segment (Qdrant's
+// SegmentEntry trait, within this project's scope). A plain Segment and a
+// ProxySegment implement it.
+//
+// Versions: version() is the highest op applied; persisted_version() the
+// version captured when the last completed flush began (nullopt = none yet).
+// A point op is skipped (returns false) when the point's version is greater
+// than op_num; an equal op_num is applied again, so every op is idempotent.
+//
+// Threading: not synchronised. The holder calls readers under the segment's
+// read lock and mutators (and Flush) under its write lock.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/model/filter.h"
+#include "engine/model/types.h"
+
+namespace engine {
+
+class SegmentEntry {
+ public:
+  virtual ~SegmentEntry() = default;
+
+  virtual std::optional<SeqNumber> version() const = 0;
+  virtual std::optional<SeqNumber> persisted_version() const = 0;
+  virtual bool is_appendable() const = 0;
+  virtual const std::string& directory() const = 0;
+
+  // True if the segment holds a live (not deleted) copy of the point.
+  virtual bool has_point(PointId id) const = 0;
+  // The version of the point's live copy or tombstone.
+  virtual std::optional<SeqNumber> point_version(PointId id) const = 0;
+
+  // REQUIRES: is_appendable().
+  virtual absl::StatusOr<bool> Upsert(SeqNumber op_num, const Point& point) = 0;
+  virtual absl::StatusOr<bool> DeletePoint(SeqNumber op_num, PointId id) = 0;
+  virtual absl::StatusOr<bool> SetPayload(SeqNumber op_num, PointId id, const Payload& payload) = 0;
+  virtual absl::StatusOr<bool> OverwritePayload(SeqNumber op_num, PointId id,
+                                                const Payload& payload) = 0;
+  virtual absl::StatusOr<bool> DeletePayloadKeys(SeqNumber op_num, PointId id,
+                                                 const std::vector<std::string>& keys) = 0;
+  virtual absl::StatusOr<bool> ClearPayload(SeqNumber op_num, PointId id) = 0;
+  // Skipped when the segment's version is greater than op_num.
+  virtual absl::StatusOr<bool> CreateFieldIndex(SeqNumber op_num, const std::string& key,
+                                                FieldType type) = 0;
+  virtual absl::StatusOr<bool> DeleteFieldIndex(SeqNumber op_num, const std::string& key) = 0;
+
+  virtual std::optional<Point> Retrieve(PointId id) const = 0;
+  // Live ids, sorted.
+  virtual std::vector<PointId> LiveIds() const = 0;
+  // Live ids above `after_id` passing the filter (null = all), sorted, at
+  // most `limit`.
+  virtual std::vector<PointId> ReadFiltered(const Filter* filter, std::optional<PointId> after_id,
+                                            size_t limit) const = 0;
+  virtual size_t Count(const Filter* filter) const = 0;
+  // Exact top-k by brute force, ordered by BetterHit.
+  virtual std::vector<ScoredPoint> Search(const Vector& query, const Filter* filter,
+                                          size_t k) const = 0;
+  virtual std::map<std::string, FieldType> indexed_fields() const = 0;
+
+  // Makes the segment's state durable (components in the fixed order, then
+  // segment.json) and returns the persisted version. `force` flushes even
+  // without changes.
+  virtual absl::StatusOr<std::optional<SeqNumber>> Flush(bool force) = 0;
+  virtual bool has_unsaved_changes() const = 0;
+};
+
+}  // namespace engine

@@ -1,0 +1,338 @@
+// Segment storage: creation with a completion marker, the ordered flush of
+// append-only component logs, and load with torn-tail handling.
+#include <bit>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "engine/common/assert.h"
+#include "engine/common/checksum.h"
+#include "engine/common/file_util.h"
+#include "engine/segment/segment.h"
+
+namespace engine {
+
+namespace {
+
+constexpr int kFormatVersion = 1;
+constexpr char kSegmentJson[] = "segment.json";
+constexpr char kIdMapLog[] = "id_map.log";
+constexpr char kVectorsLog[] = "vectors.log";
+constexpr char kPayloadsLog[] = "payloads.log";
+constexpr char kPayloadIndexJson[] = "payload_index.json";
+constexpr char kVersionsLog[] = "versions.log";
+constexpr uint64_t kRecordHeaderBytes = 8;
+constexpr uint64_t kMaxRecordBytes = 64 << 20;
+
+void AppendRecord(std::string& out, const std::string& body) {
+  PutFixed32(out, static_cast<uint32_t>(body.size()));
+  PutFixed32(out, Crc32c(body));
+  out += body;
+}
+
+// Splits a log into its batches (one record per flush). Every record below
+// `committed_bytes` (the length segment.json vouches for) must be intact;
+// past it, records of an interrupted flush are read while they are intact
+// and the first bad one ends the log (a torn tail). Returns the bodies and
+// sets `end_bytes` to where the valid records end.
+absl::StatusOr<std::vector<std::string>> ParseLog(std::string_view data, std::string_view path,
+                                                 uint64_t committed_bytes, uint64_t& end_bytes) {
+  if (data.size() < committed_bytes) {
+    return absl::DataLossError(fmt::format("{}: {} bytes, but {} were flushed", path, data.size(),
+                                           committed_bytes));
+  }
+  std::vector<std::string> bodies;
+  uint64_t offset = 0;
+  for (int records = 0; offset < data.size(); ++records) {
+    SS_ASSERT(records < (1 << 30));
+    const uint64_t left = data.size() - offset;
+    bool valid = left >= kRecordHeaderBytes;
+    uint64_t length = 0;
+    if (valid) {
+      length = GetFixed32(data.data() + offset);
+      valid = length <= kMaxRecordBytes && length <= left - kRecordHeaderBytes &&
+              GetFixed32(data.data() + offset + 4) ==
+                  Crc32c(data.substr(offset + kRecordHeaderBytes, length));
+    }
+    if (!valid) break;
+    bodies.emplace_back(data.substr(offset + kRecordHeaderBytes, length));
+    offset += kRecordHeaderBytes + length;
+  }
+  if (offset < committed_bytes) {
+    return absl::DataLossError(fmt::format("{}: corrupt record at offset {} (flushed data ends at {})",
+                                           path, offset, committed_bytes));
+  }
+  end_bytes = offset;
+  return bodies;
+}
+
+nlohmann::json ConfigToJson(const CollectionConfig& config) {
+  return {{"dimension", config.dimension}, {"distance", DistanceName(config.distance)}};
+}
+
+}  // namespace
+
+std::string Segment::PathOf(std::string_view name) const { return JoinPath(dir_, name); }
+
+absl::StatusOr<bool> Segment::IsComplete(FileSystem& fs, std::string_view dir) {
+  return Exists(fs, JoinPath(dir, kCompletionMarker));
+}
+
+absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(FileSystem& fs, std::string dir,
+                                                         CollectionConfig config, bool appendable) {
+  if (auto status = fs.Mkdir(dir); !status.ok()) return status;
+  std::unique_ptr<Segment> segment(new Segment(fs, std::move(dir), config, appendable));
+  for (const char* log : {kIdMapLog, kVectorsLog, kPayloadsLog, kVersionsLog}) {
+    auto file = fs.Open(segment->PathOf(log), OpenMode::kCreateTruncate);
+    if (!file.ok()) return file.status();
+    if (auto status = (*file)->Sync(); !status.ok()) return status;
+    segment->log_end_bytes_[log] = 0;
+    segment->committed_bytes_[log] = 0;
+  }
+  if (auto status = WriteFileAtomically(fs, segment->PathOf(kPayloadIndexJson), "{}"); !status.ok()) {
+    return status;
+  }
+  if (auto status = segment->WriteSegmentJson(std::nullopt); !status.ok()) return status;
+  // Everything above is durable before the marker says the segment exists.
+  if (auto status = WriteFileAtomically(fs, segment->PathOf(kCompletionMarker), "complete\n");
+      !status.ok()) {
+    return status;
+  }
+  if (auto status = fs.SyncDir(ParentDir(segment->dir_)); !status.ok()) return status;
+  return segment;
+}
+
+absl::Status Segment::WriteSegmentJson(std::optional<SeqNumber> version) {
+  nlohmann::json lengths = nlohmann::json::object();
+  for (const auto& [log, bytes] : log_end_bytes_) lengths[log] = bytes;
+  nlohmann::json json = {{"format", kFormatVersion},
+                         {"config", ConfigToJson(config_)},
+                         {"appendable", appendable_},
+                         {"version", version ? nlohmann::json(*version) : nlohmann::json(nullptr)},
+                         {"log_bytes", lengths}};
+  if (auto status = WriteFileAtomically(fs_, PathOf(kSegmentJson), json.dump()); !status.ok()) {
+    return status;
+  }
+  committed_bytes_ = log_end_bytes_;
+  return absl::OkStatus();
+}
+
+absl::Status Segment::AppendBatch(const std::string& log, const std::string& body) {
+  auto file = fs_.Open(PathOf(log), OpenMode::kReadWrite);
+  if (!file.ok()) return file.status();
+  if (!body.empty()) {
+    std::string record;
+    AppendRecord(record, body);
+    const uint64_t at = log_end_bytes_[log];
+    if (auto status = (*file)->WriteAt(at, std::span<const char>(record.data(), record.size()));
+        !status.ok()) {
+      return status;
+    }
+    auto size = (*file)->Size();
+    if (!size.ok()) return size.status();
+    // Drop what an interrupted flush left past the batch.
+    if (*size > at + record.size()) {
+      if (auto status = (*file)->Truncate(at + record.size()); !status.ok()) return status;
+    }
+    log_end_bytes_[log] = at + record.size();
+    flushed_bytes_ += record.size();
+  }
+  return (*file)->Sync();
+}
+
+absl::Status Segment::FlushComponentsInOrder(std::optional<SeqNumber> flushing_version) {
+  std::string id_map, vectors, payloads, versions;
+  for (PointId id : dirty_) {
+    const PointRecord& record = points_.at(id);
+    PutFixed64(id_map, id);
+    id_map.push_back(record.deleted ? 1 : 0);
+    PutFixed64(vectors, id);
+    PutFixed32(vectors, static_cast<uint32_t>(record.vector.size()));
+    for (float value : record.vector) PutFixed32(vectors, std::bit_cast<uint32_t>(value));
+    const std::string payload = record.payload.dump();
+    PutFixed64(payloads, id);
+    PutFixed32(payloads, static_cast<uint32_t>(payload.size()));
+    payloads += payload;
+    PutFixed64(versions, id);
+    PutFixed64(versions, record.version);
+  }
+  // The order is the contract: data before the versions that describe it,
+  // and segment.json last.
+  if (auto status = AppendBatch(kIdMapLog, id_map); !status.ok()) return status;
+  if (auto status = AppendBatch(kVectorsLog, vectors); !status.ok()) return status;
+  if (auto status = AppendBatch(kPayloadsLog, payloads); !status.ok()) return status;
+  if (index_dirty_) {
+    nlohmann::json fields = nlohmann::json::object();
+    for (const auto& [key, type] : index_.fields()) fields[key] = FieldTypeName(type);
+    if (auto status = WriteFileAtomically(fs_, PathOf(kPayloadIndexJson), fields.dump()); !status.ok()) {
+      return status;
+    }
+  }
+  if (auto status = AppendBatch(kVersionsLog, versions); !status.ok()) return status;
+  return WriteSegmentJson(flushing_version);
+}
+
+absl::StatusOr<std::optional<SeqNumber>> Segment::Flush(bool force) {
+  if (!force && !has_unsaved_changes()) return persisted_version_;
+  const std::optional<SeqNumber> flushing_version = version_;  // captured as the flush begins
+  if (auto status = FlushComponentsInOrder(flushing_version); !status.ok()) return status;
+  dirty_.clear();
+  index_dirty_ = false;
+  persisted_version_ = flushing_version;
+  return persisted_version_;
+}
+
+namespace {
+
+// Reads little-endian fields from a batch body, failing softly at its end.
+class BodyReader {
+ public:
+  explicit BodyReader(std::string_view body) : body_(body) {}
+  bool done() const { return at_ >= body_.size(); }
+  bool Fixed32(uint32_t& out) { return Take(4) && (out = GetFixed32(body_.data() + at_ - 4), true); }
+  bool Fixed64(uint64_t& out) { return Take(8) && (out = GetFixed64(body_.data() + at_ - 8), true); }
+  bool Byte(uint8_t& out) { return Take(1) && (out = static_cast<uint8_t>(body_[at_ - 1]), true); }
+  bool Bytes(size_t length, std::string_view& out) {
+    return Take(length) && (out = body_.substr(at_ - length, length), true);
+  }
+
+ private:
+  bool Take(size_t length) {
+    if (body_.size() - at_ < length) return false;
+    at_ += length;
+    return true;
+  }
+  std::string_view body_;
+  size_t at_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Segment>> Segment::Load(FileSystem& fs, std::string dir) {
+  auto contents = ReadWholeFile(fs, JoinPath(dir, kSegmentJson));
+  if (!contents.ok()) return contents.status();
+  const nlohmann::json json = nlohmann::json::parse(*contents, nullptr, false);
+  const auto corrupt = [&](std::string_view why) {
+    return absl::DataLossError(fmt::format("{}/{}: {}", dir, kSegmentJson, why));
+  };
+  if (json.is_discarded() || !json.is_object()) return corrupt("not a JSON object");
+  if (!json.contains("format") || json["format"] != kFormatVersion) return corrupt("unknown format");
+  if (!json.contains("config") || !json["config"].is_object() ||
+      !json["config"].contains("dimension") || !json["config"]["dimension"].is_number_unsigned() ||
+      !json["config"].contains("distance") || !json["config"]["distance"].is_string()) {
+    return corrupt("bad config");
+  }
+  const auto distance = ParseDistance(json["config"]["distance"].get<std::string>());
+  if (!distance) return corrupt("unknown distance");
+  if (!json.contains("appendable") || !json["appendable"].is_boolean()) return corrupt("bad appendable flag");
+  if (!json.contains("version") || !(json["version"].is_null() || json["version"].is_number_unsigned())) {
+    return corrupt("bad version");
+  }
+  if (!json.contains("log_bytes") || !json["log_bytes"].is_object()) return corrupt("bad log lengths");
+  const CollectionConfig config{static_cast<uint32_t>(json["config"]["dimension"].get<uint64_t>()),
+                                *distance};
+  std::unique_ptr<Segment> segment(new Segment(fs, std::move(dir), config, json["appendable"].get<bool>()));
+  if (!json["version"].is_null()) segment->version_ = json["version"].get<uint64_t>();
+  segment->persisted_version_ = segment->version_;
+  for (const char* log : {kIdMapLog, kVectorsLog, kPayloadsLog, kVersionsLog}) {
+    const auto& bytes = json["log_bytes"];
+    if (!bytes.contains(log) || !bytes[log].is_number_unsigned()) return corrupt("bad log lengths");
+    segment->committed_bytes_[log] = bytes[log].get<uint64_t>();
+  }
+  if (auto status = segment->LoadFromDisk(); !status.ok()) return status;
+  return segment;
+}
+
+absl::Status Segment::LoadFromDisk() {
+  std::map<std::string, std::vector<std::string>> logs;
+  for (const char* log : {kIdMapLog, kVectorsLog, kPayloadsLog, kVersionsLog}) {
+    auto data = ReadWholeFile(fs_, PathOf(log));
+    if (!data.ok()) return data.status();
+    auto bodies = ParseLog(*data, PathOf(log), committed_bytes_[log], log_end_bytes_[log]);
+    if (!bodies.ok()) return bodies.status();
+    logs[log] = std::move(*bodies);
+  }
+  const auto bad = [&](const char* log) {
+    return absl::DataLossError(fmt::format("{}: malformed batch", PathOf(log)));
+  };
+  std::map<PointId, bool> mapped;  // id -> deleted
+  for (const std::string& body : logs[kIdMapLog]) {
+    BodyReader reader(body);
+    while (!reader.done()) {
+      uint64_t id;
+      uint8_t deleted;
+      if (!reader.Fixed64(id) || !reader.Byte(deleted)) return bad(kIdMapLog);
+      mapped[id] = deleted != 0;
+    }
+  }
+  std::map<PointId, SeqNumber> versions;
+  for (const std::string& body : logs[kVersionsLog]) {
+    BodyReader reader(body);
+    while (!reader.done()) {
+      uint64_t id, version;
+      if (!reader.Fixed64(id) || !reader.Fixed64(version)) return bad(kVersionsLog);
+      versions[id] = version;
+    }
+  }
+  std::map<PointId, Vector> vectors;
+  for (const std::string& body : logs[kVectorsLog]) {
+    BodyReader reader(body);
+    while (!reader.done()) {
+      uint64_t id;
+      uint32_t count, bits;
+      if (!reader.Fixed64(id) || !reader.Fixed32(count) || count > (1u << 20)) return bad(kVectorsLog);
+      Vector vector;
+      for (uint32_t i = 0; i < count; ++i) {
+        if (!reader.Fixed32(bits)) return bad(kVectorsLog);
+        vector.push_back(std::bit_cast<float>(bits));
+      }
+      vectors[id] = std::move(vector);
+    }
+  }
+  std::map<PointId, Payload> payloads;
+  for (const std::string& body : logs[kPayloadsLog]) {
+    BodyReader reader(body);
+    while (!reader.done()) {
+      uint64_t id;
+      uint32_t length;
+      std::string_view text;
+      if (!reader.Fixed64(id) || !reader.Fixed32(length) || !reader.Bytes(length, text)) return bad(kPayloadsLog);
+      Payload payload = Payload::parse(text, nullptr, false);
+      if (payload.is_discarded() || !payload.is_object()) return bad(kPayloadsLog);
+      payloads[id] = std::move(payload);
+    }
+  }
+  for (const auto& [id, deleted] : mapped) {
+    const auto version = versions.find(id);
+    if (version == versions.end()) continue;  // a mapping without a version is dropped
+    PointRecord record{version->second, deleted, {}, Payload::object()};
+    if (!deleted) {
+      const auto vector = vectors.find(id);
+      const auto payload = payloads.find(id);
+      if (vector == vectors.end() || payload == payloads.end() || vector->second.size() != config_.dimension) {
+        return absl::DataLossError(fmt::format("{}: point {} has a version but no data", dir_, id));
+      }
+      record.vector = vector->second;
+      record.payload = payload->second;
+    }
+    points_[id] = std::move(record);
+  }
+  auto index_json = ReadWholeFile(fs_, PathOf(kPayloadIndexJson));
+  if (!index_json.ok()) return index_json.status();
+  const nlohmann::json fields = nlohmann::json::parse(*index_json, nullptr, false);
+  if (fields.is_discarded() || !fields.is_object()) {
+    return absl::DataLossError(fmt::format("{}: not a JSON object", PathOf(kPayloadIndexJson)));
+  }
+  for (const auto& [key, type] : fields.items()) {
+    if (!type.is_string() || (type != "keyword" && type != "integer")) {
+      return absl::DataLossError(fmt::format("{}: bad index type", PathOf(kPayloadIndexJson)));
+    }
+    index_.Create(key, type == "keyword" ? FieldType::kKeyword : FieldType::kInteger);
+  }
+  for (const auto& [id, record] : points_) {
+    if (!record.deleted) index_.Add(id, record.payload);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace engine
