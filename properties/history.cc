@@ -23,6 +23,11 @@ void History::NoteApplied(engine::SeqNumber op_num) {
   applied_through_ = std::max(applied_through_.value_or(0), op_num);
 }
 
+void History::NoteCompleted(engine::SeqNumber op_num) {
+  NoteApplied(op_num);
+  completed_through_ = std::max(completed_through_.value_or(0), op_num);
+}
+
 void History::NoteAcknowledged(engine::SeqNumber op_num) {
   acknowledged_through_ = std::max(acknowledged_through_.value_or(0), op_num);
 }
@@ -36,7 +41,7 @@ void History::NoteCrash(bool power_loss) {
   const uint64_t written_below = last_written() ? *last_written() + 1 : 0;
   uint64_t at_least = written_below;
   if (power_loss) {
-    at_least = std::max<uint64_t>(synced_below_, applied_through_ ? *applied_through_ + 1 : 0);
+    at_least = std::max<uint64_t>(synced_below_, completed_through_ ? *completed_through_ + 1 : 0);
     at_least = std::min(at_least, written_below);
   }
   // Several crashes before a successful reload: the weakest bound holds.
@@ -67,6 +72,7 @@ std::optional<std::string> History::NoteRecovered(uint64_t next_index) {
   };
   clamp(applied_through_);
   clamp(acknowledged_through_);
+  clamp(completed_through_);
   synced_below_ = next_index;
   recover_at_least_below_.reset();
   recover_at_most_below_.reset();

@@ -22,9 +22,12 @@ class History final : public engine::ShardObserver {
   // Print every op as it is written (for debugging a failing seed).
   void set_verbose(bool verbose) { verbose_ = verbose; }
 
-  // A wait=true update returned "completed", or a plunger returned after
-  // op_num was written: every op through op_num is applied.
+  // A plunger returned after op_num was queued: every op through op_num is
+  // applied (visible to reads; not necessarily durable).
   void NoteApplied(engine::SeqNumber op_num);
+  // A wait=true update returned "completed": the WAL was synced through it
+  // and every op through op_num is applied and durable.
+  void NoteCompleted(engine::SeqNumber op_num);
   // An update call returned with this op_num: the op is in the update queue
   // (a later plunger proves it applied).
   void NoteAcknowledged(engine::SeqNumber op_num);
@@ -58,6 +61,7 @@ class History final : public engine::ShardObserver {
   OperationHistory operations_;
   std::optional<engine::SeqNumber> applied_through_;
   std::optional<engine::SeqNumber> acknowledged_through_;
+  std::optional<engine::SeqNumber> completed_through_;
   uint64_t synced_below_ = 0;
   bool verbose_ = false;
   // Bounds on the prefix a reload must recover, set by NoteCrash.

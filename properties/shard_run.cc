@@ -25,6 +25,11 @@ class Run {
   explicit Run(const ShardRunConfig& config)
       : config_(config), world_(MakeWorldConfig(config)), workload_(world_.decisions(), config) {
     history_.set_verbose(config.verbose);
+    if (config.print_trace) {
+      world_.trace().set_listener([](const sim::TraceEvent& event) {
+        std::printf("%s\n", event.ToString().c_str());
+      });
+    }
   }
 
   ShardRunResult Execute();
@@ -126,12 +131,7 @@ void Run::EngineProcess(bool final_check) {
   }
   engine::LocalShard& shard = **loaded;
   ++stats_.reloads;
-  if (config_.verbose) {
-    const auto summary = shard.Summarize();
-    std::printf("reload: WAL [%llu, %llu), segments:\n", (unsigned long long)summary.wal_first_index,
-                (unsigned long long)summary.wal_next_index);
-    for (const auto& line : summary.segments) std::printf("  %s\n", line.c_str());
-  }
+
   if (!CheckRecovered(shard) || final_check) {
     (void)shard.Shutdown();
     return;
@@ -149,6 +149,11 @@ void Run::EngineProcess(bool final_check) {
 
 bool Run::CheckRecovered(engine::LocalShard& shard) {
   const engine::LocalShard::Summary summary = shard.Summarize();
+  if (config_.verbose) {
+    std::printf("reload: WAL [%llu, %llu), segments:\n", (unsigned long long)summary.wal_first_index,
+                (unsigned long long)summary.wal_next_index);
+    for (const auto& line : summary.segments) std::printf("  %s\n", line.c_str());
+  }
   if (auto failure = history_.NoteRecovered(summary.wal_next_index)) {
     Fail(*failure);
     return false;
@@ -205,7 +210,7 @@ void Run::DoUpdate(engine::LocalShard& shard) {
   if (result->op_num) history_.NoteAcknowledged(*result->op_num);
   if (result->status == engine::UpdateStatus::kCompleted) {
     ++stats_.ops_completed;
-    history_.NoteApplied(*result->op_num);
+    history_.NoteCompleted(*result->op_num);
   }
 }
 

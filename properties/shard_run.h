@@ -27,7 +27,8 @@ struct ShardRunConfig {
   engine::CollectionConfig collection{.dimension = 3, .distance = engine::Distance::kDot};
   uint64_t wal_segment_capacity_bytes = 4096;
   bool record_trace = false;
-  bool verbose = false;  // print ops, crashes and reloads as they happen
+  bool verbose = false;      // print ops, crashes and reloads as they happen
+  bool print_trace = false;  // print every trace step as it happens
 
   // Swarm testing: every knob drawn from the seed, so rare mixes occur.
   static ShardRunConfig Draw(uint64_t seed);

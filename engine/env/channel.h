@@ -32,7 +32,10 @@ class BoundedChannel {
   // the channel is closed.
   bool Send(T value) {
     MutexLock lock(*mutex_);
-    while (!closed_ && queue_.size() + reserved_ >= capacity_) not_full_->Wait();
+    for (uint64_t waits = 0; !closed_ && queue_.size() + reserved_ >= capacity_; ++waits) {
+      SS_ASSERT(waits < kMaxWaits, "channel send waited {} times", waits);
+      not_full_->Wait();
+    }
     if (closed_) return false;
     queue_.push_back(std::move(value));
     SS_ASSERT(queue_.size() <= capacity_);
@@ -46,7 +49,10 @@ class BoundedChannel {
   // reserves a permit before taking the WAL lock for the same reason).
   bool Reserve() {
     MutexLock lock(*mutex_);
-    while (!closed_ && queue_.size() + reserved_ >= capacity_) not_full_->Wait();
+    for (uint64_t waits = 0; !closed_ && queue_.size() + reserved_ >= capacity_; ++waits) {
+      SS_ASSERT(waits < kMaxWaits, "channel reserve waited {} times", waits);
+      not_full_->Wait();
+    }
     if (closed_) return false;
     ++reserved_;
     return true;
@@ -77,7 +83,10 @@ class BoundedChannel {
   // channel is closed and drained.
   std::optional<T> Receive() {
     MutexLock lock(*mutex_);
-    while (!closed_ && queue_.empty()) not_empty_->Wait();
+    for (uint64_t waits = 0; !closed_ && queue_.empty(); ++waits) {
+      SS_ASSERT(waits < kMaxWaits, "channel receive waited {} times", waits);
+      not_empty_->Wait();
+    }
     if (queue_.empty()) return std::nullopt;
     T value = std::move(queue_.front());
     queue_.pop_front();
@@ -99,6 +108,8 @@ class BoundedChannel {
   }
 
  private:
+  // A wait loop this long is a livelock, not back-pressure.
+  static constexpr uint64_t kMaxWaits = 100'000'000;
   const size_t capacity_;
   std::unique_ptr<Mutex> mutex_;
   std::unique_ptr<CondVar> not_full_;

@@ -6,8 +6,9 @@
 //   Replaced atomically.
 // - id_map.log, vectors.log, payloads.log, versions.log: append-only logs,
 //   one batch record ({u32 length, u32 CRC32C, body}) per flush holding an
-//   entry for each point changed since the previous flush; the last entry of
-//   an id wins. segment.json records each log's flushed length: everything
+//   entry for each point changed since the previous flush. Data entries
+//   carry the point version they belong to; at load a point exists at its
+//   last durable version with that version's data. segment.json records each log's flushed length: everything
 //   below it must be intact; a batch past it (an interrupted flush) is used
 //   while intact. payload_index.json: the indexed fields (index data is
 //   rebuilt from payloads at load).
@@ -20,7 +21,8 @@
 // point version implies the durable data it describes. At load, an id
 // mapping without a version is dropped, a torn log tail is cut, and a bad
 // record before the end of a log is a DataLoss error (nothing is changed on
-// disk by a failed load).
+// disk by a failed load). Data newer than a point's durable version (an
+// interrupted flush) is ignored: WAL replay brings it back.
 #pragma once
 
 #include <map>

@@ -144,13 +144,19 @@ absl::Status Segment::FlushComponentsInOrder(std::optional<SeqNumber> flushing_v
   std::string id_map, vectors, payloads, versions;
   for (PointId id : dirty_) {
     const PointRecord& record = points_.at(id);
+    // Every data entry names the point version it belongs to: at load, the
+    // durable version picks the matching data, whatever newer data an
+    // interrupted flush left.
     PutFixed64(id_map, id);
+    PutFixed64(id_map, record.version);
     id_map.push_back(record.deleted ? 1 : 0);
     PutFixed64(vectors, id);
+    PutFixed64(vectors, record.version);
     PutFixed32(vectors, static_cast<uint32_t>(record.vector.size()));
     for (float value : record.vector) PutFixed32(vectors, std::bit_cast<uint32_t>(value));
     const std::string payload = record.payload.dump();
     PutFixed64(payloads, id);
+    PutFixed64(payloads, record.version);
     PutFixed32(payloads, static_cast<uint32_t>(payload.size()));
     payloads += payload;
     PutFixed64(versions, id);
@@ -255,14 +261,15 @@ absl::Status Segment::LoadFromDisk() {
   const auto bad = [&](const char* log) {
     return absl::DataLossError(fmt::format("{}: malformed batch", PathOf(log)));
   };
-  std::map<PointId, bool> mapped;  // id -> deleted
+  using Key = std::pair<PointId, SeqNumber>;  // (id, version)
+  std::map<Key, bool> mapped;  // -> deleted
   for (const std::string& body : logs[kIdMapLog]) {
     BodyReader reader(body);
     while (!reader.done()) {
-      uint64_t id;
+      uint64_t id, version;
       uint8_t deleted;
-      if (!reader.Fixed64(id) || !reader.Byte(deleted)) return bad(kIdMapLog);
-      mapped[id] = deleted != 0;
+      if (!reader.Fixed64(id) || !reader.Fixed64(version) || !reader.Byte(deleted)) return bad(kIdMapLog);
+      mapped[{id, version}] = deleted != 0;
     }
   }
   std::map<PointId, SeqNumber> versions;
@@ -274,43 +281,54 @@ absl::Status Segment::LoadFromDisk() {
       versions[id] = version;
     }
   }
-  std::map<PointId, Vector> vectors;
+  std::map<Key, Vector> vectors;
   for (const std::string& body : logs[kVectorsLog]) {
     BodyReader reader(body);
     while (!reader.done()) {
-      uint64_t id;
+      uint64_t id, version;
       uint32_t count, bits;
-      if (!reader.Fixed64(id) || !reader.Fixed32(count) || count > (1u << 20)) return bad(kVectorsLog);
+      if (!reader.Fixed64(id) || !reader.Fixed64(version) || !reader.Fixed32(count) || count > (1u << 20)) {
+        return bad(kVectorsLog);
+      }
       Vector vector;
       for (uint32_t i = 0; i < count; ++i) {
         if (!reader.Fixed32(bits)) return bad(kVectorsLog);
         vector.push_back(std::bit_cast<float>(bits));
       }
-      vectors[id] = std::move(vector);
+      vectors[{id, version}] = std::move(vector);
     }
   }
-  std::map<PointId, Payload> payloads;
+  std::map<Key, Payload> payloads;
   for (const std::string& body : logs[kPayloadsLog]) {
     BodyReader reader(body);
     while (!reader.done()) {
-      uint64_t id;
+      uint64_t id, version;
       uint32_t length;
       std::string_view text;
-      if (!reader.Fixed64(id) || !reader.Fixed32(length) || !reader.Bytes(length, text)) return bad(kPayloadsLog);
+      if (!reader.Fixed64(id) || !reader.Fixed64(version) || !reader.Fixed32(length) ||
+          !reader.Bytes(length, text)) {
+        return bad(kPayloadsLog);
+      }
       Payload payload = Payload::parse(text, nullptr, false);
       if (payload.is_discarded() || !payload.is_object()) return bad(kPayloadsLog);
-      payloads[id] = std::move(payload);
+      payloads[{id, version}] = std::move(payload);
     }
   }
-  for (const auto& [id, deleted] : mapped) {
-    const auto version = versions.find(id);
-    if (version == versions.end()) continue;  // a mapping without a version is dropped
-    PointRecord record{version->second, deleted, {}, Payload::object()};
-    if (!deleted) {
-      const auto vector = vectors.find(id);
-      const auto payload = payloads.find(id);
+  // A point exists at its durable version, with the data of that version.
+  // Id mappings without a durable version (an interrupted flush) are dropped.
+  for (const auto& [id, version] : versions) {
+    const Key key{id, version};
+    const auto mapping = mapped.find(key);
+    if (mapping == mapped.end()) {
+      return absl::DataLossError(fmt::format("{}: point {} has version {} but no id mapping", dir_, id, version));
+    }
+    PointRecord record{version, mapping->second, {}, Payload::object()};
+    if (!record.deleted) {
+      const auto vector = vectors.find(key);
+      const auto payload = payloads.find(key);
       if (vector == vectors.end() || payload == payloads.end() || vector->second.size() != config_.dimension) {
-        return absl::DataLossError(fmt::format("{}: point {} has a version but no data", dir_, id));
+        return absl::DataLossError(
+            fmt::format("{}: point {} has version {} but no data of that version", dir_, id, version));
       }
       record.vector = vector->second;
       record.payload = payload->second;

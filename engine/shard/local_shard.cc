@@ -1,6 +1,7 @@
 #include "engine/shard/local_shard.h"
 
 #include <algorithm>
+#include <exception>
 #include <set>
 
 #include <fmt/format.h>
@@ -52,8 +53,9 @@ absl::StatusOr<std::unique_ptr<LocalShard>> LocalShard::Load(Env& env, std::stri
 }
 
 LocalShard::~LocalShard() {
-  // Shutdown() must have been called, except when a simulated crash unwinds
-  // the process (then the workers are already gone).
+  // Destroyed while an exception unwinds the stack (a simulated crash kills
+  // the process this way): the workers are gone and nothing may block.
+  if (std::uncaught_exceptions() > 0) return;
   if (!shut_down_) (void)Shutdown();
 }
 
@@ -299,7 +301,9 @@ absl::Status LocalShard::FlushAndAck(bool force) {
     }
   }
   MutexLock wal(*wal_mutex_);
-  const uint64_t ack = std::min<uint64_t>(*waterline, wal_->next_index());
+  // Ops applied after the WAL sync above may be in the waterline; the ack
+  // stops at what the WAL holds durably.
+  const uint64_t ack = std::min<uint64_t>(*waterline, wal_->synced_next_index());
   if (ack <= wal_->first_index()) return absl::OkStatus();
   return wal_->Ack(ack);
 }

@@ -16,6 +16,28 @@ namespace {
 constexpr char kFirstIndexFile[] = "first-index";
 constexpr char kSegmentPrefix[] = "wal-";
 constexpr uint64_t kMaxEntryBytes = 64 << 20;
+// Each segment starts with {u64 synced bytes, u32 CRC32C of them, u32 zero}:
+// how much of the file a completed Sync vouches for.
+constexpr uint64_t kSegmentHeaderBytes = 16;
+
+std::string EncodeSegmentHeader(uint64_t synced_bytes) {
+  std::string header;
+  PutFixed64(header, synced_bytes);
+  std::string value;
+  PutFixed64(value, synced_bytes);
+  PutFixed32(header, Crc32c(value));
+  PutFixed32(header, 0);
+  return header;
+}
+
+// The vouched length, or the bare header length when the header itself is
+// torn (then nothing is vouched for).
+uint64_t DecodeSegmentHeader(std::string_view data) {
+  if (data.size() < kSegmentHeaderBytes) return kSegmentHeaderBytes;
+  const uint64_t synced_bytes = GetFixed64(data.data());
+  if (GetFixed32(data.data() + 8) != Crc32c(data.substr(0, 8))) return kSegmentHeaderBytes;
+  return std::max(synced_bytes, kSegmentHeaderBytes);
+}
 
 std::string SegmentName(uint64_t start) { return fmt::format("{}{:020}", kSegmentPrefix, start); }
 
@@ -105,15 +127,44 @@ absl::Status Wal::Load() {
   } else if (!segments_.empty()) {
     first_index_ = segments_.front().start;
   }
-  uint64_t cut_at = UINT64_MAX;
+  // Past what a Sync vouched for, the first bad entry ends the log (a torn
+  // tail of unsynced writes, whatever follows it); a later segment with
+  // entries after it would be corruption, since a segment is closed only
+  // once synced.
+  std::optional<size_t> torn_segment;
+  uint64_t cut_at = 0;
   for (size_t i = 0; i < segments_.size(); ++i) {
-    if (i > 0 && segments_[i].start != segments_[i - 1].start + segments_[i - 1].offsets.size()) {
+    if (!torn_segment && i > 0 &&
+        segments_[i].start != segments_[i - 1].start + segments_[i - 1].offsets.size()) {
       return absl::DataLossError(fmt::format("{}: gap or overlap after {}", PathOf(segments_[i].name),
                                              segments_[i - 1].name));
     }
-    if (auto status = LoadSegment(segments_[i], i + 1 == segments_.size(), cut_at); !status.ok()) {
-      return status;
+    auto loaded = LoadSegment(segments_[i]);
+    if (!loaded.ok()) return loaded.status();
+    const auto [valid_end, torn] = *loaded;
+    if (torn_segment) {
+      if (!segments_[i].offsets.empty()) {
+        return absl::DataLossError(fmt::format("{}: entries after the torn end of {}",
+                                               PathOf(segments_[i].name),
+                                               segments_[*torn_segment].name));
+      }
+      continue;
     }
+    if (torn) {
+      torn_segment = i;
+      cut_at = std::max(valid_end, kSegmentHeaderBytes);
+    }
+  }
+  std::vector<std::string> unused_segments;
+  if (torn_segment) {
+    for (size_t i = *torn_segment + 1; i < segments_.size(); ++i) unused_segments.push_back(segments_[i].name);
+    segments_.resize(*torn_segment + 1);
+    segments_.back().size_bytes = cut_at;
+  } else if (!segments_.empty() && segments_.back().offsets.empty() &&
+             (segments_.size() > 1 || segments_.back().size_bytes < kSegmentHeaderBytes)) {
+    // A segment created but never written before the crash.
+    unused_segments.push_back(segments_.back().name);
+    segments_.pop_back();
   }
   if (!segments_.empty() && first_index_ < segments_.front().start) {
     return absl::DataLossError(fmt::format("{}: first index {} precedes the oldest segment {}",
@@ -123,43 +174,56 @@ absl::Status Wal::Load() {
     return absl::DataLossError(fmt::format("{}: first index {} is past the last entry {}", dir_,
                                            first_index_, next_index()));
   }
-  if (cut_at != UINT64_MAX) {
-    // Only now, with everything validated, cut the torn tail.
+  // What a reload finds may still be only in the page cache (after a process
+  // crash): the next Sync makes all of it durable.
+  synced_next_index_ = first_index_;
+  for (Segment& segment : segments_) segment.unsynced = true;
+  dir_unsynced_ = true;
+  // Only now, with everything validated, cut the torn tail.
+  if (torn_segment) {
     auto file = fs_.Open(PathOf(segments_.back().name), OpenMode::kReadWrite);
     if (!file.ok()) return file.status();
     if (auto status = (*file)->Truncate(cut_at); !status.ok()) return status;
+    if (cut_at == kSegmentHeaderBytes) {  // the header itself may be torn
+      const std::string header = EncodeSegmentHeader(kSegmentHeaderBytes);
+      if (auto status = (*file)->WriteAt(0, std::span<const char>(header.data(), header.size()));
+          !status.ok()) {
+        return status;
+      }
+    }
     if (auto status = (*file)->Sync(); !status.ok()) return status;
   }
+  for (const std::string& name : unused_segments) {
+    if (auto status = fs_.Unlink(PathOf(name)); !status.ok()) return status;
+  }
+  if (!unused_segments.empty()) return fs_.SyncDir(dir_);
   return absl::OkStatus();
 }
 
-absl::Status Wal::LoadSegment(Segment& segment, bool last, uint64_t& cut_at) {
+absl::StatusOr<std::pair<uint64_t, bool>> Wal::LoadSegment(Segment& segment) {
   auto contents = ReadWholeFile(fs_, PathOf(segment.name));
   if (!contents.ok()) return contents.status();
   const std::string_view data = *contents;
-  uint64_t offset = 0;
+  segment.size_bytes = data.size();
+  if (data.size() < kSegmentHeaderBytes) return std::make_pair(uint64_t{0}, data.size() > 0);
+  const uint64_t synced_bytes = DecodeSegmentHeader(data);
+  if (synced_bytes > data.size()) {
+    return absl::DataLossError(fmt::format("{}: {} bytes, but {} were synced", PathOf(segment.name),
+                                           data.size(), synced_bytes));
+  }
+  uint64_t offset = kSegmentHeaderBytes;
   for (uint64_t count = 0; offset < data.size(); ++count) {
     const uint64_t size = ValidEntryAt(data, offset, segment.start + count);
     if (size == 0) break;
     segment.offsets.push_back(offset);
     offset += size;
   }
-  segment.size_bytes = offset;
-  if (offset == data.size()) return absl::OkStatus();
-  const uint64_t bad_index = segment.start + segment.offsets.size();
-  bool valid_entry_follows = false;
-  for (uint64_t probe = offset + 1; probe < data.size() && !valid_entry_follows; ++probe) {
-    for (uint64_t index = bad_index + 1; index <= bad_index + 2; ++index) {
-      valid_entry_follows = valid_entry_follows || ValidEntryAt(data, probe, index) != 0;
-    }
+  if (offset < synced_bytes) {
+    return absl::DataLossError(fmt::format(
+        "{}: corrupt entry {} at offset {} inside synced data (synced through byte {})",
+        PathOf(segment.name), segment.start + segment.offsets.size(), offset, synced_bytes));
   }
-  if (!last || valid_entry_follows) {
-    return absl::DataLossError(fmt::format("{}: corrupt entry {} at offset {} ({} bytes follow)",
-                                           PathOf(segment.name), bad_index, offset,
-                                           data.size() - offset));
-  }
-  cut_at = offset;  // a torn tail
-  return absl::OkStatus();
+  return std::make_pair(offset, offset < data.size());
 }
 
 uint64_t Wal::next_index() const {
@@ -169,9 +233,14 @@ uint64_t Wal::next_index() const {
 
 absl::Status Wal::StartSegment() {
   const uint64_t start = next_index();
-  Segment segment{start, SegmentName(start), {}, 0, true};
+  Segment segment{start, SegmentName(start), {}, kSegmentHeaderBytes, true};
   auto file = fs_.Open(PathOf(segment.name), OpenMode::kCreateTruncate);
   if (!file.ok()) return file.status();
+  const std::string header = EncodeSegmentHeader(kSegmentHeaderBytes);
+  if (auto status = (*file)->WriteAt(0, std::span<const char>(header.data(), header.size()));
+      !status.ok()) {
+    return status;
+  }
   open_file_ = std::move(*file);
   segments_.push_back(std::move(segment));
   dir_unsynced_ = true;
@@ -187,6 +256,9 @@ absl::StatusOr<uint64_t> Wal::Append(std::string_view entry) {
   }
   if (segments_.empty() ||
       segments_.back().size_bytes + entry_bytes > options_.segment_capacity_bytes) {
+    // A segment is closed only once durable, so that a bad entry in a closed
+    // segment is corruption, never an unsynced tail.
+    if (auto status = Sync(); !status.ok()) return status;
     if (auto status = StartSegment(); !status.ok()) return status;
   }
   Segment& segment = segments_.back();
@@ -210,19 +282,29 @@ absl::StatusOr<uint64_t> Wal::Append(std::string_view entry) {
 absl::Status Wal::Sync() {
   for (Segment& segment : segments_) {
     if (!segment.unsynced) continue;
-    if (&segment == &segments_.back() && open_file_) {
-      if (auto status = open_file_->Sync(); !status.ok()) return status;
-    } else {
-      auto closed = fs_.Open(PathOf(segment.name), OpenMode::kReadWrite);
-      if (!closed.ok()) return closed.status();
-      if (auto status = (*closed)->Sync(); !status.ok()) return status;
+    std::unique_ptr<File> reopened;
+    File* file = open_file_.get();
+    if (&segment != &segments_.back() || file == nullptr) {
+      auto opened = fs_.Open(PathOf(segment.name), OpenMode::kReadWrite);
+      if (!opened.ok()) return opened.status();
+      reopened = std::move(*opened);
+      file = reopened.get();
     }
+    // Data first; then the header vouching for it.
+    if (auto status = file->Sync(); !status.ok()) return status;
+    const std::string header = EncodeSegmentHeader(segment.size_bytes);
+    if (auto status = file->WriteAt(0, std::span<const char>(header.data(), header.size()));
+        !status.ok()) {
+      return status;
+    }
+    if (auto status = file->Sync(); !status.ok()) return status;
     segment.unsynced = false;
   }
   if (dir_unsynced_) {
     if (auto status = fs_.SyncDir(dir_); !status.ok()) return status;
     dir_unsynced_ = false;
   }
+  synced_next_index_ = next_index();
   return absl::OkStatus();
 }
 
@@ -258,6 +340,10 @@ absl::StatusOr<std::string> Wal::Read(uint64_t index) {
 
 absl::Status Wal::Ack(uint64_t index) {
   SS_ASSERT(index <= next_index(), "ack {} past the WAL's end {}", index, next_index());
+  if (index > synced_next_index_) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{}: ack {} past the synced entries (below {})", dir_, index, synced_next_index_));
+  }
   if (index <= first_index_) return absl::OkStatus();
   const std::string contents = nlohmann::json{{"first_index", index}}.dump();
   if (auto status = WriteFileAtomically(fs_, PathOf(kFirstIndexFile), contents); !status.ok()) {

@@ -2,7 +2,8 @@
 //
 // On disk, in the WAL directory:
 // - segment files "wal-<first index, 20 digits>", each at most
-//   segment_capacity_bytes, holding consecutive entries. An entry is a
+//   segment_capacity_bytes: a 16-byte header {u64 synced bytes, u32 CRC32C,
+//   u32 zero} rewritten after each data sync, then consecutive entries. An entry is a
 //   16-byte header {u32 payload length, u32 CRC32C of (index, length,
 //   payload), u64 index}, all little-endian, then the payload. The last
 //   segment is the open one; the others are closed.
@@ -10,10 +11,12 @@
 //   Ack. Entries below it are acknowledged; they may still sit in the first
 //   segment and are never read.
 //
-// Open after a crash: a torn tail (an incomplete or corrupt entry at the end
-// of the last segment, with no valid entry after it) is cut; any other bad
-// entry, a gap between segments, or a corrupt first-index is a DataLoss
-// error, and a failed Open changes nothing on disk.
+// Open after a crash: below a segment's synced length every entry must be
+// intact; past it, the first bad entry is a torn tail of unsynced writes and
+// is cut with everything after it (later segments may then hold no entry
+// and are removed). A bad entry in synced data, a gap between segments, or a
+// corrupt first-index is a DataLoss error, and a failed Open changes nothing
+// on disk.
 //
 // Not synchronised: the shard serialises calls with its WAL mutex.
 #pragma once
@@ -57,6 +60,8 @@ class Wal {
 
   uint64_t first_index() const { return first_index_; }
   uint64_t next_index() const;
+  // Every entry below this is durable.
+  uint64_t synced_next_index() const { return synced_next_index_; }
   // The WAL's file names (segments and first-index), sorted: what a
   // snapshot archives.
   std::vector<std::string> FileNames() const;
@@ -74,7 +79,9 @@ class Wal {
   Wal(FileSystem& fs, std::string dir, WalOptions options)
       : fs_(fs), dir_(std::move(dir)), options_(options) {}
   absl::Status Load();
-  absl::Status LoadSegment(Segment& segment, bool last, uint64_t& cut_at);
+  // Reads a segment's valid entries; returns the offset where they end and
+  // whether a valid entry follows the first bad one (corruption, not a tear).
+  absl::StatusOr<std::pair<uint64_t, bool>> LoadSegment(Segment& segment);
   absl::StatusOr<Segment*> SegmentFor(uint64_t index);
   absl::Status StartSegment();
   std::string PathOf(std::string_view name) const;
@@ -86,6 +93,7 @@ class Wal {
   std::vector<Segment> segments_;  // by start index
   std::unique_ptr<File> open_file_;  // the last segment, for appends
   bool dir_unsynced_ = false;
+  uint64_t synced_next_index_ = 0;
 };
 
 }  // namespace engine

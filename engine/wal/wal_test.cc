@@ -41,13 +41,13 @@ TEST(WalTest, SyncedEntriesSurvivePowerLossAndReopen) {
   sim::PrngSource decisions(1);
   ASSERT_TRUE(fs.Mkdir("wal").ok());
   ASSERT_TRUE(fs.SyncDir("").ok());
-  auto wal = OpenOrDie(fs);
+  auto wal = OpenOrDie(fs, {.segment_capacity_bytes = 4096});
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(wal->Append(fmt::format("e{}", i)).ok());
   ASSERT_TRUE(wal->Sync().ok());
   for (int i = 10; i < 13; ++i) ASSERT_TRUE(wal->Append(fmt::format("e{}", i)).ok());
   wal.reset();
   ASSERT_TRUE(fs.Crash(sim::CrashKind::kPowerLoss, sim::CrashModel::kDropAllUnsynced, decisions).ok());
-  wal = OpenOrDie(fs);
+  wal = OpenOrDie(fs, {.segment_capacity_bytes = 4096});
   EXPECT_EQ(wal->next_index(), 10u);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(*wal->Read(i), fmt::format("e{}", i));
   EXPECT_EQ(*wal->Append("after"), 10u);
@@ -91,14 +91,14 @@ void FlipBit(sim::SimFileSystem& fs, const std::string& path, uint64_t bit) {
   ASSERT_TRUE(WriteFileAtomically(fs, path, contents).ok());
 }
 
-TEST(WalTest, FlippedBitInTheMiddleIsRefusedAndNothingChanges) {
+TEST(WalTest, FlippedBitInSyncedDataIsRefusedAndNothingChanges) {
   sim::SimFileSystem fs;
   auto wal = OpenOrDie(fs, {.segment_capacity_bytes = 4096});
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(wal->Append(fmt::format("entry-{}", i)).ok());
   ASSERT_TRUE(wal->Sync().ok());
   wal.reset();
   const std::string segment = "wal/wal-00000000000000000000";
-  FlipBit(fs, segment, 8 * 30);  // inside the second entry
+  FlipBit(fs, segment, 8 * 46);  // inside the second entry
   const auto before = Snapshot(fs);
   auto reopened = Wal::Open(fs, "wal", {.segment_capacity_bytes = 4096});
   EXPECT_TRUE(absl::IsDataLoss(reopened.status())) << reopened.status();
@@ -106,15 +106,19 @@ TEST(WalTest, FlippedBitInTheMiddleIsRefusedAndNothingChanges) {
   EXPECT_EQ(Snapshot(fs), before);
 }
 
-TEST(WalTest, FlippedBitInTheLastEntryIsATornTail) {
+TEST(WalTest, DamagedUnsyncedTailIsCut) {
   sim::SimFileSystem fs;
   auto wal = OpenOrDie(fs, {.segment_capacity_bytes = 4096});
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(wal->Append(fmt::format("entry-{}", i)).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(wal->Append(fmt::format("entry-{}", i)).ok());
   ASSERT_TRUE(wal->Sync().ok());
+  for (int i = 3; i < 5; ++i) ASSERT_TRUE(wal->Append(fmt::format("entry-{}", i)).ok());
   wal.reset();
   const std::string segment = "wal/wal-00000000000000000000";
   const uint64_t size = ReadWholeFile(fs, segment)->size();
-  FlipBit(fs, segment, 8 * (size - 2));
+  {  // damage entry 4, which was never synced, in place
+    auto file = fs.Open(segment, OpenMode::kReadWrite);
+    ASSERT_TRUE((*file)->WriteAt(size - 2, std::span<const char>("??", 2)).ok());
+  }
   wal = OpenOrDie(fs, {.segment_capacity_bytes = 4096});
   EXPECT_EQ(wal->next_index(), 4u);
   EXPECT_EQ(*wal->Append("replacement"), 4u);
@@ -127,15 +131,21 @@ RC_GTEST_PROP(WalProperty, TornTailLoadsExactlyTheWholeEntries, ()) {
   auto wal = Wal::Open(fs, "wal", {.segment_capacity_bytes = 1 << 20});
   RC_ASSERT(wal.ok());
   std::vector<uint64_t> ends;
-  uint64_t end = 0;
-  for (const auto& entry : entries) {
-    RC_ASSERT((*wal)->Append(entry).ok());
-    end += Wal::kHeaderBytes + entry.size();
+  uint64_t end = 16;  // the segment header
+  const size_t synced = *rc::gen::inRange<size_t>(0, entries.size() + 1);
+  uint64_t synced_end = end;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    RC_ASSERT((*wal)->Append(entries[i]).ok());
+    end += Wal::kHeaderBytes + entries[i].size();
     ends.push_back(end);
+    if (i + 1 == synced) {
+      RC_ASSERT((*wal)->Sync().ok());
+      synced_end = end;
+    }
   }
-  RC_ASSERT((*wal)->Sync().ok());
   wal->reset();
-  const uint64_t cut = *rc::gen::inRange<uint64_t>(0, end + 1);
+  // A power loss can only tear what was never synced.
+  const uint64_t cut = *rc::gen::inRange<uint64_t>(synced_end, end + 1);
   {
     auto file = fs.Open("wal/wal-00000000000000000000", OpenMode::kReadWrite);
     RC_ASSERT((*file)->Truncate(cut).ok());

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -28,7 +29,20 @@ struct Worker {
   int read_fd = -1;
   std::string buffer;
   bool done = false;
+  uint64_t next_seed = 0;  // the first seed this worker has not reported
 };
+
+// A seed that runs longer than this in wall time is reported as hung and its
+// worker is replaced (a livelock without scheduling points is a bug too).
+constexpr unsigned kSeedTimeoutSeconds = 60;
+volatile sig_atomic_t g_hung_seed_fd = -1;
+char g_hung_line[256];
+
+void OnSeedTimeout(int) {
+  const ssize_t ignored = write(g_hung_seed_fd, g_hung_line, strlen(g_hung_line));
+  (void)ignored;
+  _exit(4);
+}
 
 struct Totals {
   uint64_t seeds = 0, passed = 0, failed = 0, steps = 0, ops = 0, completed = 0, reads = 0;
@@ -39,7 +53,14 @@ struct Totals {
 // A worker runs seeds first + k*stride and writes one JSON line per seed.
 [[noreturn]] void WorkerMain(int write_fd, uint64_t first, uint64_t last, uint64_t stride,
                              const CampaignOptions& options) {
+  g_hung_seed_fd = write_fd;
+  signal(SIGALRM, OnSeedTimeout);
   for (uint64_t seed = first; seed <= last; seed += stride) {
+    snprintf(g_hung_line, sizeof g_hung_line,
+             "{\"seed\":%llu,\"passed\":false,\"failure\":\"hung: the run took over %us of "
+             "wall time\"}\n",
+             (unsigned long long)seed, kSeedTimeoutSeconds);
+    alarm(kSeedTimeoutSeconds);
     RunOptions run;
     run.seed = seed;
     run.profile = options.profile;
@@ -47,6 +68,7 @@ struct Totals {
     if (BuildConfig(run, config)) _exit(2);
     const properties::ShardRunResult result = properties::RunShardScenario(config);
     const std::string line = ResultJson(config, result) + "\n";
+    alarm(0);
     if (write(write_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(3);
     if (seed > last - stride) break;  // no overflow past UINT64_MAX
   }
@@ -70,14 +92,31 @@ void Absorb(Totals& totals, const nlohmann::json& run) {
   }
 }
 
-void DrainLines(Worker& worker, Totals& totals) {
+void DrainLines(Worker& worker, Totals& totals, uint64_t stride) {
   size_t newline;
   while ((newline = worker.buffer.find('\n')) != std::string::npos) {
     const std::string line = worker.buffer.substr(0, newline);
     worker.buffer.erase(0, newline + 1);
     const nlohmann::json run = nlohmann::json::parse(line, nullptr, false);
-    if (!run.is_discarded()) Absorb(totals, run);
+    if (run.is_discarded()) continue;
+    Absorb(totals, run);
+    worker.next_seed = run.value("seed", 0ull) + stride;
   }
+}
+
+Worker StartWorker(uint64_t first, uint64_t last, uint64_t stride, const CampaignOptions& options) {
+  int fds[2];
+  if (pipe(fds) != 0) {
+    std::perror("pipe");
+    std::exit(2);
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    WorkerMain(fds[1], first, last, stride, options);
+  }
+  close(fds[1]);
+  return Worker{pid, fds[0], {}, false, first};
 }
 
 void PrintProgress(const Totals& totals, double elapsed_seconds, std::optional<uint64_t> planned) {
@@ -204,18 +243,8 @@ int CampaignCommand(const CampaignOptions& options) {
                (unsigned long long)range.second, jobs,
                budget_seconds ? fmt::format(", budget {}s", *budget_seconds).c_str() : "");
 
-  std::vector<Worker> workers(jobs);
-  for (int j = 0; j < jobs; ++j) {
-    int fds[2];
-    if (pipe(fds) != 0) { std::perror("pipe"); return 2; }
-    const pid_t pid = fork();
-    if (pid == 0) {
-      close(fds[0]);
-      WorkerMain(fds[1], range.first + j, range.second, jobs, options);
-    }
-    close(fds[1]);
-    workers[j] = {pid, fds[0], {}, false};
-  }
+  std::vector<Worker> workers;
+  for (int j = 0; j < jobs; ++j) workers.push_back(StartWorker(range.first + j, range.second, jobs, options));
 
   Totals totals;
   const auto start = std::chrono::steady_clock::now();
@@ -234,18 +263,30 @@ int CampaignCommand(const CampaignOptions& options) {
       pollfd one{worker.read_fd, POLLIN, 0};
       if (poll(&one, 1, 0) <= 0) continue;
       const ssize_t got = read(worker.read_fd, chunk, sizeof chunk);
-      if (got <= 0) { worker.done = true; close(worker.read_fd); continue; }
+      if (got <= 0) {
+        close(worker.read_fd);
+        int status = 0;
+        waitpid(worker.pid, &status, 0);
+        worker.done = true;
+        // A worker replaced after a hung seed goes on with its next seed.
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 4 && worker.next_seed <= range.second &&
+            worker.next_seed >= range.first) {
+          worker = StartWorker(worker.next_seed, range.second, jobs, options);
+        }
+        continue;
+      }
       worker.buffer.append(chunk, static_cast<size_t>(got));
-      DrainLines(worker, totals);
+      DrainLines(worker, totals, jobs);
     }
     if (!options.quiet) PrintProgress(totals, elapsed(), options.seeds ? std::optional(planned) : std::nullopt);
     if (budget_seconds && elapsed() >= *budget_seconds) { out_of_time = true; break; }
   }
   for (Worker& worker : workers) {
+    if (worker.done) continue;
     if (out_of_time) kill(worker.pid, SIGKILL);
     int status = 0;
     waitpid(worker.pid, &status, 0);
-    if (!worker.done) close(worker.read_fd);
+    close(worker.read_fd);
   }
   const double seconds = elapsed();
   if (!options.quiet) std::fprintf(stderr, "\n");

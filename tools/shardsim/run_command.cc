@@ -70,7 +70,7 @@ int RunCommand(const RunOptions& options) {
     std::fprintf(stderr, "shardsim run: %s\n", error->c_str());
     return 2;
   }
-  config.record_trace = options.trace;
+  config.print_trace = options.trace;
   config.verbose = options.verbose;
   const properties::ShardRunResult result = properties::RunShardScenario(config);
   if (options.json) {
