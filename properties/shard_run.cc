@@ -101,7 +101,9 @@ void Run::Supervise() {
     const bool armed = epoch < config_.crashes;
     if (armed) {
       const bool power_loss = decisions.Chance(config_.power_loss_probability);
-      world_.CrashAtStep(world_.trace().steps() + decisions.Between(10, 6000),
+      // Within the steps an epoch of this size takes, so most crashes fire.
+      const uint64_t epoch_steps = 200 + 40 * uint64_t(config_.clients) * config_.ops_per_client;
+      world_.CrashAtStep(world_.trace().steps() + decisions.Between(10, epoch_steps),
                          power_loss ? sim::CrashKind::kPowerLoss : sim::CrashKind::kProcessCrash);
     }
     const sim::ProcessId process =
