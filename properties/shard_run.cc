@@ -92,6 +92,7 @@ ShardRunResult Run::Execute() {
   result.trace_hash = world_.trace().hash();
   result.steps = world_.trace().steps();
   result.stats = stats_;
+  if (config_.record_trace) result.events = world_.trace().events();
   return result;
 }
 

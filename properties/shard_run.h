@@ -8,7 +8,10 @@
 #include <cstdint>
 #include <string>
 
+#include <vector>
+
 #include "engine/model/types.h"
+#include "sim/trace.h"
 #include "sim/profile.h"
 #include "sim/scheduler.h"
 
@@ -50,6 +53,7 @@ struct ShardRunResult {
   uint64_t trace_hash = 0;
   uint64_t steps = 0;
   ShardRunStats stats;
+  std::vector<sim::TraceEvent> events;  // only with config.record_trace
 };
 
 ShardRunResult RunShardScenario(const ShardRunConfig& config);

@@ -202,14 +202,12 @@ std::optional<int64_t> ParseDurationSeconds(const std::string& text) {
 }
 
 std::string FailureSignature(const std::string& failure) {
-  std::string signature;
-  int depth = 0;
-  for (char c : failure.substr(0, failure.find(':') == std::string::npos ? failure.size() : failure.find(':'))) {
-    if (c == '[' || c == '{') ++depth;
-    if (depth == 0 && !(c >= '0' && c <= '9')) signature += c;
-    if ((c == ']' || c == '}') && depth > 0) --depth;
-  }
-  return signature.substr(0, 80);
+  // The leading words name the invariant; values start at the first
+  // number, bracket or colon.
+  const size_t cut = failure.find_first_of("0123456789{[:");
+  std::string signature = failure.substr(0, cut);
+  while (!signature.empty() && (signature.back() == ' ' || signature.back() == '(')) signature.pop_back();
+  return signature.empty() ? failure.substr(0, 80) : signature;
 }
 
 int CampaignCommand(const CampaignOptions& options) {

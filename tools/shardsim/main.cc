@@ -2,6 +2,7 @@
 //
 //   shardsim run --seed S [--json]           one simulated run; ends with "trace-hash: <hex>"
 //   shardsim campaign [--seeds A..B | --budget 60s] [--jobs J] [--json FILE]
+//   shardsim check-determinism --seed S      runs S twice, names the first differing step
 //
 // Exit codes: 0 all runs passed, 1 a failure was found, 2 bad usage.
 #include <CLI/CLI.hpp>
@@ -25,6 +26,11 @@ int main(int argc, char** argv) {
   CLI::App* campaign = app.add_subcommand("campaign", "Sweep seeds in parallel processes");
   shardsim::AddCampaignFlags(*campaign, campaign_options);
 
+  shardsim::RunOptions determinism_options;
+  CLI::App* determinism = app.add_subcommand(
+      "check-determinism", "Run a seed twice and name the first step where the traces differ");
+  shardsim::AddRunFlags(*determinism, determinism_options);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -33,5 +39,6 @@ int main(int argc, char** argv) {
   }
   if (*run) return shardsim::RunCommand(run_options);
   if (*campaign) return shardsim::CampaignCommand(campaign_options);
+  if (*determinism) return shardsim::CheckDeterminismCommand(determinism_options);
   return 2;
 }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/profile.h"
+#include "sim/trace.h"
 
 namespace shardsim {
 
@@ -90,6 +91,38 @@ int RunCommand(const RunOptions& options) {
   }
   std::printf("trace-hash: %016llx\n", (unsigned long long)result.trace_hash);
   return result.passed ? 0 : 1;
+}
+
+}  // namespace shardsim
+
+namespace shardsim {
+
+int CheckDeterminismCommand(const RunOptions& options) {
+  properties::ShardRunConfig config;
+  if (auto error = BuildConfig(options, config)) {
+    std::fprintf(stderr, "shardsim check-determinism: %s\n", error->c_str());
+    return 2;
+  }
+  config.record_trace = true;
+  const properties::ShardRunResult first = properties::RunShardScenario(config);
+  const properties::ShardRunResult second = properties::RunShardScenario(config);
+  const auto difference = sim::FirstDifference(first.events, second.events);
+  if (!difference && first.trace_hash == second.trace_hash) {
+    std::printf("deterministic: %zu steps, trace-hash: %016llx\n", first.events.size(),
+                (unsigned long long)first.trace_hash);
+    return 0;
+  }
+  std::printf("NOT deterministic: the runs differ at step %zu\n", difference.value_or(0));
+  const auto show = [&](const char* label, const std::vector<sim::TraceEvent>& events) {
+    if (difference && *difference < events.size()) {
+      std::printf("  %s: %s\n", label, events[*difference].ToString().c_str());
+    } else {
+      std::printf("  %s: (trace ended)\n", label);
+    }
+  };
+  show("first run ", first.events);
+  show("second run", second.events);
+  return 1;
 }
 
 }  // namespace shardsim

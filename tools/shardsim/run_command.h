@@ -29,6 +29,9 @@ void AddRunFlags(CLI::App& command, RunOptions& options);
 std::optional<std::string> BuildConfig(const RunOptions& options,
                                        properties::ShardRunConfig& config);
 int RunCommand(const RunOptions& options);
+// Exit 0 when both runs give the same trace, 1 (naming the first differing
+// step) when they do not.
+int CheckDeterminismCommand(const RunOptions& options);
 
 std::string ResultJson(const properties::ShardRunConfig& config,
                        const properties::ShardRunResult& result);
