@@ -77,6 +77,10 @@ class Segment final : public SegmentEntry {
   absl::StatusOr<std::optional<SeqNumber>> Flush(bool force) override;
   bool has_unsaved_changes() const override;
 
+  // Makes the segment non-appendable (as an optimizer's output is) and
+  // persists the flag. REQUIRES: no unsaved changes.
+  absl::Status Seal();
+
   // Bytes appended to component files by flushes (for flush-cost checks).
   uint64_t flushed_bytes() const { return flushed_bytes_; }
   // Every id the payload index lists under `key` is a live point whose

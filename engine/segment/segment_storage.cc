@@ -178,6 +178,12 @@ absl::Status Segment::FlushComponentsInOrder(std::optional<SeqNumber> flushing_v
   return WriteSegmentJson(flushing_version);
 }
 
+absl::Status Segment::Seal() {
+  SS_ASSERT(!has_unsaved_changes(), "{}: sealing with unsaved changes", dir_);
+  appendable_ = false;
+  return WriteSegmentJson(persisted_version_);
+}
+
 absl::StatusOr<std::optional<SeqNumber>> Segment::Flush(bool force) {
   if (!force && !has_unsaved_changes()) return persisted_version_;
   const std::optional<SeqNumber> flushing_version = version_;  // captured as the flush begins

@@ -64,48 +64,56 @@ absl::Status LocalShard::Recover() {
   for (const std::string& dir : {paths_.root, paths_.wal(), paths_.segments()}) {
     if (auto status = EnsureDir(fs, dir); !status.ok()) return status;
   }
+  // Read and validate everything before changing anything, so that a shard
+  // that fails to load (a corrupt file) is left exactly as it was.
+  std::vector<std::string> leftovers;
+  if (auto status = LoadSegments(leftovers); !status.ok()) return status;
+  auto newest = ClockMap::Load(fs, paths_.newest_clocks());
+  if (!newest.ok()) return newest.status();
+  auto oldest = ClockMap::Load(fs, paths_.oldest_clocks());
+  if (!oldest.ok()) return oldest.status();
+  auto wal = Wal::Open(fs, paths_.wal(), WalOptions{.segment_capacity_bytes =
+                                                        options_.wal_segment_capacity_bytes});
+  if (!wal.ok()) return wal.status();
+  wal_ = std::move(*wal);
+  newest_clocks_ = std::move(*newest);
+  oldest_clocks_ = std::move(*oldest);
+  // Now repair: drop interrupted creations and deletes, the optimizer's
+  // build area, and older copies of points.
+  for (const std::string& dir : leftovers) {
+    if (auto status = RemoveTree(fs, dir); !status.ok()) return status;
+  }
   if (auto status = RemoveTree(fs, paths_.temp_segments()); !status.ok()) return status;
   if (auto status = EnsureDir(fs, paths_.temp_segments()); !status.ok()) return status;
-  if (auto status = fs.SyncDir(paths_.root); !status.ok()) return status;
-  // The shard directory's own entry must be durable too.
-  if (auto status = fs.SyncDir(ParentDir(paths_.root)); !status.ok()) return status;
-  if (auto status = LoadSegments(); !status.ok()) return status;
+  for (const std::string& dir : {paths_.segments(), paths_.root, std::string(ParentDir(paths_.root))}) {
+    // Every directory entry above, and the shard directory's own, durable.
+    if (auto status = fs.SyncDir(dir); !status.ok()) return status;
+  }
   {
     ReadLock segments(*segments_lock_);
     MutexLock updates(*updates_mutex_);
     if (auto status = holder_.DeduplicatePoints(); !status.ok()) return status;
   }
-  auto newest = ClockMap::Load(fs, paths_.newest_clocks());
-  if (!newest.ok()) return newest.status();
-  newest_clocks_ = std::move(*newest);
-  auto oldest = ClockMap::Load(fs, paths_.oldest_clocks());
-  if (!oldest.ok()) return oldest.status();
-  oldest_clocks_ = std::move(*oldest);
   if (auto status = EnsureAppendableSegment(); !status.ok()) return status;
-  auto wal = Wal::Open(fs, paths_.wal(), WalOptions{.segment_capacity_bytes =
-                                                        options_.wal_segment_capacity_bytes});
-  if (!wal.ok()) return wal.status();
-  wal_ = std::move(*wal);
   if (auto status = ReplayWal(); !status.ok()) return status;
   return FlushAndAck(/*force=*/true);
 }
 
-absl::Status LocalShard::LoadSegments() {
+absl::Status LocalShard::LoadSegments(std::vector<std::string>& leftovers) {
   FileSystem& fs = env_.fs();
   auto entries = fs.ListDir(paths_.segments());
   if (!entries.ok()) return entries.status();
   WriteLock segments(*segments_lock_);
   for (const DirEntry& entry : *entries) {
     if (entry.name.empty() || entry.name[0] == '.') continue;  // hidden entries are not ours
-    const std::string dir = JoinPath(paths_.segments(), entry.name);
     if (entry.kind != EntryKind::kDirectory) continue;
+    const std::string dir = JoinPath(paths_.segments(), entry.name);
     const uint64_t number = std::strtoull(entry.name.c_str(), nullptr, 10);
     next_segment_number_ = std::max(next_segment_number_, number + 1);
     auto complete = Segment::IsComplete(fs, dir);
     if (!complete.ok()) return complete.status();
     if (!*complete || entry.name.ends_with(".deleted")) {
-      // An interrupted creation or delete: never part of the shard.
-      if (auto status = RemoveTree(fs, dir); !status.ok()) return status;
+      leftovers.push_back(dir);  // an interrupted creation or delete
       continue;
     }
     auto segment = Segment::Load(fs, dir);
@@ -113,7 +121,7 @@ absl::Status LocalShard::LoadSegments() {
     for (const auto& [key, type] : (*segment)->indexed_fields()) payload_schema_[key] = type;
     holder_.AddNew(std::shared_ptr<SegmentEntry>(std::move(*segment)));
   }
-  return fs.SyncDir(paths_.segments());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<SegmentEntry>> LocalShard::CreateSegment(bool appendable) {

@@ -132,7 +132,8 @@ class LocalShard {
 
   LocalShard(Env& env, std::string dir, ShardOptions options);
   absl::Status Recover();
-  absl::Status LoadSegments();
+  // Loads every complete segment; collects leftovers to remove later.
+  absl::Status LoadSegments(std::vector<std::string>& leftovers);
   absl::Status EnsureAppendableSegment();
   absl::StatusOr<std::shared_ptr<SegmentEntry>> CreateSegment(bool appendable);
   absl::Status ReplayWal();

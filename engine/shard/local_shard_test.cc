@@ -1,0 +1,143 @@
+#include "engine/shard/local_shard.h"
+
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include "engine/common/file_util.h"
+#include "engine/segment/segment.h"
+#include "sim/world.h"
+
+namespace engine {
+namespace {
+
+const CollectionConfig kCollection{.dimension = 2, .distance = Distance::kDot};
+
+Point MakePoint(PointId id, float value) {
+  return {id, {value, value}, Payload{{"v", static_cast<int64_t>(value)}}};
+}
+
+// Runs `body` in the engine process of a fresh simulated world.
+void InWorld(uint64_t seed, const std::function<void(sim::World&)>& body) {
+  sim::World world(sim::WorldConfig{.seed = seed});
+  const sim::RunResult result = world.RunSupervisor([&] { body(world); });
+  ASSERT_EQ(result.outcome, sim::RunOutcome::kCompleted) << result.report;
+}
+
+std::map<std::string, std::string> Tree(FileSystem& fs, const std::string& dir) {
+  std::map<std::string, std::string> files;
+  const auto entries = fs.ListDir(dir);
+  for (const DirEntry& entry : *entries) {
+    const std::string path = JoinPath(dir, entry.name);
+    if (entry.kind == EntryKind::kDirectory) {
+      files[path + "/"] = "";
+      for (auto& [child, contents] : Tree(fs, path)) files[child] = contents;
+    } else {
+      files[path] = *ReadWholeFile(fs, path);
+    }
+  }
+  return files;
+}
+
+TEST(LocalShardTest, UpdatesReadsAndReload) {
+  InWorld(1, [](sim::World& world) {
+    {
+      auto shard = LocalShard::Load(world.env(), "shard", {.collection = kCollection});
+      ASSERT_TRUE(shard.ok()) << shard.status();
+      auto result = (*shard)->Update({UpsertPoints{{MakePoint(1, 1), MakePoint(2, 2)}}, std::nullopt}, true);
+      ASSERT_TRUE(result.ok());
+      EXPECT_EQ(result->status, UpdateStatus::kCompleted);
+      EXPECT_EQ(result->op_num, 0u);
+      Filter big;
+      big.must.push_back(FieldCondition{"v", IntegerRange{2, std::nullopt}});
+      EXPECT_EQ((*shard)->Count(nullptr), 2u);
+      ASSERT_TRUE((*shard)->DeleteByFilter(big, true).ok());
+      EXPECT_FALSE((*shard)->Retrieve(2).has_value());
+      ClockTag tag{1, 0, 5, 9};
+      ASSERT_TRUE((*shard)->Update({SetPayload{{1}, Payload{{"c", 1}}}, tag}, true).ok());
+      auto rejected = (*shard)->Update({SetPayload{{1}, Payload{{"c", 2}}}, ClockTag{1, 0, 4, 9}}, true);
+      ASSERT_TRUE(rejected.ok());
+      EXPECT_EQ(rejected->status, UpdateStatus::kClockRejected);
+      EXPECT_EQ(rejected->clock_tag->tick, 5u);
+      ASSERT_TRUE((*shard)->Shutdown().ok());
+    }
+    auto reloaded = LocalShard::Load(world.env(), "shard", {.collection = kCollection});
+    ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+    EXPECT_EQ((*reloaded)->Retrieve(1)->payload, (Payload{{"v", 1}, {"c", 1}}));
+    EXPECT_EQ((*reloaded)->Count(nullptr), 1u);
+    EXPECT_EQ((*reloaded)->Summarize().newest_clocks.Get(1, 0)->tick, 5u);
+    ASSERT_TRUE((*reloaded)->Shutdown().ok());
+  });
+}
+
+TEST(LocalShardTest, CorruptSegmentIsRefusedAndNothingOnDiskChanges) {
+  InWorld(2, [](sim::World& world) {
+    FileSystem& fs = world.env().fs();
+    {
+      auto shard = LocalShard::Load(world.env(), "shard", {.collection = kCollection});
+      ASSERT_TRUE(shard.ok());
+      for (PointId id = 0; id < 5; ++id) {
+        ASSERT_TRUE((*shard)->Update({UpsertPoints{{MakePoint(id, 1)}}, std::nullopt}, true).ok());
+      }
+      ASSERT_TRUE((*shard)->Shutdown().ok());
+    }
+    // Leave work for the next load to clean up, then damage a flushed batch.
+    ASSERT_TRUE(fs.Mkdir("shard/temp_segments/leftover").ok());
+    std::string vectors = *ReadWholeFile(fs, "shard/segments/1/vectors.log");
+    vectors[12] ^= 0x10;
+    ASSERT_TRUE(WriteFileAtomically(fs, "shard/segments/1/vectors.log", vectors).ok());
+    const auto before = Tree(fs, "shard");
+    auto shard = LocalShard::Load(world.env(), "shard", {.collection = kCollection});
+    EXPECT_TRUE(absl::IsDataLoss(shard.status())) << shard.status();
+    EXPECT_NE(std::string(shard.status().message()).find("vectors.log"), std::string::npos);
+    EXPECT_EQ(Tree(fs, "shard"), before);
+  });
+}
+
+TEST(LocalShardTest, CopyOnWriteMovesOutOfSealedSegmentsAndFlushesDestinationFirst) {
+  InWorld(3, [](sim::World& world) {
+    FileSystem& fs = world.env().fs();
+    {
+      // A sealed segment holding points 1 and 2, as an optimizer leaves it.
+      ASSERT_TRUE(EnsureDir(fs, "shard").ok());
+      ASSERT_TRUE(EnsureDir(fs, "shard/segments").ok());
+      auto sealed = Segment::Create(fs, "shard/segments/1", kCollection, true);
+      ASSERT_TRUE(sealed.ok());
+      ASSERT_TRUE((*sealed)->Upsert(0, MakePoint(1, 1)).ok());
+      ASSERT_TRUE((*sealed)->Upsert(1, MakePoint(2, 2)).ok());
+      ASSERT_TRUE((*sealed)->Flush(false).ok());
+      ASSERT_TRUE((*sealed)->Seal().ok());
+      ASSERT_TRUE(Wal::CreateEmpty(fs, "shard/wal", 2).ok());
+    }
+    auto shard = LocalShard::Load(world.env(), "shard", {.collection = kCollection});
+    ASSERT_TRUE(shard.ok()) << shard.status();
+    ASSERT_TRUE((*shard)->Update({SetPayload{{1}, Payload{{"moved", true}}}, std::nullopt}, true).ok());
+    ASSERT_TRUE((*shard)->Update({DeletePoints{{2}}, std::nullopt}, true).ok());
+    const auto copies = (*shard)->LiveCopies();
+    ASSERT_EQ(copies.size(), 1u);
+    EXPECT_EQ(copies.at(1), (std::vector<SegmentId>{2}));  // moved into the new appendable segment
+    EXPECT_EQ((*shard)->Retrieve(1)->payload, (Payload{{"v", 1}, {"moved", true}}));
+    ASSERT_TRUE((*shard)->Shutdown().ok());
+    // Power loss right after: the move and the delete are durable.
+    world.Crash(sim::CrashKind::kPowerLoss);
+  });
+}
+
+TEST(SegmentHolderTest, FlushOrderPutsCopyOnWriteDestinationsFirst) {
+  InWorld(4, [](sim::World& world) {
+    SegmentHolder holder(world.env());
+    FileSystem& fs = world.env().fs();
+    auto sealed = Segment::Create(fs, "a", kCollection, true);
+    auto appendable = Segment::Create(fs, "b", kCollection, true);
+    ASSERT_TRUE((*sealed)->Flush(false).ok());
+    ASSERT_TRUE((*sealed)->Seal().ok());
+    const SegmentId first = holder.AddNew(std::move(*sealed));
+    const SegmentId second = holder.AddNew(std::move(*appendable));
+    EXPECT_EQ(holder.FlushOrder(), (std::vector<SegmentId>{second, first}));
+    holder.AddFlushDependency(first, second, 7);  // a contrived reverse move
+    EXPECT_EQ(holder.FlushOrder(), (std::vector<SegmentId>{first, second}));
+  });
+}
+
+}  // namespace
+}  // namespace engine
