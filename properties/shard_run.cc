@@ -42,6 +42,7 @@ class Run {
   bool CheckRecovered(engine::LocalShard& shard);
   void Client(engine::LocalShard& shard, int client);
   void DoUpdate(engine::LocalShard& shard);
+  void NoteUpdateResult(const engine::UpdateResult& result);
   void CheckRetrieve(engine::LocalShard& shard);
   void CheckScroll(engine::LocalShard& shard);
   void CheckSearch(engine::LocalShard& shard);
@@ -171,6 +172,10 @@ bool Run::CheckRecovered(engine::LocalShard& shard) {
                      DescribePoints(expected)));
     return false;
   }
+  if (auto broken = shard.CheckStructure()) {
+    Fail(fmt::format("after reload: {}", *broken));
+    return false;
+  }
   for (const auto& [id, segments] : shard.LiveCopies()) {
     if (segments.size() != 1) {
       Fail(fmt::format("point {} has {} live copies after reload", id, segments.size()));
@@ -185,6 +190,11 @@ void Run::Client(engine::LocalShard& shard, int client) {
     if (!shard.health().ok()) return;  // a fatal I/O error stopped the shard
     switch (workload_.NextAction()) {
       case Action::kUpdate: DoUpdate(shard); break;
+      case Action::kDeleteByFilter: {
+        auto result = shard.DeleteByFilter(workload_.RandomFilter(), workload_.decisions().Chance(0.5));
+        if (result.ok()) NoteUpdateResult(*result);
+        break;
+      }
       case Action::kRetrieve: CheckRetrieve(shard); break;
       case Action::kScroll: CheckScroll(shard); break;
       case Action::kCount: CheckCount(shard); break;
@@ -202,18 +212,27 @@ void Run::Client(engine::LocalShard& shard, int client) {
 
 void Run::DoUpdate(engine::LocalShard& shard) {
   const bool wait = workload_.decisions().Chance(config_.wait_probability);
-  auto result = shard.Update(engine::WalRecord{workload_.NextOperation(), std::nullopt}, wait);
+  engine::Operation operation = workload_.NextOperation();
+  auto result = shard.Update(engine::WalRecord{std::move(operation), workload_.RandomClockTag()}, wait);
   if (!result.ok()) {
     if (!config_.profile.HasFaults() && shard.health().ok()) {
       Fail(fmt::format("update failed without injected faults: {}", result.status().ToString()));
     }
     return;
   }
+  NoteUpdateResult(*result);
+}
+
+void Run::NoteUpdateResult(const engine::UpdateResult& result) {
+  if (result.status == engine::UpdateStatus::kClockRejected) {
+    ++stats_.clock_rejections;
+    return;
+  }
   ++stats_.ops_written;
-  if (result->op_num) history_.NoteAcknowledged(*result->op_num);
-  if (result->status == engine::UpdateStatus::kCompleted) {
+  if (result.op_num) history_.NoteAcknowledged(*result.op_num);
+  if (result.status == engine::UpdateStatus::kCompleted) {
     ++stats_.ops_completed;
-    history_.NoteCompleted(*result->op_num);
+    history_.NoteCompleted(*result.op_num);
   }
 }
 

@@ -41,6 +41,7 @@ struct ShardRunConfig {
 struct ShardRunStats {
   uint64_t ops_written = 0;
   uint64_t ops_completed = 0;
+  uint64_t clock_rejections = 0;
   uint64_t reads_checked = 0;
   uint64_t process_crashes = 0;
   uint64_t power_losses = 0;

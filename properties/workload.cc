@@ -15,13 +15,20 @@ const char* const kColors[] = {"red", "green", "blue"};
 
 Action Workload::NextAction() {
   const uint64_t roll = decisions_.Draw(100);
-  if (roll < 50) return Action::kUpdate;
+  if (roll < 47) return Action::kUpdate;
+  if (roll < 50) return Action::kDeleteByFilter;
   if (roll < 62) return Action::kRetrieve;
   if (roll < 70) return Action::kScroll;
   if (roll < 76) return Action::kCount;
   if (roll < 84) return Action::kSearch;
   if (roll < 92) return Action::kPlunge;
   return Action::kFlush;
+}
+
+std::optional<engine::ClockTag> Workload::RandomClockTag() {
+  if (!decisions_.Chance(0.3)) return std::nullopt;
+  return engine::ClockTag{decisions_.Draw(2), 0, decisions_.Between(0, 12), decisions_.Draw(2),
+                          decisions_.Chance(0.05)};
 }
 
 engine::PointId Workload::RandomId() { return decisions_.Draw(config_.id_range); }

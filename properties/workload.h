@@ -15,7 +15,7 @@
 
 namespace properties {
 
-enum class Action { kUpdate, kRetrieve, kScroll, kCount, kSearch, kPlunge, kFlush };
+enum class Action { kUpdate, kDeleteByFilter, kRetrieve, kScroll, kCount, kSearch, kPlunge, kFlush };
 
 class Workload {
  public:
@@ -28,6 +28,9 @@ class Workload {
   engine::Vector RandomVector();
   engine::Payload RandomPayload();
   engine::Filter RandomFilter();
+  // A clock tag on about a third of updates, from two clocks with small
+  // ticks, so that stale and repeated ticks (rejections) happen.
+  std::optional<engine::ClockTag> RandomClockTag();
   sim::DecisionSource& decisions() { return decisions_; }
 
  private:

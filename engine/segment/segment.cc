@@ -200,3 +200,14 @@ bool Segment::IndexAgreesWithPayloads(const std::string& key) const {
 }
 
 }  // namespace engine
+
+namespace engine {
+
+bool Segment::IndexesAgreeWithPayloads() const {
+  for (const auto& [key, type] : index_.fields()) {
+    if (!IndexAgreesWithPayloads(key)) return false;
+  }
+  return true;
+}
+
+}  // namespace engine

@@ -86,6 +86,7 @@ class Segment final : public SegmentEntry {
   // Every id the payload index lists under `key` is a live point whose
   // payload has a value there, and vice versa (brief §5 item 7).
   bool IndexAgreesWithPayloads(const std::string& key) const;
+  bool IndexesAgreeWithPayloads() const override;
 
  private:
   struct PointRecord {

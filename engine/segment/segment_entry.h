@@ -62,6 +62,8 @@ class SegmentEntry {
   virtual std::vector<ScoredPoint> Search(const Vector& query, const Filter* filter,
                                           size_t k) const = 0;
   virtual std::map<std::string, FieldType> indexed_fields() const = 0;
+  // Every payload index agrees with the payloads (for invariant checks).
+  virtual bool IndexesAgreeWithPayloads() const = 0;
 
   // Makes the segment's state durable (components in the fixed order, then
   // segment.json) and returns the persisted version. `force` flushes even

@@ -113,6 +113,11 @@ class LocalShard {
   Summary Summarize();
   // Every live copy of every point: a point must have exactly one.
   std::map<PointId, std::vector<SegmentId>> LiveCopies();
+  // Structural invariants (brief §5 item 6, 7): a description of the first
+  // broken one, or nullopt. Payload indexes agree with payloads; no
+  // leftover in temp_segments/; the WAL's first index is not past what the
+  // segments persisted.
+  std::optional<std::string> CheckStructure();
   // The first failure that stopped the shard (failed sync, WAL error).
   absl::Status health();
   const ShardPaths& paths() const { return paths_; }
