@@ -56,6 +56,8 @@ class Run {
   History history_;
   ShardRunStats stats_;
   std::string failure_;
+  bool load_failed_ = false;
+  static constexpr int kMaxLoadAttempts = 20;
 };
 
 sim::WorldConfig Run::MakeWorldConfig(const ShardRunConfig& config) {
@@ -108,9 +110,20 @@ void Run::Supervise() {
       world_.CrashAtStep(world_.trace().steps() + decisions.Between(10, epoch_steps),
                          power_loss ? sim::CrashKind::kPowerLoss : sim::CrashKind::kProcessCrash);
     }
-    const sim::ProcessId process =
-        world_.StartProcess(fmt::format("shard{}", epoch), [this] { EngineProcess(false); });
-    const bool crashed = world_.WaitProcess(process);
+    bool crashed = false;
+    for (int attempt = 0;; ++attempt) {
+      load_failed_ = false;
+      const sim::ProcessId process =
+          world_.StartProcess(fmt::format("shard{}", epoch), [this] { EngineProcess(false); });
+      crashed = world_.WaitProcess(process);
+      // An injected fault can fail a load; the operator restarts the shard.
+      if (!load_failed_ || crashed || failed()) break;
+      if (attempt >= kMaxLoadAttempts) {
+        Fail(fmt::format("the shard did not load in {} attempts under injected faults",
+                         kMaxLoadAttempts));
+        return;
+      }
+    }
     world_.DisarmCrash();
     if (!crashed) continue;
     const bool power_loss = world_.crashes().back().kind == sim::CrashKind::kPowerLoss;
@@ -122,14 +135,25 @@ void Run::Supervise() {
     history_.NoteCrash(power_loss);
   }
   if (failed()) return;
-  const sim::ProcessId verifier =
-      world_.StartProcess("verify", [this] { EngineProcess(true); });
-  world_.WaitProcess(verifier);
+  for (int attempt = 0; attempt <= kMaxLoadAttempts && !failed(); ++attempt) {
+    load_failed_ = false;
+    const sim::ProcessId verifier =
+        world_.StartProcess("verify", [this] { EngineProcess(true); });
+    world_.WaitProcess(verifier);
+    if (!load_failed_) return;
+  }
+  if (!failed()) Fail("the shard did not load for the final check under injected faults");
 }
 
 void Run::EngineProcess(bool final_check) {
   auto loaded = engine::LocalShard::Load(world_.env(), kShardDir, Options());
   if (!loaded.ok()) {
+    if (config_.profile.HasFaults()) {
+      if (config_.verbose) std::printf("load failed: %s\n", loaded.status().ToString().c_str());
+      ++stats_.failed_loads;
+      load_failed_ = true;
+      return;
+    }
     Fail(fmt::format("shard load failed: {}", loaded.status().ToString()));
     return;
   }

@@ -46,6 +46,7 @@ struct ShardRunStats {
   uint64_t process_crashes = 0;
   uint64_t power_losses = 0;
   uint64_t reloads = 0;
+  uint64_t failed_loads = 0;  // refused under injected faults, then retried
 };
 
 struct ShardRunResult {

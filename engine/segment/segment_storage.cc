@@ -1,6 +1,7 @@
 // Segment storage: creation with a completion marker, the ordered flush of
 // append-only component logs, and load with torn-tail handling.
 #include <bit>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -36,13 +37,15 @@ void AppendRecord(std::string& out, const std::string& body) {
 // and the first bad one ends the log (a torn tail). Returns the bodies and
 // sets `end_bytes` to where the valid records end.
 absl::StatusOr<std::vector<std::string>> ParseLog(std::string_view data, std::string_view path,
-                                                 uint64_t committed_bytes, uint64_t& end_bytes) {
+                                                 uint64_t committed_bytes, uint64_t& end_bytes,
+                                                 size_t& committed_records) {
   if (data.size() < committed_bytes) {
     return absl::DataLossError(fmt::format("{}: {} bytes, but {} were flushed", path, data.size(),
                                            committed_bytes));
   }
   std::vector<std::string> bodies;
   uint64_t offset = 0;
+  committed_records = 0;
   for (int records = 0; offset < data.size(); ++records) {
     SS_ASSERT(records < (1 << 30));
     const uint64_t left = data.size() - offset;
@@ -57,6 +60,7 @@ absl::StatusOr<std::vector<std::string>> ParseLog(std::string_view data, std::st
     if (!valid) break;
     bodies.emplace_back(data.substr(offset + kRecordHeaderBytes, length));
     offset += kRecordHeaderBytes + length;
+    if (offset <= committed_bytes) committed_records = bodies.size();
   }
   if (offset < committed_bytes) {
     return absl::DataLossError(fmt::format("{}: corrupt record at offset {} (flushed data ends at {})",
@@ -120,24 +124,26 @@ absl::Status Segment::WriteSegmentJson(std::optional<SeqNumber> version) {
 absl::Status Segment::AppendBatch(const std::string& log, const std::string& body) {
   auto file = fs_.Open(PathOf(log), OpenMode::kReadWrite);
   if (!file.ok()) return file.status();
-  if (!body.empty()) {
-    std::string record;
-    AppendRecord(record, body);
-    const uint64_t at = log_end_bytes_[log];
-    if (auto status = (*file)->WriteAt(at, std::span<const char>(record.data(), record.size()));
-        !status.ok()) {
-      return status;
-    }
-    auto size = (*file)->Size();
-    if (!size.ok()) return size.status();
-    // Drop what an interrupted flush left past the batch.
-    if (*size > at + record.size()) {
-      if (auto status = (*file)->Truncate(at + record.size()); !status.ok()) return status;
-    }
-    log_end_bytes_[log] = at + record.size();
-    flushed_bytes_ += record.size();
+  if (body.empty()) return (*file)->Sync();
+  std::string record;
+  AppendRecord(record, body);
+  const uint64_t at = log_end_bytes_[log];
+  if (auto status = (*file)->WriteAt(at, std::span<const char>(record.data(), record.size()));
+      !status.ok()) {
+    return status;
   }
-  return (*file)->Sync();
+  auto size = (*file)->Size();
+  if (!size.ok()) return size.status();
+  // Drop what an interrupted flush left past the batch.
+  if (*size > at + record.size()) {
+    if (auto status = (*file)->Truncate(at + record.size()); !status.ok()) return status;
+  }
+  // Only a synced batch moves the append position: after a failed sync the
+  // next flush writes the batch again instead of building on lost pages.
+  if (auto status = (*file)->Sync(); !status.ok()) return status;
+  log_end_bytes_[log] = at + record.size();
+  flushed_bytes_ += record.size();
+  return absl::OkStatus();
 }
 
 absl::Status Segment::FlushComponentsInOrder(std::optional<SeqNumber> flushing_version) {
@@ -257,13 +263,21 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Load(FileSystem& fs, std::stri
 
 absl::Status Segment::LoadFromDisk() {
   std::map<std::string, std::vector<std::string>> logs;
+  std::map<std::string, size_t> committed_records;
   for (const char* log : {kIdMapLog, kVectorsLog, kPayloadsLog, kVersionsLog}) {
     auto data = ReadWholeFile(fs_, PathOf(log));
     if (!data.ok()) return data.status();
-    auto bodies = ParseLog(*data, PathOf(log), committed_bytes_[log], log_end_bytes_[log]);
+    uint64_t valid_end = 0;
+    auto bodies = ParseLog(*data, PathOf(log), committed_bytes_[log], valid_end, committed_records[log]);
     if (!bodies.ok()) return bodies.status();
     logs[log] = std::move(*bodies);
+    // The next flush writes from the committed length: what lies past it
+    // was never vouched for (an interrupted flush, or pages a failed fsync
+    // dropped that are still readable). Points read from there are
+    // re-flushed, so they become durable for real.
+    log_end_bytes_[log] = committed_bytes_[log];
   }
+  std::set<PointId> uncommitted_ids;
   const auto bad = [&](const char* log) {
     return absl::DataLossError(fmt::format("{}: malformed batch", PathOf(log)));
   };
@@ -320,6 +334,31 @@ absl::Status Segment::LoadFromDisk() {
       payloads[{id, version}] = std::move(payload);
     }
   }
+  // Ids named by any entry past a committed length are re-flushed.
+  const auto collect_ids = [&](const char* log, size_t fixed_bytes, bool vectors_log, bool payloads_log) {
+    const auto& bodies = logs[log];
+    for (size_t i = committed_records[log]; i < bodies.size(); ++i) {
+      BodyReader reader(bodies[i]);
+      while (!reader.done()) {
+        uint64_t id = 0, skip64 = 0;
+        uint32_t count = 0;
+        std::string_view skipped;
+        if (!reader.Fixed64(id)) break;
+        uncommitted_ids.insert(id);
+        if (vectors_log) {
+          if (!reader.Fixed64(skip64) || !reader.Fixed32(count) || !reader.Bytes(4 * size_t{count}, skipped)) break;
+        } else if (payloads_log) {
+          if (!reader.Fixed64(skip64) || !reader.Fixed32(count) || !reader.Bytes(count, skipped)) break;
+        } else if (!reader.Bytes(fixed_bytes, skipped)) {
+          break;
+        }
+      }
+    }
+  };
+  collect_ids(kIdMapLog, 9, false, false);
+  collect_ids(kVersionsLog, 8, false, false);
+  collect_ids(kVectorsLog, 0, true, false);
+  collect_ids(kPayloadsLog, 0, false, true);
   // A point exists at its durable version, with the data of that version.
   // Id mappings without a durable version (an interrupted flush) are dropped.
   for (const auto& [id, version] : versions) {
@@ -340,6 +379,9 @@ absl::Status Segment::LoadFromDisk() {
       record.payload = payload->second;
     }
     points_[id] = std::move(record);
+  }
+  for (PointId id : uncommitted_ids) {
+    if (points_.contains(id)) dirty_.insert(id);
   }
   auto index_json = ReadWholeFile(fs_, PathOf(kPayloadIndexJson));
   if (!index_json.ok()) return index_json.status();

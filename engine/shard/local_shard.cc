@@ -290,6 +290,9 @@ void LocalShard::FlushWorker() {
 }
 
 absl::Status LocalShard::FlushAndAck(bool force) {
+  // After a fatal error (a failed sync lost pages), nothing may be built on
+  // what is on disk until the shard is reloaded.
+  if (auto status = health(); !status.ok()) return status;
   {
     MutexLock wal(*wal_mutex_);
     if (auto status = SyncWal(); !status.ok()) return status;

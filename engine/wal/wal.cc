@@ -196,6 +196,7 @@ absl::Status Wal::Load() {
   for (const std::string& name : unused_segments) {
     if (auto status = fs_.Unlink(PathOf(name)); !status.ok()) return status;
   }
+  if (auto status = RewriteUnsyncedEntries(); !status.ok()) return status;
   if (!unused_segments.empty()) return fs_.SyncDir(dir_);
   return absl::OkStatus();
 }
@@ -207,6 +208,7 @@ absl::StatusOr<std::pair<uint64_t, bool>> Wal::LoadSegment(Segment& segment) {
   segment.size_bytes = data.size();
   if (data.size() < kSegmentHeaderBytes) return std::make_pair(uint64_t{0}, data.size() > 0);
   const uint64_t synced_bytes = DecodeSegmentHeader(data);
+  segment.loaded_synced_bytes = synced_bytes;
   if (synced_bytes > data.size()) {
     return absl::DataLossError(fmt::format("{}: {} bytes, but {} were synced", PathOf(segment.name),
                                            data.size(), synced_bytes));
@@ -224,6 +226,27 @@ absl::StatusOr<std::pair<uint64_t, bool>> Wal::LoadSegment(Segment& segment) {
         PathOf(segment.name), segment.start + segment.offsets.size(), offset, synced_bytes));
   }
   return std::make_pair(offset, offset < data.size());
+}
+
+absl::Status Wal::RewriteUnsyncedEntries() {
+  // Entries past a segment's synced length came from the page cache: after
+  // a failed fsync (Linux drops the dirty pages but keeps them readable) a
+  // later fsync would not persist them. Writing them again makes the next
+  // Sync persist them for real.
+  for (Segment& segment : segments_) {
+    const uint64_t from = std::max(segment.loaded_synced_bytes, kSegmentHeaderBytes);
+    if (segment.size_bytes <= from) continue;
+    auto file = fs_.Open(PathOf(segment.name), OpenMode::kReadWrite);
+    if (!file.ok()) return file.status();
+    std::string bytes(segment.size_bytes - from, '\0');
+    auto read = (*file)->ReadAt(from, std::span<char>(bytes.data(), bytes.size()));
+    if (!read.ok()) return read.status();
+    if (*read != bytes.size()) return absl::DataLossError(fmt::format("{}: short read", PathOf(segment.name)));
+    if (auto status = (*file)->WriteAt(from, std::span<const char>(bytes.data(), bytes.size())); !status.ok()) {
+      return status;
+    }
+  }
+  return absl::OkStatus();
 }
 
 uint64_t Wal::next_index() const {

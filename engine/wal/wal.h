@@ -74,6 +74,9 @@ class Wal {
     std::vector<uint64_t> offsets;  // of each entry
     uint64_t size_bytes = 0;
     bool unsynced = false;
+    // At load: where the header's synced length ends. Entries past it were
+    // read from the page cache and may never have reached the disk.
+    uint64_t loaded_synced_bytes = 0;
   };
 
   Wal(FileSystem& fs, std::string dir, WalOptions options)
@@ -83,6 +86,7 @@ class Wal {
   // whether a valid entry follows the first bad one (corruption, not a tear).
   absl::StatusOr<std::pair<uint64_t, bool>> LoadSegment(Segment& segment);
   absl::StatusOr<Segment*> SegmentFor(uint64_t index);
+  absl::Status RewriteUnsyncedEntries();
   absl::Status StartSegment();
   std::string PathOf(std::string_view name) const;
 
