@@ -127,6 +127,9 @@ class Segment final : public SegmentEntry {
   // records), and the lengths the last segment.json vouches for.
   std::map<std::string, uint64_t> log_end_bytes_;
   std::map<std::string, uint64_t> committed_bytes_;
+  // Some log holds bytes past its committed length: the next flush cuts
+  // every log back first, so batches of different flushes never mix.
+  bool cut_uncommitted_tails_ = false;
 };
 
 }  // namespace engine

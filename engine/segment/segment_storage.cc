@@ -168,6 +168,17 @@ absl::Status Segment::FlushComponentsInOrder(std::optional<SeqNumber> flushing_v
     PutFixed64(versions, id);
     PutFixed64(versions, record.version);
   }
+  if (cut_uncommitted_tails_) {
+    // Versions first: uncommitted data entries are harmless once no
+    // version points at them.
+    for (const char* log : {kVersionsLog, kPayloadsLog, kVectorsLog, kIdMapLog}) {
+      auto file = fs_.Open(PathOf(log), OpenMode::kReadWrite);
+      if (!file.ok()) return file.status();
+      if (auto status = (*file)->Truncate(log_end_bytes_[log]); !status.ok()) return status;
+      if (auto status = (*file)->Sync(); !status.ok()) return status;
+    }
+    cut_uncommitted_tails_ = false;
+  }
   // The order is the contract: data before the versions that describe it,
   // and segment.json last.
   if (auto status = AppendBatch(kIdMapLog, id_map); !status.ok()) return status;
@@ -276,6 +287,7 @@ absl::Status Segment::LoadFromDisk() {
     // dropped that are still readable). Points read from there are
     // re-flushed, so they become durable for real.
     log_end_bytes_[log] = committed_bytes_[log];
+    if (data->size() > committed_bytes_[log]) cut_uncommitted_tails_ = true;
   }
   std::set<PointId> uncommitted_ids;
   const auto bad = [&](const char* log) {
