@@ -88,7 +88,10 @@ void BM_SegmentFlushAfterTenChanges(benchmark::State& state) {
   engine::SeqNumber op = points;
   uint64_t bytes = 0;
   for (auto _ : state) {
-    for (int i = 0; i < 10; ++i) (void)segment->SetPayload(++op, (op * 7919) % points, engine::Payload{{"v", int64_t(op)}});
+    for (int i = 0; i < 10; ++i) {
+      ++op;
+      (void)segment->SetPayload(op, (op * 7919) % points, engine::Payload{{"v", int64_t(op)}});
+    }
     const uint64_t before = segment->flushed_bytes();
     (void)segment->Flush(false);
     bytes += segment->flushed_bytes() - before;
