@@ -42,6 +42,7 @@ class Run {
   bool CheckRecovered(engine::LocalShard& shard);
   void Client(engine::LocalShard& shard, int client);
   void DoUpdate(engine::LocalShard& shard);
+  void Freeze(engine::LocalShard& shard);
   void NoteUpdateResult(const engine::UpdateResult& result);
   void CheckRetrieve(engine::LocalShard& shard);
   void CheckScroll(engine::LocalShard& shard);
@@ -170,6 +171,15 @@ void Run::EngineProcess(bool final_check) {
                                          [this, &shard, client] { Client(shard, client); }));
   }
   for (auto& client : clients) client->Join();
+  if (const size_t proxies = shard.ProxyCount(); proxies != 0) {
+    Fail(fmt::format("{} proxies left in the holder after every client finished", proxies));
+  }
+  for (const auto& [id, segments] : shard.LiveCopies()) {
+    if (segments.size() != 1) {
+      Fail(fmt::format("point {} has {} live copies", id, segments.size()));
+      break;
+    }
+  }
   if (auto status = shard.Shutdown(); !status.ok() && !config_.profile.HasFaults()) {
     Fail(fmt::format("shutdown failed without injected faults: {}", status.ToString()));
   }
@@ -230,7 +240,22 @@ void Run::Client(engine::LocalShard& shard, int client) {
         break;
       }
       case Action::kFlush: (void)shard.FlushAndAck(false); break;
+      case Action::kFreeze: Freeze(shard); break;
     }
+  }
+}
+
+// proxy_all_segments_and_apply with a reader as the operation: writes go on
+// meanwhile; every read check still applies.
+void Run::Freeze(engine::LocalShard& shard) {
+  auto kept = shard.ProxyAllSegmentsAndApply([](engine::SegmentId, engine::SegmentEntry& frozen) {
+    (void)frozen.LiveIds();
+    return absl::OkStatus();
+  });
+  ++stats_.freezes;
+  if (!kept.ok() && !config_.profile.HasFaults() && shard.health().ok()) {
+    Fail(fmt::format("proxy_all_segments_and_apply failed without injected faults: {}",
+                     kept.status().ToString()));
   }
 }
 

@@ -21,7 +21,8 @@ Action Workload::NextAction() {
   if (roll < 70) return Action::kScroll;
   if (roll < 76) return Action::kCount;
   if (roll < 84) return Action::kSearch;
-  if (roll < 92) return Action::kPlunge;
+  if (roll < 90) return Action::kPlunge;
+  if (roll < 95) return Action::kFreeze;
   return Action::kFlush;
 }
 

@@ -15,7 +15,9 @@
 
 namespace properties {
 
-enum class Action { kUpdate, kDeleteByFilter, kRetrieve, kScroll, kCount, kSearch, kPlunge, kFlush };
+enum class Action {
+  kUpdate, kDeleteByFilter, kRetrieve, kScroll, kCount, kSearch, kPlunge, kFlush, kFreeze
+};
 
 class Workload {
  public:

@@ -51,7 +51,7 @@ absl::StatusOr<bool> Segment::Upsert(SeqNumber op_num, const Point& point) {
   if (!inserted && record.version > op_num) return false;
   if (!inserted && !record.deleted) index_.Remove(point.id, record.payload);
   record.deleted = false;
-  record.vector = PreprocessVector(config_.distance, point.vector);
+  record.vector = point.vector;  // already preprocessed by the shard
   record.payload = point.payload;
   index_.Add(point.id, record.payload);
   Touched(op_num, point.id, record);

@@ -36,7 +36,8 @@ class SegmentEntry {
   // The version of the point's live copy or tombstone.
   virtual std::optional<SeqNumber> point_version(PointId id) const = 0;
 
-  // REQUIRES: is_appendable().
+  // REQUIRES: is_appendable(); the vector is stored as given (the shard
+  // preprocesses it once, so a copy-on-write move copies it bit for bit).
   virtual absl::StatusOr<bool> Upsert(SeqNumber op_num, const Point& point) = 0;
   virtual absl::StatusOr<bool> DeletePoint(SeqNumber op_num, PointId id) = 0;
   virtual absl::StatusOr<bool> SetPayload(SeqNumber op_num, PointId id, const Payload& payload) = 0;

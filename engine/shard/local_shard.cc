@@ -35,6 +35,7 @@ LocalShard::LocalShard(Env& env, std::string dir, ShardOptions options)
       segments_lock_(env.NewRwLock("shard.segments")),
       updates_mutex_(env.NewMutex("shard.updates")),
       holder_(env),
+      proxy_all_mutex_(env.NewMutex("shard.proxy_all")),
       wal_mutex_(env.NewMutex("shard.wal")),
       clocks_mutex_(env.NewMutex("shard.clocks")),
       update_channel_(env, "shard.update_channel", options.update_queue_capacity),
@@ -269,6 +270,17 @@ void LocalShard::UpdateWorker() {
   }
 }
 
+absl::StatusOr<SeqNumber> LocalShard::FlushSegmentsWalFirst(bool force) {
+  // Under the updates mutex no op is applied meanwhile, so every op whose
+  // data the flush persists is in the WAL synced just before: segment data
+  // is never durable ahead of its WAL entry.
+  {
+    MutexLock wal(*wal_mutex_);
+    if (auto status = SyncWal(); !status.ok()) return status;
+  }
+  return holder_.FlushAll(force);
+}
+
 absl::Status LocalShard::SyncWal() {
   if (auto status = wal_->Sync(); !status.ok()) return status;
   if (options_.observer) options_.observer->OnWalSynced(wal_->next_index());
@@ -293,15 +305,11 @@ absl::Status LocalShard::FlushAndAck(bool force) {
   // After a fatal error (a failed sync lost pages), nothing may be built on
   // what is on disk until the shard is reloaded.
   if (auto status = health(); !status.ok()) return status;
-  {
-    MutexLock wal(*wal_mutex_);
-    if (auto status = SyncWal(); !status.ok()) return status;
-  }
   absl::StatusOr<SeqNumber> waterline;
   {
     ReadLock segments(*segments_lock_);
     MutexLock updates(*updates_mutex_);
-    waterline = holder_.FlushAll(force);
+    waterline = FlushSegmentsWalFirst(force);
   }
   if (!waterline.ok()) return waterline.status();
   {

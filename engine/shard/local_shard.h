@@ -25,6 +25,7 @@
 #include "engine/model/filter.h"
 #include "engine/model/operation.h"
 #include "engine/shard/clock_map.h"
+#include "engine/segment/proxy_segment.h"
 #include "engine/shard/segment_holder.h"
 #include "engine/wal/wal.h"
 
@@ -102,6 +103,20 @@ class LocalShard {
   size_t Count(const Filter* filter);
   std::vector<ScoredPoint> Search(const Vector& query, const Filter* filter, size_t k);
 
+  // Qdrant's proxy_all_segments_and_apply: freezes every segment behind a
+  // proxy at an op boundary (writes go on, into a temporary appendable
+  // segment), force-flushes, calls `apply` on each frozen segment, and puts
+  // each back after propagating its proxy's changes. The temporary segment
+  // is dropped if it stayed empty and another appendable segment exists.
+  // Writes block only for the swaps. Returns the temporary segment's id if
+  // it was kept. One call at a time per shard.
+  using FrozenSegmentFn = std::function<absl::Status(SegmentId, SegmentEntry& frozen)>;
+  absl::StatusOr<std::optional<SegmentId>> ProxyAllSegmentsAndApply(const FrozenSegmentFn& apply);
+  // Segment ids in the holder (appendable first, then by id).
+  std::vector<SegmentId> SegmentIds();
+  // Number of proxies currently in the holder.
+  size_t ProxyCount();
+
   // Introspection for checkers and state dumps.
   struct Summary {
     std::vector<std::string> segments;  // "id: dir appendable version/persisted points"
@@ -149,8 +164,14 @@ class LocalShard {
   absl::Status ApplyUpsert(SeqNumber op_num, const UpsertPoints& upsert);
   absl::Status ApplyPayloadOperation(SeqNumber op_num, const Operation& operation);
   void SetFatal(const absl::Status& status);
+  // Puts a proxied segment back after propagating its changes.
+  // REQUIRES: the caller holds the segments lock in upgradable mode.
+  absl::Status Unproxy(SegmentId id, const std::shared_ptr<ProxySegment>& proxy);
   // REQUIRES: wal mutex held.
   absl::Status SyncWal();
+  // Syncs the WAL, then flushes every segment; returns the waterline.
+  // REQUIRES: segments lock (any mode) and updates mutex held.
+  absl::StatusOr<SeqNumber> FlushSegmentsWalFirst(bool force);
 
   Env& env_;
   const ShardPaths paths_;
@@ -161,6 +182,8 @@ class LocalShard {
   SegmentHolder holder_;
   std::map<std::string, FieldType> payload_schema_;  // guarded by updates mutex
   uint64_t next_segment_number_ = 1;                 // guarded by updates mutex
+
+  std::unique_ptr<Mutex> proxy_all_mutex_;  // one proxy_all at a time
 
   std::unique_ptr<Mutex> wal_mutex_;
   std::unique_ptr<Wal> wal_;

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "engine/common/assert.h"
+#include "engine/model/distance.h"
 #include "engine/shard/local_shard.h"
 
 namespace engine {
@@ -32,9 +33,14 @@ absl::Status LocalShard::ApplyOperation(SeqNumber op_num, const Operation& opera
 }
 
 absl::Status LocalShard::ApplyUpsert(SeqNumber op_num, const UpsertPoints& upsert) {
-  // The last occurrence of an id in one batch wins.
+  // The last occurrence of an id in one batch wins. Vectors are
+  // preprocessed (normalised for cosine) once, here.
+  std::vector<Point> prepared = upsert.points;
+  for (Point& point : prepared) {
+    point.vector = PreprocessVector(options_.collection.distance, std::move(point.vector));
+  }
   std::map<PointId, const Point*> by_id;
-  for (const Point& point : upsert.points) by_id[point.id] = &point;
+  for (const Point& point : prepared) by_id[point.id] = &point;
   std::vector<PointId> ids;
   for (const auto& [id, point] : by_id) ids.push_back(id);
   auto found = holder_.ApplyPointsWithConditionalMove(

@@ -123,6 +123,52 @@ TEST(LocalShardTest, CopyOnWriteMovesOutOfSealedSegmentsAndFlushesDestinationFir
   });
 }
 
+TEST(LocalShardTest, ProxyAllFreezesSegmentsWhileWritesGoOn) {
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    InWorld(seed, [](sim::World& world) {
+      auto shard = LocalShard::Load(world.env(), "shard", {.collection = kCollection});
+      ASSERT_TRUE(shard.ok());
+      for (PointId id = 0; id < 4; ++id) {
+        ASSERT_TRUE((*shard)->Update({UpsertPoints{{MakePoint(id, 1)}}, std::nullopt}, true).ok());
+      }
+      const std::vector<SegmentId> before = (*shard)->SegmentIds();
+      bool writer_done = false;
+      int writes_during_freeze = 0;
+      bool freezing = false;
+      auto writer = world.env().Spawn("writer", [&] {
+        for (int i = 0; i < 6; ++i) {
+          ASSERT_TRUE((*shard)->Update({SetPayload{{PointId(i % 4)}, Payload{{"w", i}}}, std::nullopt}, true).ok());
+          writes_during_freeze += freezing;
+        }
+        writer_done = true;
+      });
+      std::map<SegmentId, size_t> frozen_points;
+      freezing = true;
+      auto kept = (*shard)->ProxyAllSegmentsAndApply([&](SegmentId id, SegmentEntry& frozen) {
+        frozen_points[id] = frozen.LiveIds().size();
+        world.env().SleepForNanos(1'000'000);  // a slow archive: writes must not wait for it
+        return absl::OkStatus();
+      });
+      freezing = false;
+      writer->Join();
+      ASSERT_TRUE(kept.ok()) << kept.status();
+      EXPECT_TRUE(writer_done);
+      EXPECT_GT(writes_during_freeze, 0);
+      EXPECT_EQ(frozen_points.size(), before.size());
+      EXPECT_EQ((*shard)->ProxyCount(), 0u);
+      std::vector<SegmentId> expected = before;
+      if (*kept) expected.push_back(**kept);  // the temporary segment kept its points
+      std::vector<SegmentId> after = (*shard)->SegmentIds();
+      std::sort(after.begin(), after.end());
+      std::sort(expected.begin(), expected.end());
+      EXPECT_EQ(after, expected);
+      for (const auto& [id, copies] : (*shard)->LiveCopies()) EXPECT_EQ(copies.size(), 1u);
+      EXPECT_EQ((*shard)->Retrieve(1)->payload.value("w", -1), 5);
+      ASSERT_TRUE((*shard)->Shutdown().ok());
+    });
+  }
+}
+
 TEST(SegmentHolderTest, FlushOrderPutsCopyOnWriteDestinationsFirst) {
   InWorld(4, [](sim::World& world) {
     SegmentHolder holder(world.env());

@@ -1,0 +1,159 @@
+#include "engine/segment/proxy_segment.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "engine/common/assert.h"
+
+namespace engine {
+
+ProxySegment::ProxySegment(std::shared_ptr<SegmentEntry> wrapped) : wrapped_(std::move(wrapped)) {
+  SS_ASSERT(wrapped_ != nullptr);
+}
+
+absl::Status ProxySegment::NotAppendable(PointId id) const {
+  return absl::FailedPreconditionError(
+      fmt::format("point {}: a proxy of {} takes no writes; the holder moves the point", id,
+                  wrapped_->directory()));
+}
+
+std::optional<SeqNumber> ProxySegment::version() const {
+  const auto wrapped = wrapped_->version();
+  if (!own_version_) return wrapped;
+  return std::max(wrapped.value_or(0), *own_version_);
+}
+
+std::optional<SeqNumber> ProxySegment::persisted_version() const {
+  // Unpropagated changes live only in memory: nothing past the wrapped
+  // segment's persisted version is durable here.
+  return wrapped_->persisted_version();
+}
+
+bool ProxySegment::has_unsaved_changes() const {
+  return has_unpropagated_changes() || wrapped_->has_unsaved_changes();
+}
+
+bool ProxySegment::has_point(PointId id) const {
+  return !deleted_.contains(id) && wrapped_->has_point(id);
+}
+
+std::optional<SeqNumber> ProxySegment::point_version(PointId id) const {
+  const auto it = deleted_.find(id);
+  if (it != deleted_.end()) return it->second;
+  return wrapped_->point_version(id);
+}
+
+absl::StatusOr<bool> ProxySegment::Upsert(SeqNumber op_num, const Point& point) {
+  return NotAppendable(point.id);
+}
+absl::StatusOr<bool> ProxySegment::SetPayload(SeqNumber, PointId id, const Payload&) {
+  return NotAppendable(id);
+}
+absl::StatusOr<bool> ProxySegment::OverwritePayload(SeqNumber, PointId id, const Payload&) {
+  return NotAppendable(id);
+}
+absl::StatusOr<bool> ProxySegment::DeletePayloadKeys(SeqNumber, PointId id,
+                                                     const std::vector<std::string>&) {
+  return NotAppendable(id);
+}
+absl::StatusOr<bool> ProxySegment::ClearPayload(SeqNumber, PointId id) { return NotAppendable(id); }
+
+absl::StatusOr<bool> ProxySegment::DeletePoint(SeqNumber op_num, PointId id) {
+  if (!has_point(id)) return false;
+  const auto version = wrapped_->point_version(id);
+  if (version && *version > op_num) return false;
+  // The op's own version: a later flush of the wrapped segment must not
+  // skip it, or the acked WAL could not bring the delete back.
+  deleted_[id] = op_num;
+  own_version_ = std::max(own_version_.value_or(0), op_num);
+  return true;
+}
+
+absl::StatusOr<bool> ProxySegment::CreateFieldIndex(SeqNumber op_num, const std::string& key,
+                                                    FieldType type) {
+  const auto current = version();
+  if (current && *current > op_num) return false;
+  index_changes_[key] = IndexChange{op_num, type};
+  own_version_ = std::max(own_version_.value_or(0), op_num);
+  return true;
+}
+
+absl::StatusOr<bool> ProxySegment::DeleteFieldIndex(SeqNumber op_num, const std::string& key) {
+  const auto current = version();
+  if (current && *current > op_num) return false;
+  index_changes_[key] = IndexChange{op_num, std::nullopt};
+  own_version_ = std::max(own_version_.value_or(0), op_num);
+  return true;
+}
+
+absl::Status ProxySegment::Propagate() {
+  for (const auto& [id, op_num] : deleted_) {
+    auto deleted = wrapped_->DeletePoint(op_num, id);
+    if (!deleted.ok()) return deleted.status();
+  }
+  deleted_.clear();
+  for (const auto& [key, change] : index_changes_) {
+    auto applied = change.create ? wrapped_->CreateFieldIndex(change.op_num, key, *change.create)
+                                 : wrapped_->DeleteFieldIndex(change.op_num, key);
+    if (!applied.ok()) return applied.status();
+  }
+  index_changes_.clear();
+  return absl::OkStatus();
+}
+
+std::optional<Point> ProxySegment::Retrieve(PointId id) const {
+  if (deleted_.contains(id)) return std::nullopt;
+  return wrapped_->Retrieve(id);
+}
+
+std::vector<PointId> ProxySegment::LiveIds() const {
+  std::vector<PointId> ids = wrapped_->LiveIds();
+  std::erase_if(ids, [&](PointId id) { return deleted_.contains(id); });
+  return ids;
+}
+
+std::vector<PointId> ProxySegment::ReadFiltered(const Filter* filter,
+                                                std::optional<PointId> after_id,
+                                                size_t limit) const {
+  // Over-read by the deletes so that the page stays full.
+  const size_t wanted = limit > SIZE_MAX - deleted_.size() ? SIZE_MAX : limit + deleted_.size();
+  std::vector<PointId> ids = wrapped_->ReadFiltered(filter, after_id, wanted);
+  std::erase_if(ids, [&](PointId id) { return deleted_.contains(id); });
+  if (ids.size() > limit) ids.resize(limit);
+  return ids;
+}
+
+size_t ProxySegment::Count(const Filter* filter) const {
+  return ReadFiltered(filter, std::nullopt, SIZE_MAX).size();
+}
+
+std::vector<ScoredPoint> ProxySegment::Search(const Vector& query, const Filter* filter,
+                                              size_t k) const {
+  const size_t wanted = k > SIZE_MAX - deleted_.size() ? SIZE_MAX : k + deleted_.size();
+  std::vector<ScoredPoint> hits = wrapped_->Search(query, filter, wanted);
+  std::erase_if(hits, [&](const ScoredPoint& hit) { return deleted_.contains(hit.id); });
+  if (hits.size() > k) hits.resize(k);
+  return hits;
+}
+
+std::map<std::string, FieldType> ProxySegment::indexed_fields() const {
+  std::map<std::string, FieldType> fields = wrapped_->indexed_fields();
+  for (const auto& [key, change] : index_changes_) {
+    if (change.create) {
+      fields[key] = *change.create;
+    } else {
+      fields.erase(key);
+    }
+  }
+  return fields;
+}
+
+absl::StatusOr<std::optional<SeqNumber>> ProxySegment::Flush(bool force) {
+  // The wrapped segment may still hold changes from before it was proxied.
+  auto flushed = wrapped_->Flush(force);
+  if (!flushed.ok()) return flushed.status();
+  return persisted_version();
+}
+
+}  // namespace engine
