@@ -62,6 +62,15 @@ LocalShard::~LocalShard() {
 
 absl::Status LocalShard::Recover() {
   FileSystem& fs = env_.fs();
+  if (!options_.ignore_initializing_flag) {
+    auto dirty = Exists(fs, paths_.root + ".initializing");
+    if (!dirty.ok()) return dirty.status();
+    if (*dirty) {
+      return absl::FailedPreconditionError(fmt::format(
+          "{}: a snapshot restore was interrupted; the shard is dirty until restored again",
+          paths_.root));
+    }
+  }
   for (const std::string& dir : {paths_.root, paths_.wal(), paths_.segments()}) {
     if (auto status = EnsureDir(fs, dir); !status.ok()) return status;
   }
@@ -322,7 +331,9 @@ absl::Status LocalShard::FlushAndAck(bool force) {
   MutexLock wal(*wal_mutex_);
   // Ops applied after the WAL sync above may be in the waterline; the ack
   // stops at what the WAL holds durably.
-  const uint64_t ack = std::min<uint64_t>(*waterline, wal_->synced_next_index());
+  uint64_t ack = std::min<uint64_t>(*waterline, wal_->synced_next_index());
+  // A snapshot archiving the WAL needs every op after its freeze kept.
+  if (ack_pin_) ack = std::min(ack, *ack_pin_);
   if (ack <= wal_->first_index()) return absl::OkStatus();
   return wal_->Ack(ack);
 }

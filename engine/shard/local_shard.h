@@ -50,6 +50,8 @@ struct ShardOptions {
   // Flush and ack once more when shutting down.
   bool flush_on_shutdown = true;
   ShardObserver* observer = nullptr;  // not owned; may be null
+  // Only RestoreSnapshot loads a shard whose `.initializing` flag is set.
+  bool ignore_initializing_flag = false;
 };
 
 enum class UpdateStatus : uint8_t { kAcknowledged, kCompleted, kClockRejected };
@@ -111,7 +113,26 @@ class LocalShard {
   // Writes block only for the swaps. Returns the temporary segment's id if
   // it was kept. One call at a time per shard.
   using FrozenSegmentFn = std::function<absl::Status(SegmentId, SegmentEntry& frozen)>;
-  absl::StatusOr<std::optional<SegmentId>> ProxyAllSegmentsAndApply(const FrozenSegmentFn& apply);
+  // `frozen_through`, if given, receives the last op applied at the freeze.
+  absl::StatusOr<std::optional<SegmentId>> ProxyAllSegmentsAndApply(
+      const FrozenSegmentFn& apply, std::optional<SeqNumber>* frozen_through = nullptr);
+  struct SnapshotInfo {
+    // Every op through this one is in the archived segments, none after it
+    // (nullopt: no op had been applied).
+    std::optional<SeqNumber> frozen_through;
+    // The archived WAL continues at this index.
+    uint64_t wal_next_index = 0;
+    uint64_t archive_bytes = 0;
+  };
+  // Writes a snapshot archive (tar: segments/, wal/, clocks, shard_config.json,
+  // manifest.json with every file's size and SHA-256) to `archive_path` via
+  // a temporary name, synced, renamed, plus `archive_path`.checksum (SHA-256
+  // of the archive). save_wal=false pins the clocks, plunges, and archives an
+  // empty WAL that continues after the live WAL's last index; save_wal=true
+  // archives the whole WAL and the persisted clock files, and keeps the WAL
+  // ack at or below the freeze while it runs.
+  absl::StatusOr<SnapshotInfo> CreateSnapshot(bool save_wal, const std::string& archive_path);
+
   // Segment ids in the holder (appendable first, then by id).
   std::vector<SegmentId> SegmentIds();
   // Number of proxies currently in the holder.
@@ -184,6 +205,8 @@ class LocalShard {
   uint64_t next_segment_number_ = 1;                 // guarded by updates mutex
 
   std::unique_ptr<Mutex> proxy_all_mutex_;  // one proxy_all at a time
+  std::optional<SeqNumber> last_applied_;    // guarded by updates mutex
+  std::optional<uint64_t> ack_pin_;          // guarded by wal mutex
 
   std::unique_ptr<Mutex> wal_mutex_;
   std::unique_ptr<Wal> wal_;

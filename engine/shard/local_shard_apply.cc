@@ -12,6 +12,7 @@ absl::Status LocalShard::ApplyOperation(SeqNumber op_num, const Operation& opera
   ReadLock segments(*segments_lock_);
   MutexLock updates(*updates_mutex_);
   env_.YieldPoint("shard.apply");
+  last_applied_ = std::max(last_applied_.value_or(0), op_num);
   if (const auto* upsert = std::get_if<UpsertPoints>(&operation)) {
     return ApplyUpsert(op_num, *upsert);
   }

@@ -41,7 +41,7 @@ absl::Status LocalShard::Unproxy(SegmentId id, const std::shared_ptr<ProxySegmen
 }
 
 absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
-    const FrozenSegmentFn& apply) {
+    const FrozenSegmentFn& apply, std::optional<SeqNumber>* frozen_through) {
   if (auto status = health(); !status.ok()) return status;
   MutexLock one_at_a_time(*proxy_all_mutex_);
   // 1. The upgradable read lock, kept to the end: no other holder change.
@@ -62,6 +62,10 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
   segments_lock_->Upgrade();
   for (const auto& [id, proxy] : proxies) holder_.Replace(id, proxy);
   const SegmentId temporary_id = holder_.AddNew(*temporary);
+  if (frozen_through != nullptr) {
+    MutexLock updates(*updates_mutex_);
+    *frozen_through = last_applied_;
+  }
   segments_lock_->Downgrade();
   env_.YieldPoint("proxy_all.swapped");
   // 4. The wrapped segments can no longer change: flushing them makes their

@@ -90,6 +90,10 @@ absl::StatusOr<std::unique_ptr<Wal>> Wal::Open(FileSystem& fs, std::string dir, 
   return wal;
 }
 
+std::pair<std::string, std::string> Wal::EmptyWalFile(uint64_t first_index) {
+  return {kFirstIndexFile, nlohmann::json{{"first_index", first_index}}.dump()};
+}
+
 absl::Status Wal::CreateEmpty(FileSystem& fs, std::string dir, uint64_t first_index) {
   if (auto status = EnsureDir(fs, dir); !status.ok()) return status;
   auto entries = fs.ListDir(dir);

@@ -46,6 +46,9 @@ class Wal {
   // Writes an empty WAL whose next index is `first_index` into `dir`
   // (created if missing; any WAL files already there are an error), synced.
   static absl::Status CreateEmpty(FileSystem& fs, std::string dir, uint64_t first_index);
+  // The name and contents of the first-index file of an empty WAL starting
+  // at `first_index` (what a WAL-less snapshot archives).
+  static std::pair<std::string, std::string> EmptyWalFile(uint64_t first_index);
 
   // Appends an entry (not durable until Sync) and returns its index.
   absl::StatusOr<uint64_t> Append(std::string_view entry);
