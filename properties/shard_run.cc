@@ -10,6 +10,7 @@
 #include "engine/common/assert.h"
 #include "engine/model/distance.h"
 #include "engine/shard/local_shard.h"
+#include "engine/shard/restore.h"
 #include "properties/history.h"
 #include "properties/workload.h"
 #include "sim/world.h"
@@ -37,12 +38,16 @@ class Run {
  private:
   static sim::WorldConfig MakeWorldConfig(const ShardRunConfig& config);
   engine::ShardOptions Options();
+  engine::ShardOptions RestoreOptions();
   void Supervise();
   void EngineProcess(bool final_check);
   bool CheckRecovered(engine::LocalShard& shard);
   void Client(engine::LocalShard& shard, int client);
   void DoUpdate(engine::LocalShard& shard);
   void Freeze(engine::LocalShard& shard);
+  void Snapshot(engine::LocalShard& shard);
+  void CheckRestores();
+  bool CheckRestoredState(engine::LocalShard& shard, size_t index);
   void NoteUpdateResult(const engine::UpdateResult& result);
   void CheckRetrieve(engine::LocalShard& shard);
   void CheckScroll(engine::LocalShard& shard);
@@ -58,6 +63,18 @@ class Run {
   ShardRunStats stats_;
   std::string failure_;
   bool load_failed_ = false;
+  // Snapshots taken, with what a restore of each must show: the model after
+  // exactly `frozen_through` (no WAL), or after some prefix between it and
+  // the archived WAL's end.
+  struct TakenSnapshot {
+    std::string path;
+    bool save_wal;
+    std::optional<engine::SeqNumber> frozen_through;
+    uint64_t wal_next_index;
+    OperationHistory operations;  // the history when it was taken
+  };
+  std::vector<TakenSnapshot> snapshots_;
+  int snapshot_counter_ = 0;
   static constexpr int kMaxLoadAttempts = 20;
 };
 
@@ -70,6 +87,15 @@ sim::WorldConfig Run::MakeWorldConfig(const ShardRunConfig& config) {
   return world;
 }
 
+// Options for shards restored from snapshots: no observer (their ops are
+// not part of the run's history).
+engine::ShardOptions Run::RestoreOptions() {
+  engine::ShardOptions options;
+  options.collection = config_.collection;
+  options.wal_segment_capacity_bytes = config_.wal_segment_capacity_bytes;
+  return options;
+}
+
 engine::ShardOptions Run::Options() {
   engine::ShardOptions options;
   options.collection = config_.collection;
@@ -78,10 +104,12 @@ engine::ShardOptions Run::Options() {
   return options;
 }
 
+// Records the first failure. The run is not stopped abruptly: every task
+// notices failed() at its next step and winds down through the normal
+// shutdown paths (unwinding tasks mid-flight could run blocking destructors).
 void Run::Fail(std::string what) {
   if (failed()) return;
   failure_ = std::move(what);
-  world_.scheduler().RequestStop("invariant violated");
 }
 
 ShardRunResult Run::Execute() {
@@ -136,6 +164,8 @@ void Run::Supervise() {
     history_.NoteCrash(power_loss);
   }
   if (failed()) return;
+  CheckRestores();
+  if (failed()) return;
   for (int attempt = 0; attempt <= kMaxLoadAttempts && !failed(); ++attempt) {
     load_failed_ = false;
     const sim::ProcessId verifier =
@@ -161,7 +191,7 @@ void Run::EngineProcess(bool final_check) {
   engine::LocalShard& shard = **loaded;
   ++stats_.reloads;
 
-  if (!CheckRecovered(shard) || final_check) {
+  if (!CheckRecovered(shard) || final_check || failed()) {
     (void)shard.Shutdown();
     return;
   }
@@ -241,6 +271,7 @@ void Run::Client(engine::LocalShard& shard, int client) {
       }
       case Action::kFlush: (void)shard.FlushAndAck(false); break;
       case Action::kFreeze: Freeze(shard); break;
+      case Action::kSnapshot: Snapshot(shard); break;
     }
   }
 }
@@ -257,6 +288,106 @@ void Run::Freeze(engine::LocalShard& shard) {
     Fail(fmt::format("proxy_all_segments_and_apply failed without injected faults: {}",
                      kept.status().ToString()));
   }
+}
+
+void Run::Snapshot(engine::LocalShard& shard) {
+  const bool save_wal = workload_.decisions().Chance(0.5);
+  const std::string path = fmt::format("snapshot-{}.tar", snapshot_counter_++);
+  auto info = shard.CreateSnapshot(save_wal, path);
+  if (!info.ok()) {
+    if (!config_.profile.HasFaults() && shard.health().ok()) {
+      Fail(fmt::format("snapshot failed without injected faults: {}", info.status().ToString()));
+    }
+    return;
+  }
+  ++(save_wal ? stats_.snapshots_with_wal : stats_.snapshots_without_wal);
+  snapshots_.push_back({path, save_wal, info->frozen_through, info->wal_next_index,
+                        history_.operations()});
+}
+
+// Restores each snapshot into its own directory (on an empty part of the
+// world), checks it is the promised point in time, then crashes and
+// reloads it: the same state again (brief §5 items 3 and 4).
+void Run::CheckRestores() {
+  for (size_t index = 0; index < snapshots_.size() && index < 3 && !failed(); ++index) {
+    const std::string dir = fmt::format("restored-{}", index);
+    const sim::ProcessId restorer = world_.StartProcess("restore", [&, index] {
+      auto restored = engine::RestoreSnapshot(world_.env(), snapshots_[index].path, dir, RestoreOptions());
+      if (!restored.ok()) {
+        // A crash during CreateSnapshot can leave no archive at all.
+        if (!absl::IsNotFound(restored.status())) {
+          Fail(fmt::format("restore of {} failed: {}", snapshots_[index].path, restored.status().ToString()));
+        }
+        return;
+      }
+      ++stats_.restores;
+      CheckRestoredState(**restored, index);
+      (void)(*restored)->Shutdown();
+    });
+    world_.WaitProcess(restorer);
+    if (failed()) return;
+    const sim::ProcessId crasher = world_.StartProcess("restored-crash", [&, index] {
+      auto shard = engine::LocalShard::Load(world_.env(), dir, RestoreOptions());
+      if (!shard.ok()) {
+        if (!absl::IsNotFound(shard.status())) Fail(fmt::format("reload of a restored shard failed: {}", shard.status().ToString()));
+        return;
+      }
+      world_.Crash(sim::CrashKind::kPowerLoss);
+    });
+    world_.WaitProcess(crasher);
+    const sim::ProcessId reloader = world_.StartProcess("restored-reload", [&, index] {
+      auto shard = engine::LocalShard::Load(world_.env(), dir, RestoreOptions());
+      if (!shard.ok()) return;  // never restored (no archive)
+      CheckRestoredState(**shard, index);
+      (void)(*shard)->Shutdown();
+    });
+    world_.WaitProcess(reloader);
+  }
+}
+
+bool Run::CheckRestoredState(engine::LocalShard& shard, size_t index) {
+  const TakenSnapshot& snapshot = snapshots_[index];
+  if (config_.verbose) {
+    const auto summary = shard.Summarize();
+    std::printf("restored %s: WAL [%llu, %llu), segments:\n", snapshot.path.c_str(),
+                (unsigned long long)summary.wal_first_index, (unsigned long long)summary.wal_next_index);
+    for (const auto& line : summary.segments) std::printf("  %s\n", line.c_str());
+  }
+  const std::vector<engine::Point> actual = shard.Scroll(nullptr, std::nullopt, SIZE_MAX);
+  const auto matches = [&](const ReferenceModel& model) {
+    return ExpectedPoints(model, config_.collection) == actual;
+  };
+  const size_t frozen_length = snapshot.frozen_through
+                                   ? snapshot.operations.PrefixLengthThrough(*snapshot.frozen_through)
+                                   : 0;
+  bool ok = false;
+  if (!snapshot.save_wal) {
+    ok = matches(snapshot.operations.StateAfterPrefix(frozen_length));
+  } else {
+    const size_t last = snapshot.wal_next_index == 0
+                            ? 0
+                            : snapshot.operations.PrefixLengthThrough(snapshot.wal_next_index - 1);
+    ReferenceModel model = snapshot.operations.StateAfterPrefix(frozen_length);
+    for (size_t length = frozen_length; !ok; ++length) {
+      ok = matches(model);
+      if (length >= last) break;
+      model.Apply(snapshot.operations.op_num(length), snapshot.operations.operation(length));
+    }
+  }
+  if (!ok) {
+    Fail(fmt::format("snapshot {} ({} WAL, frozen through op {}, WAL continues at {}) restored to {} "
+                     "but the model at the freeze holds {}",
+                     snapshot.path, snapshot.save_wal ? "with" : "without",
+                     OpLabel(snapshot.frozen_through), snapshot.wal_next_index, DescribePoints(actual),
+                     DescribePoints(ExpectedPoints(snapshot.operations.StateAfterPrefix(frozen_length),
+                                                   config_.collection))));
+    return false;
+  }
+  if (auto broken = shard.CheckStructure(/*check_wal_ack=*/snapshot.save_wal)) {
+    Fail(fmt::format("restored snapshot {}: {}", snapshot.path, *broken));
+    return false;
+  }
+  return true;
 }
 
 void Run::DoUpdate(engine::LocalShard& shard) {

@@ -43,6 +43,9 @@ struct ShardRunStats {
   uint64_t ops_completed = 0;
   uint64_t clock_rejections = 0;
   uint64_t freezes = 0;  // proxy_all_segments_and_apply calls
+  uint64_t snapshots_with_wal = 0;
+  uint64_t snapshots_without_wal = 0;
+  uint64_t restores = 0;
   uint64_t reads_checked = 0;
   uint64_t process_crashes = 0;
   uint64_t power_losses = 0;

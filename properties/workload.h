@@ -16,7 +16,8 @@
 namespace properties {
 
 enum class Action {
-  kUpdate, kDeleteByFilter, kRetrieve, kScroll, kCount, kSearch, kPlunge, kFlush, kFreeze
+  kUpdate, kDeleteByFilter, kRetrieve, kScroll, kCount, kSearch, kPlunge, kFlush, kFreeze,
+  kSnapshot
 };
 
 class Workload {

@@ -76,6 +76,12 @@ void World::Crash(CrashKind kind) {
   scheduler_->KillProcess(victim);
   const absl::Status status = sim_fs_->Crash(kind, model, *decisions_);
   SS_ASSERT(status.ok(), "file-system crash failed: {}", status.ToString());
+  // A process that crashes itself stops here: it must not go on running
+  // (or run destructors that block) in normal flow.
+  if (scheduler_->in_task() && scheduler_->current_process() == victim &&
+      !scheduler_->current_unwinding()) {
+    scheduler_->Yield();
+  }
 }
 
 void World::CrashAtStep(uint64_t step, CrashKind kind) {

@@ -74,8 +74,9 @@ class World {
   bool WaitProcess(ProcessId process);
 
   // Crashes the newest live engine process now: fence, unwind (at the next
-  // scheduling point), apply the crash model. Callable from any task or from
-  // scheduler context. The model is drawn from the profile.
+  // scheduling point; at once when called from that process), apply the
+  // crash model. Callable from any task or from scheduler context. The
+  // model is drawn from the profile.
   void Crash(CrashKind kind);
   // Arms (or re-arms) a crash at a trace step.
   void CrashAtStep(uint64_t step, CrashKind kind);

@@ -333,7 +333,7 @@ absl::Status LocalShard::FlushAndAck(bool force) {
   // stops at what the WAL holds durably.
   uint64_t ack = std::min<uint64_t>(*waterline, wal_->synced_next_index());
   // A snapshot archiving the WAL needs every op after its freeze kept.
-  if (ack_pin_) ack = std::min(ack, *ack_pin_);
+  if (!ack_pins_.empty()) ack = std::min(ack, *ack_pins_.begin());
   if (ack <= wal_->first_index()) return absl::OkStatus();
   return wal_->Ack(ack);
 }

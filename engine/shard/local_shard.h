@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -151,9 +152,10 @@ class LocalShard {
   std::map<PointId, std::vector<SegmentId>> LiveCopies();
   // Structural invariants (brief §5 item 6, 7): a description of the first
   // broken one, or nullopt. Payload indexes agree with payloads; no
-  // leftover in temp_segments/; the WAL's first index is not past what the
-  // segments persisted.
-  std::optional<std::string> CheckStructure();
+  // leftover in temp_segments/; with `check_wal_ack`, the WAL's first index
+  // is not past what the segments persisted (not so for a shard restored
+  // from a WAL-less snapshot, whose empty WAL starts after the live one).
+  std::optional<std::string> CheckStructure(bool check_wal_ack = true);
   // The first failure that stopped the shard (failed sync, WAL error).
   absl::Status health();
   const ShardPaths& paths() const { return paths_; }
@@ -206,7 +208,8 @@ class LocalShard {
 
   std::unique_ptr<Mutex> proxy_all_mutex_;  // one proxy_all at a time
   std::optional<SeqNumber> last_applied_;    // guarded by updates mutex
-  std::optional<uint64_t> ack_pin_;          // guarded by wal mutex
+  // WAL-including snapshots in progress hold the ack at or below these.
+  std::multiset<uint64_t> ack_pins_;  // guarded by wal mutex
 
   std::unique_ptr<Mutex> wal_mutex_;
   std::unique_ptr<Wal> wal_;

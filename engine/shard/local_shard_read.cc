@@ -108,7 +108,7 @@ std::map<PointId, std::vector<SegmentId>> LocalShard::LiveCopies() {
 
 namespace engine {
 
-std::optional<std::string> LocalShard::CheckStructure() {
+std::optional<std::string> LocalShard::CheckStructure(bool check_wal_ack) {
   SeqNumber max_persisted = 0;
   {
     ReadLock segments(*segments_lock_);
@@ -127,7 +127,7 @@ std::optional<std::string> LocalShard::CheckStructure() {
     return fmt::format("{} entries left in temp_segments/", leftovers->size());
   }
   MutexLock wal(*wal_mutex_);
-  if (wal_->first_index() > max_persisted + 1 && wal_->first_index() > 0) {
+  if (check_wal_ack && wal_->first_index() > max_persisted + 1 && wal_->first_index() > 0) {
     return fmt::format("the WAL's first index {} is past every persisted version (max {})",
                        wal_->first_index(), max_persisted);
   }

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "absl/cleanup/cleanup.h"
 #include "engine/common/assert.h"
 #include "engine/common/file_util.h"
 #include "engine/shard/local_shard.h"
@@ -69,10 +70,18 @@ absl::StatusOr<LocalShard::SnapshotInfo> LocalShard::CreateSnapshot(bool save_wa
     }
     // Everything enqueued before the pin is applied before the freeze.
     if (auto status = Plunge(); !status.ok()) return status;
-  } else {
-    MutexLock wal(*wal_mutex_);
-    ack_pin_ = wal_->first_index();
   }
+  std::optional<uint64_t> ack_pin;
+  if (save_wal) {
+    MutexLock wal(*wal_mutex_);
+    ack_pin = wal_->first_index();
+    ack_pins_.insert(*ack_pin);
+  }
+  auto release_pin = absl::MakeCleanup([&] {
+    if (!ack_pin) return;
+    MutexLock wal(*wal_mutex_);
+    ack_pins_.erase(ack_pins_.find(*ack_pin));
+  });
   const std::string temporary_path = archive_path + ".tmp";
   auto file = fs.Open(temporary_path, OpenMode::kCreateTruncate);
   if (!file.ok()) return file.status();
@@ -102,7 +111,6 @@ absl::StatusOr<LocalShard::SnapshotInfo> LocalShard::CreateSnapshot(bool save_wa
       status = archive.AddFileFrom(fs, JoinPath(paths_.wal(), name), JoinPath("wal", name));
     }
     info.wal_next_index = wal_->next_index();
-    ack_pin_.reset();
     for (const std::string& clocks : {paths_.newest_clocks(), paths_.oldest_clocks()}) {
       auto exists = Exists(fs, clocks);
       if (status.ok() && exists.ok() && *exists) status = archive.AddFileFrom(fs, clocks, BaseName(clocks));
@@ -117,10 +125,7 @@ absl::StatusOr<LocalShard::SnapshotInfo> LocalShard::CreateSnapshot(bool save_wa
     if (status.ok()) status = archive.Add("newest_clocks.json", pinned_newest.ToJson().dump());
     if (status.ok()) status = archive.Add("oldest_clocks.json", pinned_oldest.ToJson().dump());
   }
-  if (save_wal) {
-    MutexLock wal(*wal_mutex_);
-    ack_pin_.reset();
-  }
+  std::move(release_pin).Invoke();
   if (status.ok()) {
     status = archive.Add("shard_config.json",
                          nlohmann::json{{"dimension", options_.collection.dimension},
