@@ -272,6 +272,14 @@ void Run::Client(engine::LocalShard& shard, int client) {
       case Action::kFlush: (void)shard.FlushAndAck(false); break;
       case Action::kFreeze: Freeze(shard); break;
       case Action::kSnapshot: Snapshot(shard); break;
+      case Action::kOptimize: {
+        auto merged = shard.OptimizeMerge();
+        if (merged.ok() && *merged) ++stats_.optimizations;
+        if (!merged.ok() && !config_.profile.HasFaults() && shard.health().ok()) {
+          Fail(fmt::format("merge optimization failed without injected faults: {}", merged.status().ToString()));
+        }
+        break;
+      }
     }
   }
 }
@@ -383,7 +391,7 @@ bool Run::CheckRestoredState(engine::LocalShard& shard, size_t index) {
                                                    config_.collection))));
     return false;
   }
-  if (auto broken = shard.CheckStructure(/*check_wal_ack=*/snapshot.save_wal)) {
+  if (auto broken = shard.CheckStructure()) {
     Fail(fmt::format("restored snapshot {}: {}", snapshot.path, *broken));
     return false;
   }

@@ -46,6 +46,7 @@ struct ShardRunStats {
   uint64_t snapshots_with_wal = 0;
   uint64_t snapshots_without_wal = 0;
   uint64_t restores = 0;
+  uint64_t optimizations = 0;
   uint64_t reads_checked = 0;
   uint64_t process_crashes = 0;
   uint64_t power_losses = 0;

@@ -22,7 +22,8 @@ Action Workload::NextAction() {
   if (roll < 76) return Action::kCount;
   if (roll < 84) return Action::kSearch;
   if (roll < 90) return Action::kPlunge;
-  if (roll < 93) return Action::kFreeze;
+  if (roll < 91) return Action::kFreeze;
+  if (roll < 93) return Action::kOptimize;
   if (roll < 96) return Action::kSnapshot;
   return Action::kFlush;
 }

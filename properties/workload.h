@@ -17,7 +17,7 @@ namespace properties {
 
 enum class Action {
   kUpdate, kDeleteByFilter, kRetrieve, kScroll, kCount, kSearch, kPlunge, kFlush, kFreeze,
-  kSnapshot
+  kSnapshot, kOptimize
 };
 
 class Workload {

@@ -87,6 +87,19 @@ absl::StatusOr<bool> ProxySegment::DeleteFieldIndex(SeqNumber op_num, const std:
   return true;
 }
 
+absl::Status ProxySegment::PropagateTo(SegmentEntry& target) const {
+  for (const auto& [id, op_num] : deleted_) {
+    auto deleted = target.DeletePoint(op_num, id);
+    if (!deleted.ok()) return deleted.status();
+  }
+  for (const auto& [key, change] : index_changes_) {
+    auto applied = change.create ? target.CreateFieldIndex(change.op_num, key, *change.create)
+                                 : target.DeleteFieldIndex(change.op_num, key);
+    if (!applied.ok()) return applied.status();
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ProxySegment::Propagate() {
   for (const auto& [id, op_num] : deleted_) {
     auto deleted = wrapped_->DeletePoint(op_num, id);

@@ -29,6 +29,10 @@ class ProxySegment final : public SegmentEntry {
 
   const std::shared_ptr<SegmentEntry>& wrapped() const { return wrapped_; }
   bool has_unpropagated_changes() const { return !deleted_.empty() || !index_changes_.empty(); }
+  // The changes recorded so far (an optimizer applies them to its result).
+  const std::map<PointId, SeqNumber>& pending_deletes() const { return deleted_; }
+  // Applies the recorded changes to another segment (an optimizer's result).
+  absl::Status PropagateTo(SegmentEntry& target) const;
   // Applies the recorded deletes and index changes to the wrapped segment.
   // REQUIRES: the caller holds the updates mutex (no op runs meanwhile).
   absl::Status Propagate();

@@ -39,8 +39,18 @@ namespace engine {
 
 class Segment final : public SegmentEntry {
  public:
+  // With `complete` false the completion marker is not written: the caller
+  // fills and flushes the segment and calls MarkComplete last (an
+  // optimizer's build).
   static absl::StatusOr<std::unique_ptr<Segment>> Create(FileSystem& fs, std::string dir,
-                                                         CollectionConfig config, bool appendable);
+                                                         CollectionConfig config, bool appendable,
+                                                         bool complete = true);
+  absl::Status MarkComplete();
+  // Raises the segment version (an optimizer's result covers every op its
+  // inputs had applied, not only the ones that touched surviving points).
+  void RaiseVersion(SeqNumber version) { version_ = std::max(version_.value_or(0), version); }
+  // Moves the segment's directory (renamed by the caller) to `new_dir`.
+  void set_directory(std::string new_dir) { dir_ = std::move(new_dir); }
   static absl::StatusOr<std::unique_ptr<Segment>> Load(FileSystem& fs, std::string dir);
   static absl::StatusOr<bool> IsComplete(FileSystem& fs, std::string_view dir);
   static constexpr char kCompletionMarker[] = "COMPLETE";
@@ -113,7 +123,7 @@ class Segment final : public SegmentEntry {
   std::string PathOf(std::string_view name) const;
 
   FileSystem& fs_;
-  const std::string dir_;
+  std::string dir_;
   CollectionConfig config_;
   bool appendable_;
   std::map<PointId, PointRecord> points_;  // live copies and tombstones

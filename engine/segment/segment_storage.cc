@@ -82,8 +82,16 @@ absl::StatusOr<bool> Segment::IsComplete(FileSystem& fs, std::string_view dir) {
   return Exists(fs, JoinPath(dir, kCompletionMarker));
 }
 
+absl::Status Segment::MarkComplete() {
+  if (auto status = WriteFileAtomically(fs_, PathOf(kCompletionMarker), "complete\n"); !status.ok()) {
+    return status;
+  }
+  return fs_.SyncDir(ParentDir(dir_));
+}
+
 absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(FileSystem& fs, std::string dir,
-                                                         CollectionConfig config, bool appendable) {
+                                                         CollectionConfig config, bool appendable,
+                                                         bool complete) {
   if (auto status = fs.Mkdir(dir); !status.ok()) return status;
   std::unique_ptr<Segment> segment(new Segment(fs, std::move(dir), config, appendable));
   for (const char* log : {kIdMapLog, kVectorsLog, kPayloadsLog, kVersionsLog}) {
@@ -97,12 +105,11 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(FileSystem& fs, std::st
     return status;
   }
   if (auto status = segment->WriteSegmentJson(std::nullopt); !status.ok()) return status;
-  // Everything above is durable before the marker says the segment exists.
-  if (auto status = WriteFileAtomically(fs, segment->PathOf(kCompletionMarker), "complete\n");
-      !status.ok()) {
-    return status;
-  }
   if (auto status = fs.SyncDir(ParentDir(segment->dir_)); !status.ok()) return status;
+  // Everything above is durable before the marker says the segment exists.
+  if (complete) {
+    if (auto status = segment->MarkComplete(); !status.ok()) return status;
+  }
   return segment;
 }
 

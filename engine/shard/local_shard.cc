@@ -290,6 +290,21 @@ absl::StatusOr<SeqNumber> LocalShard::FlushSegmentsWalFirst(bool force) {
   return holder_.FlushAll(force);
 }
 
+absl::Status LocalShard::DestroyReplacedSegments() {
+  std::vector<std::string> doomed;
+  {
+    MutexLock updates(*updates_mutex_);
+    doomed.swap(pending_destroy_);
+  }
+  for (const std::string& dir : doomed) {
+    // The marker goes first (sorted removal): a crash midway leaves an
+    // incomplete directory, which the next load removes.
+    if (auto status = RemoveTree(env_.fs(), dir); !status.ok()) return status;
+  }
+  if (doomed.empty()) return absl::OkStatus();
+  return env_.fs().SyncDir(paths_.segments());
+}
+
 absl::Status LocalShard::SyncWal() {
   if (auto status = wal_->Sync(); !status.ok()) return status;
   if (options_.observer) options_.observer->OnWalSynced(wal_->next_index());
@@ -321,6 +336,7 @@ absl::Status LocalShard::FlushAndAck(bool force) {
     waterline = FlushSegmentsWalFirst(force);
   }
   if (!waterline.ok()) return waterline.status();
+  if (auto status = DestroyReplacedSegments(); !status.ok()) return status;
   {
     MutexLock clocks(*clocks_mutex_);
     if (auto status = newest_clocks_.StoreIfChanged(env_.fs(), paths_.newest_clocks());

@@ -101,6 +101,8 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
     const bool empty = temp->segment->LiveIds().empty();
     if (empty && holder_.AppendableIds().size() > 1) {
       dropped = holder_.Remove({temporary_id}).front();
+      // Its tombstones may carry the newest op: that op stays acknowledged.
+      if (dropped->version()) holder_.BumpPersistedVersionOverwrite(*dropped->version());
     }
   }
   segments_lock_->Downgrade();

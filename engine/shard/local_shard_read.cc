@@ -108,8 +108,7 @@ std::map<PointId, std::vector<SegmentId>> LocalShard::LiveCopies() {
 
 namespace engine {
 
-std::optional<std::string> LocalShard::CheckStructure(bool check_wal_ack) {
-  SeqNumber max_persisted = 0;
+std::optional<std::string> LocalShard::CheckStructure() {
   {
     ReadLock segments(*segments_lock_);
     MutexLock updates(*updates_mutex_);
@@ -119,17 +118,11 @@ std::optional<std::string> LocalShard::CheckStructure(bool check_wal_ack) {
       if (!locked->segment->IndexesAgreeWithPayloads()) {
         return fmt::format("segment {}: a payload index disagrees with the payloads", segment_id);
       }
-      max_persisted = std::max(max_persisted, locked->segment->persisted_version().value_or(0));
     }
   }
   auto leftovers = env_.fs().ListDir(paths_.temp_segments());
   if (leftovers.ok() && !leftovers->empty()) {
     return fmt::format("{} entries left in temp_segments/", leftovers->size());
-  }
-  MutexLock wal(*wal_mutex_);
-  if (check_wal_ack && wal_->first_index() > max_persisted + 1 && wal_->first_index() > 0) {
-    return fmt::format("the WAL's first index {} is past every persisted version (max {})",
-                       wal_->first_index(), max_persisted);
   }
   return std::nullopt;
 }

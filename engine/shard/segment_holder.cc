@@ -242,7 +242,7 @@ absl::StatusOr<SeqNumber> SegmentHolder::FlushAll(bool force) {
   }
   // Everything recorded so far is durable now in the required order.
   flush_dependencies_.clear();
-  SeqNumber max_persisted = 0;
+  SeqNumber max_persisted = persisted_version_overwrite_;
   SeqNumber min_unsaved = UINT64_MAX;
   bool has_unsaved = false;
   for (const auto& [id, locked] : segments_) {

@@ -95,6 +95,15 @@ class SegmentHolder {
   // highest persisted version when everything is saved.
   absl::StatusOr<SeqNumber> FlushAll(bool force);
 
+  // A version every op up to which is reflected, even if no segment claims
+  // it any more (a dropped empty temporary segment): FlushAll's waterline
+  // never goes below it when everything is saved (Qdrant's
+  // max_persisted_segment_version_overwrite).
+  void BumpPersistedVersionOverwrite(SeqNumber version) {
+    persisted_version_overwrite_ = std::max(persisted_version_overwrite_, version);
+  }
+  SeqNumber persisted_version_overwrite() const { return persisted_version_overwrite_; }
+
   // Every live copy of every point (id -> segments holding it), for
   // invariant checks.
   std::map<PointId, std::vector<SegmentId>> LiveCopies() const;
@@ -120,6 +129,7 @@ class SegmentHolder {
   std::map<SegmentId, LockedSegment> segments_;
   SegmentId next_id_ = 1;
   std::vector<FlushDependency> flush_dependencies_;
+  SeqNumber persisted_version_overwrite_ = 0;
 };
 
 }  // namespace engine
