@@ -47,6 +47,8 @@ void OnSeedTimeout(int) {
 struct Totals {
   uint64_t seeds = 0, passed = 0, failed = 0, steps = 0, ops = 0, completed = 0, reads = 0;
   uint64_t process_crashes = 0, power_losses = 0, reloads = 0;
+  uint64_t snapshots_with_wal = 0, snapshots_without_wal = 0, restores = 0, freezes = 0;
+  uint64_t optimizations = 0;
   std::map<std::string, std::vector<nlohmann::json>> failures;  // signature -> runs
 };
 
@@ -84,6 +86,11 @@ void Absorb(Totals& totals, const nlohmann::json& run) {
   totals.process_crashes += run.value("process_crashes", 0ull);
   totals.power_losses += run.value("power_losses", 0ull);
   totals.reloads += run.value("reloads", 0ull);
+  totals.snapshots_with_wal += run.value("snapshots_with_wal", 0ull);
+  totals.snapshots_without_wal += run.value("snapshots_without_wal", 0ull);
+  totals.restores += run.value("restores", 0ull);
+  totals.freezes += run.value("freezes", 0ull);
+  totals.optimizations += run.value("optimizations", 0ull);
   if (run.value("passed", false)) {
     ++totals.passed;
   } else {
@@ -149,6 +156,10 @@ nlohmann::json SummaryJson(const Totals& totals, double elapsed_seconds) {
           {"reads_checked", totals.reads},
           {"crashes", {{"process", totals.process_crashes}, {"power_loss", totals.power_losses}}},
           {"reloads", totals.reloads},
+          {"snapshots", {{"with_wal", totals.snapshots_with_wal}, {"without_wal", totals.snapshots_without_wal}}},
+          {"restores", totals.restores},
+          {"freezes", totals.freezes},
+          {"optimizations", totals.optimizations},
           {"elapsed_seconds", elapsed_seconds},
           {"seeds_per_second", elapsed_seconds > 0 ? totals.seeds / elapsed_seconds : 0},
           {"simulated_ops_per_second", elapsed_seconds > 0 ? totals.ops / elapsed_seconds : 0},
@@ -250,6 +261,7 @@ int CampaignCommand(const CampaignOptions& options) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
   bool out_of_time = false;
+  double last_progress = 0;
   for (;;) {
     std::vector<pollfd> fds;
     for (const Worker& worker : workers) if (!worker.done) fds.push_back({worker.read_fd, POLLIN, 0});
@@ -276,7 +288,15 @@ int CampaignCommand(const CampaignOptions& options) {
       worker.buffer.append(chunk, static_cast<size_t>(got));
       DrainLines(worker, totals, jobs);
     }
-    if (!options.quiet) PrintProgress(totals, elapsed(), options.seeds ? std::optional(planned) : std::nullopt);
+    // A live line on a terminal (twice a second), a plain line every 10 s
+    // otherwise (CI logs).
+    const double now = elapsed();
+    const double interval = isatty(STDERR_FILENO) ? 0.5 : 10.0;
+    if (!options.quiet && now - last_progress >= interval) {
+      last_progress = now;
+      PrintProgress(totals, now, options.seeds ? std::optional(planned) : std::nullopt);
+      if (!isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");
+    }
     if (budget_seconds && elapsed() >= *budget_seconds) { out_of_time = true; break; }
   }
   for (Worker& worker : workers) {
@@ -295,6 +315,10 @@ int CampaignCommand(const CampaignOptions& options) {
   std::printf("crashes: %llu process, %llu power loss; reloads: %llu; reads checked: %llu\n",
               (unsigned long long)totals.process_crashes, (unsigned long long)totals.power_losses,
               (unsigned long long)totals.reloads, (unsigned long long)totals.reads);
+  std::printf("snapshots: %llu with WAL, %llu without, %llu restored; freezes: %llu; merges: %llu\n",
+              (unsigned long long)totals.snapshots_with_wal,
+              (unsigned long long)totals.snapshots_without_wal, (unsigned long long)totals.restores,
+              (unsigned long long)totals.freezes, (unsigned long long)totals.optimizations);
   for (const auto& [signature, runs] : totals.failures) {
     std::printf("FAILURE x%zu: %s\n  first: %s\n  replay: shardsim run --seed %llu\n", runs.size(),
                 signature.c_str(), runs.front().value("failure", "").c_str(),

@@ -61,6 +61,13 @@ std::string ResultJson(const properties::ShardRunConfig& config,
       {"process_crashes", result.stats.process_crashes},
       {"power_losses", result.stats.power_losses},
       {"reloads", result.stats.reloads},
+      {"clock_rejections", result.stats.clock_rejections},
+      {"freezes", result.stats.freezes},
+      {"snapshots_with_wal", result.stats.snapshots_with_wal},
+      {"snapshots_without_wal", result.stats.snapshots_without_wal},
+      {"restores", result.stats.restores},
+      {"optimizations", result.stats.optimizations},
+      {"failed_loads", result.stats.failed_loads},
   };
   return json.dump();
 }
@@ -80,6 +87,12 @@ int RunCommand(const RunOptions& options) {
     std::printf("config: %s\n", config.Describe().c_str());
     std::printf("result: %s\n", result.passed ? "PASS" : "FAIL");
     if (!result.passed) std::printf("failure: %s\n", result.failure.c_str());
+    std::printf("snapshots: %llu with WAL, %llu without, %llu restored; freezes: %llu; "
+                "merges: %llu\n",
+                (unsigned long long)result.stats.snapshots_with_wal,
+                (unsigned long long)result.stats.snapshots_without_wal,
+                (unsigned long long)result.stats.restores, (unsigned long long)result.stats.freezes,
+                (unsigned long long)result.stats.optimizations);
     std::printf("steps: %llu, ops written: %llu, completed: %llu, reads checked: %llu, "
                 "process crashes: %llu, power losses: %llu, reloads: %llu\n",
                 (unsigned long long)result.steps, (unsigned long long)result.stats.ops_written,
