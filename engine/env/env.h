@@ -180,6 +180,18 @@ class ReadLock {
   RwLock& lock_;
 };
 
+// Holds the upgradable read (callers may Upgrade/Downgrade in between).
+class UpgradableReadLock {
+ public:
+  explicit UpgradableReadLock(RwLock& lock) : lock_(lock) { lock_.LockUpgradable(); }
+  ~UpgradableReadLock() { lock_.UnlockUpgradable(); }
+  UpgradableReadLock(const UpgradableReadLock&) = delete;
+  UpgradableReadLock& operator=(const UpgradableReadLock&) = delete;
+
+ private:
+  RwLock& lock_;
+};
+
 class WriteLock {
  public:
   explicit WriteLock(RwLock& lock) : lock_(lock) { lock_.Lock(); }

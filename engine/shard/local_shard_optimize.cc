@@ -10,25 +10,11 @@
 
 namespace engine {
 
-namespace {
-
-class UpgradableGuard {
- public:
-  explicit UpgradableGuard(RwLock& lock) : lock_(lock) { lock_.LockUpgradable(); }
-  ~UpgradableGuard() { lock_.UnlockUpgradable(); }
-  UpgradableGuard(const UpgradableGuard&) = delete;
-  UpgradableGuard& operator=(const UpgradableGuard&) = delete;
-
- private:
-  RwLock& lock_;
-};
-
-}  // namespace
 
 absl::StatusOr<bool> LocalShard::OptimizeMerge() {
   if (auto status = health(); !status.ok()) return status;
   MutexLock one_at_a_time(*proxy_all_mutex_);
-  UpgradableGuard upgradable(*segments_lock_);
+  UpgradableReadLock upgradable(*segments_lock_);
   // The two smallest segments (fewest live points, lowest id on ties).
   std::vector<std::pair<size_t, SegmentId>> sizes;
   for (SegmentId id : holder_.Ids()) {

@@ -7,21 +7,6 @@
 
 namespace engine {
 
-namespace {
-
-// Holds the segments lock in upgradable mode for the whole operation.
-class UpgradableReadLock {
- public:
-  explicit UpgradableReadLock(RwLock& lock) : lock_(lock) { lock_.LockUpgradable(); }
-  ~UpgradableReadLock() { lock_.UnlockUpgradable(); }
-  UpgradableReadLock(const UpgradableReadLock&) = delete;
-  UpgradableReadLock& operator=(const UpgradableReadLock&) = delete;
-
- private:
-  RwLock& lock_;
-};
-
-}  // namespace
 
 absl::Status LocalShard::Unproxy(SegmentId id, const std::shared_ptr<ProxySegment>& proxy) {
   // Upgrade before taking the updates mutex: the update worker takes the
