@@ -13,7 +13,9 @@ void Write(SimFileSystem& fs, const std::string& path, const std::string& data, 
   auto file = fs.Open(path, OpenMode::kCreateTruncate);
   ASSERT_TRUE(file.ok()) << file.status();
   ASSERT_TRUE((*file)->Append(std::span<const char>(data.data(), data.size())).ok());
-  if (sync) ASSERT_TRUE((*file)->Sync().ok());
+  if (sync) {
+    ASSERT_TRUE((*file)->Sync().ok());
+  }
 }
 
 std::string Read(SimFileSystem& fs, const std::string& path) {
