@@ -278,9 +278,19 @@ int CampaignCommand(const CampaignOptions& options) {
         int status = 0;
         waitpid(worker.pid, &status, 0);
         worker.done = true;
-        // A worker replaced after a hung seed goes on with its next seed.
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 4 && worker.next_seed <= range.second &&
-            worker.next_seed >= range.first) {
+        const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        const bool hung = WIFEXITED(status) && WEXITSTATUS(status) == 4;
+        if (!clean && !hung && worker.next_seed >= range.first && worker.next_seed <= range.second) {
+          // The run aborted (an always-on assertion, a crash): that is a
+          // failure of this seed; the worker's other seeds go on.
+          const std::string why = WIFSIGNALED(status)
+                                      ? fmt::format("the run aborted with signal {}", WTERMSIG(status))
+                                      : fmt::format("the run exited with code {}", WEXITSTATUS(status));
+          Absorb(totals, nlohmann::json{{"seed", worker.next_seed}, {"passed", false}, {"failure", why}});
+          worker.next_seed += jobs;
+        }
+        // A replaced worker goes on with its next seed.
+        if (!clean && worker.next_seed >= range.first && worker.next_seed <= range.second) {
           worker = StartWorker(worker.next_seed, range.second, jobs, options);
         }
         continue;
