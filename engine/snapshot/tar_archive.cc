@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <memory>
 #include <set>
 
 #include <fmt/format.h>
@@ -13,13 +14,11 @@ namespace engine {
 
 namespace {
 
+// libarchive's output only goes to memory: the file I/O happens after each
+// libarchive call returns, so nothing (a simulated crash unwinding a task)
+// ever unwinds through libarchive's C frames.
 la_ssize_t WriteCallback(struct archive*, void* client, const void* buffer, size_t length) {
-  auto* writer = static_cast<TarWriter*>(client);
-  absl::Status status = writer->out().Append(std::span<const char>(static_cast<const char*>(buffer), length));
-  if (!status.ok()) {
-    writer->write_status() = status;
-    return -1;
-  }
+  static_cast<TarWriter*>(client)->pending().append(static_cast<const char*>(buffer), length);
   return static_cast<la_ssize_t>(length);
 }
 
@@ -68,34 +67,40 @@ TarWriter::~TarWriter() {
 
 absl::Status TarWriter::AddFile(const std::string& path, std::string_view contents) {
   SS_ASSERT(!finished_);
-  archive_entry* entry = archive_entry_new();
-  archive_entry_set_pathname(entry, path.c_str());
-  archive_entry_set_filetype(entry, AE_IFREG);
-  archive_entry_set_perm(entry, 0644);
-  archive_entry_set_size(entry, static_cast<la_int64_t>(contents.size()));
-  archive_entry_set_mtime(entry, 0, 0);  // deterministic archives
-  const int header = archive_write_header(archive_, entry);
-  archive_entry_free(entry);
+  // Owned by a guard: a simulated crash can unwind through the write below.
+  std::unique_ptr<archive_entry, decltype(&archive_entry_free)> entry(archive_entry_new(),
+                                                                      archive_entry_free);
+  archive_entry_set_pathname(entry.get(), path.c_str());
+  archive_entry_set_filetype(entry.get(), AE_IFREG);
+  archive_entry_set_perm(entry.get(), 0644);
+  archive_entry_set_size(entry.get(), static_cast<la_int64_t>(contents.size()));
+  archive_entry_set_mtime(entry.get(), 0, 0);  // deterministic archives
+  const int header = archive_write_header(archive_, entry.get());
+  entry.reset();
   if (header != ARCHIVE_OK) {
-    if (!write_status_.ok()) return write_status_;
     return absl::InternalError(fmt::format("archive header for {}: {}", path, archive_error_string(archive_)));
   }
   if (!contents.empty() &&
       archive_write_data(archive_, contents.data(), contents.size()) != static_cast<la_ssize_t>(contents.size())) {
-    if (!write_status_.ok()) return write_status_;
     return absl::InternalError(fmt::format("archive data for {}: {}", path, archive_error_string(archive_)));
   }
-  return write_status_;
+  return FlushPending();
+}
+
+absl::Status TarWriter::FlushPending() {
+  if (pending_.empty()) return absl::OkStatus();
+  absl::Status status = out_.Append(std::span<const char>(pending_.data(), pending_.size()));
+  pending_.clear();
+  return status;
 }
 
 absl::Status TarWriter::Finish() {
   SS_ASSERT(!finished_);
   finished_ = true;
   if (archive_write_close(archive_) != ARCHIVE_OK) {
-    if (!write_status_.ok()) return write_status_;
     return absl::InternalError(fmt::format("archive close: {}", archive_error_string(archive_)));
   }
-  return write_status_;
+  return FlushPending();
 }
 
 absl::StatusOr<std::vector<TarEntry>> ReadTar(std::string_view bytes, const TarLimits& limits) {

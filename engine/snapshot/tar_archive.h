@@ -30,15 +30,16 @@ class TarWriter {
   // Completes the archive (trailer blocks); the file is not synced.
   absl::Status Finish();
 
-  // Used by libarchive's write callback.
-  absl::Status& write_status() { return write_status_; }
-  File& out() { return out_; }
+  // Used by libarchive's write callback: bytes not yet written to the file.
+  std::string& pending() { return pending_; }
 
  private:
   explicit TarWriter(File& out) : out_(out) {}
+  absl::Status FlushPending();
+
   File& out_;
   ::archive* archive_ = nullptr;
-  absl::Status write_status_;
+  std::string pending_;
   bool finished_ = false;
 };
 
