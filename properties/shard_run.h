@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 
 #include <vector>
@@ -32,6 +34,12 @@ struct ShardRunConfig {
   bool record_trace = false;
   bool verbose = false;      // print ops, crashes and reloads as they happen
   bool print_trace = false;  // print every trace step as it happens
+  // Replay debugging: every trace event goes to the listener; the run
+  // winds down once the trace passes `stop_at_step`; the shard's state is
+  // printed at the first client step at or after `dump_state_at_step`.
+  std::function<void(const sim::TraceEvent&)> trace_listener;
+  std::optional<uint64_t> stop_at_step;
+  std::optional<uint64_t> dump_state_at_step;
 
   // Swarm testing: every knob drawn from the seed, so rare mixes occur.
   static ShardRunConfig Draw(uint64_t seed);
@@ -54,8 +62,17 @@ struct ShardRunStats {
   uint64_t failed_loads = 0;  // refused under injected faults, then retried
 };
 
+// The invariants a run checks, as named in failures (brief §5):
+//   read                    a read no model state in its window gives (items 1, 7)
+//   recovery                the reloaded shard is not a durable prefix (item 2)
+//   snapshot-point-in-time  a restored snapshot is not its freeze point (items 3, 4)
+//   structure               payload index, temp segments, live copies, proxies (item 6)
+//   unexpected-error        an operation failed with no fault injected
+//   run-outcome             deadlock, step limit, an abort in a worker
 struct ShardRunResult {
   bool passed = true;
+  std::string invariant;  // of the failure; empty when passed
+  bool stopped = false;   // wound down at config.stop_at_step
   std::string failure;  // the invariant, the op or read, expected and actual
   uint64_t trace_hash = 0;
   uint64_t steps = 0;

@@ -28,6 +28,45 @@ Action Workload::NextAction() {
   return Action::kFlush;
 }
 
+Step Workload::NextStep(int client) {
+  Step step;
+  step.client = client;
+  step.action = NextAction();
+  switch (step.action) {
+    case Action::kUpdate:
+      step.wait = decisions_.Chance(config_.wait_probability);
+      step.record = engine::WalRecord{NextOperation(), std::nullopt};
+      step.record->clock_tag = RandomClockTag();
+      break;
+    case Action::kDeleteByFilter:
+      step.filter = RandomFilter();
+      step.wait = decisions_.Chance(0.5);
+      break;
+    case Action::kRetrieve: step.id = RandomId(); break;
+    case Action::kScroll:
+    case Action::kCount: step.filter = RandomFilter(); break;
+    case Action::kSearch:
+      step.vector = RandomVector();
+      step.k = decisions_.Between(1, 4);
+      break;
+    case Action::kSnapshot: step.save_wal = decisions_.Chance(0.5); break;
+    case Action::kPlunge:
+    case Action::kFlush:
+    case Action::kFreeze:
+    case Action::kOptimize: break;
+  }
+  return step;
+}
+
+CrashPoint Workload::NextCrash(uint64_t client_steps) {
+  CrashPoint crash;
+  crash.kind = decisions_.Chance(config_.power_loss_probability) ? sim::CrashKind::kPowerLoss
+                                                                  : sim::CrashKind::kProcessCrash;
+  // Within the steps an epoch of this size takes, so most crashes fire.
+  crash.after_steps = decisions_.Between(10, 200 + 40 * client_steps);
+  return crash;
+}
+
 std::optional<engine::ClockTag> Workload::RandomClockTag() {
   if (!decisions_.Chance(0.3)) return std::nullopt;
   return engine::ClockTag{decisions_.Draw(2), 0, decisions_.Between(0, 12), decisions_.Draw(2),

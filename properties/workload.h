@@ -10,15 +10,11 @@
 #include "engine/model/filter.h"
 #include "engine/model/operation.h"
 #include "properties/reference_model.h"
+#include "properties/scenario.h"
 #include "properties/shard_run.h"
 #include "sim/decision.h"
 
 namespace properties {
-
-enum class Action {
-  kUpdate, kDeleteByFilter, kRetrieve, kScroll, kCount, kSearch, kPlunge, kFlush, kFreeze,
-  kSnapshot, kOptimize
-};
 
 class Workload {
  public:
@@ -26,6 +22,11 @@ class Workload {
       : decisions_(decisions), config_(config) {}
 
   Action NextAction();
+  // The next action of `client` with every parameter drawn.
+  Step NextStep(int client);
+  // Where a crash of the coming epoch falls, for an epoch of this many
+  // client steps.
+  CrashPoint NextCrash(uint64_t client_steps);
   engine::Operation NextOperation();
   engine::PointId RandomId();
   engine::Vector RandomVector();

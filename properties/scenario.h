@@ -1,0 +1,87 @@
+// A scenario: one simulated shard run written down completely, so that it
+// replays bit for bit and can be shrunk. It holds the run's config, the
+// steps each client takes in each epoch (an epoch is one engine process,
+// ended by an optional crash at an exact trace step), and the tape of the
+// world's own decisions (scheduling, faults, which unsynced data survives).
+//
+// A run from a seed draws its steps from a workload stream and the world's
+// decisions from another; recording both gives a scenario. Replaying a
+// scenario executes its steps as written and draws the world's decisions
+// from its tape: the same trace, step for step.
+//
+// The text format (scenarios/scenario_format.h) is what engineers read.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/model/filter.h"
+#include "engine/model/operation.h"
+#include "properties/shard_run.h"
+#include "sim/fs/sim_fs.h"
+
+namespace properties {
+
+enum class Action {
+  kUpdate, kDeleteByFilter, kRetrieve, kScroll, kCount, kSearch, kPlunge, kFlush, kFreeze,
+  kSnapshot, kOptimize
+};
+
+const char* ActionName(Action action);
+std::optional<Action> ParseAction(std::string_view name);
+
+// One client action with every parameter it needs.
+struct Step {
+  int client = 0;
+  Action action = Action::kPlunge;
+  bool wait = false;                       // update, delete-by-filter
+  std::optional<engine::WalRecord> record;  // update
+  engine::Filter filter;                   // delete-by-filter, scroll, count
+  engine::PointId id = 0;                  // retrieve
+  engine::Vector vector;                   // search
+  uint64_t k = 1;                          // search
+  bool save_wal = false;                   // snapshot
+};
+
+struct CrashPoint {
+  // Trace steps after the epoch's first step (relative, so that shrinking
+  // an earlier epoch does not move this crash into another one).
+  uint64_t after_steps = 0;
+  sim::CrashKind kind = sim::CrashKind::kProcessCrash;
+};
+
+struct Epoch {
+  std::optional<CrashPoint> crash;
+  std::vector<Step> steps;  // in the order the run drew them
+};
+
+struct Scenario {
+  ShardRunConfig config;
+  // The invariant the run broke ("" for a passing run); replay compares.
+  std::string expected_invariant;
+  std::vector<Epoch> epochs;
+  std::vector<uint8_t> tape;
+
+  // Steps plus crashes: the size a shrinker minimises.
+  size_t StepCount() const;
+};
+
+// Replays a scenario: its steps as written, the world's decisions from its
+// tape (an exhausted tape answers 0). `config` carries the run's printing
+// options (verbose, trace); the scenario's own config decides the run.
+ShardRunResult ReplayScenario(const Scenario& scenario, const ShardRunConfig& print_options);
+
+// Runs `config` from its seed and records the scenario that replays it.
+struct RecordedRun {
+  ShardRunResult result;
+  Scenario scenario;
+};
+RecordedRun RecordShardRun(const ShardRunConfig& config);
+
+// Runs with both the workload and the world drawing from one byte tape (a
+// fuzzer's input), recording the scenario that replays it.
+RecordedRun RecordTapeRun(const ShardRunConfig& config, const std::vector<uint8_t>& tape);
+
+}  // namespace properties

@@ -1,0 +1,177 @@
+// The read checks (brief §5 items 1 and 7) and the restore checks (items 3
+// and 4) of a simulated shard run.
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "engine/model/distance.h"
+#include "engine/shard/restore.h"
+#include "properties/run.h"
+
+namespace properties {
+
+// Restores each snapshot into its own directory (on an empty part of the
+// world), checks it is the promised point in time, then crashes and
+// reloads it: the same state again (brief §5 items 3 and 4).
+void Run::CheckRestores() {
+  for (size_t index = 0; index < snapshots_.size() && index < kMaxRestoresChecked && !stopping(); ++index) {
+    RestoreOne(index);
+  }
+}
+
+void Run::RestoreOne(size_t index) {
+  {
+    const std::string dir = fmt::format("restored-{}", index);
+    const sim::ProcessId restorer = world_.StartProcess("restore", [&, index] {
+      auto restored = engine::RestoreSnapshot(world_.env(), snapshots_[index].path, dir, RestoreOptions());
+      if (!restored.ok()) {
+        // A crash during CreateSnapshot can leave no archive at all.
+        if (!absl::IsNotFound(restored.status())) {
+          Fail("snapshot-point-in-time", fmt::format("restore of {} failed: {}", snapshots_[index].path, restored.status().ToString()));
+        }
+        return;
+      }
+      ++stats_.restores;
+      CheckRestoredState(**restored, index);
+      (void)(*restored)->Shutdown();
+    });
+    world_.WaitProcess(restorer);
+    if (failed()) return;
+    const sim::ProcessId crasher = world_.StartProcess("restored-crash", [&, index] {
+      auto shard = engine::LocalShard::Load(world_.env(), dir, RestoreOptions());
+      if (!shard.ok()) {
+        if (!absl::IsNotFound(shard.status())) Fail("snapshot-point-in-time", fmt::format("reload of a restored shard failed: {}", shard.status().ToString()));
+        return;
+      }
+      world_.Crash(sim::CrashKind::kPowerLoss);
+    });
+    world_.WaitProcess(crasher);
+    const sim::ProcessId reloader = world_.StartProcess("restored-reload", [&, index] {
+      auto shard = engine::LocalShard::Load(world_.env(), dir, RestoreOptions());
+      if (!shard.ok()) return;  // never restored (no archive)
+      CheckRestoredState(**shard, index);
+      (void)(*shard)->Shutdown();
+    });
+    world_.WaitProcess(reloader);
+  }
+}
+
+bool Run::CheckRestoredState(engine::LocalShard& shard, size_t index) {
+  const TakenSnapshot& snapshot = snapshots_[index];
+  if (config_.verbose) {
+    const auto summary = shard.Summarize();
+    std::printf("restored %s: WAL [%llu, %llu), segments:\n", snapshot.path.c_str(),
+                (unsigned long long)summary.wal_first_index, (unsigned long long)summary.wal_next_index);
+    for (const auto& line : summary.segments) std::printf("  %s\n", line.c_str());
+  }
+  const std::vector<engine::Point> actual = shard.Scroll(nullptr, std::nullopt, SIZE_MAX);
+  const auto matches = [&](const ReferenceModel& model) {
+    return ExpectedPoints(model, config_.collection) == actual;
+  };
+  const size_t frozen_length = snapshot.frozen_through
+                                   ? snapshot.operations.PrefixLengthThrough(*snapshot.frozen_through)
+                                   : 0;
+  bool ok = false;
+  if (!snapshot.save_wal) {
+    ok = matches(snapshot.operations.StateAfterPrefix(frozen_length));
+  } else {
+    const size_t last = snapshot.wal_next_index == 0
+                            ? 0
+                            : snapshot.operations.PrefixLengthThrough(snapshot.wal_next_index - 1);
+    ReferenceModel model = snapshot.operations.StateAfterPrefix(frozen_length);
+    for (size_t length = frozen_length; !ok; ++length) {
+      ok = matches(model);
+      if (length >= last) break;
+      model.Apply(snapshot.operations.op_num(length), snapshot.operations.operation(length));
+    }
+  }
+  if (!ok) {
+    Fail("snapshot-point-in-time", fmt::format("snapshot {} ({} WAL, frozen through op {}, WAL continues at {}) restored to {} "
+                     "but the model at the freeze holds {}",
+                     snapshot.path, snapshot.save_wal ? "with" : "without",
+                     OpLabel(snapshot.frozen_through), snapshot.wal_next_index, DescribePoints(actual),
+                     DescribePoints(ExpectedPoints(snapshot.operations.StateAfterPrefix(frozen_length),
+                                                   config_.collection))));
+    return false;
+  }
+  if (auto broken = shard.CheckStructure()) {
+    Fail("structure", fmt::format("restored snapshot {}: {}", snapshot.path, *broken));
+    return false;
+  }
+  return true;
+}
+
+void Run::CheckRetrieve(engine::LocalShard& shard, engine::PointId id) {
+  const auto low = history_.applied_through();
+  const std::optional<engine::Point> actual = shard.Retrieve(id);
+  const auto high = history_.last_written();
+  ++stats_.reads_checked;
+  const auto prefix = history_.FindPrefix(low, high, [&](const ReferenceModel& model) {
+    return ExpectedPoint(model, id, config_.collection) == actual;
+  });
+  if (!prefix) {
+    Fail("read", fmt::format("read of point {} returned {}, which no model state between op {} and op "
+                     "{} holds",
+                     id, actual ? DescribePoint(*actual) : "nothing", OpLabel(low),
+                     OpLabel(high)));
+  }
+}
+
+void Run::CheckScroll(engine::LocalShard& shard, const engine::Filter& filter) {
+  const auto low = history_.applied_through();
+  const std::vector<engine::Point> actual = shard.Scroll(&filter, std::nullopt, SIZE_MAX);
+  const auto high = history_.last_written();
+  ++stats_.reads_checked;
+  const auto prefix = history_.FindPrefix(low, high, [&](const ReferenceModel& model) {
+    return ExpectedFiltered(model, filter, config_.collection) == actual;
+  });
+  if (!prefix) {
+    Fail("read", fmt::format("scroll with filter {} returned {}, which no model state between op {} and "
+                     "op {} gives (the model at op {} gives {})",
+                     engine::FilterToJson(filter).dump(), DescribePoints(actual), OpLabel(low),
+                     OpLabel(high), OpLabel(high),
+                     DescribePoints(ExpectedFiltered(history_.ModelBelow(high ? *high + 1 : 0), filter,
+                                                     config_.collection))));
+  }
+}
+
+void Run::CheckCount(engine::LocalShard& shard, const engine::Filter& filter) {
+  const auto low = history_.applied_through();
+  const size_t actual = shard.Count(&filter);
+  const auto high = history_.last_written();
+  ++stats_.reads_checked;
+  const auto prefix = history_.FindPrefix(low, high, [&](const ReferenceModel& model) {
+    return ExpectedFiltered(model, filter, config_.collection).size() == actual;
+  });
+  if (!prefix) {
+    Fail("read", fmt::format("count with filter {} returned {}, which no model state between op {} and "
+                     "op {} gives",
+                     engine::FilterToJson(filter).dump(), actual, OpLabel(low), OpLabel(high)));
+  }
+}
+
+void Run::CheckSearch(engine::LocalShard& shard, const engine::Vector& query, size_t k) {
+  const auto low = history_.applied_through();
+  const std::vector<engine::ScoredPoint> actual = shard.Search(query, nullptr, k);
+  const auto high = history_.last_written();
+  ++stats_.reads_checked;
+  const auto prefix = history_.FindPrefix(low, high, [&](const ReferenceModel& model) {
+    return ExpectedSearch(model, query, k, config_.collection) == actual;
+  });
+  if (!prefix) {
+    const auto hits = [](const std::vector<engine::ScoredPoint>& list) {
+      std::vector<std::string> parts;
+      for (const auto& hit : list) parts.push_back(fmt::format("{}:{}", hit.id, hit.score));
+      return fmt::format("[{}]", fmt::join(parts, ", "));
+    };
+    Fail("read", fmt::format("search for [{}] (k={}) returned {}, which no model state between op {} and "
+                     "op {} gives (the model at op {} gives {})",
+                     fmt::join(query, ", "), k, hits(actual), OpLabel(low), OpLabel(high),
+                     OpLabel(high),
+                     hits(ExpectedSearch(history_.ModelBelow(high ? *high + 1 : 0), query, k,
+                                         config_.collection))));
+  }
+}
+
+}  // namespace properties

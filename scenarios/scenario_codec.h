@@ -1,0 +1,18 @@
+// Internal to scenarios/: the JSON forms shared by the scenario writer and
+// parser.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+#include "engine/model/operation.h"
+
+namespace scenarios {
+
+// Vectors as decimal floats (the engine's JSON keeps bit patterns).
+nlohmann::json VectorJson(const engine::Vector& vector);
+absl::StatusOr<engine::Vector> VectorFromReadableJson(const nlohmann::json& json);
+nlohmann::json ReadableOperationJson(const engine::Operation& operation);
+absl::StatusOr<engine::Operation> OperationFromReadableJson(nlohmann::json json);
+
+}  // namespace scenarios

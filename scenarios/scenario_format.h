@@ -1,0 +1,46 @@
+// The scenario file format, version 1: line-oriented text, `#` starts a
+// comment line, blank lines are ignored.
+//
+//   shardsim-scenario 1
+//   expect recovery                      # the invariant the run breaks, or `pass`
+//   config seed=7 strategy=pct profile=strict-posix clients=2 ops_per_client=12
+//          wait=0.5 crashes=1 power_loss=0.5 ids=12 distance=dot dim=3 wal_segment=4096
+//   epoch                                # one engine process
+//   crash power-loss after=1234          # at trace step (epoch start + 1234)
+//   c0 update wait {"op":"upsert","points":[...]} clock=0:0:5:1
+//   c1 retrieve 3
+//   c0 scroll {"must":[...]}             # count, delete-by-filter likewise
+//   c0 search k=2 [0.5,-1,2]
+//   c0 snapshot wal                      # or nowal
+//   c1 plunge                            # flush, freeze, optimize
+//   tape 00ff3a...                       # the world's decisions, hex, any number of lines
+//
+// (`config` is one line in a file.) Vectors are written as decimal floats;
+// every float the workload draws prints and parses back exactly.
+// `Parse(Write(s))` gives `s` back and `Write` of that gives the same text.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "properties/scenario.h"
+
+namespace scenarios {
+
+inline constexpr int kFormatVersion = 1;
+
+// The scenario as text. `comment` lines (may be empty) are written first,
+// each prefixed with "# ".
+std::string WriteScenario(const properties::Scenario& scenario, std::string_view comment = {});
+
+// A clear error naming the line ("line 12: unknown action 'upsertt'") for
+// any malformed input; never a crash.
+absl::StatusOr<properties::Scenario> ParseScenario(std::string_view text);
+
+// File helpers for the tools (real files).
+absl::StatusOr<properties::Scenario> ReadScenarioFile(const std::string& path);
+absl::Status WriteScenarioFile(const std::string& path, const properties::Scenario& scenario,
+                               std::string_view comment = {});
+
+}  // namespace scenarios

@@ -1,0 +1,394 @@
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "engine/model/types.h"
+#include "scenarios/scenario_codec.h"
+#include "scenarios/scenario_format.h"
+
+namespace scenarios {
+
+namespace {
+
+using properties::Action;
+using properties::Step;
+
+// Bounds that keep a hostile file from asking for unbounded work.
+constexpr size_t kMaxLines = 1'000'000;
+constexpr size_t kMaxEpochs = 1000;
+constexpr size_t kMaxTapeBytes = 16u << 20;
+
+// (Debian's Abseil has its own string_view, so absl::StrSplit does not
+// take std::string_view.)
+std::vector<std::string_view> Split(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t end = text.find(separator, start);
+    parts.push_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) return parts;
+    start = end + 1;
+  }
+}
+
+absl::Status LineError(size_t line, std::string_view what) {
+  return absl::InvalidArgumentError(fmt::format("line {}: {}", line, what));
+}
+
+std::optional<uint64_t> ParseUnsigned(std::string_view text) {
+  uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+std::optional<double> ParseProbability(std::string_view text) {
+  std::string copy(text);
+  char* end = nullptr;
+  const double value = std::strtod(copy.c_str(), &end);
+  if (copy.empty() || end != copy.c_str() + copy.size() || !(value >= 0.0 && value <= 1.0)) return std::nullopt;
+  return value;
+}
+
+// Splits "word rest" at the first space.
+std::pair<std::string_view, std::string_view> SplitWord(std::string_view text) {
+  const size_t space = text.find(' ');
+  if (space == std::string_view::npos) return {text, {}};
+  return {text.substr(0, space), text.substr(space + 1)};
+}
+
+absl::StatusOr<nlohmann::json> ParseJson(std::string_view text) {
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) return absl::InvalidArgumentError(fmt::format("malformed JSON '{}'", text));
+  return json;
+}
+
+absl::Status ApplyConfigKey(properties::ShardRunConfig& config, std::string_view key, std::string_view value) {
+  const auto number = [&](uint64_t low, uint64_t high) -> absl::StatusOr<uint64_t> {
+    const auto parsed = ParseUnsigned(value);
+    if (!parsed || *parsed < low || *parsed > high) {
+      return absl::InvalidArgumentError(fmt::format("{}={} is not a number in [{}, {}]", key, value, low, high));
+    }
+    return *parsed;
+  };
+  const auto probability = [&]() -> absl::StatusOr<double> {
+    const auto parsed = ParseProbability(value);
+    if (!parsed) return absl::InvalidArgumentError(fmt::format("{}={} is not a probability in [0, 1]", key, value));
+    return *parsed;
+  };
+  absl::StatusOr<uint64_t> n = uint64_t{0};
+  absl::StatusOr<double> p = 0.0;
+  if (key == "seed") {
+    n = number(0, UINT64_MAX);
+    if (n.ok()) config.seed = *n;
+  } else if (key == "strategy") {
+    const auto strategy = sim::ParseStrategy(value);
+    if (!strategy) return absl::InvalidArgumentError(fmt::format("unknown strategy '{}'", value));
+    config.strategy = *strategy;
+  } else if (key == "profile") {
+    const auto profile = sim::PersistenceProfile::Named(value);
+    if (!profile) return absl::InvalidArgumentError(fmt::format("unknown profile '{}'", value));
+    config.profile = *profile;
+  } else if (key == "clients") {
+    if ((n = number(1, 64)).ok()) config.clients = static_cast<int>(*n);
+  } else if (key == "ops_per_client") {
+    if ((n = number(0, 100000)).ok()) config.ops_per_client = static_cast<int>(*n);
+  } else if (key == "crashes") {
+    if ((n = number(0, kMaxEpochs - 1)).ok()) config.crashes = static_cast<int>(*n);
+  } else if (key == "ids") {
+    if ((n = number(1, 1'000'000)).ok()) config.id_range = *n;
+  } else if (key == "dim") {
+    if ((n = number(1, 4096)).ok()) config.collection.dimension = static_cast<uint32_t>(*n);
+  } else if (key == "wal_segment") {
+    if ((n = number(256, 1u << 30)).ok()) config.wal_segment_capacity_bytes = *n;
+  } else if (key == "wait") {
+    if ((p = probability()).ok()) config.wait_probability = *p;
+  } else if (key == "power_loss") {
+    if ((p = probability()).ok()) config.power_loss_probability = *p;
+  } else if (key == "distance") {
+    const auto distance = engine::ParseDistance(value);
+    if (!distance) return absl::InvalidArgumentError(fmt::format("unknown distance '{}'", value));
+    config.collection.distance = *distance;
+  } else {
+    return absl::InvalidArgumentError(fmt::format("unknown config key '{}'", key));
+  }
+  if (!n.ok()) return n.status();
+  return p.status();
+}
+
+absl::Status ParseConfig(std::string_view text, properties::ShardRunConfig& config) {
+  for (std::string_view field : Split(text, ' ')) {
+    if (field.empty()) continue;
+    const size_t equals = field.find('=');
+    if (equals == std::string_view::npos) {
+      return absl::InvalidArgumentError(fmt::format("config field '{}' is not key=value", field));
+    }
+    if (auto status = ApplyConfigKey(config, field.substr(0, equals), field.substr(equals + 1)); !status.ok()) {
+      return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<engine::ClockTag> ParseClock(std::string_view text) {
+  const std::vector<std::string_view> parts = Split(text, ':');
+  const bool force = parts.size() == 5 && parts[4] == "force";
+  if (parts.size() != 4 && !force) {
+    return absl::InvalidArgumentError(fmt::format("clock '{}' is not peer:clock:tick:token[:force]", text));
+  }
+  engine::ClockTag tag;
+  const auto peer = ParseUnsigned(parts[0]), clock = ParseUnsigned(parts[1]),
+             tick = ParseUnsigned(parts[2]), token = ParseUnsigned(parts[3]);
+  if (!peer || !clock || !tick || !token || *clock > UINT32_MAX) {
+    return absl::InvalidArgumentError(fmt::format("clock '{}' has a bad number", text));
+  }
+  tag = {*peer, static_cast<uint32_t>(*clock), *tick, *token, force};
+  return tag;
+}
+
+absl::StatusOr<bool> ParseWait(std::string_view word) {
+  if (word == "wait") return true;
+  if (word == "nowait") return false;
+  return absl::InvalidArgumentError(fmt::format("expected wait or nowait, got '{}'", word));
+}
+
+absl::Status ParseFilterInto(std::string_view text, engine::Filter& filter) {
+  auto json = ParseJson(text);
+  if (!json.ok()) return json.status();
+  auto parsed = engine::FilterFromJson(*json);
+  if (!parsed.ok()) return parsed.status();
+  filter = *std::move(parsed);
+  return absl::OkStatus();
+}
+
+absl::Status ParseUpdate(std::string_view rest, Step& step) {
+  auto [wait_word, after_wait] = SplitWord(rest);
+  auto wait = ParseWait(wait_word);
+  if (!wait.ok()) return wait.status();
+  step.wait = *wait;
+  step.record.emplace();
+  if (after_wait.starts_with("clock=")) {
+    auto [clock_word, after_clock] = SplitWord(after_wait);
+    auto tag = ParseClock(clock_word.substr(6));
+    if (!tag.ok()) return tag.status();
+    step.record->clock_tag = *tag;
+    after_wait = after_clock;
+  }
+  auto json = ParseJson(after_wait);
+  if (!json.ok()) return json.status();
+  auto operation = OperationFromReadableJson(*std::move(json));
+  if (!operation.ok()) return operation.status();
+  step.record->operation = *std::move(operation);
+  return absl::OkStatus();
+}
+
+absl::Status ParseSearch(std::string_view rest, Step& step) {
+  auto [k_word, vector_text] = SplitWord(rest);
+  const auto k = k_word.starts_with("k=") ? ParseUnsigned(k_word.substr(2)) : std::nullopt;
+  if (!k || *k < 1 || *k > 1000) return absl::InvalidArgumentError(fmt::format("expected k=<1..1000>, got '{}'", k_word));
+  step.k = *k;
+  auto json = ParseJson(vector_text);
+  if (!json.ok()) return json.status();
+  auto vector = VectorFromReadableJson(*json);
+  if (!vector.ok()) return vector.status();
+  step.vector = *std::move(vector);
+  return absl::OkStatus();
+}
+
+absl::Status ParseArguments(std::string_view rest, Step& step) {
+  switch (step.action) {
+    case Action::kUpdate: return ParseUpdate(rest, step);
+    case Action::kDeleteByFilter: {
+      auto [wait_word, filter_text] = SplitWord(rest);
+      auto wait = ParseWait(wait_word);
+      if (!wait.ok()) return wait.status();
+      step.wait = *wait;
+      return ParseFilterInto(filter_text, step.filter);
+    }
+    case Action::kRetrieve: {
+      const auto id = ParseUnsigned(rest);
+      if (!id) return absl::InvalidArgumentError(fmt::format("expected a point id, got '{}'", rest));
+      step.id = *id;
+      return absl::OkStatus();
+    }
+    case Action::kScroll:
+    case Action::kCount: return ParseFilterInto(rest, step.filter);
+    case Action::kSearch: return ParseSearch(rest, step);
+    case Action::kSnapshot:
+      if (rest != "wal" && rest != "nowal") return absl::InvalidArgumentError(fmt::format("expected wal or nowal, got '{}'", rest));
+      step.save_wal = rest == "wal";
+      return absl::OkStatus();
+    case Action::kPlunge:
+    case Action::kFlush:
+    case Action::kFreeze:
+    case Action::kOptimize:
+      if (!rest.empty()) return absl::InvalidArgumentError(fmt::format("unexpected arguments '{}'", rest));
+      return absl::OkStatus();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Step> ParseStep(std::string_view line, const properties::ShardRunConfig& config) {
+  auto [client_word, after_client] = SplitWord(line);
+  const auto client = ParseUnsigned(client_word.substr(1));
+  if (!client || *client >= static_cast<uint64_t>(config.clients)) {
+    return absl::InvalidArgumentError(fmt::format("client '{}' is not c0..c{}", client_word, config.clients - 1));
+  }
+  auto [action_word, rest] = SplitWord(after_client);
+  const auto action = properties::ParseAction(action_word);
+  if (!action) return absl::InvalidArgumentError(fmt::format("unknown action '{}'", action_word));
+  Step step;
+  step.client = static_cast<int>(*client);
+  step.action = *action;
+  if (auto status = ParseArguments(rest, step); !status.ok()) return status;
+  if (step.action == Action::kSearch && step.vector.size() != config.collection.dimension) {
+    return absl::InvalidArgumentError(fmt::format("search vector has {} values, the collection {}",
+                                                  step.vector.size(), config.collection.dimension));
+  }
+  if (step.record) {
+    if (const auto* upsert = std::get_if<engine::UpsertPoints>(&step.record->operation)) {
+      for (const engine::Point& point : upsert->points) {
+        if (point.vector.size() != config.collection.dimension) {
+          return absl::InvalidArgumentError(fmt::format("point {} has {} values, the collection {}",
+                                                        point.id, point.vector.size(), config.collection.dimension));
+        }
+      }
+    }
+  }
+  return step;
+}
+
+absl::StatusOr<properties::CrashPoint> ParseCrash(std::string_view rest) {
+  auto [kind_word, after_word] = SplitWord(rest);
+  properties::CrashPoint crash;
+  if (kind_word == "power-loss") {
+    crash.kind = sim::CrashKind::kPowerLoss;
+  } else if (kind_word == "process-crash") {
+    crash.kind = sim::CrashKind::kProcessCrash;
+  } else {
+    return absl::InvalidArgumentError(fmt::format("unknown crash kind '{}' (power-loss, process-crash)", kind_word));
+  }
+  const auto after = after_word.starts_with("after=") ? ParseUnsigned(after_word.substr(6)) : std::nullopt;
+  if (!after) return absl::InvalidArgumentError(fmt::format("expected after=<steps>, got '{}'", after_word));
+  crash.after_steps = *after;
+  return crash;
+}
+
+absl::Status AppendTape(std::string_view hex, std::vector<uint8_t>& tape) {
+  if (hex.size() % 2 != 0) return absl::InvalidArgumentError("tape line has an odd number of hex digits");
+  if (tape.size() + hex.size() / 2 > kMaxTapeBytes) return absl::InvalidArgumentError("tape too long");
+  for (size_t index = 0; index < hex.size(); index += 2) {
+    uint8_t byte = 0;
+    const auto [end, error] = std::from_chars(hex.data() + index, hex.data() + index + 2, byte, 16);
+    if (error != std::errc() || end != hex.data() + index + 2) {
+      return absl::InvalidArgumentError(fmt::format("bad hex '{}' in tape", hex.substr(index, 2)));
+    }
+    tape.push_back(byte);
+  }
+  return absl::OkStatus();
+}
+
+// Parses one line into `scenario`; `stage` tracks what may come next:
+// 0 header, 1 expect, 2 config, 3 epochs and steps, 4 tape.
+absl::Status ParseLine(std::string_view line, int& stage, properties::Scenario& scenario) {
+  auto [word, rest] = SplitWord(line);
+  if (stage == 0) {
+    if (word != "shardsim-scenario") return absl::InvalidArgumentError("expected the header 'shardsim-scenario 1'");
+    if (rest != "1") return absl::InvalidArgumentError(fmt::format("unsupported format version '{}' (this build reads 1)", rest));
+    stage = 1;
+  } else if (stage == 1) {
+    if (word != "expect" || rest.empty()) return absl::InvalidArgumentError("expected 'expect <invariant>' or 'expect pass'");
+    scenario.expected_invariant = rest == "pass" ? "" : std::string(rest);
+    stage = 2;
+  } else if (stage == 2) {
+    if (word != "config") return absl::InvalidArgumentError("expected 'config key=value ...'");
+    if (auto status = ParseConfig(rest, scenario.config); !status.ok()) return status;
+    stage = 3;
+  } else if (word == "tape") {
+    stage = 4;
+    return AppendTape(rest, scenario.tape);
+  } else if (stage == 4) {
+    return absl::InvalidArgumentError("only tape lines may follow the tape");
+  } else if (word == "epoch") {
+    if (!rest.empty()) return absl::InvalidArgumentError("'epoch' takes no arguments");
+    if (scenario.epochs.size() >= kMaxEpochs) return absl::InvalidArgumentError("too many epochs");
+    scenario.epochs.emplace_back();
+  } else if (scenario.epochs.empty()) {
+    return absl::InvalidArgumentError(fmt::format("'{}' before the first 'epoch'", word));
+  } else if (word == "crash") {
+    if (scenario.epochs.back().crash || !scenario.epochs.back().steps.empty()) {
+      return absl::InvalidArgumentError("a crash line comes first in its epoch, once");
+    }
+    auto crash = ParseCrash(rest);
+    if (!crash.ok()) return crash.status();
+    scenario.epochs.back().crash = *crash;
+  } else if (word.starts_with("c")) {
+    auto step = ParseStep(line, scenario.config);
+    if (!step.ok()) return step.status();
+    scenario.epochs.back().steps.push_back(*std::move(step));
+  } else {
+    return absl::InvalidArgumentError(fmt::format("unknown line '{}'", word));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<engine::Vector> VectorFromReadableJson(const nlohmann::json& json) {
+  if (!json.is_array() || json.size() > 4096) return absl::InvalidArgumentError("a vector is an array of numbers");
+  engine::Vector vector;
+  for (const nlohmann::json& value : json) {
+    if (!value.is_number()) return absl::InvalidArgumentError("a vector is an array of numbers");
+    const double number = value.get<double>();
+    if (!std::isfinite(number)) return absl::InvalidArgumentError("vector values must be finite");
+    vector.push_back(static_cast<float>(number));
+  }
+  return vector;
+}
+
+absl::StatusOr<engine::Operation> OperationFromReadableJson(nlohmann::json json) {
+  if (json.is_object() && json.contains("points") && json["points"].is_array()) {
+    for (nlohmann::json& point : json["points"]) {
+      if (!point.is_object() || !point.contains("vector")) continue;  // the engine's parser says why
+      auto vector = VectorFromReadableJson(point["vector"]);
+      if (!vector.ok()) return vector.status();
+      nlohmann::json bits = nlohmann::json::array();
+      for (float value : *vector) bits.push_back(std::bit_cast<uint32_t>(value));
+      point["vector"] = bits;
+    }
+  }
+  return engine::OperationFromJson(json);
+}
+
+absl::StatusOr<properties::Scenario> ParseScenario(std::string_view text) {
+  properties::Scenario scenario;
+  int stage = 0;
+  size_t number = 0;
+  for (std::string_view line : Split(text, '\n')) {
+    if (++number > kMaxLines) return LineError(number, "too many lines");
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+    if (line.empty() || line.front() == '#') continue;
+    if (auto status = ParseLine(line, stage, scenario); !status.ok()) {
+      return LineError(number, std::string(status.message()));
+    }
+  }
+  if (stage < 3) return absl::InvalidArgumentError("incomplete scenario: needs the header, expect and config lines");
+  return scenario;
+}
+
+absl::StatusOr<properties::Scenario> ReadScenarioFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(fmt::format("cannot open {}", path));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  auto scenario = ParseScenario(buffer.str());
+  if (!scenario.ok()) return absl::InvalidArgumentError(fmt::format("{}: {}", path, std::string(scenario.status().message())));
+  return scenario;
+}
+
+}  // namespace scenarios

@@ -1,0 +1,121 @@
+#include <bit>
+#include <cstdio>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "engine/model/types.h"
+#include "scenarios/scenario_codec.h"
+#include "scenarios/scenario_format.h"
+
+namespace scenarios {
+
+namespace {
+
+using properties::Action;
+using properties::Step;
+
+std::string ConfigLine(const properties::ShardRunConfig& config) {
+  return fmt::format(
+      "config seed={} strategy={} profile={} clients={} ops_per_client={} wait={} crashes={} "
+      "power_loss={} ids={} distance={} dim={} wal_segment={}",
+      config.seed, sim::StrategyName(config.strategy), config.profile.name, config.clients,
+      config.ops_per_client, config.wait_probability, config.crashes, config.power_loss_probability,
+      config.id_range, engine::DistanceName(config.collection.distance), config.collection.dimension,
+      config.wal_segment_capacity_bytes);
+}
+
+std::string ClockText(const engine::ClockTag& tag) {
+  return fmt::format("clock={}:{}:{}:{}{}", tag.peer_id, tag.clock_id, tag.tick, tag.token,
+                     tag.force ? ":force" : "");
+}
+
+std::string StepArguments(const Step& step) {
+  switch (step.action) {
+    case Action::kUpdate: {
+      std::string text = step.wait ? "wait" : "nowait";
+      if (step.record->clock_tag) text += " " + ClockText(*step.record->clock_tag);
+      return text + " " + ReadableOperationJson(step.record->operation).dump();
+    }
+    case Action::kDeleteByFilter:
+      return fmt::format("{} {}", step.wait ? "wait" : "nowait", engine::FilterToJson(step.filter).dump());
+    case Action::kRetrieve: return fmt::format("{}", step.id);
+    case Action::kScroll:
+    case Action::kCount: return engine::FilterToJson(step.filter).dump();
+    case Action::kSearch: return fmt::format("k={} {}", step.k, VectorJson(step.vector).dump());
+    case Action::kSnapshot: return step.save_wal ? "wal" : "nowal";
+    case Action::kPlunge:
+    case Action::kFlush:
+    case Action::kFreeze:
+    case Action::kOptimize: return "";
+  }
+  return "";
+}
+
+std::string StepLine(const Step& step) {
+  std::string arguments = StepArguments(step);
+  return fmt::format("c{} {}{}{}", step.client, properties::ActionName(step.action),
+                     arguments.empty() ? "" : " ", arguments);
+}
+
+}  // namespace
+
+nlohmann::json VectorJson(const engine::Vector& vector) {
+  nlohmann::json out = nlohmann::json::array();
+  for (float value : vector) out.push_back(static_cast<double>(value));
+  return out;
+}
+
+nlohmann::json ReadableOperationJson(const engine::Operation& operation) {
+  nlohmann::json json = engine::OperationToJson(operation);
+  // The engine's JSON keeps vectors as float bit patterns (exact in CBOR);
+  // people read decimals, which print and parse back exactly too.
+  if (const auto* upsert = std::get_if<engine::UpsertPoints>(&operation)) {
+    for (size_t index = 0; index < upsert->points.size(); ++index) {
+      json["points"][index]["vector"] = VectorJson(upsert->points[index].vector);
+    }
+  }
+  return json;
+}
+
+std::string WriteScenario(const properties::Scenario& scenario, std::string_view comment) {
+  std::string text;
+  size_t start = 0;
+  while (start < comment.size()) {
+    const size_t end = std::min(comment.find('\n', start), comment.size());
+    text += fmt::format("# {}\n", comment.substr(start, end - start));
+    start = end + 1;
+  }
+  text += fmt::format("shardsim-scenario {}\n", kFormatVersion);
+  text += fmt::format("expect {}\n", scenario.expected_invariant.empty() ? "pass" : scenario.expected_invariant);
+  text += ConfigLine(scenario.config) + "\n";
+  for (const properties::Epoch& epoch : scenario.epochs) {
+    text += "epoch\n";
+    if (epoch.crash) {
+      text += fmt::format("crash {} after={}\n", sim::CrashKindName(epoch.crash->kind), epoch.crash->after_steps);
+    }
+    for (const Step& step : epoch.steps) text += StepLine(step) + "\n";
+  }
+  constexpr size_t kTapeBytesPerLine = 32;
+  for (size_t offset = 0; offset < scenario.tape.size(); offset += kTapeBytesPerLine) {
+    text += "tape ";
+    for (size_t index = offset; index < std::min(offset + kTapeBytesPerLine, scenario.tape.size()); ++index) {
+      text += fmt::format("{:02x}", scenario.tape[index]);
+    }
+    text += "\n";
+  }
+  return text;
+}
+
+absl::Status WriteScenarioFile(const std::string& path, const properties::Scenario& scenario,
+                               std::string_view comment) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return absl::UnavailableError(fmt::format("cannot write {}", path));
+  out << WriteScenario(scenario, comment);
+  out.close();
+  if (!out) return absl::UnavailableError(fmt::format("write to {} failed", path));
+  return absl::OkStatus();
+}
+
+}  // namespace scenarios
