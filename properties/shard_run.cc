@@ -393,7 +393,9 @@ ShardRunResult ReplayScenario(const Scenario& scenario, const ShardRunConfig& pr
   config.stop_at_step = print_options.stop_at_step;
   config.dump_state_at_step = print_options.dump_state_at_step;
   sim::TapeSource tape(scenario.tape);
-  return Run(config, {.world = &tape, .script = &scenario}).Execute();
+  ShardRunResult result = Run(config, {.world = &tape, .script = &scenario}).Execute();
+  result.tape_bytes_consumed = tape.consumed_bytes();
+  return result;
 }
 
 size_t Scenario::StepCount() const {

@@ -76,6 +76,7 @@ struct ShardRunResult {
   std::string failure;  // the invariant, the op or read, expected and actual
   uint64_t trace_hash = 0;
   uint64_t steps = 0;
+  uint64_t tape_bytes_consumed = 0;  // replays only: how much of the tape was read
   ShardRunStats stats;
   std::vector<sim::TraceEvent> events;  // only with config.record_trace
 };

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <thread>
@@ -17,8 +18,11 @@
 #include <nlohmann/json.hpp>
 
 #include "properties/shard_run.h"
+#include "properties/shrink.h"
+#include "scenarios/scenario_format.h"
 #include "sim/profile.h"
 #include "tools/shardsim/run_command.h"
+#include "tools/shardsim/scenario_commands.h"
 
 namespace shardsim {
 
@@ -50,6 +54,8 @@ struct Totals {
   uint64_t snapshots_with_wal = 0, snapshots_without_wal = 0, restores = 0, freezes = 0;
   uint64_t optimizations = 0;
   std::map<std::string, std::vector<nlohmann::json>> failures;  // signature -> runs
+  std::map<std::string, double> first_failure_seconds;           // signature -> when first seen
+  std::map<std::string, nlohmann::json> shrunk;                  // signature -> scenario file facts
 };
 
 // A worker runs seeds first + k*stride and writes one JSON line per seed.
@@ -77,7 +83,12 @@ struct Totals {
   _exit(0);
 }
 
-void Absorb(Totals& totals, const nlohmann::json& run) {
+std::string InvariantOf(const nlohmann::json& run) {
+  const std::string invariant = run.value("invariant", "");
+  return invariant.empty() ? "run-outcome" : invariant;
+}
+
+void Absorb(Totals& totals, const nlohmann::json& run, double elapsed_seconds) {
   ++totals.seeds;
   totals.steps += run.value("steps", 0ull);
   totals.ops += run.value("ops_written", 0ull);
@@ -95,18 +106,20 @@ void Absorb(Totals& totals, const nlohmann::json& run) {
     ++totals.passed;
   } else {
     ++totals.failed;
-    totals.failures[FailureSignature(run.value("failure", ""))].push_back(run);
+    const std::string invariant = InvariantOf(run);
+    totals.failures[invariant].push_back(run);
+    totals.first_failure_seconds.emplace(invariant, elapsed_seconds);
   }
 }
 
-void DrainLines(Worker& worker, Totals& totals, uint64_t stride) {
+void DrainLines(Worker& worker, Totals& totals, uint64_t stride, double elapsed_seconds) {
   size_t newline;
   while ((newline = worker.buffer.find('\n')) != std::string::npos) {
     const std::string line = worker.buffer.substr(0, newline);
     worker.buffer.erase(0, newline + 1);
     const nlohmann::json run = nlohmann::json::parse(line, nullptr, false);
     if (run.is_discarded()) continue;
-    Absorb(totals, run);
+    Absorb(totals, run, elapsed_seconds);
     worker.next_seed = run.value("seed", 0ull) + stride;
   }
 }
@@ -142,11 +155,14 @@ void PrintProgress(const Totals& totals, double elapsed_seconds, std::optional<u
 nlohmann::json SummaryJson(const Totals& totals, double elapsed_seconds) {
   nlohmann::json failures = nlohmann::json::array();
   for (const auto& [signature, runs] : totals.failures) {
-    failures.push_back({{"invariant", signature},
-                        {"count", runs.size()},
-                        {"first_seed", runs.front().value("seed", 0ull)},
-                        {"failure", runs.front().value("failure", "")},
-                        {"replay", fmt::format("shardsim run --seed {}", runs.front().value("seed", 0ull))}});
+    nlohmann::json failure = {{"invariant", signature},
+                              {"count", runs.size()},
+                              {"first_seed", runs.front().value("seed", 0ull)},
+                              {"first_failure_seconds", totals.first_failure_seconds.at(signature)},
+                              {"failure", runs.front().value("failure", "")},
+                              {"replay", fmt::format("shardsim run --seed {}", runs.front().value("seed", 0ull))}};
+    if (const auto it = totals.shrunk.find(signature); it != totals.shrunk.end()) failure.update(it->second);
+    failures.push_back(std::move(failure));
   }
   return {{"seeds", totals.seeds},
           {"passed", totals.passed},
@@ -166,6 +182,53 @@ nlohmann::json SummaryJson(const Totals& totals, double elapsed_seconds) {
           {"failures", failures}};
 }
 
+// Records the failing seed as a scenario, shrinks it in a child process
+// (a run that aborts must not take the campaign down with it) and writes
+// it under the found directory. Returns the facts for the summary.
+std::optional<nlohmann::json> ShrinkFailure(uint64_t seed, const std::string& invariant,
+                                            const CampaignOptions& options) {
+  if (invariant == "run-outcome") return std::nullopt;  // aborts and hangs replay out of process only
+  std::error_code error;
+  std::filesystem::create_directories(options.found_dir, error);
+  const std::string path = fmt::format("{}/{}-seed{}.scn", options.found_dir, invariant, seed);
+  int fds[2];
+  if (pipe(fds) != 0) return std::nullopt;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    RunOptions run;
+    run.seed = seed;
+    run.profile = options.profile;
+    properties::ShardRunConfig config;
+    if (BuildConfig(run, config)) _exit(2);
+    const properties::RecordedRun recorded = properties::RecordShardRun(config);
+    if (recorded.result.passed || recorded.result.invariant != invariant) _exit(5);
+    const properties::ShrinkResult shrunk = ShrinkWithProgress(recorded.scenario, options.shrink_replays, options.quiet);
+    if (!shrunk.reproduced) _exit(6);
+    const std::string comment = ScenarioComment(shrunk.scenario, shrunk.result,
+                                                fmt::format("found by a campaign, seed {}", seed));
+    if (!scenarios::WriteScenarioFile(path, shrunk.scenario, comment).ok()) _exit(7);
+    const std::string line = nlohmann::json{{"scenario", path},
+                                            {"shrunk_steps", shrunk.scenario.StepCount()},
+                                            {"original_steps", recorded.scenario.StepCount()},
+                                            {"shrink_replays", shrunk.replays}}.dump();
+    const ssize_t ignored = write(fds[1], line.data(), line.size());
+    (void)ignored;
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string text;
+  char chunk[4096];
+  for (ssize_t got; (got = read(fds[0], chunk, sizeof chunk)) > 0;) text.append(chunk, static_cast<size_t>(got));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return std::nullopt;
+  nlohmann::json facts = nlohmann::json::parse(text, nullptr, false);
+  if (facts.is_discarded()) return std::nullopt;
+  return facts;
+}
+
 }  // namespace
 
 void AddCampaignFlags(CLI::App& command, CampaignOptions& options) {
@@ -176,6 +239,11 @@ void AddCampaignFlags(CLI::App& command, CampaignOptions& options) {
   command.add_option("--json", options.json_path, "Write a machine-readable summary to FILE");
   command.add_option("--profile", options.profile, "Persistence profile for every seed");
   command.add_flag("--quiet", options.quiet, "No progress line");
+  command.add_option("--found-dir", options.found_dir,
+                     "Where shrunk scenarios of failures go (default scenarios/found)");
+  command.add_option("--shrink-replays", options.shrink_replays,
+                     "Bound on replays when shrinking each distinct failure; 0 = do not shrink (default 3000)")
+      ->check(CLI::Range(0, 1'000'000));
 }
 
 std::optional<std::pair<uint64_t, uint64_t>> ParseSeedRange(const std::string& text) {
@@ -286,7 +354,7 @@ int CampaignCommand(const CampaignOptions& options) {
           const std::string why = WIFSIGNALED(status)
                                       ? fmt::format("the run aborted with signal {}", WTERMSIG(status))
                                       : fmt::format("the run exited with code {}", WEXITSTATUS(status));
-          Absorb(totals, nlohmann::json{{"seed", worker.next_seed}, {"passed", false}, {"failure", why}});
+          Absorb(totals, nlohmann::json{{"seed", worker.next_seed}, {"passed", false}, {"failure", why}}, elapsed());
           worker.next_seed += jobs;
         }
         // A replaced worker goes on with its next seed.
@@ -296,7 +364,7 @@ int CampaignCommand(const CampaignOptions& options) {
         continue;
       }
       worker.buffer.append(chunk, static_cast<size_t>(got));
-      DrainLines(worker, totals, jobs);
+      DrainLines(worker, totals, jobs, elapsed());
     }
     // A live line on a terminal (twice a second), a plain line every 10 s
     // otherwise (CI logs).
@@ -330,9 +398,19 @@ int CampaignCommand(const CampaignOptions& options) {
               (unsigned long long)totals.snapshots_without_wal, (unsigned long long)totals.restores,
               (unsigned long long)totals.freezes, (unsigned long long)totals.optimizations);
   for (const auto& [signature, runs] : totals.failures) {
-    std::printf("FAILURE x%zu: %s\n  first: %s\n  replay: shardsim run --seed %llu\n", runs.size(),
-                signature.c_str(), runs.front().value("failure", "").c_str(),
-                (unsigned long long)runs.front().value("seed", 0ull));
+    const uint64_t seed = runs.front().value("seed", 0ull);
+    std::printf("FAILURE x%zu: %s (first after %.1fs)\n  first: seed %llu: %s\n  replay: shardsim run --seed %llu --verbose\n",
+                runs.size(), signature.c_str(), totals.first_failure_seconds.at(signature), (unsigned long long)seed,
+                runs.front().value("failure", "").c_str(), (unsigned long long)seed);
+    if (options.shrink_replays == 0) continue;
+    if (auto shrunk = ShrinkFailure(seed, signature, options)) {
+      std::printf("  shrunk: %s (%zu steps, was %zu)\n  replay: shardsim replay %s --trace\n",
+                  shrunk->value("scenario", "").c_str(), shrunk->value("shrunk_steps", size_t{0}),
+                  shrunk->value("original_steps", size_t{0}), shrunk->value("scenario", "").c_str());
+      totals.shrunk[signature] = *shrunk;
+    } else {
+      std::printf("  (not shrunk: the failure does not replay in-process, e.g. an abort)\n");
+    }
   }
   if (options.json_path) {
     std::ofstream out(*options.json_path);

@@ -1,6 +1,6 @@
 // `shardsim campaign`: sweeps seeds over J worker processes, shows progress,
-// stops at a time budget, groups failures by their invariant and prints the
-// command that replays each.
+// stops at a time budget, groups failures by their invariant, shrinks the
+// first failure of each into a scenario file and prints how to replay it.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +18,8 @@ struct CampaignOptions {
   std::optional<std::string> json_path;
   std::optional<std::string> profile;
   bool quiet = false;
+  std::string found_dir = "scenarios/found";
+  size_t shrink_replays = 3000;
 };
 
 void AddCampaignFlags(CLI::App& command, CampaignOptions& options);

@@ -3,6 +3,10 @@
 //   shardsim run --seed S [--json]           one simulated run; ends with "trace-hash: <hex>"
 //   shardsim campaign [--seeds A..B | --budget 60s] [--jobs J] [--json FILE]
 //   shardsim check-determinism --seed S      runs S twice, names the first differing step
+//   shardsim record --seed S -o FILE         writes the scenario that replays a seeded run
+//   shardsim replay FILE [--trace] [--trace-json OUT] [--until STEP] [--dump-state STEP]
+//   shardsim shrink FILE -o OUT              minimises a failing scenario
+//   shardsim from-fuzz CRASH [-o OUT]        the scenario of a fuzz_shard input
 //
 // Exit codes: 0 all runs passed, 1 a failure was found, 2 bad usage.
 #include <CLI/CLI.hpp>
@@ -12,6 +16,7 @@
 
 #include "tools/shardsim/campaign.h"
 #include "tools/shardsim/run_command.h"
+#include "tools/shardsim/scenario_commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"shardsim: deterministic simulation testbed for a Qdrant-like shard engine"};
@@ -31,6 +36,24 @@ int main(int argc, char** argv) {
       "check-determinism", "Run a seed twice and name the first step where the traces differ");
   shardsim::AddRunFlags(*determinism, determinism_options);
 
+  shardsim::RunOptions record_options;
+  std::string record_path;
+  CLI::App* record = app.add_subcommand("record", "Write the scenario file that replays a seeded run");
+  shardsim::AddRunFlags(*record, record_options);
+  record->add_option("-o,--output", record_path, "Scenario file to write")->required();
+
+  shardsim::ReplayOptions replay_options;
+  CLI::App* replay = app.add_subcommand("replay", "Replay a scenario file bit for bit");
+  shardsim::AddReplayFlags(*replay, replay_options);
+
+  shardsim::ShrinkOptions shrink_options;
+  CLI::App* shrink = app.add_subcommand("shrink", "Minimise a failing scenario, keeping its invariant");
+  shardsim::AddShrinkFlags(*shrink, shrink_options);
+
+  shardsim::FromFuzzOptions from_fuzz_options;
+  CLI::App* from_fuzz = app.add_subcommand("from-fuzz", "Convert a fuzz_shard input into a scenario file");
+  shardsim::AddFromFuzzFlags(*from_fuzz, from_fuzz_options);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -40,5 +63,9 @@ int main(int argc, char** argv) {
   if (*run) return shardsim::RunCommand(run_options);
   if (*campaign) return shardsim::CampaignCommand(campaign_options);
   if (*determinism) return shardsim::CheckDeterminismCommand(determinism_options);
+  if (*record) return shardsim::RecordCommand(record_options, record_path);
+  if (*replay) return shardsim::ReplayCommand(replay_options);
+  if (*shrink) return shardsim::ShrinkCommand(shrink_options);
+  if (*from_fuzz) return shardsim::FromFuzzCommand(from_fuzz_options);
   return 2;
 }

@@ -5,7 +5,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "properties/scenario.h"
+#include "scenarios/scenario_format.h"
 #include "sim/profile.h"
+#include "tools/shardsim/scenario_commands.h"
 #include "sim/trace.h"
 
 namespace shardsim {
@@ -53,6 +56,7 @@ std::string ResultJson(const properties::ShardRunConfig& config,
       {"config", config.Describe()},
       {"passed", result.passed},
       {"failure", result.failure},
+      {"invariant", result.invariant},
       {"trace_hash", fmt::format("{:016x}", result.trace_hash)},
       {"steps", result.steps},
       {"ops_written", result.stats.ops_written},
@@ -136,6 +140,30 @@ int CheckDeterminismCommand(const RunOptions& options) {
   show("first run ", first.events);
   show("second run", second.events);
   return 1;
+}
+
+}  // namespace shardsim
+
+namespace shardsim {
+
+int RecordCommand(const RunOptions& options, const std::string& path) {
+  properties::ShardRunConfig config;
+  if (auto error = BuildConfig(options, config)) {
+    std::fprintf(stderr, "shardsim record: %s\n", error->c_str());
+    return 2;
+  }
+  const properties::RecordedRun recorded = properties::RecordShardRun(config);
+  const std::string comment =
+      ScenarioComment(recorded.scenario, recorded.result, fmt::format("recorded from seed {}", options.seed));
+  if (auto status = scenarios::WriteScenarioFile(path, recorded.scenario, comment); !status.ok()) {
+    std::fprintf(stderr, "shardsim record: %s\n", std::string(status.message()).c_str());
+    return 2;
+  }
+  std::printf("%s: %s, %zu steps, %zu tape bytes\n", path.c_str(),
+              recorded.result.passed ? "pass" : recorded.result.invariant.c_str(), recorded.scenario.StepCount(),
+              recorded.scenario.tape.size());
+  std::printf("trace-hash: %016llx\n", (unsigned long long)recorded.result.trace_hash);
+  return 0;
 }
 
 }  // namespace shardsim

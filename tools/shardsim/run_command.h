@@ -33,6 +33,9 @@ int RunCommand(const RunOptions& options);
 // step) when they do not.
 int CheckDeterminismCommand(const RunOptions& options);
 
+// Writes the scenario that replays the seeded run to `path`.
+int RecordCommand(const RunOptions& options, const std::string& path);
+
 std::string ResultJson(const properties::ShardRunConfig& config,
                        const properties::ShardRunResult& result);
 

@@ -1,0 +1,31 @@
+// Shrinking a failing scenario: fewer steps, fewer crashes, fewer clients,
+// simpler operations and a shorter, simpler decision tape, keeping the
+// failure's signature (the invariant it breaks). Deterministic: the same
+// scenario always shrinks to the same result.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+
+#include "properties/scenario.h"
+
+namespace properties {
+
+struct ShrinkOptions {
+  // A bound on replays (each costs a few milliseconds).
+  size_t max_replays = 3000;
+  // Called after each accepted reduction.
+  std::function<void(size_t replays, size_t steps, size_t tape_bytes)> progress;
+};
+
+struct ShrinkResult {
+  bool reproduced = false;  // the input fails with its expected invariant
+  Scenario scenario;        // the smallest failing scenario found
+  ShardRunResult result;    // its replay
+  size_t replays = 0;
+};
+
+// REQUIRES: failing.expected_invariant is not empty.
+ShrinkResult ShrinkScenario(const Scenario& failing, const ShrinkOptions& options = {});
+
+}  // namespace properties

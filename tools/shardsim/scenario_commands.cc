@@ -1,0 +1,182 @@
+#include "tools/shardsim/scenario_commands.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "properties/fuzz_input.h"
+#include "scenarios/scenario_format.h"
+#include "tools/shardsim/trace_json.h"
+
+namespace shardsim {
+
+namespace {
+
+void PrintOutcome(const properties::Scenario& scenario, const properties::ShardRunResult& result) {
+  std::printf("result: %s\n", result.stopped ? "STOPPED (--until)" : result.passed ? "PASS" : "FAIL");
+  if (!result.passed) std::printf("invariant: %s\nfailure: %s\n", result.invariant.c_str(), result.failure.c_str());
+  std::printf("expected: %s\n", scenario.expected_invariant.empty() ? "pass" : scenario.expected_invariant.c_str());
+  std::printf("steps: %llu, scenario steps: %zu, ops written: %llu, reads checked: %llu, process crashes: %llu, "
+              "power losses: %llu, snapshots: %llu, restores: %llu\n",
+              (unsigned long long)result.steps, scenario.StepCount(), (unsigned long long)result.stats.ops_written,
+              (unsigned long long)result.stats.reads_checked, (unsigned long long)result.stats.process_crashes,
+              (unsigned long long)result.stats.power_losses,
+              (unsigned long long)(result.stats.snapshots_with_wal + result.stats.snapshots_without_wal),
+              (unsigned long long)result.stats.restores);
+  std::printf("trace-hash: %016llx\n", (unsigned long long)result.trace_hash);
+}
+
+// Names each task in the printed trace (from its spawn event).
+class TracePrinter {
+ public:
+  void operator()(const sim::TraceEvent& event) {
+    if (event.kind == sim::EventKind::kSpawn) names_[event.task] = event.detail;
+    const auto name = names_.find(event.task);
+    const std::string detail = event.detail.empty() ? event.note : event.detail + (event.note.empty() ? "" : " " + event.note);
+    std::printf("#%-7llu %10.3fms  %-18s %-8s %s\n", (unsigned long long)event.step, event.time_ns / 1e6,
+                name == names_.end() ? fmt::format("task{}", event.task).c_str()
+                                     : fmt::format("{}#{}", name->second, event.task).c_str(),
+                std::string(sim::EventKindName(event.kind)).c_str(), detail.c_str());
+  }
+
+ private:
+  std::map<uint32_t, std::string> names_;
+};
+
+bool WriteText(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  return static_cast<bool>(out);
+}
+
+}  // namespace
+
+void AddReplayFlags(CLI::App& command, ReplayOptions& options) {
+  command.add_option("file", options.path, "Scenario file")->required();
+  command.add_flag("--trace", options.trace, "Print every step: virtual time, task, event, file-system call");
+  command.add_flag("--verbose", options.verbose, "Print ops, crashes, reloads and restores as they happen");
+  command.add_option("--trace-json", options.trace_json_path, "Write Chrome trace-event JSON (Perfetto) to OUT");
+  command.add_option("--until", options.until_step, "Stop the trace at this step and wind the run down");
+  command.add_option("--dump-state", options.dump_state_step,
+                     "Print segments, proxies, WAL range and clocks at the first client step at or after STEP");
+}
+
+int ReplayCommand(const ReplayOptions& options) {
+  auto scenario = scenarios::ReadScenarioFile(options.path);
+  if (!scenario.ok()) {
+    std::fprintf(stderr, "shardsim replay: %s\n", std::string(scenario.status().message()).c_str());
+    return 2;
+  }
+  properties::ShardRunConfig print;
+  print.verbose = options.verbose;
+  print.record_trace = options.trace_json_path.has_value();
+  print.stop_at_step = options.until_step;
+  print.dump_state_at_step = options.dump_state_step;
+  TracePrinter printer;
+  if (options.trace) print.trace_listener = [&printer](const sim::TraceEvent& event) { printer(event); };
+  std::printf("config: %s\n", scenario->config.Describe().c_str());
+  const properties::ShardRunResult result = properties::ReplayScenario(*scenario, print);
+  if (options.trace_json_path) {
+    if (!WriteText(*options.trace_json_path, ChromeTraceJson(result.events).dump() + "\n")) {
+      std::fprintf(stderr, "shardsim replay: cannot write %s\n", options.trace_json_path->c_str());
+      return 2;
+    }
+    std::printf("trace-json: %s (%zu events; open in ui.perfetto.dev)\n", options.trace_json_path->c_str(),
+                result.events.size());
+  }
+  PrintOutcome(*scenario, result);
+  if (result.stopped) return 0;
+  const bool as_expected = result.passed ? scenario->expected_invariant.empty()
+                                         : result.invariant == scenario->expected_invariant;
+  std::printf("reproduced: %s\n", as_expected ? "yes" : "NO");
+  return as_expected ? 0 : 1;
+}
+
+void AddShrinkFlags(CLI::App& command, ShrinkOptions& options) {
+  command.add_option("file", options.path, "A failing scenario file")->required();
+  command.add_option("-o,--output", options.output_path, "Where to write the shrunk scenario")->required();
+  command.add_option("--max-replays", options.max_replays, "Bound on replays (default 3000)")
+      ->check(CLI::Range(1, 1'000'000));
+}
+
+properties::ShrinkResult ShrinkWithProgress(const properties::Scenario& scenario, size_t max_replays, bool quiet) {
+  properties::ShrinkOptions options;
+  options.max_replays = max_replays;
+  if (!quiet) {
+    options.progress = [](size_t replays, size_t steps, size_t tape_bytes) {
+      std::fprintf(stderr, "\rshrinking: %zu replays, %zu steps, %zu tape bytes   ", replays, steps, tape_bytes);
+      std::fflush(stderr);
+    };
+  }
+  properties::ShrinkResult shrunk = properties::ShrinkScenario(scenario, options);
+  if (!quiet) std::fprintf(stderr, "\n");
+  return shrunk;
+}
+
+int ShrinkCommand(const ShrinkOptions& options) {
+  auto scenario = scenarios::ReadScenarioFile(options.path);
+  if (!scenario.ok()) {
+    std::fprintf(stderr, "shardsim shrink: %s\n", std::string(scenario.status().message()).c_str());
+    return 2;
+  }
+  if (scenario->expected_invariant.empty()) {
+    std::fprintf(stderr, "shardsim shrink: %s expects a pass; only a failing scenario shrinks\n", options.path.c_str());
+    return 2;
+  }
+  const properties::ShrinkResult shrunk = ShrinkWithProgress(*scenario, options.max_replays, false);
+  if (!shrunk.reproduced) {
+    std::printf("the scenario does not fail with '%s' (%s); nothing written\n", scenario->expected_invariant.c_str(),
+                shrunk.result.passed ? "it passes" : shrunk.result.invariant.c_str());
+    return 1;
+  }
+  const std::string comment = ScenarioComment(shrunk.scenario, shrunk.result, "shrunk from " + options.path);
+  if (auto status = scenarios::WriteScenarioFile(options.output_path, shrunk.scenario, comment); !status.ok()) {
+    std::fprintf(stderr, "shardsim shrink: %s\n", std::string(status.message()).c_str());
+    return 2;
+  }
+  std::printf("shrunk %zu steps, %zu tape bytes -> %zu steps, %zu tape bytes in %zu replays: %s\n",
+              scenario->StepCount(), scenario->tape.size(), shrunk.scenario.StepCount(), shrunk.scenario.tape.size(),
+              shrunk.replays, options.output_path.c_str());
+  std::printf("replay: shardsim replay %s\n", options.output_path.c_str());
+  return 0;
+}
+
+void AddFromFuzzFlags(CLI::App& command, FromFuzzOptions& options) {
+  command.add_option("crash", options.path, "A fuzz_shard input (e.g. crash-<sha1>)")->required();
+  command.add_option("-o,--output", options.output_path, "Write the scenario here instead of stdout");
+}
+
+int FromFuzzCommand(const FromFuzzOptions& options) {
+  std::ifstream in(options.path, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "shardsim from-fuzz: cannot open %s\n", options.path.c_str());
+    return 2;
+  }
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const properties::FuzzInput input = properties::DecodeFuzzInput(bytes);
+  const properties::RecordedRun recorded = properties::RecordTapeRun(input.config, input.tape);
+  const std::string text = scenarios::WriteScenario(
+      recorded.scenario, ScenarioComment(recorded.scenario, recorded.result, "fuzz_shard input " + options.path));
+  if (!options.output_path) {
+    std::fputs(text.c_str(), stdout);
+  } else if (!WriteText(*options.output_path, text)) {
+    std::fprintf(stderr, "shardsim from-fuzz: cannot write %s\n", options.output_path->c_str());
+    return 2;
+  }
+  return 0;
+}
+
+std::string ScenarioComment(const properties::Scenario& scenario, const properties::ShardRunResult& result,
+                            const std::string& origin) {
+  std::string comment = fmt::format("shardsim scenario ({}): {} steps, {} tape bytes\n", origin,
+                                    scenario.StepCount(), scenario.tape.size());
+  comment += result.passed ? "outcome: pass\n"
+                           : fmt::format("outcome: FAIL {}\nfailure: {}\n", result.invariant, result.failure);
+  comment += fmt::format("trace-hash: {:016x}\n", result.trace_hash);
+  comment += "replay: shardsim replay <this file> [--trace] [--trace-json out.json] [--dump-state STEP]";
+  return comment;
+}
+
+}  // namespace shardsim
