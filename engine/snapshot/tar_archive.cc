@@ -150,6 +150,13 @@ absl::StatusOr<std::vector<TarEntry>> ReadTar(std::string_view bytes, const TarL
       status = Refused(path, "larger than the size bound");
       break;
     }
+    // The size field is untrusted: an entry cannot hold more than the whole
+    // archive, so check that before allocating its contents (else a 2 KiB
+    // archive declaring a 1 GiB entry allocates 1 GiB).
+    if (uint64_t(size) > bytes.size()) {
+      status = absl::DataLossError(fmt::format("archive entry '{}' is truncated", path));
+      break;
+    }
     total_bytes += uint64_t(size);
     TarEntry out{name, type == AE_IFDIR, {}};
     out.contents.resize(static_cast<size_t>(size));

@@ -1,6 +1,8 @@
 #include "engine/wal/wal.h"
 
 #include <algorithm>
+#include <charconv>
+#include <limits>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -115,10 +117,14 @@ absl::Status Wal::Load() {
       has_first_index = true;
     } else if (entry.name.starts_with(kSegmentPrefix) && entry.kind == EntryKind::kFile) {
       const std::string digits = entry.name.substr(sizeof kSegmentPrefix - 1);
-      if (digits.size() != 20 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) {
+      // 20 digits can exceed 2^64 - 1: from_chars reports that, stoull throws.
+      uint64_t start = 0;
+      const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), start);
+      if (digits.size() != 20 || !std::all_of(digits.begin(), digits.end(), ::isdigit) ||
+          error != std::errc() || end != digits.data() + digits.size()) {
         return absl::DataLossError(fmt::format("{}: unexpected WAL file", PathOf(entry.name)));
       }
-      segments_.push_back({std::stoull(digits), entry.name, {}, 0, false});
+      segments_.push_back({start, entry.name, {}, 0, false});
     }
     // Other names (a leftover first-index.tmp) are not part of the WAL.
   }
@@ -154,7 +160,12 @@ absl::Status Wal::Load() {
       }
       continue;
     }
-    if (torn) {
+    // A segment shorter than its header is torn too, even an empty one when
+    // it is the only segment and no first-index file exists: its name is
+    // then the only record of where the log starts, so it is kept (with a
+    // fresh header) rather than dropped as never written.
+    const bool only_record_of_start = segments_.size() == 1 && !has_first_index;
+    if (torn || (only_record_of_start && segments_[i].size_bytes < kSegmentHeaderBytes)) {
       torn_segment = i;
       cut_at = std::max(valid_end, kSegmentHeaderBytes);
     }
@@ -275,6 +286,11 @@ absl::Status Wal::StartSegment() {
 }
 
 absl::StatusOr<uint64_t> Wal::Append(std::string_view entry) {
+  // Indexes never wrap: a first-index or segment name near 2^64 would
+  // otherwise number the next entries from 0 again (found by fuzz_wal).
+  if (next_index() == std::numeric_limits<uint64_t>::max()) {
+    return absl::OutOfRangeError(fmt::format("{}: WAL index space exhausted", dir_));
+  }
   const uint64_t entry_bytes = kHeaderBytes + entry.size();
   if (entry.size() > kMaxEntryBytes || entry_bytes > options_.segment_capacity_bytes) {
     return absl::InvalidArgumentError(

@@ -77,6 +77,36 @@ TEST(WalTest, CreateEmptyContinuesAtTheGivenIndex) {
   EXPECT_EQ(*wal->Append("x"), 42u);
 }
 
+// Found by fuzz_wal: std::stoull threw on 20 digits past 2^64 - 1.
+TEST(WalTest, SegmentNamePastTheLargestIndexIsDataLossNotAnException) {
+  sim::SimFileSystem fs;
+  ASSERT_TRUE(fs.Mkdir("wal").ok());
+  ASSERT_TRUE(fs.Open("wal/wal-99999999999999999999", OpenMode::kCreateTruncate).ok());
+  auto wal = Wal::Open(fs, "wal", kSmallSegments);
+  EXPECT_TRUE(absl::IsDataLoss(wal.status())) << wal.status();
+}
+
+// Found by fuzz_wal: the only segment, empty, with no first-index file, was
+// dropped as never written, so the next Open started the log at 0 again.
+TEST(WalTest, AnEmptyOnlySegmentKeepsItsStartIndexAcrossReopens) {
+  sim::SimFileSystem fs;
+  ASSERT_TRUE(fs.Mkdir("wal").ok());
+  ASSERT_TRUE(fs.Open("wal/wal-00000000000000000005", OpenMode::kCreateTruncate).ok());
+  for (int open = 0; open < 2; ++open) {
+    auto wal = OpenOrDie(fs);
+    EXPECT_EQ(wal->first_index(), 5u);
+    EXPECT_EQ(wal->next_index(), 5u);
+  }
+  EXPECT_EQ(*OpenOrDie(fs)->Append("x"), 5u);
+}
+
+// Found by fuzz_wal: appends after a first index of 2^64 - 1 wrapped to 0.
+TEST(WalTest, IndexesNeverWrapAround) {
+  sim::SimFileSystem fs;
+  ASSERT_TRUE(Wal::CreateEmpty(fs, "wal", UINT64_MAX).ok());
+  EXPECT_TRUE(absl::IsOutOfRange(OpenOrDie(fs)->Append("x").status()));
+}
+
 TEST(WalTest, CorruptFirstIndexIsAClearError) {
   sim::SimFileSystem fs;
   ASSERT_TRUE(fs.Mkdir("wal").ok());
