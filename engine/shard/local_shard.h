@@ -26,11 +26,14 @@
 #include "engine/model/filter.h"
 #include "engine/model/operation.h"
 #include "engine/shard/clock_map.h"
+#include "engine/shard/manifest.h"
 #include "engine/segment/proxy_segment.h"
 #include "engine/shard/segment_holder.h"
 #include "engine/wal/wal.h"
 
 namespace engine {
+
+class ArchiveBuilder;  // engine/shard/snapshot_archive.h
 
 // Instrumentation for checkers: told, under the WAL mutex, what the WAL
 // holds. The engine never depends on it; it only reports.
@@ -124,6 +127,15 @@ class LocalShard {
     // The archived WAL continues at this index.
     uint64_t wal_next_index = 0;
     uint64_t archive_bytes = 0;
+    // The full state of the archived (frozen) segments, also stored in the
+    // archive as segments_manifest.json.
+    SnapshotManifest manifest;
+    // Segments with at least one file in the archive.
+    std::vector<std::string> archived_segments;
+    bool partial = false;
+    // A partial snapshot that holds no segment data: the receiver's
+    // manifest was up to date (it may still have segments to delete).
+    bool empty = false;
   };
   // Writes a snapshot archive (tar: segments/, wal/, clocks, shard_config.json,
   // manifest.json with every file's size and SHA-256) to `archive_path` via
@@ -133,6 +145,21 @@ class LocalShard {
   // archives the whole WAL and the persisted clock files, and keeps the WAL
   // ack at or below the freeze while it runs.
   absl::StatusOr<SnapshotInfo> CreateSnapshot(bool save_wal, const std::string& archive_path);
+  // A WAL-less snapshot (same freeze path as CreateSnapshot) holding only the
+  // segment files the receiver lacks or has older, plus the manifest of the
+  // full frozen state, marked partial (RestoreSnapshot refuses it; see
+  // RecoverPartialSnapshot).
+  absl::StatusOr<SnapshotInfo> CreatePartialSnapshot(const SnapshotManifest& receiver_manifest,
+                                                     const std::string& archive_path);
+  // Writes the snapshot's entries (manifest.json included) through `archive`
+  // without finishing the tar: CreateSnapshot and collection snapshots use
+  // it. `receiver` non-null makes it partial (then save_wal must be false).
+  absl::StatusOr<SnapshotInfo> WriteSnapshot(ArchiveBuilder& archive, bool save_wal,
+                                             const SnapshotManifest* receiver);
+  // The manifest of every segment in the holder, after a forced flush (so
+  // each segment's files are at its version), under the segments read lock
+  // and the updates mutex (no op or flush in between).
+  absl::StatusOr<SnapshotManifest> GetSnapshotManifest();
 
   // The merge optimizer: proxies the two smallest segments (writes go on,
   // into an appendable segment outside them), builds one non-appendable

@@ -1,4 +1,7 @@
-// Creating a snapshot archive of a shard (brief §3, "Creating a snapshot").
+// Creating a snapshot archive of a shard (brief §3, "Creating a snapshot"),
+// full or partial ("Partial snapshots"): both go through the same freeze
+// (ProxyAllSegmentsAndApply with its forced flush) and differ only in which
+// files of each frozen segment are archived.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -6,60 +9,81 @@
 #include "engine/common/assert.h"
 #include "engine/common/file_util.h"
 #include "engine/shard/local_shard.h"
-#include "engine/snapshot/sha256.h"
-#include "engine/snapshot/tar_archive.h"
+#include "engine/shard/snapshot_archive.h"
 
 namespace engine {
 
 namespace {
-
-// The archive being written and its manifest.
-class ArchiveBuilder {
- public:
-  explicit ArchiveBuilder(TarWriter& writer) : writer_(writer) {}
-  absl::Status Add(const std::string& path, std::string_view contents) {
-    manifest_[path] = {{"size", contents.size()}, {"sha256", Sha256Hex(contents)}};
-    return writer_.AddFile(path, contents);
-  }
-  absl::Status AddFileFrom(FileSystem& fs, const std::string& source, const std::string& path) {
-    auto contents = ReadWholeFile(fs, source);
-    if (!contents.ok()) return contents.status();
-    return Add(path, *contents);
-  }
-  absl::Status AddDirectoryFrom(FileSystem& fs, const std::string& dir, const std::string& prefix) {
-    auto entries = fs.ListDir(dir);
-    if (!entries.ok()) return entries.status();
-    for (const DirEntry& entry : *entries) {
-      if (entry.kind != EntryKind::kFile || entry.name.ends_with(".tmp")) continue;
-      if (auto status = AddFileFrom(fs, JoinPath(dir, entry.name), JoinPath(prefix, entry.name));
-          !status.ok()) {
-        return status;
-      }
-    }
-    return absl::OkStatus();
-  }
-  absl::Status Finish() {
-    if (auto status = writer_.AddFile("manifest.json", nlohmann::json{{"files", manifest_}}.dump());
-        !status.ok()) {
-      return status;
-    }
-    return writer_.Finish();
-  }
-
- private:
-  TarWriter& writer_;
-  nlohmann::json manifest_ = nlohmann::json::object();
-};
 
 std::string BaseName(std::string_view path) {
   const size_t slash = path.rfind('/');
   return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
 }
 
+// Archives one frozen segment: records its manifest in `info` and adds the
+// files the receiver needs (all of them without a receiver).
+absl::Status ArchiveFrozenSegment(FileSystem& fs, const SegmentEntry& frozen,
+                                  const SnapshotManifest* receiver, ArchiveBuilder& archive,
+                                  LocalShard::SnapshotInfo& info) {
+  const std::string id = BaseName(frozen.directory());
+  auto manifest = SegmentManifestFromDisk(fs, frozen.directory(), id);
+  if (!manifest.ok()) return manifest.status();
+  // The forced flush of the freeze made the files equal the frozen state.
+  SS_ASSERT(manifest->segment_version == frozen.persisted_version(),
+            "segment {} files at another version than the frozen segment", id);
+  const SegmentManifest* old = nullptr;
+  if (receiver != nullptr) {
+    const auto it = receiver->segments.find(id);
+    if (it != receiver->segments.end()) old = &it->second;
+  }
+  const std::set<std::string> files =
+      receiver == nullptr ? std::set<std::string>() : UpdatedFiles(old, *manifest);
+  for (const auto& [file, version] : manifest->files) {
+    if (receiver != nullptr && !files.contains(file)) continue;
+    if (auto status = archive.AddFileFrom(fs, JoinPath(frozen.directory(), file),
+                                          JoinPath(JoinPath("segments", id), file));
+        !status.ok()) {
+      return status;
+    }
+  }
+  if (receiver == nullptr || !files.empty()) info.archived_segments.push_back(id);
+  info.manifest.segments[id] = std::move(*manifest);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<LocalShard::SnapshotInfo> LocalShard::CreateSnapshot(bool save_wal,
                                                                     const std::string& archive_path) {
+  auto pending = PendingArchive::Open(env_.fs(), archive_path);
+  if (!pending.ok()) return pending.status();
+  ArchiveBuilder archive((*pending)->writer());
+  auto info = WriteSnapshot(archive, save_wal, /*receiver=*/nullptr);
+  if (!info.ok()) return info.status();
+  auto bytes = (*pending)->Commit();
+  if (!bytes.ok()) return bytes.status();
+  info->archive_bytes = *bytes;
+  return info;
+}
+
+absl::StatusOr<LocalShard::SnapshotInfo> LocalShard::CreatePartialSnapshot(
+    const SnapshotManifest& receiver_manifest, const std::string& archive_path) {
+  auto pending = PendingArchive::Open(env_.fs(), archive_path);
+  if (!pending.ok()) return pending.status();
+  ArchiveBuilder archive((*pending)->writer());
+  auto info = WriteSnapshot(archive, /*save_wal=*/false, &receiver_manifest);
+  if (!info.ok()) return info.status();
+  auto bytes = (*pending)->Commit();
+  if (!bytes.ok()) return bytes.status();
+  info->archive_bytes = *bytes;
+  return info;
+}
+
+absl::StatusOr<LocalShard::SnapshotInfo> LocalShard::WriteSnapshot(ArchiveBuilder& archive,
+                                                                   bool save_wal,
+                                                                   const SnapshotManifest* receiver) {
+  // A partial snapshot replaces the receiver's WAL with an empty one.
+  SS_ASSERT(receiver == nullptr || !save_wal, "partial snapshots carry no WAL");
   FileSystem& fs = env_.fs();
   ClockMap pinned_oldest, pinned_newest;
   if (!save_wal) {
@@ -82,17 +106,11 @@ absl::StatusOr<LocalShard::SnapshotInfo> LocalShard::CreateSnapshot(bool save_wa
     MutexLock wal(*wal_mutex_);
     ack_pins_.erase(ack_pins_.find(*ack_pin));
   });
-  const std::string temporary_path = archive_path + ".tmp";
-  auto file = fs.Open(temporary_path, OpenMode::kCreateTruncate);
-  if (!file.ok()) return file.status();
-  auto writer = TarWriter::Open(**file);
-  if (!writer.ok()) return writer.status();
-  ArchiveBuilder archive(**writer);
   SnapshotInfo info;
+  info.partial = receiver != nullptr;
   auto kept = ProxyAllSegmentsAndApply(
       [&](SegmentId, SegmentEntry& frozen) {
-        return archive.AddDirectoryFrom(fs, frozen.directory(),
-                                        JoinPath("segments", BaseName(frozen.directory())));
+        return ArchiveFrozenSegment(fs, frozen, receiver, archive, info);
       },
       &info.frozen_through);
   absl::Status status = kept.status();
@@ -132,23 +150,37 @@ absl::StatusOr<LocalShard::SnapshotInfo> LocalShard::CreateSnapshot(bool save_wa
                                         {"distance", DistanceName(options_.collection.distance)}}
                              .dump());
   }
-  if (status.ok()) status = archive.Finish();
-  if (status.ok()) status = (*file)->Sync();
-  if (!status.ok()) {
-    (void)fs.Unlink(temporary_path);
-    return status;
+  info.empty = info.partial && info.archived_segments.empty();
+  if (status.ok()) {
+    status = archive.Add(kSegmentsManifestName,
+                         nlohmann::json{{"partial", info.partial}, {"segments", ToJson(info.manifest)}}.dump());
   }
-  file->reset();
-  if (auto renamed = fs.Rename(temporary_path, archive_path); !renamed.ok()) return renamed;
-  if (auto synced = fs.SyncDir(ParentDir(archive_path)); !synced.ok()) return synced;
-  auto bytes = ReadWholeFile(fs, archive_path);
-  if (!bytes.ok()) return bytes.status();
-  info.archive_bytes = bytes->size();
-  if (auto written = WriteFileAtomically(fs, archive_path + ".checksum", Sha256Hex(*bytes));
-      !written.ok()) {
-    return written;
-  }
+  if (status.ok()) status = archive.WriteManifest();
+  if (!status.ok()) return status;
   return info;
+}
+
+absl::StatusOr<SnapshotManifest> LocalShard::GetSnapshotManifest() {
+  if (auto status = health(); !status.ok()) return status;
+  ReadLock segments(*segments_lock_);
+  MutexLock updates(*updates_mutex_);
+  // Flushed, every segment's files hold its version: a receiver compares
+  // versions, and the sender archives files, as they are on disk.
+  if (auto flushed = FlushSegmentsWalFirst(/*force=*/true); !flushed.ok()) {
+    SetFatal(flushed.status());
+    return flushed.status();
+  }
+  SnapshotManifest manifest;
+  for (SegmentId id : holder_.Ids()) {
+    const SegmentEntry& segment = *holder_.Get(id)->segment;
+    const std::string name = BaseName(segment.directory());
+    auto segment_manifest = SegmentManifestFromDisk(env_.fs(), segment.directory(), name);
+    if (!segment_manifest.ok()) return segment_manifest.status();
+    SS_ASSERT(segment_manifest->segment_version == segment.persisted_version(),
+              "segment {} files at another version after a forced flush", name);
+    manifest.segments[name] = std::move(*segment_manifest);
+  }
+  return manifest;
 }
 
 }  // namespace engine

@@ -1,4 +1,5 @@
 #include "engine/shard/restore.h"
+#include "engine/shard/restore_steps.h"
 
 #include <set>
 
@@ -16,8 +17,11 @@ absl::Status Invalid(std::string_view why) {
   return absl::InvalidArgumentError(fmt::format("snapshot: {}", why));
 }
 
-// Checks the manifest against the entries; returns the files to unpack.
-absl::StatusOr<std::vector<TarEntry>> VerifyManifest(std::vector<TarEntry> entries) {
+}  // namespace
+
+std::string InitializingFlagPath(const std::string& shard_dir) { return shard_dir + ".initializing"; }
+
+absl::StatusOr<std::vector<TarEntry>> VerifyManifest(std::vector<TarEntry> entries, bool require_segments) {
   const auto manifest_entry = std::find_if(entries.begin(), entries.end(),
                                            [](const TarEntry& e) { return e.path == "manifest.json"; });
   if (manifest_entry == entries.end()) return Invalid("no manifest.json");
@@ -48,7 +52,7 @@ absl::StatusOr<std::vector<TarEntry>> VerifyManifest(std::vector<TarEntry> entri
   for (const auto& [path, unused] : manifest["files"].items()) {
     if (!seen.contains(path)) return Invalid(fmt::format("manifest lists missing '{}'", path));
   }
-  if (!has_wal || !has_segments) return Invalid("the archive lacks wal/ or segments/");
+  if (!has_wal || (require_segments && !has_segments)) return Invalid("the archive lacks wal/ or segments/");
   return files;
 }
 
@@ -82,28 +86,38 @@ absl::Status Unpack(FileSystem& fs, const std::string& staging, const std::vecto
   return fs.SyncDir(ParentDir(staging));
 }
 
-}  // namespace
 
-std::string InitializingFlagPath(const std::string& shard_dir) { return shard_dir + ".initializing"; }
-
-absl::StatusOr<std::unique_ptr<LocalShard>> RestoreSnapshot(Env& env, const std::string& archive_path,
-                                                            const std::string& shard_dir,
-                                                            ShardOptions options,
-                                                            const TarLimits& limits) {
-  FileSystem& fs = env.fs();
+absl::StatusOr<std::vector<TarEntry>> ReadVerifiedTar(FileSystem& fs, const std::string& archive_path,
+                                                      const TarLimits& limits) {
   auto bytes = ReadWholeFile(fs, archive_path);
   if (!bytes.ok()) return bytes.status();
   auto checksum = ReadWholeFile(fs, archive_path + ".checksum");
   if (!checksum.ok()) return checksum.status();
   if (*checksum != Sha256Hex(*bytes)) return Invalid("the archive does not match its .checksum");
-  auto entries = ReadTar(*bytes, limits);
-  if (!entries.ok()) return entries.status();
-  auto files = VerifyManifest(std::move(*entries));
-  if (!files.ok()) return files.status();
-  // Verified: from here on the live shard is replaced.
-  const std::string staging = shard_dir + ".staging";
+  return ReadTar(*bytes, limits);
+}
+
+absl::StatusOr<ArchivedSegments> ReadArchivedSegments(const std::vector<TarEntry>& files) {
+  const auto entry = std::find_if(files.begin(), files.end(),
+                                  [](const TarEntry& e) { return e.path == kSegmentsManifestName; });
+  // Archives from before segment manifests are full snapshots.
+  if (entry == files.end()) return ArchivedSegments{};
+  const nlohmann::json json = nlohmann::json::parse(entry->contents, nullptr, false);
+  if (json.is_discarded() || !json.is_object() || !json.contains("partial") ||
+      !json["partial"].is_boolean() || !json.contains("segments")) {
+    return Invalid(fmt::format("{} is malformed", kSegmentsManifestName));
+  }
+  auto manifest = SnapshotManifestFromJson(json["segments"]);
+  if (!manifest.ok()) return manifest.status();
+  return ArchivedSegments{.present = true, .partial = json["partial"].get<bool>(),
+                          .manifest = std::move(*manifest)};
+}
+
+absl::StatusOr<std::unique_ptr<LocalShard>> SwapInStaged(Env& env, const std::string& staging,
+                                                         const std::string& shard_dir,
+                                                         ShardOptions options) {
+  FileSystem& fs = env.fs();
   const std::string old = shard_dir + ".old";
-  if (auto status = Unpack(fs, staging, *files); !status.ok()) return status;
   const std::string flag = InitializingFlagPath(shard_dir);
   if (auto status = WriteFileAtomically(fs, flag, "restoring\n"); !status.ok()) return status;
   if (auto status = RemoveTree(fs, old); !status.ok()) return status;
@@ -121,6 +135,29 @@ absl::StatusOr<std::unique_ptr<LocalShard>> RestoreSnapshot(Env& env, const std:
   if (auto status = fs.Unlink(flag); !status.ok()) return status;
   if (auto status = fs.SyncDir(ParentDir(shard_dir)); !status.ok()) return status;
   return shard;
+}
+
+absl::StatusOr<std::unique_ptr<LocalShard>> RestoreFromEntries(Env& env, std::vector<TarEntry> entries,
+                                                               const std::string& shard_dir,
+                                                               ShardOptions options) {
+  auto files = VerifyManifest(std::move(entries), /*require_segments=*/true);
+  if (!files.ok()) return files.status();
+  auto segments = ReadArchivedSegments(*files);
+  if (!segments.ok()) return segments.status();
+  if (segments->partial) return Invalid("a partial snapshot: recover it with RecoverPartialSnapshot");
+  // Verified: from here on the live shard is replaced.
+  const std::string staging = shard_dir + ".staging";
+  if (auto status = Unpack(env.fs(), staging, *files); !status.ok()) return status;
+  return SwapInStaged(env, staging, shard_dir, std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<LocalShard>> RestoreSnapshot(Env& env, const std::string& archive_path,
+                                                            const std::string& shard_dir,
+                                                            ShardOptions options,
+                                                            const TarLimits& limits) {
+  auto entries = ReadVerifiedTar(env.fs(), archive_path, limits);
+  if (!entries.ok()) return entries.status();
+  return RestoreFromEntries(env, std::move(*entries), shard_dir, std::move(options));
 }
 
 }  // namespace engine

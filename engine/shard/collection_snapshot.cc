@@ -1,0 +1,133 @@
+#include "engine/shard/collection_snapshot.h"
+
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "engine/common/file_util.h"
+#include "engine/shard/restore_steps.h"
+#include "engine/shard/snapshot_archive.h"
+
+namespace engine {
+
+namespace {
+
+absl::Status Invalid(std::string_view why) {
+  return absl::InvalidArgumentError(fmt::format("collection snapshot: {}", why));
+}
+
+nlohmann::json ShardJson(const LocalShard::SnapshotInfo& info) {
+  return {{"frozen_through", info.frozen_through ? nlohmann::json(*info.frozen_through) : nlohmann::json(nullptr)},
+          {"wal_next_index", info.wal_next_index}};
+}
+
+// The shard ids collection_manifest.json lists.
+absl::StatusOr<std::set<ShardId>> ListedShards(const std::vector<TarEntry>& entries) {
+  const auto entry = std::find_if(entries.begin(), entries.end(),
+                                  [](const TarEntry& e) { return e.path == kCollectionManifestName; });
+  if (entry == entries.end()) return Invalid("no collection_manifest.json");
+  const nlohmann::json json = nlohmann::json::parse(entry->contents, nullptr, false);
+  if (json.is_discarded() || !json.is_object() || !json.contains("shards") || !json["shards"].is_object() ||
+      json["shards"].empty()) {
+    return Invalid("collection_manifest.json is malformed");
+  }
+  std::set<ShardId> ids;
+  for (const auto& [key, unused] : json["shards"].items()) {
+    // Canonical decimal only, so that one id has one directory name.
+    if (key.empty() || key.size() > 9 || key.find_first_not_of("0123456789") != std::string::npos ||
+        (key.size() > 1 && key[0] == '0')) {
+      return Invalid(fmt::format("bad shard id '{}'", key));
+    }
+    ids.insert(static_cast<ShardId>(std::stoul(key)));
+  }
+  return ids;
+}
+
+// Splits the archive into each listed shard's entries (paths made relative
+// to the shard); anything else is refused.
+absl::StatusOr<std::map<ShardId, std::vector<TarEntry>>> SplitByShard(std::vector<TarEntry> entries,
+                                                                      const std::set<ShardId>& ids) {
+  std::map<ShardId, std::vector<TarEntry>> shards;
+  for (ShardId id : ids) shards[id];
+  for (TarEntry& entry : entries) {
+    if (entry.path == kCollectionManifestName) continue;
+    if (entry.directory && entry.path == "shards") continue;
+    constexpr std::string_view kPrefix = "shards/";
+    const size_t slash = entry.path.find('/', kPrefix.size());
+    std::optional<ShardId> id;
+    if (entry.path.starts_with(kPrefix) && slash != std::string::npos) {
+      const std::string name = entry.path.substr(kPrefix.size(), slash - kPrefix.size());
+      for (ShardId listed : ids) {
+        if (fmt::format("{}", listed) == name) id = listed;
+      }
+    }
+    if (!id) return Invalid(fmt::format("unexpected entry '{}'", entry.path));
+    entry.path = entry.path.substr(slash + 1);
+    if (entry.path.empty()) continue;  // the shard's own directory entry
+    shards[*id].push_back(std::move(entry));
+  }
+  return shards;
+}
+
+}  // namespace
+
+absl::StatusOr<CollectionSnapshotInfo> CreateCollectionSnapshot(Env& env,
+                                                                const std::vector<CollectionShard>& shards,
+                                                                const std::string& archive_path,
+                                                                bool save_wal) {
+  auto pending = PendingArchive::Open(env.fs(), archive_path);
+  if (!pending.ok()) return pending.status();
+  CollectionSnapshotInfo info;
+  nlohmann::json listed = nlohmann::json::object();
+  for (const CollectionShard& shard : shards) {
+    if (shard.shard == nullptr || info.shards.contains(shard.id)) {
+      return absl::InvalidArgumentError(fmt::format("collection snapshot: bad or duplicate shard {}", shard.id));
+    }
+    ArchiveBuilder archive((*pending)->writer(), fmt::format("shards/{}", shard.id));
+    auto shard_info = shard.shard->WriteSnapshot(archive, save_wal, /*receiver=*/nullptr);
+    if (!shard_info.ok()) return shard_info.status();
+    listed[fmt::format("{}", shard.id)] = ShardJson(*shard_info);
+    info.shards[shard.id] = std::move(*shard_info);
+  }
+  if (auto status = (*pending)->writer().AddFile(kCollectionManifestName,
+                                                 nlohmann::json{{"shards", std::move(listed)}}.dump());
+      !status.ok()) {
+    return status;
+  }
+  auto bytes = (*pending)->Commit();
+  if (!bytes.ok()) return bytes.status();
+  info.archive_bytes = *bytes;
+  return info;
+}
+
+absl::StatusOr<std::map<ShardId, std::unique_ptr<LocalShard>>> RestoreCollectionSnapshot(
+    Env& env, const std::string& archive_path, const std::string& collection_dir, ShardOptions options,
+    const TarLimits& limits) {
+  FileSystem& fs = env.fs();
+  auto entries = ReadVerifiedTar(fs, archive_path, limits);
+  if (!entries.ok()) return entries.status();
+  auto ids = ListedShards(*entries);
+  if (!ids.ok()) return ids.status();
+  auto shards = SplitByShard(std::move(*entries), *ids);
+  if (!shards.ok()) return shards.status();
+  // Every shard verified before the first one is replaced.
+  for (const auto& [id, shard_entries] : *shards) {
+    auto verified = VerifyManifest(shard_entries, /*require_segments=*/true);
+    if (!verified.ok()) return verified.status();
+  }
+  if (auto status = EnsureDir(fs, collection_dir); !status.ok()) return status;
+  std::map<ShardId, std::unique_ptr<LocalShard>> restored;
+  for (auto& [id, shard_entries] : *shards) {
+    auto shard = RestoreFromEntries(env, std::move(shard_entries), JoinPath(collection_dir, fmt::format("{}", id)),
+                                    options);
+    if (!shard.ok()) {
+      for (auto& [unused, open] : restored) (void)open->Shutdown();
+      return shard.status();
+    }
+    restored[id] = std::move(*shard);
+  }
+  return restored;
+}
+
+}  // namespace engine

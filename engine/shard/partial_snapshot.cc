@@ -1,0 +1,203 @@
+#include "engine/shard/partial_snapshot.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "absl/cleanup/cleanup.h"
+#include "engine/common/assert.h"
+#include "engine/common/file_util.h"
+#include "engine/shard/restore.h"
+#include "engine/shard/restore_steps.h"
+
+namespace engine {
+
+namespace {
+
+absl::Status Invalid(std::string_view why) {
+  return absl::InvalidArgumentError(fmt::format("partial snapshot: {}", why));
+}
+
+std::string Normalized(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
+// Splits "segments/<id>/<file>"; nullopt for any other shape.
+std::optional<std::pair<std::string, std::string>> SegmentFile(std::string_view path) {
+  if (!path.starts_with("segments/")) return std::nullopt;
+  path.remove_prefix(std::string_view("segments/").size());
+  const size_t slash = path.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  std::string id(path.substr(0, slash)), file(path.substr(slash + 1));
+  if (!IsPlainName(id) || !IsPlainName(file)) return std::nullopt;
+  return std::make_pair(id, file);
+}
+
+// Every file must be one the recovery knows where to put: a segment file
+// the sender's manifest lists, the WAL, or the shard's metadata files.
+// Returns the archived segment files.
+absl::StatusOr<std::set<std::string>> CheckArchivedPaths(const std::vector<TarEntry>& files,
+                                                         const SnapshotManifest& full) {
+  static const std::set<std::string> kShardFiles = {"shard_config.json", "newest_clocks.json",
+                                                    "oldest_clocks.json", kSegmentsManifestName};
+  std::set<std::string> archived;
+  for (const TarEntry& entry : files) {
+    if (kShardFiles.contains(entry.path)) continue;
+    if (entry.path.starts_with("wal/") && IsPlainName(entry.path.substr(4))) continue;
+    const auto segment_file = SegmentFile(entry.path);
+    if (!segment_file) return Invalid(fmt::format("unexpected entry '{}'", entry.path));
+    const auto& [id, file] = *segment_file;
+    const auto segment = full.segments.find(id);
+    if (segment == full.segments.end() || !segment->second.files.contains(file)) {
+      return Invalid(fmt::format("'{}' is not in the segments manifest", entry.path));
+    }
+    archived.insert(entry.path);
+  }
+  return archived;
+}
+
+// The archive must be for this collection's vectors.
+absl::Status CheckShardConfig(const std::vector<TarEntry>& files, const CollectionConfig& collection) {
+  const auto entry = std::find_if(files.begin(), files.end(),
+                                  [](const TarEntry& e) { return e.path == "shard_config.json"; });
+  if (entry == files.end()) return Invalid("no shard_config.json");
+  const nlohmann::json json = nlohmann::json::parse(entry->contents, nullptr, false);
+  if (json.is_discarded() || !json.is_object() || json.value("dimension", uint64_t{0}) != collection.dimension ||
+      json.value("distance", std::string()) != DistanceName(collection.distance)) {
+    return Invalid("shard_config.json does not match the shard's collection");
+  }
+  return absl::OkStatus();
+}
+
+// Where the local shard's data is. After a crash between the two renames of
+// an earlier attempt, the shard directory is missing and its data (flagged
+// dirty) is in `<shard>.old`.
+absl::StatusOr<std::string> LocalSource(FileSystem& fs, const std::string& shard_dir) {
+  auto exists = Exists(fs, shard_dir);
+  if (!exists.ok()) return exists.status();
+  if (*exists) return shard_dir;
+  auto flagged = Exists(fs, InitializingFlagPath(shard_dir));
+  if (!flagged.ok()) return flagged.status();
+  auto old = Exists(fs, shard_dir + ".old");
+  if (!old.ok()) return old.status();
+  if (*flagged && *old) return shard_dir + ".old";
+  return absl::FailedPreconditionError(
+      fmt::format("partial snapshot: no local shard in '{}' to merge into", shard_dir));
+}
+
+absl::Status CheckKeptFile(const SnapshotManifest& local, const std::string& id, const std::string& file,
+                           const Version& version) {
+  const auto segment = local.segments.find(id);
+  const Version* local_version = nullptr;
+  if (segment != local.segments.end()) {
+    const auto it = segment->second.files.find(file);
+    if (it != segment->second.files.end()) local_version = &it->second;
+  }
+  if (local_version != nullptr && *local_version == version) return absl::OkStatus();
+  return absl::FailedPreconditionError(fmt::format(
+      "partial snapshot: the shard's segments/{}/{} is {} but the snapshot expects it at version {}; "
+      "the shard changed since its manifest was taken",
+      id, file, local_version == nullptr ? "missing" : fmt::format("at version {}", local_version->value_or(0)),
+      version.value_or(0)));
+}
+
+}  // namespace
+
+class PartialRecoveryRegistry::SpinGuard {
+ public:
+  explicit SpinGuard(std::atomic_flag& flag) : flag_(flag) {
+    while (flag_.test_and_set(std::memory_order_acquire)) {
+    }
+  }
+  ~SpinGuard() { flag_.clear(std::memory_order_release); }
+
+ private:
+  std::atomic_flag& flag_;
+};
+
+absl::Status PartialRecoveryRegistry::TryAcquire(const std::string& shard_dir) {
+  SpinGuard guard(locked_);
+  if (!busy_.insert(Normalized(shard_dir)).second) {
+    return absl::UnavailableError(
+        fmt::format("a partial snapshot recovery of '{}' is already in progress", shard_dir));
+  }
+  return absl::OkStatus();
+}
+
+void PartialRecoveryRegistry::Release(const std::string& shard_dir) {
+  SpinGuard guard(locked_);
+  busy_.erase(Normalized(shard_dir));
+}
+
+bool PartialRecoveryRegistry::Busy(const std::string& shard_dir) {
+  SpinGuard guard(locked_);
+  return busy_.contains(Normalized(shard_dir));
+}
+
+absl::StatusOr<PartialMergePlan> PlanPartialMerge(const SnapshotManifest& local,
+                                                  const SnapshotManifest& full,
+                                                  const std::set<std::string>& archived_files) {
+  PartialMergePlan plan;
+  for (const auto& [id, segment] : full.segments) {
+    bool replaced = false;
+    for (const auto& [file, version] : segment.files) {
+      const std::string path = fmt::format("segments/{}/{}", id, file);
+      if (archived_files.contains(path)) {
+        replaced = true;
+        continue;
+      }
+      if (auto status = CheckKeptFile(local, id, file, version); !status.ok()) return status;
+      plan.local_files.push_back(path);
+    }
+    if (!replaced) {
+      // Kept whole: the local copy must be the one the sender compared.
+      const auto local_segment = local.segments.find(id);
+      if (local_segment == local.segments.end() ||
+          local_segment->second.segment_version != segment.segment_version) {
+        return absl::FailedPreconditionError(fmt::format(
+            "partial snapshot: the shard's segment {} is not at the version the snapshot expects", id));
+      }
+    }
+    (replaced ? plan.replaced : plan.kept).push_back(id);
+  }
+  for (const auto& [id, unused] : local.segments) {
+    if (!full.segments.contains(id)) plan.removed.push_back(id);
+  }
+  return plan;
+}
+
+absl::StatusOr<std::unique_ptr<LocalShard>> RecoverPartialSnapshot(Env& env, const std::string& archive_path,
+                                                                   const std::string& shard_dir,
+                                                                   PartialRecoveryOptions options) {
+  SS_ASSERT(options.registry != nullptr, "a partial recovery needs the process's registry");
+  if (auto status = options.registry->TryAcquire(shard_dir); !status.ok()) return status;
+  absl::Cleanup release = [&] { options.registry->Release(shard_dir); };
+  FileSystem& fs = env.fs();
+  auto entries = ReadVerifiedTar(fs, archive_path, options.limits);
+  if (!entries.ok()) return entries.status();
+  auto files = VerifyManifest(std::move(*entries), /*require_segments=*/false);
+  if (!files.ok()) return files.status();
+  auto archived = ReadArchivedSegments(*files);
+  if (!archived.ok()) return archived.status();
+  if (!archived->present || !archived->partial) return Invalid("not a partial snapshot");
+  auto archived_files = CheckArchivedPaths(*files, archived->manifest);
+  if (!archived_files.ok()) return archived_files.status();
+  if (auto status = CheckShardConfig(*files, options.shard.collection); !status.ok()) return status;
+  auto source = LocalSource(fs, shard_dir);
+  if (!source.ok()) return source.status();
+  auto local = ShardManifestFromDisk(fs, *source);
+  if (!local.ok()) return local.status();
+  auto plan = PlanPartialMerge(*local, archived->manifest, *archived_files);
+  if (!plan.ok()) return plan.status();
+  // Planned and verified: build the merged shard beside the live one.
+  for (const std::string& path : plan->local_files) {
+    auto contents = ReadWholeFile(fs, JoinPath(*source, path));
+    if (!contents.ok()) return contents.status();
+    files->push_back(TarEntry{.path = path, .contents = std::move(*contents)});
+  }
+  const std::string staging = shard_dir + ".staging";
+  if (auto status = Unpack(fs, staging, *files); !status.ok()) return status;
+  return SwapInStaged(env, staging, shard_dir, std::move(options.shard));
+}
+
+}  // namespace engine

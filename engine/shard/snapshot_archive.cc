@@ -1,0 +1,57 @@
+#include "engine/shard/snapshot_archive.h"
+
+#include "engine/common/file_util.h"
+#include "engine/snapshot/sha256.h"
+
+namespace engine {
+
+absl::Status ArchiveBuilder::Add(const std::string& path, std::string_view contents) {
+  manifest_[path] = {{"size", contents.size()}, {"sha256", Sha256Hex(contents)}};
+  return writer_.AddFile(JoinPath(prefix_, path), contents);
+}
+
+absl::Status ArchiveBuilder::AddFileFrom(FileSystem& fs, const std::string& source,
+                                         const std::string& path) {
+  auto contents = ReadWholeFile(fs, source);
+  if (!contents.ok()) return contents.status();
+  return Add(path, *contents);
+}
+
+absl::Status ArchiveBuilder::WriteManifest() {
+  return writer_.AddFile(JoinPath(prefix_, "manifest.json"), nlohmann::json{{"files", manifest_}}.dump());
+}
+
+absl::StatusOr<std::unique_ptr<PendingArchive>> PendingArchive::Open(FileSystem& fs, std::string path) {
+  std::unique_ptr<PendingArchive> archive(new PendingArchive(fs, std::move(path)));
+  auto file = fs.Open(archive->temporary(), OpenMode::kCreateTruncate);
+  if (!file.ok()) return file.status();
+  archive->file_ = std::move(*file);
+  auto writer = TarWriter::Open(*archive->file_);
+  if (!writer.ok()) return writer.status();
+  archive->writer_ = std::move(*writer);
+  return archive;
+}
+
+PendingArchive::~PendingArchive() {
+  writer_.reset();  // before the file it writes to
+  file_.reset();
+  if (!committed_) (void)fs_.Unlink(temporary());
+}
+
+absl::StatusOr<uint64_t> PendingArchive::Commit() {
+  if (auto status = writer_->Finish(); !status.ok()) return status;
+  if (auto status = file_->Sync(); !status.ok()) return status;
+  writer_.reset();
+  file_.reset();
+  if (auto status = fs_.Rename(temporary(), path_); !status.ok()) return status;
+  committed_ = true;
+  if (auto status = fs_.SyncDir(ParentDir(path_)); !status.ok()) return status;
+  auto bytes = ReadWholeFile(fs_, path_);
+  if (!bytes.ok()) return bytes.status();
+  if (auto status = WriteFileAtomically(fs_, path_ + ".checksum", Sha256Hex(*bytes)); !status.ok()) {
+    return status;
+  }
+  return bytes->size();
+}
+
+}  // namespace engine

@@ -1,0 +1,60 @@
+// Writing snapshot archives: the builder that records every file's size and
+// SHA-256 in a manifest.json, and the commit protocol every archive follows
+// (temporary name, sync, rename, directory sync, `.checksum` sidecar).
+//
+// A builder may write under a prefix ("shards/3"), so that one tar holds
+// several shards' snapshots (a collection snapshot), each with its own
+// manifest.json that RestoreSnapshot's checks apply to unchanged.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+#include "engine/env/env.h"
+#include "engine/snapshot/tar_archive.h"
+
+namespace engine {
+
+class ArchiveBuilder {
+ public:
+  ArchiveBuilder(TarWriter& writer, std::string prefix = "")
+      : writer_(writer), prefix_(std::move(prefix)) {}
+  // `path` is relative to the prefix.
+  absl::Status Add(const std::string& path, std::string_view contents);
+  absl::Status AddFileFrom(FileSystem& fs, const std::string& source, const std::string& path);
+  // Writes manifest.json (under the prefix); the tar itself stays open.
+  absl::Status WriteManifest();
+
+ private:
+  TarWriter& writer_;
+  const std::string prefix_;
+  nlohmann::json manifest_ = nlohmann::json::object();
+};
+
+// An archive being written to `path`.tmp; Commit finishes the tar, syncs,
+// renames it to `path`, syncs the directory and writes `path`.checksum.
+// Dropping an uncommitted archive removes the temporary file.
+class PendingArchive {
+ public:
+  static absl::StatusOr<std::unique_ptr<PendingArchive>> Open(FileSystem& fs, std::string path);
+  ~PendingArchive();
+  TarWriter& writer() { return *writer_; }
+  // Returns the archive's size in bytes.
+  absl::StatusOr<uint64_t> Commit();
+
+ private:
+  PendingArchive(FileSystem& fs, std::string path) : fs_(fs), path_(std::move(path)) {}
+  std::string temporary() const { return path_ + ".tmp"; }
+
+  FileSystem& fs_;
+  const std::string path_;
+  std::unique_ptr<File> file_;
+  std::unique_ptr<TarWriter> writer_;
+  bool committed_ = false;
+};
+
+}  // namespace engine
