@@ -74,7 +74,11 @@ run_campaign() {  # $1 = json file, $2 = log file
   rm -f "$1"
   local start end rc
   start=$(date +%s.%N)
-  "$shardsim" campaign --budget "${budget}s" --jobs "$jobs" --json "$1" --quiet > "$2" 2>&1
+  # From its own directory: the campaign writes shrunk scenarios of failures
+  # under ./scenarios/found, which must not land in the caller's tree.
+  local dir="${1%.json}.run"
+  rm -rf "$dir" && mkdir -p "$dir"
+  (cd "$dir" && "$shardsim" campaign --budget "${budget}s" --jobs "$jobs" --json "$1" --quiet) > "$2" 2>&1
   rc=$?
   end=$(date +%s.%N)
   echo "$rc $(python3 -c "print(f'{$end - $start:.1f}')")"
@@ -105,13 +109,18 @@ else:
     t = f'~{el * (first.get("first_seed", 0) + 1) / seeds:.1f}' if seeds and el else "n/a"
 shrunk = first.get("shrunk_steps")
 shrunk = "n/a" if shrunk is None else str(shrunk)
+if first.get("original_steps") is not None and shrunk != "n/a":
+    shrunk += f' (of {first["original_steps"]})'
 msg = " ".join(str(first.get("failure", "")).split())[:400]
+if first.get("scenario"):
+    msg += f' [shrunk scenario: {first["scenario"]}, replay: {first.get("replay", "?")}]'
 print(f'{t}\t{first.get("invariant", "?")}\t{shrunk}\t{j.get("failed", 0)}\t{seeds}\t{msg}')
 EOF
 }
 
 rows=()      # Markdown table rows
 details=()   # first failure message per bug
+missed=()    # catalog notes of each bug not caught
 md_escape() { local s="${1//|/\\|}"; echo "${s//$'\n'/ }"; }
 
 record() {  # name caught time invariant shrunk failed seeds message
@@ -164,6 +173,10 @@ for patch in "${patches[@]}"; do
       *) caught="campaign error (exit $rc)" ;;
     esac
     log "$name: caught=$caught time=$t invariant=$inv"
+    if [[ "$caught" == no ]]; then
+      note="$(awk -F'\t' -v f="$name.patch" '$1 == f { print $5 }' "$bugs_dir/catalog.tsv")"
+      missed+=("- **$name**: $(md_escape "${note:-no catalog entry}")")
+    fi
     record "$name" "$caught" "$t" "$inv" "$shrunk" "$failed" "$seeds" "$msg"
   fi
   if ! git -C "$src" apply -R "$patch"; then
@@ -186,6 +199,12 @@ done
   echo "| bug | caught | time to first failure (s) | invariant | shrunk steps | failed / seeds |"
   echo "| --- | --- | --- | --- | --- | --- |"
   printf '%s\n' "${rows[@]}"
+  if [[ ${#missed[@]} -gt 0 ]]; then
+    echo
+    echo "## Not caught: why (from tools/bugs/catalog.tsv; investigation in tools/bugs/README.md)"
+    echo
+    printf '%s\n' "${missed[@]}"
+  fi
   if [[ ${#details[@]} -gt 0 ]]; then
     echo
     echo "## First failure of each caught bug"
