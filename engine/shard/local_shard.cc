@@ -36,6 +36,7 @@ LocalShard::LocalShard(Env& env, std::string dir, ShardOptions options)
       updates_mutex_(env.NewMutex("shard.updates")),
       holder_(env),
       proxy_all_mutex_(env.NewMutex("shard.proxy_all")),
+      flush_ack_mutex_(env.NewMutex("shard.flush_ack")),
       wal_mutex_(env.NewMutex("shard.wal")),
       clocks_mutex_(env.NewMutex("shard.clocks")),
       update_channel_(env, "shard.update_channel", options.update_queue_capacity),
@@ -329,6 +330,10 @@ absl::Status LocalShard::FlushAndAck(bool force) {
   // After a fatal error (a failed sync lost pages), nothing may be built on
   // what is on disk until the shard is reloaded.
   if (auto status = health(); !status.ok()) return status;
+  // Concurrent calls would let one ack while another is still removing an
+  // optimizer's inputs: after a power loss those come back with live copies
+  // of points whose deletes the WAL no longer holds.
+  MutexLock one_at_a_time(*flush_ack_mutex_);
   absl::StatusOr<SeqNumber> waterline;
   {
     ReadLock segments(*segments_lock_);

@@ -8,7 +8,8 @@
 // clocks and acks the WAL up to the waterline.
 //
 // Thread safety: every public method may be called from any task. Lock order:
-// wal mutex -> clocks mutex; segments lock -> updates mutex -> segment locks.
+// wal mutex -> clocks mutex; flush-ack mutex -> segments lock -> updates mutex
+// -> segment locks.
 #pragma once
 
 #include <cstdint>
@@ -246,6 +247,9 @@ class LocalShard {
   uint64_t next_segment_number_ = 1;                 // guarded by updates mutex
 
   std::unique_ptr<Mutex> proxy_all_mutex_;  // one proxy_all at a time
+  // One FlushAndAck at a time: an ack may pass an optimizer's propagated
+  // deletes only after its replaced inputs are durably gone (see FlushAndAck).
+  std::unique_ptr<Mutex> flush_ack_mutex_;
   std::optional<SeqNumber> last_applied_;    // guarded by updates mutex
   // WAL-including snapshots in progress hold the ack at or below these.
   std::multiset<uint64_t> ack_pins_;  // guarded by wal mutex
