@@ -22,6 +22,11 @@ std::optional<SeqNumber> Segment::point_version(PointId id) const {
   return it->second.version;
 }
 
+size_t Segment::deleted_count() const {
+  return static_cast<size_t>(std::count_if(points_.begin(), points_.end(),
+                                           [](const auto& entry) { return entry.second.deleted; }));
+}
+
 Segment::PointRecord* Segment::Target(SeqNumber op_num, PointId id) {
   const auto it = points_.find(id);
   if (it == points_.end() || it->second.deleted) return nullptr;

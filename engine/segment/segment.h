@@ -63,6 +63,8 @@ class Segment final : public SegmentEntry {
 
   bool has_point(PointId id) const override;
   std::optional<SeqNumber> point_version(PointId id) const override;
+  // Tombstones held (the vacuum optimizer's measure of litter).
+  size_t deleted_count() const;
 
   absl::StatusOr<bool> Upsert(SeqNumber op_num, const Point& point) override;
   absl::StatusOr<bool> DeletePoint(SeqNumber op_num, PointId id) override;

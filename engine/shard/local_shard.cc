@@ -195,6 +195,9 @@ absl::Status LocalShard::Shutdown() {
   }
   update_channel_.Close();
   if (flush_worker_) flush_worker_->Join();
+  // stopping_ cancelled any optimization in progress: wait until it has put
+  // its inputs back (or a snapshot has finished) before the last flush.
+  { MutexLock optimizer_done(*proxy_all_mutex_); }
   if (options_.flush_on_shutdown && health().ok() && wal_ != nullptr) return FlushAndAck(false);
   return health();
 }

@@ -36,6 +36,8 @@ namespace engine {
 
 class ArchiveBuilder;  // engine/shard/snapshot_archive.h
 
+class Segment;
+
 // Instrumentation for checkers: told, under the WAL mutex, what the WAL
 // holds. The engine never depends on it; it only reports.
 class ShardObserver {
@@ -57,6 +59,13 @@ struct ShardOptions {
   ShardObserver* observer = nullptr;  // not owned; may be null
   // Only RestoreSnapshot loads a shard whose `.initializing` flag is set.
   bool ignore_initializing_flag = false;
+  // Vacuum optimizer (Qdrant's deleted_threshold): a segment qualifies when
+  // its deleted points exceed this share of all its points (live + deleted)
+  // and number at least vacuum_min_deleted_points.
+  double vacuum_deleted_ratio = 0.2;
+  size_t vacuum_min_deleted_points = 2;
+  // OptimizeIfNeeded merges while the shard has more segments than this.
+  size_t merge_max_segments = 8;
 };
 
 enum class UpdateStatus : uint8_t { kAcknowledged, kCompleted, kClockRejected };
@@ -170,6 +179,23 @@ class LocalShard {
   // and swaps. The inputs' directories are removed only after a later flush
   // proved the result durable. Returns false if there was nothing to merge.
   absl::StatusOr<bool> OptimizeMerge();
+  // The vacuum optimizer: rebuilds the segment with the highest share of
+  // deleted points (above ShardOptions' thresholds) without them, the same
+  // way as a merge of one. Returns false if no segment qualified.
+  absl::StatusOr<bool> OptimizeVacuum();
+  struct OptimizeReport {
+    size_t merges = 0;
+    size_t vacuums = 0;
+  };
+  // Runs the optimizers whose thresholds are crossed: merges while there
+  // are more than merge_max_segments segments, then vacuums each segment
+  // whose deleted ratio qualifies.
+  absl::StatusOr<OptimizeReport> OptimizeIfNeeded();
+  // Cancels every optimization that started before this call and has not
+  // swapped in its result yet: its proxies' changes are propagated into the
+  // wrapped segments, which are put back; its build is removed; it returns
+  // CancelledError. Shutdown cancels too.
+  void CancelOptimizations();
 
   // Segment ids in the holder (appendable first, then by id).
   std::vector<SegmentId> SegmentIds();
@@ -229,6 +255,28 @@ class LocalShard {
   absl::Status Unproxy(SegmentId id, const std::shared_ptr<ProxySegment>& proxy);
   // REQUIRES: wal mutex held.
   absl::Status SyncWal();
+  // ---- Optimizers (local_shard_optimize.cc). ----
+  struct Optimization;
+  // The cancellation epoch an optimization starting now compares against;
+  // fails if the shard is stopping or stopped.
+  absl::StatusOr<uint64_t> BeginOptimization();
+  // Cancelled since `epoch` was taken, or shutting down.
+  bool OptimizationCancelled(uint64_t epoch);
+  // Optimizes `inputs` into one new sealed segment (Qdrant's
+  // SegmentOptimizer::optimize). REQUIRES: proxy_all mutex held, segments
+  // lock held in upgradable mode.
+  absl::Status OptimizeSegments(uint64_t cancel_epoch, std::vector<SegmentId> inputs);
+  absl::Status ProxyOptimizationInputs(Optimization& run);
+  absl::StatusOr<std::shared_ptr<SegmentEntry>> BuildOptimized(Optimization& run);
+  absl::Status CopyNewestPoints(const Optimization& run, Segment& target);
+  absl::Status FinishOptimization(Optimization& run,
+                                  const absl::StatusOr<std::shared_ptr<SegmentEntry>>& built);
+  void RestoreOptimizationInputs(Optimization& run);
+  absl::Status RemoveOptimizationBuild(const Optimization& run);
+  // Candidates. REQUIRE: segments lock held.
+  std::vector<SegmentId> PickMergeInputs();
+  std::optional<SegmentId> PickVacuumInput();
+
   // Removes the directories of segments an optimizer replaced, once a flush
   // has made the replacement durable.
   absl::Status DestroyReplacedSegments();
@@ -271,6 +319,7 @@ class LocalShard {
   std::unique_ptr<CondVar> flush_wake_;
   bool stopping_ = false;
   bool shut_down_ = false;
+  uint64_t optimization_cancel_epoch_ = 0;  // bumped by CancelOptimizations
   absl::Status fatal_;
 };
 

@@ -1,4 +1,15 @@
-// The merge optimizer (Qdrant's merge optimizer, on proxies).
+// The optimizers' common routine (Qdrant's SegmentOptimizer::optimize, on
+// proxies) and the merge optimizer. The vacuum optimizer, the threshold
+// trigger and cancellation are in local_shard_vacuum.cc.
+//
+// One optimization: proxy the inputs (writes go on, into an appendable
+// segment outside them); build one sealed segment from the frozen inputs in
+// temp_segments/ without holder locks, checking for cancellation between
+// points; write its completion marker last and move it into segments/; then,
+// under the write lock and the updates mutex, apply the proxies' recorded
+// deletes and index changes (each at its own op) to it and swap. A cancelled
+// or failed optimization instead removes its build and puts the inputs back
+// after propagating the proxies' changes into them.
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -10,11 +21,28 @@
 
 namespace engine {
 
+struct LocalShard::Optimization {
+  uint64_t cancel_epoch = 0;
+  std::vector<SegmentId> inputs;
+  std::vector<std::shared_ptr<ProxySegment>> proxies;  // one per input
+  std::map<std::string, FieldType> schema;             // indexes at the freeze
+  std::string build_dir;                               // in temp_segments/
+  std::string final_dir;                               // in segments/
+  bool moved = false;  // the build was renamed into segments/
+};
 
 absl::StatusOr<bool> LocalShard::OptimizeMerge() {
-  if (auto status = health(); !status.ok()) return status;
+  auto epoch = BeginOptimization();
+  if (!epoch.ok()) return epoch.status();
   MutexLock one_at_a_time(*proxy_all_mutex_);
   UpgradableReadLock upgradable(*segments_lock_);
+  std::vector<SegmentId> inputs = PickMergeInputs();
+  if (inputs.size() < 2) return false;
+  if (auto status = OptimizeSegments(*epoch, std::move(inputs)); !status.ok()) return status;
+  return true;
+}
+
+std::vector<SegmentId> LocalShard::PickMergeInputs() {
   // The two smallest segments (fewest live points, lowest id on ties).
   std::vector<std::pair<size_t, SegmentId>> sizes;
   for (SegmentId id : holder_.Ids()) {
@@ -22,107 +50,166 @@ absl::StatusOr<bool> LocalShard::OptimizeMerge() {
     ReadLock guard(*locked->lock);
     sizes.emplace_back(locked->segment->LiveIds().size(), id);
   }
-  if (sizes.size() < 2) return false;
   std::sort(sizes.begin(), sizes.end());
-  const std::vector<SegmentId> inputs{sizes[0].second, sizes[1].second};
+  std::vector<SegmentId> inputs;
+  for (size_t i = 0; i < sizes.size() && i < 2; ++i) inputs.push_back(sizes[i].second);
+  return inputs;
+}
+
+absl::Status LocalShard::OptimizeSegments(uint64_t cancel_epoch, std::vector<SegmentId> inputs) {
+  Optimization run{.cancel_epoch = cancel_epoch, .inputs = std::move(inputs)};
+  if (auto status = ProxyOptimizationInputs(run); !status.ok()) return status;
+  env_.YieldPoint("optimizer.proxied");
+  const auto built = BuildOptimized(run);
+  return FinishOptimization(run, built);
+}
+
+absl::Status LocalShard::ProxyOptimizationInputs(Optimization& run) {
   // Writes need an appendable segment outside the inputs.
   std::shared_ptr<SegmentEntry> extra_appendable;
-  std::map<std::string, FieldType> schema;
   uint64_t build_number = 0;
   {
     MutexLock updates(*updates_mutex_);
     const auto appendable = holder_.AppendableIds();
     const bool outside = std::any_of(appendable.begin(), appendable.end(), [&](SegmentId id) {
-      return std::find(inputs.begin(), inputs.end(), id) == inputs.end();
+      return std::find(run.inputs.begin(), run.inputs.end(), id) == run.inputs.end();
     });
     if (!outside) {
       auto created = CreateSegment(/*appendable=*/true);
       if (!created.ok()) return created.status();
       extra_appendable = *created;
     }
-    schema = payload_schema_;
+    run.schema = payload_schema_;
     build_number = next_segment_number_++;
   }
-  std::vector<std::shared_ptr<ProxySegment>> proxies;
-  for (SegmentId id : inputs) proxies.push_back(std::make_shared<ProxySegment>(holder_.Get(id)->segment));
+  run.build_dir = JoinPath(paths_.temp_segments(), fmt::format("{}", build_number));
+  run.final_dir = JoinPath(paths_.segments(), fmt::format("{}", build_number));
+  for (SegmentId id : run.inputs) {
+    run.proxies.push_back(std::make_shared<ProxySegment>(holder_.Get(id)->segment));
+  }
+  // The swap is at an op boundary: the write lock excludes the update worker.
   segments_lock_->Upgrade();
-  for (size_t i = 0; i < inputs.size(); ++i) holder_.Replace(inputs[i], proxies[i]);
+  for (size_t i = 0; i < run.inputs.size(); ++i) holder_.Replace(run.inputs[i], run.proxies[i]);
   if (extra_appendable) holder_.AddNew(extra_appendable);
   segments_lock_->Downgrade();
-  env_.YieldPoint("optimizer.proxied");
+  return absl::OkStatus();
+}
 
-  // Build without holder locks: the wrapped segments no longer change.
+absl::StatusOr<std::shared_ptr<SegmentEntry>> LocalShard::BuildOptimized(Optimization& run) {
+  // The result will be durable with every op applied before the swap: those
+  // ops must be durable in the WAL first.
+  {
+    MutexLock wal(*wal_mutex_);
+    if (auto status = SyncWal(); !status.ok()) {
+      SetFatal(status);
+      return status;
+    }
+  }
+  const auto cancelled = [&] { return absl::CancelledError("optimization cancelled"); };
+  if (OptimizationCancelled(run.cancel_epoch)) return cancelled();
   FileSystem& fs = env_.fs();
-  const std::string build_dir = JoinPath(paths_.temp_segments(), fmt::format("{}", build_number));
-  const std::string final_dir = JoinPath(paths_.segments(), fmt::format("{}", build_number));
-  absl::StatusOr<std::shared_ptr<Segment>> built = [&]() -> absl::StatusOr<std::shared_ptr<Segment>> {
-    // The result will be durable with every op applied before the swap:
-    // those ops must be durable in the WAL first.
-    {
-      MutexLock wal(*wal_mutex_);
-      if (auto status = SyncWal(); !status.ok()) {
-        SetFatal(status);
-        return status;
-      }
-    }
-    auto segment = Segment::Create(fs, build_dir, options_.collection, /*appendable=*/true, /*complete=*/false);
-    if (!segment.ok()) return segment.status();
-    for (const auto& [key, type] : schema) {
-      if (auto created = (*segment)->CreateFieldIndex(0, key, type); !created.ok()) return created.status();
-    }
-    std::map<PointId, std::pair<SeqNumber, Point>> newest;
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      const LockedSegment* locked = holder_.Get(inputs[i]);
-      ReadLock guard(*locked->lock);
-      const SegmentEntry& source = *proxies[i]->wrapped();
-      if (source.version()) (*segment)->RaiseVersion(*source.version());
-      for (PointId id : source.LiveIds()) {
-        const SeqNumber version = *source.point_version(id);
-        const auto it = newest.find(id);
-        if (it == newest.end() || it->second.first < version) newest[id] = {version, *source.Retrieve(id)};
-      }
-    }
-    for (const auto& [id, entry] : newest) {
-      if (auto upserted = (*segment)->Upsert(entry.first, entry.second); !upserted.ok()) return upserted.status();
-      env_.YieldPoint("optimizer.copy");
-    }
-    if (auto flushed = (*segment)->Flush(/*force=*/true); !flushed.ok()) return flushed.status();
-    if (auto status = (*segment)->Seal(); !status.ok()) return status;
-    if (auto status = (*segment)->MarkComplete(); !status.ok()) return status;
-    if (auto status = fs.Rename(build_dir, final_dir); !status.ok()) return status;
-    if (auto status = fs.SyncDir(paths_.temp_segments()); !status.ok()) return status;
-    if (auto status = fs.SyncDir(paths_.segments()); !status.ok()) return status;
-    (*segment)->set_directory(final_dir);
-    return std::shared_ptr<Segment>(std::move(*segment));
-  }();
+  auto segment = Segment::Create(fs, run.build_dir, options_.collection, /*appendable=*/true,
+                                 /*complete=*/false);
+  if (!segment.ok()) return segment.status();
+  for (const auto& [key, type] : run.schema) {
+    if (auto created = (*segment)->CreateFieldIndex(0, key, type); !created.ok()) return created.status();
+  }
+  if (auto status = CopyNewestPoints(run, **segment); !status.ok()) return status;
+  if (auto flushed = (*segment)->Flush(/*force=*/true); !flushed.ok()) return flushed.status();
+  if (auto status = (*segment)->Seal(); !status.ok()) return status;
+  if (auto status = (*segment)->MarkComplete(); !status.ok()) return status;
+  // Last chance to cancel while the build is only in temp_segments/ (which
+  // a load wipes).
+  env_.YieldPoint("optimizer.built");
+  if (OptimizationCancelled(run.cancel_epoch)) return cancelled();
+  if (auto status = fs.Rename(run.build_dir, run.final_dir); !status.ok()) return status;
+  run.moved = true;
+  if (auto status = fs.SyncDir(paths_.temp_segments()); !status.ok()) return status;
+  if (auto status = fs.SyncDir(paths_.segments()); !status.ok()) return status;
+  (*segment)->set_directory(run.final_dir);
+  env_.YieldPoint("optimizer.moved");
+  return std::shared_ptr<SegmentEntry>(std::move(*segment));
+}
 
-  // Swap (or, on failure, put the inputs back after propagating).
-  segments_lock_->Upgrade();
+absl::Status LocalShard::CopyNewestPoints(const Optimization& run, Segment& target) {
+  // The wrapped segments no longer change: read them without holder locks.
+  // The highest version of each point wins; tombstones are dropped.
+  std::map<PointId, std::pair<SeqNumber, Point>> newest;
+  for (size_t i = 0; i < run.inputs.size(); ++i) {
+    const LockedSegment* locked = holder_.Get(run.inputs[i]);
+    ReadLock guard(*locked->lock);
+    const SegmentEntry& source = *run.proxies[i]->wrapped();
+    if (source.version()) target.RaiseVersion(*source.version());
+    for (PointId id : source.LiveIds()) {
+      const SeqNumber version = *source.point_version(id);
+      const auto it = newest.find(id);
+      if (it == newest.end() || it->second.first < version) newest[id] = {version, *source.Retrieve(id)};
+    }
+  }
+  for (const auto& [id, entry] : newest) {
+    if (OptimizationCancelled(run.cancel_epoch)) return absl::CancelledError("optimization cancelled");
+    if (auto upserted = target.Upsert(entry.first, entry.second); !upserted.ok()) return upserted.status();
+    env_.YieldPoint("optimizer.copy");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LocalShard::FinishOptimization(
+    Optimization& run, const absl::StatusOr<std::shared_ptr<SegmentEntry>>& built) {
   absl::Status status = built.status();
+  segments_lock_->Upgrade();
   {
     MutexLock updates(*updates_mutex_);
-    if (status.ok()) {
-      for (const auto& proxy : proxies) {
-        if (status = proxy->PropagateTo(**built); !status.ok()) break;
-      }
+    if (status.ok() && OptimizationCancelled(run.cancel_epoch)) {
+      status = absl::CancelledError("optimization cancelled before the swap");
+    }
+    for (size_t i = 0; status.ok() && i < run.proxies.size(); ++i) {
+      status = run.proxies[i]->PropagateTo(**built);
     }
     if (status.ok()) {
-      holder_.Remove(inputs);
+      holder_.Remove(run.inputs);
       holder_.AddNew(*built);
-      for (const auto& proxy : proxies) pending_destroy_.push_back(proxy->wrapped()->directory());
-    } else {
-      for (size_t i = 0; i < inputs.size(); ++i) {
-        if (auto propagated = proxies[i]->Propagate(); !propagated.ok()) SetFatal(propagated);
-        holder_.Replace(inputs[i], proxies[i]->wrapped());
-      }
+      for (const auto& proxy : run.proxies) pending_destroy_.push_back(proxy->wrapped()->directory());
     }
   }
   segments_lock_->Downgrade();
-  if (!status.ok()) {
-    (void)RemoveTree(fs, build_dir);
-    return status;
+  if (status.ok()) return status;
+  // The build goes first, while the proxies still hold the WAL ack below
+  // their changes: a complete leftover in segments/ would otherwise bring
+  // back, after a restart, points deleted during the optimization.
+  if (auto removed = RemoveOptimizationBuild(run); !removed.ok() && run.moved) SetFatal(removed);
+  RestoreOptimizationInputs(run);
+  return status;
+}
+
+void LocalShard::RestoreOptimizationInputs(Optimization& run) {
+  // Upgrade before taking the updates mutex (the update worker's order).
+  segments_lock_->Upgrade();
+  {
+    MutexLock updates(*updates_mutex_);
+    // Every change recorded during the optimization reaches the wrapped
+    // segments before they are put back.
+    for (const auto& proxy : run.proxies) {
+      if (auto propagated = proxy->Propagate(); !propagated.ok()) SetFatal(propagated);
+    }
+    for (size_t i = 0; i < run.inputs.size(); ++i) {
+      const auto replaced = holder_.Replace(run.inputs[i], run.proxies[i]->wrapped());
+      SS_ASSERT(replaced.get() == run.proxies[i].get(), "segment {} was not the proxy", run.inputs[i]);
+    }
   }
-  return true;
+  segments_lock_->Downgrade();
+}
+
+absl::Status LocalShard::RemoveOptimizationBuild(const Optimization& run) {
+  FileSystem& fs = env_.fs();
+  if (!run.moved) {
+    // temp_segments/ is wiped at load: a leftover there is harmless.
+    return RemoveTree(fs, run.build_dir);
+  }
+  // The marker goes first (sorted removal): a crash midway leaves an
+  // incomplete directory, which the next load removes.
+  if (auto status = RemoveTree(fs, run.final_dir); !status.ok()) return status;
+  return fs.SyncDir(paths_.segments());
 }
 
 }  // namespace engine
