@@ -51,6 +51,7 @@ class Run {
   void DoUpdate(engine::LocalShard& shard, const Step& step);
   void Freeze(engine::LocalShard& shard);
   void Optimize(engine::LocalShard& shard);
+  void Vacuum(engine::LocalShard& shard);
   void Snapshot(engine::LocalShard& shard, bool save_wal);
   void CheckRestores();
   void RestoreOne(size_t index);

@@ -26,7 +26,7 @@ namespace properties {
 
 enum class Action {
   kUpdate, kDeleteByFilter, kRetrieve, kScroll, kCount, kSearch, kPlunge, kFlush, kFreeze,
-  kSnapshot, kOptimize
+  kSnapshot, kOptimize, kVacuum, kCancelOptimize
 };
 
 const char* ActionName(Action action);

@@ -15,7 +15,8 @@ constexpr ActionEntry kActions[] = {
     {Action::kCount, "count"},     {Action::kSearch, "search"},
     {Action::kPlunge, "plunge"},   {Action::kFlush, "flush"},
     {Action::kFreeze, "freeze"},   {Action::kSnapshot, "snapshot"},
-    {Action::kOptimize, "optimize"},
+    {Action::kOptimize, "optimize"}, {Action::kVacuum, "vacuum"},
+    {Action::kCancelOptimize, "cancel-optimize"},
 };
 }  // namespace
 

@@ -281,6 +281,8 @@ void Run::Execute(engine::LocalShard& shard, const Step& step) {
     case Action::kFreeze: Freeze(shard); break;
     case Action::kSnapshot: Snapshot(shard, step.save_wal); break;
     case Action::kOptimize: Optimize(shard); break;
+    case Action::kVacuum: Vacuum(shard); break;
+    case Action::kCancelOptimize: shard.CancelOptimizations(); break;
   }
 }
 
@@ -338,7 +340,18 @@ void Run::Freeze(engine::LocalShard& shard) {
 void Run::Optimize(engine::LocalShard& shard) {
   auto merged = shard.OptimizeMerge();
   if (merged.ok() && *merged) ++stats_.optimizations;
-  if (!merged.ok()) FailUnlessFaulty(shard, "merge optimization", merged.status());
+  // Another client may cancel it (cancel-optimize): nothing may be lost then.
+  if (!merged.ok() && !absl::IsCancelled(merged.status())) {
+    FailUnlessFaulty(shard, "merge optimization", merged.status());
+  }
+}
+
+void Run::Vacuum(engine::LocalShard& shard) {
+  auto vacuumed = shard.OptimizeVacuum();
+  if (vacuumed.ok() && *vacuumed) ++stats_.optimizations;
+  if (!vacuumed.ok() && !absl::IsCancelled(vacuumed.status())) {
+    FailUnlessFaulty(shard, "vacuum optimization", vacuumed.status());
+  }
 }
 
 void Run::Snapshot(engine::LocalShard& shard, bool save_wal) {

@@ -23,7 +23,9 @@ Action Workload::NextAction() {
   if (roll < 84) return Action::kSearch;
   if (roll < 90) return Action::kPlunge;
   if (roll < 91) return Action::kFreeze;
-  if (roll < 93) return Action::kOptimize;
+  if (roll < 92) return Action::kOptimize;
+  // Merge's former slice is shared with vacuum and cancel (2:1).
+  if (roll < 93) return decisions_.Draw(3) < 2 ? Action::kVacuum : Action::kCancelOptimize;
   if (roll < 96) return Action::kSnapshot;
   return Action::kFlush;
 }
@@ -53,7 +55,9 @@ Step Workload::NextStep(int client) {
     case Action::kPlunge:
     case Action::kFlush:
     case Action::kFreeze:
-    case Action::kOptimize: break;
+    case Action::kOptimize:
+    case Action::kVacuum:
+    case Action::kCancelOptimize: break;
   }
   return step;
 }

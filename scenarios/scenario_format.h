@@ -12,7 +12,7 @@
 //   c0 scroll {"must":[...]}             # count, delete-by-filter likewise
 //   c0 search k=2 [0.5,-1,2]
 //   c0 snapshot wal                      # or nowal
-//   c1 plunge                            # flush, freeze, optimize
+//   c1 plunge                            # flush, freeze, optimize, vacuum, cancel-optimize
 //   tape 00ff3a...                       # the world's decisions, hex, any number of lines
 //
 // (`config` is one line in a file.) Vectors are written as decimal floats;

@@ -225,6 +225,8 @@ absl::Status ParseArguments(std::string_view rest, Step& step) {
     case Action::kFlush:
     case Action::kFreeze:
     case Action::kOptimize:
+    case Action::kVacuum:
+    case Action::kCancelOptimize:
       if (!rest.empty()) return absl::InvalidArgumentError(fmt::format("unexpected arguments '{}'", rest));
       return absl::OkStatus();
   }

@@ -48,7 +48,9 @@ std::string StepArguments(const Step& step) {
     case Action::kPlunge:
     case Action::kFlush:
     case Action::kFreeze:
-    case Action::kOptimize: return "";
+    case Action::kOptimize:
+    case Action::kVacuum:
+    case Action::kCancelOptimize: return "";
   }
   return "";
 }
