@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/common/coverage.h"
 #include "engine/shard/local_shard.h"
 #include "properties/history.h"
 #include "properties/scenario.h"
@@ -41,6 +42,7 @@ class Run {
   size_t EpochCount() const;
   void ArmCrash(size_t epoch);
   void RunEpoch(size_t epoch);
+  void PlantHiddenEntries();
   void VerifyFinalState();
   void EngineProcess(bool final_check);
   bool CheckRecovered(engine::LocalShard& shard);
@@ -55,6 +57,7 @@ class Run {
   void Snapshot(engine::LocalShard& shard, bool save_wal);
   void CheckRestores();
   void RestoreOne(size_t index);
+  void CrashDuringRestore(size_t index, const std::string& dir);
   bool CheckRestoredState(engine::LocalShard& shard, size_t index);
   void NoteUpdateResult(const engine::UpdateResult& result);
   void CheckRetrieve(engine::LocalShard& shard, engine::PointId id);
@@ -79,6 +82,7 @@ class Run {
   bool halted_ = false;
   bool state_dumped_ = false;
   bool load_failed_ = false;
+  std::array<uint64_t, engine::kMarkCount> coverage_before_{};
   size_t epoch_ = 0;
   // Snapshots taken, with what a restore of each must show: the model after
   // exactly `frozen_through` (no WAL), or after some prefix between it and

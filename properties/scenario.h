@@ -81,7 +81,8 @@ struct RecordedRun {
 RecordedRun RecordShardRun(const ShardRunConfig& config);
 
 // Runs with both the workload and the world drawing from one byte tape (a
-// fuzzer's input), recording the scenario that replays it.
+// fuzzer's input). RecordTapeRun also records the scenario that replays it.
+ShardRunResult RunFromTape(const ShardRunConfig& config, const std::vector<uint8_t>& tape);
 RecordedRun RecordTapeRun(const ShardRunConfig& config, const std::vector<uint8_t>& tape);
 
 }  // namespace properties

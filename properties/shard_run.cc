@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 
 #include "engine/common/assert.h"
+#include "engine/common/file_util.h"
 #include "properties/run.h"
 
 namespace properties {
@@ -79,6 +80,7 @@ void Run::FailUnlessFaulty(engine::LocalShard& shard, const char* what, const ab
 }
 
 ShardRunResult Run::Execute() {
+  coverage_before_ = engine::CoverageSnapshot();
   const sim::RunResult outcome = world_.RunSupervisor([this] { Supervise(); });
   if (!failed() && outcome.outcome != sim::RunOutcome::kCompleted) {
     Fail("run-outcome", fmt::format("run ended with {}: {}", sim::RunOutcomeName(outcome.outcome),
@@ -92,6 +94,10 @@ ShardRunResult Run::Execute() {
   result.trace_hash = world_.trace().hash();
   result.steps = world_.trace().steps();
   result.stats = stats_;
+  const auto coverage_after = engine::CoverageSnapshot();
+  for (size_t mark = 0; mark < engine::kMarkCount; ++mark) {
+    result.coverage[mark] = coverage_after[mark] - coverage_before_[mark];
+  }
   if (config_.record_trace) result.events = world_.trace().events();
   return result;
 }
@@ -122,7 +128,21 @@ void Run::ArmCrash(size_t epoch) {
   if (crash) world_.CrashAtStep(world_.trace().steps() + crash->after_steps, crash->kind);
 }
 
+// What a user's tools leave behind (a Finder's .DS_Store, an editor's
+// hidden directory): the engine must ignore hidden entries in segments/.
+// Drawn from the world's decisions, so a scenario replays it.
+void Run::PlantHiddenEntries() {
+  engine::FileSystem& fs = world_.env().fs();
+  const std::string segments = std::string(kShardDir) + "/segments";
+  if (!world_.decisions().Chance(0.2)) return;
+  auto exists = engine::Exists(fs, segments);
+  if (!exists.ok() || !*exists) return;
+  (void)engine::WriteFileAtomically(fs, segments + "/.DS_Store", "Bud1");
+  (void)engine::EnsureDir(fs, segments + "/.hidden");
+}
+
 void Run::RunEpoch(size_t epoch) {
+  PlantHiddenEntries();  // (before the crash is armed: the supervisor never crashes)
   ArmCrash(epoch);
   bool crashed = false;
   for (int attempt = 0;; ++attempt) {
@@ -383,6 +403,11 @@ RecordedRun RecordShardRun(const ShardRunConfig& config) {
   recorded.scenario.tape = recorder.tape();
   recorded.scenario.expected_invariant = recorded.result.invariant;
   return recorded;
+}
+
+ShardRunResult RunFromTape(const ShardRunConfig& config, const std::vector<uint8_t>& tape) {
+  sim::TapeSource source(tape);
+  return Run(config, {.world = &source, .workload = &source}).Execute();
 }
 
 RecordedRun RecordTapeRun(const ShardRunConfig& config, const std::vector<uint8_t>& tape) {

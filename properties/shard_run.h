@@ -5,6 +5,7 @@
 // property, the `shardsim` command and the campaign.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -12,6 +13,7 @@
 
 #include <vector>
 
+#include "engine/common/coverage.h"
 #include "engine/model/types.h"
 #include "sim/trace.h"
 #include "sim/profile.h"
@@ -54,6 +56,7 @@ struct ShardRunStats {
   uint64_t snapshots_with_wal = 0;
   uint64_t snapshots_without_wal = 0;
   uint64_t restores = 0;
+  uint64_t restore_crashes = 0;  // crashes injected during a restore
   uint64_t optimizations = 0;
   uint64_t reads_checked = 0;
   uint64_t process_crashes = 0;
@@ -66,6 +69,7 @@ struct ShardRunStats {
 //   read                    a read no model state in its window gives (items 1, 7)
 //   recovery                the reloaded shard is not a durable prefix (item 2)
 //   snapshot-point-in-time  a restored snapshot is not its freeze point (items 3, 4)
+//   restore-atomicity       a crash during a restore left a mix (item 5)
 //   structure               payload index, temp segments, live copies, proxies (item 6)
 //   unexpected-error        an operation failed with no fault injected
 //   run-outcome             deadlock, step limit, an abort in a worker
@@ -79,6 +83,8 @@ struct ShardRunResult {
   uint64_t tape_bytes_consumed = 0;  // replays only: how much of the tape was read
   ShardRunStats stats;
   std::vector<sim::TraceEvent> events;  // only with config.record_trace
+  // Coverage marks hit during this run (engine/common/coverage.h), by mark.
+  std::array<uint64_t, engine::kMarkCount> coverage{};
 };
 
 ShardRunResult RunShardScenario(const ShardRunConfig& config);

@@ -20,9 +20,43 @@ void Run::CheckRestores() {
   }
 }
 
+// Brief §5 item 5: a crash during a restore leaves the old state (here an
+// empty shard: the directory did not exist), the new state, or a shard that
+// says it is dirty and refuses to load — never a mix. The crash point comes
+// from the world's decisions, so a scenario replays it.
+void Run::CrashDuringRestore(size_t index, const std::string& dir) {
+  sim::DecisionSource& decisions = world_.decisions();
+  if (!decisions.Chance(0.3)) return;
+  const sim::CrashKind kind = decisions.Chance(0.5) ? sim::CrashKind::kPowerLoss : sim::CrashKind::kProcessCrash;
+  world_.CrashAtStep(world_.trace().steps() + decisions.Between(2, 120), kind);
+  const sim::ProcessId restorer = world_.StartProcess("restore-crashing", [&, index] {
+    auto restored = engine::RestoreSnapshot(world_.env(), snapshots_[index].path, dir, RestoreOptions());
+    if (restored.ok()) (void)(*restored)->Shutdown();
+  });
+  const bool crashed = world_.WaitProcess(restorer);
+  world_.DisarmCrash();
+  if (!crashed) return;  // it finished first; the restore below replaces it
+  ++stats_.restore_crashes;
+  const sim::ProcessId checker = world_.StartProcess("restore-crash-check", [&, index] {
+    auto shard = engine::LocalShard::Load(world_.env(), dir, RestoreOptions());
+    if (!shard.ok()) {
+      if (absl::IsFailedPrecondition(shard.status())) return;  // dirty, says so
+      Fail("restore-atomicity", fmt::format("after a crash during the restore of {}, the load failed: {}",
+                                            snapshots_[index].path, shard.status().ToString()));
+      return;
+    }
+    const std::vector<engine::Point> actual = (*shard)->Scroll(nullptr, std::nullopt, SIZE_MAX);
+    if (!actual.empty()) CheckRestoredState(**shard, index);  // else the old (empty) state
+    (void)(*shard)->Shutdown();
+  });
+  world_.WaitProcess(checker);
+}
+
 void Run::RestoreOne(size_t index) {
   {
     const std::string dir = fmt::format("restored-{}", index);
+    CrashDuringRestore(index, dir);
+    if (stopping()) return;
     const sim::ProcessId restorer = world_.StartProcess("restore", [&, index] {
       auto restored = engine::RestoreSnapshot(world_.env(), snapshots_[index].path, dir, RestoreOptions());
       if (!restored.ok()) {
@@ -97,6 +131,16 @@ bool Run::CheckRestoredState(engine::LocalShard& shard, size_t index) {
   }
   if (auto broken = shard.CheckStructure()) {
     Fail("structure", fmt::format("restored snapshot {}: {}", snapshot.path, *broken));
+    return false;
+  }
+  // Brief §5 item 3: new ops after a restore are never skipped, so the
+  // restored WAL continues after the live WAL's end at the snapshot (an
+  // earlier start reuses op numbers that segments already hold).
+  if (const uint64_t next = shard.Summarize().wal_next_index; next < snapshot.wal_next_index) {
+    Fail("snapshot-point-in-time",
+         fmt::format("restored snapshot {} ({} WAL): its WAL continues at {}, before the live WAL's end {} at the "
+                     "snapshot, so new ops would reuse op numbers",
+                     snapshot.path, snapshot.save_wal ? "with" : "without", next, snapshot.wal_next_index));
     return false;
   }
   return true;

@@ -1,3 +1,4 @@
+#include "engine/common/coverage.h"
 #include "engine/segment/proxy_segment.h"
 
 #include <algorithm>
@@ -101,6 +102,8 @@ absl::Status ProxySegment::PropagateTo(SegmentEntry& target) const {
 }
 
 absl::Status ProxySegment::Propagate() {
+  if (!deleted_.empty()) SS_COVER(kProxyPropagatedDeletes);
+  if (!index_changes_.empty()) SS_COVER(kProxyPropagatedIndexChange);
   for (const auto& [id, op_num] : deleted_) {
     auto deleted = wrapped_->DeletePoint(op_num, id);
     if (!deleted.ok()) return deleted.status();

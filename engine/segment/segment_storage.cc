@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/common/coverage.h"
 #include "engine/common/assert.h"
 #include "engine/common/checksum.h"
 #include "engine/common/file_util.h"
@@ -176,6 +177,7 @@ absl::Status Segment::FlushComponentsInOrder(std::optional<SeqNumber> flushing_v
     PutFixed64(versions, record.version);
   }
   if (cut_uncommitted_tails_) {
+    SS_COVER(kSegmentUncommittedTailCut);
     // Versions first: uncommitted data entries are harmless once no
     // version points at them.
     for (const char* log : {kVersionsLog, kPayloadsLog, kVectorsLog, kIdMapLog}) {

@@ -1,3 +1,4 @@
+#include "engine/common/coverage.h"
 #include "engine/shard/local_shard.h"
 
 #include <algorithm>
@@ -67,6 +68,7 @@ absl::Status LocalShard::Recover() {
     auto dirty = Exists(fs, paths_.root + ".initializing");
     if (!dirty.ok()) return dirty.status();
     if (*dirty) {
+      SS_COVER(kLoadRefusedDirty);
       return absl::FailedPreconditionError(fmt::format(
           "{}: a snapshot restore was interrupted; the shard is dirty until restored again",
           paths_.root));
@@ -124,6 +126,7 @@ absl::Status LocalShard::LoadSegments(std::vector<std::string>& leftovers) {
     auto complete = Segment::IsComplete(fs, dir);
     if (!complete.ok()) return complete.status();
     if (!*complete || entry.name.ends_with(".deleted")) {
+      SS_COVER(kIncompleteSegmentRemoved);
       leftovers.push_back(dir);  // an interrupted creation or delete
       continue;
     }
@@ -224,6 +227,7 @@ absl::StatusOr<UpdateResult> LocalShard::Update(WalRecord record, bool wait) {
       MutexLock clocks(*clocks_mutex_);
       if (!newest_clocks_.AdvanceAndCorrect(*record.clock_tag)) {
         update_channel_.CancelReservation();
+        SS_COVER(kClockRejected);
         return UpdateResult{std::nullopt, UpdateStatus::kClockRejected, record.clock_tag};
       }
     }
@@ -300,13 +304,21 @@ absl::Status LocalShard::DestroyReplacedSegments() {
     MutexLock updates(*updates_mutex_);
     doomed.swap(pending_destroy_);
   }
+  if (doomed.empty()) return absl::OkStatus();
+  // On failure the directories stay pending (RemoveTree of a removed one is a
+  // no-op): no later flush may ack while any of them can still come back.
+  auto keep_pending = [&](absl::Status status) {
+    MutexLock updates(*updates_mutex_);
+    pending_destroy_.insert(pending_destroy_.begin(), doomed.begin(), doomed.end());
+    return status;
+  };
   for (const std::string& dir : doomed) {
     // The marker goes first (sorted removal): a crash midway leaves an
     // incomplete directory, which the next load removes.
-    if (auto status = RemoveTree(env_.fs(), dir); !status.ok()) return status;
+    if (auto status = RemoveTree(env_.fs(), dir); !status.ok()) return keep_pending(status);
   }
-  if (doomed.empty()) return absl::OkStatus();
-  return env_.fs().SyncDir(paths_.segments());
+  if (auto status = env_.fs().SyncDir(paths_.segments()); !status.ok()) return keep_pending(status);
+  return absl::OkStatus();
 }
 
 absl::Status LocalShard::SyncWal() {
@@ -356,8 +368,12 @@ absl::Status LocalShard::FlushAndAck(bool force) {
   // Ops applied after the WAL sync above may be in the waterline; the ack
   // stops at what the WAL holds durably.
   uint64_t ack = std::min<uint64_t>(*waterline, wal_->synced_next_index());
+  if (*waterline < wal_->synced_next_index() && *waterline > wal_->first_index()) SS_COVER(kWalAckHeldByWaterline);
   // A snapshot archiving the WAL needs every op after its freeze kept.
-  if (!ack_pins_.empty()) ack = std::min(ack, *ack_pins_.begin());
+  if (!ack_pins_.empty() && *ack_pins_.begin() < ack) {
+    SS_COVER(kWalAckPinnedBySnapshot);
+    ack = *ack_pins_.begin();
+  }
   if (ack <= wal_->first_index()) return absl::OkStatus();
   return wal_->Ack(ack);
 }

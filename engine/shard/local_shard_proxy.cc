@@ -1,6 +1,7 @@
 // proxy_all_segments_and_apply: the heart of a snapshot (brief §3).
 #include <fmt/format.h>
 
+#include "engine/common/coverage.h"
 #include "engine/common/assert.h"
 #include "engine/common/file_util.h"
 #include "engine/shard/local_shard.h"
@@ -91,7 +92,11 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
     }
   }
   segments_lock_->Downgrade();
-  if (dropped == nullptr) return std::optional<SegmentId>(temporary_id);
+  if (dropped == nullptr) {
+    SS_COVER(kTemporarySegmentKept);
+    return std::optional<SegmentId>(temporary_id);
+  }
+  SS_COVER(kTemporarySegmentDropped);
   // The marker goes first (RemoveTree is sorted), so a crash midway leaves
   // an incomplete directory that the next load removes.
   if (auto status = RemoveTree(env_.fs(), dropped->directory()); !status.ok()) return status;

@@ -113,10 +113,26 @@ absl::StatusOr<ArchivedSegments> ReadArchivedSegments(const std::vector<TarEntry
                           .manifest = std::move(*manifest)};
 }
 
+static absl::Status TrialLoad(Env& env, const std::string& staging, ShardOptions options) {
+  options.ignore_initializing_flag = true;
+  options.observer = nullptr;  // not the shard the caller observes
+  auto shard = LocalShard::Load(env, staging, options);
+  if (!shard.ok()) return shard.status();
+  return (*shard)->Shutdown();
+}
+
 absl::StatusOr<std::unique_ptr<LocalShard>> SwapInStaged(Env& env, const std::string& staging,
                                                          const std::string& shard_dir,
                                                          ShardOptions options) {
   FileSystem& fs = env.fs();
+  // A verified archive can still hold a shard that does not load (a
+  // well-formed but wrong segment.json): find out on the staged copy, while
+  // the live shard is still untouched.
+  if (auto status = TrialLoad(env, staging, options); !status.ok()) {
+    (void)RemoveTree(fs, staging);
+    return absl::Status(status.code(), fmt::format("the snapshot does not load (the live shard is untouched): {}",
+                                                   std::string(status.message())));
+  }
   const std::string old = shard_dir + ".old";
   const std::string flag = InitializingFlagPath(shard_dir);
   if (auto status = WriteFileAtomically(fs, flag, "restoring\n"); !status.ok()) return status;

@@ -1,3 +1,5 @@
+#include "engine/common/coverage.h"
+#include "engine/segment/proxy_segment.h"
 #include "engine/shard/segment_holder.h"
 
 #include <algorithm>
@@ -130,6 +132,8 @@ absl::StatusOr<bool> SegmentHolder::MovePoint(SeqNumber op_num, PointId id, Segm
   cow_op(*point);
   // The copy must be durable before the delete in the source is.
   AddFlushDependency(destination_id, source_id, op_num);
+  SS_COVER(kCopyOnWrite);
+  if (dynamic_cast<const ProxySegment*>(source.segment.get()) != nullptr) SS_COVER(kCopyOnWriteFromProxy);
   env_.YieldPoint("holder.copy_on_write");
   auto upserted = destination.segment->Upsert(op_num, *point);
   if (!upserted.ok()) return upserted.status();
@@ -179,6 +183,7 @@ absl::Status SegmentHolder::DeduplicatePoints() {
   }
   const std::vector<PointId> ids(all_ids.begin(), all_ids.end());
   for (const auto& [id, copies] : FindCopies(ids)) {
+    if (copies.size() > 1) SS_COVER(kDuplicateResolvedAtLoad);
     if (auto status = DeleteOlderCopies(id, copies); !status.ok()) return status;
   }
   return absl::OkStatus();

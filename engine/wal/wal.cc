@@ -1,3 +1,4 @@
+#include "engine/common/coverage.h"
 #include "engine/wal/wal.h"
 
 #include <algorithm>
@@ -196,6 +197,7 @@ absl::Status Wal::Load() {
   dir_unsynced_ = true;
   // Only now, with everything validated, cut the torn tail.
   if (torn_segment) {
+    SS_COVER(kWalTornTailCut);
     auto file = fs_.Open(PathOf(segments_.back().name), OpenMode::kReadWrite);
     if (!file.ok()) return file.status();
     if (auto status = (*file)->Truncate(cut_at); !status.ok()) return status;
@@ -251,6 +253,7 @@ absl::Status Wal::RewriteUnsyncedEntries() {
   for (Segment& segment : segments_) {
     const uint64_t from = std::max(segment.loaded_synced_bytes, kSegmentHeaderBytes);
     if (segment.size_bytes <= from) continue;
+    SS_COVER(kWalEntriesRewritten);
     auto file = fs_.Open(PathOf(segment.name), OpenMode::kReadWrite);
     if (!file.ok()) return file.status();
     std::string bytes(segment.size_bytes - from, '\0');

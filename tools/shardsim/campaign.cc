@@ -15,8 +15,10 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/common/coverage.h"
 #include "properties/shard_run.h"
 #include "properties/shrink.h"
 #include "scenarios/scenario_format.h"
@@ -53,6 +55,8 @@ struct Totals {
   uint64_t process_crashes = 0, power_losses = 0, reloads = 0;
   uint64_t snapshots_with_wal = 0, snapshots_without_wal = 0, restores = 0, freezes = 0;
   uint64_t optimizations = 0;
+  uint64_t restore_crashes = 0;
+  std::map<std::string, uint64_t> coverage;  // mark -> hits
   std::map<std::string, std::vector<nlohmann::json>> failures;  // signature -> runs
   std::map<std::string, double> first_failure_seconds;           // signature -> when first seen
   std::map<std::string, nlohmann::json> shrunk;                  // signature -> scenario file facts
@@ -100,6 +104,10 @@ void Absorb(Totals& totals, const nlohmann::json& run, double elapsed_seconds) {
   totals.snapshots_with_wal += run.value("snapshots_with_wal", 0ull);
   totals.snapshots_without_wal += run.value("snapshots_without_wal", 0ull);
   totals.restores += run.value("restores", 0ull);
+  totals.restore_crashes += run.value("restore_crashes", 0ull);
+  if (const auto it = run.find("coverage"); it != run.end() && it->is_object()) {
+    for (const auto& [mark, hits] : it->items()) totals.coverage[mark] += hits.get<uint64_t>();
+  }
   totals.freezes += run.value("freezes", 0ull);
   totals.optimizations += run.value("optimizations", 0ull);
   if (run.value("passed", false)) {
@@ -152,6 +160,35 @@ void PrintProgress(const Totals& totals, double elapsed_seconds, std::optional<u
   std::fflush(stderr);
 }
 
+// Every mark, hit or not, so that a reader sees what was never reached.
+nlohmann::json CoverageJson(const Totals& totals) {
+  nlohmann::json coverage = nlohmann::json::object();
+  for (const engine::MarkInfo& mark : engine::kMarkInfo) {
+    const auto it = totals.coverage.find(std::string(mark.name));
+    coverage[std::string(mark.name)] = it == totals.coverage.end() ? 0 : it->second;
+  }
+  return coverage;
+}
+
+std::vector<std::string> UnhitMarks(const Totals& totals) {
+  std::vector<std::string> unhit;
+  const nlohmann::json coverage = CoverageJson(totals);  // (items() of a temporary would dangle)
+  for (const auto& [mark, hits] : coverage.items()) {
+    if (hits.get<uint64_t>() == 0) unhit.push_back(mark);
+  }
+  return unhit;
+}
+
+void PrintCoverage(const Totals& totals) {
+  std::printf("coverage marks (hits):\n");
+  for (const engine::MarkInfo& mark : engine::kMarkInfo) {
+    const auto it = totals.coverage.find(std::string(mark.name));
+    const uint64_t hits = it == totals.coverage.end() ? 0 : it->second;
+    std::printf("  %-36s %10llu%s\n", std::string(mark.name).c_str(), (unsigned long long)hits,
+                hits == 0 ? "   NEVER HIT" : "");
+  }
+}
+
 nlohmann::json SummaryJson(const Totals& totals, double elapsed_seconds) {
   nlohmann::json failures = nlohmann::json::array();
   for (const auto& [signature, runs] : totals.failures) {
@@ -174,6 +211,8 @@ nlohmann::json SummaryJson(const Totals& totals, double elapsed_seconds) {
           {"reloads", totals.reloads},
           {"snapshots", {{"with_wal", totals.snapshots_with_wal}, {"without_wal", totals.snapshots_without_wal}}},
           {"restores", totals.restores},
+          {"restore_crashes", totals.restore_crashes},
+          {"coverage", CoverageJson(totals)},
           {"freezes", totals.freezes},
           {"optimizations", totals.optimizations},
           {"elapsed_seconds", elapsed_seconds},
@@ -239,6 +278,9 @@ void AddCampaignFlags(CLI::App& command, CampaignOptions& options) {
   command.add_option("--json", options.json_path, "Write a machine-readable summary to FILE");
   command.add_option("--profile", options.profile, "Persistence profile for every seed");
   command.add_flag("--quiet", options.quiet, "No progress line");
+  command.add_flag("--coverage", options.coverage, "Print how often each coverage mark was hit");
+  command.add_flag("--require-coverage", options.require_coverage,
+                   "Exit 1 when a coverage mark was never hit (the CI check)");
   command.add_option("--found-dir", options.found_dir,
                      "Where shrunk scenarios of failures go (default scenarios/found)");
   command.add_option("--shrink-replays", options.shrink_replays,
@@ -393,10 +435,12 @@ int CampaignCommand(const CampaignOptions& options) {
   std::printf("crashes: %llu process, %llu power loss; reloads: %llu; reads checked: %llu\n",
               (unsigned long long)totals.process_crashes, (unsigned long long)totals.power_losses,
               (unsigned long long)totals.reloads, (unsigned long long)totals.reads);
+  std::printf("crashes during restores: %llu\n", (unsigned long long)totals.restore_crashes);
   std::printf("snapshots: %llu with WAL, %llu without, %llu restored; freezes: %llu; merges: %llu\n",
               (unsigned long long)totals.snapshots_with_wal,
               (unsigned long long)totals.snapshots_without_wal, (unsigned long long)totals.restores,
               (unsigned long long)totals.freezes, (unsigned long long)totals.optimizations);
+  if (options.coverage || options.require_coverage) PrintCoverage(totals);
   for (const auto& [signature, runs] : totals.failures) {
     const uint64_t seed = runs.front().value("seed", 0ull);
     std::printf("FAILURE x%zu: %s (first after %.1fs)\n  first: seed %llu: %s\n  replay: shardsim run --seed %llu --verbose\n",
@@ -419,6 +463,13 @@ int CampaignCommand(const CampaignOptions& options) {
       std::fprintf(stderr, "shardsim campaign: cannot write %s\n", options.json_path->c_str());
       return 2;
     }
+  }
+  if (options.require_coverage) {
+    if (const auto unhit = UnhitMarks(totals); !unhit.empty()) {
+      std::printf("COVERAGE: %zu marks never hit: %s\n", unhit.size(), fmt::format("{}", fmt::join(unhit, ", ")).c_str());
+      return 1;
+    }
+    std::printf("coverage: every mark hit\n");
   }
   return totals.failed == 0 ? 0 : 1;
 }

@@ -18,6 +18,8 @@ struct CampaignOptions {
   std::optional<std::string> json_path;
   std::optional<std::string> profile;
   bool quiet = false;
+  bool coverage = false;          // print the coverage marks
+  bool require_coverage = false;  // exit 1 when a mark was never hit
   std::string found_dir = "scenarios/found";
   size_t shrink_replays = 3000;
 };

@@ -7,6 +7,7 @@
 //   shardsim replay FILE [--trace] [--trace-json OUT] [--until STEP] [--dump-state STEP]
 //   shardsim shrink FILE -o OUT              minimises a failing scenario
 //   shardsim from-fuzz CRASH [-o OUT]        the scenario of a fuzz_shard input
+//   shardsim crash-every FILE                crashes before every file-system call, checks each
 //
 // Exit codes: 0 all runs passed, 1 a failure was found, 2 bad usage.
 #include <CLI/CLI.hpp>
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "tools/shardsim/campaign.h"
+#include "tools/shardsim/crash_every.h"
 #include "tools/shardsim/run_command.h"
 #include "tools/shardsim/scenario_commands.h"
 
@@ -54,6 +56,10 @@ int main(int argc, char** argv) {
   CLI::App* from_fuzz = app.add_subcommand("from-fuzz", "Convert a fuzz_shard input into a scenario file");
   shardsim::AddFromFuzzFlags(*from_fuzz, from_fuzz_options);
 
+  shardsim::CrashEveryOptions crash_every_options;
+  CLI::App* crash_every = app.add_subcommand("crash-every", "Crash before every file-system call of a scenario");
+  shardsim::AddCrashEveryFlags(*crash_every, crash_every_options);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -67,5 +73,6 @@ int main(int argc, char** argv) {
   if (*replay) return shardsim::ReplayCommand(replay_options);
   if (*shrink) return shardsim::ShrinkCommand(shrink_options);
   if (*from_fuzz) return shardsim::FromFuzzCommand(from_fuzz_options);
+  if (*crash_every) return shardsim::CrashEveryCommand(crash_every_options);
   return 2;
 }

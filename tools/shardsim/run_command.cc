@@ -72,7 +72,13 @@ std::string ResultJson(const properties::ShardRunConfig& config,
       {"restores", result.stats.restores},
       {"optimizations", result.stats.optimizations},
       {"failed_loads", result.stats.failed_loads},
+      {"restore_crashes", result.stats.restore_crashes},
   };
+  nlohmann::json coverage = nlohmann::json::object();
+  for (size_t mark = 0; mark < engine::kMarkCount; ++mark) {
+    if (result.coverage[mark] != 0) coverage[std::string(engine::kMarkInfo[mark].name)] = result.coverage[mark];
+  }
+  json["coverage"] = std::move(coverage);
   return json.dump();
 }
 

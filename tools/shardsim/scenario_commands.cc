@@ -1,5 +1,7 @@
 #include "tools/shardsim/scenario_commands.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -104,14 +106,20 @@ void AddShrinkFlags(CLI::App& command, ShrinkOptions& options) {
 properties::ShrinkResult ShrinkWithProgress(const properties::Scenario& scenario, size_t max_replays, bool quiet) {
   properties::ShrinkOptions options;
   options.max_replays = max_replays;
-  if (!quiet) {
+  // A live line on a terminal; one line at the end otherwise (CI logs).
+  const bool live = !quiet && isatty(STDERR_FILENO);
+  if (live) {
     options.progress = [](size_t replays, size_t steps, size_t tape_bytes) {
       std::fprintf(stderr, "\rshrinking: %zu replays, %zu steps, %zu tape bytes   ", replays, steps, tape_bytes);
       std::fflush(stderr);
     };
   }
   properties::ShrinkResult shrunk = properties::ShrinkScenario(scenario, options);
-  if (!quiet) std::fprintf(stderr, "\n");
+  if (live) std::fprintf(stderr, "\n");
+  if (!quiet) {
+    std::fprintf(stderr, "shrunk %zu -> %zu steps, %zu -> %zu tape bytes in %zu replays\n", scenario.StepCount(),
+                 shrunk.scenario.StepCount(), scenario.tape.size(), shrunk.scenario.tape.size(), shrunk.replays);
+  }
   return shrunk;
 }
 

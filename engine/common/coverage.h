@@ -1,0 +1,76 @@
+// Coverage marks: named probes for the rare situations a campaign must
+// reach (a torn WAL tail at load, a copy-on-write out of a frozen segment,
+// a WAL ack held back by a snapshot, ...). The engine calls
+// SS_COVER(Mark::kName) where the situation happens; the campaign reports
+// how often each was hit, and a CTest check fails when a CI-sized campaign
+// leaves one unhit (a mark never hit is a situation never tested).
+//
+// Counting is observation only: it never changes what the engine does, so
+// it keeps runs deterministic. Counters are process-wide atomics (the real
+// world has threads); a simulated run reads them before and after.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+
+namespace engine {
+
+// X(name, description)
+#define SS_COVERAGE_MARKS(X)                                                                        \
+  X(kWalTornTailCut, "wal.torn_tail_cut", "a torn WAL tail was cut at load")                        \
+  X(kWalEntriesRewritten, "wal.unsynced_entries_rewritten", "WAL entries only in the page cache were rewritten at load") \
+  X(kWalAckPinnedBySnapshot, "wal.ack_pinned_by_snapshot", "a WAL ack was held back by a snapshot archiving the WAL") \
+  X(kWalAckHeldByWaterline, "wal.ack_held_by_waterline", "a WAL ack stopped at the flushed waterline (unflushed or proxied changes)") \
+  X(kCopyOnWrite, "holder.copy_on_write", "a point was moved copy-on-write out of a non-appendable segment") \
+  X(kCopyOnWriteFromProxy, "holder.copy_on_write_from_proxy", "a copy-on-write out of a frozen (proxied) segment into the temporary segment") \
+  X(kDuplicateResolvedAtLoad, "holder.duplicate_resolved_at_load", "two copies of a point on disk, the older one dropped at load") \
+  X(kProxyPropagatedDeletes, "proxy.propagated_deletes", "a proxy's recorded deletes were propagated on unproxy") \
+  X(kProxyPropagatedIndexChange, "proxy.propagated_index_change", "a proxy's recorded payload-index change was propagated") \
+  X(kTemporarySegmentKept, "proxy_all.temporary_kept", "the temporary segment of proxy_all kept points written during it") \
+  X(kTemporarySegmentDropped, "proxy_all.temporary_dropped", "the temporary segment of proxy_all was empty and dropped") \
+  X(kSegmentUncommittedTailCut, "segment.uncommitted_tail_cut", "a segment's log tail past its committed length was cut at load") \
+  X(kIncompleteSegmentRemoved, "shard.incomplete_segment_removed", "a segment directory without its completion marker was removed at load") \
+  X(kClockRejected, "shard.clock_rejected", "an operation was rejected by its clock tag") \
+  X(kLoadRefusedDirty, "shard.load_refused_dirty", "a load was refused because a restore was interrupted (initializing flag)")
+
+enum class Mark : uint32_t {
+#define SS_COVERAGE_ENUM(id, name, description) id,
+  SS_COVERAGE_MARKS(SS_COVERAGE_ENUM)
+#undef SS_COVERAGE_ENUM
+  kCount
+};
+
+inline constexpr size_t kMarkCount = static_cast<size_t>(Mark::kCount);
+
+struct MarkInfo {
+  std::string_view name;
+  std::string_view description;
+};
+
+inline constexpr std::array<MarkInfo, kMarkCount> kMarkInfo = {{
+#define SS_COVERAGE_INFO(id, name, description) {name, description},
+    SS_COVERAGE_MARKS(SS_COVERAGE_INFO)
+#undef SS_COVERAGE_INFO
+}};
+
+inline std::array<std::atomic<uint64_t>, kMarkCount>& CoverageCounters() {
+  static std::array<std::atomic<uint64_t>, kMarkCount> counters{};
+  return counters;
+}
+
+inline void Cover(Mark mark) {
+  CoverageCounters()[static_cast<size_t>(mark)].fetch_add(1, std::memory_order_relaxed);
+}
+
+// A copy of every counter (for before/after differences).
+inline std::array<uint64_t, kMarkCount> CoverageSnapshot() {
+  std::array<uint64_t, kMarkCount> out{};
+  for (size_t index = 0; index < kMarkCount; ++index) out[index] = CoverageCounters()[index].load(std::memory_order_relaxed);
+  return out;
+}
+
+}  // namespace engine
+
+#define SS_COVER(mark) ::engine::Cover(::engine::Mark::mark)
