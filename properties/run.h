@@ -58,6 +58,7 @@ class Run {
   void CheckRestores();
   void RestoreOne(size_t index);
   void CrashDuringRestore(size_t index, const std::string& dir);
+  void RestoreDamaged(size_t index);
   bool CheckRestoredState(engine::LocalShard& shard, size_t index);
   void NoteUpdateResult(const engine::UpdateResult& result);
   void CheckRetrieve(engine::LocalShard& shard, engine::PointId id);

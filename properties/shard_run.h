@@ -70,6 +70,7 @@ struct ShardRunStats {
 //   recovery                the reloaded shard is not a durable prefix (item 2)
 //   snapshot-point-in-time  a restored snapshot is not its freeze point (items 3, 4)
 //   restore-atomicity       a crash during a restore left a mix (item 5)
+//   restore-integrity       an archive with a flipped byte was restored
 //   structure               payload index, temp segments, live copies, proxies (item 6)
 //   unexpected-error        an operation failed with no fault injected
 //   run-outcome             deadlock, step limit, an abort in a worker

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "engine/common/file_util.h"
 #include "engine/model/distance.h"
 #include "engine/shard/restore.h"
 #include "properties/run.h"
@@ -52,9 +53,38 @@ void Run::CrashDuringRestore(size_t index, const std::string& dir) {
   world_.WaitProcess(checker);
 }
 
+// Bad input loses nothing: an archive with one flipped byte (anywhere: file
+// contents, tar headers, padding) is refused, whatever else it passes.
+void Run::RestoreDamaged(size_t index) {
+  sim::DecisionSource& decisions = world_.decisions();
+  if (!decisions.Chance(0.25)) return;
+  const sim::ProcessId restorer = world_.StartProcess("restore-damaged", [&, index] {
+    engine::FileSystem& fs = world_.env().fs();
+    const std::string& path = snapshots_[index].path;
+    auto archive = engine::ReadWholeFile(fs, path);
+    auto checksum = engine::ReadWholeFile(fs, path + ".checksum");
+    if (!archive.ok() || !checksum.ok() || archive->empty()) return;  // a crash left no archive
+    const size_t position = decisions.Draw(archive->size());
+    (*archive)[position] = static_cast<char>((*archive)[position] ^ (1u << decisions.Draw(8)));
+    const std::string damaged = fmt::format("damaged-{}.tar", index);
+    if (!engine::WriteFileAtomically(fs, damaged, *archive).ok()) return;
+    if (!engine::WriteFileAtomically(fs, damaged + ".checksum", *checksum).ok()) return;
+    auto restored = engine::RestoreSnapshot(world_.env(), damaged, fmt::format("damaged-restore-{}", index),
+                                            RestoreOptions());
+    if (restored.ok()) {
+      (void)(*restored)->Shutdown();
+      Fail("restore-integrity", fmt::format("{} with byte {} of {} flipped was restored", path, position,
+                                            archive->size()));
+    }
+  });
+  world_.WaitProcess(restorer);
+}
+
 void Run::RestoreOne(size_t index) {
   {
     const std::string dir = fmt::format("restored-{}", index);
+    RestoreDamaged(index);
+    if (stopping()) return;
     CrashDuringRestore(index, dir);
     if (stopping()) return;
     const sim::ProcessId restorer = world_.StartProcess("restore", [&, index] {

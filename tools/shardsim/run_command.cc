@@ -23,7 +23,7 @@ void AddRunFlags(CLI::App& command, RunOptions& options) {
                      "Persistence profile: no-fault, strict-posix, faulty, small-disk");
   command.add_option("--crashes", options.crashes, "Crashes to inject")->check(CLI::Range(0, 100));
   command.add_option("--clients", options.clients, "Concurrent clients")->check(CLI::Range(1, 64));
-  command.add_option("--ops", options.ops_per_client, "Operations per client")
+  command.add_option("--ops,--steps", options.ops_per_client, "Client steps (operations and reads) per client per process")
       ->check(CLI::Range(0, 100000));
 }
 
