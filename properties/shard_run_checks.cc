@@ -29,7 +29,9 @@ void Run::CrashDuringRestore(size_t index, const std::string& dir) {
   sim::DecisionSource& decisions = world_.decisions();
   if (!decisions.Chance(0.3)) return;
   const sim::CrashKind kind = decisions.Chance(0.5) ? sim::CrashKind::kPowerLoss : sim::CrashKind::kProcessCrash;
-  world_.CrashAtStep(world_.trace().steps() + decisions.Between(2, 120), kind);
+  // (A restore takes a few hundred to a few thousand steps: the trial load
+  // of the staged copy, the swap, the final load.)
+  world_.CrashAtStep(world_.trace().steps() + decisions.Between(2, 1500), kind);
   const sim::ProcessId restorer = world_.StartProcess("restore-crashing", [&, index] {
     auto restored = engine::RestoreSnapshot(world_.env(), snapshots_[index].path, dir, RestoreOptions());
     if (restored.ok()) (void)(*restored)->Shutdown();
