@@ -392,10 +392,10 @@ ShardRunResult RunShardScenario(const ShardRunConfig& config) {
   return Run(config, {.world = &world, .workload = &workload}).Execute();
 }
 
-RecordedRun RecordShardRun(const ShardRunConfig& config) {
-  sim::PrngSource world(config.seed);
+namespace {
+// Runs with the world's decisions recorded into the scenario's tape.
+RecordedRun Record(const ShardRunConfig& config, sim::DecisionSource& world, sim::DecisionSource& workload) {
   sim::TapeRecorder recorder(world);
-  sim::PrngSource workload(config.seed ^ kWorkloadStream);
   RecordedRun recorded;
   recorded.scenario.config = config;
   recorded.result =
@@ -403,6 +403,13 @@ RecordedRun RecordShardRun(const ShardRunConfig& config) {
   recorded.scenario.tape = recorder.tape();
   recorded.scenario.expected_invariant = recorded.result.invariant;
   return recorded;
+}
+}  // namespace
+
+RecordedRun RecordShardRun(const ShardRunConfig& config) {
+  sim::PrngSource world(config.seed);
+  sim::PrngSource workload(config.seed ^ kWorkloadStream);
+  return Record(config, world, workload);
 }
 
 ShardRunResult RunFromTape(const ShardRunConfig& config, const std::vector<uint8_t>& tape) {
@@ -412,14 +419,7 @@ ShardRunResult RunFromTape(const ShardRunConfig& config, const std::vector<uint8
 
 RecordedRun RecordTapeRun(const ShardRunConfig& config, const std::vector<uint8_t>& tape) {
   sim::TapeSource source(tape);
-  sim::TapeRecorder recorder(source);
-  RecordedRun recorded;
-  recorded.scenario.config = config;
-  recorded.result =
-      Run(config, {.world = &recorder, .workload = &source, .record = &recorded.scenario}).Execute();
-  recorded.scenario.tape = recorder.tape();
-  recorded.scenario.expected_invariant = recorded.result.invariant;
-  return recorded;
+  return Record(config, source, source);
 }
 
 ShardRunResult ReplayScenario(const Scenario& scenario, const ShardRunConfig& print_options) {
