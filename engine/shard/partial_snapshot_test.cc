@@ -9,32 +9,22 @@
 #include "engine/shard/partial_snapshot.h"
 #include "engine/shard/restore.h"
 #include "engine/shard/snapshot_archive.h"
+#include "engine/shard/snapshot_test_util.h"
 #include "sim/world.h"
 
 namespace engine {
 namespace {
 
-const CollectionConfig kCollection{.dimension = 2, .distance = Distance::kDot};
-const ShardOptions kOptions{.collection = kCollection};
-
-void InWorld(uint64_t seed, const std::function<void(sim::World&)>& body) {
-  sim::World world(sim::WorldConfig{.seed = seed});
-  const sim::RunResult result = world.RunSupervisor([&] { body(world); });
-  ASSERT_EQ(result.outcome, sim::RunOutcome::kCompleted) << result.report;
-}
-
-void Write(LocalShard& shard, PointId id, int64_t value) {
-  auto result = shard.Update(
-      {UpsertPoints{{{id, {1, float(value)}, Payload{{"value", value}}}}}, std::nullopt}, true);
-  ASSERT_TRUE(result.ok()) << result.status();
-}
+using testing::InWorld;
+using testing::kCollection;
+using testing::kOptions;
+using testing::PointsOf;
+using testing::Write;
 
 void Delete(LocalShard& shard, PointId id) {
   auto result = shard.Update({DeletePoints{{id}}, std::nullopt}, true);
   ASSERT_TRUE(result.ok()) << result.status();
 }
-
-std::vector<Point> PointsOf(LocalShard& shard) { return shard.Scroll(nullptr, std::nullopt, SIZE_MAX); }
 
 // Adds a segment holding point `id`: a write during a freeze lands in the
 // temporary segment, which is then kept.
