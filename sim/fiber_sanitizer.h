@@ -13,6 +13,7 @@
 #endif
 
 #if defined(SHARDSIM_ASAN)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -34,6 +35,19 @@ inline void FinishSwitch(void* fake_stack_save, const void** from_bottom, size_t
   __sanitizer_finish_switch_fiber(fake_stack_save, from_bottom, from_size);
 #else
   (void)fake_stack_save, (void)from_bottom, (void)from_size;
+#endif
+}
+
+// Clears the shadow of a fiber stack that is being handed out or given back.
+// A finished fiber never returns from its entry frame (it jumps away), so the
+// redzones of that frame stay poisoned; and munmap does not clear shadow in
+// every ASan runtime. A new stack mapped at the same address would inherit
+// that stale poison and report a use-after-scope in a frame that is fine.
+inline void UnpoisonStack(const void* bottom, size_t size) {
+#if defined(SHARDSIM_ASAN)
+  ASAN_UNPOISON_MEMORY_REGION(bottom, size);
+#else
+  (void)bottom, (void)size;
 #endif
 }
 

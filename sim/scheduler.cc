@@ -79,9 +79,13 @@ class RecordingStack {
     ctx::stack_context stack = inner_.allocate();
     *bottom_ = static_cast<char*>(stack.sp) - stack.size;
     *size_ = stack.size;
+    fiber_sanitizer::UnpoisonStack(*bottom_, *size_);
     return stack;
   }
-  void deallocate(ctx::stack_context& stack) noexcept { inner_.deallocate(stack); }
+  void deallocate(ctx::stack_context& stack) noexcept {
+    fiber_sanitizer::UnpoisonStack(static_cast<char*>(stack.sp) - stack.size, stack.size);
+    inner_.deallocate(stack);
+  }
 
  private:
   ctx::protected_fixedsize_stack inner_;
