@@ -28,6 +28,9 @@ namespace engine {
   X(kDuplicateResolvedAtLoad, "holder.duplicate_resolved_at_load", "two copies of a point on disk, the older one dropped at load") \
   X(kProxyPropagatedDeletes, "proxy.propagated_deletes", "a proxy's recorded deletes were propagated on unproxy") \
   X(kProxyPropagatedIndexChange, "proxy.propagated_index_change", "a proxy's recorded payload-index change was propagated") \
+  X(kDoubleProxyPropagated, "proxy.double_propagated", "an outer proxy (a snapshot's) propagated its changes into an inner proxy (an optimizer's)") \
+  X(kSnapshotDuringOptimization, "proxy_all.froze_optimizer_proxy", "a snapshot froze a segment an optimization was rebuilding (a proxy of a proxy)") \
+  X(kNewSegmentIndexesSynced, "holder.new_segment_indexes_synced", "an index op ran between creating a segment and adding it to the holder; its indexes were synced") \
   X(kTemporarySegmentKept, "proxy_all.temporary_kept", "the temporary segment of proxy_all kept points written during it") \
   X(kTemporarySegmentDropped, "proxy_all.temporary_dropped", "the temporary segment of proxy_all was empty and dropped") \
   X(kSegmentUncommittedTailCut, "segment.uncommitted_tail_cut", "a segment's log tail past its committed length was cut at load") \

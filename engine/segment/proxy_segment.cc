@@ -27,8 +27,20 @@ std::optional<SeqNumber> ProxySegment::version() const {
 
 std::optional<SeqNumber> ProxySegment::persisted_version() const {
   // Unpropagated changes live only in memory: nothing past the wrapped
-  // segment's persisted version is durable here.
-  return wrapped_->persisted_version();
+  // segment's persisted version is durable here. Nor past the oldest
+  // recorded change: a snapshot may have written the changes through into
+  // the wrapped segment's files, but the optimizer's result, which replaces
+  // that segment, gets them only in memory at the swap, so the WAL must
+  // still hold them.
+  const auto wrapped = wrapped_->persisted_version();
+  if (!oldest_recorded_op_ || (wrapped && *wrapped < *oldest_recorded_op_)) return wrapped;
+  if (*oldest_recorded_op_ == 0) return std::nullopt;
+  return *oldest_recorded_op_ - 1;
+}
+
+void ProxySegment::Record(SeqNumber op_num) {
+  own_version_ = std::max(own_version_.value_or(0), op_num);
+  oldest_recorded_op_ = std::min(oldest_recorded_op_.value_or(op_num), op_num);
 }
 
 bool ProxySegment::has_unsaved_changes() const {
@@ -67,7 +79,7 @@ absl::StatusOr<bool> ProxySegment::DeletePoint(SeqNumber op_num, PointId id) {
   // The op's own version: a later flush of the wrapped segment must not
   // skip it, or the acked WAL could not bring the delete back.
   deleted_[id] = op_num;
-  own_version_ = std::max(own_version_.value_or(0), op_num);
+  Record(op_num);
   return true;
 }
 
@@ -76,7 +88,7 @@ absl::StatusOr<bool> ProxySegment::CreateFieldIndex(SeqNumber op_num, const std:
   const auto current = version();
   if (current && *current > op_num) return false;
   index_changes_[key] = IndexChange{op_num, type};
-  own_version_ = std::max(own_version_.value_or(0), op_num);
+  Record(op_num);
   return true;
 }
 
@@ -84,37 +96,45 @@ absl::StatusOr<bool> ProxySegment::DeleteFieldIndex(SeqNumber op_num, const std:
   const auto current = version();
   if (current && *current > op_num) return false;
   index_changes_[key] = IndexChange{op_num, std::nullopt};
-  own_version_ = std::max(own_version_.value_or(0), op_num);
+  Record(op_num);
   return true;
 }
 
-absl::Status ProxySegment::PropagateTo(SegmentEntry& target) const {
+absl::Status ProxySegment::ApplyRecorded(SegmentEntry& target) const {
+  // Index changes first, oldest op first: a segment skips an index change
+  // older than its version, and every applied change (a delete too) raises
+  // that version.
+  std::vector<std::pair<SeqNumber, const std::string*>> changes;
+  for (const auto& [key, change] : index_changes_) changes.emplace_back(change.op_num, &key);
+  std::sort(changes.begin(), changes.end(),
+            [](const auto& a, const auto& b) { return a.first != b.first ? a.first < b.first : *a.second < *b.second; });
+  for (const auto& [op_num, key] : changes) {
+    const IndexChange& change = index_changes_.at(*key);
+    auto applied = change.create ? target.CreateFieldIndex(op_num, *key, *change.create)
+                                 : target.DeleteFieldIndex(op_num, *key);
+    if (!applied.ok()) return applied.status();
+  }
   for (const auto& [id, op_num] : deleted_) {
     auto deleted = target.DeletePoint(op_num, id);
     if (!deleted.ok()) return deleted.status();
   }
-  for (const auto& [key, change] : index_changes_) {
-    auto applied = change.create ? target.CreateFieldIndex(change.op_num, key, *change.create)
-                                 : target.DeleteFieldIndex(change.op_num, key);
-    if (!applied.ok()) return applied.status();
-  }
   return absl::OkStatus();
 }
+
+absl::Status ProxySegment::PropagateTo(SegmentEntry& target) const { return ApplyRecorded(target); }
+
+absl::Status ProxySegment::ApplyToWrappedKeepingRecord() { return ApplyRecorded(*wrapped_); }
 
 absl::Status ProxySegment::Propagate() {
   if (!deleted_.empty()) SS_COVER(kProxyPropagatedDeletes);
   if (!index_changes_.empty()) SS_COVER(kProxyPropagatedIndexChange);
-  for (const auto& [id, op_num] : deleted_) {
-    auto deleted = wrapped_->DeletePoint(op_num, id);
-    if (!deleted.ok()) return deleted.status();
+  if (has_unpropagated_changes() && dynamic_cast<const ProxySegment*>(wrapped_.get()) != nullptr) {
+    SS_COVER(kDoubleProxyPropagated);
   }
+  if (auto status = ApplyRecorded(*wrapped_); !status.ok()) return status;
   deleted_.clear();
-  for (const auto& [key, change] : index_changes_) {
-    auto applied = change.create ? wrapped_->CreateFieldIndex(change.op_num, key, *change.create)
-                                 : wrapped_->DeleteFieldIndex(change.op_num, key);
-    if (!applied.ok()) return applied.status();
-  }
   index_changes_.clear();
+  oldest_recorded_op_.reset();
   return absl::OkStatus();
 }
 

@@ -8,17 +8,22 @@
 // segment is put back.
 //
 // Versions: version() covers the recorded changes; persisted_version() stays
-// at the wrapped segment's while changes are unpropagated, so the WAL is
-// never acked past data that is not durable.
+// at or below the wrapped segment's, and below the oldest unpropagated
+// change, so the WAL is never acked past data that is not durable.
 //
 // Threading: as every SegmentEntry, under the holder's locks. The wrapped
 // segment is shared with whoever reads it (the snapshot), which only reads.
+//
+// A proxy may wrap a proxy: a snapshot during an optimization proxies the
+// optimizer's proxies. Unproxying the outer one propagates its changes into
+// the inner one, which records them for the optimizer's result.
 #pragma once
 
 #include <map>
 #include <memory>
 #include <string>
 
+#include "engine/common/assert.h"
 #include "engine/segment/segment_entry.h"
 
 namespace engine {
@@ -33,9 +38,17 @@ class ProxySegment final : public SegmentEntry {
   const std::map<PointId, SeqNumber>& pending_deletes() const { return deleted_; }
   // Applies the recorded changes to another segment (an optimizer's result).
   absl::Status PropagateTo(SegmentEntry& target) const;
-  // Applies the recorded deletes and index changes to the wrapped segment.
-  // REQUIRES: the caller holds the updates mutex (no op runs meanwhile).
+  // Applies the recorded deletes and index changes to the wrapped segment
+  // and forgets them. REQUIRES: the caller holds the updates mutex (no op
+  // runs meanwhile).
   absl::Status Propagate();
+  // Applies the recorded changes to the wrapped segment but keeps them: a
+  // snapshot that freezes an optimizer's proxy (a proxy of a proxy) needs
+  // the wrapped segment's files to hold the proxy's view, while the
+  // optimization still owes the same changes to its result. Applying them
+  // again later is harmless (every change carries its own op version).
+  // REQUIRES: updates mutex and the wrapped segment's write lock held.
+  absl::Status ApplyToWrappedKeepingRecord();
 
   std::optional<SeqNumber> version() const override;
   std::optional<SeqNumber> persisted_version() const override;
@@ -73,11 +86,29 @@ class ProxySegment final : public SegmentEntry {
     std::optional<FieldType> create;  // nullopt = delete
   };
   absl::Status NotAppendable(PointId id) const;
+  // Index changes (in op order), then deletes, each at its own op version.
+  absl::Status ApplyRecorded(SegmentEntry& target) const;
 
   std::shared_ptr<SegmentEntry> wrapped_;
   std::map<PointId, SeqNumber> deleted_;             // id -> the delete's op
   std::map<std::string, IndexChange> index_changes_;  // key -> latest change
+  // Notes a recorded change at op_num.
+  void Record(SeqNumber op_num);
+
   std::optional<SeqNumber> own_version_;
+  // The lowest op among changes recorded since the last Propagate.
+  std::optional<SeqNumber> oldest_recorded_op_;
 };
+
+// The segment whose files `segment` reads: itself, or below every proxy
+// layer (an optimizer's proxy frozen by a snapshot reads its wrapped files).
+inline const SegmentEntry& Innermost(const SegmentEntry& segment) {
+  const SegmentEntry* inner = &segment;
+  for (int depth = 0; const auto* proxy = dynamic_cast<const ProxySegment*>(inner); ++depth) {
+    SS_ASSERT(depth < 8, "proxy chain deeper than 8 at {}", segment.directory());
+    inner = proxy->wrapped().get();
+  }
+  return *inner;
+}
 
 }  // namespace engine

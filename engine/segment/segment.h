@@ -41,10 +41,12 @@ class Segment final : public SegmentEntry {
  public:
   // With `complete` false the completion marker is not written: the caller
   // fills and flushes the segment and calls MarkComplete last (an
-  // optimizer's build).
-  static absl::StatusOr<std::unique_ptr<Segment>> Create(FileSystem& fs, std::string dir,
-                                                         CollectionConfig config, bool appendable,
-                                                         bool complete = true);
+  // optimizer's build). `indexes` are in the first payload_index.json, so
+  // they are durable with the segment (the version stays none): an index op
+  // already acked in the WAL would never reach the segment again.
+  static absl::StatusOr<std::unique_ptr<Segment>> Create(
+      FileSystem& fs, std::string dir, CollectionConfig config, bool appendable, bool complete = true,
+      const std::map<std::string, FieldType>& indexes = {});
   absl::Status MarkComplete();
   // Raises the segment version (an optimizer's result covers every op its
   // inputs had applied, not only the ones that touched surviving points).
@@ -121,6 +123,8 @@ class Segment final : public SegmentEntry {
   absl::Status FlushComponentsInOrder(std::optional<SeqNumber> flushing_version);
   absl::Status AppendBatch(const std::string& log, const std::string& body);
   absl::Status WriteSegmentJson(std::optional<SeqNumber> version);
+  // payload_index.json's contents: each indexed field and its type.
+  std::string IndexJson() const;
   absl::Status LoadFromDisk();
   std::string PathOf(std::string_view name) const;
 

@@ -92,9 +92,11 @@ absl::Status Segment::MarkComplete() {
 
 absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(FileSystem& fs, std::string dir,
                                                          CollectionConfig config, bool appendable,
-                                                         bool complete) {
+                                                         bool complete,
+                                                         const std::map<std::string, FieldType>& indexes) {
   if (auto status = fs.Mkdir(dir); !status.ok()) return status;
   std::unique_ptr<Segment> segment(new Segment(fs, std::move(dir), config, appendable));
+  for (const auto& [key, type] : indexes) segment->index_.Create(key, type);
   for (const char* log : {kIdMapLog, kVectorsLog, kPayloadsLog, kVersionsLog}) {
     auto file = fs.Open(segment->PathOf(log), OpenMode::kCreateTruncate);
     if (!file.ok()) return file.status();
@@ -102,7 +104,8 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(FileSystem& fs, std::st
     segment->log_end_bytes_[log] = 0;
     segment->committed_bytes_[log] = 0;
   }
-  if (auto status = WriteFileAtomically(fs, segment->PathOf(kPayloadIndexJson), "{}"); !status.ok()) {
+  if (auto status = WriteFileAtomically(fs, segment->PathOf(kPayloadIndexJson), segment->IndexJson());
+      !status.ok()) {
     return status;
   }
   if (auto status = segment->WriteSegmentJson(std::nullopt); !status.ok()) return status;
@@ -112,6 +115,12 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(FileSystem& fs, std::st
     if (auto status = segment->MarkComplete(); !status.ok()) return status;
   }
   return segment;
+}
+
+std::string Segment::IndexJson() const {
+  nlohmann::json fields = nlohmann::json::object();
+  for (const auto& [key, type] : index_.fields()) fields[key] = FieldTypeName(type);
+  return fields.dump();
 }
 
 absl::Status Segment::WriteSegmentJson(std::optional<SeqNumber> version) {
@@ -194,9 +203,7 @@ absl::Status Segment::FlushComponentsInOrder(std::optional<SeqNumber> flushing_v
   if (auto status = AppendBatch(kVectorsLog, vectors); !status.ok()) return status;
   if (auto status = AppendBatch(kPayloadsLog, payloads); !status.ok()) return status;
   if (index_dirty_) {
-    nlohmann::json fields = nlohmann::json::object();
-    for (const auto& [key, type] : index_.fields()) fields[key] = FieldTypeName(type);
-    if (auto status = WriteFileAtomically(fs_, PathOf(kPayloadIndexJson), fields.dump()); !status.ok()) {
+    if (auto status = WriteFileAtomically(fs_, PathOf(kPayloadIndexJson), IndexJson()); !status.ok()) {
       return status;
     }
   }

@@ -37,6 +37,7 @@ LocalShard::LocalShard(Env& env, std::string dir, ShardOptions options)
       updates_mutex_(env.NewMutex("shard.updates")),
       holder_(env),
       proxy_all_mutex_(env.NewMutex("shard.proxy_all")),
+      optimizer_mutex_(env.NewMutex("shard.optimizer")),
       flush_ack_mutex_(env.NewMutex("shard.flush_ack")),
       wal_mutex_(env.NewMutex("shard.wal")),
       clocks_mutex_(env.NewMutex("shard.clocks")),
@@ -140,12 +141,18 @@ absl::Status LocalShard::LoadSegments(std::vector<std::string>& leftovers) {
 
 absl::StatusOr<std::shared_ptr<SegmentEntry>> LocalShard::CreateSegment(bool appendable) {
   const std::string dir = JoinPath(paths_.segments(), fmt::format("{}", next_segment_number_++));
-  auto segment = Segment::Create(env_.fs(), dir, options_.collection, appendable);
-  if (!segment.ok()) return segment.status();
-  for (const auto& [key, type] : payload_schema_) {
-    auto created = (*segment)->CreateFieldIndex(0, key, type);
-    if (!created.ok()) return created.status();
+  // The segment's first files hold the schema: the index ops behind it must
+  // be durable first, or a power loss could keep the index and lose the op.
+  if (!payload_schema_.empty() && wal_ != nullptr) {
+    MutexLock wal(*wal_mutex_);
+    if (auto status = SyncWal(); !status.ok()) {
+      SetFatal(status);
+      return status;
+    }
   }
+  auto segment = Segment::Create(env_.fs(), dir, options_.collection, appendable, /*complete=*/true,
+                                 payload_schema_);
+  if (!segment.ok()) return segment.status();
   return std::shared_ptr<SegmentEntry>(std::move(*segment));
 }
 
@@ -200,7 +207,8 @@ absl::Status LocalShard::Shutdown() {
   if (flush_worker_) flush_worker_->Join();
   // stopping_ cancelled any optimization in progress: wait until it has put
   // its inputs back (or a snapshot has finished) before the last flush.
-  { MutexLock optimizer_done(*proxy_all_mutex_); }
+  { MutexLock optimizer_done(*optimizer_mutex_); }
+  { MutexLock snapshot_done(*proxy_all_mutex_); }
   if (options_.flush_on_shutdown && health().ok() && wal_ != nullptr) return FlushAndAck(false);
   return health();
 }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -201,6 +202,8 @@ class LocalShard {
   std::vector<SegmentId> SegmentIds();
   // Number of proxies currently in the holder.
   size_t ProxyCount();
+  // The payload indexes every segment holds (key -> type).
+  std::map<std::string, FieldType> PayloadSchema();
 
   // Introspection for checkers and state dumps.
   struct Summary {
@@ -253,6 +256,16 @@ class LocalShard {
   // Puts a proxied segment back after propagating its changes.
   // REQUIRES: the caller holds the segments lock in upgradable mode.
   absl::Status Unproxy(SegmentId id, const std::shared_ptr<ProxySegment>& proxy);
+  // Gives a segment created for the holder (with the schema of its creation)
+  // the current schema: index ops may have run between its creation and
+  // the write lock that adds it. REQUIRES: segments write lock and updates
+  // mutex held; the segment is empty.
+  absl::Status SyncIndexesWithSchema(SegmentEntry& created);
+  // Writes the recorded changes of every optimizer proxy that `proxies`
+  // wrap into the segment below it. REQUIRES: segments lock held (any mode)
+  // and updates mutex held.
+  absl::Status FreezeOptimizerProxies(
+      const std::vector<std::pair<SegmentId, std::shared_ptr<ProxySegment>>>& proxies);
   // REQUIRES: wal mutex held.
   absl::Status SyncWal();
   // ---- Optimizers (local_shard_optimize.cc). ----
@@ -262,13 +275,18 @@ class LocalShard {
   absl::StatusOr<uint64_t> BeginOptimization();
   // Cancelled since `epoch` was taken, or shutting down.
   bool OptimizationCancelled(uint64_t epoch);
-  // Optimizes `inputs` into one new sealed segment (Qdrant's
-  // SegmentOptimizer::optimize). REQUIRES: proxy_all mutex held, segments
-  // lock held in upgradable mode.
-  absl::Status OptimizeSegments(uint64_t cancel_epoch, std::vector<SegmentId> inputs);
+  // Optimizes the segments `pick` chooses into one new sealed segment
+  // (Qdrant's SegmentOptimizer::optimize); false if it chose none. One at a
+  // time per shard. The segments lock is held (upgradable) only to pick and
+  // proxy the inputs and again to swap: a snapshot may run meanwhile and
+  // proxy the optimizer's proxies; the swap then waits for it to end.
+  // REQUIRES: no segments lock held. `pick` runs under the upgradable lock.
+  absl::StatusOr<bool> OptimizeSegments(uint64_t cancel_epoch,
+                                        const std::function<std::vector<SegmentId>()>& pick);
   absl::Status ProxyOptimizationInputs(Optimization& run);
   absl::StatusOr<std::shared_ptr<SegmentEntry>> BuildOptimized(Optimization& run);
   absl::Status CopyNewestPoints(const Optimization& run, Segment& target);
+  // REQUIRES: segments lock held in upgradable mode.
   absl::Status FinishOptimization(Optimization& run,
                                   const absl::StatusOr<std::shared_ptr<SegmentEntry>>& built);
   void RestoreOptimizationInputs(Optimization& run);
@@ -295,6 +313,7 @@ class LocalShard {
   uint64_t next_segment_number_ = 1;                 // guarded by updates mutex
 
   std::unique_ptr<Mutex> proxy_all_mutex_;  // one proxy_all at a time
+  std::unique_ptr<Mutex> optimizer_mutex_;  // one optimization at a time
   // One FlushAndAck at a time: an ack may pass an optimizer's propagated
   // deletes only after its replaced inputs are durably gone (see FlushAndAck).
   std::unique_ptr<Mutex> flush_ack_mutex_;

@@ -25,6 +25,15 @@ struct LocalShard::Optimization {
   uint64_t cancel_epoch = 0;
   std::vector<SegmentId> inputs;
   std::vector<std::shared_ptr<ProxySegment>> proxies;  // one per input
+  // The inputs' segment locks: the build reads the wrapped segments without
+  // the segments lock, and a snapshot may write an optimizer proxy's
+  // recorded changes through into them meanwhile (under these locks).
+  std::vector<std::shared_ptr<RwLock>> input_locks;
+  // Each input's version when proxied. The result's version starts there,
+  // not at the input's current one: changes a snapshot writes through into
+  // an input reach the result only at the swap, where a result already at
+  // their version would skip them (an index change, by the version rule).
+  std::vector<std::optional<SeqNumber>> input_versions;
   std::map<std::string, FieldType> schema;             // indexes at the freeze
   std::string build_dir;                               // in temp_segments/
   std::string final_dir;                               // in segments/
@@ -34,12 +43,11 @@ struct LocalShard::Optimization {
 absl::StatusOr<bool> LocalShard::OptimizeMerge() {
   auto epoch = BeginOptimization();
   if (!epoch.ok()) return epoch.status();
-  MutexLock one_at_a_time(*proxy_all_mutex_);
-  UpgradableReadLock upgradable(*segments_lock_);
-  std::vector<SegmentId> inputs = PickMergeInputs();
-  if (inputs.size() < 2) return false;
-  if (auto status = OptimizeSegments(*epoch, std::move(inputs)); !status.ok()) return status;
-  return true;
+  return OptimizeSegments(*epoch, [this] {
+    std::vector<SegmentId> inputs = PickMergeInputs();
+    if (inputs.size() < 2) inputs.clear();
+    return inputs;
+  });
 }
 
 std::vector<SegmentId> LocalShard::PickMergeInputs() {
@@ -56,12 +64,23 @@ std::vector<SegmentId> LocalShard::PickMergeInputs() {
   return inputs;
 }
 
-absl::Status LocalShard::OptimizeSegments(uint64_t cancel_epoch, std::vector<SegmentId> inputs) {
-  Optimization run{.cancel_epoch = cancel_epoch, .inputs = std::move(inputs)};
-  if (auto status = ProxyOptimizationInputs(run); !status.ok()) return status;
+absl::StatusOr<bool> LocalShard::OptimizeSegments(
+    uint64_t cancel_epoch, const std::function<std::vector<SegmentId>()>& pick) {
+  MutexLock one_at_a_time(*optimizer_mutex_);
+  Optimization run{.cancel_epoch = cancel_epoch};
+  {
+    // Waits for a running snapshot: the inputs are picked and proxied
+    // between snapshots, never among a snapshot's own proxies.
+    UpgradableReadLock upgradable(*segments_lock_);
+    run.inputs = pick();
+    if (run.inputs.empty()) return false;
+    if (auto status = ProxyOptimizationInputs(run); !status.ok()) return status;
+  }
   env_.YieldPoint("optimizer.proxied");
   const auto built = BuildOptimized(run);
-  return FinishOptimization(run, built);
+  UpgradableReadLock upgradable(*segments_lock_);
+  if (auto status = FinishOptimization(run, built); !status.ok()) return status;
+  return true;
 }
 
 absl::Status LocalShard::ProxyOptimizationInputs(Optimization& run) {
@@ -79,20 +98,39 @@ absl::Status LocalShard::ProxyOptimizationInputs(Optimization& run) {
       if (!created.ok()) return created.status();
       extra_appendable = *created;
     }
-    run.schema = payload_schema_;
     build_number = next_segment_number_++;
   }
   run.build_dir = JoinPath(paths_.temp_segments(), fmt::format("{}", build_number));
   run.final_dir = JoinPath(paths_.segments(), fmt::format("{}", build_number));
   for (SegmentId id : run.inputs) {
-    run.proxies.push_back(std::make_shared<ProxySegment>(holder_.Get(id)->segment));
+    const LockedSegment* locked = holder_.Get(id);
+    SS_ASSERT(dynamic_cast<const ProxySegment*>(locked->segment.get()) == nullptr,
+              "optimizer input {} is already a proxy", id);
+    run.proxies.push_back(std::make_shared<ProxySegment>(locked->segment));
+    run.input_locks.push_back(locked->lock);
   }
   // The swap is at an op boundary: the write lock excludes the update worker.
   segments_lock_->Upgrade();
-  for (size_t i = 0; i < run.inputs.size(); ++i) holder_.Replace(run.inputs[i], run.proxies[i]);
-  if (extra_appendable) holder_.AddNew(extra_appendable);
+  for (size_t i = 0; i < run.inputs.size(); ++i) {
+    holder_.Replace(run.inputs[i], run.proxies[i]);
+    ReadLock guard(*run.input_locks[i]);
+    run.input_versions.push_back(run.proxies[i]->wrapped()->version());
+  }
+  absl::Status status;
+  {
+    // The schema at the freeze: index ops from here on are recorded by the
+    // proxies (taken earlier, it could miss one applied to the inputs while
+    // this waited for the write lock).
+    MutexLock updates(*updates_mutex_);
+    run.schema = payload_schema_;
+    if (extra_appendable) {
+      status = SyncIndexesWithSchema(*extra_appendable);
+      holder_.AddNew(extra_appendable);
+    }
+  }
   segments_lock_->Downgrade();
-  return absl::OkStatus();
+  if (!status.ok()) SetFatal(status);
+  return status;
 }
 
 absl::StatusOr<std::shared_ptr<SegmentEntry>> LocalShard::BuildOptimized(Optimization& run) {
@@ -132,14 +170,15 @@ absl::StatusOr<std::shared_ptr<SegmentEntry>> LocalShard::BuildOptimized(Optimiz
 }
 
 absl::Status LocalShard::CopyNewestPoints(const Optimization& run, Segment& target) {
-  // The wrapped segments no longer change: read them without holder locks.
-  // The highest version of each point wins; tombstones are dropped.
+  // Read without the segments lock. The wrapped segments change only when a
+  // snapshot writes this optimization's recorded changes through, which the
+  // result receives at the swap anyway. The highest version of each point
+  // wins; tombstones are dropped.
   std::map<PointId, std::pair<SeqNumber, Point>> newest;
   for (size_t i = 0; i < run.inputs.size(); ++i) {
-    const LockedSegment* locked = holder_.Get(run.inputs[i]);
-    ReadLock guard(*locked->lock);
+    ReadLock guard(*run.input_locks[i]);
     const SegmentEntry& source = *run.proxies[i]->wrapped();
-    if (source.version()) target.RaiseVersion(*source.version());
+    if (run.input_versions[i]) target.RaiseVersion(*run.input_versions[i]);
     for (PointId id : source.LiveIds()) {
       const SeqNumber version = *source.point_version(id);
       const auto it = newest.find(id);

@@ -26,6 +26,49 @@ absl::Status LocalShard::Unproxy(SegmentId id, const std::shared_ptr<ProxySegmen
   return status;
 }
 
+absl::Status LocalShard::SyncIndexesWithSchema(SegmentEntry& created) {
+  const std::map<std::string, FieldType> indexed = created.indexed_fields();
+  if (indexed == payload_schema_) return absl::OkStatus();
+  SS_ASSERT(created.LiveIds().empty(), "segment {} took points before joining the holder",
+            created.directory());
+  SS_COVER(kNewSegmentIndexesSynced);
+  // Op 0: the segment holds no op, so its version must not move.
+  for (const auto& [key, type] : indexed) {
+    if (payload_schema_.contains(key)) continue;
+    if (auto dropped = created.DeleteFieldIndex(0, key); !dropped.ok()) return dropped.status();
+  }
+  for (const auto& [key, type] : payload_schema_) {
+    const auto it = indexed.find(key);
+    if (it != indexed.end() && it->second == type) continue;
+    if (auto made = created.CreateFieldIndex(0, key, type); !made.ok()) return made.status();
+  }
+  // Durable now: the index op may already be acked out of the WAL (an ack
+  // can run while the segment waits to join the holder). The op itself is
+  // made durable first.
+  {
+    MutexLock wal(*wal_mutex_);
+    if (auto status = SyncWal(); !status.ok()) return status;
+  }
+  auto flushed = created.Flush(/*force=*/true);
+  return flushed.status();
+}
+
+absl::Status LocalShard::FreezeOptimizerProxies(
+    const std::vector<std::pair<SegmentId, std::shared_ptr<ProxySegment>>>& proxies) {
+  // A segment an optimization is rebuilding is the optimizer's proxy: its
+  // deletes and index changes live only in memory. The snapshot archives
+  // files, so they go into the wrapped segment's files first; the optimizer
+  // keeps them for its result.
+  for (const auto& [id, proxy] : proxies) {
+    auto* inner = dynamic_cast<ProxySegment*>(proxy->wrapped().get());
+    if (inner == nullptr) continue;
+    SS_COVER(kSnapshotDuringOptimization);
+    WriteLock segment(*holder_.Get(id)->lock);
+    if (auto status = inner->ApplyToWrappedKeepingRecord(); !status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
     const FrozenSegmentFn& apply, std::optional<SeqNumber>* frozen_through) {
   if (auto status = health(); !status.ok()) return status;
@@ -48,16 +91,26 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
   segments_lock_->Upgrade();
   for (const auto& [id, proxy] : proxies) holder_.Replace(id, proxy);
   const SegmentId temporary_id = holder_.AddNew(*temporary);
-  if (frozen_through != nullptr) {
+  {
     MutexLock updates(*updates_mutex_);
-    *frozen_through = last_applied_;
+    if (frozen_through != nullptr) *frozen_through = last_applied_;
+    if (auto status = SyncIndexesWithSchema(**temporary); !status.ok()) {
+      segments_lock_->Downgrade();
+      SetFatal(status);
+      return status;
+    }
   }
   segments_lock_->Downgrade();
   env_.YieldPoint("proxy_all.swapped");
   // 4. The wrapped segments can no longer change: flushing them makes their
-  //    files equal the frozen state.
+  //    files equal the frozen state (an optimizer's proxy first writes its
+  //    recorded changes through).
   {
     MutexLock updates(*updates_mutex_);
+    if (auto status = FreezeOptimizerProxies(proxies); !status.ok()) {
+      SetFatal(status);
+      return status;
+    }
     auto flushed = FlushSegmentsWalFirst(/*force=*/true);
     if (!flushed.ok()) {
       SetFatal(flushed.status());

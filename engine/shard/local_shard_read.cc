@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "engine/shard/local_shard.h"
 
@@ -108,6 +109,19 @@ std::map<PointId, std::vector<SegmentId>> LocalShard::LiveCopies() {
 
 namespace engine {
 
+std::map<std::string, FieldType> LocalShard::PayloadSchema() {
+  MutexLock updates(*updates_mutex_);
+  return payload_schema_;
+}
+
+namespace {
+std::vector<std::string> FieldNames(const std::map<std::string, FieldType>& fields) {
+  std::vector<std::string> names;
+  for (const auto& [key, type] : fields) names.push_back(key);
+  return names;
+}
+}  // namespace
+
 std::optional<std::string> LocalShard::CheckStructure() {
   {
     ReadLock segments(*segments_lock_);
@@ -117,6 +131,15 @@ std::optional<std::string> LocalShard::CheckStructure() {
       ReadLock guard(*locked->lock);
       if (!locked->segment->IndexesAgreeWithPayloads()) {
         return fmt::format("segment {}: a payload index disagrees with the payloads", segment_id);
+      }
+      // A lost index change (e.g. one propagated after a newer delete and
+      // skipped by the version rule) leaves a segment without it. Only
+      // segments holding points are compared: an empty segment's index is
+      // not made durable until it changes, and it indexes nothing.
+      if (!locked->segment->LiveIds().empty() && locked->segment->indexed_fields() != payload_schema_) {
+        return fmt::format("segment {}: indexes [{}] but the shard's are [{}]", segment_id,
+                           fmt::join(FieldNames(locked->segment->indexed_fields()), ", "),
+                           fmt::join(FieldNames(payload_schema_), ", "));
       }
     }
   }

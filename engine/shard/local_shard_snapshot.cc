@@ -29,7 +29,7 @@ absl::Status ArchiveFrozenSegment(FileSystem& fs, const SegmentEntry& frozen,
   auto manifest = SegmentManifestFromDisk(fs, frozen.directory(), id);
   if (!manifest.ok()) return manifest.status();
   // The forced flush of the freeze made the files equal the frozen state.
-  SS_ASSERT(manifest->segment_version == frozen.persisted_version(),
+  SS_ASSERT(manifest->segment_version == Innermost(frozen).persisted_version(),
             "segment {} files at another version than the frozen segment", id);
   const SegmentManifest* old = nullptr;
   if (receiver != nullptr) {
@@ -176,7 +176,7 @@ absl::StatusOr<SnapshotManifest> LocalShard::GetSnapshotManifest() {
     const std::string name = BaseName(segment.directory());
     auto segment_manifest = SegmentManifestFromDisk(env_.fs(), segment.directory(), name);
     if (!segment_manifest.ok()) return segment_manifest.status();
-    SS_ASSERT(segment_manifest->segment_version == segment.persisted_version(),
+    SS_ASSERT(segment_manifest->segment_version == Innermost(segment).persisted_version(),
               "segment {} files at another version after a forced flush", name);
     manifest.segments[name] = std::move(*segment_manifest);
   }

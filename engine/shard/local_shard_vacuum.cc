@@ -31,12 +31,10 @@ void LocalShard::CancelOptimizations() {
 absl::StatusOr<bool> LocalShard::OptimizeVacuum() {
   auto epoch = BeginOptimization();
   if (!epoch.ok()) return epoch.status();
-  MutexLock one_at_a_time(*proxy_all_mutex_);
-  UpgradableReadLock upgradable(*segments_lock_);
-  const std::optional<SegmentId> input = PickVacuumInput();
-  if (!input) return false;
-  if (auto status = OptimizeSegments(*epoch, {*input}); !status.ok()) return status;
-  return true;
+  return OptimizeSegments(*epoch, [this] {
+    const std::optional<SegmentId> input = PickVacuumInput();
+    return input ? std::vector<SegmentId>{*input} : std::vector<SegmentId>{};
+  });
 }
 
 std::optional<SegmentId> LocalShard::PickVacuumInput() {

@@ -1,0 +1,224 @@
+// A snapshot during an optimization: the snapshot proxies the optimizer's
+// proxies (a proxy of a proxy). The test holds the optimizer at a yield point
+// (after proxying its input, or after moving its build into segments/), makes
+// changes the optimizer's proxy records, holds the snapshot after its first
+// frozen segment, and writes again (recorded by the snapshot's proxies). Then:
+// the archive restores to exactly the freeze; the optimizer's result gets
+// both layers' changes; a power loss loses no completed op; no proxy is left
+// and the holder's ids are unchanged but for the optimizer's swap.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+
+#include "engine/common/coverage.h"
+#include "engine/env/env.h"
+#include "engine/shard/local_shard.h"
+#include "engine/shard/restore.h"
+#include "sim/world.h"
+
+namespace engine {
+namespace {
+
+const CollectionConfig kCollection{.dimension = 2, .distance = Distance::kDot};
+using State = std::map<PointId, Point>;
+
+// Forwards to the world's environment; the first task to reach an armed
+// yield-point label waits there until the test releases that label.
+class YieldGateEnv final : public Env {
+ public:
+  explicit YieldGateEnv(Env& inner)
+      : inner_(inner), mutex_(inner.NewMutex("test.gates")),
+        changed_(inner.NewCondVar(*mutex_, "test.gates.changed")) {}
+
+  void Arm(const std::string& label) {
+    MutexLock lock(*mutex_);
+    gates_[label] = Gate::kArmed;
+  }
+  // Waits (bounded, in virtual time) until a task is held at `label`.
+  bool AwaitHeld(const std::string& label) {
+    MutexLock lock(*mutex_);
+    for (int round = 0; round < 1000 && gates_[label] != Gate::kHeld; ++round) changed_->WaitFor(1'000'000);
+    return gates_[label] == Gate::kHeld;
+  }
+  void Release(const std::string& label) {
+    MutexLock lock(*mutex_);
+    gates_[label] = Gate::kReleased;
+    changed_->SignalAll();
+  }
+
+  void YieldPoint(std::string_view label) override {
+    {
+      MutexLock lock(*mutex_);
+      const auto it = gates_.find(std::string(label));
+      if (it != gates_.end() && it->second == Gate::kArmed) {
+        it->second = Gate::kHeld;
+        changed_->SignalAll();
+        while (it->second != Gate::kReleased) changed_->Wait();
+      }
+    }
+    inner_.YieldPoint(label);
+  }
+  FileSystem& fs() override { return inner_.fs(); }
+  int64_t NowNanos() override { return inner_.NowNanos(); }
+  void SleepForNanos(int64_t duration_ns) override { inner_.SleepForNanos(duration_ns); }
+  std::unique_ptr<Task> Spawn(std::string name, std::function<void()> body) override {
+    return inner_.Spawn(std::move(name), std::move(body));
+  }
+  std::unique_ptr<Mutex> NewMutex(std::string name) override { return inner_.NewMutex(std::move(name)); }
+  std::unique_ptr<RwLock> NewRwLock(std::string name) override { return inner_.NewRwLock(std::move(name)); }
+  std::unique_ptr<CondVar> NewCondVar(Mutex& mutex, std::string name) override {
+    return inner_.NewCondVar(mutex, std::move(name));
+  }
+
+ private:
+  enum class Gate { kArmed, kHeld, kReleased };
+  Env& inner_;
+  std::unique_ptr<Mutex> mutex_;
+  std::unique_ptr<CondVar> changed_;
+  std::map<std::string, Gate> gates_;
+};
+
+Point MakePoint(PointId id, int64_t value) {
+  const float f = static_cast<float>(value);
+  return {id, {f, 1}, Payload{{"v", value}, {"color", value % 2 == 0 ? "red" : "blue"}}};
+}
+
+State StateOf(LocalShard& shard) {
+  State state;
+  for (Point& point : shard.Scroll(nullptr, std::nullopt, SIZE_MAX)) state[point.id] = std::move(point);
+  return state;
+}
+
+// Applies an op with wait=true, and to the model.
+void Apply(LocalShard& shard, State& model, const Operation& operation) {
+  auto result = shard.Update({operation, std::nullopt}, /*wait=*/true);
+  ASSERT_TRUE(result.ok()) << result.status();
+  if (const auto* upsert = std::get_if<UpsertPoints>(&operation)) {
+    for (const Point& point : upsert->points) model[point.id] = point;
+  } else if (const auto* del = std::get_if<DeletePoints>(&operation)) {
+    for (PointId id : del->ids) model.erase(id);
+  } else if (const auto* set = std::get_if<SetPayload>(&operation)) {
+    for (PointId id : set->ids) {
+      for (const auto& [key, value] : set->payload.items()) model[id].payload[key] = value;
+    }
+  }
+}
+
+uint64_t Hits(Mark mark) { return CoverageSnapshot()[static_cast<size_t>(mark)]; }
+
+ShardOptions Options() {
+  // The flush worker runs often: its acks must respect both proxy layers.
+  return {.collection = kCollection, .flush_interval_ns = 200'000};
+}
+
+// The run: builds the situation, checks the live shard, and ends with a
+// power loss. Fills `model` (every completed op) and `frozen` (the freeze).
+void RunSnapshotDuringOptimization(Env& world_env, const std::string& optimizer_gate,
+                                   State& model, State& frozen) {
+  YieldGateEnv env(world_env);
+  auto shard = LocalShard::Load(env, "shard", Options());
+  ASSERT_TRUE(shard.ok()) << shard.status();
+  LocalShard& live = **shard;
+  // One segment, half of it deleted: the vacuum optimizer qualifies.
+  Apply(live, model, CreateFieldIndex{"color", FieldType::kKeyword});
+  for (PointId id = 0; id < 20; ++id) Apply(live, model, UpsertPoints{{MakePoint(id, int64_t(id))}});
+  for (PointId id = 0; id < 20; id += 2) Apply(live, model, DeletePoints{{id}});
+
+  env.Arm(optimizer_gate);
+  absl::StatusOr<bool> vacuumed = false;
+  auto optimizer = env.Spawn("optimizer", [&] { vacuumed = live.OptimizeVacuum(); });
+  ASSERT_TRUE(env.AwaitHeld(optimizer_gate));
+  ASSERT_EQ(live.ProxyCount(), 1u);
+  // Recorded by the optimizer's proxy: a delete, an index, and a
+  // copy-on-write move (its delete of the old copy).
+  Apply(live, model, DeletePoints{{1}});
+  Apply(live, model, CreateFieldIndex{"v", FieldType::kInteger});
+  Apply(live, model, SetPayload{{3}, Payload{{"w", 1}}});
+  const std::vector<SegmentId> ids_before = live.SegmentIds();
+
+  env.Arm("proxy_all.applied");
+  const uint64_t froze_before = Hits(Mark::kSnapshotDuringOptimization);
+  absl::StatusOr<LocalShard::SnapshotInfo> info = absl::UnknownError("not run");
+  auto snapshotter = env.Spawn("snapshot", [&] { info = live.CreateSnapshot(false, "snapshot.tar"); });
+  ASSERT_TRUE(env.AwaitHeld("proxy_all.applied"));
+  EXPECT_GT(Hits(Mark::kSnapshotDuringOptimization), froze_before);
+  frozen = model;
+  // Recorded by the snapshot's proxy over the optimizer's proxy.
+  const uint64_t double_before = Hits(Mark::kDoubleProxyPropagated);
+  Apply(live, model, DeletePoints{{5}});
+  Apply(live, model, DeletePoints{{7}});
+  Apply(live, model, UpsertPoints{{MakePoint(50, 50)}});
+  env.Release("proxy_all.applied");
+  snapshotter->Join();
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_GT(Hits(Mark::kDoubleProxyPropagated), double_before);
+  // Back to the optimizer's proxy; the temporary segment kept point 50.
+  EXPECT_EQ(live.ProxyCount(), 1u);
+  const std::vector<SegmentId> ids_after = live.SegmentIds();
+  EXPECT_EQ(ids_after.size(), ids_before.size() + 1);
+  for (SegmentId id : ids_before) {
+    EXPECT_NE(std::find(ids_after.begin(), ids_after.end(), id), ids_after.end()) << "segment " << id;
+  }
+  EXPECT_EQ(StateOf(live), model);
+
+  env.Release(optimizer_gate);
+  optimizer->Join();
+  ASSERT_TRUE(vacuumed.ok()) << vacuumed.status();
+  EXPECT_TRUE(*vacuumed);
+  EXPECT_EQ(live.ProxyCount(), 0u);
+  EXPECT_EQ(StateOf(live), model);
+  for (const auto& [id, copies] : live.LiveCopies()) EXPECT_EQ(copies.size(), 1u) << "point " << id;
+  EXPECT_EQ(live.CheckStructure(), std::nullopt);  // every segment has index "v"
+  EXPECT_EQ(live.PayloadSchema().count("v"), 1u);
+  // Every op completed (wait=true): none may be lost.
+  world_env.SleepForNanos(1'000'000);  // a few flush-worker rounds (acks)
+}
+
+void SnapshotDuringOptimization(uint64_t seed, const std::string& optimizer_gate) {
+  sim::World world(sim::WorldConfig{.seed = seed});
+  State model;
+  State frozen;
+  const sim::RunResult run = world.RunSupervisor([&] {
+    const sim::ProcessId writer = world.StartProcess("run", [&] {
+      RunSnapshotDuringOptimization(world.env(), optimizer_gate, model, frozen);
+      world.Crash(sim::CrashKind::kPowerLoss);
+    });
+    EXPECT_TRUE(world.WaitProcess(writer)) << "the run ended before its power loss";
+    const sim::ProcessId check = world.StartProcess("check", [&] {
+      auto reloaded = LocalShard::Load(world.env(), "shard", Options());
+      ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+      EXPECT_EQ(StateOf(**reloaded), model);
+      EXPECT_EQ((*reloaded)->CheckStructure(), std::nullopt);
+      ASSERT_TRUE((*reloaded)->Shutdown().ok());
+      // The archive holds exactly the freeze: the optimizer proxy's changes
+      // in, the snapshot proxy's changes out.
+      auto restored = RestoreSnapshot(world.env(), "snapshot.tar", "restored", Options());
+      ASSERT_TRUE(restored.ok()) << restored.status();
+      EXPECT_EQ(StateOf(**restored), frozen);
+      EXPECT_EQ((*restored)->PayloadSchema().count("v"), 1u);
+      EXPECT_EQ((*restored)->CheckStructure(), std::nullopt);
+      ASSERT_TRUE((*restored)->Shutdown().ok());
+    });
+    EXPECT_FALSE(world.WaitProcess(check));
+  });
+  ASSERT_EQ(run.outcome, sim::RunOutcome::kCompleted) << run.report;
+}
+
+TEST(DoubleProxyTest, SnapshotWhileTheOptimizerBuilds) {
+  for (uint64_t seed = 0; seed < 8; ++seed) {
+    SCOPED_TRACE(seed);
+    SnapshotDuringOptimization(seed, "optimizer.proxied");
+  }
+}
+
+TEST(DoubleProxyTest, SnapshotWhileTheOptimizerWaitsToSwap) {
+  for (uint64_t seed = 0; seed < 8; ++seed) {
+    SCOPED_TRACE(seed);
+    SnapshotDuringOptimization(seed, "optimizer.moved");
+  }
+}
+
+}  // namespace
+}  // namespace engine
