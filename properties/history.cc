@@ -11,8 +11,19 @@ namespace properties {
 
 void History::OnWalAppend(engine::SeqNumber op_num, const engine::WalRecord& record) {
   operations_.Append(op_num, record.operation);
+  if (record.clock_tag) written_clocks_.Advance(*record.clock_tag);
+  clocks_after_.push_back(written_clocks_);
   if (verbose_) std::printf("op %llu: %s\n", (unsigned long long)op_num,
                             engine::OperationToJson(record.operation).dump().c_str());
+}
+
+void History::NoteClockAdvancedWithoutWrite(const engine::ClockTag& tag) { written_clocks_.Advance(tag); }
+
+std::optional<engine::ClockMap> History::ClocksAfterWriteOf(engine::SeqNumber op_num) const {
+  const size_t length = operations_.PrefixLengthThrough(op_num);
+  if (length == 0 || operations_.op_num(length - 1) != op_num) return std::nullopt;
+  SS_ASSERT(clocks_after_.size() == operations_.size());
+  return clocks_after_[length - 1];
 }
 
 void History::OnWalSynced(uint64_t next_index) {
@@ -65,6 +76,7 @@ std::optional<std::string> History::NoteRecovered(uint64_t next_index) {
     kept.Append(operations_.op_num(i), operations_.operation(i));
   }
   operations_ = std::move(kept);
+  clocks_after_.resize(operations_.size());
   const auto clamp = [&](std::optional<engine::SeqNumber>& through) {
     if (through && *through >= next_index) {
       through = next_index == 0 ? std::nullopt : std::optional(next_index - 1);

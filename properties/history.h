@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/shard/clock_map.h"
 #include "engine/shard/local_shard.h"
 #include "properties/reference_model.h"
 
@@ -45,6 +46,14 @@ class History final : public engine::ShardObserver {
   // or above it. Returns a failure description, or nullopt.
   std::optional<std::string> NoteRecovered(uint64_t next_index);
 
+  // An update whose clock tag the shard accepted (and advanced its clocks
+  // by) failed to reach the WAL: the clocks may hold the tick anyway.
+  void NoteClockAdvancedWithoutWrite(const engine::ClockTag& tag);
+  // Every clock advanced by the ops written up to and including `op_num`
+  // (in every process so far): a shard whose data ends at op_num may not
+  // have newer clocks (brief §5 item 6). nullopt if op_num is unknown.
+  std::optional<engine::ClockMap> ClocksAfterWriteOf(engine::SeqNumber op_num) const;
+
   // The model through every op below `next_index`.
   ReferenceModel ModelBelow(uint64_t next_index) const;
   const OperationHistory& operations() const { return operations_; }
@@ -59,6 +68,11 @@ class History final : public engine::ShardObserver {
 
  private:
   OperationHistory operations_;
+  // Clocks advanced by every op written so far, and their value after each
+  // op of operations_ (same index). Never rolled back: a crash may lose an
+  // op whose tick the persisted clocks already hold.
+  engine::ClockMap written_clocks_;
+  std::vector<engine::ClockMap> clocks_after_;
   std::optional<engine::SeqNumber> applied_through_;
   std::optional<engine::SeqNumber> acknowledged_through_;
   std::optional<engine::SeqNumber> completed_through_;

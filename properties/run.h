@@ -94,6 +94,10 @@ class Run {
     std::optional<engine::SeqNumber> frozen_through;
     uint64_t wal_next_index;
     OperationHistory operations;  // the history when it was taken
+    // The clocks of every op written up to the last op the snapshot may
+    // hold (the freeze without WAL, the archived WAL's end with it): the
+    // restored clocks may not be newer (nullopt: no bound known).
+    std::optional<engine::ClockMap> clocks_bound;
   };
   std::vector<TakenSnapshot> snapshots_;
   int snapshot_counter_ = 0;

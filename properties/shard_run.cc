@@ -326,6 +326,7 @@ void Run::MaybeDumpState(engine::LocalShard& shard) {
 void Run::DoUpdate(engine::LocalShard& shard, const Step& step) {
   SS_ASSERT(step.record.has_value(), "an update step carries its record");
   auto result = shard.Update(*step.record, step.wait);
+  if (!result.ok() && step.record->clock_tag) history_.NoteClockAdvancedWithoutWrite(*step.record->clock_tag);
   if (!result.ok()) {
     FailUnlessFaulty(shard, "update", result.status());
     return;
@@ -382,8 +383,10 @@ void Run::Snapshot(engine::LocalShard& shard, bool save_wal) {
     return;
   }
   ++(save_wal ? stats_.snapshots_with_wal : stats_.snapshots_without_wal);
-  snapshots_.push_back({path, save_wal, info->frozen_through, info->wal_next_index,
-                        history_.operations()});
+  std::optional<engine::SeqNumber> last_held = info->frozen_through;
+  if (save_wal) last_held = info->wal_next_index == 0 ? std::nullopt : std::optional(info->wal_next_index - 1);
+  snapshots_.push_back({path, save_wal, info->frozen_through, info->wal_next_index, history_.operations(),
+                        last_held ? history_.ClocksAfterWriteOf(*last_held) : std::nullopt});
 }
 
 ShardRunResult RunShardScenario(const ShardRunConfig& config) {

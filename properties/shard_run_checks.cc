@@ -165,6 +165,17 @@ bool Run::CheckRestoredState(engine::LocalShard& shard, size_t index) {
     Fail("structure", fmt::format("restored snapshot {}: {}", snapshot.path, *broken));
     return false;
   }
+  // Brief §5 item 6, clocks never ahead of the data: a restored clock newer
+  // than every op the snapshot holds would reject a retry of an op it lacks.
+  if (const engine::ClockMap clocks = shard.Summarize().newest_clocks;
+      snapshot.clocks_bound && !clocks.NotAheadOf(*snapshot.clocks_bound)) {
+    Fail("snapshot-point-in-time",
+         fmt::format("restored snapshot {} ({} WAL, frozen through op {}): its newest clocks {} are ahead of "
+                     "the clocks {} of every op written through the last op it holds",
+                     snapshot.path, snapshot.save_wal ? "with" : "without", OpLabel(snapshot.frozen_through),
+                     clocks.ToJson().dump(), snapshot.clocks_bound->ToJson().dump()));
+    return false;
+  }
   // Brief §5 item 3: new ops after a restore are never skipped, so the
   // restored WAL continues after the live WAL's end at the snapshot (an
   // earlier start reuses op numbers that segments already hold).
