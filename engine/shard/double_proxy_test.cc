@@ -16,13 +16,16 @@
 #include "engine/env/env.h"
 #include "engine/shard/local_shard.h"
 #include "engine/shard/restore.h"
+#include "engine/shard/shard_test_model.h"
 #include "sim/world.h"
 
 namespace engine {
 namespace {
 
 const CollectionConfig kCollection{.dimension = 2, .distance = Distance::kDot};
-using State = std::map<PointId, Point>;
+using testing::ApplyToModel;
+using testing::State;
+using testing::StateOf;
 
 // Forwards to the world's environment; the first task to reach an armed
 // yield-point label waits there until the test releases that label.
@@ -85,25 +88,11 @@ Point MakePoint(PointId id, int64_t value) {
   return {id, {f, 1}, Payload{{"v", value}, {"color", value % 2 == 0 ? "red" : "blue"}}};
 }
 
-State StateOf(LocalShard& shard) {
-  State state;
-  for (Point& point : shard.Scroll(nullptr, std::nullopt, SIZE_MAX)) state[point.id] = std::move(point);
-  return state;
-}
-
 // Applies an op with wait=true, and to the model.
 void Apply(LocalShard& shard, State& model, const Operation& operation) {
   auto result = shard.Update({operation, std::nullopt}, /*wait=*/true);
   ASSERT_TRUE(result.ok()) << result.status();
-  if (const auto* upsert = std::get_if<UpsertPoints>(&operation)) {
-    for (const Point& point : upsert->points) model[point.id] = point;
-  } else if (const auto* del = std::get_if<DeletePoints>(&operation)) {
-    for (PointId id : del->ids) model.erase(id);
-  } else if (const auto* set = std::get_if<SetPayload>(&operation)) {
-    for (PointId id : set->ids) {
-      for (const auto& [key, value] : set->payload.items()) model[id].payload[key] = value;
-    }
-  }
+  ApplyToModel(model, operation);
 }
 
 uint64_t Hits(Mark mark) { return CoverageSnapshot()[static_cast<size_t>(mark)]; }

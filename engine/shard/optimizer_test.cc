@@ -7,6 +7,7 @@
 #include "engine/common/file_util.h"
 #include "engine/segment/segment.h"
 #include "engine/shard/local_shard.h"
+#include "engine/shard/shard_test_model.h"
 #include "engine/wal/wal.h"
 #include "sim/world.h"
 
@@ -14,7 +15,9 @@ namespace engine {
 namespace {
 
 const CollectionConfig kCollection{.dimension = 2, .distance = Distance::kDot};
-using State = std::map<PointId, Point>;
+using testing::ApplyToModel;
+using testing::State;
+using testing::StateOf;
 
 Point MakePoint(PointId id, int64_t value) {
   const float f = static_cast<float>(value);
@@ -22,27 +25,6 @@ Point MakePoint(PointId id, int64_t value) {
 }
 
 ShardOptions Options() { return ShardOptions{.collection = kCollection}; }
-
-// The shard's state as the reference model sees it, and the model itself:
-// the ops a test applied in order.
-State StateOf(LocalShard& shard) {
-  State state;
-  for (Point& point : shard.Scroll(nullptr, std::nullopt, SIZE_MAX)) state[point.id] = std::move(point);
-  return state;
-}
-
-void ApplyToModel(State& model, const Operation& operation) {
-  if (const auto* upsert = std::get_if<UpsertPoints>(&operation)) {
-    for (const Point& point : upsert->points) model[point.id] = point;
-  } else if (const auto* del = std::get_if<DeletePoints>(&operation)) {
-    for (PointId id : del->ids) model.erase(id);
-  } else if (const auto* set = std::get_if<SetPayload>(&operation)) {
-    for (PointId id : set->ids) {
-      if (!model.contains(id)) continue;
-      for (const auto& [key, value] : set->payload.items()) model[id].payload[key] = value;
-    }
-  }
-}
 
 struct Recorder {
   State model;                           // after every completed op
