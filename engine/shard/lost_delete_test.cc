@@ -21,11 +21,9 @@
 #include <set>
 #include <string>
 
-#include "engine/common/file_util.h"
 #include "engine/env/env.h"
-#include "engine/segment/segment.h"
 #include "engine/shard/local_shard.h"
-#include "engine/wal/wal.h"
+#include "engine/shard/shard_test_model.h"
 #include "sim/world.h"
 
 namespace engine {
@@ -134,7 +132,7 @@ std::set<PointId> LiveIds(LocalShard& shard) {
 
 TEST(LostDeleteTest, CompletedDeleteSurvivesPowerLossWhileMergeInputsAreRemoved) {
   for (uint64_t seed = 0; seed < 20; ++seed) {
-    SCOPED_TRACE(testing::Message() << "seed " << seed);
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
     sim::World world(sim::WorldConfig{.seed = seed});
     bool gate_was_held_when_acked = false;
     std::set<PointId> expected;
@@ -142,15 +140,9 @@ TEST(LostDeleteTest, CompletedDeleteSurvivesPowerLossWhileMergeInputsAreRemoved)
       // Segment 1: sealed, points 0..9 (as an earlier optimization leaves
       // it); segment 2: appendable, points 10..13. The merge takes both.
       const sim::ProcessId setup = world.StartProcess("setup", [&] {
-        FileSystem& fs = world.env().fs();
-        ASSERT_TRUE(EnsureDir(fs, "shard").ok());
-        ASSERT_TRUE(EnsureDir(fs, "shard/segments").ok());
-        auto sealed = Segment::Create(fs, "shard/segments/1", kCollection, true);
-        ASSERT_TRUE(sealed.ok()) << sealed.status();
-        for (PointId id = 0; id < 10; ++id) ASSERT_TRUE((*sealed)->Upsert(id, MakePoint(id)).ok());
-        ASSERT_TRUE((*sealed)->Flush(false).ok());
-        ASSERT_TRUE((*sealed)->Seal().ok());
-        ASSERT_TRUE(Wal::CreateEmpty(fs, "shard/wal", 10).ok());
+        std::vector<Point> sealed_points;
+        for (PointId id = 0; id < 10; ++id) sealed_points.push_back(MakePoint(id));
+        testing::WriteShardWithSealedSegment(world.env().fs(), "shard", kCollection, sealed_points, 10);
         auto shard = LocalShard::Load(world.env(), "shard", Options());
         ASSERT_TRUE(shard.ok()) << shard.status();
         for (PointId id = 10; id < 14; ++id) {

@@ -4,11 +4,8 @@
 
 #include <fmt/format.h>
 
-#include "engine/common/file_util.h"
-#include "engine/segment/segment.h"
 #include "engine/shard/local_shard.h"
 #include "engine/shard/shard_test_model.h"
-#include "engine/wal/wal.h"
 #include "sim/world.h"
 
 namespace engine {
@@ -328,18 +325,12 @@ TEST(OptimizerTest, MergeInputsRemovedWhileAnotherFlushAcksLoseNothing) {
     world.RunSupervisor([&] {
       const sim::ProcessId setup = world.StartProcess("setup", [&] {
         // A sealed segment (points 0..9) and an appendable one (10..13).
-        FileSystem& fs = world.env().fs();
-        ASSERT_TRUE(EnsureDir(fs, "shard").ok());
-        ASSERT_TRUE(EnsureDir(fs, "shard/segments").ok());
-        auto sealed = Segment::Create(fs, "shard/segments/1", kCollection, true);
-        ASSERT_TRUE(sealed.ok()) << sealed.status();
+        std::vector<Point> sealed_points;
         for (PointId id = 0; id < 10; ++id) {
-          ASSERT_TRUE((*sealed)->Upsert(id, MakePoint(id, int64_t(id))).ok());
-          recorder.model[id] = MakePoint(id, int64_t(id));
+          sealed_points.push_back(MakePoint(id, int64_t(id)));
+          recorder.model[id] = sealed_points.back();
         }
-        ASSERT_TRUE((*sealed)->Flush(false).ok());
-        ASSERT_TRUE((*sealed)->Seal().ok());
-        ASSERT_TRUE(Wal::CreateEmpty(fs, "shard/wal", 10).ok());
+        testing::WriteShardWithSealedSegment(world.env().fs(), "shard", kCollection, sealed_points, 10);
         auto shard = LocalShard::Load(world.env(), "shard", Options());
         for (PointId id = 10; id < 14; ++id) recorder.Apply(**shard, UpsertPoints{{MakePoint(id, int64_t(id))}});
         ASSERT_TRUE((*shard)->Shutdown().ok());
