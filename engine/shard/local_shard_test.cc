@@ -6,6 +6,7 @@
 
 #include "engine/common/file_util.h"
 #include "engine/segment/segment.h"
+#include "engine/shard/world_test_util.h"
 #include "sim/world.h"
 
 namespace engine {
@@ -17,12 +18,7 @@ Point MakePoint(PointId id, float value) {
   return {id, {value, value}, Payload{{"v", static_cast<int64_t>(value)}}};
 }
 
-// Runs `body` in the engine process of a fresh simulated world.
-void InWorld(uint64_t seed, const std::function<void(sim::World&)>& body) {
-  sim::World world(sim::WorldConfig{.seed = seed});
-  const sim::RunResult result = world.RunSupervisor([&] { body(world); });
-  ASSERT_EQ(result.outcome, sim::RunOutcome::kCompleted) << result.report;
-}
+using testing::InWorld;
 
 std::map<std::string, std::string> Tree(FileSystem& fs, const std::string& dir) {
   std::map<std::string, std::string> files;

@@ -6,6 +6,7 @@
 
 #include "engine/shard/local_shard.h"
 #include "engine/shard/shard_test_model.h"
+#include "engine/shard/world_test_util.h"
 #include "sim/world.h"
 
 namespace engine {
@@ -82,11 +83,7 @@ void ReloadEquals(sim::World& world, const State& model) {
   ASSERT_TRUE((*reloaded)->Shutdown().ok());
 }
 
-void InWorld(uint64_t seed, const std::function<void(sim::World&)>& body) {
-  sim::World world(sim::WorldConfig{.seed = seed});
-  const sim::RunResult result = world.RunSupervisor([&] { body(world); });
-  ASSERT_EQ(result.outcome, sim::RunOutcome::kCompleted) << result.report;
-}
+using testing::InWorld;
 
 TEST(OptimizerTest, VacuumDropsDeletedPointsAndKeepsEverythingLive) {
   InWorld(1, [](sim::World& world) {

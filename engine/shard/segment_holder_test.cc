@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "engine/segment/segment.h"
+#include "engine/shard/world_test_util.h"
 #include "sim/world.h"
 
 namespace engine {
@@ -17,11 +18,7 @@ namespace {
 const CollectionConfig kCollection{.dimension = 2, .distance = Distance::kDot};
 constexpr PointId kPointId = 42;
 
-void InWorld(uint64_t seed, const std::function<void(sim::World&)>& body) {
-  sim::World world(sim::WorldConfig{.seed = seed});
-  const sim::RunResult result = world.RunSupervisor([&] { body(world); });
-  ASSERT_EQ(result.outcome, sim::RunOutcome::kCompleted) << result.report;
-}
+using testing::InWorld;
 
 // One segment per version in `versions`, each holding kPointId at that
 // version; the first is appendable, the rest sealed.

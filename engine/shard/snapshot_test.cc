@@ -5,6 +5,7 @@
 #include "engine/common/file_util.h"
 #include "engine/shard/local_shard.h"
 #include "engine/shard/restore.h"
+#include "engine/shard/world_test_util.h"
 #include "sim/world.h"
 
 namespace engine {
@@ -12,11 +13,7 @@ namespace {
 
 const CollectionConfig kCollection{.dimension = 2, .distance = Distance::kDot};
 
-void InWorld(uint64_t seed, const std::function<void(sim::World&)>& body) {
-  sim::World world(sim::WorldConfig{.seed = seed});
-  const sim::RunResult result = world.RunSupervisor([&] { body(world); });
-  ASSERT_EQ(result.outcome, sim::RunOutcome::kCompleted) << result.report;
-}
+using testing::InWorld;
 
 // Writes `value` into point id's payload as op `op_num`; remembers it.
 struct Recorder {
