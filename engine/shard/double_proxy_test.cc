@@ -17,12 +17,13 @@
 #include "engine/shard/local_shard.h"
 #include "engine/shard/restore.h"
 #include "engine/shard/shard_test_model.h"
+#include "engine/shard/world_test_util.h"
 #include "sim/world.h"
 
 namespace engine {
 namespace {
 
-const CollectionConfig kCollection{.dimension = 2, .distance = Distance::kDot};
+using testing::kCollection;
 using testing::ApplyToModel;
 using testing::State;
 using testing::StateOf;

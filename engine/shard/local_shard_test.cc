@@ -12,7 +12,7 @@
 namespace engine {
 namespace {
 
-const CollectionConfig kCollection{.dimension = 2, .distance = Distance::kDot};
+using testing::kCollection;
 
 Point MakePoint(PointId id, float value) {
   return {id, {value, value}, Payload{{"v", static_cast<int64_t>(value)}}};

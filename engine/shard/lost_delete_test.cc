@@ -24,12 +24,13 @@
 #include "engine/env/env.h"
 #include "engine/shard/local_shard.h"
 #include "engine/shard/shard_test_model.h"
+#include "engine/shard/world_test_util.h"
 #include "sim/world.h"
 
 namespace engine {
 namespace {
 
-const CollectionConfig kCollection{.dimension = 2, .distance = Distance::kDot};
+using testing::kCollection;
 
 Point MakePoint(PointId id) {
   return {id, {float(id), 1}, Payload{{"v", static_cast<int64_t>(id)}}};

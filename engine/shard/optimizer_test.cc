@@ -12,7 +12,7 @@
 namespace engine {
 namespace {
 
-const CollectionConfig kCollection{.dimension = 2, .distance = Distance::kDot};
+using testing::kCollection;
 using testing::ApplyToModel;
 using testing::State;
 using testing::StateOf;

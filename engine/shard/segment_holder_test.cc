@@ -15,7 +15,7 @@
 namespace engine {
 namespace {
 
-const CollectionConfig kCollection{.dimension = 2, .distance = Distance::kDot};
+using testing::kCollection;
 constexpr PointId kPointId = 42;
 
 using testing::InWorld;

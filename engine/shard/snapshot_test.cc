@@ -11,7 +11,7 @@
 namespace engine {
 namespace {
 
-const CollectionConfig kCollection{.dimension = 2, .distance = Distance::kDot};
+using testing::kCollection;
 
 using testing::InWorld;
 

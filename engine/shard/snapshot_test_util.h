@@ -13,7 +13,6 @@
 
 namespace engine::testing {
 
-inline const CollectionConfig kCollection{.dimension = 2, .distance = Distance::kDot};
 inline const ShardOptions kOptions{.collection = kCollection};
 
 // A completed (wait=true) upsert of point `id` carrying `value`.

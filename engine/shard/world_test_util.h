@@ -1,5 +1,6 @@
-// The one way the shard tests run a body on the simulated world: as the
-// supervisor of a fresh world with the given seed, which must complete.
+// What the shard tests share about their world: the small collection they
+// write to, and the one way they run a body on the simulated world (as the
+// supervisor of a fresh world with the given seed, which must complete).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -7,9 +8,12 @@
 #include <cstdint>
 #include <functional>
 
+#include "engine/model/types.h"
 #include "sim/world.h"
 
 namespace engine::testing {
+
+inline const CollectionConfig kCollection{.dimension = 2, .distance = Distance::kDot};
 
 inline void InWorld(uint64_t seed, const std::function<void(sim::World&)>& body) {
   sim::World world(sim::WorldConfig{.seed = seed});
