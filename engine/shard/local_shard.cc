@@ -143,7 +143,10 @@ absl::StatusOr<std::shared_ptr<SegmentEntry>> LocalShard::CreateSegment(bool app
   const std::string dir = JoinPath(paths_.segments(), fmt::format("{}", next_segment_number_++));
   // The segment's first files hold the schema: the index ops behind it must
   // be durable first, or a power loss could keep the index and lose the op.
-  if (!payload_schema_.empty() && wal_ != nullptr) {
+  // That holds for an index's absence too: a schema without a field whose
+  // delete_index op was lost would leave the segment without an index the
+  // rest of the shard has (seed 44759).
+  if (wal_ != nullptr) {
     MutexLock wal(*wal_mutex_);
     if (auto status = SyncWal(); !status.ok()) {
       SetFatal(status);

@@ -88,6 +88,11 @@ absl::StatusOr<LocalShard::SnapshotInfo> LocalShard::WriteSnapshot(ArchiveBuilde
   ClockMap pinned_oldest, pinned_newest;
   if (!save_wal) {
     {
+      // Under the WAL mutex: an update advances the clocks and enqueues its op
+      // in one WAL-mutex section, so every tick pinned here belongs to an op
+      // queued before the plunger below (seed 91511: a tick pinned while its
+      // op was still being appended to the WAL, behind the plunger).
+      MutexLock wal(*wal_mutex_);
       MutexLock clocks(*clocks_mutex_);
       pinned_oldest = oldest_clocks_;
       pinned_newest = newest_clocks_;
