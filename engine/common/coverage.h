@@ -36,7 +36,8 @@ namespace engine {
   X(kSegmentUncommittedTailCut, "segment.uncommitted_tail_cut", "a segment's log tail past its committed length was cut at load") \
   X(kIncompleteSegmentRemoved, "shard.incomplete_segment_removed", "a segment directory without its completion marker was removed at load") \
   X(kClockRejected, "shard.clock_rejected", "an operation was rejected by its clock tag") \
-  X(kLoadRefusedDirty, "shard.load_refused_dirty", "a load was refused because a restore was interrupted (initializing flag)")
+  X(kLoadRefusedDirty, "shard.load_refused_dirty", "a load was refused because a restore was interrupted (initializing flag)") \
+  X(kVersionlessSegmentSchemaAdopted, "shard.versionless_schema_adopted", "a segment holding no op had stale indexes at load and took the shard's")
 
 enum class Mark : uint32_t {
 #define SS_COVERAGE_ENUM(id, name, description) id,

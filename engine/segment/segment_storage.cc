@@ -10,6 +10,7 @@
 #include "engine/common/assert.h"
 #include "engine/common/checksum.h"
 #include "engine/common/file_util.h"
+#include "engine/common/sealed_file.h"
 #include "engine/segment/segment.h"
 
 namespace engine {
@@ -104,7 +105,7 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(FileSystem& fs, std::st
     segment->log_end_bytes_[log] = 0;
     segment->committed_bytes_[log] = 0;
   }
-  if (auto status = WriteFileAtomically(fs, segment->PathOf(kPayloadIndexJson), segment->IndexJson());
+  if (auto status = WriteSealedFileAtomically(fs, segment->PathOf(kPayloadIndexJson), segment->IndexJson());
       !status.ok()) {
     return status;
   }
@@ -131,7 +132,7 @@ absl::Status Segment::WriteSegmentJson(std::optional<SeqNumber> version) {
                          {"appendable", appendable_},
                          {"version", version ? nlohmann::json(*version) : nlohmann::json(nullptr)},
                          {"log_bytes", lengths}};
-  if (auto status = WriteFileAtomically(fs_, PathOf(kSegmentJson), json.dump()); !status.ok()) {
+  if (auto status = WriteSealedFileAtomically(fs_, PathOf(kSegmentJson), json.dump()); !status.ok()) {
     return status;
   }
   committed_bytes_ = log_end_bytes_;
@@ -203,7 +204,7 @@ absl::Status Segment::FlushComponentsInOrder(std::optional<SeqNumber> flushing_v
   if (auto status = AppendBatch(kVectorsLog, vectors); !status.ok()) return status;
   if (auto status = AppendBatch(kPayloadsLog, payloads); !status.ok()) return status;
   if (index_dirty_) {
-    if (auto status = WriteFileAtomically(fs_, PathOf(kPayloadIndexJson), IndexJson()); !status.ok()) {
+    if (auto status = WriteSealedFileAtomically(fs_, PathOf(kPayloadIndexJson), IndexJson()); !status.ok()) {
       return status;
     }
   }
@@ -254,7 +255,7 @@ class BodyReader {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Segment>> Segment::Load(FileSystem& fs, std::string dir) {
-  auto contents = ReadWholeFile(fs, JoinPath(dir, kSegmentJson));
+  auto contents = ReadSealedFile(fs, JoinPath(dir, kSegmentJson));
   if (!contents.ok()) return contents.status();
   const nlohmann::json json = nlohmann::json::parse(*contents, nullptr, false);
   const auto corrupt = [&](std::string_view why) {
@@ -411,7 +412,7 @@ absl::Status Segment::LoadFromDisk() {
   for (PointId id : uncommitted_ids) {
     if (points_.contains(id)) dirty_.insert(id);
   }
-  auto index_json = ReadWholeFile(fs_, PathOf(kPayloadIndexJson));
+  auto index_json = ReadSealedFile(fs_, PathOf(kPayloadIndexJson));
   if (!index_json.ok()) return index_json.status();
   const nlohmann::json fields = nlohmann::json::parse(*index_json, nullptr, false);
   if (fields.is_discarded() || !fields.is_object()) {

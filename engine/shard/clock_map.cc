@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "engine/common/file_util.h"
+#include "engine/common/sealed_file.h"
 
 namespace engine {
 
@@ -82,7 +83,7 @@ absl::StatusOr<ClockMap> ClockMap::FromJson(const nlohmann::json& json) {
 }
 
 absl::StatusOr<ClockMap> ClockMap::Load(FileSystem& fs, std::string_view path) {
-  auto contents = ReadWholeFile(fs, path);
+  auto contents = ReadSealedFile(fs, path);
   if (absl::IsNotFound(contents.status())) return ClockMap();
   if (!contents.ok()) return contents.status();
   const nlohmann::json json = nlohmann::json::parse(*contents, nullptr, /*allow_exceptions=*/false);
@@ -93,7 +94,7 @@ absl::StatusOr<ClockMap> ClockMap::Load(FileSystem& fs, std::string_view path) {
 }
 
 absl::Status ClockMap::Store(FileSystem& fs, std::string_view path) {
-  if (auto status = WriteFileAtomically(fs, path, ToJson().dump()); !status.ok()) return status;
+  if (auto status = WriteSealedFileAtomically(fs, path, ToJson().dump()); !status.ok()) return status;
   changed_ = false;
   return absl::OkStatus();
 }

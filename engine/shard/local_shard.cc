@@ -133,10 +133,53 @@ absl::Status LocalShard::LoadSegments(std::vector<std::string>& leftovers) {
     }
     auto segment = Segment::Load(fs, dir);
     if (!segment.ok()) return segment.status();
-    for (const auto& [key, type] : (*segment)->indexed_fields()) payload_schema_[key] = type;
     holder_.AddNew(std::shared_ptr<SegmentEntry>(std::move(*segment)));
   }
+  AdoptSchema();
   return absl::OkStatus();
+}
+
+void LocalShard::AdoptSchema() {
+  // The shard's indexes are those of the segments that applied ops: index
+  // ops reach every segment in the holder, and WAL replay brings back the
+  // unacked ones. A segment without a version applied no op at all; its
+  // indexes are only those of its creation, which an index op acked while
+  // it waited to join the holder (or a creation that failed and left it
+  // behind) can have made stale. It takes the shard's.
+  std::vector<SegmentEntry*> versionless;
+  bool any_versioned = false;
+  for (SegmentId id : holder_.Ids()) {
+    SegmentEntry& segment = *holder_.Get(id)->segment;
+    if (!segment.version()) {
+      versionless.push_back(&segment);
+      continue;
+    }
+    any_versioned = true;
+    for (const auto& [key, type] : segment.indexed_fields()) payload_schema_[key] = type;
+  }
+  if (!any_versioned) {
+    for (SegmentEntry* segment : versionless) {
+      for (const auto& [key, type] : segment->indexed_fields()) payload_schema_[key] = type;
+    }
+  }
+  for (SegmentEntry* segment : versionless) {
+    const std::map<std::string, FieldType> indexed = segment->indexed_fields();
+    if (indexed == payload_schema_) continue;
+    SS_COVER(kVersionlessSegmentSchemaAdopted);
+    // Op 0 changes the indexes of a segment that holds no op; the load's
+    // final flush makes them durable.
+    for (const auto& [key, type] : indexed) {
+      if (payload_schema_.contains(key)) continue;
+      const auto dropped = segment->DeleteFieldIndex(0, key);
+      SS_ASSERT(dropped.ok() && *dropped, "{}: index {} not dropped", segment->directory(), key);
+    }
+    for (const auto& [key, type] : payload_schema_) {
+      const auto it = indexed.find(key);
+      if (it != indexed.end() && it->second == type) continue;
+      const auto created = segment->CreateFieldIndex(0, key, type);
+      SS_ASSERT(created.ok() && *created, "{}: index {} not created", segment->directory(), key);
+    }
+  }
 }
 
 absl::StatusOr<std::shared_ptr<SegmentEntry>> LocalShard::CreateSegment(bool appendable) {
@@ -155,7 +198,13 @@ absl::StatusOr<std::shared_ptr<SegmentEntry>> LocalShard::CreateSegment(bool app
   }
   auto segment = Segment::Create(env_.fs(), dir, options_.collection, appendable, /*complete=*/true,
                                  payload_schema_);
-  if (!segment.ok()) return segment.status();
+  if (!segment.ok()) {
+    // A failed creation may have got as far as the marker: remove what it
+    // left (marker first), best effort — a leftover holds no op and takes
+    // the shard's indexes at the next load (AdoptSchema).
+    if (RemoveTree(env_.fs(), dir).ok()) (void)env_.fs().SyncDir(paths_.segments());
+    return segment.status();
+  }
   return std::shared_ptr<SegmentEntry>(std::move(*segment));
 }
 
@@ -216,6 +265,11 @@ absl::Status LocalShard::Shutdown() {
   return health();
 }
 
+absl::Status LocalShard::Escalate(absl::Status status) {
+  if (!status.ok() && !absl::IsResourceExhausted(status) && !absl::IsCancelled(status)) SetFatal(status);
+  return status;
+}
+
 void LocalShard::SetFatal(const absl::Status& status) {
   MutexLock state(*state_mutex_);
   if (fatal_.ok()) fatal_ = status;
@@ -244,9 +298,10 @@ absl::StatusOr<UpdateResult> LocalShard::Update(WalRecord record, bool wait) {
     }
     auto op_num = wal_->Append(EncodeWalRecord(record));
     if (!op_num.ok()) {
+      // Out of space nothing was written: the op is refused, and the shard
+      // takes writes again once space is freed.
       update_channel_.CancelReservation();
-      SetFatal(op_num.status());
-      return op_num.status();
+      return Escalate(op_num.status());
     }
     result.op_num = *op_num;
     if (options_.observer) options_.observer->OnWalAppend(*op_num, record);
@@ -345,10 +400,9 @@ void LocalShard::FlushWorker() {
       if (!stopping_) flush_wake_->WaitFor(options_.flush_interval_ns);
       if (stopping_) return;
     }
-    if (auto status = FlushAndAck(false); !status.ok()) {
-      SetFatal(status);
-      return;
-    }
+    // Out of space the flush is retried at the next interval (nothing is
+    // acked meanwhile, as in Qdrant); any other failure stopped the shard.
+    if (auto status = FlushAndAck(false); !status.ok() && !health().ok()) return;
   }
 }
 
@@ -356,6 +410,10 @@ absl::Status LocalShard::FlushAndAck(bool force) {
   // After a fatal error (a failed sync lost pages), nothing may be built on
   // what is on disk until the shard is reloaded.
   if (auto status = health(); !status.ok()) return status;
+  return Escalate(FlushAndAckOnce(force));
+}
+
+absl::Status LocalShard::FlushAndAckOnce(bool force) {
   // Concurrent calls would let one ack while another is still removing an
   // optimizer's inputs: after a power loss those come back with live copies
   // of points whose deletes the WAL no longer holds.

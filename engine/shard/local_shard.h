@@ -111,6 +111,8 @@ class LocalShard {
   absl::Status Plunge();
   // Syncs the WAL, flushes all segments and acks the WAL (what the flush
   // worker does periodically).
+  // A failure out of space leaves the shard running (the next flush
+  // retries); any other failure stops it (see health()).
   absl::Status FlushAndAck(bool force);
 
   std::optional<Point> Retrieve(PointId id);
@@ -244,6 +246,10 @@ class LocalShard {
   // Loads every complete segment; collects leftovers to remove later.
   absl::Status LoadSegments(std::vector<std::string>& leftovers);
   absl::Status EnsureAppendableSegment();
+  // At load: computes the shard's indexes from the loaded segments and
+  // gives them to segments that hold no op (see local_shard.cc).
+  // REQUIRES: the segments write lock held.
+  void AdoptSchema();
   absl::StatusOr<std::shared_ptr<SegmentEntry>> CreateSegment(bool appendable);
   absl::Status ReplayWal();
   void StartWorkers();
@@ -253,6 +259,19 @@ class LocalShard {
   absl::Status ApplyUpsert(SeqNumber op_num, const UpsertPoints& upsert);
   absl::Status ApplyPayloadOperation(SeqNumber op_num, const Operation& operation);
   void SetFatal(const absl::Status& status);
+  // The shard's fault policy, applied to a failed write, sync or load of its
+  // own files: out of space (ResourceExhausted) the operation is undone and
+  // may be retried once space is freed, and a cancellation is no failure;
+  // any other error stops the shard (SetFatal) — after a failed sync the
+  // kernel may have dropped dirty pages that a later sync would not persist,
+  // so nothing may be built on what is on disk until a reload. Returns
+  // `status`.
+  absl::Status Escalate(absl::Status status);
+  // Puts every proxy of a failed ProxyAllSegmentsAndApply back, so that no
+  // proxy of a snapshot outlives it (an optimizer restoring its inputs
+  // expects its own proxies in the holder). REQUIRES: the segments lock is
+  // held in upgradable mode.
+  absl::Status UnproxyAll(const std::vector<std::pair<SegmentId, std::shared_ptr<ProxySegment>>>& proxies);
   // Puts a proxied segment back after propagating its changes.
   // REQUIRES: the caller holds the segments lock in upgradable mode.
   absl::Status Unproxy(SegmentId id, const std::shared_ptr<ProxySegment>& proxy);
@@ -298,6 +317,8 @@ class LocalShard {
   // Removes the directories of segments an optimizer replaced, once a flush
   // has made the replacement durable.
   absl::Status DestroyReplacedSegments();
+  // FlushAndAck's body, without the fault policy.
+  absl::Status FlushAndAckOnce(bool force);
   // Syncs the WAL, then flushes every segment; returns the waterline.
   // REQUIRES: segments lock (any mode) and updates mutex held.
   absl::StatusOr<SeqNumber> FlushSegmentsWalFirst(bool force);

@@ -111,11 +111,6 @@ absl::Status LocalShard::ProxyOptimizationInputs(Optimization& run) {
   }
   // The swap is at an op boundary: the write lock excludes the update worker.
   segments_lock_->Upgrade();
-  for (size_t i = 0; i < run.inputs.size(); ++i) {
-    holder_.Replace(run.inputs[i], run.proxies[i]);
-    ReadLock guard(*run.input_locks[i]);
-    run.input_versions.push_back(run.proxies[i]->wrapped()->version());
-  }
   absl::Status status;
   {
     // The schema at the freeze: index ops from here on are recorded by the
@@ -123,13 +118,24 @@ absl::Status LocalShard::ProxyOptimizationInputs(Optimization& run) {
     // this waited for the write lock).
     MutexLock updates(*updates_mutex_);
     run.schema = payload_schema_;
-    if (extra_appendable) {
-      status = SyncIndexesWithSchema(*extra_appendable);
-      holder_.AddNew(extra_appendable);
+    if (extra_appendable) status = SyncIndexesWithSchema(*extra_appendable);
+    if (status.ok()) {
+      if (extra_appendable) holder_.AddNew(extra_appendable);
+      for (size_t i = 0; i < run.inputs.size(); ++i) {
+        holder_.Replace(run.inputs[i], run.proxies[i]);
+        ReadLock guard(*run.input_locks[i]);
+        run.input_versions.push_back(run.proxies[i]->wrapped()->version());
+      }
     }
   }
   segments_lock_->Downgrade();
-  if (!status.ok()) SetFatal(status);
+  if (status.ok()) return status;
+  // Nothing was proxied; the extra segment never joined and goes (marker
+  // first), or a later load would take it with a stale schema.
+  (void)Escalate(status);
+  absl::Status removed = RemoveTree(env_.fs(), extra_appendable->directory());
+  if (removed.ok()) removed = env_.fs().SyncDir(paths_.segments());
+  if (!removed.ok()) SetFatal(removed);
   return status;
 }
 

@@ -88,17 +88,29 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
     proxies.emplace_back(id, std::make_shared<ProxySegment>(holder_.Get(id)->segment));
   }
   // 3. Swap at an op boundary: the write lock excludes the update worker.
+  //    The temporary segment joins only with the current schema durable
+  //    (an index op may have been acked since its creation).
   segments_lock_->Upgrade();
+  absl::Status frozen;
+  {
+    MutexLock updates(*updates_mutex_);
+    frozen = SyncIndexesWithSchema(**temporary);
+  }
+  if (!frozen.ok()) {
+    segments_lock_->Downgrade();
+    (void)Escalate(frozen);
+    // It never joined: its files (marker first) go, or a later load would
+    // take it with a stale schema.
+    absl::Status removed = RemoveTree(env_.fs(), (*temporary)->directory());
+    if (removed.ok()) removed = env_.fs().SyncDir(paths_.segments());
+    if (!removed.ok()) SetFatal(removed);
+    return frozen;
+  }
   for (const auto& [id, proxy] : proxies) holder_.Replace(id, proxy);
   const SegmentId temporary_id = holder_.AddNew(*temporary);
   {
     MutexLock updates(*updates_mutex_);
     if (frozen_through != nullptr) *frozen_through = last_applied_;
-    if (auto status = SyncIndexesWithSchema(**temporary); !status.ok()) {
-      segments_lock_->Downgrade();
-      SetFatal(status);
-      return status;
-    }
   }
   segments_lock_->Downgrade();
   env_.YieldPoint("proxy_all.swapped");
@@ -107,15 +119,15 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
   //    recorded changes through).
   {
     MutexLock updates(*updates_mutex_);
-    if (auto status = FreezeOptimizerProxies(proxies); !status.ok()) {
-      SetFatal(status);
-      return status;
-    }
-    auto flushed = FlushSegmentsWalFirst(/*force=*/true);
-    if (!flushed.ok()) {
-      SetFatal(flushed.status());
-      return flushed.status();
-    }
+    frozen = FreezeOptimizerProxies(proxies);
+    if (frozen.ok()) frozen = FlushSegmentsWalFirst(/*force=*/true).status();
+  }
+  if (!frozen.ok()) {
+    // Out of space the snapshot fails and the shard goes on; any other
+    // failure stops the shard. Either way no proxy of this call stays.
+    (void)Escalate(frozen);
+    if (auto status = UnproxyAll(proxies); !status.ok()) return status;
+    return frozen;
   }
   // 5. Apply to each frozen segment, then put it back — all but the last.
   absl::Status result;
@@ -124,12 +136,14 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
     if (result.ok()) result = apply(id, *proxy->wrapped());
     env_.YieldPoint("proxy_all.applied");
     if (i + 1 < proxies.size()) {
-      if (auto status = Unproxy(id, proxy); !status.ok()) return status;
+      if (auto status = Unproxy(id, proxy); !status.ok()) return Escalate(status);
     }
   }
   // 6. The last one, then the temporary segment's fate.
   if (!proxies.empty()) {
-    if (auto status = Unproxy(proxies.back().first, proxies.back().second); !status.ok()) return status;
+    if (auto status = Unproxy(proxies.back().first, proxies.back().second); !status.ok()) {
+      return Escalate(status);
+    }
   }
   if (!result.ok()) return result;
   segments_lock_->Upgrade();
@@ -155,6 +169,19 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
   if (auto status = RemoveTree(env_.fs(), dropped->directory()); !status.ok()) return status;
   if (auto status = env_.fs().SyncDir(paths_.segments()); !status.ok()) return status;
   return std::optional<SegmentId>();
+}
+
+absl::Status LocalShard::UnproxyAll(
+    const std::vector<std::pair<SegmentId, std::shared_ptr<ProxySegment>>>& proxies) {
+  for (const auto& [id, proxy] : proxies) {
+    if (auto status = Unproxy(id, proxy); !status.ok()) {
+      // Propagation is in memory only: a failure is an engine bug, and the
+      // proxy must stay rather than lose its recorded changes.
+      SetFatal(status);
+      return status;
+    }
+  }
+  return absl::OkStatus();
 }
 
 std::vector<SegmentId> LocalShard::SegmentIds() {

@@ -8,6 +8,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "engine/common/assert.h"
 #include "engine/common/file_util.h"
+#include "engine/common/sealed_file.h"
 #include "engine/shard/local_shard.h"
 #include "engine/shard/snapshot_archive.h"
 
@@ -145,8 +146,8 @@ absl::StatusOr<LocalShard::SnapshotInfo> LocalShard::WriteSnapshot(ArchiveBuilde
     }
     const auto [name, contents] = Wal::EmptyWalFile(info.wal_next_index);
     status = archive.Add(JoinPath("wal", name), contents);
-    if (status.ok()) status = archive.Add("newest_clocks.json", pinned_newest.ToJson().dump());
-    if (status.ok()) status = archive.Add("oldest_clocks.json", pinned_oldest.ToJson().dump());
+    if (status.ok()) status = archive.Add("newest_clocks.json", Seal(pinned_newest.ToJson().dump()));
+    if (status.ok()) status = archive.Add("oldest_clocks.json", Seal(pinned_oldest.ToJson().dump()));
   }
   std::move(release_pin).Invoke();
   if (status.ok()) {
@@ -171,10 +172,7 @@ absl::StatusOr<SnapshotManifest> LocalShard::GetSnapshotManifest() {
   MutexLock updates(*updates_mutex_);
   // Flushed, every segment's files hold its version: a receiver compares
   // versions, and the sender archives files, as they are on disk.
-  if (auto flushed = FlushSegmentsWalFirst(/*force=*/true); !flushed.ok()) {
-    SetFatal(flushed.status());
-    return flushed.status();
-  }
+  if (auto flushed = FlushSegmentsWalFirst(/*force=*/true); !flushed.ok()) return Escalate(flushed.status());
   SnapshotManifest manifest;
   for (SegmentId id : holder_.Ids()) {
     const SegmentEntry& segment = *holder_.Get(id)->segment;

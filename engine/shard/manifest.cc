@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "engine/common/file_util.h"
+#include "engine/common/sealed_file.h"
 #include "engine/segment/segment.h"
 
 namespace engine {
@@ -81,7 +82,7 @@ absl::StatusOr<SnapshotManifest> SnapshotManifestFromJson(const nlohmann::json& 
 
 absl::StatusOr<SegmentManifest> SegmentManifestFromDisk(FileSystem& fs, const std::string& dir,
                                                         const std::string& segment_id) {
-  auto contents = ReadWholeFile(fs, JoinPath(dir, "segment.json"));
+  auto contents = ReadSealedFile(fs, JoinPath(dir, "segment.json"));
   if (!contents.ok()) return contents.status();
   const nlohmann::json json = nlohmann::json::parse(*contents, nullptr, false);
   if (json.is_discarded() || !json.is_object() || !json.contains("version")) {

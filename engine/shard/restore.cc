@@ -19,6 +19,8 @@ absl::Status Invalid(std::string_view why) {
 
 }  // namespace
 
+static absl::Status UnpackFiles(FileSystem& fs, const std::string& staging, const std::vector<TarEntry>& files);
+
 std::string InitializingFlagPath(const std::string& shard_dir) { return shard_dir + ".initializing"; }
 
 absl::StatusOr<std::vector<TarEntry>> VerifyManifest(std::vector<TarEntry> entries, bool require_segments) {
@@ -57,6 +59,13 @@ absl::StatusOr<std::vector<TarEntry>> VerifyManifest(std::vector<TarEntry> entri
 }
 
 absl::Status Unpack(FileSystem& fs, const std::string& staging, const std::vector<TarEntry>& files) {
+  absl::Status status = UnpackFiles(fs, staging, files);
+  // A failed unpack (out of space, an I/O error) leaves no partial copy.
+  if (!status.ok()) (void)RemoveTree(fs, staging);
+  return status;
+}
+
+static absl::Status UnpackFiles(FileSystem& fs, const std::string& staging, const std::vector<TarEntry>& files) {
   if (auto status = RemoveTree(fs, staging); !status.ok()) return status;
   if (auto status = fs.Mkdir(staging); !status.ok()) return status;
   std::set<std::string> directories{staging};
@@ -135,14 +144,35 @@ absl::StatusOr<std::unique_ptr<LocalShard>> SwapInStaged(Env& env, const std::st
   }
   const std::string old = shard_dir + ".old";
   const std::string flag = InitializingFlagPath(shard_dir);
-  if (auto status = WriteFileAtomically(fs, flag, "restoring\n"); !status.ok()) return status;
-  if (auto status = RemoveTree(fs, old); !status.ok()) return status;
-  auto exists = Exists(fs, shard_dir);
-  if (!exists.ok()) return exists.status();
-  if (*exists) {
-    if (auto status = fs.Rename(shard_dir, old); !status.ok()) return status;
+  // Until the live directory moves, a failure leaves it exactly as it was:
+  // the flag and the staged copy go again — unless an earlier interrupted
+  // restore had left the shard dirty, which it stays (its directory may be
+  // missing, with the data in `.old`).
+  auto was_dirty = Exists(fs, flag);
+  if (!was_dirty.ok()) {
+    (void)RemoveTree(fs, staging);
+    return was_dirty.status();
   }
-  if (auto status = fs.Rename(staging, shard_dir); !status.ok()) return status;
+  const auto undo = [&](absl::Status status) {
+    (void)RemoveTree(fs, staging);
+    (void)fs.Unlink(flag + ".tmp");
+    if (!*was_dirty) (void)fs.Unlink(flag);
+    (void)fs.SyncDir(ParentDir(shard_dir));
+    return status;
+  };
+  if (auto status = WriteFileAtomically(fs, flag, "restoring\n"); !status.ok()) return undo(status);
+  if (auto status = RemoveTree(fs, old); !status.ok()) return undo(status);
+  auto exists = Exists(fs, shard_dir);
+  if (!exists.ok()) return undo(exists.status());
+  if (*exists) {
+    if (auto status = fs.Rename(shard_dir, old); !status.ok()) return undo(status);
+  }
+  if (auto status = fs.Rename(staging, shard_dir); !status.ok()) {
+    if (*exists) (void)fs.Rename(old, shard_dir);
+    return undo(status);
+  }
+  // From here a failure leaves the shard dirty (the flag refuses loads)
+  // until the restore is run again.
   if (auto status = fs.SyncDir(ParentDir(shard_dir)); !status.ok()) return status;
   if (auto status = RemoveTree(fs, old); !status.ok()) return status;
   options.ignore_initializing_flag = true;

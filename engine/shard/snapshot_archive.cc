@@ -45,6 +45,19 @@ absl::StatusOr<uint64_t> PendingArchive::Commit() {
   file_.reset();
   if (auto status = fs_.Rename(temporary(), path_); !status.ok()) return status;
   committed_ = true;
+  auto bytes = WriteSidecar();
+  if (!bytes.ok()) {
+    // No half-committed archive stays: without its sidecar it could never
+    // be restored, and it holds disk space (the failure may be ENOSPC).
+    for (const std::string& leftover : {path_, path_ + ".checksum", path_ + ".checksum.tmp"}) {
+      (void)fs_.Unlink(leftover);
+    }
+    (void)fs_.SyncDir(ParentDir(path_));
+  }
+  return bytes;
+}
+
+absl::StatusOr<uint64_t> PendingArchive::WriteSidecar() {
   if (auto status = fs_.SyncDir(ParentDir(path_)); !status.ok()) return status;
   auto bytes = ReadWholeFile(fs_, path_);
   if (!bytes.ok()) return bytes.status();

@@ -43,12 +43,15 @@ class PendingArchive {
   static absl::StatusOr<std::unique_ptr<PendingArchive>> Open(FileSystem& fs, std::string path);
   ~PendingArchive();
   TarWriter& writer() { return *writer_; }
-  // Returns the archive's size in bytes.
+  // Returns the archive's size in bytes. On failure nothing of the archive
+  // is left (neither the temporary file, nor the archive, nor its sidecar).
   absl::StatusOr<uint64_t> Commit();
 
  private:
   PendingArchive(FileSystem& fs, std::string path) : fs_(fs), path_(std::move(path)) {}
   std::string temporary() const { return path_ + ".tmp"; }
+  // After the rename: syncs the directory, writes the `.checksum` sidecar.
+  absl::StatusOr<uint64_t> WriteSidecar();
 
   FileSystem& fs_;
   const std::string path_;

@@ -11,6 +11,7 @@
 #include "engine/common/assert.h"
 #include "engine/common/checksum.h"
 #include "engine/common/file_util.h"
+#include "engine/common/sealed_file.h"
 
 namespace engine {
 
@@ -94,7 +95,7 @@ absl::StatusOr<std::unique_ptr<Wal>> Wal::Open(FileSystem& fs, std::string dir, 
 }
 
 std::pair<std::string, std::string> Wal::EmptyWalFile(uint64_t first_index) {
-  return {kFirstIndexFile, nlohmann::json{{"first_index", first_index}}.dump()};
+  return {kFirstIndexFile, Seal(nlohmann::json{{"first_index", first_index}}.dump())};
 }
 
 absl::Status Wal::CreateEmpty(FileSystem& fs, std::string dir, uint64_t first_index) {
@@ -102,8 +103,8 @@ absl::Status Wal::CreateEmpty(FileSystem& fs, std::string dir, uint64_t first_in
   auto entries = fs.ListDir(dir);
   if (!entries.ok()) return entries.status();
   if (!entries->empty()) return absl::FailedPreconditionError(fmt::format("{}: not empty", dir));
-  const std::string contents = nlohmann::json{{"first_index", first_index}}.dump();
-  if (auto status = WriteFileAtomically(fs, JoinPath(dir, kFirstIndexFile), contents); !status.ok()) {
+  const std::string body = nlohmann::json{{"first_index", first_index}}.dump();
+  if (auto status = WriteSealedFileAtomically(fs, JoinPath(dir, kFirstIndexFile), body); !status.ok()) {
     return status;
   }
   return fs.SyncDir(ParentDir(dir));
@@ -130,7 +131,7 @@ absl::Status Wal::Load() {
     // Other names (a leftover first-index.tmp) are not part of the WAL.
   }
   if (has_first_index) {
-    auto contents = ReadWholeFile(fs_, PathOf(kFirstIndexFile));
+    auto contents = ReadSealedFile(fs_, PathOf(kFirstIndexFile));
     if (!contents.ok()) return contents.status();
     auto first = ParseFirstIndex(*contents, PathOf(kFirstIndexFile));
     if (!first.ok()) return first.status();
@@ -242,6 +243,7 @@ absl::StatusOr<std::pair<uint64_t, bool>> Wal::LoadSegment(Segment& segment) {
         "{}: corrupt entry {} at offset {} inside synced data (synced through byte {})",
         PathOf(segment.name), segment.start + segment.offsets.size(), offset, synced_bytes));
   }
+  if (offset > synced_bytes) segment.unsynced_tail = std::string(data.substr(synced_bytes, offset - synced_bytes));
   return std::make_pair(offset, offset < data.size());
 }
 
@@ -250,19 +252,23 @@ absl::Status Wal::RewriteUnsyncedEntries() {
   // a failed fsync (Linux drops the dirty pages but keeps them readable) a
   // later fsync would not persist them. Writing them again makes the next
   // Sync persist them for real.
+  // The bytes come from the load's verified read, not a second read: a
+  // second read could return other bytes (a bad read) and would be written
+  // back as if they were the entries just checked.
   for (Segment& segment : segments_) {
     const uint64_t from = std::max(segment.loaded_synced_bytes, kSegmentHeaderBytes);
     if (segment.size_bytes <= from) continue;
+    SS_ASSERT(segment.unsynced_tail.size() == segment.size_bytes - from,
+              "{}: {} verified tail bytes for {} unsynced bytes", segment.name, segment.unsynced_tail.size(),
+              segment.size_bytes - from);
     SS_COVER(kWalEntriesRewritten);
     auto file = fs_.Open(PathOf(segment.name), OpenMode::kReadWrite);
     if (!file.ok()) return file.status();
-    std::string bytes(segment.size_bytes - from, '\0');
-    auto read = (*file)->ReadAt(from, std::span<char>(bytes.data(), bytes.size()));
-    if (!read.ok()) return read.status();
-    if (*read != bytes.size()) return absl::DataLossError(fmt::format("{}: short read", PathOf(segment.name)));
+    const std::string& bytes = segment.unsynced_tail;
     if (auto status = (*file)->WriteAt(from, std::span<const char>(bytes.data(), bytes.size())); !status.ok()) {
       return status;
     }
+    segment.unsynced_tail.clear();
   }
   return absl::OkStatus();
 }
@@ -288,7 +294,17 @@ absl::Status Wal::StartSegment() {
   return absl::OkStatus();
 }
 
+absl::Status Wal::Stop(absl::Status status) {
+  SS_ASSERT(!status.ok());
+  if (stopped_.ok()) {
+    stopped_ = absl::Status(status.code(), fmt::format("{}: the WAL stopped after a failed write or sync: {}",
+                                                       dir_, std::string(status.message())));
+  }
+  return stopped_;
+}
+
 absl::StatusOr<uint64_t> Wal::Append(std::string_view entry) {
+  if (!stopped_.ok()) return stopped_;
   // Indexes never wrap: a first-index or segment name near 2^64 would
   // otherwise number the next entries from 0 again (found by fuzz_wal).
   if (next_index() == std::numeric_limits<uint64_t>::max()) {
@@ -305,19 +321,26 @@ absl::StatusOr<uint64_t> Wal::Append(std::string_view entry) {
     // A segment is closed only once durable, so that a bad entry in a closed
     // segment is corruption, never an unsynced tail.
     if (auto status = Sync(); !status.ok()) return status;
-    if (auto status = StartSegment(); !status.ok()) return status;
+    if (auto status = StartSegment(); !status.ok()) {
+      // Out of space the new segment is simply not started (an empty file
+      // left behind is removed at the next load); the WAL stays as it was.
+      return absl::IsResourceExhausted(status) ? status : Stop(status);
+    }
   }
   Segment& segment = segments_.back();
   if (open_file_ == nullptr) {
     auto file = fs_.Open(PathOf(segment.name), OpenMode::kReadWrite);
-    if (!file.ok()) return file.status();
+    if (!file.ok()) return Stop(file.status());
     open_file_ = std::move(*file);
   }
   const uint64_t index = next_index();
   const std::string encoded = EncodeEntry(index, entry);
   if (auto status = open_file_->WriteAt(segment.size_bytes, std::span<const char>(encoded.data(), encoded.size()));
       !status.ok()) {
-    return status;
+    // A write refused for space changed nothing (the next append writes at
+    // the same offset); any other failed write may have left part of the
+    // entry, so the WAL stops.
+    return absl::IsResourceExhausted(status) ? status : Stop(status);
   }
   segment.offsets.push_back(segment.size_bytes);
   segment.size_bytes += encoded.size();
@@ -326,28 +349,29 @@ absl::StatusOr<uint64_t> Wal::Append(std::string_view entry) {
 }
 
 absl::Status Wal::Sync() {
+  if (!stopped_.ok()) return stopped_;
   for (Segment& segment : segments_) {
     if (!segment.unsynced) continue;
     std::unique_ptr<File> reopened;
     File* file = open_file_.get();
     if (&segment != &segments_.back() || file == nullptr) {
       auto opened = fs_.Open(PathOf(segment.name), OpenMode::kReadWrite);
-      if (!opened.ok()) return opened.status();
+      if (!opened.ok()) return Stop(opened.status());
       reopened = std::move(*opened);
       file = reopened.get();
     }
     // Data first; then the header vouching for it.
-    if (auto status = file->Sync(); !status.ok()) return status;
+    if (auto status = file->Sync(); !status.ok()) return Stop(status);
     const std::string header = EncodeSegmentHeader(segment.size_bytes);
     if (auto status = file->WriteAt(0, std::span<const char>(header.data(), header.size()));
         !status.ok()) {
-      return status;
+      return Stop(status);
     }
-    if (auto status = file->Sync(); !status.ok()) return status;
+    if (auto status = file->Sync(); !status.ok()) return Stop(status);
     segment.unsynced = false;
   }
   if (dir_unsynced_) {
-    if (auto status = fs_.SyncDir(dir_); !status.ok()) return status;
+    if (auto status = fs_.SyncDir(dir_); !status.ok()) return Stop(status);
     dir_unsynced_ = false;
   }
   synced_next_index_ = next_index();
@@ -385,14 +409,15 @@ absl::StatusOr<std::string> Wal::Read(uint64_t index) {
 }
 
 absl::Status Wal::Ack(uint64_t index) {
+  if (!stopped_.ok()) return stopped_;
   SS_ASSERT(index <= next_index(), "ack {} past the WAL's end {}", index, next_index());
   if (index > synced_next_index_) {
     return absl::FailedPreconditionError(fmt::format(
         "{}: ack {} past the synced entries (below {})", dir_, index, synced_next_index_));
   }
   if (index <= first_index_) return absl::OkStatus();
-  const std::string contents = nlohmann::json{{"first_index", index}}.dump();
-  if (auto status = WriteFileAtomically(fs_, PathOf(kFirstIndexFile), contents); !status.ok()) {
+  const std::string body = nlohmann::json{{"first_index", index}}.dump();
+  if (auto status = WriteSealedFileAtomically(fs_, PathOf(kFirstIndexFile), body); !status.ok()) {
     return status;
   }
   first_index_ = index;

@@ -50,10 +50,19 @@ class Wal {
   // at `first_index` (what a WAL-less snapshot archives).
   static std::pair<std::string, std::string> EmptyWalFile(uint64_t first_index);
 
-  // Appends an entry (not durable until Sync) and returns its index.
+  // Appends an entry (not durable until Sync) and returns its index. Out of
+  // space (ResourceExhausted) nothing is appended and the WAL stays usable:
+  // the caller may retry once space is freed. Any other write error stops
+  // the WAL (see Sync).
   absl::StatusOr<uint64_t> Append(std::string_view entry);
-  // Makes every appended entry durable.
+  // Makes every appended entry durable. A failed sync stops the WAL for
+  // good: the kernel may have dropped the unsynced pages, and a later sync
+  // would report success without persisting them (fsyncgate). Every later
+  // Append, Sync and Ack then returns the first failure; only a reload (which
+  // rewrites what the page cache still holds) makes the WAL usable again.
   absl::Status Sync();
+  // The failure that stopped the WAL, or OK.
+  const absl::Status& stopped() const { return stopped_; }
   // REQUIRES: first_index() <= index < next_index(). Verifies the checksum.
   absl::StatusOr<std::string> Read(uint64_t index);
   // Acknowledges every entry below `index`: records it as the logical first
@@ -80,6 +89,9 @@ class Wal {
     // At load: where the header's synced length ends. Entries past it were
     // read from the page cache and may never have reached the disk.
     uint64_t loaded_synced_bytes = 0;
+    // At load: the valid entries past loaded_synced_bytes, as verified, to
+    // be written again (see RewriteUnsyncedEntries).
+    std::string unsynced_tail;
   };
 
   Wal(FileSystem& fs, std::string dir, WalOptions options)
@@ -90,6 +102,8 @@ class Wal {
   absl::StatusOr<std::pair<uint64_t, bool>> LoadSegment(Segment& segment);
   absl::StatusOr<Segment*> SegmentFor(uint64_t index);
   absl::Status RewriteUnsyncedEntries();
+  // Records `status` as the failure that stops the WAL; returns it.
+  absl::Status Stop(absl::Status status);
   absl::Status StartSegment();
   std::string PathOf(std::string_view name) const;
 
@@ -101,6 +115,7 @@ class Wal {
   std::unique_ptr<File> open_file_;  // the last segment, for appends
   bool dir_unsynced_ = false;
   uint64_t synced_next_index_ = 0;
+  absl::Status stopped_;
 };
 
 }  // namespace engine
