@@ -35,26 +35,58 @@ const TraceEvent& EventAt(World& world, uint64_t step) {
   return *it;
 }
 
+// One call of the kind each class hits, from a process, with that class's
+// rate at 1: the injection names the class, the path, the process and the
+// step of its kFault trace event.
 TEST(WorldFaultsTest, InjectionsAreLoggedWithPathStepAndProcess) {
-  World world({.seed = 1, .profile = ProfileWith({.write_error = 1}), .record_trace = true});
-  ProcessId writer = 0;
-  const RunResult result = world.RunSupervisor([&] {
-    writer = world.StartProcess("writer", [&] {
-      const absl::Status status = AppendTo(world.env().fs(), "wal", "x", false);
-      EXPECT_EQ(status.message(), "EIO on append wal");
+  struct Case {
+    FaultRates rates;
+    FaultClass fault;
+    std::string path;
+    std::string detail;
+  };
+  const std::vector<Case> cases{
+      {{.read_error = 1}, FaultClass::kReadError, "d/wal", "EIO on read d/wal; nothing read"},
+      {{.write_error = 1}, FaultClass::kWriteError, "d/wal", "EIO on append d/wal; nothing written"},
+      {{.sync_error = 1}, FaultClass::kSyncError, "d/wal", "EIO on sync d/wal; dirty pages kept"},
+      {{.fsync_failure = 1}, FaultClass::kFsyncFailure, "d/wal", "EIO on sync d/wal; dirty pages dropped"},
+      {{.dir_sync_error = 1}, FaultClass::kDirSyncError, "d", "EIO on syncdir d; entries stay pending"},
+      {{.bit_flip_on_read = 1}, FaultClass::kReadFlip, "d/wal", ""},
+  };
+  for (const Case& test : cases) {
+    World world({.seed = 1, .profile = PersistenceProfile::NoFault(), .record_trace = true});
+    ProcessId caller = 0;
+    const RunResult result = world.RunSupervisor([&] {
+      ASSERT_TRUE(world.fs().Mkdir("d").ok());
+      ASSERT_TRUE(AppendTo(world.fs(), "d/wal", "records", false).ok());
+      caller = world.StartProcess("caller", [&] {
+        world.fault_fs().set_rates(test.rates);
+        engine::FileSystem& fs = world.env().fs();
+        auto file = fs.Open("d/wal", OpenMode::kReadWrite);
+        ASSERT_TRUE(file.ok());
+        char buffer[7];
+        (void)(*file)->ReadAt(0, std::span<char>(buffer, 7));
+        (void)(*file)->Append(std::span<const char>("x", 1));
+        (void)(*file)->Sync();
+        (void)fs.SyncDir("d");
+        world.fault_fs().set_rates({});
+      });
+      EXPECT_FALSE(world.WaitProcess(caller));
     });
-    EXPECT_FALSE(world.WaitProcess(writer));
-  });
-  ASSERT_EQ(result.outcome, RunOutcome::kCompleted) << result.report;
-  ASSERT_EQ(world.injections().size(), 1u);
-  const Injection& injection = world.injections()[0];
-  EXPECT_EQ(injection.fault, FaultClass::kWriteError);
-  EXPECT_EQ(injection.path, "wal");
-  EXPECT_EQ(injection.process, writer);
-  EXPECT_EQ(injection.detail, "EIO on append wal; nothing written");
-  const TraceEvent& event = EventAt(world, injection.step);
-  EXPECT_EQ(event.kind, EventKind::kFault);
-  EXPECT_EQ(event.detail, "eio-write wal: EIO on append wal; nothing written");
+    ASSERT_EQ(result.outcome, RunOutcome::kCompleted) << result.report;
+    ASSERT_EQ(world.injections().size(), 1u) << FaultClassName(test.fault);
+    const Injection& injection = world.injections()[0];
+    EXPECT_EQ(injection.fault, test.fault);
+    EXPECT_EQ(injection.path, test.path);
+    EXPECT_EQ(injection.process, caller);
+    if (!test.detail.empty()) {
+      EXPECT_EQ(injection.detail, test.detail);
+    }
+    const TraceEvent& event = EventAt(world, injection.step);
+    EXPECT_EQ(event.kind, EventKind::kFault);
+    EXPECT_EQ(event.detail, injection.Summary());
+    EXPECT_TRUE(event.detail.starts_with(std::string(FaultClassName(test.fault)) + " " + test.path + ": "));
+  }
 }
 
 TEST(WorldFaultsTest, StoredRotFlipsExactlyOneDurableBitUnderTheDirectoryAndIsLogged) {
