@@ -37,6 +37,7 @@ sim::WorldConfig Run::MakeWorldConfig(const ShardRunConfig& config) {
   world.scheduler.strategy = config.strategy;
   world.profile = config.profile;
   world.record_trace = config.record_trace;
+  world.power_loss_chooser = config.power_loss_chooser;
   return world;
 }
 

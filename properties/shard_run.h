@@ -42,6 +42,7 @@ struct ShardRunConfig {
   std::function<void(const sim::TraceEvent&)> trace_listener;
   std::optional<uint64_t> stop_at_step;
   std::optional<uint64_t> dump_state_at_step;
+  std::function<std::vector<bool>(const std::vector<sim::PendingOperation>&)> power_loss_chooser;  // sim::WorldConfig's
 
   // Swarm testing: every knob drawn from the seed, so rare mixes occur.
   static ShardRunConfig Draw(uint64_t seed);

@@ -1,14 +1,103 @@
 #include "sim/profile.h"
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <map>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+
+#include "engine/common/assert.h"
 
 namespace sim {
 
 namespace {
+
 const std::vector<CrashModel> kAllCrashModels = {
     CrashModel::kDropAllUnsynced, CrashModel::kRandomPrefix, CrashModel::kRandomBlocks,
     CrashModel::kTornLastBlock};
+
+// Faulty's rates; a drawn profile uses the same ones for the classes it turns on.
+constexpr FaultRates kModestRates{.read_error = 0.002,
+                                  .write_error = 0.002,
+                                  .sync_error = 0.005,
+                                  .fsync_failure = 0.005,
+                                  .dir_sync_error = 0.005,
+                                  .bit_flip_on_read = 0.001,
+                                  .stored_rot = 0.05};
+constexpr uint64_t kSmallDiskHeadroomBytes = 48 * 1024;
+constexpr double kSmallDiskSpaceFreedProbability = 0.5;
+// Each of the 8 fault classes is on in a drawn profile with this chance, so
+// 1 - (1 - 0.075)^8 = 46% of seeds have at least one on.
+constexpr double kDrawnClassOnProbability = 0.075;
+
+// Short names in specs.
+std::string_view CrashModelSpecName(CrashModel model) {
+  switch (model) {
+    case CrashModel::kDropAllUnsynced: return "drop";
+    case CrashModel::kRandomPrefix: return "prefix";
+    case CrashModel::kRandomBlocks: return "blocks";
+    case CrashModel::kTornLastBlock: return "torn";
+  }
+  return "?";
+}
+
+std::optional<CrashModel> ParseCrashModel(std::string_view text) {
+  for (CrashModel model : kAllCrashModels) {
+    if (CrashModelSpecName(model) == text) return model;
+  }
+  return std::nullopt;
+}
+
+std::optional<DirectoryModel> ParseDirectoryModel(std::string_view text) {
+  for (DirectoryModel model : {DirectoryModel::kPerEntry, DirectoryModel::kOrderedJournal}) {
+    if (DirectoryModelName(model) == text) return model;
+  }
+  return std::nullopt;
+}
+
+// A probability: a plain decimal in [0, 1] (no sign, no exponent-only junk).
+std::optional<double> ParseProbability(std::string_view text) {
+  if (text.empty() || text.front() == '-' || text.front() == '+') return std::nullopt;
+  double value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  if (!std::isfinite(value) || value < 0 || value > 1) return std::nullopt;
+  return value;
+}
+
+std::optional<uint64_t> ParseBytes(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+bool ValidName(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+std::vector<std::string_view> Split(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t at = text.find(separator, start);
+    parts.push_back(text.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
+    if (at == std::string_view::npos) return parts;
+    start = at + 1;
+  }
+}
+
+// Every key of a spec, in the order ToSpec prints them.
+const std::vector<std::string_view> kSpecKeys = {"models", "dirs", "read", "write", "sync", "fsync",
+                                                 "dirsync", "flip", "rot", "headroom", "freed"};
+
 }  // namespace
 
 std::string_view CrashModelName(CrashModel model) {
@@ -29,6 +118,14 @@ std::string_view CrashKindName(CrashKind kind) {
   return "?";
 }
 
+std::string_view DirectoryModelName(DirectoryModel model) {
+  switch (model) {
+    case DirectoryModel::kPerEntry: return "per-entry";
+    case DirectoryModel::kOrderedJournal: return "ordered-journal";
+  }
+  return "?";
+}
+
 PersistenceProfile PersistenceProfile::NoFault() {
   return {.name = "no-fault", .crash_models = {CrashModel::kDropAllUnsynced}};
 }
@@ -37,26 +134,31 @@ PersistenceProfile PersistenceProfile::StrictPosix() {
   return {.name = "strict-posix", .crash_models = kAllCrashModels};
 }
 
+PersistenceProfile PersistenceProfile::Ext4Ordered() {
+  return {.name = "ext4-ordered",
+          .crash_models = {CrashModel::kRandomPrefix},
+          .directory_model = DirectoryModel::kOrderedJournal};
+}
+
 PersistenceProfile PersistenceProfile::Faulty() {
-  PersistenceProfile profile{.name = "faulty", .crash_models = kAllCrashModels};
-  profile.faults.read_error = 0.002;
-  profile.faults.write_error = 0.002;
-  profile.faults.sync_error = 0.01;
-  profile.faults.bit_flip_on_read = 0.001;
-  return profile;
+  return {.name = "faulty", .crash_models = kAllCrashModels, .faults = kModestRates};
 }
 
 PersistenceProfile PersistenceProfile::SmallDisk() {
-  return {.name = "small-disk", .crash_models = kAllCrashModels, .capacity_bytes = 4 << 20};
+  return {.name = "small-disk",
+          .crash_models = kAllCrashModels,
+          .capacity_headroom_bytes = kSmallDiskHeadroomBytes,
+          .space_freed_probability = kSmallDiskSpaceFreedProbability};
 }
 
 std::vector<std::string> PersistenceProfile::Names() {
-  return {"no-fault", "strict-posix", "faulty", "small-disk"};
+  return {"no-fault", "strict-posix", "ext4-ordered", "faulty", "small-disk"};
 }
 
 std::optional<PersistenceProfile> PersistenceProfile::Named(std::string_view name) {
   if (name == "no-fault") return NoFault();
   if (name == "strict-posix") return StrictPosix();
+  if (name == "ext4-ordered") return Ext4Ordered();
   if (name == "faulty") return Faulty();
   if (name == "small-disk") return SmallDisk();
   return std::nullopt;
@@ -68,28 +170,95 @@ PersistenceProfile PersistenceProfile::Draw(DecisionSource& decisions) {
     if (decisions.Chance(0.5)) profile.crash_models.push_back(model);
   }
   if (profile.crash_models.empty()) profile.crash_models.push_back(CrashModel::kDropAllUnsynced);
-  const auto maybe_rate = [&](double rate) { return decisions.Chance(0.25) ? rate : 0.0; };
-  profile.faults.read_error = maybe_rate(0.002);
-  profile.faults.write_error = maybe_rate(0.002);
-  profile.faults.sync_error = maybe_rate(0.01);
-  profile.faults.bit_flip_on_read = maybe_rate(0.001);
-  if (decisions.Chance(0.1)) profile.capacity_bytes = 4 << 20;
+  if (decisions.Chance(0.5)) profile.directory_model = DirectoryModel::kOrderedJournal;
+  const auto maybe = [&](double rate) { return decisions.Chance(kDrawnClassOnProbability) ? rate : 0.0; };
+  profile.faults.read_error = maybe(kModestRates.read_error);
+  profile.faults.write_error = maybe(kModestRates.write_error);
+  profile.faults.sync_error = maybe(kModestRates.sync_error);
+  profile.faults.fsync_failure = maybe(kModestRates.fsync_failure);
+  profile.faults.dir_sync_error = maybe(kModestRates.dir_sync_error);
+  profile.faults.bit_flip_on_read = maybe(kModestRates.bit_flip_on_read);
+  profile.faults.stored_rot = maybe(kModestRates.stored_rot);
+  if (decisions.Chance(kDrawnClassOnProbability)) {
+    profile.capacity_headroom_bytes = kSmallDiskHeadroomBytes;
+    profile.space_freed_probability = kSmallDiskSpaceFreedProbability;
+  }
+  SS_ASSERT(!profile.crash_models.empty());
   return profile;
 }
 
 bool PersistenceProfile::HasFaults() const {
   return faults.read_error > 0 || faults.write_error > 0 || faults.sync_error > 0 ||
-         faults.bit_flip_on_read > 0 || capacity_bytes > 0;
+         faults.fsync_failure > 0 || faults.dir_sync_error > 0 || faults.bit_flip_on_read > 0 ||
+         faults.stored_rot > 0 || capacity_headroom_bytes > 0;
+}
+
+std::string PersistenceProfile::ToSpec() const {
+  if (const auto named = Named(name); named && *named == *this) return name;
+  std::vector<std::string_view> models;
+  for (CrashModel model : crash_models) models.push_back(CrashModelSpecName(model));
+  // {} prints a double as the shortest text that reads back to the same value.
+  return fmt::format(
+      "{}{{models={};dirs={};read={};write={};sync={};fsync={};dirsync={};flip={};rot={};headroom={};freed={}}}",
+      name, fmt::join(models, "+"), DirectoryModelName(directory_model), faults.read_error, faults.write_error,
+      faults.sync_error, faults.fsync_failure, faults.dir_sync_error, faults.bit_flip_on_read, faults.stored_rot,
+      capacity_headroom_bytes, space_freed_probability);
+}
+
+std::optional<PersistenceProfile> PersistenceProfile::FromSpec(std::string_view spec) {
+  const size_t brace = spec.find('{');
+  if (brace == std::string_view::npos) return Named(spec);
+  const std::string_view name = spec.substr(0, brace);
+  if (!ValidName(name) || spec.back() != '}' || spec.size() < brace + 2) return std::nullopt;
+  std::map<std::string_view, std::string_view> values;
+  for (std::string_view field : Split(spec.substr(brace + 1, spec.size() - brace - 2), ';')) {
+    const size_t equals = field.find('=');
+    if (equals == std::string_view::npos) return std::nullopt;
+    const std::string_view key = field.substr(0, equals);
+    if (std::find(kSpecKeys.begin(), kSpecKeys.end(), key) == kSpecKeys.end()) return std::nullopt;
+    if (!values.emplace(key, field.substr(equals + 1)).second) return std::nullopt;
+  }
+  if (values.size() != kSpecKeys.size()) return std::nullopt;
+
+  PersistenceProfile profile{.name = std::string(name)};
+  for (std::string_view text : Split(values["models"], '+')) {
+    const auto model = ParseCrashModel(text);
+    if (!model) return std::nullopt;
+    if (std::find(profile.crash_models.begin(), profile.crash_models.end(), *model) != profile.crash_models.end()) {
+      return std::nullopt;
+    }
+    profile.crash_models.push_back(*model);
+  }
+  const auto directory_model = ParseDirectoryModel(values["dirs"]);
+  if (!directory_model) return std::nullopt;
+  profile.directory_model = *directory_model;
+  const std::pair<std::string_view, double*> rates[] = {
+      {"read", &profile.faults.read_error},         {"write", &profile.faults.write_error},
+      {"sync", &profile.faults.sync_error},         {"fsync", &profile.faults.fsync_failure},
+      {"dirsync", &profile.faults.dir_sync_error},  {"flip", &profile.faults.bit_flip_on_read},
+      {"rot", &profile.faults.stored_rot},          {"freed", &profile.space_freed_probability}};
+  for (const auto& [key, field] : rates) {
+    const auto value = ParseProbability(values[key]);
+    if (!value) return std::nullopt;
+    *field = *value;
+  }
+  const auto headroom = ParseBytes(values["headroom"]);
+  if (!headroom) return std::nullopt;
+  profile.capacity_headroom_bytes = *headroom;
+  return profile;
 }
 
 std::string PersistenceProfile::Describe() const {
   std::vector<std::string_view> models;
   for (CrashModel model : crash_models) models.push_back(CrashModelName(model));
+  const std::string headroom =
+      capacity_headroom_bytes == 0 ? std::string("unlimited") : fmt::format("{} bytes", capacity_headroom_bytes);
   return fmt::format(
-      "{} (crash models: {}; faults: read {}, write {}, sync {}, bit flip {}; capacity {})", name,
-      fmt::join(models, ", "), faults.read_error, faults.write_error, faults.sync_error,
-      faults.bit_flip_on_read,
-      capacity_bytes == 0 ? std::string("unlimited") : fmt::format("{} bytes", capacity_bytes));
+      "{} (crash models: {}; directories: {}; faults: read {}, write {}, sync {}, fsync failure {}, dir sync {}, "
+      "bit flip {}, stored rot {}; capacity headroom: {}; space freed after ENOSPC: {})",
+      name, fmt::join(models, ", "), DirectoryModelName(directory_model), faults.read_error, faults.write_error,
+      faults.sync_error, faults.fsync_failure, faults.dir_sync_error, faults.bit_flip_on_read, faults.stored_rot,
+      headroom, space_freed_probability);
 }
 
 }  // namespace sim

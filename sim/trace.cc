@@ -22,6 +22,7 @@ std::string_view EventKindName(EventKind kind) {
     case EventKind::kCrash: return "crash";
     case EventKind::kRestart: return "restart";
     case EventKind::kMark: return "mark";
+    case EventKind::kOperator: return "operator";
   }
   return "?";
 }

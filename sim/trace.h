@@ -24,6 +24,7 @@ enum class EventKind : uint8_t {
   kCrash,      // the process was crashed; detail = crash kind
   kRestart,    // a new process started
   kMark,       // an engine yield point or coverage mark; detail = label
+  kOperator,   // the world acted as an operator (freed disk space); detail = what
 };
 
 std::string_view EventKindName(EventKind kind);

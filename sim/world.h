@@ -9,17 +9,26 @@
 // that process off (its file-system calls never land), unwinds its tasks,
 // applies the crash model to the file system, and lets the supervisor start a
 // new process on what survived.
+//
+// Faults: every injection (an injected error, a bit flip, ENOSPC, stored
+// rot, what a power loss destroyed) is a kFault trace event and an entry of
+// injections(). With a capacity headroom in the profile, each process starts
+// with that much free space, and after its first ENOSPC an operator may free
+// another headroom a little later (a kOperator trace event).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/decision.h"
 #include "sim/fs/fault_fs.h"
+#include "sim/fs/injection.h"
 #include "sim/fs/sim_fs.h"
 #include "sim/profile.h"
 #include "sim/scheduler.h"
@@ -36,13 +45,18 @@ struct WorldConfig {
   std::optional<uint64_t> crash_at_step;
   CrashKind crash_kind = CrashKind::kPowerLoss;
   bool record_trace = false;
+  // When set, a power loss keeps exactly the pending operations this picks
+  // (SimFileSystem::PowerLossKeeping) instead of drawing a crash model: for
+  // tools that enumerate every legal disk state. It must pick a legal subset.
+  std::function<std::vector<bool>(const std::vector<PendingOperation>&)> power_loss_chooser;
 };
 
 struct CrashRecord {
   uint64_t step = 0;
   ProcessId process = 0;
   CrashKind kind = CrashKind::kPowerLoss;
-  CrashModel model = CrashModel::kDropAllUnsynced;
+  CrashModel model = CrashModel::kDropAllUnsynced;  // meaningful for a drawn power loss only
+  bool chosen = false;  // a power loss whose survivors the power_loss_chooser picked
 };
 
 class World {
@@ -67,6 +81,8 @@ class World {
   RunResult RunSupervisor(std::function<void()> body);
 
   // Starts `main` as the first task of a new process and returns its id.
+  // With a capacity headroom, first sets the disk's capacity to what is
+  // stored plus the headroom (the operator made room before restarting).
   // REQUIRES: called from the supervisor.
   ProcessId StartProcess(std::string name, std::function<void()> main);
   // Blocks the supervisor until the process's main task has finished or the
@@ -76,19 +92,37 @@ class World {
   // Crashes the newest live engine process now: fence, unwind (at the next
   // scheduling point; at once when called from that process), apply the
   // crash model. Callable from any task or from scheduler context. The
-  // model is drawn from the profile.
+  // model of a power loss is drawn from the profile (or its survivors
+  // picked by config.power_loss_chooser); a process crash draws nothing.
   void Crash(CrashKind kind);
   // Arms (or re-arms) a crash at a trace step.
   void CrashAtStep(uint64_t step, CrashKind kind);
   void DisarmCrash() { crash_at_step_.reset(); }
 
   const std::vector<CrashRecord>& crashes() const { return crashes_; }
+  // Every injection of the run so far, in order.
+  const std::vector<Injection>& injections() const { return injections_; }
+
+  // Latent bit rot: with probability profile.faults.stored_rot (one draw;
+  // none when 0) flips one bit of the durable image of one file reachable
+  // under the directory `under` ("" = everywhere), chosen uniformly among
+  // files with a non-empty durable image, and records a kStoredRot
+  // injection (process 0). Returns it, or nullopt if nothing rotted.
+  // REQUIRES: no engine process is running.
+  std::optional<Injection> MaybeRotStoredBlock(std::string_view under);
   // File-system calls that reached the file system.
   uint64_t env_tracing_calls() const { return env_->tracing_fs().calls(); }
 
  private:
   void Build();
+  // Runs before every scheduling step and file-system call.
+  void OnStep();
   void CheckCrashPoint();
+  void MaybeFreeSpace();
+  std::optional<ProcessId> NewestLiveProcess() const;
+  // Stamps step (a kFault trace event) and process (the override, else the
+  // crashed process during a crash, else the calling task's), and keeps it.
+  void RecordInjection(Injection injection, std::optional<ProcessId> process_override = std::nullopt);
 
   WorldConfig config_;
   std::unique_ptr<PrngSource> own_decisions_;
@@ -107,6 +141,16 @@ class World {
   std::vector<CrashRecord> crashes_;
   std::optional<uint64_t> crash_at_step_;
   CrashKind armed_kind_ = CrashKind::kPowerLoss;
+  std::vector<Injection> injections_;
+  // Set while a crash is applied: its effects are charged to this process.
+  std::optional<ProcessId> crash_victim_;
+  // Processes whose first ENOSPC has been seen (space freed at most once each).
+  std::set<ProcessId> out_of_space_processes_;
+  struct SpaceFreeing {
+    uint64_t at_step = 0;
+    ProcessId process = 0;
+  };
+  std::optional<SpaceFreeing> space_freeing_;
 };
 
 }  // namespace sim

@@ -13,35 +13,46 @@ class FaultyFile final : public engine::File {
 
   absl::StatusOr<size_t> ReadAt(uint64_t offset, std::span<char> out) override {
     FaultCounts& counts = fs_.mutable_counts();
-    if (auto status = fs_.MaybeFail(fs_.rates().read_error, counts.read_errors, "read", path_);
+    if (auto status = fs_.MaybeFail(fs_.rates().read_error, FaultClass::kReadError, counts.read_errors, "read",
+                                    path_, "nothing read");
         !status.ok()) {
       return status;
     }
     auto read = inner_->ReadAt(offset, out);
-    if (read.ok()) fs_.MaybeFlipBit(out, *read, path_);
+    if (read.ok()) fs_.MaybeFlipBit(out, *read, offset, path_);
     return read;
   }
   absl::Status WriteAt(uint64_t offset, std::span<const char> data) override {
     FaultCounts& counts = fs_.mutable_counts();
-    if (auto status = fs_.MaybeFail(fs_.rates().write_error, counts.write_errors, "write", path_);
+    if (auto status = fs_.MaybeFail(fs_.rates().write_error, FaultClass::kWriteError, counts.write_errors,
+                                    "write", path_, "nothing written");
         !status.ok()) {
       return status;
     }
-    return inner_->WriteAt(offset, data);
+    return fs_.NoteNoSpace(inner_->WriteAt(offset, data), path_);
   }
   absl::Status Append(std::span<const char> data) override {
     FaultCounts& counts = fs_.mutable_counts();
-    if (auto status = fs_.MaybeFail(fs_.rates().write_error, counts.write_errors, "append", path_);
+    if (auto status = fs_.MaybeFail(fs_.rates().write_error, FaultClass::kWriteError, counts.write_errors,
+                                    "append", path_, "nothing written");
         !status.ok()) {
       return status;
     }
-    return inner_->Append(data);
+    return fs_.NoteNoSpace(inner_->Append(data), path_);
   }
   absl::StatusOr<uint64_t> Size() override { return inner_->Size(); }
-  absl::Status Truncate(uint64_t size_bytes) override { return inner_->Truncate(size_bytes); }
+  absl::Status Truncate(uint64_t size_bytes) override {
+    return fs_.NoteNoSpace(inner_->Truncate(size_bytes), path_);
+  }
   absl::Status Sync() override {
     FaultCounts& counts = fs_.mutable_counts();
-    if (auto status = fs_.MaybeFail(fs_.rates().sync_error, counts.sync_errors, "sync", path_);
+    if (auto status = fs_.MaybeFail(fs_.rates().sync_error, FaultClass::kSyncError, counts.sync_errors, "sync",
+                                    path_, "dirty pages kept");
+        !status.ok()) {
+      return status;
+    }
+    if (auto status = fs_.MaybeFail(fs_.rates().fsync_failure, FaultClass::kFsyncFailure, counts.fsync_failures,
+                                    "sync", path_, "dirty pages dropped");
         !status.ok()) {
       fs_.SyncFailed(path_);
       return status;
@@ -57,26 +68,41 @@ class FaultyFile final : public engine::File {
 
 }  // namespace
 
-absl::Status FaultInjectingFileSystem::MaybeFail(double rate, uint64_t& counter,
-                                                 std::string_view call, std::string_view path) {
-  if (!decisions_.Chance(rate)) return absl::OkStatus();
-  ++counter;
-  const std::string description = fmt::format("EIO on {} {}", call, path);
-  if (on_fault_) on_fault_(description);
-  return absl::DataLossError(description);
+void FaultInjectingFileSystem::Report(FaultClass fault, std::string_view path, std::string detail) {
+  if (injection_sink_) injection_sink_(Injection{.fault = fault, .path = std::string(path), .detail = std::move(detail)});
 }
 
-void FaultInjectingFileSystem::MaybeFlipBit(std::span<char> buffer, size_t length,
+absl::Status FaultInjectingFileSystem::MaybeFail(double rate, FaultClass fault, uint64_t& counter,
+                                                 std::string_view call, std::string_view path,
+                                                 std::string_view consequence) {
+  if (!decisions_.Chance(rate)) return absl::OkStatus();
+  ++counter;
+  const std::string message = fmt::format("EIO on {} {}", call, path);
+  Report(fault, path, fmt::format("{}; {}", message, consequence));
+  return absl::DataLossError(message);
+}
+
+void FaultInjectingFileSystem::MaybeFlipBit(std::span<char> buffer, size_t length, uint64_t offset,
                                             std::string_view path) {
   if (length == 0 || !decisions_.Chance(rates_.bit_flip_on_read)) return;
   const uint64_t bit = decisions_.Draw(uint64_t{length} * 8);
   buffer[bit / 8] = static_cast<char>(buffer[bit / 8] ^ (1 << (bit % 8)));
   ++counts_.bit_flips;
-  if (on_fault_) on_fault_(fmt::format("bit flip at byte {} reading {}", bit / 8, path));
+  Report(FaultClass::kReadFlip, path,
+         fmt::format("bit {} of byte {} flipped in a read of {} bytes at {}", bit % 8, offset + bit / 8, length,
+                     offset));
 }
 
 void FaultInjectingFileSystem::SyncFailed(std::string_view path) {
   if (sync_failure_hook_) sync_failure_hook_(path);
+}
+
+absl::Status FaultInjectingFileSystem::NoteNoSpace(absl::Status status, std::string_view path) {
+  if (absl::IsResourceExhausted(status)) {
+    ++counts_.no_space;
+    Report(FaultClass::kNoSpace, path, std::string(status.message()));
+  }
+  return status;
 }
 
 absl::StatusOr<std::unique_ptr<engine::File>> FaultInjectingFileSystem::Open(
@@ -87,7 +113,8 @@ absl::StatusOr<std::unique_ptr<engine::File>> FaultInjectingFileSystem::Open(
 }
 
 absl::Status FaultInjectingFileSystem::SyncDir(std::string_view path) {
-  if (auto status = MaybeFail(rates_.sync_error, counts_.sync_errors, "syncdir", path);
+  if (auto status = MaybeFail(rates_.dir_sync_error, FaultClass::kDirSyncError, counts_.dir_sync_errors,
+                              "syncdir", path, "entries stay pending");
       !status.ok()) {
     return status;
   }

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "sim/fs/sim_fs.h"
 
 namespace sim {
@@ -25,8 +29,8 @@ TEST(FaultFsTest, RateOneAlwaysFailsAndCounts) {
   PrngSource prng(1);
   FaultInjectingFileSystem fs(inner, FaultRates{.read_error = 1, .write_error = 1, .sync_error = 1},
                               prng);
-  std::vector<std::string> faults;
-  fs.set_on_fault([&](std::string_view what) { faults.emplace_back(what); });
+  std::vector<Injection> faults;
+  fs.set_injection_sink([&](Injection injection) { faults.push_back(std::move(injection)); });
   auto file = fs.Open("f", engine::OpenMode::kCreate);
   EXPECT_TRUE(absl::IsDataLoss((*file)->Append(std::span<const char>("abc", 3))));
   EXPECT_TRUE(absl::IsDataLoss((*file)->Sync()));
@@ -35,7 +39,11 @@ TEST(FaultFsTest, RateOneAlwaysFailsAndCounts) {
   EXPECT_EQ(fs.counts().write_errors, 1u);
   EXPECT_EQ(fs.counts().sync_errors, 1u);
   EXPECT_EQ(fs.counts().read_errors, 1u);
-  EXPECT_EQ(faults.size(), 3u);
+  ASSERT_EQ(faults.size(), 3u);
+  EXPECT_EQ(faults[0].fault, FaultClass::kWriteError);
+  EXPECT_EQ(faults[1].fault, FaultClass::kSyncError);
+  EXPECT_EQ(faults[2].fault, FaultClass::kReadError);
+  for (const Injection& fault : faults) EXPECT_EQ(fault.path, "f");
   EXPECT_EQ(inner.total_bytes(), 0u);  // the failed write did not land
 }
 
@@ -47,7 +55,7 @@ TEST(FaultFsTest, FailedSyncDropsDirtyPagesThroughTheHook) {
   auto file = fs.Open("f", engine::OpenMode::kCreate);
   ASSERT_TRUE(fs.SyncDir("").ok());
   ASSERT_TRUE((*file)->Append(std::span<const char>("abc", 3)).ok());
-  fs.set_rates(FaultRates{.sync_error = 1});
+  fs.set_rates(FaultRates{.fsync_failure = 1});
   EXPECT_FALSE((*file)->Sync().ok());
   fs.set_rates(FaultRates{});
   EXPECT_TRUE((*file)->Sync().ok());  // reports success, as Linux does
@@ -69,6 +77,170 @@ TEST(FaultFsTest, BitFlipChangesOneBitOfTheReadOnly) {
   EXPECT_EQ(differing_bits, 1);
   EXPECT_EQ(*inner.ReadDurable("f"), "");  // unsynced; stored bytes untouched either way
   EXPECT_EQ(fs.counts().bit_flips, 1u);
+}
+
+// Makes `calls` calls of each kind and returns the injections, by class.
+std::map<FaultClass, int> InjectionsOver(FaultRates rates, int calls, uint64_t seed) {
+  SimFileSystem inner;
+  PrngSource prng(seed);
+  FaultInjectingFileSystem fs(inner, FaultRates{}, prng);
+  std::map<FaultClass, int> injected;
+  fs.set_injection_sink([&](Injection injection) {
+    EXPECT_EQ(injection.path, injection.fault == FaultClass::kDirSyncError ? "" : "f");
+    ++injected[injection.fault];
+  });
+  auto file = fs.Open("f", engine::OpenMode::kCreate);
+  EXPECT_TRUE((*file)->Append(std::span<const char>("abcd", 4)).ok());
+  fs.set_rates(rates);
+  char buffer[4];
+  for (int i = 0; i < calls; ++i) {
+    (void)(*file)->ReadAt(0, std::span<char>(buffer, 4));
+    (void)(*file)->WriteAt(0, std::span<const char>("wxyz", 4));
+    (void)(*file)->Sync();
+    (void)fs.SyncDir("");
+  }
+  return injected;
+}
+
+TEST(FaultFsTest, EachClassFiresAtItsRate) {
+  constexpr int kCalls = 4000;
+  constexpr double kRate = 0.1;  // expect 400 +- 19 (one sd)
+  const std::pair<FaultRates, FaultClass> cases[] = {
+      {{.read_error = kRate}, FaultClass::kReadError},
+      {{.write_error = kRate}, FaultClass::kWriteError},
+      {{.sync_error = kRate}, FaultClass::kSyncError},
+      {{.fsync_failure = kRate}, FaultClass::kFsyncFailure},
+      {{.dir_sync_error = kRate}, FaultClass::kDirSyncError},
+      {{.bit_flip_on_read = kRate}, FaultClass::kReadFlip},
+  };
+  for (const auto& [rates, fault] : cases) {
+    const std::map<FaultClass, int> injected = InjectionsOver(rates, kCalls, 11);
+    ASSERT_EQ(injected.size(), 1u) << FaultClassName(fault) << " fired with others";
+    ASSERT_TRUE(injected.contains(fault)) << FaultClassName(fault);
+    EXPECT_NEAR(injected.at(fault), kCalls * kRate, 100) << FaultClassName(fault);
+  }
+}
+
+TEST(FaultFsTest, ACallWhoseClassIsOffDrawsNothingSoOtherDecisionsDoNotShift) {
+  // The reads that fail must not depend on the writes, syncs and directory
+  // syncs in between when their classes are off.
+  const auto failing_reads = [](bool other_calls) {
+    SimFileSystem inner;
+    PrngSource prng(5);
+    TapeRecorder recorder(prng);
+    FaultInjectingFileSystem fs(inner, FaultRates{}, recorder);
+    auto file = fs.Open("f", engine::OpenMode::kCreate);
+    EXPECT_TRUE((*file)->Append(std::span<const char>("abcd", 4)).ok());
+    fs.set_rates(FaultRates{.read_error = 0.3});
+    std::vector<int> failed;
+    char buffer[4];
+    for (int i = 0; i < 200; ++i) {
+      if (other_calls) {
+        EXPECT_TRUE((*file)->WriteAt(0, std::span<const char>("wxyz", 4)).ok());
+        EXPECT_TRUE((*file)->Sync().ok());
+        EXPECT_TRUE(fs.SyncDir("").ok());
+        EXPECT_TRUE((*file)->Truncate(4).ok());
+      }
+      if (!(*file)->ReadAt(0, std::span<char>(buffer, 4)).ok()) failed.push_back(i);
+    }
+    EXPECT_EQ(recorder.draws(), 200u);  // one draw per read, none for the rest
+    return failed;
+  };
+  const std::vector<int> alone = failing_reads(false);
+  EXPECT_FALSE(alone.empty());
+  EXPECT_EQ(failing_reads(true), alone);
+}
+
+TEST(FaultFsTest, SyncErrorKeepsDirtyPagesFsyncFailureDropsThem) {
+  // Both return EIO; only the retry after a sync error persists the data.
+  for (const bool drop : {false, true}) {
+    SimFileSystem inner;
+    PrngSource prng(1);
+    FaultInjectingFileSystem fs(inner, FaultRates{}, prng);
+    fs.set_sync_failure_hook([&](std::string_view path) { inner.DropDirtyPages(path); });
+    auto file = fs.Open("f", engine::OpenMode::kCreate);
+    ASSERT_TRUE(fs.SyncDir("").ok());
+    ASSERT_TRUE((*file)->Append(std::span<const char>("abc", 3)).ok());
+    fs.set_rates(drop ? FaultRates{.fsync_failure = 1} : FaultRates{.sync_error = 1});
+    const absl::Status failed = (*file)->Sync();
+    EXPECT_TRUE(absl::IsDataLoss(failed));
+    EXPECT_EQ(failed.message(), "EIO on sync f");
+    fs.set_rates(FaultRates{});
+    ASSERT_TRUE((*file)->Sync().ok());  // the retry "succeeds" either way
+    ASSERT_TRUE(inner.Crash(CrashKind::kPowerLoss, CrashModel::kDropAllUnsynced, prng).ok());
+    EXPECT_EQ(*inner.ReadDurable("f"), drop ? "" : "abc") << (drop ? "fsync failure" : "sync error");
+  }
+}
+
+TEST(FaultFsTest, DirSyncErrorKeepsTheEntriesPending) {
+  SimFileSystem inner;
+  PrngSource prng(1);
+  FaultInjectingFileSystem fs(inner, FaultRates{.dir_sync_error = 1}, prng);
+  std::vector<Injection> injected;
+  fs.set_injection_sink([&](Injection injection) { injected.push_back(std::move(injection)); });
+  ASSERT_TRUE(fs.Mkdir("d").ok());
+  ASSERT_TRUE(fs.Open("d/f", engine::OpenMode::kCreate).ok());
+  const absl::Status failed = fs.SyncDir("d");
+  EXPECT_TRUE(absl::IsDataLoss(failed));
+  EXPECT_EQ(failed.message(), "EIO on syncdir d");
+  ASSERT_EQ(injected.size(), 1u);
+  EXPECT_EQ(injected[0].fault, FaultClass::kDirSyncError);
+  EXPECT_EQ(injected[0].path, "d");
+  // Both creates are still pending.
+  EXPECT_EQ(inner.PendingOperations().size(), 2u);
+  ASSERT_TRUE(inner.SyncDir("").ok());
+  ASSERT_TRUE(inner.Crash(CrashKind::kPowerLoss, CrashModel::kDropAllUnsynced, prng).ok());
+  EXPECT_EQ(inner.Stat("d").value(), engine::EntryKind::kDirectory);
+  EXPECT_TRUE(absl::IsNotFound(inner.Stat("d/f").status()));
+}
+
+TEST(FaultFsTest, NoSpaceIsReportedWithThePath) {
+  SimFileSystem inner;
+  inner.set_capacity_bytes(4);
+  PrngSource prng(1);
+  FaultInjectingFileSystem fs(inner, FaultRates{}, prng);
+  std::vector<Injection> injected;
+  fs.set_injection_sink([&](Injection injection) { injected.push_back(std::move(injection)); });
+  auto file = fs.Open("dir/../x", engine::OpenMode::kCreate);
+  EXPECT_FALSE(file.ok());
+  file = fs.Open("x", engine::OpenMode::kCreate);
+  ASSERT_TRUE((*file)->Append(std::span<const char>("abc", 3)).ok());
+  EXPECT_TRUE(absl::IsResourceExhausted((*file)->Append(std::span<const char>("de", 2))));
+  EXPECT_TRUE(absl::IsResourceExhausted((*file)->WriteAt(3, std::span<const char>("de", 2))));
+  EXPECT_TRUE(absl::IsResourceExhausted((*file)->Truncate(9)));
+  ASSERT_EQ(injected.size(), 3u);
+  for (const Injection& injection : injected) {
+    EXPECT_EQ(injection.fault, FaultClass::kNoSpace);
+    EXPECT_EQ(injection.path, "x");
+    EXPECT_NE(injection.detail.find("ENOSPC writing x"), std::string::npos) << injection.detail;
+  }
+  EXPECT_EQ(fs.counts().no_space, 3u);
+}
+
+TEST(FaultFsTest, EveryInjectedErrorNamesThePath) {
+  SimFileSystem inner;
+  PrngSource prng(1);
+  FaultInjectingFileSystem fs(inner, FaultRates{.read_error = 1, .write_error = 1, .sync_error = 1,
+                                                .dir_sync_error = 1},
+                              prng);
+  ASSERT_TRUE(inner.Mkdir("dir").ok());
+  auto file = fs.Open("dir/file", engine::OpenMode::kCreate);
+  char buffer[1];
+  EXPECT_EQ((*file)->ReadAt(0, std::span<char>(buffer, 1)).status().message(), "EIO on read dir/file");
+  EXPECT_EQ((*file)->WriteAt(0, std::span<const char>("a", 1)).message(), "EIO on write dir/file");
+  EXPECT_EQ((*file)->Append(std::span<const char>("a", 1)).message(), "EIO on append dir/file");
+  EXPECT_EQ((*file)->Sync().message(), "EIO on sync dir/file");
+  EXPECT_EQ(fs.SyncDir("dir").message(), "EIO on syncdir dir");
+}
+
+TEST(FaultFsTest, FaultClassNames) {
+  const std::vector<std::string_view> names{"eio-read", "eio-write", "eio-sync", "eio-dirsync",
+                                            "fsync-failure", "enospc", "read-flip", "stored-rot",
+                                            "torn-write", "lost-unsynced", "dir-entry-loss"};
+  ASSERT_EQ(names.size(), kFaultClassCount);
+  for (size_t i = 0; i < kFaultClassCount; ++i) {
+    EXPECT_EQ(FaultClassName(static_cast<FaultClass>(i)), names[i]);
+  }
 }
 
 }  // namespace

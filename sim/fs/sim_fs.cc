@@ -1,5 +1,7 @@
 #include "sim/fs/sim_fs.h"
+
 #include "sim/fs/inode.h"
+#include "sim/fs/namespace_log.h"
 
 #include <algorithm>
 
@@ -43,8 +45,10 @@ class SimFile final : public engine::File {
     if (!inode.ok()) return inode.status();
     if (offset + bytes.size() > kMaxFileBytes) return absl::InvalidArgumentError("file too large");
     const uint64_t new_size = std::max<uint64_t>((*inode)->data.size(), offset + bytes.size());
-    if (auto status = fs_.CheckCapacity((*inode)->data.size(), new_size); !status.ok()) return status;
-    LogEntry entry{false, offset, std::string(bytes.data(), bytes.size())};
+    if (auto status = fs_.CheckCapacity(path_, (*inode)->data.size(), new_size); !status.ok()) {
+      return status;
+    }
+    LogEntry entry{false, offset, std::string(bytes.data(), bytes.size()), fs_.NextSequence()};
     ApplyLogEntry((*inode)->data, entry);
     (*inode)->unsynced.push_back(std::move(entry));
     return absl::OkStatus();
@@ -66,10 +70,10 @@ class SimFile final : public engine::File {
     auto inode = GetWritable();
     if (!inode.ok()) return inode.status();
     if (size_bytes > kMaxFileBytes) return absl::InvalidArgumentError("file too large");
-    if (auto status = fs_.CheckCapacity((*inode)->data.size(), size_bytes); !status.ok()) {
+    if (auto status = fs_.CheckCapacity(path_, (*inode)->data.size(), size_bytes); !status.ok()) {
       return status;
     }
-    LogEntry entry{true, size_bytes, {}};
+    LogEntry entry{true, size_bytes, {}, fs_.NextSequence()};
     ApplyLogEntry((*inode)->data, entry);
     (*inode)->unsynced.push_back(std::move(entry));
     return absl::OkStatus();
@@ -106,7 +110,7 @@ class SimFile final : public engine::File {
 
 }  // namespace
 
-SimFileSystem::SimFileSystem() {
+SimFileSystem::SimFileSystem() : namespace_log_(std::make_unique<NamespaceLog>()) {
   inodes_[kRootInode] = std::make_unique<Inode>();
   inodes_[kRootInode]->directory = true;
 }
@@ -124,14 +128,20 @@ uint64_t SimFileSystem::total_bytes() const {
   return total;
 }
 
-absl::Status SimFileSystem::CheckCapacity(uint64_t old_size, uint64_t new_size) const {
+absl::Status SimFileSystem::CheckCapacity(std::string_view path, uint64_t old_size,
+                                          uint64_t new_size) const {
   if (capacity_bytes_ == 0 || new_size <= old_size) return absl::OkStatus();
   if (total_bytes() + (new_size - old_size) > capacity_bytes_) {
     return absl::ResourceExhaustedError(
-        fmt::format("ENOSPC: {} more bytes do not fit in {} bytes", new_size - old_size,
-                    capacity_bytes_));
+        fmt::format("ENOSPC writing {}: {} more bytes do not fit in {} bytes", path,
+                    new_size - old_size, capacity_bytes_));
   }
   return absl::OkStatus();
+}
+
+void SimFileSystem::LogNamespace(NamespaceOp op) {
+  op.sequence = NextSequence();
+  namespace_log_->Append(std::move(op));
 }
 
 uint64_t SimFileSystem::NewInode(bool directory) {
@@ -189,6 +199,8 @@ absl::StatusOr<std::unique_ptr<engine::File>> SimFileSystem::Open(std::string_vi
     if (!creates) return absl::NotFoundError(fmt::format("open {}: no such file", path));
     lookup->inode = NewInode(false);
     inodes_.at(lookup->parent)->entries[lookup->name] = lookup->inode;
+    LogNamespace({.kind = NamespaceOp::Kind::kCreate, .directory = lookup->parent, .name = lookup->name,
+                  .inode = lookup->inode, .path = std::string(path)});
   } else if (mode == OpenMode::kCreateExclusive) {
     return absl::AlreadyExistsError(fmt::format("open {}: exists", path));
   }
@@ -208,7 +220,10 @@ absl::Status SimFileSystem::Mkdir(std::string_view path) {
   if (lookup->parent == 0 || lookup->inode != 0) {
     return absl::AlreadyExistsError(fmt::format("mkdir {}: exists", path));
   }
-  inodes_.at(lookup->parent)->entries[lookup->name] = NewInode(true);
+  const uint64_t directory = NewInode(true);
+  inodes_.at(lookup->parent)->entries[lookup->name] = directory;
+  LogNamespace({.kind = NamespaceOp::Kind::kMkdir, .directory = lookup->parent, .name = lookup->name,
+                .inode = directory, .path = std::string(path)});
   return absl::OkStatus();
 }
 
@@ -223,6 +238,8 @@ absl::Status SimFileSystem::Rmdir(std::string_view path) {
     return absl::FailedPreconditionError(fmt::format("rmdir {}: not empty", path));
   }
   inodes_.at(lookup->parent)->entries.erase(lookup->name);
+  LogNamespace({.kind = NamespaceOp::Kind::kRmdir, .directory = lookup->parent, .name = lookup->name,
+                .path = std::string(path)});
   return absl::OkStatus();
 }
 
@@ -236,6 +253,8 @@ absl::Status SimFileSystem::Unlink(std::string_view path) {
     return absl::FailedPreconditionError(fmt::format("unlink {}: a directory", path));
   }
   inodes_.at(lookup->parent)->entries.erase(lookup->name);
+  LogNamespace({.kind = NamespaceOp::Kind::kUnlink, .directory = lookup->parent, .name = lookup->name,
+                .path = std::string(path)});
   return absl::OkStatus();
 }
 
@@ -260,8 +279,16 @@ absl::Status SimFileSystem::Rename(std::string_view from, std::string_view to) {
       return absl::FailedPreconditionError(fmt::format("rename {} -> {}: target not empty", from, to));
     }
   }
+  // Renaming an entry onto itself changes nothing and logs nothing.
+  if (source->parent == target->parent && source->name == target->name) return absl::OkStatus();
   inodes_.at(source->parent)->entries.erase(source->name);
   inodes_.at(target->parent)->entries[target->name] = source->inode;
+  const uint64_t rename = next_rename_++;
+  LogNamespace({.kind = NamespaceOp::Kind::kRenameFrom, .directory = source->parent, .name = source->name,
+                .rename = rename, .path = std::string(from), .other_path = std::string(to)});
+  LogNamespace({.kind = NamespaceOp::Kind::kRenameTo, .directory = target->parent, .name = target->name,
+                .inode = source->inode, .rename = rename, .path = std::string(to),
+                .other_path = std::string(from)});
   return absl::OkStatus();
 }
 
@@ -269,7 +296,12 @@ absl::Status SimFileSystem::SyncDir(std::string_view path) {
   auto directory = ResolveDirectory(path);
   if (!directory.ok()) return directory.status();
   Inode& inode = *inodes_.at(*directory);
-  inode.durable_entries = inode.entries;
+  for (const NamespaceOp& op : namespace_log_->TakeDirectory(*directory)) {
+    NamespaceLog::Apply(op, inode.durable_entries);
+  }
+  // Every change to a directory's entries is logged on it, so replaying
+  // them all must reproduce the live entries.
+  SS_ASSERT(inode.durable_entries == inode.entries, "directory '{}' durable entries diverged", path);
   return absl::OkStatus();
 }
 
@@ -296,6 +328,48 @@ void SimFileSystem::DropDirtyPages(std::string_view path) {
   auto lookup = Resolve(path);
   if (!lookup.ok() || lookup->inode == 0) return;
   inodes_.at(lookup->inode)->unsynced.clear();
+}
+
+std::vector<SimFileSystem::StoredFile> SimFileSystem::StoredFiles(std::string_view under) const {
+  std::vector<StoredFile> files;
+  auto top = ResolveDirectory(under);
+  if (!top.ok()) return files;
+  // Depth-first in name order, so the list comes out sorted by path; a
+  // directory already on the way down (a cycle a power loss left) is skipped.
+  std::vector<uint64_t> on_path;
+  const auto walk = [&](const auto& self, uint64_t directory, const std::string& prefix) -> void {
+    on_path.push_back(directory);
+    for (const auto& [name, child] : inodes_.at(directory)->entries) {
+      const Inode& node = *inodes_.at(child);
+      const std::string path = prefix.empty() ? name : prefix + "/" + name;
+      if (!node.directory) {
+        if (!node.durable.empty()) files.push_back({path, node.durable.size()});
+      } else if (std::find(on_path.begin(), on_path.end(), child) == on_path.end()) {
+        self(self, child, path);
+      }
+    }
+    on_path.pop_back();
+  };
+  walk(walk, *top, std::string(under));
+  return files;
+}
+
+absl::Status SimFileSystem::FlipStoredBit(std::string_view path, uint64_t bit_index) {
+  auto lookup = Resolve(path);
+  if (!lookup.ok()) return lookup.status();
+  if (lookup->inode == 0) return absl::NotFoundError(fmt::format("{}: missing", path));
+  Inode& inode = *inodes_.at(lookup->inode);
+  if (inode.directory) return absl::FailedPreconditionError(fmt::format("{}: a directory", path));
+  const uint64_t byte = bit_index / 8;
+  if (byte >= inode.durable.size()) {
+    return absl::OutOfRangeError(
+        fmt::format("{}: bit {} past the {} durable bytes", path, bit_index, inode.durable.size()));
+  }
+  const char mask = static_cast<char>(1 << (bit_index % 8));
+  inode.durable[byte] = static_cast<char>(inode.durable[byte] ^ mask);
+  // The page cache does not hide the rot: it is read back from the disk.
+  if (byte < inode.data.size()) inode.data[byte] = static_cast<char>(inode.data[byte] ^ mask);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> SimFileSystem::ReadDurable(std::string_view path) const {

@@ -151,5 +151,65 @@ TEST(SimFsTest, CapacityFailsWritesWithoutChangingAnything) {
   EXPECT_TRUE((*file)->Append(std::span<const char>("ab", 2)).ok());
 }
 
+TEST(SimFsTest, NoSpaceNamesTheFile) {
+  SimFileSystem fs;
+  fs.set_capacity_bytes(4);
+  auto file = fs.Open("dir-less-file", OpenMode::kCreate);
+  const absl::Status status = (*file)->Append(std::span<const char>("12345", 5));
+  ASSERT_TRUE(absl::IsResourceExhausted(status)) << status;
+  EXPECT_EQ(status.message(), "ENOSPC writing dir-less-file: 5 more bytes do not fit in 4 bytes");
+  EXPECT_TRUE(absl::IsResourceExhausted((*file)->Truncate(10)));
+}
+
+TEST(SimFsTest, FlipStoredBitFlipsOneDurableBitAndWhatReadsSee) {
+  SimFileSystem fs;
+  PrngSource decisions(1);
+  Write(fs, "f", "abcd", true);
+  ASSERT_TRUE(fs.SyncDir("").ok());
+  ASSERT_TRUE(fs.FlipStoredBit("f", 8 * 2 + 1).ok());  // bit 1 of byte 2: 'c' ^ 2 = 'a'
+  EXPECT_EQ(*fs.ReadDurable("f"), "abad");
+  EXPECT_EQ(Read(fs, "f"), "abad");
+  EXPECT_TRUE(absl::IsOutOfRange(fs.FlipStoredBit("f", 32)));
+  EXPECT_TRUE(absl::IsNotFound(fs.FlipStoredBit("g", 0)));
+  ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kDropAllUnsynced, decisions).ok());
+  EXPECT_EQ(Read(fs, "f"), "abad");  // rot is on the disk: it survives
+}
+
+TEST(SimFsTest, StoredFilesListsFilesWithDurableDataUnderADirectory) {
+  SimFileSystem fs;
+  ASSERT_TRUE(fs.Mkdir("d").ok());
+  ASSERT_TRUE(fs.Mkdir("d/e").ok());
+  Write(fs, "d/e/z", "zz", true);
+  Write(fs, "d/a", "a", true);
+  Write(fs, "d/unsynced", "u", false);
+  Write(fs, "outside", "o", true);
+  const auto files = fs.StoredFiles("d");
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0].path, "d/a");
+  EXPECT_EQ(files[0].durable_bytes, 1u);
+  EXPECT_EQ(files[1].path, "d/e/z");
+  EXPECT_EQ(fs.StoredFiles("").size(), 3u);
+  EXPECT_TRUE(fs.StoredFiles("missing").empty());
+}
+
+TEST(SimFsTest, SyncDirMakesOnlyThatDirectorysHalfOfARenameDurable) {
+  SimFileSystem fs;
+  PrngSource decisions(1);
+  ASSERT_TRUE(fs.Mkdir("a").ok());
+  ASSERT_TRUE(fs.Mkdir("b").ok());
+  ASSERT_TRUE(fs.SyncDir("").ok());
+  Write(fs, "a/f", "F", true);
+  ASSERT_TRUE(fs.SyncDir("a").ok());
+  ASSERT_TRUE(fs.Rename("a/f", "b/f").ok());
+  ASSERT_TRUE(fs.SyncDir("a").ok());  // the unlink half is durable; the link half pending
+  const auto pending = fs.PendingOperations();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].kind, PendingOperation::Kind::kRenameTo);
+  EXPECT_FALSE(pending[0].partner.has_value());
+  ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kDropAllUnsynced, decisions).ok());
+  EXPECT_TRUE(absl::IsNotFound(fs.Stat("a/f").status()));
+  EXPECT_TRUE(absl::IsNotFound(fs.Stat("b/f").status()));  // and the file is gone
+}
+
 }  // namespace
 }  // namespace sim
