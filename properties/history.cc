@@ -17,7 +17,12 @@ void History::OnWalAppend(engine::SeqNumber op_num, const engine::WalRecord& rec
                             engine::OperationToJson(record.operation).dump().c_str());
 }
 
-void History::NoteClockAdvancedWithoutWrite(const engine::ClockTag& tag) { written_clocks_.Advance(tag); }
+void History::NoteClockAdvancedWithoutWrite(const engine::ClockTag& tag) {
+  written_clocks_.Advance(tag);
+  // A snapshot pinning clocks after this freezes at or after the newest op
+  // written so far: its bound must allow the tick.
+  if (!clocks_after_.empty()) clocks_after_.back().Advance(tag);
+}
 
 std::optional<engine::ClockMap> History::ClocksAfterWriteOf(engine::SeqNumber op_num) const {
   const size_t length = operations_.PrefixLengthThrough(op_num);
@@ -49,7 +54,7 @@ std::optional<engine::SeqNumber> History::last_written() const {
 }
 
 void History::NoteCrash(bool power_loss) {
-  const uint64_t written_below = last_written() ? *last_written() + 1 : 0;
+  const uint64_t written_below = WrittenBelow();
   uint64_t at_least = written_below;
   if (power_loss) {
     at_least = std::max<uint64_t>(synced_below_, completed_through_ ? *completed_through_ + 1 : 0);
@@ -58,6 +63,42 @@ void History::NoteCrash(bool power_loss) {
   // Several crashes before a successful reload: the weakest bound holds.
   recover_at_least_below_ = std::min(recover_at_least_below_.value_or(at_least), at_least);
   recover_at_most_below_ = written_below;
+}
+
+uint64_t History::WrittenBelow() const {
+  // (A restored WAL-less snapshot's WAL continues past its last op.)
+  return std::max<uint64_t>(wal_next_at_start_, last_written() ? *last_written() + 1 : 0);
+}
+
+void History::NoteCleanStop() {
+  const uint64_t written_below = WrittenBelow();
+  recover_at_least_below_ = std::min(recover_at_least_below_.value_or(written_below), written_below);
+  recover_at_most_below_ = written_below;
+}
+
+void History::RelaxToDurable() {
+  if (!recover_at_least_below_) return;
+  const uint64_t durable_below =
+      std::max<uint64_t>(synced_below_, completed_through_ ? *completed_through_ + 1 : 0);
+  recover_at_least_below_ = std::min(*recover_at_least_below_, durable_below);
+}
+
+void History::ResetToRestored(const Saved& saved, size_t length, uint64_t next_index) {
+  SS_ASSERT(length <= saved.operations.size() && saved.clocks_after.size() == saved.operations.size());
+  OperationHistory kept;
+  for (size_t i = 0; i < length; ++i) kept.Append(saved.operations.op_num(i), saved.operations.operation(i));
+  SS_ASSERT(length == 0 || kept.op_num(length - 1) < next_index, "restored op {} at or past the WAL's next index {}",
+            kept.op_num(length - 1), next_index);
+  operations_ = std::move(kept);
+  clocks_after_.assign(saved.clocks_after.begin(), saved.clocks_after.begin() + static_cast<ptrdiff_t>(length));
+  // An upper bound of the restored clocks: every clock advanced by then.
+  written_clocks_ = saved.written_clocks;
+  const std::optional<engine::SeqNumber> last =
+      length == 0 ? std::nullopt : std::optional(operations_.op_num(length - 1));
+  applied_through_ = acknowledged_through_ = completed_through_ = last;
+  synced_below_ = next_index;
+  wal_next_at_start_ = next_index;
+  recover_at_least_below_ = recover_at_most_below_ = next_index;
 }
 
 std::optional<std::string> History::NoteRecovered(uint64_t next_index) {
@@ -85,6 +126,7 @@ std::optional<std::string> History::NoteRecovered(uint64_t next_index) {
   clamp(applied_through_);
   clamp(acknowledged_through_);
   clamp(completed_through_);
+  wal_next_at_start_ = next_index;
   synced_below_ = next_index;
   recover_at_least_below_.reset();
   recover_at_most_below_.reset();

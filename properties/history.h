@@ -33,6 +33,9 @@ class History final : public engine::ShardObserver {
   // (a later plunger proves it applied).
   void NoteAcknowledged(engine::SeqNumber op_num);
   std::optional<engine::SeqNumber> acknowledged_through() const { return acknowledged_through_; }
+  // Every op written so far is below this (the WAL's next index, as far as
+  // the history knows).
+  uint64_t WrittenBelow() const;
   // The highest op_num written to the WAL so far (nullopt if none).
   std::optional<engine::SeqNumber> last_written() const;
   std::optional<engine::SeqNumber> applied_through() const { return applied_through_; }
@@ -40,6 +43,27 @@ class History final : public engine::ShardObserver {
   // A crash happened: a process crash keeps every written op, a power loss
   // keeps at least the synced and completed ones.
   void NoteCrash(bool power_loss);
+  // The engine process ended without a crash (a shutdown, after a fatal
+  // error too): every written op is on disk or in the page cache, and the
+  // next reload must bring back exactly those.
+  void NoteCleanStop();
+  // A fault hit the WAL's files between the end of the last process and
+  // the reload (a bad read or rotten bytes in its unsynced tail look like a
+  // torn write and are cut): only the durable ops (synced or completed) must
+  // come back; the others may be lost (as after a power loss).
+  void RelaxToDurable();
+
+  // What a snapshot's checks and a later restore of it need of the history.
+  struct Saved {
+    OperationHistory operations;
+    std::vector<engine::ClockMap> clocks_after;  // per op of `operations`
+    engine::ClockMap written_clocks;              // every clock advanced so far
+  };
+  Saved Save() const { return {operations_, clocks_after_, written_clocks_}; }
+  // The live shard was replaced by a restore holding exactly the first
+  // `length` ops of `saved`, fully durable, with its WAL continuing at
+  // `next_index`: the history continues from there.
+  void ResetToRestored(const Saved& saved, size_t length, uint64_t next_index);
 
   // After a reload whose WAL continues at `next_index`: checks the
   // recovered prefix is within what the crash allowed, then forgets ops at
@@ -77,6 +101,9 @@ class History final : public engine::ShardObserver {
   std::optional<engine::SeqNumber> acknowledged_through_;
   std::optional<engine::SeqNumber> completed_through_;
   uint64_t synced_below_ = 0;
+  // Where the WAL continued at the last reload or restore: ops written
+  // since are at or above it.
+  uint64_t wal_next_at_start_ = 0;
   bool verbose_ = false;
   // Bounds on the prefix a reload must recover, set by NoteCrash.
   std::optional<uint64_t> recover_at_least_below_;

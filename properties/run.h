@@ -1,7 +1,12 @@
 // Internal to properties/: the driver of one simulated shard run, shared by
-// seeded runs, recorded runs and scenario replays (shard_run.cc holds the
-// supervision and the steps, shard_run_checks.cc the read and restore
-// checks).
+// seeded runs, recorded runs and scenario replays. Files:
+//   shard_run.cc          supervision, epochs, clients and their steps, and
+//                         the recovery check after a reload
+//   shard_run_checks.cc   read checks
+//   restore_checks.cc     every snapshot restored at the end of the run
+//   restore_over_live.cc  a snapshot restored over the live shard between
+//                         epochs, and the replacement of a damaged shard
+//   fault_rules.cc        what injected faults excuse (docs/faults.md)
 #pragma once
 
 #include <optional>
@@ -10,6 +15,9 @@
 
 #include "engine/common/coverage.h"
 #include "engine/shard/local_shard.h"
+#include "engine/shard/manifest.h"
+#include "engine/shard/partial_snapshot.h"
+#include "properties/fault_ledger.h"
 #include "properties/history.h"
 #include "properties/scenario.h"
 #include "properties/shard_run.h"
@@ -17,6 +25,9 @@
 #include "sim/world.h"
 
 namespace properties {
+
+// The live shard's directory.
+inline constexpr char kShardDir[] = "shard";
 
 // Where a run's choices come from. Seeded and recorded runs draw steps
 // from `workload`; a replay takes them from `script`. `record`, when set,
@@ -34,39 +45,123 @@ class Run {
   ShardRunResult Execute();
 
  private:
+  enum class SnapshotKind { kShard, kPartial, kCollection };
+  // A snapshot taken, with what a restore of it must show: the model after
+  // exactly `frozen_through` (no WAL), or after some prefix between it and
+  // the archived WAL's end.
+  struct TakenSnapshot {
+    SnapshotKind kind = SnapshotKind::kShard;
+    std::string path;
+    bool save_wal = false;
+    std::optional<engine::SeqNumber> frozen_through;
+    uint64_t wal_next_index = 0;
+    History::Saved history;  // when it was taken
+    // The clocks of every op written up to the last op the snapshot may
+    // hold (the freeze without WAL, the archived WAL's end with it): the
+    // restored clocks may not be newer (nullopt: no bound known).
+    std::optional<engine::ClockMap> clocks_bound;
+    engine::SnapshotManifest manifest;  // of its frozen segments
+    std::optional<size_t> base;         // a partial snapshot's base (index)
+    // Its creation's trace steps: a fault in between may have put a bad
+    // byte into the archive (a restore then refuses it).
+    uint64_t started_at_step = 0;
+    uint64_t ended_at_step = 0;
+  };
+
   static sim::WorldConfig MakeWorldConfig(const ShardRunConfig& config);
   engine::ShardOptions Options();
   engine::ShardOptions RestoreOptions();
   void OnTraceEvent(const sim::TraceEvent& event);
+  uint64_t TraceStep() { return world_.trace().steps(); }
+
+  // ---- shard_run.cc ----
   void Supervise();
   size_t EpochCount() const;
   void ArmCrash(size_t epoch);
   void RunEpoch(size_t epoch);
+  // Starts the epoch's engine process until it loads (retrying loads an
+  // injected fault refused). Returns true if it crashed.
+  bool RunEngineProcess(size_t epoch);
   void PlantHiddenEntries();
+  bool PowerLossSince(uint64_t step) const;
   void VerifyFinalState();
   void EngineProcess(bool final_check);
-  bool CheckRecovered(engine::LocalShard& shard);
   void CheckShardAfterClients(engine::LocalShard& shard);
   void Client(engine::LocalShard& shard, int client);
-  void Execute(engine::LocalShard& shard, const Step& step);
+  void Execute(engine::LocalShard& shard, const properties::Step& step);
   void MaybeDumpState(engine::LocalShard& shard);
-  void DoUpdate(engine::LocalShard& shard, const Step& step);
+  void DoUpdate(engine::LocalShard& shard, const properties::Step& step);
   void Freeze(engine::LocalShard& shard);
   void Optimize(engine::LocalShard& shard);
   void Vacuum(engine::LocalShard& shard);
   void Snapshot(engine::LocalShard& shard, bool save_wal);
-  void CheckRestores();
-  void RestoreOne(size_t index);
-  void CrashDuringRestore(size_t index, const std::string& dir);
-  void RestoreDamaged(size_t index);
-  bool CheckRestoredState(engine::LocalShard& shard, size_t index);
+  void PartialSnapshot(engine::LocalShard& shard);
+  void CollectionSnapshot(engine::LocalShard& shard, bool save_wal);
+  TakenSnapshot Taken(SnapshotKind kind, std::string path, bool save_wal, const engine::LocalShard::SnapshotInfo& info,
+                      uint64_t started_at_step);
   void NoteUpdateResult(const engine::UpdateResult& result);
+
+  bool CheckRecovered(engine::LocalShard& shard);
+
+  // ---- shard_run_checks.cc ----
   void CheckRetrieve(engine::LocalShard& shard, engine::PointId id);
   void CheckScroll(engine::LocalShard& shard, const engine::Filter& filter);
   void CheckSearch(engine::LocalShard& shard, const engine::Vector& query, size_t k);
   void CheckCount(engine::LocalShard& shard, const engine::Filter& filter);
-  // An error where none may happen: only injected faults excuse one.
+
+  // ---- restore_checks.cc ----
+  void CheckRestores();
+  std::vector<size_t> RestoresToCheck();
+  void RestoreOne(size_t index);
+  void RestoreShardArchive(size_t index, const std::string& dir);
+  void RestorePartial(size_t index, const std::string& dir);
+  void RestoreCollection(size_t index, const std::string& dir);
+  void CrashDuringRestore(size_t index, const std::string& dir);
+  void RestoreDamaged(size_t index);
+  void ReloadAfterPowerLoss(size_t index, const std::string& dir);
+  // The restore's call itself, by kind (into `dir`, the collection's shard
+  // directory is dir/0). REQUIRES: run in an engine process.
+  absl::StatusOr<std::unique_ptr<engine::LocalShard>> CallRestore(size_t index, const std::string& dir);
+  std::string ShardDirOf(size_t index, const std::string& dir) const;
+  // The prefix length of the snapshot's history the shard's state equals,
+  // within what the snapshot promises; nullopt if none.
+  std::optional<size_t> MatchRestored(engine::LocalShard& shard, const TakenSnapshot& snapshot);
+  // Every check of a restored shard: state, structure, clocks, WAL.
+  bool CheckRestoredState(engine::LocalShard& shard, size_t index);
+  // A fault hit while the archive was written, or rot hit the archive (or
+  // its sidecar) since: a restore may refuse it.
+  bool ArchiveMayBeDamaged(const TakenSnapshot& snapshot) const;
+  // Whether `shard_dir` loads to snapshot `index`'s state (retrying loads
+  // that faults injected since `since_step` refuse).
+  bool HoldsSnapshot(size_t index, const std::string& shard_dir, uint64_t since_step);
+
+  // ---- restore_over_live.cc ----
+  // The epoch's `restore` line: the archive restored over the live shard
+  // (sometimes crashed midway), leaving the old shard or the new one.
+  void RestoreOverLive(const std::string& archive);
+  // A shard that refuses to load for good after rot of its files was
+  // detected; the operator restores the newest snapshot over it, or starts
+  // an empty shard.
+  void ReplaceDamagedShard();
+  std::optional<size_t> SnapshotIndexOf(const std::string& path) const;
+  std::vector<std::string> RestorableArchives() const;
+
+  // ---- fault_rules.cc ----
+  // An error where none may happen unless a fault was injected at or after
+  // `since_step`: fails the run with `unexpected-error` otherwise.
+  void FailUnlessFaulty(const char* what, const absl::Status& status, uint64_t since_step);
+  // The same for an engine call of the current process.
   void FailUnlessFaulty(engine::LocalShard& shard, const char* what, const absl::Status& status);
+  // Out of space never stops the shard (docs/faults.md).
+  void CheckFaultPolicy(engine::LocalShard& shard);
+  // After a failed snapshot: none of its files may stay.
+  void CheckNoSnapshotLeftovers(const std::string& path);
+  // A digest of every path and file's contents under `dir` (as the page
+  // cache holds them), read without faults or trace steps.
+  std::string TreeDigest(const std::string& dir);
+  bool Exists(const std::string& path);
+
+  void NoteError(const absl::Status& status);
   void Fail(std::string invariant, std::string what);
   bool failed() const { return !failure_.empty(); }
   // True once the run should wind down: a failure, or a replay's --until.
@@ -75,6 +170,7 @@ class Run {
   const ShardRunConfig& config_;
   RunSources sources_;
   sim::World world_;
+  FaultLedger ledger_;
   std::optional<Workload> workload_;
   History history_;
   ShardRunStats stats_;
@@ -85,24 +181,28 @@ class Run {
   bool load_failed_ = false;
   std::array<uint64_t, engine::kMarkCount> coverage_before_{};
   size_t epoch_ = 0;
-  // Snapshots taken, with what a restore of each must show: the model after
-  // exactly `frozen_through` (no WAL), or after some prefix between it and
-  // the archived WAL's end.
-  struct TakenSnapshot {
-    std::string path;
-    bool save_wal;
-    std::optional<engine::SeqNumber> frozen_through;
-    uint64_t wal_next_index;
-    OperationHistory operations;  // the history when it was taken
-    // The clocks of every op written up to the last op the snapshot may
-    // hold (the freeze without WAL, the archived WAL's end with it): the
-    // restored clocks may not be newer (nullopt: no bound known).
-    std::optional<engine::ClockMap> clocks_bound;
-  };
+  // The trace step the current engine process (with the faults injected
+  // just before it) began at, and the step the last one ended at.
+  uint64_t process_start_step_ = 0;
+  uint64_t process_end_step_ = 0;
+  // The trace step of the last successful load of the live shard.
+  uint64_t last_good_load_step_ = 0;
+  // Set while the old shard is checked after a crashed restore over it:
+  // a recovery failure then says so (and is a restore-atomicity failure).
+  std::string recovery_context_;
+  // The last RestoreOverLive replaced the live shard by the snapshot.
+  bool last_restore_replaced_ = false;
   std::vector<TakenSnapshot> snapshots_;
+  // Snapshots from here on are of the live shard's current lineage (it was
+  // last replaced by a restore or a wipe before the one at this index).
+  size_t lineage_start_ = 0;
   int snapshot_counter_ = 0;
+  engine::PartialRecoveryRegistry partial_registry_;
   static constexpr int kMaxLoadAttempts = 20;
-  static constexpr size_t kMaxRestoresChecked = 3;
+  static constexpr int kMaxRestoreAttempts = 20;
+  // Snapshots restored at the end: every one up to this many, else a drawn
+  // sample of this many (the newest always among them).
+  static constexpr size_t kRestoresChecked = 6;
 };
 
 }  // namespace properties

@@ -26,7 +26,11 @@ namespace properties {
 
 enum class Action {
   kUpdate, kDeleteByFilter, kRetrieve, kScroll, kCount, kSearch, kPlunge, kFlush, kFreeze,
-  kSnapshot, kOptimize, kVacuum, kCancelOptimize
+  kSnapshot, kOptimize, kVacuum, kCancelOptimize,
+  // A partial snapshot against the manifest of the newest WAL-less full
+  // snapshot (the receiver is that snapshot restored); and a collection
+  // snapshot of the shard (a collection of one shard, id 0).
+  kPartialSnapshot, kCollectionSnapshot
 };
 
 const char* ActionName(Action action);
@@ -42,7 +46,7 @@ struct Step {
   engine::PointId id = 0;                  // retrieve
   engine::Vector vector;                   // search
   uint64_t k = 1;                          // search
-  bool save_wal = false;                   // snapshot
+  bool save_wal = false;                   // snapshot, collection snapshot
 };
 
 struct CrashPoint {
@@ -53,6 +57,10 @@ struct CrashPoint {
 };
 
 struct Epoch {
+  // A snapshot archive of this run ("snapshot-2.tar") restored over the live
+  // shard before the epoch's process starts, as an operator restores a
+  // backup (RestoreSnapshot's replace path).
+  std::optional<std::string> restore_archive;
   std::optional<CrashPoint> crash;
   std::vector<Step> steps;  // in the order the run drew them
 };
@@ -64,7 +72,7 @@ struct Scenario {
   std::vector<Epoch> epochs;
   std::vector<uint8_t> tape;
 
-  // Steps plus crashes: the size a shrinker minimises.
+  // Steps plus crashes and restores: the size a shrinker minimises.
   size_t StepCount() const;
 };
 

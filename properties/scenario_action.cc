@@ -17,6 +17,7 @@ constexpr ActionEntry kActions[] = {
     {Action::kFreeze, "freeze"},   {Action::kSnapshot, "snapshot"},
     {Action::kOptimize, "optimize"}, {Action::kVacuum, "vacuum"},
     {Action::kCancelOptimize, "cancel-optimize"},
+    {Action::kPartialSnapshot, "partial-snapshot"}, {Action::kCollectionSnapshot, "collection-snapshot"},
 };
 }  // namespace
 

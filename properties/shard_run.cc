@@ -9,19 +9,19 @@
 
 #include "engine/common/assert.h"
 #include "engine/common/file_util.h"
+#include "engine/shard/collection_snapshot.h"
 #include "properties/run.h"
 
 namespace properties {
 
 namespace {
-constexpr char kShardDir[] = "shard";
 // A separate stream for the workload, so that the world's tape holds only
 // the world's own decisions.
 constexpr uint64_t kWorkloadStream = 0x574f'524b'4c4f'4144ull;  // "WORKLOAD"
 }  // namespace
 
 Run::Run(const ShardRunConfig& config, RunSources sources)
-    : config_(config), sources_(sources), world_(MakeWorldConfig(config), *sources.world) {
+    : config_(config), sources_(sources), world_(MakeWorldConfig(config), *sources.world), ledger_(world_) {
   SS_ASSERT((sources_.workload == nullptr) != (sources_.script == nullptr),
             "a run takes its steps from a workload or from a script");
   if (sources_.workload != nullptr) workload_.emplace(*sources_.workload, config_);
@@ -72,12 +72,7 @@ void Run::Fail(std::string invariant, std::string what) {
   if (failed()) return;
   invariant_ = std::move(invariant);
   failure_ = std::move(what);
-}
-
-void Run::FailUnlessFaulty(engine::LocalShard& shard, const char* what, const absl::Status& status) {
-  // A shard stopped by an injected I/O error refuses everything after it.
-  if (config_.profile.HasFaults() || !shard.health().ok()) return;
-  Fail("unexpected-error", fmt::format("{} failed without injected faults: {}", what, status.ToString()));
+  ledger_.NoteFailure(TraceStep());
 }
 
 ShardRunResult Run::Execute() {
@@ -95,6 +90,7 @@ ShardRunResult Run::Execute() {
   result.trace_hash = world_.trace().hash();
   result.steps = world_.trace().steps();
   result.stats = stats_;
+  result.envelope = ledger_.Classify();
   const auto coverage_after = engine::CoverageSnapshot();
   for (size_t mark = 0; mark < engine::kMarkCount; ++mark) {
     result.coverage[mark] = coverage_after[mark] - coverage_before_[mark];
@@ -125,7 +121,7 @@ void Run::ArmCrash(size_t epoch) {
   } else if (epoch < size_t(config_.crashes)) {
     crash = workload_->NextCrash(uint64_t(config_.clients) * config_.ops_per_client);
   }
-  if (sources_.record) sources_.record->epochs.push_back(Epoch{crash, {}});
+  if (sources_.record) sources_.record->epochs.back().crash = crash;
   if (crash) world_.CrashAtStep(world_.trace().steps() + crash->after_steps, crash->kind);
 }
 
@@ -143,24 +139,31 @@ void Run::PlantHiddenEntries() {
 }
 
 void Run::RunEpoch(size_t epoch) {
-  PlantHiddenEntries();  // (before the crash is armed: the supervisor never crashes)
-  ArmCrash(epoch);
-  bool crashed = false;
-  for (int attempt = 0;; ++attempt) {
-    load_failed_ = false;
-    const sim::ProcessId process =
-        world_.StartProcess(fmt::format("shard{}", epoch), [this] { EngineProcess(false); });
-    crashed = world_.WaitProcess(process);
-    // An injected fault can fail a load; the operator restarts the shard.
-    if (!load_failed_ || crashed || stopping()) break;
-    if (attempt >= kMaxLoadAttempts) {
-      Fail("unexpected-error", fmt::format("the shard did not load in {} attempts under injected faults",
-                                           kMaxLoadAttempts));
-      return;
-    }
+  // The epoch's restore line comes first: drawn, or taken from the script.
+  std::optional<std::string> restore;
+  if (sources_.script) {
+    restore = sources_.script->epochs[epoch].restore_archive;
+  } else if (epoch > 0) {
+    restore = workload_->NextRestore(RestorableArchives());
   }
+  if (sources_.record) sources_.record->epochs.push_back(Epoch{restore, std::nullopt, {}});
+  // While the shard is down: what a user's tools leave behind, and latent
+  // rot of stored blocks (the supervisor never crashes, so both come before
+  // the crash is armed).
+  PlantHiddenEntries();
+  process_start_step_ = TraceStep();
+  if (epoch > 0) (void)world_.MaybeRotStoredBlock("");
+  if (restore) RestoreOverLive(*restore);
+  if (stopping()) return;
+  ArmCrash(epoch);
+  const bool crashed = RunEngineProcess(epoch);
   world_.DisarmCrash();
-  if (!crashed) return;
+  process_end_step_ = TraceStep();
+  if (stopping()) return;
+  if (!crashed) {
+    history_.NoteCleanStop();
+    return;
+  }
   const sim::CrashRecord& record = world_.crashes().back();
   const bool power_loss = record.kind == sim::CrashKind::kPowerLoss;
   if (config_.verbose) {
@@ -171,35 +174,70 @@ void Run::RunEpoch(size_t epoch) {
   history_.NoteCrash(power_loss);
 }
 
+bool Run::PowerLossSince(uint64_t step) const {
+  for (const sim::CrashRecord& crash : world_.crashes()) {
+    if (crash.step >= step && crash.kind == sim::CrashKind::kPowerLoss) return true;
+  }
+  return false;
+}
+
+bool Run::RunEngineProcess(size_t epoch) {
+  for (int attempt = 0;; ++attempt) {
+    load_failed_ = false;
+    const sim::ProcessId process =
+        world_.StartProcess(fmt::format("shard{}", epoch), [this] { EngineProcess(false); });
+    const bool crashed = world_.WaitProcess(process);
+    // An injected fault can fail a load; the operator restarts the shard.
+    if (!load_failed_ || crashed || stopping()) return crashed;
+    if (attempt + 1 >= kMaxLoadAttempts) {
+      // Rot of the shard's stored bytes, detected: it refuses to load for
+      // good. Anything else that keeps a shard from loading is a bug.
+      if (!ledger_.AnyOf(sim::FaultClass::kStoredRot, last_good_load_step_, std::string(kShardDir) + "/")) {
+        Fail("recovery", fmt::format("the shard did not load in {} attempts under injected faults", kMaxLoadAttempts));
+        return false;
+      }
+      ReplaceDamagedShard();
+      attempt = -1;  // the replacement loads afresh
+      if (stopping()) return false;
+    }
+  }
+}
+
 void Run::VerifyFinalState() {
-  for (int attempt = 0; attempt <= kMaxLoadAttempts && !stopping(); ++attempt) {
+  process_start_step_ = TraceStep();
+  for (int attempt = 0; attempt < kMaxLoadAttempts && !stopping(); ++attempt) {
     load_failed_ = false;
     const sim::ProcessId verifier = world_.StartProcess("verify", [this] { EngineProcess(true); });
     world_.WaitProcess(verifier);
     if (!load_failed_) return;
   }
-  if (!stopping()) Fail("unexpected-error", "the shard did not load for the final check under injected faults");
+  if (!stopping() &&
+      !ledger_.AnyOf(sim::FaultClass::kStoredRot, last_good_load_step_, std::string(kShardDir) + "/")) {
+    Fail("recovery", "the shard did not load for the final check under injected faults");
+  }
 }
 
 void Run::EngineProcess(bool final_check) {
   auto loaded = engine::LocalShard::Load(world_.env(), kShardDir, Options());
   if (!loaded.ok()) {
-    if (config_.profile.HasFaults()) {
-      if (config_.verbose) std::printf("load failed: %s\n", loaded.status().ToString().c_str());
-      ++stats_.failed_loads;
-      load_failed_ = true;
+    NoteError(loaded.status());
+    // A load refused without any fault since the shard went down is a bug.
+    if (!ledger_.Any(process_end_step_)) {
+      Fail("recovery", fmt::format("shard load failed: {}", loaded.status().ToString()));
       return;
     }
-    Fail("recovery", fmt::format("shard load failed: {}", loaded.status().ToString()));
+    if (config_.verbose) std::printf("load failed: %s\n", loaded.status().ToString().c_str());
+    ++stats_.failed_loads;
+    load_failed_ = true;
     return;
   }
   engine::LocalShard& shard = **loaded;
   ++stats_.reloads;
-
   if (!CheckRecovered(shard) || final_check || stopping()) {
     (void)shard.Shutdown();
     return;
   }
+  last_good_load_step_ = TraceStep();
   std::vector<std::unique_ptr<engine::Task>> clients;
   for (int client = 0; client < config_.clients; ++client) {
     clients.push_back(world_.env().Spawn(fmt::format("client{}", client),
@@ -211,9 +249,9 @@ void Run::EngineProcess(bool final_check) {
 }
 
 void Run::CheckShardAfterClients(engine::LocalShard& shard) {
-  // (A shard stopped by an injected I/O error may keep proxies: it takes no
-  // more writes and must be reloaded.)
-  if (const size_t proxies = shard.ProxyCount(); proxies != 0 && shard.health().ok() && !halted_) {
+  CheckFaultPolicy(shard);
+  // No operation leaves its proxies behind, even one a fault stopped.
+  if (const size_t proxies = shard.ProxyCount(); proxies != 0 && !halted_) {
     Fail("structure", fmt::format("{} proxies left in the holder after every client finished", proxies));
   }
   for (const auto& [id, segments] : shard.LiveCopies()) {
@@ -225,22 +263,33 @@ void Run::CheckShardAfterClients(engine::LocalShard& shard) {
 }
 
 bool Run::CheckRecovered(engine::LocalShard& shard) {
+  // A fault on the WAL's files since the shard went down may have cut
+  // unsynced entries that looked torn; and a power loss of another process
+  // since (a restore's) takes the shard's unsynced data too (a shard
+  // stopped by a failed sync shuts down without syncing).
+  if (ledger_.Any(process_end_step_, std::string(kShardDir) + "/wal/") || PowerLossSince(process_end_step_)) {
+    history_.RelaxToDurable();
+  }
   const engine::LocalShard::Summary summary = shard.Summarize();
   if (config_.verbose) {
     std::printf("reload: WAL [%llu, %llu), segments:\n", (unsigned long long)summary.wal_first_index,
                 (unsigned long long)summary.wal_next_index);
     for (const auto& line : summary.segments) std::printf("  %s\n", line.c_str());
   }
+  // After a crashed restore over it, a shard that is neither the snapshot
+  // nor the old one recovered is a mix.
+  const std::string invariant = recovery_context_.empty() ? "recovery" : "restore-atomicity";
+  const std::string context = recovery_context_.empty() ? "" : recovery_context_ + ": ";
   if (auto failure = history_.NoteRecovered(summary.wal_next_index)) {
-    Fail("recovery", *failure);
+    Fail(invariant, context + *failure);
     return false;
   }
   const ReferenceModel model = history_.ModelBelow(summary.wal_next_index);
   const std::vector<engine::Point> actual = shard.Scroll(nullptr, std::nullopt, SIZE_MAX);
   const std::vector<engine::Point> expected = ExpectedPoints(model, config_.collection);
   if (actual != expected) {
-    Fail("recovery",
-         fmt::format("after reload (WAL continues at {}), the shard holds {} but the model after "
+    Fail(invariant,
+         context + fmt::format("after reload (WAL continues at {}), the shard holds {} but the model after "
                      "every op below {} holds {}",
                      summary.wal_next_index, DescribePoints(actual), summary.wal_next_index,
                      DescribePoints(expected)));
@@ -285,7 +334,11 @@ void Run::Execute(engine::LocalShard& shard, const Step& step) {
     case Action::kUpdate: DoUpdate(shard, step); break;
     case Action::kDeleteByFilter: {
       auto result = shard.DeleteByFilter(step.filter, step.wait);
-      if (result.ok()) NoteUpdateResult(*result);
+      if (result.ok()) {
+        NoteUpdateResult(*result);
+      } else {
+        FailUnlessFaulty(shard, "delete by filter", result.status());
+      }
       break;
     }
     case Action::kRetrieve: CheckRetrieve(shard, step.id); break;
@@ -295,15 +348,21 @@ void Run::Execute(engine::LocalShard& shard, const Step& step) {
     case Action::kPlunge: {
       // Only ops whose update call returned are surely queued before it.
       const auto queued = history_.acknowledged_through();
-      if (shard.Plunge().ok() && queued) history_.NoteApplied(*queued);
+      const absl::Status plunged = shard.Plunge();
+      if (plunged.ok() && queued) history_.NoteApplied(*queued);
+      if (!plunged.ok()) FailUnlessFaulty(shard, "plunger", plunged);
       break;
     }
-    case Action::kFlush: (void)shard.FlushAndAck(false); break;
+    case Action::kFlush:
+      if (auto flushed = shard.FlushAndAck(false); !flushed.ok()) FailUnlessFaulty(shard, "flush", flushed);
+      break;
     case Action::kFreeze: Freeze(shard); break;
     case Action::kSnapshot: Snapshot(shard, step.save_wal); break;
     case Action::kOptimize: Optimize(shard); break;
     case Action::kVacuum: Vacuum(shard); break;
     case Action::kCancelOptimize: shard.CancelOptimizations(); break;
+    case Action::kPartialSnapshot: PartialSnapshot(shard); break;
+    case Action::kCollectionSnapshot: CollectionSnapshot(shard, step.save_wal); break;
   }
 }
 
@@ -341,6 +400,7 @@ void Run::NoteUpdateResult(const engine::UpdateResult& result) {
     return;
   }
   ++stats_.ops_written;
+  if (stats_.restores_over_live > 0) ++stats_.ops_after_restore;
   if (result.op_num) history_.NoteAcknowledged(*result.op_num);
   if (result.status == engine::UpdateStatus::kCompleted) {
     ++stats_.ops_completed;
@@ -378,16 +438,74 @@ void Run::Vacuum(engine::LocalShard& shard) {
 
 void Run::Snapshot(engine::LocalShard& shard, bool save_wal) {
   const std::string path = fmt::format("snapshot-{}.tar", snapshot_counter_++);
+  const uint64_t started = TraceStep();
   auto info = shard.CreateSnapshot(save_wal, path);
   if (!info.ok()) {
+    ++stats_.snapshots_failed;
     FailUnlessFaulty(shard, "snapshot", info.status());
+    CheckNoSnapshotLeftovers(path);
     return;
   }
   ++(save_wal ? stats_.snapshots_with_wal : stats_.snapshots_without_wal);
-  std::optional<engine::SeqNumber> last_held = info->frozen_through;
-  if (save_wal) last_held = info->wal_next_index == 0 ? std::nullopt : std::optional(info->wal_next_index - 1);
-  snapshots_.push_back({path, save_wal, info->frozen_through, info->wal_next_index, history_.operations(),
-                        last_held ? history_.ClocksAfterWriteOf(*last_held) : std::nullopt});
+  snapshots_.push_back(Taken(SnapshotKind::kShard, path, save_wal, *info, started));
+}
+
+// Against the manifest of the newest WAL-less shard snapshot: its receiver
+// is that snapshot restored (at the end of the run), whose segments are
+// exactly the ones the manifest lists.
+void Run::PartialSnapshot(engine::LocalShard& shard) {
+  std::optional<size_t> base;
+  // Only a snapshot of this shard's own past can be a receiver's state: one
+  // from before a restore over it (or its replacement) is another lineage.
+  for (size_t index = lineage_start_; index < snapshots_.size(); ++index) {
+    if (snapshots_[index].kind == SnapshotKind::kShard && !snapshots_[index].save_wal) base = index;
+  }
+  if (!base) return;
+  const std::string path = fmt::format("partial-{}.tar", snapshot_counter_++);
+  const uint64_t started = TraceStep();
+  // (A copy: other clients' snapshots grow snapshots_ meanwhile.)
+  const engine::SnapshotManifest receiver = snapshots_[*base].manifest;
+  auto info = shard.CreatePartialSnapshot(receiver, path);
+  if (!info.ok()) {
+    ++stats_.snapshots_failed;
+    FailUnlessFaulty(shard, "partial snapshot", info.status());
+    CheckNoSnapshotLeftovers(path);
+    return;
+  }
+  ++stats_.partial_snapshots;
+  TakenSnapshot taken = Taken(SnapshotKind::kPartial, path, false, *info, started);
+  taken.base = base;
+  snapshots_.push_back(std::move(taken));
+}
+
+void Run::CollectionSnapshot(engine::LocalShard& shard, bool save_wal) {
+  const std::string path = fmt::format("collection-{}.tar", snapshot_counter_++);
+  const uint64_t started = TraceStep();
+  auto info = engine::CreateCollectionSnapshot(world_.env(), {{0, &shard}}, path, save_wal);
+  if (!info.ok()) {
+    ++stats_.snapshots_failed;
+    FailUnlessFaulty(shard, "collection snapshot", info.status());
+    CheckNoSnapshotLeftovers(path);
+    return;
+  }
+  ++stats_.collection_snapshots;
+  snapshots_.push_back(Taken(SnapshotKind::kCollection, path, save_wal, info->shards.at(0), started));
+}
+
+Run::TakenSnapshot Run::Taken(SnapshotKind kind, std::string path, bool save_wal,
+                              const engine::LocalShard::SnapshotInfo& info, uint64_t started_at_step) {
+  std::optional<engine::SeqNumber> last_held = info.frozen_through;
+  if (save_wal) last_held = info.wal_next_index == 0 ? std::nullopt : std::optional(info.wal_next_index - 1);
+  return TakenSnapshot{.kind = kind,
+                       .path = std::move(path),
+                       .save_wal = save_wal,
+                       .frozen_through = info.frozen_through,
+                       .wal_next_index = info.wal_next_index,
+                       .history = history_.Save(),
+                       .clocks_bound = last_held ? history_.ClocksAfterWriteOf(*last_held) : std::nullopt,
+                       .manifest = info.manifest,
+                       .started_at_step = started_at_step,
+                       .ended_at_step = TraceStep()};
 }
 
 ShardRunResult RunShardScenario(const ShardRunConfig& config) {
@@ -442,7 +560,9 @@ ShardRunResult ReplayScenario(const Scenario& scenario, const ShardRunConfig& pr
 
 size_t Scenario::StepCount() const {
   size_t count = 0;
-  for (const Epoch& epoch : epochs) count += epoch.steps.size() + (epoch.crash ? 1 : 0);
+  for (const Epoch& epoch : epochs) {
+    count += epoch.steps.size() + (epoch.crash ? 1 : 0) + (epoch.restore_archive ? 1 : 0);
+  }
   return count;
 }
 

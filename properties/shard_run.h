@@ -15,6 +15,7 @@
 
 #include "engine/common/coverage.h"
 #include "engine/model/types.h"
+#include "properties/fault_ledger.h"
 #include "sim/trace.h"
 #include "sim/profile.h"
 #include "sim/scheduler.h"
@@ -40,9 +41,11 @@ struct ShardRunConfig {
   // winds down once the trace passes `stop_at_step`; the shard's state is
   // printed at the first client step at or after `dump_state_at_step`.
   std::function<void(const sim::TraceEvent&)> trace_listener;
+  // When set, every power loss keeps exactly the pending operations this
+  // picks (crash-every's enumeration of legal disk states).
+  std::function<std::vector<bool>(const std::vector<sim::PendingOperation>&)> power_loss_chooser;
   std::optional<uint64_t> stop_at_step;
   std::optional<uint64_t> dump_state_at_step;
-  std::function<std::vector<bool>(const std::vector<sim::PendingOperation>&)> power_loss_chooser;  // sim::WorldConfig's
 
   // Swarm testing: every knob drawn from the seed, so rare mixes occur.
   static ShardRunConfig Draw(uint64_t seed);
@@ -64,6 +67,16 @@ struct ShardRunStats {
   uint64_t power_losses = 0;
   uint64_t reloads = 0;
   uint64_t failed_loads = 0;  // refused under injected faults, then retried
+  uint64_t partial_snapshots = 0;
+  uint64_t collection_snapshots = 0;
+  uint64_t snapshots_failed = 0;  // returned an error under injected faults
+  uint64_t partial_recoveries = 0;
+  uint64_t collection_restores = 0;
+  uint64_t restores_failed = 0;  // returned an error under injected faults
+  uint64_t restores_over_live = 0;
+  uint64_t restore_over_live_crashes = 0;
+  uint64_t ops_after_restore = 0;  // ops written to a shard restored over the live one
+  uint64_t damaged_shards_replaced = 0;  // refused to load for good after rot
 };
 
 // The invariants a run checks, as named in failures (brief §5):
@@ -72,6 +85,9 @@ struct ShardRunStats {
 //   snapshot-point-in-time  a restored snapshot is not its freeze point (items 3, 4)
 //   restore-atomicity       a crash during a restore left a mix (item 5)
 //   restore-integrity       an archive with a flipped byte was restored
+//   fault-handling          a fault was handled wrongly: a failed snapshot
+//                           left files, a failed restore changed the live
+//                           shard, out of space stopped the shard
 //   structure               payload index, temp segments, live copies, proxies (item 6)
 //   unexpected-error        an operation failed with no fault injected
 //   run-outcome             deadlock, step limit, an abort in a worker
@@ -87,6 +103,8 @@ struct ShardRunResult {
   std::vector<sim::TraceEvent> events;  // only with config.record_trace
   // Coverage marks hit during this run (engine/common/coverage.h), by mark.
   std::array<uint64_t, engine::kMarkCount> coverage{};
+  // What became of every injected fault (docs/faults.md).
+  Envelope envelope;
 };
 
 ShardRunResult RunShardScenario(const ShardRunConfig& config);

@@ -14,7 +14,10 @@ ShardRunConfig ShardRunConfig::Draw(uint64_t seed) {
   const sim::Strategy strategies[] = {sim::Strategy::kRandom, sim::Strategy::kPct,
                                       sim::Strategy::kRoundRobin};
   config.strategy = strategies[mix.Draw(3)];
-  config.profile = sim::PersistenceProfile::StrictPosix();
+  // The persistence and fault profile: a swarm draw of its own stream, so
+  // faults are part of every campaign (about half the seeds have some).
+  sim::PrngSource profile_stream(seed ^ 0x5052'4f46'494c'4521ull);  // "PROFILE!"
+  config.profile = sim::PersistenceProfile::Draw(profile_stream);
   config.clients = static_cast<int>(mix.Between(1, 4));
   config.ops_per_client = static_cast<int>(mix.Between(4, 20));
   config.wait_probability = static_cast<double>(mix.Draw(5)) / 4.0;
@@ -33,7 +36,7 @@ std::string ShardRunConfig::Describe() const {
   return fmt::format(
       "seed={} strategy={} profile={} clients={} ops_per_client={} wait={} crashes={} "
       "power_loss={} ids={} distance={} dim={} wal_segment={}B",
-      seed, sim::StrategyName(strategy), profile.name, clients, ops_per_client, wait_probability,
+      seed, sim::StrategyName(strategy), profile.ToSpec(), clients, ops_per_client, wait_probability,
       crashes, power_loss_probability, id_range, engine::DistanceName(collection.distance),
       collection.dimension, wal_segment_capacity_bytes);
 }

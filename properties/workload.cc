@@ -26,7 +26,9 @@ Action Workload::NextAction() {
   if (roll < 92) return Action::kOptimize;
   // Merge's former slice is shared with vacuum and cancel (2:1).
   if (roll < 93) return decisions_.Draw(3) < 2 ? Action::kVacuum : Action::kCancelOptimize;
-  if (roll < 96) return Action::kSnapshot;
+  if (roll < 95) return Action::kSnapshot;
+  // Snapshot's former third slice: partial and collection snapshots.
+  if (roll < 96) return decisions_.Draw(2) == 0 ? Action::kPartialSnapshot : Action::kCollectionSnapshot;
   return Action::kFlush;
 }
 
@@ -51,7 +53,9 @@ Step Workload::NextStep(int client) {
       step.vector = RandomVector();
       step.k = decisions_.Between(1, 4);
       break;
-    case Action::kSnapshot: step.save_wal = decisions_.Chance(0.5); break;
+    case Action::kSnapshot:
+    case Action::kCollectionSnapshot: step.save_wal = decisions_.Chance(0.5); break;
+    case Action::kPartialSnapshot:
     case Action::kPlunge:
     case Action::kFlush:
     case Action::kFreeze:
@@ -69,6 +73,11 @@ CrashPoint Workload::NextCrash(uint64_t client_steps) {
   // Within the steps an epoch of this size takes, so most crashes fire.
   crash.after_steps = decisions_.Between(10, 200 + 40 * client_steps);
   return crash;
+}
+
+std::optional<std::string> Workload::NextRestore(const std::vector<std::string>& archives) {
+  if (archives.empty() || !decisions_.Chance(0.25)) return std::nullopt;
+  return archives[decisions_.Draw(archives.size())];
 }
 
 std::optional<engine::ClockTag> Workload::RandomClockTag() {

@@ -27,6 +27,9 @@ class Workload {
   // Where a crash of the coming epoch falls, for an epoch of this many
   // client steps.
   CrashPoint NextCrash(uint64_t client_steps);
+  // Whether the coming epoch starts by restoring one of `archives` (the
+  // run's full shard snapshots so far) over the live shard, and which.
+  std::optional<std::string> NextRestore(const std::vector<std::string>& archives);
   engine::Operation NextOperation();
   engine::PointId RandomId();
   engine::Vector RandomVector();

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "engine/model/types.h"
 #include "scenarios/scenario_codec.h"
@@ -32,6 +33,16 @@ std::vector<std::string_view> Split(std::string_view text, char separator) {
     if (end == std::string_view::npos) return parts;
     start = end + 1;
   }
+}
+
+// A plain archive name of the run: letters, digits, '-' and '.', ending in
+// ".tar", no path.
+bool IsArchiveName(std::string_view name) {
+  if (name.size() < 5 || name.size() > 64 || !name.ends_with(".tar") || name.front() == '.') return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') return false;
+  }
+  return true;
 }
 
 absl::Status LineError(size_t line, std::string_view what) {
@@ -89,8 +100,12 @@ absl::Status ApplyConfigKey(properties::ShardRunConfig& config, std::string_view
     if (!strategy) return absl::InvalidArgumentError(fmt::format("unknown strategy '{}'", value));
     config.strategy = *strategy;
   } else if (key == "profile") {
-    const auto profile = sim::PersistenceProfile::Named(value);
-    if (!profile) return absl::InvalidArgumentError(fmt::format("unknown profile '{}'", value));
+    const auto profile = sim::PersistenceProfile::FromSpec(value);
+    if (!profile) {
+      return absl::InvalidArgumentError(fmt::format("unknown or malformed profile '{}' (a name: {}, or a spec as "
+                                                    "docs/simulation.md describes)",
+                                                    value, fmt::join(sim::PersistenceProfile::Names(), ", ")));
+    }
     config.profile = *profile;
   } else if (key == "clients") {
     if ((n = number(1, 64)).ok()) config.clients = static_cast<int>(*n);
@@ -218,9 +233,11 @@ absl::Status ParseArguments(std::string_view rest, Step& step) {
     case Action::kCount: return ParseFilterInto(rest, step.filter);
     case Action::kSearch: return ParseSearch(rest, step);
     case Action::kSnapshot:
+    case Action::kCollectionSnapshot:
       if (rest != "wal" && rest != "nowal") return absl::InvalidArgumentError(fmt::format("expected wal or nowal, got '{}'", rest));
       step.save_wal = rest == "wal";
       return absl::OkStatus();
+    case Action::kPartialSnapshot:
     case Action::kPlunge:
     case Action::kFlush:
     case Action::kFreeze:
@@ -320,9 +337,18 @@ absl::Status ParseLine(std::string_view line, int& stage, properties::Scenario& 
     scenario.epochs.emplace_back();
   } else if (scenario.epochs.empty()) {
     return absl::InvalidArgumentError(fmt::format("'{}' before the first 'epoch'", word));
+  } else if (word == "restore") {
+    properties::Epoch& epoch = scenario.epochs.back();
+    if (epoch.restore_archive || epoch.crash || !epoch.steps.empty()) {
+      return absl::InvalidArgumentError("a restore line comes first in its epoch, once");
+    }
+    if (!IsArchiveName(rest)) {
+      return absl::InvalidArgumentError(fmt::format("restore wants an archive of the run like snapshot-2.tar, got '{}'", rest));
+    }
+    epoch.restore_archive = std::string(rest);
   } else if (word == "crash") {
     if (scenario.epochs.back().crash || !scenario.epochs.back().steps.empty()) {
-      return absl::InvalidArgumentError("a crash line comes first in its epoch, once");
+      return absl::InvalidArgumentError("a crash line comes after a restore line and before the steps, once");
     }
     auto crash = ParseCrash(rest);
     if (!crash.ok()) return crash.status();

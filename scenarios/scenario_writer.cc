@@ -20,7 +20,7 @@ std::string ConfigLine(const properties::ShardRunConfig& config) {
   return fmt::format(
       "config seed={} strategy={} profile={} clients={} ops_per_client={} wait={} crashes={} "
       "power_loss={} ids={} distance={} dim={} wal_segment={}",
-      config.seed, sim::StrategyName(config.strategy), config.profile.name, config.clients,
+      config.seed, sim::StrategyName(config.strategy), config.profile.ToSpec(), config.clients,
       config.ops_per_client, config.wait_probability, config.crashes, config.power_loss_probability,
       config.id_range, engine::DistanceName(config.collection.distance), config.collection.dimension,
       config.wal_segment_capacity_bytes);
@@ -44,7 +44,9 @@ std::string StepArguments(const Step& step) {
     case Action::kScroll:
     case Action::kCount: return engine::FilterToJson(step.filter).dump();
     case Action::kSearch: return fmt::format("k={} {}", step.k, VectorJson(step.vector).dump());
-    case Action::kSnapshot: return step.save_wal ? "wal" : "nowal";
+    case Action::kSnapshot:
+    case Action::kCollectionSnapshot: return step.save_wal ? "wal" : "nowal";
+    case Action::kPartialSnapshot:
     case Action::kPlunge:
     case Action::kFlush:
     case Action::kFreeze:
@@ -94,6 +96,7 @@ std::string WriteScenario(const properties::Scenario& scenario, std::string_view
   text += ConfigLine(scenario.config) + "\n";
   for (const properties::Epoch& epoch : scenario.epochs) {
     text += "epoch\n";
+    if (epoch.restore_archive) text += fmt::format("restore {}\n", *epoch.restore_archive);
     if (epoch.crash) {
       text += fmt::format("crash {} after={}\n", sim::CrashKindName(epoch.crash->kind), epoch.crash->after_steps);
     }

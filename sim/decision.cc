@@ -12,6 +12,14 @@ bool DecisionSource::Chance(double probability) {
   return Draw(kResolution) < threshold;
 }
 
+bool DecisionSource::Rare(double probability) {
+  if (probability <= 0.0) return false;
+  if (probability >= 1.0) return true;
+  constexpr uint64_t kResolution = 1u << 16;
+  const auto threshold = static_cast<uint64_t>(probability * kResolution);
+  return Draw(kResolution) >= kResolution - threshold;
+}
+
 uint64_t DecisionSource::Between(uint64_t low, uint64_t high) {
   SS_ASSERT(low <= high, "empty range [{}, {}]", low, high);
   const uint64_t span = high - low;

@@ -30,6 +30,11 @@ class DecisionSource {
   // and >= 1 draw nothing.
   bool Chance(double probability);
 
+  // True with the given probability, like Chance, but a draw of 0 answers
+  // false: for faults, so that an exhausted tape (a shrinker's zeros)
+  // injects none rather than one at every call.
+  bool Rare(double probability);
+
   // A value in [low, high]. REQUIRES: low <= high.
   uint64_t Between(uint64_t low, uint64_t high);
 };

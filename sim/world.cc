@@ -130,7 +130,7 @@ void World::RecordInjection(Injection injection, std::optional<ProcessId> proces
   // An operator may free space after a process first runs out of it.
   if (fault == FaultClass::kNoSpace && process != 0 && config_.profile.capacity_headroom_bytes > 0 &&
       out_of_space_processes_.insert(process).second &&
-      decisions_->Chance(config_.profile.space_freed_probability)) {
+      decisions_->Rare(config_.profile.space_freed_probability)) {
     space_freeing_ = SpaceFreeing{trace_.steps() + decisions_->Between(50, 2000), process};
   }
 }
@@ -150,7 +150,7 @@ void World::MaybeFreeSpace() {
 
 std::optional<Injection> World::MaybeRotStoredBlock(std::string_view under) {
   SS_ASSERT(!NewestLiveProcess(), "stored rot is injected while no engine process runs");
-  if (!decisions_->Chance(config_.profile.faults.stored_rot)) return std::nullopt;
+  if (!decisions_->Rare(config_.profile.faults.stored_rot)) return std::nullopt;
   const std::vector<SimFileSystem::StoredFile> files = sim_fs_->StoredFiles(under);
   if (files.empty()) return std::nullopt;
   const SimFileSystem::StoredFile& file = files[decisions_->Draw(files.size())];

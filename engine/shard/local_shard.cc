@@ -90,6 +90,8 @@ absl::Status LocalShard::Recover() {
                                                         options_.wal_segment_capacity_bytes});
   if (!wal.ok()) return wal.status();
   wal_ = std::move(*wal);
+  stored_newest_clocks_ = *newest;
+  synced_newest_clocks_ = *newest;
   newest_clocks_ = std::move(*newest);
   oldest_clocks_ = std::move(*oldest);
   // Now repair: drop interrupted creations and deletes, the optimizer's
@@ -200,9 +202,9 @@ absl::StatusOr<std::shared_ptr<SegmentEntry>> LocalShard::CreateSegment(bool app
                                  payload_schema_);
   if (!segment.ok()) {
     // A failed creation may have got as far as the marker: remove what it
-    // left (marker first), best effort — a leftover holds no op and takes
+    // left, best effort — a leftover holds no op and takes
     // the shard's indexes at the next load (AdoptSchema).
-    if (RemoveTree(env_.fs(), dir).ok()) (void)env_.fs().SyncDir(paths_.segments());
+    (void)RemoveSegmentDirectory(dir);
     return segment.status();
   }
   return std::shared_ptr<SegmentEntry>(std::move(*segment));
@@ -379,16 +381,33 @@ absl::Status LocalShard::DestroyReplacedSegments() {
     return status;
   };
   for (const std::string& dir : doomed) {
-    // The marker goes first (sorted removal): a crash midway leaves an
-    // incomplete directory, which the next load removes.
-    if (auto status = RemoveTree(env_.fs(), dir); !status.ok()) return keep_pending(status);
+    if (auto status = RemoveSegmentDirectory(dir); !status.ok()) return keep_pending(status);
   }
-  if (auto status = env_.fs().SyncDir(paths_.segments()); !status.ok()) return keep_pending(status);
   return absl::OkStatus();
+}
+
+absl::Status LocalShard::RemoveSegmentDirectory(const std::string& dir) {
+  FileSystem& fs = env_.fs();
+  const std::string doomed = dir + ".deleted";
+  auto exists = Exists(fs, dir);
+  if (!exists.ok()) return exists.status();
+  if (*exists) {
+    if (auto status = RemoveTree(fs, doomed); !status.ok()) return status;
+    if (auto status = fs.Rename(dir, doomed); !status.ok()) return status;
+    if (auto status = fs.SyncDir(paths_.segments()); !status.ok()) return status;
+  }
+  return RemoveTree(fs, doomed);
 }
 
 absl::Status LocalShard::SyncWal() {
   if (auto status = wal_->Sync(); !status.ok()) return status;
+  {
+    // Clocks advance with their op's append under the WAL mutex, which the
+    // caller holds: every tick here belongs to an op now durable (or one
+    // whose append failed, which claims nothing new).
+    MutexLock clocks(*clocks_mutex_);
+    synced_newest_clocks_ = newest_clocks_;
+  }
   if (options_.observer) options_.observer->OnWalSynced(wal_->next_index());
   return absl::OkStatus();
 }
@@ -426,12 +445,14 @@ absl::Status LocalShard::FlushAndAckOnce(bool force) {
   }
   if (!waterline.ok()) return waterline.status();
   if (auto status = DestroyReplacedSegments(); !status.ok()) return status;
+  ClockMap synced;
   {
     MutexLock clocks(*clocks_mutex_);
-    if (auto status = newest_clocks_.StoreIfChanged(env_.fs(), paths_.newest_clocks());
-        !status.ok()) {
-      return status;
-    }
+    synced = synced_newest_clocks_;
+  }
+  if (!(synced == stored_newest_clocks_)) {
+    if (auto status = synced.Store(env_.fs(), paths_.newest_clocks()); !status.ok()) return status;
+    stored_newest_clocks_ = std::move(synced);
   }
   MutexLock wal(*wal_mutex_);
   // Ops applied after the WAL sync above may be in the waterline; the ack

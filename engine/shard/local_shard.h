@@ -317,6 +317,13 @@ class LocalShard {
   // Removes the directories of segments an optimizer replaced, once a flush
   // has made the replacement durable.
   absl::Status DestroyReplacedSegments();
+  // Removes a segment's directory in segments/ durably: renamed to
+  // `<id>.deleted` and synced first, so that a power loss at any later
+  // point leaves a directory the load removes (unlinking the completion
+  // marker first is not enough: without a sync of the segment directory a
+  // power loss may keep later unlinks and drop the marker's, bringing back
+  // a "complete" segment with files missing). A missing directory is fine.
+  absl::Status RemoveSegmentDirectory(const std::string& dir);
   // FlushAndAck's body, without the fault policy.
   absl::Status FlushAndAckOnce(bool force);
   // Syncs the WAL, then flushes every segment; returns the waterline.
@@ -349,6 +356,12 @@ class LocalShard {
 
   std::unique_ptr<Mutex> clocks_mutex_;
   ClockMap newest_clocks_;
+  // The newest clocks as of the last WAL sync (guarded by clocks mutex):
+  // what the flush persists, so the persisted clocks never claim an op
+  // whose WAL entry a power loss can still take (seed 219457: a tick of a
+  // lost op came back at the reload and into a WAL-less snapshot).
+  ClockMap synced_newest_clocks_;
+  ClockMap stored_newest_clocks_;  // guarded by the flush-ack mutex
   ClockMap oldest_clocks_;
 
   BoundedChannel<UpdateSignal> update_channel_;

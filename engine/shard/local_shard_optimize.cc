@@ -133,9 +133,7 @@ absl::Status LocalShard::ProxyOptimizationInputs(Optimization& run) {
   // Nothing was proxied; the extra segment never joined and goes (marker
   // first), or a later load would take it with a stale schema.
   (void)Escalate(status);
-  absl::Status removed = RemoveTree(env_.fs(), extra_appendable->directory());
-  if (removed.ok()) removed = env_.fs().SyncDir(paths_.segments());
-  if (!removed.ok()) SetFatal(removed);
+  if (auto removed = RemoveSegmentDirectory(extra_appendable->directory()); !removed.ok()) SetFatal(removed);
   return status;
 }
 
@@ -251,10 +249,7 @@ absl::Status LocalShard::RemoveOptimizationBuild(const Optimization& run) {
     // temp_segments/ is wiped at load: a leftover there is harmless.
     return RemoveTree(fs, run.build_dir);
   }
-  // The marker goes first (sorted removal): a crash midway leaves an
-  // incomplete directory, which the next load removes.
-  if (auto status = RemoveTree(fs, run.final_dir); !status.ok()) return status;
-  return fs.SyncDir(paths_.segments());
+  return RemoveSegmentDirectory(run.final_dir);
 }
 
 }  // namespace engine

@@ -99,11 +99,9 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
   if (!frozen.ok()) {
     segments_lock_->Downgrade();
     (void)Escalate(frozen);
-    // It never joined: its files (marker first) go, or a later load would
+    // It never joined: its directory goes, or a later load would
     // take it with a stale schema.
-    absl::Status removed = RemoveTree(env_.fs(), (*temporary)->directory());
-    if (removed.ok()) removed = env_.fs().SyncDir(paths_.segments());
-    if (!removed.ok()) SetFatal(removed);
+    if (auto removed = RemoveSegmentDirectory((*temporary)->directory()); !removed.ok()) SetFatal(removed);
     return frozen;
   }
   for (const auto& [id, proxy] : proxies) holder_.Replace(id, proxy);
@@ -164,10 +162,7 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
     return std::optional<SegmentId>(temporary_id);
   }
   SS_COVER(kTemporarySegmentDropped);
-  // The marker goes first (RemoveTree is sorted), so a crash midway leaves
-  // an incomplete directory that the next load removes.
-  if (auto status = RemoveTree(env_.fs(), dropped->directory()); !status.ok()) return status;
-  if (auto status = env_.fs().SyncDir(paths_.segments()); !status.ok()) return status;
+  if (auto status = RemoveSegmentDirectory(dropped->directory()); !status.ok()) return status;
   return std::optional<SegmentId>();
 }
 

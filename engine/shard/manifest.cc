@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/common/checksum.h"
 #include "engine/common/file_util.h"
 #include "engine/common/sealed_file.h"
 #include "engine/segment/segment.h"
@@ -45,6 +46,18 @@ absl::StatusOr<SegmentManifest> SegmentFromJson(const std::string& key, const nl
     }
     segment.files[file] = *file_version;
   }
+  if (!json.contains("file_checksums") || !json["file_checksums"].is_object()) {
+    return Invalid(fmt::format("segment '{}' has no file checksums", key));
+  }
+  for (const auto& [file, checksum] : json["file_checksums"].items()) {
+    if (!segment.files.contains(file) || !checksum.is_number_unsigned() || checksum.get<uint64_t>() > UINT32_MAX) {
+      return Invalid(fmt::format("bad checksum of file {}/{}", key, file));
+    }
+    segment.checksums[file] = static_cast<uint32_t>(checksum.get<uint64_t>());
+  }
+  if (segment.checksums.size() != segment.files.size()) {
+    return Invalid(fmt::format("segment '{}' lacks a file's checksum", key));
+  }
   return segment;
 }
 
@@ -58,9 +71,12 @@ bool IsPlainName(std::string_view name) {
 nlohmann::json ToJson(const SegmentManifest& manifest) {
   nlohmann::json files = nlohmann::json::object();
   for (const auto& [file, version] : manifest.files) files[file] = VersionJson(version);
+  nlohmann::json checksums = nlohmann::json::object();
+  for (const auto& [file, checksum] : manifest.checksums) checksums[file] = checksum;
   return {{"segment_id", manifest.segment_id},
           {"segment_version", VersionJson(manifest.segment_version)},
-          {"file_versions", std::move(files)}};
+          {"file_versions", std::move(files)},
+          {"file_checksums", std::move(checksums)}};
 }
 
 nlohmann::json ToJson(const SnapshotManifest& manifest) {
@@ -95,7 +111,10 @@ absl::StatusOr<SegmentManifest> SegmentManifestFromDisk(FileSystem& fs, const st
   SegmentManifest manifest{.segment_id = segment_id, .segment_version = *version};
   for (const DirEntry& entry : *entries) {
     if (entry.kind != EntryKind::kFile || !IsPlainName(entry.name) || entry.name.ends_with(".tmp")) continue;
+    auto file = ReadWholeFile(fs, JoinPath(dir, entry.name));
+    if (!file.ok()) return file.status();
     manifest.files[entry.name] = *version;
+    manifest.checksums[entry.name] = Crc32c(*file);
   }
   return manifest;
 }
@@ -130,7 +149,11 @@ std::set<std::string> UpdatedFiles(const SegmentManifest* old, const SegmentMani
       continue;
     }
     const auto it = old->files.find(file);
-    if (it == old->files.end() || it->second < version ||
+    const auto old_checksum = old->checksums.find(file);
+    const auto checksum = current.checksums.find(file);
+    const bool same_bytes = old_checksum != old->checksums.end() && checksum != current.checksums.end() &&
+                            old_checksum->second == checksum->second;
+    if (it == old->files.end() || it->second < version || !same_bytes ||
         (it->second == Version(0) && version == Version(0))) {
       updated.insert(file);
     }

@@ -34,6 +34,12 @@ struct SegmentManifest {
   std::string segment_id;
   Version segment_version;
   std::map<std::string, Version> files;  // file name inside the segment -> version
+  // The CRC32C of each file's contents. A version names the ops a segment
+  // applied, not its bytes: de-duplication at load deletes an older copy of
+  // a point at that copy's own version, changing the files but not the
+  // segment's version (seed 1439: a receiver kept a copy the sender had
+  // deleted so). Files at equal versions with other contents are sent too.
+  std::map<std::string, uint32_t> checksums;
   friend bool operator==(const SegmentManifest&, const SegmentManifest&) = default;
 };
 
@@ -58,7 +64,7 @@ bool IsPlainName(std::string_view name);
 
 // The manifest of one segment directory as it is on disk: the version in
 // its segment.json and every regular, non-hidden file (".tmp" leftovers of
-// an atomic write are skipped).
+// an atomic write are skipped), each read for its checksum.
 absl::StatusOr<SegmentManifest> SegmentManifestFromDisk(FileSystem& fs, const std::string& dir,
                                                         const std::string& segment_id);
 // The manifest of a closed shard's segments/ (complete segments only, as
@@ -66,9 +72,10 @@ absl::StatusOr<SegmentManifest> SegmentManifestFromDisk(FileSystem& fs, const st
 absl::StatusOr<SnapshotManifest> ShardManifestFromDisk(FileSystem& fs, const std::string& shard_dir);
 
 // Files of `current` that a receiver holding `old` must be sent: those it
-// lacks, those newer than its copy, and those at version 0 on both sides
-// (op 0 cannot be told apart from a segment created with an index at 0, so,
-// as Qdrant does, such files are always sent).
+// lacks, those newer than its copy, those whose contents differ from its
+// copy's, and those at version 0 on both sides (op 0 cannot be told apart
+// from a segment created with an index at 0, so, as Qdrant does, such files
+// are always sent).
 std::set<std::string> UpdatedFiles(const SegmentManifest* old, const SegmentManifest& current);
 
 }  // namespace engine

@@ -85,15 +85,27 @@ absl::StatusOr<std::string> LocalSource(FileSystem& fs, const std::string& shard
       fmt::format("partial snapshot: no local shard in '{}' to merge into", shard_dir));
 }
 
-absl::Status CheckKeptFile(const SnapshotManifest& local, const std::string& id, const std::string& file,
-                           const Version& version) {
+absl::Status CheckKeptFile(const SnapshotManifest& local, const SnapshotManifest& full, const std::string& id,
+                           const std::string& file, const Version& version) {
   const auto segment = local.segments.find(id);
   const Version* local_version = nullptr;
   if (segment != local.segments.end()) {
     const auto it = segment->second.files.find(file);
     if (it != segment->second.files.end()) local_version = &it->second;
   }
-  if (local_version != nullptr && *local_version == version) return absl::OkStatus();
+  const auto checksum = [](const SnapshotManifest& manifest, const std::string& id, const std::string& file) {
+    std::optional<uint32_t> found;
+    if (const auto segment = manifest.segments.find(id); segment != manifest.segments.end()) {
+      if (const auto it = segment->second.checksums.find(file); it != segment->second.checksums.end()) found = it->second;
+    }
+    return found;
+  };
+  if (local_version != nullptr && *local_version == version) {
+    if (checksum(local, id, file) == checksum(full, id, file)) return absl::OkStatus();
+    return absl::FailedPreconditionError(fmt::format(
+        "partial snapshot: the shard's segments/{}/{} is at the expected version but holds other bytes; the "
+        "shard changed since its manifest was taken", id, file));
+  }
   return absl::FailedPreconditionError(fmt::format(
       "partial snapshot: the shard's segments/{}/{} is {} but the snapshot expects it at version {}; "
       "the shard changed since its manifest was taken",
@@ -146,7 +158,7 @@ absl::StatusOr<PartialMergePlan> PlanPartialMerge(const SnapshotManifest& local,
         replaced = true;
         continue;
       }
-      if (auto status = CheckKeptFile(local, id, file, version); !status.ok()) return status;
+      if (auto status = CheckKeptFile(local, full, id, file, version); !status.ok()) return status;
       plan.local_files.push_back(path);
     }
     if (!replaced) {

@@ -103,7 +103,8 @@ TEST(ManifestTest, FreshAndChangedShard) {
 
 TEST(ManifestTest, MalformedManifestsAreRefused) {
   const nlohmann::json good =
-      nlohmann::json::parse(R"({"1": {"segment_id": "1", "segment_version": 4, "file_versions": {"a": 4}}})");
+      nlohmann::json::parse(R"({"1": {"segment_id": "1", "segment_version": 4, "file_versions": {"a": 4},
+                                      "file_checksums": {"a": 17}}})");
   EXPECT_TRUE(SnapshotManifestFromJson(good).ok());
   nlohmann::json newer_file = good;
   newer_file["1"]["file_versions"]["a"] = 5;
@@ -113,24 +114,33 @@ TEST(ManifestTest, MalformedManifestsAreRefused) {
   bad_file["1"]["file_versions"]["../x"] = 1;
   nlohmann::json mismatched_id = good;
   mismatched_id["1"]["segment_id"] = "2";
-  for (const nlohmann::json& bad : {newer_file, escaping, bad_file, mismatched_id, nlohmann::json::array()}) {
+  nlohmann::json no_checksum = good;
+  no_checksum["1"].erase("file_checksums");
+  nlohmann::json stray_checksum = good;
+  stray_checksum["1"]["file_checksums"]["b"] = 1;
+  for (const nlohmann::json& bad :
+       {newer_file, escaping, bad_file, mismatched_id, no_checksum, stray_checksum, nlohmann::json::array()}) {
     EXPECT_TRUE(absl::IsInvalidArgument(SnapshotManifestFromJson(bad).status())) << bad.dump();
   }
 }
 
 TEST(ManifestTest, UpdatedFilesFollowsQdrantsRules) {
-  const SegmentManifest current{"1", 7, {{"a", 7}, {"b", 7}}};
+  const SegmentManifest current{"1", 7, {{"a", 7}, {"b", 7}}, {{"a", 1}, {"b", 2}}};
   EXPECT_EQ(UpdatedFiles(nullptr, current), (std::set<std::string>{"a", "b"}));
   EXPECT_TRUE(UpdatedFiles(&current, current).empty());
-  const SegmentManifest older{"1", 5, {{"a", 5}, {"b", 7}}};
+  const SegmentManifest older{"1", 5, {{"a", 5}, {"b", 7}}, {{"a", 9}, {"b", 2}}};
   EXPECT_EQ(UpdatedFiles(&older, current), (std::set<std::string>{"a"}));
-  const SegmentManifest lacking{"1", 7, {{"a", 7}}};
+  const SegmentManifest lacking{"1", 7, {{"a", 7}}, {{"a", 1}}};
   EXPECT_EQ(UpdatedFiles(&lacking, current), (std::set<std::string>{"b"}));
   // Version 0 on both sides is ambiguous: always sent. No version at all is not.
-  const SegmentManifest zero{"1", 0, {{"a", 0}}};
+  const SegmentManifest zero{"1", 0, {{"a", 0}}, {{"a", 3}}};
   EXPECT_EQ(UpdatedFiles(&zero, zero), (std::set<std::string>{"a"}));
-  const SegmentManifest none{"1", std::nullopt, {{"a", std::nullopt}}};
+  const SegmentManifest none{"1", std::nullopt, {{"a", std::nullopt}}, {{"a", 3}}};
   EXPECT_TRUE(UpdatedFiles(&none, none).empty());
+  // The same version with other bytes (de-duplication at load deletes an
+  // older copy at its own version): sent.
+  const SegmentManifest deduplicated{"1", 7, {{"a", 7}, {"b", 7}}, {{"a", 1}, {"b", 5}}};
+  EXPECT_EQ(UpdatedFiles(&deduplicated, current), (std::set<std::string>{"b"}));
 }
 
 TEST(PartialSnapshotTest, EveryArchiveCarriesTheSegmentsManifest) {

@@ -75,7 +75,7 @@ void FaultInjectingFileSystem::Report(FaultClass fault, std::string_view path, s
 absl::Status FaultInjectingFileSystem::MaybeFail(double rate, FaultClass fault, uint64_t& counter,
                                                  std::string_view call, std::string_view path,
                                                  std::string_view consequence) {
-  if (!decisions_.Chance(rate)) return absl::OkStatus();
+  if (!decisions_.Rare(rate)) return absl::OkStatus();
   ++counter;
   const std::string message = fmt::format("EIO on {} {}", call, path);
   Report(fault, path, fmt::format("{}; {}", message, consequence));
@@ -84,7 +84,7 @@ absl::Status FaultInjectingFileSystem::MaybeFail(double rate, FaultClass fault, 
 
 void FaultInjectingFileSystem::MaybeFlipBit(std::span<char> buffer, size_t length, uint64_t offset,
                                             std::string_view path) {
-  if (length == 0 || !decisions_.Chance(rates_.bit_flip_on_read)) return;
+  if (length == 0 || !decisions_.Rare(rates_.bit_flip_on_read)) return;
   const uint64_t bit = decisions_.Draw(uint64_t{length} * 8);
   buffer[bit / 8] = static_cast<char>(buffer[bit / 8] ^ (1 << (bit % 8)));
   ++counts_.bit_flips;

@@ -276,7 +276,8 @@ void AddCampaignFlags(CLI::App& command, CampaignOptions& options) {
   command.add_option("--jobs", options.jobs, "Worker processes (default: every core)")
       ->check(CLI::Range(0, 1024));
   command.add_option("--json", options.json_path, "Write a machine-readable summary to FILE");
-  command.add_option("--profile", options.profile, "Persistence profile for every seed");
+  command.add_option("--profile", options.profile,
+                     "Persistence profile for every seed (a name or a spec); default: drawn per seed");
   command.add_flag("--quiet", options.quiet, "No progress line");
   command.add_flag("--coverage", options.coverage, "Print how often each coverage mark was hit");
   command.add_flag("--require-coverage", options.require_coverage,
@@ -351,7 +352,7 @@ int CampaignCommand(const CampaignOptions& options) {
       return 2;
     }
   }
-  if (options.profile && !sim::PersistenceProfile::Named(*options.profile)) {
+  if (options.profile && !sim::PersistenceProfile::FromSpec(*options.profile)) {
     std::fprintf(stderr, "shardsim campaign: unknown profile '%s'\n", options.profile->c_str());
     return 2;
   }

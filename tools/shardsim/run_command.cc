@@ -20,7 +20,8 @@ void AddRunFlags(CLI::App& command, RunOptions& options) {
   command.add_flag("--verbose", options.verbose, "Print ops, crashes and reloads as they happen");
   command.add_option("--strategy", options.strategy, "Scheduler: random, pct, round-robin");
   command.add_option("--profile", options.profile,
-                     "Persistence profile: no-fault, strict-posix, faulty, small-disk");
+                     "Persistence profile: a name (no-fault, strict-posix, ext4-ordered, faulty, small-disk) or a "
+                     "spec as a failure prints it; default: drawn from the seed");
   command.add_option("--crashes", options.crashes, "Crashes to inject")->check(CLI::Range(0, 100));
   command.add_option("--clients", options.clients, "Concurrent clients")->check(CLI::Range(1, 64));
   command.add_option("--ops,--steps", options.ops_per_client, "Client steps (operations and reads) per client per process")
@@ -36,7 +37,7 @@ std::optional<std::string> BuildConfig(const RunOptions& options,
     config.strategy = *strategy;
   }
   if (options.profile) {
-    auto profile = sim::PersistenceProfile::Named(*options.profile);
+    auto profile = sim::PersistenceProfile::FromSpec(*options.profile);
     if (!profile) {
       return fmt::format("unknown profile '{}' ({})", *options.profile,
                          fmt::join(sim::PersistenceProfile::Names(), ", "));

@@ -1,0 +1,130 @@
+#include "properties/fault_ledger.h"
+
+namespace properties {
+
+namespace {
+// Bounds what one run keeps: a run sees a few hundred errors at most.
+constexpr size_t kMaxSeen = 100'000;
+}  // namespace
+
+std::string_view ComponentName(Component component) {
+  switch (component) {
+    case Component::kWal: return "wal";
+    case Component::kSegments: return "segments";
+    case Component::kClocks: return "clocks";
+    case Component::kManifests: return "manifests";
+    case Component::kArchives: return "archives";
+    case Component::kRestoreStaging: return "restore-staging";
+    case Component::kOther: return "other";
+  }
+  return "?";
+}
+
+std::string_view OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kSurvived: return "survived";
+    case Outcome::kDetected: return "detected";
+    case Outcome::kRepaired: return "repaired";
+    case Outcome::kLost: return "lost";
+  }
+  return "?";
+}
+
+Component ComponentOf(std::string_view path) {
+  const auto contains = [&](std::string_view part) { return path.find(part) != std::string_view::npos; };
+  // Staging first: a staged copy holds wal/ and segments/ too.
+  if (contains(".staging") || contains(".old/") || path.ends_with(".old") || contains(".initializing")) {
+    return Component::kRestoreStaging;
+  }
+  if (contains(".tar") || contains(".checksum")) return Component::kArchives;
+  if (contains("manifest")) return Component::kManifests;
+  if (contains("clocks.json")) return Component::kClocks;
+  if (contains("/wal/") || path.ends_with("/wal")) return Component::kWal;
+  if (contains("/segments/") || contains("/temp_segments/") || path.ends_with("segments")) {
+    return Component::kSegments;
+  }
+  return Component::kOther;
+}
+
+void Envelope::Add(const Envelope& other) {
+  for (size_t f = 0; f < counts.size(); ++f) {
+    for (size_t c = 0; c < kComponentCount; ++c) {
+      for (size_t o = 0; o < kOutcomeCount; ++o) counts[f][c][o] += other.counts[f][c][o];
+    }
+  }
+}
+
+uint64_t Envelope::Total(Outcome outcome) const {
+  uint64_t total = 0;
+  for (const auto& by_component : counts) {
+    for (const auto& by_outcome : by_component) total += by_outcome[static_cast<size_t>(outcome)];
+  }
+  return total;
+}
+
+bool FaultLedger::Any(uint64_t since_step, std::string_view under) const {
+  for (const sim::Injection& injection : world_.injections()) {
+    if (injection.step >= since_step && std::string_view(injection.path).starts_with(under)) return true;
+  }
+  return false;
+}
+
+bool FaultLedger::AnyOf(sim::FaultClass fault, uint64_t since_step, std::string_view under) const {
+  for (const sim::Injection& injection : world_.injections()) {
+    if (injection.fault == fault && injection.step >= since_step &&
+        std::string_view(injection.path).starts_with(under)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool FaultLedger::AnyOfBetween(sim::FaultClass fault, uint64_t from_step, uint64_t to_step) const {
+  for (const sim::Injection& injection : world_.injections()) {
+    if (injection.fault == fault && injection.step >= from_step && injection.step <= to_step) return true;
+  }
+  return false;
+}
+
+void FaultLedger::NoteError(uint64_t step, std::string message) {
+  if (errors_.size() < kMaxSeen) errors_.push_back({step, std::move(message)});
+}
+
+void FaultLedger::NoteRepair(uint64_t step, std::string message) {
+  if (repairs_.size() < kMaxSeen) repairs_.push_back({step, std::move(message)});
+}
+
+bool FaultLedger::Names(const std::vector<Seen>& seen, const sim::Injection& injection) {
+  // A directory-entry loss is named through its directory (a refused load
+  // names the directory it misses), as is a directory sync error.
+  const std::string_view path = injection.path;
+  const size_t slash = path.rfind('/');
+  const std::string_view directory = slash == std::string_view::npos ? path : path.substr(0, slash);
+  for (const Seen& entry : seen) {
+    if (entry.step < injection.step) continue;
+    if (entry.message.find(path) != std::string::npos) return true;
+    if (injection.fault == sim::FaultClass::kDirEntryLoss && !directory.empty() &&
+        entry.message.find(directory) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Envelope FaultLedger::Classify() const {
+  Envelope envelope;
+  for (const sim::Injection& injection : world_.injections()) {
+    Outcome outcome = Outcome::kSurvived;
+    if (failure_step_ && *failure_step_ >= injection.step) {
+      outcome = Outcome::kLost;
+    } else if (Names(errors_, injection)) {
+      outcome = Outcome::kDetected;
+    } else if (Names(repairs_, injection)) {
+      outcome = Outcome::kRepaired;
+    }
+    ++envelope.at(injection.fault, ComponentOf(injection.path), outcome);
+  }
+  return envelope;
+}
+
+}  // namespace properties

@@ -1,0 +1,79 @@
+// The fault-tolerance envelope of one run: every fault the world injected
+// (sim::World::injections()), and what became of it — survived (no visible
+// effect), detected (an error the checker saw names its file), repaired (the
+// engine logged a repair of its file), or lost (the run failed a check
+// after it: the injection is a suspect). docs/faults.md defines the table;
+// the campaign sums it over seeds.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sim/fs/injection.h"
+#include "sim/world.h"
+
+namespace properties {
+
+enum class Component : uint8_t { kWal, kSegments, kClocks, kManifests, kArchives, kRestoreStaging, kOther };
+inline constexpr size_t kComponentCount = 7;
+enum class Outcome : uint8_t { kSurvived, kDetected, kRepaired, kLost };
+inline constexpr size_t kOutcomeCount = 4;
+
+std::string_view ComponentName(Component component);  // "wal", "segments", ...
+std::string_view OutcomeName(Outcome outcome);        // "survived", ...
+// The component a path belongs to ("shard/wal/wal-0..." is the WAL,
+// "shard.staging/..." restore staging, "snapshot-3.tar" an archive, ...).
+Component ComponentOf(std::string_view path);
+
+// Counts by fault class, component and outcome.
+struct Envelope {
+  std::array<std::array<std::array<uint64_t, kOutcomeCount>, kComponentCount>, sim::kFaultClassCount> counts{};
+  uint64_t& at(sim::FaultClass fault, Component component, Outcome outcome) {
+    return counts[static_cast<size_t>(fault)][static_cast<size_t>(component)][static_cast<size_t>(outcome)];
+  }
+  uint64_t get(sim::FaultClass fault, Component component, Outcome outcome) const {
+    return counts[static_cast<size_t>(fault)][static_cast<size_t>(component)][static_cast<size_t>(outcome)];
+  }
+  void Add(const Envelope& other);
+  uint64_t Total(Outcome outcome) const;
+};
+
+class FaultLedger {
+ public:
+  explicit FaultLedger(const sim::World& world) : world_(world) {}
+
+  // Whether a fault was injected at or after `since_step`, on a path that
+  // starts with `under` ("" = anywhere).
+  bool Any(uint64_t since_step, std::string_view under = "") const;
+  bool AnyOf(sim::FaultClass fault, uint64_t since_step, std::string_view under = "") const;
+  // Whether a fault of this class was injected in [from_step, to_step].
+  bool AnyOfBetween(sim::FaultClass fault, uint64_t from_step, uint64_t to_step) const;
+
+  // An error the checker saw (a failed call, a refused load or restore).
+  void NoteError(uint64_t step, std::string message);
+  // A repair the engine logged.
+  void NoteRepair(uint64_t step, std::string message);
+  // The run failed a check at `step`.
+  void NoteFailure(uint64_t step) { failure_step_ = step; }
+
+  Envelope Classify() const;
+
+ private:
+  struct Seen {
+    uint64_t step;
+    std::string message;
+  };
+  // Whether a message at or after `step` names the injection's file (or,
+  // for a directory fault, something in that directory).
+  static bool Names(const std::vector<Seen>& seen, const sim::Injection& injection);
+
+  const sim::World& world_;
+  std::vector<Seen> errors_;
+  std::vector<Seen> repairs_;
+  std::optional<uint64_t> failure_step_;
+};
+
+}  // namespace properties
