@@ -296,7 +296,7 @@ bool Run::HoldsSnapshot(size_t index, const std::string& shard_dir, uint64_t sin
         refused = ledger_.Any(since_step);  // else: not the snapshot, and not loadable either
         return;
       }
-      holds = MatchRestored(**shard, snapshots_[index]).has_value();
+      holds = !RestoredProblem(**shard, index).has_value();
       (void)(*shard)->Shutdown();
     });
     world_.WaitProcess(checker);
@@ -333,51 +333,56 @@ std::optional<size_t> Run::MatchRestored(engine::LocalShard& shard, const TakenS
 }
 
 bool Run::CheckRestoredState(engine::LocalShard& shard, size_t index) {
-  const TakenSnapshot& snapshot = snapshots_[index];
   if (config_.verbose) {
     const auto summary = shard.Summarize();
-    std::printf("restored %s: WAL [%llu, %llu), segments:\n", snapshot.path.c_str(),
+    std::printf("restored %s: WAL [%llu, %llu), segments:\n", snapshots_[index].path.c_str(),
                 (unsigned long long)summary.wal_first_index, (unsigned long long)summary.wal_next_index);
     for (const auto& line : summary.segments) std::printf("  %s\n", line.c_str());
   }
+  if (auto problem = RestoredProblem(shard, index)) {
+    Fail(problem->invariant, problem->what);
+    return false;
+  }
+  return true;
+}
+
+std::optional<Run::Problem> Run::RestoredProblem(engine::LocalShard& shard, size_t index) {
+  const TakenSnapshot& snapshot = snapshots_[index];
   if (!MatchRestored(shard, snapshot)) {
     const OperationHistory& operations = snapshot.history.operations;
     const size_t frozen_length = snapshot.frozen_through ? operations.PrefixLengthThrough(*snapshot.frozen_through) : 0;
-    Fail("snapshot-point-in-time",
-         fmt::format("snapshot {} ({} WAL, frozen through op {}, WAL continues at {}) restored to {} "
-                     "but the model at the freeze holds {}",
-                     snapshot.path, snapshot.save_wal ? "with" : "without", OpLabel(snapshot.frozen_through),
-                     snapshot.wal_next_index, DescribePoints(shard.Scroll(nullptr, std::nullopt, SIZE_MAX)),
-                     DescribePoints(ExpectedPoints(operations.StateAfterPrefix(frozen_length), config_.collection))));
-    return false;
+    return Problem{"snapshot-point-in-time",
+                   fmt::format("snapshot {} ({} WAL, frozen through op {}, WAL continues at {}) restored to {} "
+                               "but the model at the freeze holds {}",
+                               snapshot.path, snapshot.save_wal ? "with" : "without", OpLabel(snapshot.frozen_through),
+                               snapshot.wal_next_index, DescribePoints(shard.Scroll(nullptr, std::nullopt, SIZE_MAX)),
+                               DescribePoints(ExpectedPoints(operations.StateAfterPrefix(frozen_length),
+                                                             config_.collection)))};
   }
   if (auto broken = shard.CheckStructure()) {
-    Fail("structure", fmt::format("restored snapshot {}: {}", snapshot.path, *broken));
-    return false;
+    return Problem{"structure", fmt::format("restored snapshot {}: {}", snapshot.path, *broken)};
   }
   const engine::LocalShard::Summary summary = shard.Summarize();
   // Brief §5 item 6, clocks never ahead of the data: a restored clock newer
   // than every op the snapshot holds would reject a retry of an op it lacks.
   if (snapshot.clocks_bound && !summary.newest_clocks.NotAheadOf(*snapshot.clocks_bound)) {
-    Fail("snapshot-point-in-time",
-         fmt::format("restored snapshot {} ({} WAL, frozen through op {}): its newest clocks {} are ahead of "
-                     "the clocks {} of every op written through the last op it holds",
-                     snapshot.path, snapshot.save_wal ? "with" : "without", OpLabel(snapshot.frozen_through),
-                     summary.newest_clocks.ToJson().dump(), snapshot.clocks_bound->ToJson().dump()));
-    return false;
+    return Problem{"snapshot-point-in-time",
+                   fmt::format("restored snapshot {} ({} WAL, frozen through op {}): its newest clocks {} are ahead "
+                               "of the clocks {} of every op written through the last op it holds",
+                               snapshot.path, snapshot.save_wal ? "with" : "without", OpLabel(snapshot.frozen_through),
+                               summary.newest_clocks.ToJson().dump(), snapshot.clocks_bound->ToJson().dump())};
   }
   // Brief §5 item 3: new ops after a restore are never skipped, so the
   // restored WAL continues after the live WAL's end at the snapshot (an
   // earlier start reuses op numbers that segments already hold).
   if (summary.wal_next_index < snapshot.wal_next_index) {
-    Fail("snapshot-point-in-time",
-         fmt::format("restored snapshot {} ({} WAL): its WAL continues at {}, before the live WAL's end {} at the "
-                     "snapshot, so new ops would reuse op numbers",
-                     snapshot.path, snapshot.save_wal ? "with" : "without", summary.wal_next_index,
-                     snapshot.wal_next_index));
-    return false;
+    return Problem{"snapshot-point-in-time",
+                   fmt::format("restored snapshot {} ({} WAL): its WAL continues at {}, before the live WAL's end {} "
+                               "at the snapshot, so new ops would reuse op numbers",
+                               snapshot.path, snapshot.save_wal ? "with" : "without", summary.wal_next_index,
+                               snapshot.wal_next_index)};
   }
-  return true;
+  return std::nullopt;
 }
 
 }  // namespace properties

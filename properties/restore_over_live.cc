@@ -84,24 +84,27 @@ void Run::RestoreOverLive(const std::string& archive) {
         if (!shard.ok()) {
           if (absl::IsFailedPrecondition(shard.status())) return;  // dirty, says so
           NoteError(shard.status());
-          if (!ledger_.Any(started)) {
+          // (The old shard may be rotten since before the restore.)
+          if (!ledger_.Any(std::min(started, last_good_load_step_))) {
             Fail("restore-atomicity", fmt::format("after a crash during the restore of {} over the live shard, the "
                                                   "load failed: {}", archive, shard.status().ToString()));
           }
           return;  // a fault refused the load: restored again below
         }
         settled = true;
-        if (const auto length = MatchRestored(**shard, snapshot)) {
-          if (CheckRestoredState(**shard, *index)) {
-            history_.ResetToRestored(snapshot.history, *length, (*shard)->Summarize().wal_next_index);
-            last_restore_replaced_ = true;
-        lineage_start_ = snapshots_.size();
-          }
+        // The snapshot in full (state, clocks, WAL), or else the old shard:
+        // their points alone can be the same.
+        const auto problem = RestoredProblem(**shard, *index);
+        if (!problem) {
+          const size_t length = *MatchRestored(**shard, snapshot);
+          history_.ResetToRestored(snapshot.history, length, (*shard)->Summarize().wal_next_index);
+          last_restore_replaced_ = true;
+          lineage_start_ = snapshots_.size();
         } else {
           // Not the snapshot: it must be the old shard, recovered as after
           // the crash that ended its process (or a clean stop).
-          recovery_context_ = fmt::format("after a crash during the restore of {} over the live shard (the state "
-                                          "is not the snapshot's either)", archive);
+          recovery_context_ = fmt::format("after a crash during the restore of {} over the live shard (not the "
+                                          "snapshot: {})", archive, problem->what);
           if (CheckRecovered(**shard)) history_.NoteCleanStop();
           recovery_context_.clear();
         }
@@ -131,13 +134,12 @@ void Run::RestoreOverLive(const std::string& archive) {
           NoteError(shard.status());
           return;
         }
-        if (const auto length = MatchRestored(**shard, snapshot)) {
+        if (!RestoredProblem(**shard, *index)) {
           replaced_anyway = true;
-          if (CheckRestoredState(**shard, *index)) {
-            history_.ResetToRestored(snapshot.history, *length, (*shard)->Summarize().wal_next_index);
-            last_restore_replaced_ = true;
-            lineage_start_ = snapshots_.size();
-          }
+          history_.ResetToRestored(snapshot.history, *MatchRestored(**shard, snapshot),
+                                   (*shard)->Summarize().wal_next_index);
+          last_restore_replaced_ = true;
+          lineage_start_ = snapshots_.size();
         }
         (void)(*shard)->Shutdown();
       });

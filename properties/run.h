@@ -128,6 +128,12 @@ class Run {
   std::optional<size_t> MatchRestored(engine::LocalShard& shard, const TakenSnapshot& snapshot);
   // Every check of a restored shard: state, structure, clocks, WAL.
   bool CheckRestoredState(engine::LocalShard& shard, size_t index);
+  struct Problem {
+    std::string invariant;
+    std::string what;
+  };
+  // What CheckRestoredState would fail with, without failing.
+  std::optional<Problem> RestoredProblem(engine::LocalShard& shard, size_t index);
   // A fault hit while the archive was written, or rot hit the archive (or
   // its sidecar) since: a restore may refuse it.
   bool ArchiveMayBeDamaged(const TakenSnapshot& snapshot) const;

@@ -221,8 +221,9 @@ void Run::EngineProcess(bool final_check) {
   auto loaded = engine::LocalShard::Load(world_.env(), kShardDir, Options());
   if (!loaded.ok()) {
     NoteError(loaded.status());
-    // A load refused without any fault since the shard went down is a bug.
-    if (!ledger_.Any(process_end_step_)) {
+    // A load refused without any fault since the shard last loaded (rot
+    // stays until the shard is replaced) is a bug.
+    if (!ledger_.Any(std::min(process_end_step_, last_good_load_step_))) {
       Fail("recovery", fmt::format("shard load failed: {}", loaded.status().ToString()));
       return;
     }

@@ -76,26 +76,27 @@ absl::StatusOr<CollectionSnapshotInfo> CreateCollectionSnapshot(Env& env,
                                                                 const std::vector<CollectionShard>& shards,
                                                                 const std::string& archive_path,
                                                                 bool save_wal) {
+  std::set<ShardId> ids;
+  for (const CollectionShard& shard : shards) {
+    if (shard.shard == nullptr || !ids.insert(shard.id).second) {
+      return absl::InvalidArgumentError(fmt::format("collection snapshot: bad or duplicate shard {}", shard.id));
+    }
+  }
   auto pending = PendingArchive::Open(env.fs(), archive_path);
   if (!pending.ok()) return pending.status();
   CollectionSnapshotInfo info;
-  nlohmann::json listed = nlohmann::json::object();
-  for (const CollectionShard& shard : shards) {
-    if (shard.shard == nullptr || info.shards.contains(shard.id)) {
-      return absl::InvalidArgumentError(fmt::format("collection snapshot: bad or duplicate shard {}", shard.id));
+  const auto write = [&]() -> absl::Status {
+    nlohmann::json listed = nlohmann::json::object();
+    for (const CollectionShard& shard : shards) {
+      ArchiveBuilder archive((*pending)->writer(), fmt::format("shards/{}", shard.id));
+      auto shard_info = shard.shard->WriteSnapshot(archive, save_wal, /*receiver=*/nullptr);
+      if (!shard_info.ok()) return shard_info.status();
+      listed[fmt::format("{}", shard.id)] = ShardJson(*shard_info);
+      info.shards[shard.id] = std::move(*shard_info);
     }
-    ArchiveBuilder archive((*pending)->writer(), fmt::format("shards/{}", shard.id));
-    auto shard_info = shard.shard->WriteSnapshot(archive, save_wal, /*receiver=*/nullptr);
-    if (!shard_info.ok()) return shard_info.status();
-    listed[fmt::format("{}", shard.id)] = ShardJson(*shard_info);
-    info.shards[shard.id] = std::move(*shard_info);
-  }
-  if (auto status = (*pending)->writer().AddFile(kCollectionManifestName,
-                                                 nlohmann::json{{"shards", std::move(listed)}}.dump());
-      !status.ok()) {
-    return status;
-  }
-  auto bytes = (*pending)->Commit();
+    return (*pending)->writer().AddFile(kCollectionManifestName, nlohmann::json{{"shards", std::move(listed)}}.dump());
+  };
+  auto bytes = (*pending)->Finish(write());
   if (!bytes.ok()) return bytes.status();
   info.archive_bytes = *bytes;
   return info;

@@ -81,7 +81,7 @@ TEST(CollectionSnapshotTest, HostileArchivesChangeNoShard) {
       auto pending = PendingArchive::Open(fs, name);
       ASSERT_TRUE(pending.ok());
       for (const TarEntry& entry : edited) ASSERT_TRUE((*pending)->writer().AddFile(entry.path, entry.contents).ok());
-      ASSERT_TRUE((*pending)->Commit().ok());
+      ASSERT_TRUE((*pending)->Finish(absl::OkStatus()).ok());
     };
     // The last shard's data damaged (its manifest no longer matches): the
     // first shards must not be restored either.

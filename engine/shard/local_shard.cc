@@ -109,6 +109,14 @@ absl::Status LocalShard::Recover() {
     ReadLock segments(*segments_lock_);
     MutexLock updates(*updates_mutex_);
     if (auto status = holder_.DeduplicatePoints(); !status.ok()) return status;
+    // Every op the loaded segments hold is applied (a restored WAL-less
+    // snapshot replays none: without this its first freeze would claim
+    // that no op was applied).
+    for (SegmentId id : holder_.Ids()) {
+      if (const auto version = holder_.Get(id)->segment->version()) {
+        last_applied_ = std::max(last_applied_.value_or(0), *version);
+      }
+    }
   }
   if (auto status = EnsureAppendableSegment(); !status.ok()) return status;
   if (auto status = ReplayWal(); !status.ok()) return status;

@@ -60,8 +60,7 @@ absl::StatusOr<LocalShard::SnapshotInfo> LocalShard::CreateSnapshot(bool save_wa
   if (!pending.ok()) return pending.status();
   ArchiveBuilder archive((*pending)->writer());
   auto info = WriteSnapshot(archive, save_wal, /*receiver=*/nullptr);
-  if (!info.ok()) return info.status();
-  auto bytes = (*pending)->Commit();
+  auto bytes = (*pending)->Finish(info.status());
   if (!bytes.ok()) return bytes.status();
   info->archive_bytes = *bytes;
   return info;
@@ -73,8 +72,7 @@ absl::StatusOr<LocalShard::SnapshotInfo> LocalShard::CreatePartialSnapshot(
   if (!pending.ok()) return pending.status();
   ArchiveBuilder archive((*pending)->writer());
   auto info = WriteSnapshot(archive, /*save_wal=*/false, &receiver_manifest);
-  if (!info.ok()) return info.status();
-  auto bytes = (*pending)->Commit();
+  auto bytes = (*pending)->Finish(info.status());
   if (!bytes.ok()) return bytes.status();
   info->archive_bytes = *bytes;
   return info;
@@ -135,10 +133,17 @@ absl::StatusOr<LocalShard::SnapshotInfo> LocalShard::WriteSnapshot(ArchiveBuilde
       status = archive.AddFileFrom(fs, JoinPath(paths_.wal(), name), JoinPath("wal", name));
     }
     info.wal_next_index = wal_->next_index();
-    for (const std::string& clocks : {paths_.newest_clocks(), paths_.oldest_clocks()}) {
-      auto exists = Exists(fs, clocks);
-      if (status.ok() && exists.ok() && *exists) status = archive.AddFileFrom(fs, clocks, BaseName(clocks));
+    // The clocks as of the WAL sync above (what the flush persists), copied
+    // under the same WAL-mutex section: the clock files could already hold
+    // ticks of ops appended after the archived WAL's end (seed 8508).
+    ClockMap synced_newest, oldest;
+    {
+      MutexLock clocks(*clocks_mutex_);
+      synced_newest = synced_newest_clocks_;
+      oldest = oldest_clocks_;
     }
+    if (status.ok()) status = archive.Add("newest_clocks.json", Seal(synced_newest.ToJson().dump()));
+    if (status.ok()) status = archive.Add("oldest_clocks.json", Seal(oldest.ToJson().dump()));
   } else if (status.ok()) {
     {
       MutexLock wal(*wal_mutex_);

@@ -300,7 +300,7 @@ void Repack(FileSystem& fs, const std::string& archive, const std::string& out,
   ArchiveBuilder builder((*pending)->writer());
   for (const TarEntry& entry : *entries) ASSERT_TRUE(builder.Add(entry.path, entry.contents).ok());
   ASSERT_TRUE(builder.WriteManifest().ok());
-  ASSERT_TRUE((*pending)->Commit().ok());
+  ASSERT_TRUE((*pending)->Finish(absl::OkStatus()).ok());
 }
 
 nlohmann::json SegmentsManifestOf(const std::vector<TarEntry>& entries) {

@@ -178,8 +178,13 @@ absl::StatusOr<std::unique_ptr<LocalShard>> SwapInStaged(Env& env, const std::st
   options.ignore_initializing_flag = true;
   auto shard = LocalShard::Load(env, shard_dir, options);
   if (!shard.ok()) return shard.status();
-  if (auto status = fs.Unlink(flag); !status.ok()) return status;
-  if (auto status = fs.SyncDir(ParentDir(shard_dir)); !status.ok()) return status;
+  // (Shut down explicitly on failure: a destructor must not do I/O.)
+  absl::Status cleared = fs.Unlink(flag);
+  if (cleared.ok()) cleared = fs.SyncDir(ParentDir(shard_dir));
+  if (!cleared.ok()) {
+    (void)(*shard)->Shutdown();
+    return cleared;
+  }
   return shard;
 }
 

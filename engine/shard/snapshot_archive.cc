@@ -1,5 +1,6 @@
 #include "engine/shard/snapshot_archive.h"
 
+#include "engine/common/assert.h"
 #include "engine/common/file_util.h"
 #include "engine/snapshot/sha256.h"
 
@@ -27,7 +28,7 @@ absl::StatusOr<std::unique_ptr<PendingArchive>> PendingArchive::Open(FileSystem&
   if (!file.ok()) return file.status();
   archive->file_ = std::move(*file);
   auto writer = TarWriter::Open(*archive->file_);
-  if (!writer.ok()) return writer.status();
+  if (!writer.ok()) return archive->Finish(writer.status()).status();
   archive->writer_ = std::move(*writer);
   return archive;
 }
@@ -35,7 +36,19 @@ absl::StatusOr<std::unique_ptr<PendingArchive>> PendingArchive::Open(FileSystem&
 PendingArchive::~PendingArchive() {
   writer_.reset();  // before the file it writes to
   file_.reset();
-  if (!committed_) (void)fs_.Unlink(temporary());
+}
+
+absl::StatusOr<uint64_t> PendingArchive::Finish(absl::Status written) {
+  SS_ASSERT(!committed_, "{}: finished twice", path_);
+  if (written.ok()) {
+    auto bytes = Commit();
+    if (bytes.ok() || committed_) return bytes;
+    written = bytes.status();
+  }
+  writer_.reset();
+  file_.reset();
+  (void)fs_.Unlink(temporary());
+  return written;
 }
 
 absl::StatusOr<uint64_t> PendingArchive::Commit() {

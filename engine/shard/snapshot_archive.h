@@ -35,21 +35,26 @@ class ArchiveBuilder {
   nlohmann::json manifest_ = nlohmann::json::object();
 };
 
-// An archive being written to `path`.tmp; Commit finishes the tar, syncs,
-// renames it to `path`, syncs the directory and writes `path`.checksum.
-// Dropping an uncommitted archive removes the temporary file.
+// An archive being written to `path`.tmp; Finish(OK) commits it: finishes
+// the tar, syncs, renames it to `path`, syncs the directory and writes
+// `path`.checksum. Finish(error) removes the temporary file. The destructor
+// does no I/O (a crashed process unwinds through it, and every file-system
+// call may be where the simulation kills a task); a crash leaves at most the
+// temporary file.
 class PendingArchive {
  public:
   static absl::StatusOr<std::unique_ptr<PendingArchive>> Open(FileSystem& fs, std::string path);
   ~PendingArchive();
   TarWriter& writer() { return *writer_; }
-  // Returns the archive's size in bytes. On failure nothing of the archive
-  // is left (neither the temporary file, nor the archive, nor its sidecar).
-  absl::StatusOr<uint64_t> Commit();
+  // `written` is how writing the entries went. Returns the archive's size in
+  // bytes, or the first failure; on failure nothing of the archive is left
+  // (neither the temporary file, nor the archive, nor its sidecar).
+  absl::StatusOr<uint64_t> Finish(absl::Status written);
 
  private:
   PendingArchive(FileSystem& fs, std::string path) : fs_(fs), path_(std::move(path)) {}
   std::string temporary() const { return path_ + ".tmp"; }
+  absl::StatusOr<uint64_t> Commit();
   // After the rename: syncs the directory, writes the `.checksum` sidecar.
   absl::StatusOr<uint64_t> WriteSidecar();
 
