@@ -98,7 +98,7 @@ class Run {
   void PartialSnapshot(engine::LocalShard& shard);
   void CollectionSnapshot(engine::LocalShard& shard, bool save_wal);
   TakenSnapshot Taken(SnapshotKind kind, std::string path, bool save_wal, const engine::LocalShard::SnapshotInfo& info,
-                      uint64_t started_at_step);
+                      uint64_t started_at_step, std::optional<engine::SeqNumber> applied_before);
   void NoteUpdateResult(const engine::UpdateResult& result);
 
   bool CheckRecovered(engine::LocalShard& shard);

@@ -440,6 +440,7 @@ void Run::Vacuum(engine::LocalShard& shard) {
 void Run::Snapshot(engine::LocalShard& shard, bool save_wal) {
   const std::string path = fmt::format("snapshot-{}.tar", snapshot_counter_++);
   const uint64_t started = TraceStep();
+  const std::optional<engine::SeqNumber> applied_before = history_.applied_through();
   auto info = shard.CreateSnapshot(save_wal, path);
   if (!info.ok()) {
     ++stats_.snapshots_failed;
@@ -448,7 +449,7 @@ void Run::Snapshot(engine::LocalShard& shard, bool save_wal) {
     return;
   }
   ++(save_wal ? stats_.snapshots_with_wal : stats_.snapshots_without_wal);
-  snapshots_.push_back(Taken(SnapshotKind::kShard, path, save_wal, *info, started));
+  snapshots_.push_back(Taken(SnapshotKind::kShard, path, save_wal, *info, started, applied_before));
 }
 
 // Against the manifest of the newest WAL-less shard snapshot: its receiver
@@ -464,6 +465,7 @@ void Run::PartialSnapshot(engine::LocalShard& shard) {
   if (!base) return;
   const std::string path = fmt::format("partial-{}.tar", snapshot_counter_++);
   const uint64_t started = TraceStep();
+  const std::optional<engine::SeqNumber> applied_before = history_.applied_through();
   // (A copy: other clients' snapshots grow snapshots_ meanwhile.)
   const engine::SnapshotManifest receiver = snapshots_[*base].manifest;
   auto info = shard.CreatePartialSnapshot(receiver, path);
@@ -474,7 +476,7 @@ void Run::PartialSnapshot(engine::LocalShard& shard) {
     return;
   }
   ++stats_.partial_snapshots;
-  TakenSnapshot taken = Taken(SnapshotKind::kPartial, path, false, *info, started);
+  TakenSnapshot taken = Taken(SnapshotKind::kPartial, path, false, *info, started, applied_before);
   taken.base = base;
   snapshots_.push_back(std::move(taken));
 }
@@ -482,6 +484,7 @@ void Run::PartialSnapshot(engine::LocalShard& shard) {
 void Run::CollectionSnapshot(engine::LocalShard& shard, bool save_wal) {
   const std::string path = fmt::format("collection-{}.tar", snapshot_counter_++);
   const uint64_t started = TraceStep();
+  const std::optional<engine::SeqNumber> applied_before = history_.applied_through();
   auto info = engine::CreateCollectionSnapshot(world_.env(), {{0, &shard}}, path, save_wal);
   if (!info.ok()) {
     ++stats_.snapshots_failed;
@@ -490,17 +493,24 @@ void Run::CollectionSnapshot(engine::LocalShard& shard, bool save_wal) {
     return;
   }
   ++stats_.collection_snapshots;
-  snapshots_.push_back(Taken(SnapshotKind::kCollection, path, save_wal, info->shards.at(0), started));
+  snapshots_.push_back(Taken(SnapshotKind::kCollection, path, save_wal, info->shards.at(0), started, applied_before));
 }
 
 Run::TakenSnapshot Run::Taken(SnapshotKind kind, std::string path, bool save_wal,
-                              const engine::LocalShard::SnapshotInfo& info, uint64_t started_at_step) {
-  std::optional<engine::SeqNumber> last_held = info.frozen_through;
+                              const engine::LocalShard::SnapshotInfo& info, uint64_t started_at_step,
+                              std::optional<engine::SeqNumber> applied_before) {
+  // Every op known applied before the call is in the freeze. The engine
+  // knows only the ops that changed a segment (after a restore, its count
+  // starts at the segments' highest version), so trailing ops that changed
+  // nothing may be missing from its frozen_through.
+  std::optional<engine::SeqNumber> frozen = info.frozen_through;
+  if (applied_before && (!frozen || *frozen < *applied_before)) frozen = applied_before;
+  std::optional<engine::SeqNumber> last_held = frozen;
   if (save_wal) last_held = info.wal_next_index == 0 ? std::nullopt : std::optional(info.wal_next_index - 1);
   return TakenSnapshot{.kind = kind,
                        .path = std::move(path),
                        .save_wal = save_wal,
-                       .frozen_through = info.frozen_through,
+                       .frozen_through = frozen,
                        .wal_next_index = info.wal_next_index,
                        .history = history_.Save(),
                        .clocks_bound = last_held ? history_.ClocksAfterWriteOf(*last_held) : std::nullopt,

@@ -108,6 +108,15 @@ absl::Status LocalShard::Recover() {
   {
     ReadLock segments(*segments_lock_);
     MutexLock updates(*updates_mutex_);
+    // Copies read from an interrupted flush (past a log's committed length,
+    // perhaps only in the page cache) become durable before de-duplication
+    // deletes the older copies they supersede: otherwise a flush could
+    // persist those deletes, fail or lose power before the newer copies are
+    // durable, and a point whose upsert the WAL no longer holds would be
+    // gone (seed 28066: a sync failure in the load's own flush).
+    if (!holder_.Ids().empty()) {
+      if (auto flushed = FlushSegmentsWalFirst(/*force=*/false); !flushed.ok()) return flushed.status();
+    }
     if (auto status = holder_.DeduplicatePoints(); !status.ok()) return status;
     // Every op the loaded segments hold is applied (a restored WAL-less
     // snapshot replays none: without this its first freeze would claim
