@@ -146,14 +146,20 @@ absl::Status Wal::Load() {
   std::optional<size_t> torn_segment;
   uint64_t cut_at = 0;
   for (size_t i = 0; i < segments_.size(); ++i) {
-    if (!torn_segment && i > 0 &&
+    auto loaded = LoadSegment(segments_[i]);
+    if (!loaded.ok()) return loaded.status();
+    // A last segment whose header was never written is a rollover that
+    // failed (out of space) or was cut short by a crash; its name may not
+    // line up with the entries before it, which later appends may have put
+    // in the segment before.
+    const bool never_written = i + 1 == segments_.size() && i > 0 && segments_[i].size_bytes < kSegmentHeaderBytes;
+    if (!torn_segment && i > 0 && !never_written &&
         segments_[i].start != segments_[i - 1].start + segments_[i - 1].offsets.size()) {
       return absl::DataLossError(fmt::format("{}: gap or overlap after {}", PathOf(segments_[i].name),
                                              segments_[i - 1].name));
     }
-    auto loaded = LoadSegment(segments_[i]);
-    if (!loaded.ok()) return loaded.status();
     const auto [valid_end, torn] = *loaded;
+    if (never_written) continue;  // dropped below as unused
     if (torn_segment) {
       if (!segments_[i].offsets.empty()) {
         return absl::DataLossError(fmt::format("{}: entries after the torn end of {}",
@@ -322,9 +328,13 @@ absl::StatusOr<uint64_t> Wal::Append(std::string_view entry) {
     // segment is corruption, never an unsynced tail.
     if (auto status = Sync(); !status.ok()) return status;
     if (auto status = StartSegment(); !status.ok()) {
-      // Out of space the new segment is simply not started (an empty file
-      // left behind is removed at the next load); the WAL stays as it was.
-      return absl::IsResourceExhausted(status) ? status : Stop(status);
+      if (!absl::IsResourceExhausted(status)) return Stop(status);
+      // Out of space the new segment is simply not started, and the file
+      // goes (a later, smaller entry may still fit the current segment and
+      // take the index this file is named after; a leftover is also
+      // tolerated at load).
+      (void)fs_.Unlink(PathOf(SegmentName(next_index())));
+      return status;
     }
   }
   Segment& segment = segments_.back();
