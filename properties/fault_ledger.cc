@@ -62,6 +62,54 @@ uint64_t Envelope::Total(Outcome outcome) const {
   return total;
 }
 
+nlohmann::json EnvelopeToJson(const Envelope& envelope) {
+  nlohmann::json json = nlohmann::json::object();
+  for (size_t f = 0; f < sim::kFaultClassCount; ++f) {
+    for (size_t c = 0; c < kComponentCount; ++c) {
+      const auto& cell = envelope.counts[f][c];
+      if (cell[0] + cell[1] + cell[2] + cell[3] == 0) continue;
+      nlohmann::json outcomes = nlohmann::json::object();
+      for (size_t o = 0; o < kOutcomeCount; ++o) outcomes[std::string(OutcomeName(Outcome(o)))] = cell[o];
+      json[std::string(sim::FaultClassName(sim::FaultClass(f)))][std::string(ComponentName(Component(c)))] =
+          std::move(outcomes);
+    }
+  }
+  return json;
+}
+
+absl::StatusOr<Envelope> EnvelopeFromJson(const nlohmann::json& json) {
+  Envelope envelope;
+  if (!json.is_object()) return absl::InvalidArgumentError("envelope: not an object");
+  const auto index_of = [](std::string_view name, size_t count, auto name_of) -> std::optional<size_t> {
+    for (size_t i = 0; i < count; ++i) {
+      if (name_of(i) == name) return i;
+    }
+    return std::nullopt;
+  };
+  for (const auto& [fault, components] : json.items()) {
+    const auto f = index_of(fault, sim::kFaultClassCount, [](size_t i) { return sim::FaultClassName(sim::FaultClass(i)); });
+    if (!f || !components.is_object()) return absl::InvalidArgumentError("envelope: unknown fault class " + fault);
+    for (const auto& [component, outcomes] : components.items()) {
+      const auto c = index_of(component, kComponentCount, [](size_t i) { return ComponentName(Component(i)); });
+      if (!c || !outcomes.is_object()) return absl::InvalidArgumentError("envelope: unknown component " + component);
+      for (const auto& [outcome, count] : outcomes.items()) {
+        const auto o = index_of(outcome, kOutcomeCount, [](size_t i) { return OutcomeName(Outcome(i)); });
+        if (!o || !count.is_number_unsigned()) return absl::InvalidArgumentError("envelope: bad cell " + outcome);
+        envelope.counts[*f][*c][*o] += count.get<uint64_t>();
+      }
+    }
+  }
+  return envelope;
+}
+
+std::array<uint64_t, sim::kFaultClassCount> InjectionsByClass(const Envelope& envelope) {
+  std::array<uint64_t, sim::kFaultClassCount> totals{};
+  for (size_t f = 0; f < sim::kFaultClassCount; ++f) {
+    for (const auto& cell : envelope.counts[f]) totals[f] += cell[0] + cell[1] + cell[2] + cell[3];
+  }
+  return totals;
+}
+
 bool FaultLedger::Any(uint64_t since_step, std::string_view under) const {
   for (const sim::Injection& injection : world_.injections()) {
     if (injection.step >= since_step && std::string_view(injection.path).starts_with(under)) return true;

@@ -12,6 +12,10 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/statusor.h"
+
+#include <nlohmann/json.hpp>
+
 #include "sim/fs/injection.h"
 #include "sim/world.h"
 
@@ -40,6 +44,14 @@ struct Envelope {
   void Add(const Envelope& other);
   uint64_t Total(Outcome outcome) const;
 };
+
+// {"<fault class>": {"<component>": {"survived": n, ...}}}, non-zero cells
+// only; and back (unknown names are an error, so mixed versions do not sum
+// silently).
+nlohmann::json EnvelopeToJson(const Envelope& envelope);
+absl::StatusOr<Envelope> EnvelopeFromJson(const nlohmann::json& json);
+// Injections per fault class.
+std::array<uint64_t, sim::kFaultClassCount> InjectionsByClass(const Envelope& envelope);
 
 class FaultLedger {
  public:

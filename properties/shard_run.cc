@@ -26,6 +26,11 @@ Run::Run(const ShardRunConfig& config, RunSources sources)
             "a run takes its steps from a workload or from a script");
   if (sources_.workload != nullptr) workload_.emplace(*sources_.workload, config_);
   history_.set_verbose(config.verbose);
+  // The engine's log: its repairs count into the fault envelope.
+  world_.sim_env().set_log_listener([this](std::string_view line) {
+    if (line.starts_with("repaired")) ledger_.NoteRepair(TraceStep(), std::string(line));
+    if (config_.verbose) std::printf("log: %.*s\n", static_cast<int>(line.size()), line.data());
+  });
   if (config.print_trace || config.trace_listener || config.stop_at_step) {
     world_.trace().set_listener([this](const sim::TraceEvent& event) { OnTraceEvent(event); });
   }

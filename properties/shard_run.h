@@ -52,32 +52,48 @@ struct ShardRunConfig {
   std::string Describe() const;
 };
 
+// The counters of a run, each once: X(name, what it counts). The struct,
+// its JSON and the campaign's sums all come from this list.
+#define SHARDSIM_RUN_STATS(X)                                                                       \
+  X(ops_written, "ops written to the WAL")                                                          \
+  X(ops_completed, "ops answered completed (wait=true)")                                            \
+  X(clock_rejections, "updates refused by their clock tag")                                         \
+  X(freezes, "proxy_all_segments_and_apply calls")                                                  \
+  X(snapshots_with_wal, "shard snapshots taken with the WAL")                                       \
+  X(snapshots_without_wal, "shard snapshots taken without the WAL")                                 \
+  X(partial_snapshots, "partial snapshots taken")                                                   \
+  X(collection_snapshots, "collection snapshots taken")                                             \
+  X(snapshots_failed, "snapshots that returned an error under injected faults")                     \
+  X(restores, "shard snapshots restored and checked")                                               \
+  X(partial_recoveries, "partial snapshots recovered onto their base and checked")                  \
+  X(collection_restores, "collection snapshots restored and checked")                               \
+  X(restores_failed, "restores that returned an error under injected faults")                       \
+  X(restore_crashes, "crashes injected during a restore into its own directory")                    \
+  X(restores_over_live, "snapshots restored over the live shard between processes")                 \
+  X(restore_over_live_crashes, "crashes injected during a restore over the live shard")             \
+  X(ops_after_restore, "ops written to a shard after a restore over it, and checked")               \
+  X(damaged_shards_replaced, "shards that refused to load for good after rot, replaced")            \
+  X(optimizations, "merges and vacuums that swapped in their result")                               \
+  X(reads_checked, "reads checked against the model")                                               \
+  X(process_crashes, "process crashes ending an engine process")                                    \
+  X(power_losses, "power losses ending an engine process")                                          \
+  X(reloads, "successful loads of the live shard")                                                  \
+  X(failed_loads, "loads refused under injected faults, then retried")
+
 struct ShardRunStats {
-  uint64_t ops_written = 0;
-  uint64_t ops_completed = 0;
-  uint64_t clock_rejections = 0;
-  uint64_t freezes = 0;  // proxy_all_segments_and_apply calls
-  uint64_t snapshots_with_wal = 0;
-  uint64_t snapshots_without_wal = 0;
-  uint64_t restores = 0;
-  uint64_t restore_crashes = 0;  // crashes injected during a restore
-  uint64_t optimizations = 0;
-  uint64_t reads_checked = 0;
-  uint64_t process_crashes = 0;
-  uint64_t power_losses = 0;
-  uint64_t reloads = 0;
-  uint64_t failed_loads = 0;  // refused under injected faults, then retried
-  uint64_t partial_snapshots = 0;
-  uint64_t collection_snapshots = 0;
-  uint64_t snapshots_failed = 0;  // returned an error under injected faults
-  uint64_t partial_recoveries = 0;
-  uint64_t collection_restores = 0;
-  uint64_t restores_failed = 0;  // returned an error under injected faults
-  uint64_t restores_over_live = 0;
-  uint64_t restore_over_live_crashes = 0;
-  uint64_t ops_after_restore = 0;  // ops written to a shard restored over the live one
-  uint64_t damaged_shards_replaced = 0;  // refused to load for good after rot
+#define SHARDSIM_STAT_FIELD(name, description) uint64_t name = 0;
+  SHARDSIM_RUN_STATS(SHARDSIM_STAT_FIELD)
+#undef SHARDSIM_STAT_FIELD
 };
+
+struct StatField {
+  std::string_view name;
+  std::string_view description;
+  uint64_t value;
+};
+// Every counter of `stats`, in the list's order.
+std::vector<StatField> StatFields(const ShardRunStats& stats);
+
 
 // The invariants a run checks, as named in failures (brief §5):
 //   read                    a read no model state in its window gives (items 1, 7)

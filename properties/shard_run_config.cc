@@ -32,6 +32,14 @@ ShardRunConfig ShardRunConfig::Draw(uint64_t seed) {
   return config;
 }
 
+std::vector<StatField> StatFields(const ShardRunStats& stats) {
+  return {
+#define SHARDSIM_STAT_ENTRY(name, description) {#name, description, stats.name},
+      SHARDSIM_RUN_STATS(SHARDSIM_STAT_ENTRY)
+#undef SHARDSIM_STAT_ENTRY
+  };
+}
+
 std::string ShardRunConfig::Describe() const {
   return fmt::format(
       "seed={} strategy={} profile={} clients={} ops_per_client={} wait={} crashes={} "

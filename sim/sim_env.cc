@@ -122,6 +122,11 @@ void SimEnv::YieldPoint(std::string_view label) {
   scheduler_.Yield();
 }
 
+void SimEnv::Log(std::string_view line) {
+  scheduler_.trace().Record(EventKind::kLog, scheduler_.current(), 0, scheduler_.now_ns(), line);
+  if (log_listener_) log_listener_(line);
+}
+
 std::unique_ptr<engine::Mutex> SimEnv::NewMutex(std::string name) {
   return std::make_unique<SimMutex>(scheduler_, std::move(name));
 }

@@ -57,6 +57,11 @@ class SimEnv final : public engine::Env {
   void SleepForNanos(int64_t duration_ns) override;
   std::unique_ptr<engine::Task> Spawn(std::string name, std::function<void()> body) override;
   void YieldPoint(std::string_view label) override;
+  // A kLog trace event (not a scheduling point), then the listener.
+  void Log(std::string_view line) override;
+  void set_log_listener(std::function<void(std::string_view line)> listener) {
+    log_listener_ = std::move(listener);
+  }
   std::unique_ptr<engine::Mutex> NewMutex(std::string name) override;
   std::unique_ptr<engine::RwLock> NewRwLock(std::string name) override;
   std::unique_ptr<engine::CondVar> NewCondVar(engine::Mutex& mutex, std::string name) override;
@@ -64,6 +69,7 @@ class SimEnv final : public engine::Env {
  private:
   Scheduler& scheduler_;
   TracingFileSystem fs_;
+  std::function<void(std::string_view)> log_listener_;
 };
 
 }  // namespace sim

@@ -23,6 +23,7 @@ std::string_view EventKindName(EventKind kind) {
     case EventKind::kRestart: return "restart";
     case EventKind::kMark: return "mark";
     case EventKind::kOperator: return "operator";
+    case EventKind::kLog: return "log";
   }
   return "?";
 }

@@ -25,6 +25,7 @@ enum class EventKind : uint8_t {
   kRestart,    // a new process started
   kMark,       // an engine yield point or coverage mark; detail = label
   kOperator,   // the world acted as an operator (freed disk space); detail = what
+  kLog,        // the engine logged a line (Env::Log); detail = the line
 };
 
 std::string_view EventKindName(EventKind kind);

@@ -70,6 +70,7 @@ class World {
   World& operator=(const World&) = delete;
 
   engine::Env& env() { return *env_; }
+  SimEnv& sim_env() { return *env_; }
   Scheduler& scheduler() { return *scheduler_; }
   Trace& trace() { return trace_; }
   SimFileSystem& fs() { return *sim_fs_; }

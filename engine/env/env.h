@@ -151,6 +151,10 @@ class Env {
   // A point where the engine invites a context switch: interesting races live
   // here. The real world ignores it; the simulation may switch tasks.
   virtual void YieldPoint(std::string_view label) = 0;
+  // A line for the operator's log: what the engine repaired at a load (a
+  // torn WAL tail cut, an interrupted segment removed, ...). Never blocks
+  // and is never a scheduling point.
+  virtual void Log(std::string_view line) = 0;
 
   virtual std::unique_ptr<Mutex> NewMutex(std::string name) = 0;
   virtual std::unique_ptr<RwLock> NewRwLock(std::string name) = 0;

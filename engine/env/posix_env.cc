@@ -1,3 +1,4 @@
+#include <cstdio>
 #include "engine/env/posix_env.h"
 
 #include <dirent.h>
@@ -18,6 +19,11 @@
 #include "engine/common/assert.h"
 
 namespace engine {
+
+void PosixEnv::Log(std::string_view line) {
+  std::fprintf(stderr, "shardsim: %.*s\n", static_cast<int>(line.size()), line.data());
+}
+
 
 namespace {
 

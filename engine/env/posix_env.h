@@ -24,6 +24,7 @@ class PosixEnv final : public Env {
   void SleepForNanos(int64_t duration_ns) override;
   std::unique_ptr<Task> Spawn(std::string name, std::function<void()> body) override;
   void YieldPoint(std::string_view label) override {}
+  void Log(std::string_view line) override;
   std::unique_ptr<Mutex> NewMutex(std::string name) override;
   std::unique_ptr<RwLock> NewRwLock(std::string name) override;
   std::unique_ptr<CondVar> NewCondVar(Mutex& mutex, std::string name) override;

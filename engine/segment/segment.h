@@ -95,6 +95,9 @@ class Segment final : public SegmentEntry {
   // persists the flag. REQUIRES: no unsaved changes.
   absl::Status Seal();
 
+  // What Load found to repair: data past a log's committed length (an
+  // interrupted flush), cut and written again at the next flush.
+  const std::vector<std::string>& load_repairs() const { return load_repairs_; }
   // Bytes appended to component files by flushes (for flush-cost checks).
   uint64_t flushed_bytes() const { return flushed_bytes_; }
   // Every id the payload index lists under `key` is a live point whose
@@ -146,6 +149,7 @@ class Segment final : public SegmentEntry {
   // Some log holds bytes past its committed length: the next flush cuts
   // every log back first, so batches of different flushes never mix.
   bool cut_uncommitted_tails_ = false;
+  std::vector<std::string> load_repairs_;
 };
 
 }  // namespace engine

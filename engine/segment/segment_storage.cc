@@ -304,7 +304,12 @@ absl::Status Segment::LoadFromDisk() {
     // dropped that are still readable). Points read from there are
     // re-flushed, so they become durable for real.
     log_end_bytes_[log] = committed_bytes_[log];
-    if (data->size() > committed_bytes_[log]) cut_uncommitted_tails_ = true;
+    if (data->size() > committed_bytes_[log]) {
+      cut_uncommitted_tails_ = true;
+      load_repairs_.push_back(fmt::format("{}: {} bytes past its flushed length {} (an interrupted flush) will be "
+                                          "cut and flushed again", PathOf(log), data->size() - committed_bytes_[log],
+                                          committed_bytes_[log]));
+    }
   }
   std::set<PointId> uncommitted_ids;
   const auto bad = [&](const char* log) {

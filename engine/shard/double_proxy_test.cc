@@ -52,6 +52,7 @@ class YieldGateEnv final : public Env {
     changed_->SignalAll();
   }
 
+  void Log(std::string_view line) override { inner_.Log(line); }
   void YieldPoint(std::string_view label) override {
     {
       MutexLock lock(*mutex_);

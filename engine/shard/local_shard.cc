@@ -96,8 +96,10 @@ absl::Status LocalShard::Recover() {
   oldest_clocks_ = std::move(*oldest);
   // Now repair: drop interrupted creations and deletes, the optimizer's
   // build area, and older copies of points.
+  for (const std::string& repair : wal_->load_repairs()) env_.Log(fmt::format("repaired: {}", repair));
   for (const std::string& dir : leftovers) {
     if (auto status = RemoveTree(fs, dir); !status.ok()) return status;
+    env_.Log(fmt::format("repaired: removed {}, an interrupted segment creation or delete", dir));
   }
   if (auto status = RemoveTree(fs, paths_.temp_segments()); !status.ok()) return status;
   if (auto status = EnsureDir(fs, paths_.temp_segments()); !status.ok()) return status;
@@ -117,7 +119,9 @@ absl::Status LocalShard::Recover() {
     if (!holder_.Ids().empty()) {
       if (auto flushed = FlushSegmentsWalFirst(/*force=*/false); !flushed.ok()) return flushed.status();
     }
-    if (auto status = holder_.DeduplicatePoints(); !status.ok()) return status;
+    auto resolved = holder_.DeduplicatePoints();
+    if (!resolved.ok()) return resolved.status();
+    for (const std::string& line : *resolved) env_.Log(fmt::format("repaired: {}", line));
     // Every op the loaded segments hold is applied (a restored WAL-less
     // snapshot replays none: without this its first freeze would claim
     // that no op was applied).
@@ -152,6 +156,7 @@ absl::Status LocalShard::LoadSegments(std::vector<std::string>& leftovers) {
     }
     auto segment = Segment::Load(fs, dir);
     if (!segment.ok()) return segment.status();
+    for (const std::string& repair : (*segment)->load_repairs()) env_.Log(fmt::format("repaired: {}", repair));
     holder_.AddNew(std::shared_ptr<SegmentEntry>(std::move(*segment)));
   }
   AdoptSchema();

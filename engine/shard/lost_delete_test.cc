@@ -109,6 +109,7 @@ class GatedEnv final : public Env {
     return inner_.Spawn(std::move(name), std::move(body));
   }
   void YieldPoint(std::string_view label) override { inner_.YieldPoint(label); }
+  void Log(std::string_view line) override { inner_.Log(line); }
   std::unique_ptr<Mutex> NewMutex(std::string name) override { return inner_.NewMutex(std::move(name)); }
   std::unique_ptr<RwLock> NewRwLock(std::string name) override { return inner_.NewRwLock(std::move(name)); }
   std::unique_ptr<CondVar> NewCondVar(Mutex& mutex, std::string name) override {

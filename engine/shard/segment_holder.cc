@@ -175,18 +175,26 @@ absl::Status SegmentHolder::DeletePoints(SeqNumber op_num, const std::vector<Poi
   return absl::OkStatus();
 }
 
-absl::Status SegmentHolder::DeduplicatePoints() {
+absl::StatusOr<std::vector<std::string>> SegmentHolder::DeduplicatePoints() {
   std::set<PointId> all_ids;
   for (const auto& [segment_id, locked] : segments_) {
     ReadLock guard(*locked.lock);
     for (PointId id : locked.segment->LiveIds()) all_ids.insert(id);
   }
   const std::vector<PointId> ids(all_ids.begin(), all_ids.end());
+  std::vector<std::string> resolved;
   for (const auto& [id, copies] : FindCopies(ids)) {
-    if (copies.size() > 1) SS_COVER(kDuplicateResolvedAtLoad);
+    if (copies.size() < 2) continue;
+    SS_COVER(kDuplicateResolvedAtLoad);
     if (auto status = DeleteOlderCopies(id, copies); !status.ok()) return status;
+    std::string line = fmt::format("point {}: kept the copy at version {} in {}, deleted", id, copies[0].version,
+                                   segments_.at(copies[0].segment).segment->directory());
+    for (size_t i = 1; i < copies.size(); ++i) {
+      line += fmt::format(" {}@{}", segments_.at(copies[i].segment).segment->directory(), copies[i].version);
+    }
+    resolved.push_back(std::move(line));
   }
-  return absl::OkStatus();
+  return resolved;
 }
 
 absl::Status SegmentHolder::ApplyToAllSegments(

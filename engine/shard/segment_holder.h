@@ -79,7 +79,8 @@ class SegmentHolder {
   absl::Status DeletePoints(SeqNumber op_num, const std::vector<PointId>& ids);
 
   // Keeps only the highest-version copy of every point (at load).
-  absl::Status DeduplicatePoints();
+  // Returns what it resolved, one line per point with several copies.
+  absl::StatusOr<std::vector<std::string>> DeduplicatePoints();
 
   // Applies a segment-level operation (field index) to every segment.
   absl::Status ApplyToAllSegments(const std::function<absl::StatusOr<bool>(SegmentEntry&)>& op);

@@ -52,7 +52,7 @@ TEST(SegmentHolderTest, DeduplicationKeepsOneCopyOfThree) {
     SegmentHolder holder(world.env());
     AddCopies(world, holder, {9, 9, 5});
     ASSERT_EQ(LiveCopyCount(holder), 3u);
-    ASSERT_TRUE(holder.DeduplicatePoints().ok());
+    ASSERT_TRUE(holder.DeduplicatePoints().ok());  // (its lines are for the log)
     ASSERT_EQ(LiveCopyCount(holder), 1u);
     const auto copies = holder.LiveCopies().at(kPointId);
     EXPECT_EQ(holder.Get(copies.front())->segment->point_version(kPointId), 9u);

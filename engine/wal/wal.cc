@@ -205,6 +205,8 @@ absl::Status Wal::Load() {
   // Only now, with everything validated, cut the torn tail.
   if (torn_segment) {
     SS_COVER(kWalTornTailCut);
+    load_repairs_.push_back(fmt::format("cut the torn tail of {} at byte {} (unsynced entries past the first bad one)",
+                                        PathOf(segments_.back().name), cut_at));
     auto file = fs_.Open(PathOf(segments_.back().name), OpenMode::kReadWrite);
     if (!file.ok()) return file.status();
     if (auto status = (*file)->Truncate(cut_at); !status.ok()) return status;
@@ -219,6 +221,7 @@ absl::Status Wal::Load() {
   }
   for (const std::string& name : unused_segments) {
     if (auto status = fs_.Unlink(PathOf(name)); !status.ok()) return status;
+    load_repairs_.push_back(fmt::format("removed {}, a WAL segment never written", PathOf(name)));
   }
   if (auto status = RewriteUnsyncedEntries(); !status.ok()) return status;
   if (!unused_segments.empty()) return fs_.SyncDir(dir_);
@@ -268,6 +271,8 @@ absl::Status Wal::RewriteUnsyncedEntries() {
               "{}: {} verified tail bytes for {} unsynced bytes", segment.name, segment.unsynced_tail.size(),
               segment.size_bytes - from);
     SS_COVER(kWalEntriesRewritten);
+    load_repairs_.push_back(fmt::format("rewrote the {} unsynced bytes of {} read from the page cache",
+                                        segment.unsynced_tail.size(), PathOf(segment.name)));
     auto file = fs_.Open(PathOf(segment.name), OpenMode::kReadWrite);
     if (!file.ok()) return file.status();
     const std::string& bytes = segment.unsynced_tail;

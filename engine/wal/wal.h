@@ -63,6 +63,9 @@ class Wal {
   absl::Status Sync();
   // The failure that stopped the WAL, or OK.
   const absl::Status& stopped() const { return stopped_; }
+  // What Open repaired ("cut the torn tail of wal/wal-...: ..."), for the
+  // shard's log.
+  const std::vector<std::string>& load_repairs() const { return load_repairs_; }
   // REQUIRES: first_index() <= index < next_index(). Verifies the checksum.
   absl::StatusOr<std::string> Read(uint64_t index);
   // Acknowledges every entry below `index`: records it as the logical first
@@ -116,6 +119,7 @@ class Wal {
   bool dir_unsynced_ = false;
   uint64_t synced_next_index_ = 0;
   absl::Status stopped_;
+  std::vector<std::string> load_repairs_;
 };
 
 }  // namespace engine

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/common/coverage.h"
+#include "properties/fault_ledger.h"
 #include "properties/shard_run.h"
 #include "properties/shrink.h"
 #include "scenarios/scenario_format.h"
@@ -51,11 +52,11 @@ void OnSeedTimeout(int) {
 }
 
 struct Totals {
-  uint64_t seeds = 0, passed = 0, failed = 0, steps = 0, ops = 0, completed = 0, reads = 0;
-  uint64_t process_crashes = 0, power_losses = 0, reloads = 0;
-  uint64_t snapshots_with_wal = 0, snapshots_without_wal = 0, restores = 0, freezes = 0;
-  uint64_t optimizations = 0;
-  uint64_t restore_crashes = 0;
+  uint64_t seeds = 0, passed = 0, failed = 0, steps = 0;
+  std::map<std::string, uint64_t> stats;     // counter -> sum over seeds
+  properties::Envelope envelope;             // what became of every injected fault
+  std::array<uint64_t, sim::kFaultClassCount> seeds_with_fault{};  // seeds with >= 1 injection, by class
+  uint64_t seeds_with_any_fault = 0;
   std::map<std::string, uint64_t> coverage;  // mark -> hits
   std::map<std::string, std::vector<nlohmann::json>> failures;  // signature -> runs
   std::map<std::string, double> first_failure_seconds;           // signature -> when first seen
@@ -95,21 +96,27 @@ std::string InvariantOf(const nlohmann::json& run) {
 void Absorb(Totals& totals, const nlohmann::json& run, double elapsed_seconds) {
   ++totals.seeds;
   totals.steps += run.value("steps", 0ull);
-  totals.ops += run.value("ops_written", 0ull);
-  totals.completed += run.value("ops_completed", 0ull);
-  totals.reads += run.value("reads_checked", 0ull);
-  totals.process_crashes += run.value("process_crashes", 0ull);
-  totals.power_losses += run.value("power_losses", 0ull);
-  totals.reloads += run.value("reloads", 0ull);
-  totals.snapshots_with_wal += run.value("snapshots_with_wal", 0ull);
-  totals.snapshots_without_wal += run.value("snapshots_without_wal", 0ull);
-  totals.restores += run.value("restores", 0ull);
-  totals.restore_crashes += run.value("restore_crashes", 0ull);
+  if (const auto it = run.find("stats"); it != run.end() && it->is_object()) {
+    for (const auto& [name, value] : it->items()) {
+      if (value.is_number_unsigned()) totals.stats[name] += value.get<uint64_t>();
+    }
+  }
+  if (const auto it = run.find("envelope"); it != run.end()) {
+    if (auto envelope = properties::EnvelopeFromJson(*it); envelope.ok()) {
+      totals.envelope.Add(*envelope);
+      const auto by_class = properties::InjectionsByClass(*envelope);
+      bool any = false;
+      for (size_t f = 0; f < by_class.size(); ++f) {
+        if (by_class[f] == 0) continue;
+        ++totals.seeds_with_fault[f];
+        any = true;
+      }
+      totals.seeds_with_any_fault += any;
+    }
+  }
   if (const auto it = run.find("coverage"); it != run.end() && it->is_object()) {
     for (const auto& [mark, hits] : it->items()) totals.coverage[mark] += hits.get<uint64_t>();
   }
-  totals.freezes += run.value("freezes", 0ull);
-  totals.optimizations += run.value("optimizations", 0ull);
   if (run.value("passed", false)) {
     ++totals.passed;
   } else {
@@ -189,7 +196,53 @@ void PrintCoverage(const Totals& totals) {
   }
 }
 
-nlohmann::json SummaryJson(const Totals& totals, double elapsed_seconds) {
+uint64_t Stat(const Totals& totals, const std::string& name) {
+  const auto it = totals.stats.find(name);
+  return it == totals.stats.end() ? 0 : it->second;
+}
+
+std::string ReplayCommand(uint64_t seed, const CampaignOptions& options) {
+  return options.profile ? fmt::format("shardsim run --seed {} --profile '{}'", seed, *options.profile)
+                         : fmt::format("shardsim run --seed {}", seed);
+}
+
+nlohmann::json FaultsJson(const Totals& totals) {
+  nlohmann::json injected = nlohmann::json::object(), seeds = nlohmann::json::object();
+  const auto by_class = properties::InjectionsByClass(totals.envelope);
+  for (size_t f = 0; f < sim::kFaultClassCount; ++f) {
+    const std::string name(sim::FaultClassName(sim::FaultClass(f)));
+    injected[name] = by_class[f];
+    seeds[name] = totals.seeds_with_fault[f];
+  }
+  nlohmann::json outcomes = nlohmann::json::object();
+  for (size_t o = 0; o < properties::kOutcomeCount; ++o) {
+    outcomes[std::string(properties::OutcomeName(properties::Outcome(o)))] =
+        totals.envelope.Total(properties::Outcome(o));
+  }
+  return {{"injected", std::move(injected)},
+          {"seeds_with", std::move(seeds)},
+          {"seeds_with_any", totals.seeds_with_any_fault},
+          {"outcomes", std::move(outcomes)},
+          {"envelope", properties::EnvelopeToJson(totals.envelope)}};
+}
+
+void PrintFaults(const Totals& totals) {
+  const auto by_class = properties::InjectionsByClass(totals.envelope);
+  std::string classes;
+  for (size_t f = 0; f < sim::kFaultClassCount; ++f) {
+    if (by_class[f] == 0) continue;
+    classes += fmt::format("{}{} {}", classes.empty() ? "" : ", ", sim::FaultClassName(sim::FaultClass(f)), by_class[f]);
+  }
+  std::printf("faults: %llu of %llu seeds had some; injected: %s\n", (unsigned long long)totals.seeds_with_any_fault,
+              (unsigned long long)totals.seeds, classes.empty() ? "none" : classes.c_str());
+  std::printf("fault outcomes: %llu survived, %llu detected, %llu repaired, %llu silently lost\n",
+              (unsigned long long)totals.envelope.Total(properties::Outcome::kSurvived),
+              (unsigned long long)totals.envelope.Total(properties::Outcome::kDetected),
+              (unsigned long long)totals.envelope.Total(properties::Outcome::kRepaired),
+              (unsigned long long)totals.envelope.Total(properties::Outcome::kLost));
+}
+
+nlohmann::json SummaryJson(const Totals& totals, double elapsed_seconds, const CampaignOptions& options) {
   nlohmann::json failures = nlohmann::json::array();
   for (const auto& [signature, runs] : totals.failures) {
     nlohmann::json failure = {{"invariant", signature},
@@ -197,27 +250,23 @@ nlohmann::json SummaryJson(const Totals& totals, double elapsed_seconds) {
                               {"first_seed", runs.front().value("seed", 0ull)},
                               {"first_failure_seconds", totals.first_failure_seconds.at(signature)},
                               {"failure", runs.front().value("failure", "")},
-                              {"replay", fmt::format("shardsim run --seed {}", runs.front().value("seed", 0ull))}};
+                              {"profile", runs.front().value("profile", "")},
+                              {"replay", ReplayCommand(runs.front().value("seed", 0ull), options)}};
     if (const auto it = totals.shrunk.find(signature); it != totals.shrunk.end()) failure.update(it->second);
     failures.push_back(std::move(failure));
   }
+  const uint64_t ops = Stat(totals, "ops_written");
   return {{"seeds", totals.seeds},
           {"passed", totals.passed},
           {"failed", totals.failed},
-          {"ops", totals.ops},
-          {"ops_completed", totals.completed},
-          {"reads_checked", totals.reads},
-          {"crashes", {{"process", totals.process_crashes}, {"power_loss", totals.power_losses}}},
-          {"reloads", totals.reloads},
-          {"snapshots", {{"with_wal", totals.snapshots_with_wal}, {"without_wal", totals.snapshots_without_wal}}},
-          {"restores", totals.restores},
-          {"restore_crashes", totals.restore_crashes},
+          {"profile", options.profile.value_or("drawn per seed")},
+          {"steps", totals.steps},
+          {"stats", totals.stats},
+          {"faults", FaultsJson(totals)},
           {"coverage", CoverageJson(totals)},
-          {"freezes", totals.freezes},
-          {"optimizations", totals.optimizations},
           {"elapsed_seconds", elapsed_seconds},
           {"seeds_per_second", elapsed_seconds > 0 ? totals.seeds / elapsed_seconds : 0},
-          {"simulated_ops_per_second", elapsed_seconds > 0 ? totals.ops / elapsed_seconds : 0},
+          {"simulated_ops_per_second", elapsed_seconds > 0 ? ops / elapsed_seconds : 0},
           {"failures", failures}};
 }
 
@@ -432,21 +481,28 @@ int CampaignCommand(const CampaignOptions& options) {
   std::printf("campaign: %llu seeds, %llu passed, %llu failed in %.1fs (%.1f seeds/s, %.0f simulated ops/s)\n",
               (unsigned long long)totals.seeds, (unsigned long long)totals.passed,
               (unsigned long long)totals.failed, seconds, seconds > 0 ? totals.seeds / seconds : 0,
-              seconds > 0 ? totals.ops / seconds : 0);
-  std::printf("crashes: %llu process, %llu power loss; reloads: %llu; reads checked: %llu\n",
-              (unsigned long long)totals.process_crashes, (unsigned long long)totals.power_losses,
-              (unsigned long long)totals.reloads, (unsigned long long)totals.reads);
-  std::printf("crashes during restores: %llu\n", (unsigned long long)totals.restore_crashes);
-  std::printf("snapshots: %llu with WAL, %llu without, %llu restored; freezes: %llu; merges: %llu\n",
-              (unsigned long long)totals.snapshots_with_wal,
-              (unsigned long long)totals.snapshots_without_wal, (unsigned long long)totals.restores,
-              (unsigned long long)totals.freezes, (unsigned long long)totals.optimizations);
+              seconds > 0 ? Stat(totals, "ops_written") / seconds : 0);
+  const auto stat = [&](const char* name) { return (unsigned long long)Stat(totals, name); };
+  std::printf("crashes: %llu process, %llu power loss; reloads: %llu (%llu refused under faults); reads checked: %llu\n",
+              stat("process_crashes"), stat("power_losses"), stat("reloads"), stat("failed_loads"),
+              stat("reads_checked"));
+  std::printf("snapshots: %llu with WAL, %llu without, %llu partial, %llu collection (%llu failed under faults); "
+              "freezes: %llu; merges and vacuums: %llu\n",
+              stat("snapshots_with_wal"), stat("snapshots_without_wal"), stat("partial_snapshots"),
+              stat("collection_snapshots"), stat("snapshots_failed"), stat("freezes"), stat("optimizations"));
+  std::printf("restores: %llu shard, %llu partial, %llu collection (%llu failed under faults), %llu crashed; "
+              "over the live shard: %llu (%llu crashed), %llu ops written after them; damaged shards replaced: %llu\n",
+              stat("restores"), stat("partial_recoveries"), stat("collection_restores"), stat("restores_failed"),
+              stat("restore_crashes"), stat("restores_over_live"), stat("restore_over_live_crashes"),
+              stat("ops_after_restore"), stat("damaged_shards_replaced"));
+  PrintFaults(totals);
   if (options.coverage || options.require_coverage) PrintCoverage(totals);
   for (const auto& [signature, runs] : totals.failures) {
     const uint64_t seed = runs.front().value("seed", 0ull);
-    std::printf("FAILURE x%zu: %s (first after %.1fs)\n  first: seed %llu: %s\n  replay: shardsim run --seed %llu --verbose\n",
+    std::printf("FAILURE x%zu: %s (first after %.1fs)\n  first: seed %llu: %s\n  profile: %s\n  replay: %s --verbose\n",
                 runs.size(), signature.c_str(), totals.first_failure_seconds.at(signature), (unsigned long long)seed,
-                runs.front().value("failure", "").c_str(), (unsigned long long)seed);
+                runs.front().value("failure", "").c_str(), runs.front().value("profile", "").c_str(),
+                ReplayCommand(seed, options).c_str());
     if (options.shrink_replays == 0) continue;
     if (auto shrunk = ShrinkFailure(seed, signature, options)) {
       std::printf("  shrunk: %s (%zu steps, was %zu)\n  replay: shardsim replay %s --trace\n",
@@ -459,7 +515,7 @@ int CampaignCommand(const CampaignOptions& options) {
   }
   if (options.json_path) {
     std::ofstream out(*options.json_path);
-    out << SummaryJson(totals, seconds).dump(2) << "\n";
+    out << SummaryJson(totals, seconds, options).dump(2) << "\n";
     if (!out) {
       std::fprintf(stderr, "shardsim campaign: cannot write %s\n", options.json_path->c_str());
       return 2;

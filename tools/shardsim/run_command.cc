@@ -52,34 +52,27 @@ std::optional<std::string> BuildConfig(const RunOptions& options,
 
 std::string ResultJson(const properties::ShardRunConfig& config,
                        const properties::ShardRunResult& result) {
-  nlohmann::json json = {
+  nlohmann::json stats = nlohmann::json::object();
+  for (const properties::StatField& field : properties::StatFields(result.stats)) {
+    stats[std::string(field.name)] = field.value;
+  }
+  nlohmann::json coverage = nlohmann::json::object();
+  for (size_t mark = 0; mark < engine::kMarkCount; ++mark) {
+    if (result.coverage[mark] != 0) coverage[std::string(engine::kMarkInfo[mark].name)] = result.coverage[mark];
+  }
+  const nlohmann::json json = {
       {"seed", config.seed},
       {"config", config.Describe()},
+      {"profile", config.profile.ToSpec()},
       {"passed", result.passed},
       {"failure", result.failure},
       {"invariant", result.invariant},
       {"trace_hash", fmt::format("{:016x}", result.trace_hash)},
       {"steps", result.steps},
-      {"ops_written", result.stats.ops_written},
-      {"ops_completed", result.stats.ops_completed},
-      {"reads_checked", result.stats.reads_checked},
-      {"process_crashes", result.stats.process_crashes},
-      {"power_losses", result.stats.power_losses},
-      {"reloads", result.stats.reloads},
-      {"clock_rejections", result.stats.clock_rejections},
-      {"freezes", result.stats.freezes},
-      {"snapshots_with_wal", result.stats.snapshots_with_wal},
-      {"snapshots_without_wal", result.stats.snapshots_without_wal},
-      {"restores", result.stats.restores},
-      {"optimizations", result.stats.optimizations},
-      {"failed_loads", result.stats.failed_loads},
-      {"restore_crashes", result.stats.restore_crashes},
+      {"stats", std::move(stats)},
+      {"envelope", properties::EnvelopeToJson(result.envelope)},
+      {"coverage", std::move(coverage)},
   };
-  nlohmann::json coverage = nlohmann::json::object();
-  for (size_t mark = 0; mark < engine::kMarkCount; ++mark) {
-    if (result.coverage[mark] != 0) coverage[std::string(engine::kMarkInfo[mark].name)] = result.coverage[mark];
-  }
-  json["coverage"] = std::move(coverage);
   return json.dump();
 }
 

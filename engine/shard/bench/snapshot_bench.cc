@@ -348,6 +348,7 @@ class CostEnv final : public engine::Env {
     return inner_.Spawn(std::move(name), std::move(body));
   }
   void YieldPoint(std::string_view label) override { inner_.YieldPoint(label); }
+  void Log(std::string_view line) override { inner_.Log(line); }
   std::unique_ptr<engine::Mutex> NewMutex(std::string name) override { return inner_.NewMutex(std::move(name)); }
   std::unique_ptr<engine::RwLock> NewRwLock(std::string name) override {
     return inner_.NewRwLock(std::move(name));
