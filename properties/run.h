@@ -78,6 +78,9 @@ class Run {
   void Supervise();
   size_t EpochCount() const;
   void ArmCrash(size_t epoch);
+  // The chooser of a crash line's keep list: checked against the operations
+  // pending at the crash (a mismatch fails the run, keeping everything).
+  sim::PowerLossChooser KeepListChooser(std::vector<bool> keep);
   void RunEpoch(size_t epoch);
   // Starts the epoch's engine process until it loads (retrying loads an
   // injected fault refused). Returns true if it crashed.

@@ -54,6 +54,12 @@ struct CrashPoint {
   // an earlier epoch does not move this crash into another one).
   uint64_t after_steps = 0;
   sim::CrashKind kind = sim::CrashKind::kProcessCrash;
+  // A power loss only: keep exactly these pending operations (keep[i] for
+  // the i-th of SimFileSystem::PendingOperations() at the crash) instead of
+  // drawing a crash model; what `shardsim crash-every` found a failing state
+  // with. A list that does not fit the operations pending at the crash
+  // (wrong length, or illegal) fails the run as run-outcome and keeps all.
+  std::optional<std::vector<bool>> keep;
 };
 
 struct Epoch {
@@ -78,7 +84,8 @@ struct Scenario {
 
 // Replays a scenario: its steps as written, the world's decisions from its
 // tape (an exhausted tape answers 0). `config` carries the run's printing
-// options (verbose, trace); the scenario's own config decides the run.
+// options (verbose, trace) and crash_point_chooser; the scenario's own
+// config decides the rest of the run.
 ShardRunResult ReplayScenario(const Scenario& scenario, const ShardRunConfig& print_options);
 
 // Runs `config` from its seed and records the scenario that replays it.

@@ -11,6 +11,7 @@
 #include "engine/common/file_util.h"
 #include "engine/shard/collection_snapshot.h"
 #include "properties/run.h"
+#include "sim/fs/power_loss_states.h"
 
 namespace properties {
 
@@ -127,7 +128,30 @@ void Run::ArmCrash(size_t epoch) {
     crash = workload_->NextCrash(uint64_t(config_.clients) * config_.ops_per_client);
   }
   if (sources_.record) sources_.record->epochs.back().crash = crash;
-  if (crash) world_.CrashAtStep(world_.trace().steps() + crash->after_steps, crash->kind);
+  if (!crash) return;
+  sim::PowerLossChooser chooser;
+  if (crash->kind == sim::CrashKind::kPowerLoss) {
+    if (config_.crash_point_chooser && epoch == config_.crash_point_chooser_epoch) {
+      chooser = config_.crash_point_chooser;
+    } else if (crash->keep) {
+      chooser = KeepListChooser(*crash->keep);
+    }
+  }
+  world_.CrashAtStep(world_.trace().steps() + crash->after_steps, crash->kind, std::move(chooser));
+}
+
+sim::PowerLossChooser Run::KeepListChooser(std::vector<bool> keep) {
+  return [this, keep = std::move(keep)](const std::vector<sim::PendingOperation>& pending) {
+    if (const absl::Status legal = sim::CheckKeepLegal(pending, keep); !legal.ok()) {
+      // A scenario edited or shrunk away from the run its list was written
+      // for: say so rather than abort, and lose nothing.
+      Fail("run-outcome", fmt::format("the crash line's keep list does not fit the {} operations pending at the "
+                                      "power loss: {}",
+                                      pending.size(), std::string(legal.message())));
+      return std::vector<bool>(pending.size(), true);
+    }
+    return keep;
+  };
 }
 
 // What a user's tools leave behind (a Finder's .DS_Store, an editor's
@@ -568,6 +592,8 @@ ShardRunResult ReplayScenario(const Scenario& scenario, const ShardRunConfig& pr
   config.trace_listener = print_options.trace_listener;
   config.stop_at_step = print_options.stop_at_step;
   config.dump_state_at_step = print_options.dump_state_at_step;
+  config.crash_point_chooser = print_options.crash_point_chooser;
+  config.crash_point_chooser_epoch = print_options.crash_point_chooser_epoch;
   sim::TapeSource tape(scenario.tape);
   ShardRunResult result = Run(config, {.world = &tape, .script = &scenario}).Execute();
   result.tape_bytes_consumed = tape.consumed_bytes();

@@ -41,9 +41,17 @@ struct ShardRunConfig {
   // winds down once the trace passes `stop_at_step`; the shard's state is
   // printed at the first client step at or after `dump_state_at_step`.
   std::function<void(const sim::TraceEvent&)> trace_listener;
-  // When set, every power loss keeps exactly the pending operations this
-  // picks (crash-every's enumeration of legal disk states).
-  std::function<std::vector<bool>(const std::vector<sim::PendingOperation>&)> power_loss_chooser;
+  // When set, every power loss of the run (restores' included) keeps
+  // exactly the pending operations this picks instead of drawing a crash
+  // model (which then draws nothing: a recorded tape no longer lines up).
+  sim::PowerLossChooser power_loss_chooser;
+  // When set, the power loss of epoch `crash_point_chooser_epoch`'s crash
+  // point (a scenario's crash line) keeps what this picks, overriding the
+  // line's keep list; every other power loss is decided as usual, so the
+  // rest of a scenario replays from its tape unchanged. crash-every records
+  // the operations pending at a crash point with it.
+  sim::PowerLossChooser crash_point_chooser;
+  size_t crash_point_chooser_epoch = 0;
   std::optional<uint64_t> stop_at_step;
   std::optional<uint64_t> dump_state_at_step;
 
@@ -106,7 +114,8 @@ std::vector<StatField> StatFields(const ShardRunStats& stats);
 //                           shard, out of space stopped the shard
 //   structure               payload index, temp segments, live copies, proxies (item 6)
 //   unexpected-error        an operation failed with no fault injected
-//   run-outcome             deadlock, step limit, an abort in a worker
+//   run-outcome             deadlock, step limit, an abort in a worker, a
+//                           scenario's keep list that does not fit its crash
 struct ShardRunResult {
   bool passed = true;
   std::string invariant;  // of the failure; empty when passed

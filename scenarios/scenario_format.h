@@ -7,6 +7,9 @@
 //          wait=0.5 crashes=1 power_loss=0.5 ids=12 distance=dot dim=3 wal_segment=4096
 //   epoch                                # one engine process
 //   crash power-loss after=1234          # at trace step (epoch start + 1234)
+//   crash power-loss after=1234 pending=7 drop=2,5   # keeping exactly these of the
+//                                        # 7 operations pending at the crash (or keep=0,1;
+//                                        # `none` for an empty list); crash-every writes these
 //   c0 update wait {"op":"upsert","points":[...]} clock=0:0:5:1
 //   c1 retrieve 3
 //   c0 scroll {"must":[...]}             # count, delete-by-filter likewise
@@ -33,6 +36,10 @@ inline constexpr int kFormatVersion = 1;
 // The scenario as text. `comment` lines (may be empty) are written first,
 // each prefixed with "# ".
 std::string WriteScenario(const properties::Scenario& scenario, std::string_view comment = {});
+
+// One crash line as WriteScenario writes it ("crash power-loss after=12
+// pending=7 drop=2,5"), for tools that print a crash.
+std::string CrashLine(const properties::CrashPoint& crash);
 
 // A clear error naming the line ("line 12: unknown action 'upsertt'") for
 // any malformed input; never a crash.

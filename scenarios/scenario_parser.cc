@@ -21,6 +21,7 @@ using properties::Step;
 constexpr size_t kMaxLines = 1'000'000;
 constexpr size_t kMaxEpochs = 1000;
 constexpr size_t kMaxTapeBytes = 16u << 20;
+constexpr uint64_t kMaxPendingOperations = 1'000'000;
 
 // (Debian's Abseil has its own string_view, so absl::StrSplit does not
 // take std::string_view.)
@@ -280,8 +281,53 @@ absl::StatusOr<Step> ParseStep(std::string_view line, const properties::ShardRun
   return step;
 }
 
+// "none", or increasing indices below `pending` separated by commas.
+absl::StatusOr<std::vector<size_t>> ParseIndexList(std::string_view key, std::string_view text, uint64_t pending) {
+  std::vector<size_t> indices;
+  if (text == "none") return indices;
+  for (std::string_view item : Split(text, ',')) {
+    const auto index = ParseUnsigned(item);
+    if (!index) return absl::InvalidArgumentError(fmt::format("{}= wants 'none' or indices like 0,3,4, got '{}'", key, text));
+    if (*index >= pending) {
+      return absl::InvalidArgumentError(fmt::format("{}= index {} is not below pending={}", key, *index, pending));
+    }
+    if (!indices.empty() && *index <= indices.back()) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}= indices must increase without repeats: {} after {}", key, *index, indices.back()));
+    }
+    indices.push_back(*index);
+  }
+  return indices;
+}
+
+// "pending=<n> keep=<indices>" or "pending=<n> drop=<indices>": the keep
+// list of a power loss.
+absl::StatusOr<std::vector<bool>> ParseKeepList(std::string_view text) {
+  auto [pending_word, list_word] = SplitWord(text);
+  const auto pending = pending_word.starts_with("pending=") ? ParseUnsigned(pending_word.substr(8)) : std::nullopt;
+  if (!pending || *pending > kMaxPendingOperations) {
+    return absl::InvalidArgumentError(
+        fmt::format("expected pending=<0..{}> after the crash's steps, got '{}'", kMaxPendingOperations, pending_word));
+  }
+  const bool kept_listed = list_word.starts_with("keep=");
+  if (!kept_listed && !list_word.starts_with("drop=")) {
+    return absl::InvalidArgumentError(fmt::format("expected keep=<indices> or drop=<indices> after pending=, got '{}'",
+                                                  list_word));
+  }
+  if (list_word.find(' ') != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        fmt::format("unexpected '{}' after the keep list", list_word.substr(list_word.find(' ') + 1)));
+  }
+  auto indices = ParseIndexList(kept_listed ? "keep" : "drop", list_word.substr(5), *pending);
+  if (!indices.ok()) return indices.status();
+  std::vector<bool> keep(*pending, !kept_listed);
+  for (size_t index : *indices) keep[index] = kept_listed;
+  return keep;
+}
+
 absl::StatusOr<properties::CrashPoint> ParseCrash(std::string_view rest) {
-  auto [kind_word, after_word] = SplitWord(rest);
+  auto [kind_word, after_crash_kind] = SplitWord(rest);
+  auto [after_word, keep_text] = SplitWord(after_crash_kind);
   properties::CrashPoint crash;
   if (kind_word == "power-loss") {
     crash.kind = sim::CrashKind::kPowerLoss;
@@ -293,6 +339,13 @@ absl::StatusOr<properties::CrashPoint> ParseCrash(std::string_view rest) {
   const auto after = after_word.starts_with("after=") ? ParseUnsigned(after_word.substr(6)) : std::nullopt;
   if (!after) return absl::InvalidArgumentError(fmt::format("expected after=<steps>, got '{}'", after_word));
   crash.after_steps = *after;
+  if (keep_text.empty()) return crash;
+  if (crash.kind != sim::CrashKind::kPowerLoss) {
+    return absl::InvalidArgumentError(fmt::format("a keep list belongs to a power loss, not a {}", kind_word));
+  }
+  auto keep = ParseKeepList(keep_text);
+  if (!keep.ok()) return keep.status();
+  crash.keep = *std::move(keep);
   return crash;
 }
 

@@ -3,8 +3,10 @@
 #include <fstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/common/assert.h"
 #include "engine/model/types.h"
 #include "scenarios/scenario_codec.h"
 #include "scenarios/scenario_format.h"
@@ -57,6 +59,17 @@ std::string StepArguments(const Step& step) {
   return "";
 }
 
+// The shorter of the two lists (drop= on a tie): "pending=7 drop=2",
+// "pending=7 keep=0,1,3", "pending=0 drop=none".
+std::string KeepListText(const std::vector<bool>& keep) {
+  std::vector<size_t> kept, dropped;
+  for (size_t index = 0; index < keep.size(); ++index) (keep[index] ? kept : dropped).push_back(index);
+  const bool list_dropped = dropped.size() <= kept.size();
+  const std::vector<size_t>& listed = list_dropped ? dropped : kept;
+  return fmt::format("pending={} {}={}", keep.size(), list_dropped ? "drop" : "keep",
+                     listed.empty() ? "none" : fmt::format("{}", fmt::join(listed, ",")));
+}
+
 std::string StepLine(const Step& step) {
   std::string arguments = StepArguments(step);
   return fmt::format("c{} {}{}{}", step.client, properties::ActionName(step.action),
@@ -83,6 +96,13 @@ nlohmann::json ReadableOperationJson(const engine::Operation& operation) {
   return json;
 }
 
+std::string CrashLine(const properties::CrashPoint& crash) {
+  SS_ASSERT(!crash.keep || crash.kind == sim::CrashKind::kPowerLoss, "a keep list belongs to a power loss");
+  std::string line = fmt::format("crash {} after={}", sim::CrashKindName(crash.kind), crash.after_steps);
+  if (crash.keep) line += " " + KeepListText(*crash.keep);
+  return line;
+}
+
 std::string WriteScenario(const properties::Scenario& scenario, std::string_view comment) {
   std::string text;
   size_t start = 0;
@@ -97,9 +117,7 @@ std::string WriteScenario(const properties::Scenario& scenario, std::string_view
   for (const properties::Epoch& epoch : scenario.epochs) {
     text += "epoch\n";
     if (epoch.restore_archive) text += fmt::format("restore {}\n", *epoch.restore_archive);
-    if (epoch.crash) {
-      text += fmt::format("crash {} after={}\n", sim::CrashKindName(epoch.crash->kind), epoch.crash->after_steps);
-    }
+    if (epoch.crash) text += CrashLine(*epoch.crash) + "\n";
     for (const Step& step : epoch.steps) text += StepLine(step) + "\n";
   }
   constexpr size_t kTapeBytesPerLine = 32;

@@ -70,12 +70,14 @@ std::optional<ProcessId> World::NewestLiveProcess() const {
   return std::nullopt;
 }
 
-void World::Crash(CrashKind kind) {
+void World::Crash(CrashKind kind) { CrashChoosing(kind, config_.power_loss_chooser); }
+
+void World::CrashChoosing(CrashKind kind, const PowerLossChooser& chooser) {
   const std::optional<ProcessId> live = NewestLiveProcess();
   if (!live) return;  // nothing running to crash
   const ProcessId victim = *live;
   const bool power_loss = kind == CrashKind::kPowerLoss;
-  const bool chosen = power_loss && config_.power_loss_chooser != nullptr;
+  const bool chosen = power_loss && chooser != nullptr;
   // Only a drawn power loss needs a model: a process crash keeps everything.
   const CrashModel model = power_loss && !chosen ? config_.profile.crash_models.at(
                                                        decisions_->Draw(config_.profile.crash_models.size()))
@@ -89,7 +91,7 @@ void World::Crash(CrashKind kind) {
   crash_victim_ = victim;
   absl::Status status;
   if (chosen) {
-    const std::vector<bool> keep = config_.power_loss_chooser(sim_fs_->PendingOperations());
+    const std::vector<bool> keep = chooser(sim_fs_->PendingOperations());
     status = sim_fs_->PowerLossKeeping(keep);
   } else {
     status = sim_fs_->Crash(kind, model, *decisions_);
@@ -104,9 +106,10 @@ void World::Crash(CrashKind kind) {
   }
 }
 
-void World::CrashAtStep(uint64_t step, CrashKind kind) {
+void World::CrashAtStep(uint64_t step, CrashKind kind, PowerLossChooser chooser) {
   crash_at_step_ = step;
   armed_kind_ = kind;
+  armed_chooser_ = std::move(chooser);
 }
 
 void World::OnStep() {
@@ -168,7 +171,10 @@ std::optional<Injection> World::MaybeRotStoredBlock(std::string_view under) {
 void World::CheckCrashPoint() {
   if (!crash_at_step_ || trace_.steps() < *crash_at_step_) return;
   crash_at_step_.reset();
-  Crash(armed_kind_);
+  // (Moved out first: the chooser belongs to this crash alone.)
+  const PowerLossChooser chooser = std::move(armed_chooser_);
+  armed_chooser_ = nullptr;
+  CrashChoosing(armed_kind_, chooser ? chooser : config_.power_loss_chooser);
 }
 
 }  // namespace sim

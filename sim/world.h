@@ -47,8 +47,9 @@ struct WorldConfig {
   bool record_trace = false;
   // When set, a power loss keeps exactly the pending operations this picks
   // (SimFileSystem::PowerLossKeeping) instead of drawing a crash model: for
-  // tools that enumerate every legal disk state. It must pick a legal subset.
-  std::function<std::vector<bool>(const std::vector<PendingOperation>&)> power_loss_chooser;
+  // tools that enumerate every legal disk state. It must pick a legal subset
+  // (the world asserts that PowerLossKeeping accepts it).
+  PowerLossChooser power_loss_chooser;
 };
 
 struct CrashRecord {
@@ -96,9 +97,15 @@ class World {
   // model of a power loss is drawn from the profile (or its survivors
   // picked by config.power_loss_chooser); a process crash draws nothing.
   void Crash(CrashKind kind);
-  // Arms (or re-arms) a crash at a trace step.
-  void CrashAtStep(uint64_t step, CrashKind kind);
-  void DisarmCrash() { crash_at_step_.reset(); }
+  // Arms (or re-arms) a crash at a trace step. A power loss armed with a
+  // `chooser` keeps what it picks (instead of config.power_loss_chooser or
+  // a drawn model); only this crash asks it, so the run's other power
+  // losses still draw their models and a tape replays them unchanged.
+  void CrashAtStep(uint64_t step, CrashKind kind, PowerLossChooser chooser = nullptr);
+  void DisarmCrash() {
+    crash_at_step_.reset();
+    armed_chooser_ = nullptr;
+  }
 
   const std::vector<CrashRecord>& crashes() const { return crashes_; }
   // Every injection of the run so far, in order.
@@ -119,6 +126,7 @@ class World {
   // Runs before every scheduling step and file-system call.
   void OnStep();
   void CheckCrashPoint();
+  void CrashChoosing(CrashKind kind, const PowerLossChooser& chooser);
   void MaybeFreeSpace();
   std::optional<ProcessId> NewestLiveProcess() const;
   // Stamps step (a kFault trace event) and process (the override, else the
@@ -142,6 +150,7 @@ class World {
   std::vector<CrashRecord> crashes_;
   std::optional<uint64_t> crash_at_step_;
   CrashKind armed_kind_ = CrashKind::kPowerLoss;
+  PowerLossChooser armed_chooser_;
   std::vector<Injection> injections_;
   // Set while a crash is applied: its effects are charged to this process.
   std::optional<ProcessId> crash_victim_;

@@ -310,5 +310,40 @@ TEST(WorldFaultsTest, APowerLossChooserPicksExactlyWhatSurvives) {
   }
 }
 
+// crash-every's enumeration: a chooser armed with one crash decides that
+// power loss alone; a later crash (armed without one) draws its model, so
+// the other power losses of a replayed scenario keep reading their tape.
+TEST(WorldFaultsTest, AnArmedChooserDecidesOnlyItsOwnCrash) {
+  std::vector<PendingOperation> offered;
+  World world({.seed = 6, .profile = ProfileWith({}, {CrashModel::kDropAllUnsynced})});
+  std::string after_chosen, after_drawn;
+  const RunResult result = world.RunSupervisor([&] {
+    const ProcessId first = world.StartProcess("writer", [&] { WriterThatWaits(world); });
+    world.scheduler().SleepUntil(world.scheduler().now_ns() + 500'000'000);
+    world.CrashAtStep(world.trace().steps() + 1, CrashKind::kPowerLoss,
+                      [&](const std::vector<PendingOperation>& operations) {
+                        offered = operations;
+                        return std::vector<bool>(operations.size(), true);
+                      });
+    EXPECT_TRUE(world.WaitProcess(first));
+    after_chosen = world.fs().DumpTree();
+    const ProcessId second = world.StartProcess("writer", [&] { WriterThatWaits(world); });
+    world.scheduler().SleepUntil(world.scheduler().now_ns() + 500'000'000);
+    world.CrashAtStep(world.trace().steps() + 1, CrashKind::kPowerLoss);
+    EXPECT_TRUE(world.WaitProcess(second));
+    after_drawn = world.fs().DumpTree();
+  });
+  ASSERT_EQ(result.outcome, RunOutcome::kCompleted) << result.report;
+  EXPECT_EQ(offered.size(), 4u);  // three appends to log, the create of new
+  ASSERT_EQ(world.crashes().size(), 2u);
+  EXPECT_TRUE(world.crashes()[0].chosen);
+  EXPECT_FALSE(world.crashes()[1].chosen);
+  EXPECT_EQ(world.crashes()[1].model, CrashModel::kDropAllUnsynced);
+  EXPECT_EQ(after_chosen, "log 35 bytes (0 unsynced writes)\nnew 0 bytes (0 unsynced writes)\n");
+  // The second writer appended "durable;" (synced) and three unsynced
+  // records again: the drawn drop model keeps only the synced bytes.
+  EXPECT_EQ(after_drawn, "log 43 bytes (0 unsynced writes)\nnew 0 bytes (0 unsynced writes)\n");
+}
+
 }  // namespace
 }  // namespace sim

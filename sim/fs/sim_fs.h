@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -87,6 +88,11 @@ struct PendingOperation {
 
   bool IsNamespace() const { return kind != Kind::kWrite && kind != Kind::kTruncate; }
 };
+
+// Picks which pending operations a power loss keeps: keep[i] for the i-th
+// of SimFileSystem::PendingOperations(). It must pick a legal subset
+// (sim/fs/power_loss_states.h: CheckKeepLegal).
+using PowerLossChooser = std::function<std::vector<bool>(const std::vector<PendingOperation>&)>;
 
 class SimFileSystem final : public engine::FileSystem {
  public:

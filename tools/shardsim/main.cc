@@ -7,7 +7,8 @@
 //   shardsim replay FILE [--trace] [--trace-json OUT] [--until STEP] [--dump-state STEP]
 //   shardsim shrink FILE -o OUT              minimises a failing scenario
 //   shardsim from-fuzz CRASH [-o OUT]        the scenario of a fuzz_shard input
-//   shardsim crash-every FILE                crashes before every file-system call, checks each
+//   shardsim crash-every FILE                before every file-system call of each engine process: a
+//                                            process crash and legal power-loss states, each checked
 //
 // Exit codes: 0 all runs passed, 1 a failure was found, 2 bad usage.
 #include <CLI/CLI.hpp>
@@ -57,7 +58,8 @@ int main(int argc, char** argv) {
   shardsim::AddFromFuzzFlags(*from_fuzz, from_fuzz_options);
 
   shardsim::CrashEveryOptions crash_every_options;
-  CLI::App* crash_every = app.add_subcommand("crash-every", "Crash before every file-system call of a scenario");
+  CLI::App* crash_every = app.add_subcommand(
+      "crash-every", "Before every file-system call of each engine process, crash and try legal power-loss states");
   shardsim::AddCrashEveryFlags(*crash_every, crash_every_options);
 
   try {
