@@ -117,6 +117,9 @@ absl::Status LocalShard::Recover() {
     // durable, and a point whose upsert the WAL no longer holds would be
     // gone (seed 28066: a sync failure in the load's own flush).
     if (!holder_.Ids().empty()) {
+      bool interrupted_flush = false;
+      for (SegmentId id : holder_.Ids()) interrupted_flush |= holder_.Get(id)->segment->has_unsaved_changes();
+      if (interrupted_flush) SS_COVER(kFlushedBeforeDedup);
       if (auto flushed = FlushSegmentsWalFirst(/*force=*/false); !flushed.ok()) return flushed.status();
     }
     auto resolved = holder_.DeduplicatePoints();
@@ -296,7 +299,10 @@ absl::Status LocalShard::Escalate(absl::Status status) {
 
 void LocalShard::SetFatal(const absl::Status& status) {
   MutexLock state(*state_mutex_);
-  if (fatal_.ok()) fatal_ = status;
+  if (fatal_.ok()) {
+    SS_COVER(kShardStopped);
+    fatal_ = status;
+  }
 }
 
 absl::Status LocalShard::health() {
@@ -443,7 +449,10 @@ void LocalShard::FlushWorker() {
     }
     // Out of space the flush is retried at the next interval (nothing is
     // acked meanwhile, as in Qdrant); any other failure stopped the shard.
-    if (auto status = FlushAndAck(false); !status.ok() && !health().ok()) return;
+    if (auto status = FlushAndAck(false); !status.ok()) {
+      if (!health().ok()) return;
+      SS_COVER(kFlushOutOfSpace);
+    }
   }
 }
 

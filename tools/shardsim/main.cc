@@ -8,6 +8,7 @@
 //   shardsim shrink FILE -o OUT              minimises a failing scenario
 //   shardsim from-fuzz CRASH [-o OUT]        the scenario of a fuzz_shard input
 //   shardsim crash-every FILE                crashes before every file-system call, checks each
+//   shardsim envelope CAMPAIGN.json [-o MD]  the fault-tolerance envelope of a campaign as Markdown
 //
 // Exit codes: 0 all runs passed, 1 a failure was found, 2 bad usage.
 #include <CLI/CLI.hpp>
@@ -17,6 +18,7 @@
 
 #include "tools/shardsim/campaign.h"
 #include "tools/shardsim/crash_every.h"
+#include "tools/shardsim/report_command.h"
 #include "tools/shardsim/run_command.h"
 #include "tools/shardsim/scenario_commands.h"
 
@@ -60,6 +62,10 @@ int main(int argc, char** argv) {
   CLI::App* crash_every = app.add_subcommand("crash-every", "Crash before every file-system call of a scenario");
   shardsim::AddCrashEveryFlags(*crash_every, crash_every_options);
 
+  shardsim::EnvelopeOptions envelope_options;
+  CLI::App* envelope = app.add_subcommand("envelope", "The fault-tolerance envelope of a campaign summary (Markdown)");
+  shardsim::AddEnvelopeFlags(*envelope, envelope_options);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -74,5 +80,6 @@ int main(int argc, char** argv) {
   if (*shrink) return shardsim::ShrinkCommand(shrink_options);
   if (*from_fuzz) return shardsim::FromFuzzCommand(from_fuzz_options);
   if (*crash_every) return shardsim::CrashEveryCommand(crash_every_options);
+  if (*envelope) return shardsim::EnvelopeCommand(envelope_options);
   return 2;
 }
