@@ -449,10 +449,7 @@ void LocalShard::FlushWorker() {
     }
     // Out of space the flush is retried at the next interval (nothing is
     // acked meanwhile, as in Qdrant); any other failure stopped the shard.
-    if (auto status = FlushAndAck(false); !status.ok()) {
-      if (!health().ok()) return;
-      SS_COVER(kFlushOutOfSpace);
-    }
+    if (auto status = FlushAndAck(false); !status.ok() && !health().ok()) return;
   }
 }
 
@@ -460,7 +457,9 @@ absl::Status LocalShard::FlushAndAck(bool force) {
   // After a fatal error (a failed sync lost pages), nothing may be built on
   // what is on disk until the shard is reloaded.
   if (auto status = health(); !status.ok()) return status;
-  return Escalate(FlushAndAckOnce(force));
+  absl::Status status = FlushAndAckOnce(force);
+  if (absl::IsResourceExhausted(status)) SS_COVER(kFlushOutOfSpace);
+  return Escalate(std::move(status));
 }
 
 absl::Status LocalShard::FlushAndAckOnce(bool force) {
