@@ -28,6 +28,8 @@ class Shrinker {
   bool StillFails(const ShardRunResult& result) const {
     return !result.passed && result.invariant == best_.expected_invariant;
   }
+  bool SimplifyProfile();
+  bool DropRestores();
   bool DropEpochs();
   bool DropCrashes();
   bool DropStepChunks();
@@ -75,6 +77,58 @@ bool Shrinker::TryCandidate(Scenario candidate) {
   best_result_ = std::move(result);
   if (options_.progress) options_.progress(replays_, best_.StepCount(), best_.tape.size());
   return true;
+}
+
+// Fault classes and crash models the failure does not need go; a rare fault
+// it needs is tried at rate 1 (every call), which draws nothing from the
+// tape: later step drops then cannot move it off the call it must hit.
+bool Shrinker::SimplifyProfile() {
+  bool changed = false;
+  const auto rates = [](sim::PersistenceProfile& profile) {
+    return std::vector<double*>{&profile.faults.read_error,     &profile.faults.write_error,
+                                &profile.faults.sync_error,     &profile.faults.fsync_failure,
+                                &profile.faults.dir_sync_error, &profile.faults.bit_flip_on_read,
+                                &profile.faults.stored_rot};
+  };
+  for (size_t index = 0; index < rates(best_.config.profile).size() && BudgetLeft(); ++index) {
+    if (*rates(best_.config.profile)[index] <= 0) continue;
+    for (double rate : {0.0, 1.0}) {
+      if (*rates(best_.config.profile)[index] == rate) break;
+      Scenario candidate = best_;
+      *rates(candidate.config.profile)[index] = rate;
+      if (TryCandidate(std::move(candidate))) {
+        changed = true;
+        break;
+      }
+    }
+  }
+  if (best_.config.profile.capacity_headroom_bytes > 0) {
+    Scenario candidate = best_;
+    candidate.config.profile.capacity_headroom_bytes = 0;
+    candidate.config.profile.space_freed_probability = 0;
+    changed |= TryCandidate(std::move(candidate));
+  }
+  for (size_t model = 0; best_.config.profile.crash_models.size() > 1 && model < best_.config.profile.crash_models.size();) {
+    Scenario candidate = best_;
+    candidate.config.profile.crash_models = {best_.config.profile.crash_models[model]};
+    if (TryCandidate(std::move(candidate))) {
+      changed = true;
+      break;
+    }
+    ++model;
+  }
+  return changed;
+}
+
+bool Shrinker::DropRestores() {
+  bool changed = false;
+  for (size_t epoch = 0; epoch < best_.epochs.size() && BudgetLeft(); ++epoch) {
+    if (!best_.epochs[epoch].restore_archive) continue;
+    Scenario candidate = best_;
+    candidate.epochs[epoch].restore_archive.reset();
+    changed |= TryCandidate(std::move(candidate));
+  }
+  return changed;
 }
 
 bool Shrinker::DropEpochs() {
@@ -210,7 +264,9 @@ ShrinkResult Shrinker::Run() {
   for (int round = 0; round < kMaxRounds && BudgetLeft(); ++round) {
     bool changed = false;
     changed |= TruncateTape();
+    changed |= SimplifyProfile();
     changed |= DropEpochs();
+    changed |= DropRestores();
     changed |= DropCrashes();
     changed |= DropStepChunks();
     changed |= DropClients();

@@ -37,7 +37,17 @@ namespace engine {
   X(kIncompleteSegmentRemoved, "shard.incomplete_segment_removed", "a segment directory without its completion marker was removed at load") \
   X(kClockRejected, "shard.clock_rejected", "an operation was rejected by its clock tag") \
   X(kLoadRefusedDirty, "shard.load_refused_dirty", "a load was refused because a restore was interrupted (initializing flag)") \
-  X(kVersionlessSegmentSchemaAdopted, "shard.versionless_schema_adopted", "a segment holding no op had stale indexes at load and took the shard's")
+  X(kVersionlessSegmentSchemaAdopted, "shard.versionless_schema_adopted", "a segment holding no op had stale indexes at load and took the shard's") \
+  X(kWalStopped, "fault.wal_stopped", "a failed WAL write or sync stopped the WAL") \
+  X(kWalAppendOutOfSpace, "fault.wal_append_out_of_space", "a WAL append was refused for space and the WAL went on") \
+  X(kShardStopped, "fault.shard_stopped", "a failed write or sync of the shard's files stopped the shard") \
+  X(kFlushOutOfSpace, "fault.flush_out_of_space", "a flush ran out of space; the shard went on and retried later") \
+  X(kFreezeFailedProxiesRestored, "fault.freeze_failed_proxies_restored", "a failed freeze put every proxy back") \
+  X(kOptimizationFailed, "fault.optimization_failed", "an optimization failed (not cancelled); its build was removed and its inputs put back") \
+  X(kSnapshotFilesRemoved, "fault.snapshot_files_removed", "a failed snapshot removed its partial files") \
+  X(kRestoreUndone, "fault.restore_undone", "a failed restore left the live shard as it was and removed its staged copy") \
+  X(kDamageDetected, "fault.damage_detected", "a checksum (WAL entry, segment batch, sealed metadata file) caught damaged bytes") \
+  X(kFlushedBeforeDedup, "fault.flushed_before_dedup", "a load flushed an interrupted flush's copies before de-duplicating")
 
 enum class Mark : uint32_t {
 #define SS_COVERAGE_ENUM(id, name, description) id,

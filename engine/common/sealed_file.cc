@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "engine/common/checksum.h"
+#include "engine/common/coverage.h"
 #include "engine/common/file_util.h"
 
 namespace engine {
@@ -23,6 +24,7 @@ std::string Seal(std::string_view body) {
 
 absl::StatusOr<std::string> Unseal(std::string_view contents, std::string_view path) {
   const auto damaged = [&](std::string_view why) {
+    SS_COVER(kDamageDetected);
     return absl::DataLossError(fmt::format("{}: {} (the file is damaged)", path, why));
   };
   if (contents.size() < kSealBytes + 1) return damaged("too short for its checksum line");

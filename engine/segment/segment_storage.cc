@@ -65,6 +65,7 @@ absl::StatusOr<std::vector<std::string>> ParseLog(std::string_view data, std::st
     if (offset <= committed_bytes) committed_records = bodies.size();
   }
   if (offset < committed_bytes) {
+    SS_COVER(kDamageDetected);
     return absl::DataLossError(fmt::format("{}: corrupt record at offset {} (flushed data ends at {})",
                                            path, offset, committed_bytes));
   }

@@ -117,6 +117,9 @@ absl::Status LocalShard::Recover() {
     // durable, and a point whose upsert the WAL no longer holds would be
     // gone (seed 28066: a sync failure in the load's own flush).
     if (!holder_.Ids().empty()) {
+      bool interrupted_flush = false;
+      for (SegmentId id : holder_.Ids()) interrupted_flush |= holder_.Get(id)->segment->has_unsaved_changes();
+      if (interrupted_flush) SS_COVER(kFlushedBeforeDedup);
       if (auto flushed = FlushSegmentsWalFirst(/*force=*/false); !flushed.ok()) return flushed.status();
     }
     auto resolved = holder_.DeduplicatePoints();
@@ -296,7 +299,10 @@ absl::Status LocalShard::Escalate(absl::Status status) {
 
 void LocalShard::SetFatal(const absl::Status& status) {
   MutexLock state(*state_mutex_);
-  if (fatal_.ok()) fatal_ = status;
+  if (fatal_.ok()) {
+    SS_COVER(kShardStopped);
+    fatal_ = status;
+  }
 }
 
 absl::Status LocalShard::health() {
@@ -451,7 +457,9 @@ absl::Status LocalShard::FlushAndAck(bool force) {
   // After a fatal error (a failed sync lost pages), nothing may be built on
   // what is on disk until the shard is reloaded.
   if (auto status = health(); !status.ok()) return status;
-  return Escalate(FlushAndAckOnce(force));
+  absl::Status status = FlushAndAckOnce(force);
+  if (absl::IsResourceExhausted(status)) SS_COVER(kFlushOutOfSpace);
+  return Escalate(std::move(status));
 }
 
 absl::Status LocalShard::FlushAndAckOnce(bool force) {

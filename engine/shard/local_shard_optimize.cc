@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "engine/common/assert.h"
+#include "engine/common/coverage.h"
 #include "engine/common/file_util.h"
 #include "engine/segment/segment.h"
 #include "engine/shard/local_shard.h"
@@ -217,6 +218,7 @@ absl::Status LocalShard::FinishOptimization(
   }
   segments_lock_->Downgrade();
   if (status.ok()) return status;
+  if (!absl::IsCancelled(status)) SS_COVER(kOptimizationFailed);
   // The build goes first, while the proxies still hold the WAL ack below
   // their changes: a complete leftover in segments/ would otherwise bring
   // back, after a restart, points deleted during the optimization.

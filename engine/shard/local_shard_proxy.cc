@@ -125,6 +125,7 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
     // failure stops the shard. Either way no proxy of this call stays.
     (void)Escalate(frozen);
     if (auto status = UnproxyAll(proxies); !status.ok()) return status;
+    SS_COVER(kFreezeFailedProxiesRestored);
     return frozen;
   }
   // 5. Apply to each frozen segment, then put it back — all but the last.

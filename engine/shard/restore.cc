@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/common/coverage.h"
 #include "engine/common/file_util.h"
 #include "engine/snapshot/sha256.h"
 
@@ -61,7 +62,10 @@ absl::StatusOr<std::vector<TarEntry>> VerifyManifest(std::vector<TarEntry> entri
 absl::Status Unpack(FileSystem& fs, const std::string& staging, const std::vector<TarEntry>& files) {
   absl::Status status = UnpackFiles(fs, staging, files);
   // A failed unpack (out of space, an I/O error) leaves no partial copy.
-  if (!status.ok()) (void)RemoveTree(fs, staging);
+  if (!status.ok()) {
+    SS_COVER(kRestoreUndone);
+    (void)RemoveTree(fs, staging);
+  }
   return status;
 }
 
@@ -154,6 +158,7 @@ absl::StatusOr<std::unique_ptr<LocalShard>> SwapInStaged(Env& env, const std::st
     return was_dirty.status();
   }
   const auto undo = [&](absl::Status status) {
+    SS_COVER(kRestoreUndone);
     (void)RemoveTree(fs, staging);
     (void)fs.Unlink(flag + ".tmp");
     if (!*was_dirty) (void)fs.Unlink(flag);

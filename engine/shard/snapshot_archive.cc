@@ -1,6 +1,7 @@
 #include "engine/shard/snapshot_archive.h"
 
 #include "engine/common/assert.h"
+#include "engine/common/coverage.h"
 #include "engine/common/file_util.h"
 #include "engine/snapshot/sha256.h"
 
@@ -48,6 +49,7 @@ absl::StatusOr<uint64_t> PendingArchive::Finish(absl::Status written) {
   writer_.reset();
   file_.reset();
   (void)fs_.Unlink(temporary());
+  SS_COVER(kSnapshotFilesRemoved);
   return written;
 }
 

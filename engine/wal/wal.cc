@@ -248,6 +248,7 @@ absl::StatusOr<std::pair<uint64_t, bool>> Wal::LoadSegment(Segment& segment) {
     offset += size;
   }
   if (offset < synced_bytes) {
+    SS_COVER(kDamageDetected);
     return absl::DataLossError(fmt::format(
         "{}: corrupt entry {} at offset {} inside synced data (synced through byte {})",
         PathOf(segment.name), segment.start + segment.offsets.size(), offset, synced_bytes));
@@ -308,6 +309,7 @@ absl::Status Wal::StartSegment() {
 absl::Status Wal::Stop(absl::Status status) {
   SS_ASSERT(!status.ok());
   if (stopped_.ok()) {
+    SS_COVER(kWalStopped);
     stopped_ = absl::Status(status.code(), fmt::format("{}: the WAL stopped after a failed write or sync: {}",
                                                        dir_, std::string(status.message())));
   }
@@ -355,7 +357,9 @@ absl::StatusOr<uint64_t> Wal::Append(std::string_view entry) {
     // A write refused for space changed nothing (the next append writes at
     // the same offset); any other failed write may have left part of the
     // entry, so the WAL stops.
-    return absl::IsResourceExhausted(status) ? status : Stop(status);
+    if (!absl::IsResourceExhausted(status)) return Stop(status);
+    SS_COVER(kWalAppendOutOfSpace);
+    return status;
   }
   segment.offsets.push_back(segment.size_bytes);
   segment.size_bytes += encoded.size();
@@ -417,6 +421,7 @@ absl::StatusOr<std::string> Wal::Read(uint64_t index) {
   auto read = (*file)->ReadAt(offset, std::span<char>(bytes.data(), bytes.size()));
   if (!read.ok()) return read.status();
   if (*read != bytes.size() || ValidEntryAt(bytes, 0, index) != bytes.size()) {
+    SS_COVER(kDamageDetected);
     return absl::DataLossError(fmt::format("{}: entry {} fails its checksum on read",
                                            PathOf((*segment)->name), index));
   }

@@ -522,11 +522,23 @@ int CampaignCommand(const CampaignOptions& options) {
     }
   }
   if (options.require_coverage) {
-    if (const auto unhit = UnhitMarks(totals); !unhit.empty()) {
+    const auto unhit = UnhitMarks(totals);
+    if (!unhit.empty()) {
       std::printf("COVERAGE: %zu marks never hit: %s\n", unhit.size(), fmt::format("{}", fmt::join(unhit, ", ")).c_str());
-      return 1;
     }
-    std::printf("coverage: every mark hit\n");
+    // Every fault class must have been injected too (unless the campaign's
+    // one profile turns faults off).
+    std::vector<std::string> never_injected;
+    const auto injected = properties::InjectionsByClass(totals.envelope);
+    for (size_t f = 0; f < injected.size() && !options.profile; ++f) {
+      if (injected[f] == 0) never_injected.emplace_back(sim::FaultClassName(sim::FaultClass(f)));
+    }
+    if (!never_injected.empty()) {
+      std::printf("COVERAGE: %zu fault classes never injected: %s\n", never_injected.size(),
+                  fmt::format("{}", fmt::join(never_injected, ", ")).c_str());
+    }
+    if (!unhit.empty() || !never_injected.empty()) return 1;
+    std::printf("coverage: every mark hit%s\n", options.profile ? "" : ", every fault class injected");
   }
   return totals.failed == 0 ? 0 : 1;
 }

@@ -9,6 +9,7 @@
 //   shardsim from-fuzz CRASH [-o OUT]        the scenario of a fuzz_shard input
 //   shardsim crash-every FILE                before every file-system call of each engine process: a
 //                                            process crash and legal power-loss states, each checked
+//   shardsim envelope CAMPAIGN.json [-o MD]  the fault-tolerance envelope of a campaign as Markdown
 //
 // Exit codes: 0 all runs passed, 1 a failure was found, 2 bad usage.
 #include <CLI/CLI.hpp>
@@ -18,6 +19,7 @@
 
 #include "tools/shardsim/campaign.h"
 #include "tools/shardsim/crash_every.h"
+#include "tools/shardsim/report_command.h"
 #include "tools/shardsim/run_command.h"
 #include "tools/shardsim/scenario_commands.h"
 
@@ -62,6 +64,10 @@ int main(int argc, char** argv) {
       "crash-every", "Before every file-system call of each engine process, crash and try legal power-loss states");
   shardsim::AddCrashEveryFlags(*crash_every, crash_every_options);
 
+  shardsim::EnvelopeOptions envelope_options;
+  CLI::App* envelope = app.add_subcommand("envelope", "The fault-tolerance envelope of a campaign summary (Markdown)");
+  shardsim::AddEnvelopeFlags(*envelope, envelope_options);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -76,5 +82,6 @@ int main(int argc, char** argv) {
   if (*shrink) return shardsim::ShrinkCommand(shrink_options);
   if (*from_fuzz) return shardsim::FromFuzzCommand(from_fuzz_options);
   if (*crash_every) return shardsim::CrashEveryCommand(crash_every_options);
+  if (*envelope) return shardsim::EnvelopeCommand(envelope_options);
   return 2;
 }
