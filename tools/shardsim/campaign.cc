@@ -122,6 +122,10 @@ void Absorb(Totals& totals, const nlohmann::json& run, double elapsed_seconds) {
   } else {
     ++totals.failed;
     const std::string invariant = InvariantOf(run);
+    // Said at once: a long campaign's failures are worth starting on before
+    // it ends (the summary repeats them with shrunk scenarios).
+    std::fprintf(stderr, "\rFAIL seed %llu: %s (profile %s)\n", (unsigned long long)run.value("seed", 0ull),
+                 invariant.c_str(), run.value("profile", std::string("?")).c_str());
     totals.failures[invariant].push_back(run);
     totals.first_failure_seconds.emplace(invariant, elapsed_seconds);
   }
