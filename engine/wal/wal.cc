@@ -139,6 +139,16 @@ absl::Status Wal::Load() {
   } else if (!segments_.empty()) {
     first_index_ = segments_.front().start;
   }
+  // Ack syncs the new first index, then unlinks the closed segments below
+  // it; a crash before its directory sync may keep any subset of those
+  // unlinks (each entry is durable on its own), so a segment wholly below
+  // the one holding the first index is a leftover of that truncation, not
+  // a gap in the log.
+  std::vector<std::string> truncated_segments;
+  size_t truncated = 0;
+  while (truncated + 1 < segments_.size() && segments_[truncated + 1].start <= first_index_) ++truncated;
+  for (size_t i = 0; i < truncated; ++i) truncated_segments.push_back(segments_[i].name);
+  segments_.erase(segments_.begin(), segments_.begin() + truncated);
   // Past what a Sync vouched for, the first bad entry ends the log (a torn
   // tail of unsynced writes, whatever follows it); a later segment with
   // entries after it would be corruption, since a segment is closed only
@@ -223,8 +233,13 @@ absl::Status Wal::Load() {
     if (auto status = fs_.Unlink(PathOf(name)); !status.ok()) return status;
     load_repairs_.push_back(fmt::format("removed {}, a WAL segment never written", PathOf(name)));
   }
+  for (const std::string& name : truncated_segments) {
+    if (auto status = fs_.Unlink(PathOf(name)); !status.ok()) return status;
+    load_repairs_.push_back(fmt::format("removed {}, wholly below first index {} (an interrupted truncation)",
+                                        PathOf(name), first_index_));
+  }
   if (auto status = RewriteUnsyncedEntries(); !status.ok()) return status;
-  if (!unused_segments.empty()) return fs_.SyncDir(dir_);
+  if (!unused_segments.empty() || !truncated_segments.empty()) return fs_.SyncDir(dir_);
   return absl::OkStatus();
 }
 

@@ -69,6 +69,33 @@ TEST(WalTest, AckDeletesOnlyWholeClosedSegmentsAndSurvivesReopen) {
   EXPECT_EQ(*wal->Read(9), "entry-9");
 }
 
+// Ack unlinks the segments below the new first index before one directory
+// sync; a power loss may keep a later unlink and lose the oldest one. The
+// leftover is below the first index: removed at load, not a gap.
+TEST(WalTest, AnInterruptedTruncationsLeftoverSegmentIsRemovedAtLoad) {
+  sim::SimFileSystem fs;
+  auto wal = OpenOrDie(fs);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(wal->Append(fmt::format("entry-{}", i)).ok());
+  ASSERT_TRUE(wal->Sync().ok());
+  const std::map<std::string, std::string> before = Snapshot(fs);
+  ASSERT_TRUE(wal->Ack(15).ok());
+  const std::map<std::string, std::string> after = Snapshot(fs);
+  ASSERT_GE(before.size(), after.size() + 2) << "the test wants two segments unlinked";
+  // The oldest segment's unlink lost, a later one's kept.
+  const auto& [oldest_name, oldest_bytes] = *before.begin();
+  ASSERT_FALSE(after.contains(oldest_name));
+  ASSERT_TRUE(WriteFileAtomically(fs, "wal/" + oldest_name, oldest_bytes).ok());
+  wal.reset();
+  wal = OpenOrDie(fs);
+  ASSERT_NE(wal, nullptr);
+  EXPECT_EQ(wal->first_index(), 15u);
+  EXPECT_EQ(wal->next_index(), 20u);
+  EXPECT_EQ(*wal->Read(15), "entry-15");
+  EXPECT_FALSE(Snapshot(fs).contains(oldest_name));
+  ASSERT_EQ(wal->load_repairs().size(), 1u);
+  EXPECT_NE(wal->load_repairs()[0].find("interrupted truncation"), std::string::npos);
+}
+
 TEST(WalTest, CreateEmptyContinuesAtTheGivenIndex) {
   sim::SimFileSystem fs;
   ASSERT_TRUE(Wal::CreateEmpty(fs, "wal", 42).ok());
