@@ -5,6 +5,7 @@
 // property, the `shardsim` command and the campaign.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -28,6 +29,9 @@ struct ShardRunConfig {
   sim::PersistenceProfile profile = sim::PersistenceProfile::StrictPosix();
   int clients = 2;
   int ops_per_client = 12;
+  uint64_t PlannedOps() const {
+    return static_cast<uint64_t>(std::max(clients, 0)) * static_cast<uint64_t>(std::max(ops_per_client, 0));
+  }
   double wait_probability = 0.5;
   int crashes = 1;
   double power_loss_probability = 0.5;

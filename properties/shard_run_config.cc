@@ -29,6 +29,7 @@ ShardRunConfig ShardRunConfig::Draw(uint64_t seed) {
   config.collection.distance = distances[mix.Draw(3)];
   config.collection.dimension = static_cast<uint32_t>(mix.Between(1, 4));
   config.wal_segment_capacity_bytes = mix.Chance(0.5) ? 1024 : 16384;
+  config.profile = config.profile.SizedToWorkload(config.PlannedOps());
   return config;
 }
 

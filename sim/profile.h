@@ -28,6 +28,11 @@ struct PersistenceProfile {
   // After a process's first ENOSPC: the chance that an operator frees
   // another headroom of space a little later (at most once per process).
   double space_freed_probability = 0;
+  // Set by SmallDisk() and by a draw that makes the disk small: the harness
+  // sizes the headroom from its workload (SizedToWorkload) before the run,
+  // so that most runs reach ENOSPC whatever their size. A sized profile has
+  // it clear, and its spec carries the concrete headroom.
+  bool headroom_from_workload = false;
 
   // No faults; a power loss keeps exactly what was synced.
   static PersistenceProfile NoFault();
@@ -39,7 +44,8 @@ struct PersistenceProfile {
   static PersistenceProfile Ext4Ordered();
   // Strict POSIX plus every fault class at modest rates.
   static PersistenceProfile Faulty();
-  // Strict POSIX with 48 KiB of free space per process: ENOSPC is reachable.
+  // Strict POSIX with little free space per process, sized from the
+  // workload (SizedToWorkload; 48 KiB until sized): ENOSPC in most runs.
   static PersistenceProfile SmallDisk();
 
   // One of the named profiles; nullopt for an unknown name.
@@ -50,6 +56,11 @@ struct PersistenceProfile {
   // dir sync, read flip, stored rot, small disk) on or off independently;
   // about 46% of draws have at least one fault class on, at Faulty's rates.
   static PersistenceProfile Draw(DecisionSource& decisions);
+
+  // With headroom_from_workload: the headroom for a run of `planned_ops`
+  // updates (a few KiB: what a load needs plus a little per op), the flag
+  // cleared. Otherwise the profile unchanged.
+  PersistenceProfile SizedToWorkload(uint64_t planned_ops) const;
 
   // "faulty" for an unchanged named profile, else
   // "<name>{models=drop+prefix;dirs=per-entry;read=0.002;...;freed=0}".

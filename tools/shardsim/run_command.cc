@@ -47,6 +47,7 @@ std::optional<std::string> BuildConfig(const RunOptions& options,
   if (options.crashes) config.crashes = *options.crashes;
   if (options.clients) config.clients = *options.clients;
   if (options.ops_per_client) config.ops_per_client = *options.ops_per_client;
+  config.profile = config.profile.SizedToWorkload(config.PlannedOps());
   return std::nullopt;
 }
 
