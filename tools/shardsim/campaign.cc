@@ -332,6 +332,8 @@ void AddCampaignFlags(CLI::App& command, CampaignOptions& options) {
   command.add_option("--profile", options.profile,
                      "Persistence profile for every seed (a name or a spec); default: drawn per seed");
   command.add_flag("--quiet", options.quiet, "No progress line");
+  command.add_flag("--stop-on-failure", options.stop_on_failure,
+                   "End the sweep at the first failing seed (then shrink it); for planted-bug hunts");
   command.add_flag("--coverage", options.coverage, "Print how often each coverage mark was hit");
   command.add_flag("--require-coverage", options.require_coverage,
                    "Exit 1 when a coverage mark was never hit (the CI check)");
@@ -472,6 +474,8 @@ int CampaignCommand(const CampaignOptions& options) {
       if (!isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");
     }
     if (budget_seconds && elapsed() >= *budget_seconds) { out_of_time = true; break; }
+    // (Seeds still running are cut like at the end of a budget.)
+    if (options.stop_on_failure && totals.failed > 0) { out_of_time = true; break; }
   }
   for (Worker& worker : workers) {
     if (worker.done) continue;

@@ -22,6 +22,7 @@ struct CampaignOptions {
   bool require_coverage = false;  // exit 1 when a mark was never hit
   std::string found_dir = "scenarios/found";
   size_t shrink_replays = 3000;
+  bool stop_on_failure = false;  // end the sweep at the first failing seed
 };
 
 void AddCampaignFlags(CLI::App& command, CampaignOptions& options);
