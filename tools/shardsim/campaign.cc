@@ -256,6 +256,11 @@ nlohmann::json SummaryJson(const Totals& totals, double elapsed_seconds, const C
                               {"failure", runs.front().value("failure", "")},
                               {"profile", runs.front().value("profile", "")},
                               {"replay", ReplayCommand(runs.front().value("seed", 0ull), options)}};
+    // Every failing seed (bounded), so each can be replayed after the fix.
+    constexpr size_t kSeedsListed = 1000;
+    nlohmann::json seeds = nlohmann::json::array();
+    for (size_t i = 0; i < runs.size() && i < kSeedsListed; ++i) seeds.push_back(runs[i].value("seed", 0ull));
+    failure["seeds"] = std::move(seeds);
     if (const auto it = totals.shrunk.find(signature); it != totals.shrunk.end()) failure.update(it->second);
     failures.push_back(std::move(failure));
   }
