@@ -327,7 +327,16 @@ absl::StatusOr<engine::EntryKind> SimFileSystem::Stat(std::string_view path) {
 void SimFileSystem::DropDirtyPages(std::string_view path) {
   auto lookup = Resolve(path);
   if (!lookup.ok() || lookup->inode == 0) return;
-  inodes_.at(lookup->inode)->unsynced.clear();
+  Inode& inode = *inodes_.at(lookup->inode);
+  inode.unsynced.clear();
+  // The size is inode metadata, not a dirty page: the file keeps the size
+  // reads see and the next sync writes it (an unsynced truncate is not
+  // undone; an extension by a lost write persists as zeros). Dropping a
+  // truncate too left a later sync's file longer than every read of it
+  // (seed 1000908: a WAL whose torn tail the load had cut came back).
+  if (inode.data.size() != inode.durable.size()) {
+    inode.unsynced.push_back(LogEntry{true, inode.data.size(), {}, NextSequence()});
+  }
 }
 
 std::vector<SimFileSystem::StoredFile> SimFileSystem::StoredFiles(std::string_view under) const {

@@ -16,8 +16,9 @@
 //   model keeps (see DirectoryModel); inodes no entry reaches are dropped.
 //   kDropAllUnsynced drops every pending operation, data and namespace.
 // - DropDirtyPages (what Linux does after a failed fsync) forgets a file's
-//   unsynced log without making it durable: reads still see the data, a
-//   later Sync succeeds without persisting it, a power loss loses it.
+//   unsynced data without making it durable: reads still see the data, a
+//   later Sync succeeds without persisting it, a power loss loses it. The
+//   file's size is metadata and stays pending: the next Sync persists it.
 // - Space: with a capacity, a write that would grow the total file bytes past
 //   it fails with ResourceExhausted. Every inode counts until it is collected
 //   at a power loss, so unlinking does not give space back while the page
