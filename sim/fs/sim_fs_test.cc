@@ -139,6 +139,22 @@ TEST(SimFsTest, FailedSyncLosesTheDroppedPagesEvenAfterALaterSync) {
   EXPECT_EQ(Read(fs, "f"), std::string("base\0\0\0\0\0-kept", 14));
 }
 
+// The size is inode metadata: a failed fsync loses the dirty data, not an
+// unsynced truncate, which the next successful sync persists.
+TEST(SimFsTest, FailedSyncKeepsAnUnsyncedTruncateForTheNextSync) {
+  SimFileSystem fs;
+  PrngSource decisions(1);
+  Write(fs, "f", "valid-torn", true);
+  ASSERT_TRUE(fs.SyncDir("").ok());
+  auto file = fs.Open("f", OpenMode::kReadWrite);
+  ASSERT_TRUE((*file)->Truncate(5).ok());
+  fs.DropDirtyPages("f");
+  EXPECT_EQ(Read(fs, "f"), "valid");
+  ASSERT_TRUE((*file)->Sync().ok());
+  ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kDropAllUnsynced, decisions).ok());
+  EXPECT_EQ(Read(fs, "f"), "valid");
+}
+
 TEST(SimFsTest, CapacityFailsWritesWithoutChangingAnything) {
   SimFileSystem fs;
   fs.set_capacity_bytes(10);
