@@ -22,6 +22,7 @@
 #include <string>
 
 #include "engine/env/env.h"
+#include "engine/shard/forwarding_env.h"
 #include "engine/shard/local_shard.h"
 #include "engine/shard/shard_test_model.h"
 #include "engine/shard/world_test_util.h"
@@ -97,27 +98,12 @@ class GatedFileSystem final : public FileSystem {
 };
 
 // The world's environment with the gated file system.
-class GatedEnv final : public Env {
+class GatedEnv final : public testing::ForwardingEnv {
  public:
-  explicit GatedEnv(Env& inner) : inner_(inner), fs_(inner, inner.fs()) {}
+  explicit GatedEnv(Env& inner) : ForwardingEnv(inner, fs_), fs_(inner, inner.fs()) {}
   GatedFileSystem& gate() { return fs_; }
 
-  FileSystem& fs() override { return fs_; }
-  int64_t NowNanos() override { return inner_.NowNanos(); }
-  void SleepForNanos(int64_t duration_ns) override { inner_.SleepForNanos(duration_ns); }
-  std::unique_ptr<Task> Spawn(std::string name, std::function<void()> body) override {
-    return inner_.Spawn(std::move(name), std::move(body));
-  }
-  void YieldPoint(std::string_view label) override { inner_.YieldPoint(label); }
-  void Log(std::string_view line) override { inner_.Log(line); }
-  std::unique_ptr<Mutex> NewMutex(std::string name) override { return inner_.NewMutex(std::move(name)); }
-  std::unique_ptr<RwLock> NewRwLock(std::string name) override { return inner_.NewRwLock(std::move(name)); }
-  std::unique_ptr<CondVar> NewCondVar(Mutex& mutex, std::string name) override {
-    return inner_.NewCondVar(mutex, std::move(name));
-  }
-
  private:
-  Env& inner_;
   GatedFileSystem fs_;
 };
 

@@ -18,6 +18,7 @@
 
 #include "engine/common/file_util.h"
 #include "engine/env/env.h"
+#include "engine/shard/forwarding_env.h"
 #include "sim/world.h"
 
 namespace engine::testing {
@@ -30,28 +31,16 @@ struct PlantedFault {
   bool drop_dirty_pages = false;                        // a failed sync forgets the unsynced writes
 };
 
-class PlantedFaultEnv final : public Env, private FileSystem {
+class PlantedFaultEnv final : public ForwardingEnv, private FileSystem {
  public:
-  explicit PlantedFaultEnv(sim::World& world) : world_(world), inner_(world.env()) {}
+  explicit PlantedFaultEnv(sim::World& world)
+      : ForwardingEnv(world.env(), static_cast<FileSystem&>(*this)), world_(world), inner_(world.env()) {}
 
   // Every matching call fails from now until Clear (a full disk stays full).
   void Plant(PlantedFault fault) { fault_ = std::move(fault); }
   void Clear() { fault_.reset(); }
   int fired() const { return fired_; }
 
-  FileSystem& fs() override { return *this; }
-  int64_t NowNanos() override { return inner_.NowNanos(); }
-  void SleepForNanos(int64_t duration_ns) override { inner_.SleepForNanos(duration_ns); }
-  std::unique_ptr<Task> Spawn(std::string name, std::function<void()> body) override {
-    return inner_.Spawn(std::move(name), std::move(body));
-  }
-  void YieldPoint(std::string_view label) override { inner_.YieldPoint(label); }
-  void Log(std::string_view line) override { inner_.Log(line); }
-  std::unique_ptr<Mutex> NewMutex(std::string name) override { return inner_.NewMutex(std::move(name)); }
-  std::unique_ptr<RwLock> NewRwLock(std::string name) override { return inner_.NewRwLock(std::move(name)); }
-  std::unique_ptr<CondVar> NewCondVar(Mutex& mutex, std::string name) override {
-    return inner_.NewCondVar(mutex, std::move(name));
-  }
 
  private:
   // OK, or the planted error (counted; dirty pages dropped if planted so).
