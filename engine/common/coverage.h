@@ -25,6 +25,7 @@ namespace engine {
   X(kWalAckHeldByWaterline, "wal.ack_held_by_waterline", "a WAL ack stopped at the flushed waterline (unflushed or proxied changes)") \
   X(kCopyOnWrite, "holder.copy_on_write", "a point was moved copy-on-write out of a non-appendable segment") \
   X(kCopyOnWriteFromProxy, "holder.copy_on_write_from_proxy", "a copy-on-write out of a frozen (proxied) segment into the temporary segment") \
+  X(kFlushedBeforeProxyingDestination, "holder.flushed_before_proxying_destination", "a segment holding copies whose source deletes were not yet durable was flushed before it became a proxy") \
   X(kDuplicateResolvedAtLoad, "holder.duplicate_resolved_at_load", "two copies of a point on disk, the older one dropped at load") \
   X(kProxyPropagatedDeletes, "proxy.propagated_deletes", "a proxy's recorded deletes were propagated on unproxy") \
   X(kProxyPropagatedIndexChange, "proxy.propagated_index_change", "a proxy's recorded payload-index change was propagated") \

@@ -280,6 +280,11 @@ class LocalShard {
   // the write lock that adds it. REQUIRES: segments write lock and updates
   // mutex held; the segment is empty.
   absl::Status SyncIndexesWithSchema(SegmentEntry& created);
+  // Flushes every segment if one of ids is still the destination of a move
+  // whose source delete waits for it: a proxy of it would be a move source,
+  // and no flush order is safe for a segment that is both (a cycle).
+  // REQUIRES: segments write lock and updates mutex (no op runs).
+  absl::Status FlushCopyDestinationsBeforeProxying(const std::vector<SegmentId>& ids);
   // Writes the recorded changes of every optimizer proxy that `proxies`
   // wrap into the segment below it. REQUIRES: segments lock held (any mode)
   // and updates mutex held.

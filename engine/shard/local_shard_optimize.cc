@@ -120,6 +120,7 @@ absl::Status LocalShard::ProxyOptimizationInputs(Optimization& run) {
     MutexLock updates(*updates_mutex_);
     run.schema = payload_schema_;
     if (extra_appendable) status = SyncIndexesWithSchema(*extra_appendable);
+    if (status.ok()) status = FlushCopyDestinationsBeforeProxying(run.inputs);
     if (status.ok()) {
       if (extra_appendable) holder_.AddNew(extra_appendable);
       for (size_t i = 0; i < run.inputs.size(); ++i) {
@@ -134,6 +135,7 @@ absl::Status LocalShard::ProxyOptimizationInputs(Optimization& run) {
   // Nothing was proxied; the extra segment never joined and goes (marker
   // first), or a later load would take it with a stale schema.
   (void)Escalate(status);
+  if (extra_appendable == nullptr) return status;
   if (auto removed = RemoveSegmentDirectory(extra_appendable->directory()); !removed.ok()) SetFatal(removed);
   return status;
 }

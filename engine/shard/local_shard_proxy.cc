@@ -26,6 +26,12 @@ absl::Status LocalShard::Unproxy(SegmentId id, const std::shared_ptr<ProxySegmen
   return status;
 }
 
+absl::Status LocalShard::FlushCopyDestinationsBeforeProxying(const std::vector<SegmentId>& ids) {
+  if (!holder_.MustFlushBeforeOthers(ids)) return absl::OkStatus();
+  SS_COVER(kFlushedBeforeProxyingDestination);
+  return FlushSegmentsWalFirst(/*force=*/false).status();
+}
+
 absl::Status LocalShard::SyncIndexesWithSchema(SegmentEntry& created) {
   const std::map<std::string, FieldType> indexed = created.indexed_fields();
   if (indexed == payload_schema_) return absl::OkStatus();
@@ -95,6 +101,7 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
   {
     MutexLock updates(*updates_mutex_);
     frozen = SyncIndexesWithSchema(**temporary);
+    if (frozen.ok()) frozen = FlushCopyDestinationsBeforeProxying(holder_.Ids());
   }
   if (!frozen.ok()) {
     segments_lock_->Downgrade();

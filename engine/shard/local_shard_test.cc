@@ -178,6 +178,24 @@ TEST(SegmentHolderTest, FlushOrderPutsCopyOnWriteDestinationsFirst) {
     EXPECT_EQ(holder.FlushOrder(), (std::vector<SegmentId>{second, first}));
     holder.AddFlushDependency(first, second, 7);  // a contrived reverse move
     EXPECT_EQ(holder.FlushOrder(), (std::vector<SegmentId>{first, second}));
+    EXPECT_TRUE(holder.MustFlushBeforeOthers({first}));
+    EXPECT_FALSE(holder.MustFlushBeforeOthers({second}));
+  });
+}
+
+// Seed 87306 (small-disk): moves 1 -> 3 while 1 was a snapshot's proxy, then
+// 3 -> 1 while 3 was an optimizer's. No flush order is safe then, and the old
+// fallback (default order) flushed a source's delete before its copy.
+TEST(SegmentHolderDeathTest, FlushOrderRefusesACycle) {
+  InWorld(4, [](sim::World& world) {
+    SegmentHolder holder(world.env());
+    FileSystem& fs = world.env().fs();
+    const SegmentId first = holder.AddNew(std::move(*Segment::Create(fs, "a", kCollection, true)));
+    const SegmentId second = holder.AddNew(std::move(*Segment::Create(fs, "b", kCollection, true)));
+    holder.AddFlushDependency(second, first, 16);
+    EXPECT_EQ(holder.FlushOrder(), (std::vector<SegmentId>{second, first}));
+    holder.AddFlushDependency(first, second, 21);
+    EXPECT_DEATH(holder.FlushOrder(), "flush dependency cycle");
   });
 }
 

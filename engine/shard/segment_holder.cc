@@ -213,10 +213,18 @@ void SegmentHolder::AddFlushDependency(SegmentId flush_first, SegmentId flush_af
   flush_dependencies_.push_back({flush_first, flush_after, op_num});
 }
 
+bool SegmentHolder::MustFlushBeforeOthers(const std::vector<SegmentId>& ids) const {
+  return std::any_of(flush_dependencies_.begin(), flush_dependencies_.end(), [&](const FlushDependency& dep) {
+    return std::find(ids.begin(), ids.end(), dep.flush_first) != ids.end();
+  });
+}
+
 std::vector<SegmentId> SegmentHolder::FlushOrder() const {
   // Kahn's algorithm; among ready segments the default order (appendable
-  // first, then by id) decides. A cycle falls back to the default order for
-  // what remains.
+  // first, then by id) decides. No order is safe for a cycle (either delete
+  // could be durable before its copy), so the shard flushes before a
+  // copy-on-write destination becomes a source (see MustFlushBeforeOthers)
+  // and a cycle is an engine bug.
   const std::vector<SegmentId> default_order = Ids();
   std::vector<SegmentId> order;
   std::set<SegmentId> done;
@@ -236,13 +244,17 @@ std::vector<SegmentId> SegmentHolder::FlushOrder() const {
       progressed = true;
       break;  // re-scan from the start: the default order decides among ready ones
     }
-    if (!progressed) {
-      for (SegmentId candidate : default_order) {
-        if (done.insert(candidate).second) order.push_back(candidate);
-      }
-    }
+    SS_ASSERT(progressed, "flush dependency cycle among segments {}", DescribeDependencies());
   }
   return order;
+}
+
+std::string SegmentHolder::DescribeDependencies() const {
+  std::string text;
+  for (const FlushDependency& dep : flush_dependencies_) {
+    text += fmt::format(" {} before {} (op {})", dep.flush_first, dep.flush_after, dep.op_num);
+  }
+  return text;
 }
 
 absl::StatusOr<SeqNumber> SegmentHolder::FlushAll(bool force) {

@@ -89,8 +89,14 @@ class SegmentHolder {
 
   void AddFlushDependency(SegmentId flush_first, SegmentId flush_after, SeqNumber op_num);
   // The order FlushAll uses: every recorded dependency respected, then
-  // appendable segments before the rest, then by id.
+  // appendable segments before the rest, then by id. Asserts there is no
+  // cycle.
   std::vector<SegmentId> FlushOrder() const;
+  // True if a segment of ids holds a copy whose source's delete waits for it
+  // (a pending dependency flushes it first). Such a segment must not become
+  // a copy-on-write source (a proxy) before FlushAll: a move out of it
+  // would need it flushed after its new destination, a cycle.
+  bool MustFlushBeforeOthers(const std::vector<SegmentId>& ids) const;
   // Flushes every segment in FlushOrder and returns the waterline: the lowest
   // persisted version among segments that still have unsaved changes, or the
   // highest persisted version when everything is saved.
@@ -119,6 +125,7 @@ class SegmentHolder {
   absl::StatusOr<bool> MovePoint(SeqNumber op_num, PointId id, SegmentId source,
                                  const CowOp& cow_op);
   absl::Status DeleteOlderCopies(PointId id, const std::vector<Occurrence>& copies);
+  std::string DescribeDependencies() const;
 
   struct FlushDependency {
     SegmentId flush_first;
