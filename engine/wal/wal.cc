@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -22,25 +23,47 @@ constexpr char kSegmentPrefix[] = "wal-";
 constexpr uint64_t kMaxEntryBytes = 64 << 20;
 // Each segment starts with {u64 synced bytes, u32 CRC32C of them, u32 zero}:
 // how much of the file a completed Sync vouches for.
-constexpr uint64_t kSegmentHeaderBytes = 16;
+// Each segment starts with two slots of {u64 synced bytes, u32 CRC32C of
+// them, u32 zero}: how much of the file a completed Sync vouches for. A Sync
+// overwrites the slot holding the smaller length, so a torn or failed slot
+// write leaves the other vouching for what the previous Sync did (without
+// it, a torn header would vouch for nothing, and damage to synced entries
+// would look like a torn tail and be cut).
+constexpr uint64_t kSlotBytes = 16;
+constexpr uint64_t kSegmentHeaderBytes = 2 * kSlotBytes;
 
-std::string EncodeSegmentHeader(uint64_t synced_bytes) {
-  std::string header;
-  PutFixed64(header, synced_bytes);
+std::string EncodeSlot(uint64_t synced_bytes) {
+  std::string slot;
+  PutFixed64(slot, synced_bytes);
   std::string value;
   PutFixed64(value, synced_bytes);
-  PutFixed32(header, Crc32c(value));
-  PutFixed32(header, 0);
-  return header;
+  PutFixed32(slot, Crc32c(value));
+  PutFixed32(slot, 0);
+  return slot;
 }
 
-// The vouched length, or the bare header length when the header itself is
-// torn (then nothing is vouched for).
+// A slot's vouched length, or nullopt when it is torn or damaged.
+std::optional<uint64_t> DecodeSlot(std::string_view slot) {
+  if (GetFixed32(slot.data() + 8) != Crc32c(slot.substr(0, 8))) return std::nullopt;
+  return GetFixed64(slot.data());
+}
+
+// The larger vouched length of the two slots, or the bare header length
+// when neither is intact (then nothing is vouched for).
 uint64_t DecodeSegmentHeader(std::string_view data) {
   if (data.size() < kSegmentHeaderBytes) return kSegmentHeaderBytes;
-  const uint64_t synced_bytes = GetFixed64(data.data());
-  if (GetFixed32(data.data() + 8) != Crc32c(data.substr(0, 8))) return kSegmentHeaderBytes;
-  return std::max(synced_bytes, kSegmentHeaderBytes);
+  uint64_t synced_bytes = kSegmentHeaderBytes;
+  for (uint64_t slot = 0; slot < 2; ++slot) {
+    const auto vouched = DecodeSlot(data.substr(slot * kSlotBytes, kSlotBytes));
+    if (vouched) synced_bytes = std::max(synced_bytes, *vouched);
+  }
+  return synced_bytes;
+}
+
+// Both slots at once: for a new segment, and after a load cut (where no
+// slot may vouch for more than what is left).
+std::string EncodeSegmentHeader(uint64_t synced_bytes) {
+  return EncodeSlot(synced_bytes) + EncodeSlot(synced_bytes);
 }
 
 std::string SegmentName(uint64_t start) { return fmt::format("{}{:020}", kSegmentPrefix, start); }
@@ -226,6 +249,7 @@ absl::Status Wal::Load() {
           !status.ok()) {
         return status;
       }
+      segments_.back().slot_bytes = {kSegmentHeaderBytes, kSegmentHeaderBytes};
     }
     if (auto status = (*file)->Sync(); !status.ok()) return status;
   }
@@ -251,6 +275,9 @@ absl::StatusOr<std::pair<uint64_t, bool>> Wal::LoadSegment(Segment& segment) {
   if (data.size() < kSegmentHeaderBytes) return std::make_pair(uint64_t{0}, data.size() > 0);
   const uint64_t synced_bytes = DecodeSegmentHeader(data);
   segment.loaded_synced_bytes = synced_bytes;
+  for (uint64_t slot = 0; slot < 2; ++slot) {
+    segment.slot_bytes[slot] = DecodeSlot(data.substr(slot * kSlotBytes, kSlotBytes)).value_or(0);
+  }
   if (synced_bytes > data.size()) {
     return absl::DataLossError(fmt::format("{}: {} bytes, but {} were synced", PathOf(segment.name),
                                            data.size(), synced_bytes));
@@ -308,6 +335,7 @@ uint64_t Wal::next_index() const {
 absl::Status Wal::StartSegment() {
   const uint64_t start = next_index();
   Segment segment{start, SegmentName(start), {}, kSegmentHeaderBytes, true};
+  segment.slot_bytes = {kSegmentHeaderBytes, kSegmentHeaderBytes};
   auto file = fs_.Open(PathOf(segment.name), OpenMode::kCreateTruncate);
   if (!file.ok()) return file.status();
   const std::string header = EncodeSegmentHeader(kSegmentHeaderBytes);
@@ -394,14 +422,16 @@ absl::Status Wal::Sync() {
       reopened = std::move(*opened);
       file = reopened.get();
     }
-    // Data first; then the header vouching for it.
+    // Data first; then the slot vouching for it (the older one).
     if (auto status = file->Sync(); !status.ok()) return Stop(status);
-    const std::string header = EncodeSegmentHeader(segment.size_bytes);
-    if (auto status = file->WriteAt(0, std::span<const char>(header.data(), header.size()));
+    const size_t slot = segment.slot_bytes[0] <= segment.slot_bytes[1] ? 0 : 1;
+    const std::string encoded = EncodeSlot(segment.size_bytes);
+    if (auto status = file->WriteAt(slot * kSlotBytes, std::span<const char>(encoded.data(), encoded.size()));
         !status.ok()) {
       return Stop(status);
     }
     if (auto status = file->Sync(); !status.ok()) return Stop(status);
+    segment.slot_bytes[slot] = segment.size_bytes;
     segment.unsynced = false;
   }
   if (dir_unsynced_) {

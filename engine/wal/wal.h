@@ -2,8 +2,9 @@
 //
 // On disk, in the WAL directory:
 // - segment files "wal-<first index, 20 digits>", each at most
-//   segment_capacity_bytes: a 16-byte header {u64 synced bytes, u32 CRC32C,
-//   u32 zero} rewritten after each data sync, then consecutive entries. An entry is a
+//   segment_capacity_bytes: a 32-byte header of two slots {u64 synced
+//   bytes, u32 CRC32C, u32 zero}, the older one rewritten after each data
+//   sync (the larger intact one counts), then consecutive entries. An entry is a
 //   16-byte header {u32 payload length, u32 CRC32C of (index, length,
 //   payload), u64 index}, all little-endian, then the payload. The last
 //   segment is the open one; the others are closed.
@@ -21,6 +22,7 @@
 // Not synchronised: the shard serialises calls with its WAL mutex.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -89,6 +91,9 @@ class Wal {
     std::vector<uint64_t> offsets;  // of each entry
     uint64_t size_bytes = 0;
     bool unsynced = false;
+    // What each header slot vouches for (0: torn or damaged); Sync
+    // overwrites the smaller.
+    std::array<uint64_t, 2> slot_bytes = {0, 0};
     // At load: where the header's synced length ends. Entries past it were
     // read from the page cache and may never have reached the disk.
     uint64_t loaded_synced_bytes = 0;

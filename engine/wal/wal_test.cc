@@ -155,12 +155,35 @@ TEST(WalTest, FlippedBitInSyncedDataIsRefusedAndNothingChanges) {
   ASSERT_TRUE(wal->Sync().ok());
   wal.reset();
   const std::string segment = "wal/wal-00000000000000000000";
-  FlipBit(fs, segment, 8 * 46);  // inside the second entry
+  FlipBit(fs, segment, 8 * 62);  // inside the second entry (32-byte header, 23-byte entries)
   const auto before = Snapshot(fs);
   auto reopened = Wal::Open(fs, "wal", {.segment_capacity_bytes = 4096});
   EXPECT_TRUE(absl::IsDataLoss(reopened.status())) << reopened.status();
   EXPECT_NE(std::string(reopened.status().message()).find("offset"), std::string::npos);
   EXPECT_EQ(Snapshot(fs), before);
+}
+
+// Faulty seed 24651: a Sync's header write failed (EIO) and the power loss
+// tore it; rot then damaged an entry the previous Sync had vouched for.
+// With one header slot nothing was vouched for any more, and the damaged
+// entry was cut as a torn tail: a durable op silently lost.
+TEST(WalTest, ATornHeaderSlotKeepsTheOtherSlotsVouching) {
+  sim::SimFileSystem fs;
+  auto wal = OpenOrDie(fs, {.segment_capacity_bytes = 4096});
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(wal->Append(fmt::format("entry-{}", i)).ok());
+  ASSERT_TRUE(wal->Sync().ok());  // slot 0 vouches for entries 0 and 1
+  ASSERT_TRUE(wal->Append("entry-2").ok());
+  ASSERT_TRUE(wal->Sync().ok());  // slot 1 for entries 0..2; slot 0 is next
+  wal.reset();
+  const std::string segment = "wal/wal-00000000000000000000";
+  {  // the next Sync's slot write, torn
+    auto file = fs.Open(segment, OpenMode::kReadWrite);
+    ASSERT_TRUE((*file)->WriteAt(3, std::span<const char>("torn", 4)).ok());
+  }
+  FlipBit(fs, segment, 8 * (32 + 2 * 23 + 20));  // inside entry 2's payload
+  auto reopened = Wal::Open(fs, "wal", {.segment_capacity_bytes = 4096});
+  EXPECT_TRUE(absl::IsDataLoss(reopened.status())) << reopened.status();
+  EXPECT_NE(std::string(reopened.status().message()).find("synced"), std::string::npos);
 }
 
 TEST(WalTest, DamagedUnsyncedTailIsCut) {
@@ -188,7 +211,7 @@ RC_GTEST_PROP(WalProperty, TornTailLoadsExactlyTheWholeEntries, ()) {
   auto wal = Wal::Open(fs, "wal", {.segment_capacity_bytes = 1 << 20});
   RC_ASSERT(wal.ok());
   std::vector<uint64_t> ends;
-  uint64_t end = 16;  // the segment header
+  uint64_t end = 32;  // the segment header (two slots)
   const size_t synced = *rc::gen::inRange<size_t>(0, entries.size() + 1);
   uint64_t synced_end = end;
   for (size_t i = 0; i < entries.size(); ++i) {
