@@ -171,6 +171,7 @@ void Run::RestoreOverLive(const std::string& archive) {
 
 void Run::ReplaceDamagedShard() {
   ++stats_.damaged_shards_replaced;
+  refusals_without_fault_in_attempt_ = 0;
   if (config_.verbose) std::printf("the shard refuses to load for good (rot detected): replacing it\n");
   const std::vector<std::string> archives = RestorableArchives();
   if (!archives.empty()) {

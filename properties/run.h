@@ -87,6 +87,14 @@ class Run {
   bool RunEngineProcess(size_t epoch);
   void PlantHiddenEntries();
   bool PowerLossSince(uint64_t step) const;
+  // Whether a refused load of the shard is explained by detected rot of its
+  // stored bytes.
+  bool ShardHoldsRot();
+  // After kMaxLoadAttempts refusals of the live shard: whether that is a
+  // bug (some attempt refused with no fault injected in it, and no rot).
+  bool ShardRefusesForNoReason();
+  // Ends the run without a verdict on what follows (counted).
+  void EndByFaults();
   void VerifyFinalState();
   void EngineProcess(bool final_check);
   void CheckShardAfterClients(engine::LocalShard& shard);
@@ -174,7 +182,7 @@ class Run {
   void Fail(std::string invariant, std::string what);
   bool failed() const { return !failure_.empty(); }
   // True once the run should wind down: a failure, or a replay's --until.
-  bool stopping() const { return failed() || halted_; }
+  bool stopping() const { return failed() || halted_ || ended_by_faults_; }
 
   const ShardRunConfig& config_;
   RunSources sources_;
@@ -186,8 +194,14 @@ class Run {
   std::string invariant_;
   std::string failure_;
   bool halted_ = false;
+  bool ended_by_faults_ = false;
   bool state_dumped_ = false;
   bool load_failed_ = false;
+  // Loads of the live shard refused since it last loaded with no fault
+  // injected during the attempt itself: what keeps refusing is then on
+  // disk, not a fault of the moment (at rate 1 every attempt has one).
+  int refusals_without_fault_in_attempt_ = 0;
+  uint64_t attempt_start_step_ = 0;
   std::array<uint64_t, engine::kMarkCount> coverage_before_{};
   size_t epoch_ = 0;
   // The trace step the current engine process (with the faults injected

@@ -213,6 +213,7 @@ bool Run::PowerLossSince(uint64_t step) const {
 bool Run::RunEngineProcess(size_t epoch) {
   for (int attempt = 0;; ++attempt) {
     load_failed_ = false;
+    attempt_start_step_ = TraceStep();
     const sim::ProcessId process =
         world_.StartProcess(fmt::format("shard{}", epoch), [this] { EngineProcess(false); });
     const bool crashed = world_.WaitProcess(process);
@@ -221,8 +222,12 @@ bool Run::RunEngineProcess(size_t epoch) {
     if (attempt + 1 >= kMaxLoadAttempts) {
       // Rot of the shard's stored bytes, detected: it refuses to load for
       // good. Anything else that keeps a shard from loading is a bug.
-      if (!ledger_.AnyOf(sim::FaultClass::kStoredRot, last_good_load_step_, std::string(kShardDir) + "/")) {
+      if (ShardRefusesForNoReason()) {
         Fail("recovery", fmt::format("the shard did not load in {} attempts under injected faults", kMaxLoadAttempts));
+        return false;
+      }
+      if (!ShardHoldsRot()) {
+        EndByFaults();
         return false;
       }
       ReplaceDamagedShard();
@@ -232,16 +237,39 @@ bool Run::RunEngineProcess(size_t epoch) {
   }
 }
 
+bool Run::ShardHoldsRot() {
+  // Rot since the last good load, or older rot still on disk: a load can
+  // succeed over rotten bytes when a bad read happens to flip them back
+  // (seed 81998), and the rot is there for every later load.
+  return ledger_.AnyOf(sim::FaultClass::kStoredRot, last_good_load_step_, std::string(kShardDir) + "/") ||
+         world_.fs().HoldsRot(kShardDir);
+}
+
+void Run::EndByFaults() {
+  ++stats_.runs_ended_by_faults;
+  if (config_.verbose) std::printf("every load attempt hit an injected fault: the run ends unjudged\n");
+  ended_by_faults_ = true;
+}
+
+bool Run::ShardRefusesForNoReason() {
+  // Every attempt refused by a fault injected in it (a high fault rate, as
+  // a shrinker's rate 1) says nothing about the engine; rot is detection.
+  return refusals_without_fault_in_attempt_ > 0 && !ShardHoldsRot();
+}
+
 void Run::VerifyFinalState() {
   process_start_step_ = TraceStep();
   for (int attempt = 0; attempt < kMaxLoadAttempts && !stopping(); ++attempt) {
     load_failed_ = false;
+    attempt_start_step_ = TraceStep();
     const sim::ProcessId verifier = world_.StartProcess("verify", [this] { EngineProcess(true); });
     world_.WaitProcess(verifier);
     if (!load_failed_) return;
   }
-  if (!stopping() &&
-      !ledger_.AnyOf(sim::FaultClass::kStoredRot, last_good_load_step_, std::string(kShardDir) + "/")) {
+  if (stopping()) return;
+  if (!ShardRefusesForNoReason()) {
+    if (!ShardHoldsRot()) EndByFaults();
+  } else {
     Fail("recovery", "the shard did not load for the final check under injected faults");
   }
 }
@@ -252,11 +280,12 @@ void Run::EngineProcess(bool final_check) {
     NoteError(loaded.status());
     // A load refused without any fault since the shard last loaded (rot
     // stays until the shard is replaced) is a bug.
-    if (!ledger_.Any(std::min(process_end_step_, last_good_load_step_))) {
+    if (!ledger_.Any(std::min(process_end_step_, last_good_load_step_)) && !ShardHoldsRot()) {
       Fail("recovery", fmt::format("shard load failed: {}", loaded.status().ToString()));
       return;
     }
     if (config_.verbose) std::printf("load failed: %s\n", loaded.status().ToString().c_str());
+    if (!ledger_.Any(attempt_start_step_)) ++refusals_without_fault_in_attempt_;
     ++stats_.failed_loads;
     load_failed_ = true;
     return;
@@ -268,6 +297,7 @@ void Run::EngineProcess(bool final_check) {
     return;
   }
   last_good_load_step_ = TraceStep();
+  refusals_without_fault_in_attempt_ = 0;
   std::vector<std::unique_ptr<engine::Task>> clients;
   for (int client = 0; client < config_.clients; ++client) {
     clients.push_back(world_.env().Spawn(fmt::format("client{}", client),

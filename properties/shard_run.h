@@ -90,7 +90,8 @@ struct ShardRunConfig {
   X(process_crashes, "process crashes ending an engine process")                                    \
   X(power_losses, "power losses ending an engine process")                                          \
   X(reloads, "successful loads of the live shard")                                                  \
-  X(failed_loads, "loads refused under injected faults, then retried")
+  X(failed_loads, "loads refused under injected faults, then retried")                              \
+  X(runs_ended_by_faults, "runs ended early: every load attempt of the shard hit an injected fault")
 
 struct ShardRunStats {
 #define SHARDSIM_STAT_FIELD(name, description) uint64_t name = 0;

@@ -4,6 +4,7 @@
 #include "sim/fs/namespace_log.h"
 
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -378,7 +379,29 @@ absl::Status SimFileSystem::FlipStoredBit(std::string_view path, uint64_t bit_in
   inode.durable[byte] = static_cast<char>(inode.durable[byte] ^ mask);
   // The page cache does not hide the rot: it is read back from the disk.
   if (byte < inode.data.size()) inode.data[byte] = static_cast<char>(inode.data[byte] ^ mask);
+  rots_.push_back({lookup->inode, byte, inode.durable[byte]});
   return absl::OkStatus();
+}
+
+bool SimFileSystem::HoldsRot(std::string_view under) const {
+  if (rots_.empty()) return false;
+  auto top = ResolveDirectory(under);
+  if (!top.ok()) return false;
+  std::set<uint64_t> reachable;
+  std::vector<uint64_t> pending = {*top};
+  while (!pending.empty()) {
+    const uint64_t directory = pending.back();
+    pending.pop_back();
+    for (const auto& [name, child] : inodes_.at(directory)->entries) {
+      // A cycle a power loss left is visited once.
+      if (reachable.insert(child).second && inodes_.at(child)->directory) pending.push_back(child);
+    }
+  }
+  return std::any_of(rots_.begin(), rots_.end(), [&](const Rot& rot) {
+    if (!reachable.contains(rot.inode)) return false;
+    const Inode& inode = *inodes_.at(rot.inode);
+    return rot.byte < inode.data.size() && inode.data[rot.byte] == rot.rotten;
+  });
 }
 
 absl::StatusOr<std::string> SimFileSystem::ReadDurable(std::string_view path) const {

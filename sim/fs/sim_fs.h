@@ -146,6 +146,10 @@ class SimFileSystem final : public engine::FileSystem {
   // image, and of what reads see if that byte exists there. OutOfRange past
   // the durable image; NotFound if missing.
   absl::Status FlipStoredBit(std::string_view path, uint64_t bit_index);
+  // Whether a file reachable under `under` still reads a byte FlipStoredBit
+  // flipped (not rewritten, truncated away or replaced since): a load that
+  // keeps refusing such a shard detects real damage.
+  bool HoldsRot(std::string_view under) const;
 
   // 0 = unlimited. Writes that would grow the total file bytes past it fail
   // with ResourceExhausted and change nothing.
@@ -214,6 +218,13 @@ class SimFileSystem final : public engine::FileSystem {
   void Report(FaultClass fault, std::string path, std::string detail);
 
   std::map<uint64_t, std::unique_ptr<Inode>> inodes_;
+  // Every byte FlipStoredBit flipped, with the value it flipped it to.
+  struct Rot {
+    uint64_t inode = 0;
+    uint64_t byte = 0;
+    char rotten = 0;
+  };
+  std::vector<Rot> rots_;
   std::unique_ptr<NamespaceLog> namespace_log_;
   uint64_t next_inode_ = 2;  // 1 is the root
   uint64_t next_sequence_ = 1;

@@ -191,6 +191,27 @@ TEST(SimFsTest, FlipStoredBitFlipsOneDurableBitAndWhatReadsSee) {
   EXPECT_EQ(Read(fs, "f"), "abad");  // rot is on the disk: it survives
 }
 
+TEST(SimFsTest, HoldsRotUntilTheRottenByteIsRewrittenOrItsFileGoes) {
+  SimFileSystem fs;
+  ASSERT_TRUE(fs.Mkdir("d").ok());
+  Write(fs, "d/f", "abcd", true);
+  Write(fs, "d/g", "wxyz", true);
+  ASSERT_TRUE(fs.SyncDir("d").ok());
+  EXPECT_FALSE(fs.HoldsRot("d"));
+  ASSERT_TRUE(fs.FlipStoredBit("d/f", 8 * 2 + 1).ok());
+  EXPECT_TRUE(fs.HoldsRot("d"));
+  EXPECT_TRUE(fs.HoldsRot(""));
+  {  // the same byte written back as it was
+    auto file = fs.Open("d/f", OpenMode::kReadWrite);
+    ASSERT_TRUE((*file)->WriteAt(2, std::span<const char>("c", 1)).ok());
+  }
+  EXPECT_FALSE(fs.HoldsRot("d"));
+  ASSERT_TRUE(fs.FlipStoredBit("d/g", 0).ok());
+  EXPECT_TRUE(fs.HoldsRot("d"));
+  ASSERT_TRUE(fs.Unlink("d/g").ok());
+  EXPECT_FALSE(fs.HoldsRot("d"));
+}
+
 TEST(SimFsTest, StoredFilesListsFilesWithDurableDataUnderADirectory) {
   SimFileSystem fs;
   ASSERT_TRUE(fs.Mkdir("d").ok());
