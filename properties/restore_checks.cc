@@ -296,7 +296,9 @@ bool Run::HoldsSnapshot(size_t index, const std::string& shard_dir, uint64_t sin
         refused = ledger_.Any(since_step);  // else: not the snapshot, and not loadable either
         return;
       }
-      holds = !RestoredProblem(**shard, index).has_value();
+      // (Exactly: a restored WAL continues where the archived one did.)
+      holds = !RestoredProblem(**shard, index).has_value() &&
+              (*shard)->Summarize().wal_next_index == snapshots_[index].wal_next_index;
       (void)(*shard)->Shutdown();
     });
     world_.WaitProcess(checker);

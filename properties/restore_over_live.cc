@@ -93,8 +93,16 @@ void Run::RestoreOverLive(const std::string& archive) {
         }
         settled = true;
         // The snapshot in full (state, clocks, WAL), or else the old shard:
-        // their points alone can be the same.
-        const auto problem = RestoredProblem(**shard, *index);
+        // their points alone can be the same, and so can clocks within the
+        // snapshot's bound. A restored WAL continues exactly where the
+        // archived one did (seed 528032: the old shard, one clock-only op
+        // past a WAL snapshot of nothing, was taken for the snapshot).
+        auto problem = RestoredProblem(**shard, *index);
+        const uint64_t wal_next_index = (*shard)->Summarize().wal_next_index;
+        if (!problem && wal_next_index != snapshot.wal_next_index) {
+          problem = Problem{"restore-atomicity", fmt::format("its WAL continues at {}, the archive's at {}",
+                                                             wal_next_index, snapshot.wal_next_index)};
+        }
         if (!problem) {
           const size_t length = *MatchRestored(**shard, snapshot);
           history_.ResetToRestored(snapshot.history, length, (*shard)->Summarize().wal_next_index);
