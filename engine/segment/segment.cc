@@ -74,6 +74,18 @@ absl::StatusOr<bool> Segment::DeletePoint(SeqNumber op_num, PointId id) {
   return true;
 }
 
+absl::StatusOr<bool> Segment::DeleteSupersededCopy(PointId id, SeqNumber copy_version) {
+  PointRecord* record = Target(copy_version, id);
+  if (record == nullptr) return false;
+  index_.Remove(id, record->payload);
+  record->deleted = true;
+  record->vector.clear();
+  record->payload = Payload::object();
+  record->version = copy_version;
+  dirty_.insert(id);  // (not Touched: the segment's version stays)
+  return true;
+}
+
 absl::StatusOr<bool> Segment::ChangePayload(SeqNumber op_num, PointId id,
                                             const std::function<void(Payload&)>& change) {
   PointRecord* record = Target(op_num, id);

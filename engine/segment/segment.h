@@ -70,6 +70,7 @@ class Segment final : public SegmentEntry {
 
   absl::StatusOr<bool> Upsert(SeqNumber op_num, const Point& point) override;
   absl::StatusOr<bool> DeletePoint(SeqNumber op_num, PointId id) override;
+  absl::StatusOr<bool> DeleteSupersededCopy(PointId id, SeqNumber copy_version) override;
   absl::StatusOr<bool> SetPayload(SeqNumber op_num, PointId id, const Payload& payload) override;
   absl::StatusOr<bool> OverwritePayload(SeqNumber op_num, PointId id, const Payload& payload) override;
   absl::StatusOr<bool> DeletePayloadKeys(SeqNumber op_num, PointId id,

@@ -40,6 +40,14 @@ class SegmentEntry {
   // preprocesses it once, so a copy-on-write move copies it bit for bit).
   virtual absl::StatusOr<bool> Upsert(SeqNumber op_num, const Point& point) = 0;
   virtual absl::StatusOr<bool> DeletePoint(SeqNumber op_num, PointId id) = 0;
+  // Deletes a copy a newer copy elsewhere supersedes, at the copy's own
+  // version. It claims no op, so a segment's version need not move: after
+  // a load the copy may come from an interrupted flush and be newer than
+  // the segment-wide ops (index changes) the segment applied (seed 206858:
+  // raising the version made WAL replay skip an index drop there).
+  virtual absl::StatusOr<bool> DeleteSupersededCopy(PointId id, SeqNumber copy_version) {
+    return DeletePoint(copy_version, id);
+  }
   virtual absl::StatusOr<bool> SetPayload(SeqNumber op_num, PointId id, const Payload& payload) = 0;
   virtual absl::StatusOr<bool> OverwritePayload(SeqNumber op_num, PointId id,
                                                 const Payload& payload) = 0;

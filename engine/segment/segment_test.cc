@@ -47,6 +47,24 @@ TEST(SegmentTest, VersionRuleSkipsOlderAndReappliesEqual) {
   EXPECT_TRUE(*segment->Upsert(8, MakePoint(1, 3)));
 }
 
+// Seed 206858: a load de-duplicated a copy read from an interrupted flush
+// (version 34) in a segment whose flushed version was older; deleting it as
+// op 34 raised the segment's version, and WAL replay then skipped the index
+// drop of op 33 there (the segment kept a stale index).
+TEST(SegmentTest, DeletingASupersededCopyClaimsNoOp) {
+  sim::SimFileSystem fs;
+  auto segment = CreateOrDie(fs);
+  EXPECT_TRUE(*segment->CreateFieldIndex(2, "tag", FieldType::kKeyword));
+  EXPECT_TRUE(*segment->Upsert(3, MakePoint(1, 1)));
+  EXPECT_TRUE(*segment->DeleteSupersededCopy(1, 34));
+  EXPECT_FALSE(segment->has_point(1));
+  EXPECT_EQ(segment->point_version(1), 34u);
+  EXPECT_EQ(segment->version(), 3u);
+  EXPECT_TRUE(segment->has_unsaved_changes());
+  EXPECT_TRUE(*segment->DeleteFieldIndex(33, "tag"));  // replayed, not skipped
+  EXPECT_TRUE(segment->indexed_fields().empty());
+}
+
 TEST(SegmentTest, ReadsAgreeWithBruteForceAndIndex) {
   sim::SimFileSystem fs;
   auto segment = CreateOrDie(fs);

@@ -113,7 +113,7 @@ absl::Status SegmentHolder::DeleteOlderCopies(PointId id, const std::vector<Occu
   for (size_t i = 1; i < copies.size(); ++i) {
     const LockedSegment& locked = segments_.at(copies[i].segment);
     WriteLock guard(*locked.lock);
-    auto deleted = locked.segment->DeletePoint(copies[i].version, id);
+    auto deleted = locked.segment->DeleteSupersededCopy(id, copies[i].version);
     if (!deleted.ok()) return deleted.status();
   }
   return absl::OkStatus();
