@@ -5,6 +5,8 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "engine/common/assert.h"
+#include "engine/common/checksum.h"
+#include "engine/common/coverage.h"
 #include "engine/common/file_util.h"
 #include "engine/shard/restore.h"
 #include "engine/shard/restore_steps.h"
@@ -160,6 +162,7 @@ absl::StatusOr<PartialMergePlan> PlanPartialMerge(const SnapshotManifest& local,
       }
       if (auto status = CheckKeptFile(local, full, id, file, version); !status.ok()) return status;
       plan.local_files.push_back(path);
+      plan.local_checksums.push_back(segment.checksums.at(file));
     }
     if (!replaced) {
       // Kept whole: the local copy must be the one the sender compared.
@@ -202,9 +205,18 @@ absl::StatusOr<std::unique_ptr<LocalShard>> RecoverPartialSnapshot(Env& env, con
   auto plan = PlanPartialMerge(*local, archived->manifest, *archived_files);
   if (!plan.ok()) return plan.status();
   // Planned and verified: build the merged shard beside the live one.
-  for (const std::string& path : plan->local_files) {
+  for (size_t i = 0; i < plan->local_files.size(); ++i) {
+    const std::string& path = plan->local_files[i];
     auto contents = ReadWholeFile(fs, JoinPath(*source, path));
     if (!contents.ok()) return contents.status();
+    // Read again, so checked again: a bad read here would otherwise be
+    // written into the merged shard (seed 53983: a flipped COMPLETE made
+    // every later recovery refuse the receiver).
+    if (Crc32c(*contents) != plan->local_checksums[i]) {
+      SS_COVER(kDamageDetected);
+      return absl::DataLossError(fmt::format("partial snapshot: {} read back with other bytes than its checksum",
+                                             JoinPath(*source, path)));
+    }
     files->push_back(TarEntry{.path = path, .contents = std::move(*contents)});
   }
   const std::string staging = shard_dir + ".staging";

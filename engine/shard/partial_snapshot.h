@@ -66,8 +66,10 @@ struct PartialMergePlan {
   std::vector<std::string> replaced;  // files from the archive (plus kept local files)
   std::vector<std::string> kept;      // entirely the local copy
   std::vector<std::string> removed;   // local segments the sender no longer has
-  // Local files copied into the merged shard: "segments/<id>/<file>".
+  // Local files copied into the merged shard: "segments/<id>/<file>", and
+  // the CRC32C each must have (the sender's, which the local one matched).
   std::vector<std::string> local_files;
+  std::vector<uint32_t> local_checksums;
 };
 
 // The plan for merging an archive holding `archived_files` (paths
