@@ -63,13 +63,17 @@ absl::StatusOr<bool> Segment::Upsert(SeqNumber op_num, const Point& point) {
   return true;
 }
 
+void Segment::MakeTombstone(PointId id, PointRecord& record) {
+  index_.Remove(id, record.payload);
+  record.deleted = true;
+  record.vector.clear();
+  record.payload = Payload::object();
+}
+
 absl::StatusOr<bool> Segment::DeletePoint(SeqNumber op_num, PointId id) {
   PointRecord* record = Target(op_num, id);
   if (record == nullptr) return false;
-  index_.Remove(id, record->payload);
-  record->deleted = true;
-  record->vector.clear();
-  record->payload = Payload::object();
+  MakeTombstone(id, *record);
   Touched(op_num, id, *record);
   return true;
 }
@@ -77,10 +81,7 @@ absl::StatusOr<bool> Segment::DeletePoint(SeqNumber op_num, PointId id) {
 absl::StatusOr<bool> Segment::DeleteSupersededCopy(PointId id, SeqNumber copy_version) {
   PointRecord* record = Target(copy_version, id);
   if (record == nullptr) return false;
-  index_.Remove(id, record->payload);
-  record->deleted = true;
-  record->vector.clear();
-  record->payload = Payload::object();
+  MakeTombstone(id, *record);
   record->version = copy_version;
   dirty_.insert(id);  // (not Touched: the segment's version stays)
   return true;

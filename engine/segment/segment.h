@@ -120,6 +120,8 @@ class Segment final : public SegmentEntry {
   // The version rule; returns the live record to change, or null to skip.
   PointRecord* Target(SeqNumber op_num, PointId id);
   void Touched(SeqNumber op_num, PointId id, PointRecord& record);
+  // Drops a live record's data and index entries, leaving its tombstone.
+  void MakeTombstone(PointId id, PointRecord& record);
   absl::StatusOr<bool> ChangePayload(SeqNumber op_num, PointId id,
                                      const std::function<void(Payload&)>& change);
   bool Visible(PointId id, const PointRecord& record, const Filter* filter) const;
