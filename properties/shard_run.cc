@@ -327,7 +327,11 @@ bool Run::CheckRecovered(engine::LocalShard& shard) {
   // unsynced entries that looked torn; and a power loss of another process
   // since (a restore's) takes the shard's unsynced data too (a shard
   // stopped by a failed sync shuts down without syncing).
-  if (ledger_.Any(process_end_step_, std::string(kShardDir) + "/wal/") || PowerLossSince(process_end_step_)) {
+  // Since the last good load, not only since the last process: a load
+  // that crashed before it finished may already have cut what a bad read
+  // made look torn (seed 281376).
+  const uint64_t since = std::min(process_end_step_, last_good_load_step_);
+  if (ledger_.Any(since, std::string(kShardDir) + "/wal/") || PowerLossSince(process_end_step_)) {
     history_.RelaxToDurable();
   }
   const engine::LocalShard::Summary summary = shard.Summarize();

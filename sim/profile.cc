@@ -34,6 +34,8 @@ constexpr uint64_t kSmallDiskBaseHeadroomBytes = 3 * 1024;
 constexpr uint64_t kSmallDiskHeadroomPerOpBytes = 48;
 constexpr uint64_t kPlannedOpsBound = 1'000'000;
 constexpr double kSmallDiskSpaceFreedProbability = 0.5;
+// Room for a snapshot archive of a small shard (a tar is at least 10 KiB).
+constexpr uint64_t kSmallDiskArchiveRoomBytes = 24 * 1024;
 // Each of the 8 fault classes is on in a drawn profile with this chance, so
 // 1 - (1 - 0.075)^8 = 46% of seeds have at least one on.
 constexpr double kDrawnClassOnProbability = 0.075;
@@ -103,6 +105,8 @@ std::vector<std::string_view> Split(std::string_view text, char separator) {
 // Every key of a spec, in the order ToSpec prints them.
 const std::vector<std::string_view> kSpecKeys = {"models", "dirs", "read", "write", "sync", "fsync",
                                                  "dirsync", "flip", "rot", "headroom", "freed"};
+// Printed only when set: specs written before it existed still read.
+constexpr std::string_view kOptionalRoomKey = "room";
 
 }  // namespace
 
@@ -155,7 +159,8 @@ PersistenceProfile PersistenceProfile::SmallDisk() {
           .crash_models = kAllCrashModels,
           .capacity_headroom_bytes = kSmallDiskHeadroomBytes,
           .space_freed_probability = kSmallDiskSpaceFreedProbability,
-          .headroom_from_workload = true};
+          .headroom_from_workload = true,
+          .archive_room_bytes = kSmallDiskArchiveRoomBytes};
 }
 
 PersistenceProfile PersistenceProfile::SizedToWorkload(uint64_t planned_ops) const {
@@ -199,6 +204,7 @@ PersistenceProfile PersistenceProfile::Draw(DecisionSource& decisions) {
     profile.capacity_headroom_bytes = kSmallDiskHeadroomBytes;
     profile.space_freed_probability = kSmallDiskSpaceFreedProbability;
     profile.headroom_from_workload = true;
+    profile.archive_room_bytes = kSmallDiskArchiveRoomBytes;
   }
   SS_ASSERT(!profile.crash_models.empty());
   return profile;
@@ -216,10 +222,11 @@ std::string PersistenceProfile::ToSpec() const {
   for (CrashModel model : crash_models) models.push_back(CrashModelSpecName(model));
   // {} prints a double as the shortest text that reads back to the same value.
   return fmt::format(
-      "{}{{models={};dirs={};read={};write={};sync={};fsync={};dirsync={};flip={};rot={};headroom={};freed={}}}",
+      "{}{{models={};dirs={};read={};write={};sync={};fsync={};dirsync={};flip={};rot={};headroom={};freed={}{}}}",
       name, fmt::join(models, "+"), DirectoryModelName(directory_model), faults.read_error, faults.write_error,
       faults.sync_error, faults.fsync_failure, faults.dir_sync_error, faults.bit_flip_on_read, faults.stored_rot,
-      capacity_headroom_bytes, space_freed_probability);
+      capacity_headroom_bytes, space_freed_probability,
+      archive_room_bytes == 0 ? std::string() : fmt::format(";room={}", archive_room_bytes));
 }
 
 std::optional<PersistenceProfile> PersistenceProfile::FromSpec(std::string_view spec) {
@@ -232,10 +239,13 @@ std::optional<PersistenceProfile> PersistenceProfile::FromSpec(std::string_view 
     const size_t equals = field.find('=');
     if (equals == std::string_view::npos) return std::nullopt;
     const std::string_view key = field.substr(0, equals);
-    if (std::find(kSpecKeys.begin(), kSpecKeys.end(), key) == kSpecKeys.end()) return std::nullopt;
+    if (std::find(kSpecKeys.begin(), kSpecKeys.end(), key) == kSpecKeys.end() && key != kOptionalRoomKey) {
+      return std::nullopt;
+    }
     if (!values.emplace(key, field.substr(equals + 1)).second) return std::nullopt;
   }
-  if (values.size() != kSpecKeys.size()) return std::nullopt;
+  const bool has_room = values.contains(kOptionalRoomKey);
+  if (values.size() != kSpecKeys.size() + (has_room ? 1 : 0)) return std::nullopt;
 
   PersistenceProfile profile{.name = std::string(name)};
   for (std::string_view text : Split(values["models"], '+')) {
@@ -262,6 +272,11 @@ std::optional<PersistenceProfile> PersistenceProfile::FromSpec(std::string_view 
   const auto headroom = ParseBytes(values["headroom"]);
   if (!headroom) return std::nullopt;
   profile.capacity_headroom_bytes = *headroom;
+  if (has_room) {
+    const auto room = ParseBytes(values[kOptionalRoomKey]);
+    if (!room) return std::nullopt;
+    profile.archive_room_bytes = *room;
+  }
   return profile;
 }
 
@@ -272,10 +287,11 @@ std::string PersistenceProfile::Describe() const {
       capacity_headroom_bytes == 0 ? std::string("unlimited") : fmt::format("{} bytes", capacity_headroom_bytes);
   return fmt::format(
       "{} (crash models: {}; directories: {}; faults: read {}, write {}, sync {}, fsync failure {}, dir sync {}, "
-      "bit flip {}, stored rot {}; capacity headroom: {}; space freed after ENOSPC: {})",
+      "bit flip {}, stored rot {}; capacity headroom: {}; space freed after ENOSPC: {}; archive room: {} bytes in "
+      "half the processes)",
       name, fmt::join(models, ", "), DirectoryModelName(directory_model), faults.read_error, faults.write_error,
       faults.sync_error, faults.fsync_failure, faults.dir_sync_error, faults.bit_flip_on_read, faults.stored_rot,
-      headroom, space_freed_probability);
+      headroom, space_freed_probability, archive_room_bytes);
 }
 
 }  // namespace sim

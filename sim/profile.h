@@ -33,6 +33,11 @@ struct PersistenceProfile {
   // so that most runs reach ENOSPC whatever their size. A sized profile has
   // it clear, and its spec carries the concrete headroom.
   bool headroom_from_workload = false;
+  // With a headroom: about half the processes (a world decision at each
+  // start) get this much more free space, room for a snapshot archive, so
+  // that snapshots succeed in some processes and restores (unpacking in
+  // others) run out of space too. Optional in a spec ("room=", 0 if absent).
+  uint64_t archive_room_bytes = 0;
 
   // No faults; a power loss keeps exactly what was synced.
   static PersistenceProfile NoFault();

@@ -51,6 +51,25 @@ TEST(ProfileTest, AChangedNamedProfilePrintsEveryField) {
   EXPECT_EQ(PersistenceProfile::FromSpec(spec), profile);
 }
 
+// The archive room is optional in a spec: printed only when set, so specs
+// written before it existed (in scenario files) still read, with no room.
+TEST(ProfileTest, ArchiveRoomIsAnOptionalSpecKey) {
+  const PersistenceProfile small = PersistenceProfile::SmallDisk().SizedToWorkload(40);
+  EXPECT_GT(small.archive_room_bytes, 0u);
+  const std::string spec = small.ToSpec();
+  EXPECT_NE(spec.find(";room="), std::string::npos) << spec;
+  EXPECT_EQ(PersistenceProfile::FromSpec(spec), small);
+  const std::string old_spec =
+      "small-disk{models=drop;dirs=per-entry;read=0;write=0;sync=0;fsync=0;dirsync=0;flip=0;rot=0;headroom=4992;"
+      "freed=0.5}";
+  const auto old = PersistenceProfile::FromSpec(old_spec);
+  ASSERT_TRUE(old.has_value());
+  EXPECT_EQ(old->archive_room_bytes, 0u);
+  EXPECT_EQ(old->ToSpec(), old_spec);
+  EXPECT_FALSE(PersistenceProfile::FromSpec(old_spec.substr(0, old_spec.size() - 1) + ";room=1;room=2}"));
+  EXPECT_FALSE(PersistenceProfile::FromSpec(old_spec.substr(0, old_spec.size() - 1) + ";room=x}"));
+}
+
 // Swarm testing: per seed a profile; a third or more of them inject faults,
 // and every class is on in some and off in others.
 TEST(ProfileTest, DrawnProfilesHaveFaultsInAThirdOfSeedsAndRoundTrip) {

@@ -47,7 +47,9 @@ RunResult World::RunSupervisor(std::function<void()> body) {
 ProcessId World::StartProcess(std::string name, std::function<void()> main) {
   SS_ASSERT(scheduler_->current_process() == 0, "processes are started by the supervisor");
   const ProcessId id = static_cast<ProcessId>(processes_.size() + 1);
-  if (const uint64_t headroom = config_.profile.capacity_headroom_bytes; headroom > 0) {
+  if (uint64_t headroom = config_.profile.capacity_headroom_bytes; headroom > 0) {
+    const uint64_t room = config_.profile.archive_room_bytes;
+    if (room > 0 && decisions_->Chance(0.5)) headroom += room;
     sim_fs_->set_capacity_bytes(sim_fs_->total_bytes() + headroom);
     space_freeing_.reset();  // the new capacity supersedes an older process's pending freeing
   }

@@ -97,6 +97,13 @@ absl::Status LocalShard::Recover() {
   // Now repair: drop interrupted creations and deletes, the optimizer's
   // build area, and older copies of points.
   for (const std::string& repair : wal_->load_repairs()) env_.Log(fmt::format("repaired: {}", repair));
+  // A delete's rename to "<id>.deleted" may still be pending (its directory
+  // sync failed, then the process died): made durable before any file in
+  // it goes, or a power loss could bring back "<id>" with its completion
+  // marker but without files whose unlinks survived (seed 180914).
+  if (!leftovers.empty()) {
+    if (auto status = fs.SyncDir(paths_.segments()); !status.ok()) return status;
+  }
   for (const std::string& dir : leftovers) {
     if (auto status = RemoveTree(fs, dir); !status.ok()) return status;
     env_.Log(fmt::format("repaired: removed {}, an interrupted segment creation or delete", dir));
@@ -422,8 +429,12 @@ absl::Status LocalShard::RemoveSegmentDirectory(const std::string& dir) {
   if (*exists) {
     if (auto status = RemoveTree(fs, doomed); !status.ok()) return status;
     if (auto status = fs.Rename(dir, doomed); !status.ok()) return status;
-    if (auto status = fs.SyncDir(paths_.segments()); !status.ok()) return status;
   }
+  // Also when the rename is an earlier attempt's whose sync failed: until
+  // it is durable the segment can come back, and an ack after this call
+  // would drop deletes it needs (seed 121040: the retry found no "<id>",
+  // skipped the sync, and a power loss brought back the merged input).
+  if (auto status = fs.SyncDir(paths_.segments()); !status.ok()) return status;
   return RemoveTree(fs, doomed);
 }
 

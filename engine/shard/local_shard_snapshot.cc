@@ -7,6 +7,8 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "engine/common/assert.h"
+#include "engine/common/checksum.h"
+#include "engine/common/coverage.h"
 #include "engine/common/file_util.h"
 #include "engine/common/sealed_file.h"
 #include "engine/shard/local_shard.h"
@@ -41,11 +43,17 @@ absl::Status ArchiveFrozenSegment(FileSystem& fs, const SegmentEntry& frozen,
       receiver == nullptr ? std::set<std::string>() : UpdatedFiles(old, *manifest);
   for (const auto& [file, version] : manifest->files) {
     if (receiver != nullptr && !files.contains(file)) continue;
-    if (auto status = archive.AddFileFrom(fs, JoinPath(frozen.directory(), file),
-                                          JoinPath(JoinPath("segments", id), file));
-        !status.ok()) {
-      return status;
+    // The bytes archived must be those the manifest's checksum describes:
+    // a bad read in either read would otherwise ship a file whose checksum
+    // a receiver's copy can never match (seed 253240).
+    const std::string source = JoinPath(frozen.directory(), file);
+    auto contents = ReadWholeFile(fs, source);
+    if (!contents.ok()) return contents.status();
+    if (Crc32c(*contents) != manifest->checksums.at(file)) {
+      SS_COVER(kDamageDetected);
+      return absl::DataLossError(fmt::format("{}: read back with other bytes than its manifest checksum", source));
     }
+    if (auto status = archive.Add(JoinPath(JoinPath("segments", id), file), *contents); !status.ok()) return status;
   }
   if (receiver == nullptr || !files.empty()) info.archived_segments.push_back(id);
   info.manifest.segments[id] = std::move(*manifest);
