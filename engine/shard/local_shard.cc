@@ -478,6 +478,10 @@ absl::Status LocalShard::FlushAndAckOnce(bool force) {
   // optimizer's inputs: after a power loss those come back with live copies
   // of points whose deletes the WAL no longer holds.
   MutexLock one_at_a_time(*flush_ack_mutex_);
+  // Checked again here: a call that failed while this one waited for the
+  // mutex stopped the shard, and nothing may be acked after that (seed
+  // 121040: a second flush acked after the first one's removal failed).
+  if (auto status = health(); !status.ok()) return status;
   absl::StatusOr<SeqNumber> waterline;
   {
     ReadLock segments(*segments_lock_);
