@@ -124,12 +124,18 @@ TEST(SimFsTest, ProcessCrashKeepsEverythingButInvalidatesHandles) {
   EXPECT_TRUE(absl::IsUnavailable((*file)->Append(std::span<const char>("d", 1))));
 }
 
+// A file whose contents and directory entry are durable, open for writing.
+absl::StatusOr<std::unique_ptr<engine::File>> OpenDurableFile(SimFileSystem& fs, const std::string& path,
+                                                              const std::string& contents) {
+  Write(fs, path, contents, true);
+  EXPECT_TRUE(fs.SyncDir("").ok());
+  return fs.Open(path, OpenMode::kReadWrite);
+}
+
 TEST(SimFsTest, FailedSyncLosesTheDroppedPagesEvenAfterALaterSync) {
   SimFileSystem fs;
   PrngSource decisions(1);
-  Write(fs, "f", "base", true);
-  ASSERT_TRUE(fs.SyncDir("").ok());
-  auto file = fs.Open("f", OpenMode::kReadWrite);
+  auto file = OpenDurableFile(fs, "f", "base");
   ASSERT_TRUE((*file)->Append(std::span<const char>("-lost", 5)).ok());
   fs.DropDirtyPages("f");  // as the kernel does when fsync fails
   EXPECT_EQ(Read(fs, "f"), "base-lost");  // still in the page cache
@@ -144,9 +150,7 @@ TEST(SimFsTest, FailedSyncLosesTheDroppedPagesEvenAfterALaterSync) {
 TEST(SimFsTest, FailedSyncKeepsAnUnsyncedTruncateForTheNextSync) {
   SimFileSystem fs;
   PrngSource decisions(1);
-  Write(fs, "f", "valid-torn", true);
-  ASSERT_TRUE(fs.SyncDir("").ok());
-  auto file = fs.Open("f", OpenMode::kReadWrite);
+  auto file = OpenDurableFile(fs, "f", "valid-torn");
   ASSERT_TRUE((*file)->Truncate(5).ok());
   fs.DropDirtyPages("f");
   EXPECT_EQ(Read(fs, "f"), "valid");
