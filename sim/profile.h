@@ -38,6 +38,12 @@ struct PersistenceProfile {
   // that snapshots succeed in some processes and restores (unpacking in
   // others) run out of space too. Optional in a spec ("room=", 0 if absent).
   uint64_t archive_room_bytes = 0;
+  // The file system allocates space in units of this size
+  // (SimFileSystem::set_allocation_unit_bytes); 0 = byte-exact. Small disks
+  // use 512-byte units, so a new file (a WAL segment's header) can run out of
+  // space while a write inside a file's last unit still fits. Optional in a
+  // spec ("unit=", 0 if absent).
+  uint64_t allocation_unit_bytes = 0;
 
   // No faults; a power loss keeps exactly what was synced.
   static PersistenceProfile NoFault();

@@ -70,6 +70,27 @@ TEST(ProfileTest, ArchiveRoomIsAnOptionalSpecKey) {
   EXPECT_FALSE(PersistenceProfile::FromSpec(old_spec.substr(0, old_spec.size() - 1) + ";room=x}"));
 }
 
+// The allocation unit is optional too: small disks set it (a new file's
+// first byte takes a sector), older specs read back byte-exact, and a unit
+// that is not a power of two is refused.
+TEST(ProfileTest, AllocationUnitIsAnOptionalSpecKey) {
+  const PersistenceProfile small = PersistenceProfile::SmallDisk().SizedToWorkload(40);
+  EXPECT_EQ(small.allocation_unit_bytes, 512u);
+  const std::string spec = small.ToSpec();
+  EXPECT_NE(spec.find(";unit=512}"), std::string::npos) << spec;
+  EXPECT_EQ(PersistenceProfile::FromSpec(spec), small);
+  EXPECT_EQ(PersistenceProfile::Faulty().allocation_unit_bytes, 0u);
+  const std::string old_spec =
+      "small-disk{models=drop;dirs=per-entry;read=0;write=0;sync=0;fsync=0;dirsync=0;flip=0;rot=0;headroom=4992;"
+      "freed=0.5;room=24576}";
+  ASSERT_TRUE(PersistenceProfile::FromSpec(old_spec).has_value());
+  EXPECT_EQ(PersistenceProfile::FromSpec(old_spec)->allocation_unit_bytes, 0u);
+  const std::string stem = old_spec.substr(0, old_spec.size() - 1);
+  EXPECT_EQ(PersistenceProfile::FromSpec(stem + ";unit=4096}")->allocation_unit_bytes, 4096u);
+  EXPECT_FALSE(PersistenceProfile::FromSpec(stem + ";unit=500}"));
+  EXPECT_FALSE(PersistenceProfile::FromSpec(stem + ";unit=512;unit=512}"));
+}
+
 // Swarm testing: per seed a profile; a third or more of them inject faults,
 // and every class is on in some and off in others.
 TEST(ProfileTest, DrawnProfilesHaveFaultsInAThirdOfSeedsAndRoundTrip) {
@@ -144,7 +165,7 @@ TEST(ProfileTest, DescribeNamesEveryField) {
   for (const char* part : {"small-disk", "drop-unsynced, random-prefix, random-blocks, torn-last-block",
                            "ordered-journal", "read 0", "write 0", "sync 0", "fsync failure 0", "dir sync 0",
                            "bit flip 0", "stored rot 0", "capacity headroom: 49152 bytes",
-                           "space freed after ENOSPC: 0.5"}) {
+                           "space freed after ENOSPC: 0.5", "allocation unit: 512 bytes"}) {
     EXPECT_NE(text.find(part), std::string::npos) << part << " missing from " << text;
   }
   EXPECT_EQ(text.find('\n'), std::string::npos);

@@ -24,6 +24,7 @@ void World::Build() {
   SS_ASSERT(!config_.profile.crash_models.empty(), "profile '{}' has no crash model", config_.profile.name);
   sim_fs_ = std::make_unique<SimFileSystem>();
   sim_fs_->set_directory_model(config_.profile.directory_model);
+  sim_fs_->set_allocation_unit_bytes(config_.profile.allocation_unit_bytes);
   sim_fs_->set_injection_sink([this](Injection injection) { RecordInjection(std::move(injection)); });
   fault_fs_ = std::make_unique<FaultInjectingFileSystem>(*sim_fs_, config_.profile.faults, *decisions_);
   fault_fs_->set_sync_failure_hook([this](std::string_view path) { sim_fs_->DropDirtyPages(path); });

@@ -162,6 +162,10 @@ absl::Status Wal::Load() {
   } else if (!segments_.empty()) {
     first_index_ = segments_.front().start;
   }
+  // Before the truncation below reads segment names: a leftover named after
+  // an index an older segment went on to hold would hide that segment.
+  std::vector<std::string> unused_segments;
+  if (auto status = DropNeverWrittenSegments(unused_segments); !status.ok()) return status;
   // Ack syncs the new first index, then unlinks the closed segments below
   // it; a crash before its directory sync may keep any subset of those
   // unlinks (each entry is durable on its own), so a segment wholly below
@@ -181,18 +185,12 @@ absl::Status Wal::Load() {
   for (size_t i = 0; i < segments_.size(); ++i) {
     auto loaded = LoadSegment(segments_[i]);
     if (!loaded.ok()) return loaded.status();
-    // A last segment whose header was never written is a rollover that
-    // failed (out of space) or was cut short by a crash; its name may not
-    // line up with the entries before it, which later appends may have put
-    // in the segment before.
-    const bool never_written = i + 1 == segments_.size() && i > 0 && segments_[i].size_bytes < kSegmentHeaderBytes;
-    if (!torn_segment && i > 0 && !never_written &&
+    if (!torn_segment && i > 0 &&
         segments_[i].start != segments_[i - 1].start + segments_[i - 1].offsets.size()) {
       return absl::DataLossError(fmt::format("{}: gap or overlap after {}", PathOf(segments_[i].name),
                                              segments_[i - 1].name));
     }
     const auto [valid_end, torn] = *loaded;
-    if (never_written) continue;  // dropped below as unused
     if (torn_segment) {
       if (!segments_[i].offsets.empty()) {
         return absl::DataLossError(fmt::format("{}: entries after the torn end of {}",
@@ -211,7 +209,6 @@ absl::Status Wal::Load() {
       cut_at = std::max(valid_end, kSegmentHeaderBytes);
     }
   }
-  std::vector<std::string> unused_segments;
   if (torn_segment) {
     for (size_t i = *torn_segment + 1; i < segments_.size(); ++i) unused_segments.push_back(segments_[i].name);
     segments_.resize(*torn_segment + 1);
@@ -264,6 +261,30 @@ absl::Status Wal::Load() {
   }
   if (auto status = RewriteUnsyncedEntries(); !status.ok()) return status;
   if (!unused_segments.empty() || !truncated_segments.empty()) return fs_.SyncDir(dir_);
+  return absl::OkStatus();
+}
+
+absl::Status Wal::DropNeverWrittenSegments(std::vector<std::string>& unused) {
+  // A segment is closed only once synced, header included, so a segment with
+  // a newer one after it always holds a whole header: a shorter one is a
+  // leftover whose unlink a crash undid (several may survive, each entry on
+  // its own), never part of the log. The oldest stays: without a first-index
+  // file its name is the only record of where the log starts.
+  std::vector<Segment> kept;
+  for (size_t i = 0; i < segments_.size(); ++i) {
+    if (i > 0) {
+      auto file = fs_.Open(PathOf(segments_[i].name), OpenMode::kRead);
+      if (!file.ok()) return file.status();
+      auto size_bytes = (*file)->Size();
+      if (!size_bytes.ok()) return size_bytes.status();
+      if (*size_bytes < kSegmentHeaderBytes) {
+        unused.push_back(segments_[i].name);
+        continue;
+      }
+    }
+    kept.push_back(std::move(segments_[i]));
+  }
+  segments_ = std::move(kept);
   return absl::OkStatus();
 }
 

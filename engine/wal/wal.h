@@ -108,6 +108,11 @@ class Wal {
   // Reads a segment's valid entries; returns the offset where they end and
   // whether a valid entry follows the first bad one (corruption, not a tear).
   absl::StatusOr<std::pair<uint64_t, bool>> LoadSegment(Segment& segment);
+  // Moves every segment but the oldest whose header never reached the disk
+  // (shorter than a header: a rollover refused for space, or cut by a crash)
+  // out of segments_ into `unused`. REQUIRES: called by Load before the
+  // first index truncates anything.
+  absl::Status DropNeverWrittenSegments(std::vector<std::string>& unused);
   absl::StatusOr<Segment*> SegmentFor(uint64_t index);
   absl::Status RewriteUnsyncedEntries();
   // Records `status` as the failure that stops the WAL; returns it.

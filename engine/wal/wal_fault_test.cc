@@ -65,6 +65,33 @@ TEST(WalFaultTest, AFailedRolloverLeavesAWalThatLoads) {
   EXPECT_EQ(*(*reopened)->Read(1), "tiny");
 }
 
+// Two rollovers refused for space, each leaving a file a crash kept (its
+// unlink undone): the first leftover is no longer last, and it is named after
+// the index the first segment went on to hold, which the first index now
+// points at. Both are dropped; the first segment is not taken for a
+// truncation leftover (seed 597 of small-disk with 512-byte allocation).
+TEST(WalFaultTest, SeveralFailedRolloversLeftoversAreDroppedBeforeTruncation) {
+  sim::SimFileSystem fs;
+  auto wal = OpenOrDie(fs);
+  ASSERT_EQ(*wal->Append(std::string(30, 'a')), 0u);
+  ASSERT_EQ(*wal->Append("tiny-1"), 1u);
+  ASSERT_EQ(*wal->Append("tiny-2"), 2u);
+  ASSERT_TRUE(wal->Sync().ok());
+  ASSERT_EQ(wal->FileNames().size(), 2u) << "the test wants one segment";
+  ASSERT_TRUE(wal->Ack(2).ok());  // entry 2 is the first to replay
+  wal.reset();
+  ASSERT_TRUE(fs.Open("wal/wal-00000000000000000002", OpenMode::kCreateTruncate).ok());
+  ASSERT_TRUE(fs.Open("wal/wal-00000000000000000003", OpenMode::kCreateTruncate).ok());
+  auto reopened = Wal::Open(fs, "wal", kSmallSegments);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->first_index(), 2u);
+  EXPECT_EQ((*reopened)->next_index(), 3u);
+  EXPECT_EQ(*(*reopened)->Read(2), "tiny-2");
+  EXPECT_EQ((*reopened)->load_repairs().size(), 2u);
+  EXPECT_FALSE(fs.Stat("wal/wal-00000000000000000002").ok());
+  EXPECT_FALSE(fs.Stat("wal/wal-00000000000000000003").ok());
+}
+
 TEST(WalFaultTest, AFailedSyncStopsTheWalUntilItIsReopened) {
   sim::SimFileSystem fs;
   sim::PrngSource decisions(1);

@@ -4,6 +4,7 @@
 #include "sim/fs/namespace_log.h"
 
 #include <algorithm>
+#include <bit>
 #include <set>
 
 #include <fmt/format.h>
@@ -123,19 +124,32 @@ SimFileSystem::Inode* SimFileSystem::FindInode(uint64_t id) {
   return it == inodes_.end() ? nullptr : it->second.get();
 }
 
+void SimFileSystem::set_allocation_unit_bytes(uint64_t unit_bytes) {
+  SS_ASSERT(unit_bytes == 0 || std::has_single_bit(unit_bytes), "allocation unit {} is not a power of two",
+            unit_bytes);
+  allocation_unit_bytes_ = unit_bytes;
+}
+
+uint64_t SimFileSystem::AllocatedBytes(uint64_t size_bytes) const {
+  if (allocation_unit_bytes_ <= 1) return size_bytes;
+  const uint64_t mask = allocation_unit_bytes_ - 1;
+  return (size_bytes + mask) & ~mask;
+}
+
 uint64_t SimFileSystem::total_bytes() const {
   uint64_t total = 0;
-  for (const auto& [id, inode] : inodes_) total += inode->data.size();
+  for (const auto& [id, inode] : inodes_) total += AllocatedBytes(inode->data.size());
   return total;
 }
 
 absl::Status SimFileSystem::CheckCapacity(std::string_view path, uint64_t old_size,
                                           uint64_t new_size) const {
   if (capacity_bytes_ == 0 || new_size <= old_size) return absl::OkStatus();
-  if (total_bytes() + (new_size - old_size) > capacity_bytes_) {
+  const uint64_t growth_bytes = AllocatedBytes(new_size) - AllocatedBytes(old_size);
+  if (growth_bytes > 0 && total_bytes() + growth_bytes > capacity_bytes_) {
     return absl::ResourceExhaustedError(
         fmt::format("ENOSPC writing {}: {} more bytes do not fit in {} bytes", path,
-                    new_size - old_size, capacity_bytes_));
+                    growth_bytes, capacity_bytes_));
   }
   return absl::OkStatus();
 }

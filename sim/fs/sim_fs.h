@@ -151,10 +151,17 @@ class SimFileSystem final : public engine::FileSystem {
   // keeps refusing such a shard detects real damage.
   bool HoldsRot(std::string_view under) const;
 
-  // 0 = unlimited. Writes that would grow the total file bytes past it fail
-  // with ResourceExhausted and change nothing.
+  // 0 = unlimited. Writes that would grow the total allocated bytes past it
+  // fail with ResourceExhausted and change nothing.
   void set_capacity_bytes(uint64_t capacity_bytes) { capacity_bytes_ = capacity_bytes; }
   uint64_t capacity_bytes() const { return capacity_bytes_; }
+  // Space is allocated per file in units of this size, as a real file system
+  // allocates blocks: a file's first byte takes a whole unit, and a write
+  // inside its last unit takes no space. 0 or 1 = byte-exact (the default).
+  // REQUIRES: a power of two, or 0.
+  void set_allocation_unit_bytes(uint64_t unit_bytes);
+  uint64_t allocation_unit_bytes() const { return allocation_unit_bytes_; }
+  // Bytes allocated to every file (each size rounded up to the unit).
   uint64_t total_bytes() const;
   uint64_t generation() const { return generation_; }
   // Every path, sorted, with file sizes: for debugging and state dumps.
@@ -169,6 +176,7 @@ class SimFileSystem final : public engine::FileSystem {
   // ResourceExhausted "ENOSPC writing <path>: ..." if growing a file from
   // old_size to new_size does not fit.
   absl::Status CheckCapacity(std::string_view path, uint64_t old_size, uint64_t new_size) const;
+  uint64_t AllocatedBytes(uint64_t size_bytes) const;
   // The next number in the global order of pending operations.
   uint64_t NextSequence() { return next_sequence_++; }
 
@@ -231,6 +239,7 @@ class SimFileSystem final : public engine::FileSystem {
   uint64_t next_rename_ = 1;
   uint64_t generation_ = 0;
   uint64_t capacity_bytes_ = 0;
+  uint64_t allocation_unit_bytes_ = 0;
   DirectoryModel directory_model_ = DirectoryModel::kPerEntry;
   InjectionSink injection_sink_;
 };

@@ -171,6 +171,27 @@ TEST(SimFsTest, CapacityFailsWritesWithoutChangingAnything) {
   EXPECT_TRUE((*file)->Append(std::span<const char>("ab", 2)).ok());
 }
 
+// Block-granular allocation: a file's first byte takes a whole unit, a write
+// inside its last unit takes nothing, and the error counts the units.
+TEST(SimFsTest, AllocationUnitsChargeWholeUnitsPerFile) {
+  SimFileSystem fs;
+  fs.set_allocation_unit_bytes(512);
+  Write(fs, "a", std::string(100, 'a'), false);
+  EXPECT_EQ(fs.total_bytes(), 512u);
+  fs.set_capacity_bytes(1000);
+  auto created = fs.Open("b", OpenMode::kCreate);
+  const absl::Status refused = (*created)->Append(std::span<const char>("b", 1));
+  ASSERT_TRUE(absl::IsResourceExhausted(refused)) << refused;
+  EXPECT_EQ(refused.message(), "ENOSPC writing b: 512 more bytes do not fit in 1000 bytes");
+  auto grown = fs.Open("a", OpenMode::kReadWrite);
+  EXPECT_TRUE((*grown)->Append(std::span<const char>(std::string(412, 'x').data(), 412)).ok());
+  EXPECT_EQ(fs.total_bytes(), 512u);
+  EXPECT_TRUE(absl::IsResourceExhausted((*grown)->Append(std::span<const char>("y", 1))));
+  EXPECT_TRUE((*grown)->Truncate(0).ok());
+  EXPECT_EQ(fs.total_bytes(), 0u);
+  EXPECT_TRUE((*created)->Append(std::span<const char>("b", 1)).ok());
+}
+
 TEST(SimFsTest, NoSpaceNamesTheFile) {
   SimFileSystem fs;
   fs.set_capacity_bytes(4);
