@@ -22,6 +22,7 @@
 #include "properties/scenario.h"
 #include "properties/shard_run.h"
 #include "properties/workload.h"
+#include "sim/decision.h"
 #include "sim/world.h"
 
 namespace properties {
@@ -37,6 +38,9 @@ struct RunSources {
   sim::DecisionSource* workload = nullptr;
   const Scenario* script = nullptr;
   Scenario* record = nullptr;
+  // A replay's tape (the `world` source): where each script step's decisions
+  // begin and end in it is reported for the shrinker.
+  const sim::TapeSource* tape = nullptr;
 };
 
 class Run {
@@ -191,6 +195,7 @@ class Run {
   std::optional<Workload> workload_;
   History history_;
   ShardRunStats stats_;
+  std::vector<TapeRange> step_tape_ranges_;  // by flattened script step, with sources_.tape
   std::string invariant_;
   std::string failure_;
   bool halted_ = false;

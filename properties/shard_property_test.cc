@@ -6,7 +6,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 
+#include "properties/scenario.h"
 #include "properties/shard_run.h"
 
 namespace properties {
@@ -52,6 +54,34 @@ TEST(ShardProperty, SameSeedSameTraceHash) {
     ASSERT_EQ(first.trace_hash, second.trace_hash) << "seed " << seed;
     ASSERT_EQ(first.steps, second.steps) << "seed " << seed;
   }
+}
+
+// The shrinker drops a step together with the tape its decisions read: a
+// replay reports, per step, a range of the tape that lies within what was
+// read, and one client's steps read it in order.
+TEST(ShardProperty, ReplayReportsTheTapeEachStepRead) {
+  uint64_t steps_that_read = 0;
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    const RecordedRun recorded = RecordShardRun(ShardRunConfig::Draw(seed));
+    const ShardRunResult replay = ReplayScenario(recorded.scenario, {});
+    ASSERT_EQ(replay.step_tape_ranges.size(), recorded.scenario.StepCount()) << "seed " << seed;
+    std::map<int, uint64_t> client_read_through;
+    size_t flat = 0;
+    for (const Epoch& epoch : recorded.scenario.epochs) {
+      for (const Step& step : epoch.steps) {
+        const TapeRange& range = replay.step_tape_ranges[flat++];
+        ASSERT_LE(range.begin, range.end) << "seed " << seed;
+        ASSERT_LE(range.end, replay.tape_bytes_consumed) << "seed " << seed;
+        if (range.end == range.begin) continue;
+        ++steps_that_read;
+        uint64_t& through = client_read_through[step.client];
+        EXPECT_GE(range.begin, through) << "seed " << seed << " step " << flat - 1;
+        through = range.end;
+      }
+      client_read_through.clear();  // an epoch restarts the clients
+    }
+  }
+  EXPECT_GT(steps_that_read, 100u);
 }
 
 // RapidCheck drives the knobs directly (and shrinks them) on top of the

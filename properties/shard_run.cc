@@ -26,6 +26,9 @@ Run::Run(const ShardRunConfig& config, RunSources sources)
   SS_ASSERT((sources_.workload == nullptr) != (sources_.script == nullptr),
             "a run takes its steps from a workload or from a script");
   if (sources_.workload != nullptr) workload_.emplace(*sources_.workload, config_);
+  if (sources_.script != nullptr && sources_.tape != nullptr) {
+    step_tape_ranges_.resize(sources_.script->StepCount());
+  }
   history_.set_verbose(config.verbose);
   // The engine's log: its repairs count into the fault envelope.
   world_.sim_env().set_log_listener([this](std::string_view line) {
@@ -96,6 +99,7 @@ ShardRunResult Run::Execute() {
   result.trace_hash = world_.trace().hash();
   result.steps = world_.trace().steps();
   result.stats = stats_;
+  result.step_tape_ranges = step_tape_ranges_;
   result.envelope = ledger_.Classify();
   const auto coverage_after = engine::CoverageSnapshot();
   for (size_t mark = 0; mark < engine::kMarkCount; ++mark) {
@@ -205,11 +209,16 @@ void Run::RunEpoch(size_t epoch) {
 
 void Run::Client(engine::LocalShard& shard, int client) {
   if (sources_.script) {
+    size_t flat = 0;  // the first step of this epoch in the flattened list
+    for (size_t epoch = 0; epoch < epoch_; ++epoch) flat += sources_.script->epochs[epoch].steps.size();
     for (const Step& step : sources_.script->epochs[epoch_].steps) {
+      const size_t index = flat++;
       if (step.client != client) continue;
       // (health() takes a lock: checked exactly where a seeded run checks it.)
       if (stopping() || !shard.health().ok()) return;  // a fatal I/O error stops the shard
+      const uint64_t begin = sources_.tape ? sources_.tape->consumed_bytes() : 0;
       Execute(shard, step);
+      if (sources_.tape) step_tape_ranges_[index] = {begin, sources_.tape->consumed_bytes()};
     }
     return;
   }
@@ -460,7 +469,7 @@ ShardRunResult ReplayScenario(const Scenario& scenario, const ShardRunConfig& pr
   config.crash_point_chooser = print_options.crash_point_chooser;
   config.crash_point_chooser_epoch = print_options.crash_point_chooser_epoch;
   sim::TapeSource tape(scenario.tape);
-  ShardRunResult result = Run(config, {.world = &tape, .script = &scenario}).Execute();
+  ShardRunResult result = Run(config, {.world = &tape, .script = &scenario, .tape = &tape}).Execute();
   result.tape_bytes_consumed = tape.consumed_bytes();
   return result;
 }

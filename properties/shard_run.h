@@ -121,6 +121,13 @@ std::vector<StatField> StatFields(const ShardRunStats& stats);
 //   unexpected-error        an operation failed with no fault injected
 //   run-outcome             deadlock, step limit, an abort in a worker, a
 //                           scenario's keep list that does not fit its crash
+// Tape bytes [begin, end) read from a step's start to its end (other
+// tasks' decisions in between included).
+struct TapeRange {
+  uint64_t begin = 0;
+  uint64_t end = 0;
+};
+
 struct ShardRunResult {
   bool passed = true;
   std::string invariant;  // of the failure; empty when passed
@@ -129,6 +136,9 @@ struct ShardRunResult {
   uint64_t trace_hash = 0;
   uint64_t steps = 0;
   uint64_t tape_bytes_consumed = 0;  // replays only: how much of the tape was read
+  // Replays only: per flattened scenario step, the tape read while it ran
+  // ({0, 0} for a step never run), for the shrinker to drop with the step.
+  std::vector<TapeRange> step_tape_ranges;
   ShardRunStats stats;
   std::vector<sim::TraceEvent> events;  // only with config.record_trace
   // Coverage marks hit during this run (engine/common/coverage.h), by mark.

@@ -1,6 +1,8 @@
 #include "properties/shrink.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 
 #include "engine/common/assert.h"
 
@@ -65,6 +67,28 @@ Scenario WithoutSteps(const Scenario& scenario, size_t begin, size_t end) {
     }
     epoch.steps = std::move(kept);
   }
+  return out;
+}
+
+// Also without the tape bytes read while those steps ran (the last replay's
+// ranges; other tasks' decisions in between go too): later decisions then
+// meet the calls they met before, where dropping only the steps shifts every
+// later decision — a fault the failure needs lands on another call. nullopt
+// when the steps read nothing.
+std::optional<Scenario> WithoutStepsAndTheirTape(const Scenario& scenario, const ShardRunResult& last_replay,
+                                                 size_t begin, size_t end) {
+  uint64_t tape_begin = UINT64_MAX;
+  uint64_t tape_end = 0;
+  for (size_t flat = begin; flat < end && flat < last_replay.step_tape_ranges.size(); ++flat) {
+    const TapeRange& range = last_replay.step_tape_ranges[flat];
+    if (range.end <= range.begin) continue;
+    tape_begin = std::min(tape_begin, range.begin);
+    tape_end = std::max(tape_end, range.end);
+  }
+  tape_end = std::min<uint64_t>(tape_end, scenario.tape.size());
+  if (tape_begin >= tape_end) return std::nullopt;
+  Scenario out = WithoutSteps(scenario, begin, end);
+  out.tape.erase(out.tape.begin() + static_cast<ptrdiff_t>(tape_begin), out.tape.begin() + static_cast<ptrdiff_t>(tape_end));
   return out;
 }
 
@@ -157,7 +181,9 @@ bool Shrinker::DropStepChunks() {
   bool changed = false;
   for (size_t chunk = std::max<size_t>(1, AllSteps(best_).size() / 2); chunk >= 1 && BudgetLeft(); chunk /= 2) {
     for (size_t begin = 0; begin < AllSteps(best_).size() && BudgetLeft();) {
-      if (TryCandidate(WithoutSteps(best_, begin, begin + chunk))) {
+      std::optional<Scenario> with_tape = WithoutStepsAndTheirTape(best_, best_result_, begin, begin + chunk);
+      if (TryCandidate(WithoutSteps(best_, begin, begin + chunk)) ||
+          (with_tape && TryCandidate(std::move(*with_tape)))) {
         changed = true;  // the same begin now names the next chunk
       } else {
         begin += chunk;
