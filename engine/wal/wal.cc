@@ -254,6 +254,14 @@ absl::Status Wal::Load() {
     if (auto status = fs_.Unlink(PathOf(name)); !status.ok()) return status;
     load_repairs_.push_back(fmt::format("removed {}, a WAL segment never written", PathOf(name)));
   }
+  // The first index that makes these leftovers may be only in the page
+  // cache (a process crash after Ack's rename, before its directory sync):
+  // made durable first, else a power loss may keep an unlink and lose the
+  // rename, and the old first index would point into a removed segment
+  // (faulty seed 425331).
+  if (!truncated_segments.empty()) {
+    if (auto status = fs_.SyncDir(dir_); !status.ok()) return status;
+  }
   for (const std::string& name : truncated_segments) {
     if (auto status = fs_.Unlink(PathOf(name)); !status.ok()) return status;
     load_repairs_.push_back(fmt::format("removed {}, wholly below first index {} (an interrupted truncation)",

@@ -96,6 +96,71 @@ TEST(WalTest, AnInterruptedTruncationsLeftoverSegmentIsRemovedAtLoad) {
   EXPECT_NE(wal->load_repairs()[0].find("interrupted truncation"), std::string::npos);
 }
 
+// Forwards to a SimFileSystem; once an unlink went through, every directory
+// sync fails: the process "dies" between a load's unlinks and its final sync.
+class NoDirSyncAfterUnlink final : public FileSystem {
+ public:
+  explicit NoDirSyncAfterUnlink(FileSystem& inner) : inner_(inner) {}
+  absl::StatusOr<std::unique_ptr<File>> Open(std::string_view path, OpenMode mode) override {
+    return inner_.Open(path, mode);
+  }
+  absl::Status Mkdir(std::string_view path) override { return inner_.Mkdir(path); }
+  absl::Status Rmdir(std::string_view path) override { return inner_.Rmdir(path); }
+  absl::Status Unlink(std::string_view path) override {
+    unlinked_ = true;
+    return inner_.Unlink(path);
+  }
+  absl::Status Rename(std::string_view from, std::string_view to) override { return inner_.Rename(from, to); }
+  absl::Status SyncDir(std::string_view path) override {
+    if (unlinked_) return absl::InternalError("the process died before this directory sync");
+    return inner_.SyncDir(path);
+  }
+  absl::StatusOr<std::vector<DirEntry>> ListDir(std::string_view path) override { return inner_.ListDir(path); }
+  absl::StatusOr<EntryKind> Stat(std::string_view path) override { return inner_.Stat(path); }
+
+ private:
+  FileSystem& inner_;
+  bool unlinked_ = false;
+};
+
+// A process crash right after Ack's rename of first-index, before its
+// directory sync: the reload reads the new first index from the page cache
+// and removes the segments below it. The rename must be durable before those
+// unlinks: a power loss that keeps only the unlinks (each directory entry on
+// its own) must still leave a WAL that loads (faulty seed 425331).
+TEST(WalTest, ALoadMakesTheFirstIndexDurableBeforeRemovingWhatItTruncates) {
+  sim::SimFileSystem fs;
+  ASSERT_TRUE(fs.Mkdir("wal").ok());
+  ASSERT_TRUE(fs.SyncDir("").ok());
+  auto wal = OpenOrDie(fs);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(wal->Append(fmt::format("entry-{}", i)).ok());
+  ASSERT_TRUE(wal->Sync().ok());
+  wal.reset();
+  ASSERT_TRUE(fs.SyncDir("wal").ok());
+  // Ack(15) as far as its rename: the new first index synced, not its entry.
+  auto tmp = fs.Open("wal/first-index.tmp", OpenMode::kCreateTruncate);
+  ASSERT_TRUE(tmp.ok());
+  const std::string sealed = Wal::EmptyWalFile(15).second;
+  ASSERT_TRUE((*tmp)->Append(std::span<const char>(sealed.data(), sealed.size())).ok());
+  ASSERT_TRUE((*tmp)->Sync().ok());
+  ASSERT_TRUE(fs.Rename("wal/first-index.tmp", "wal/first-index").ok());
+  NoDirSyncAfterUnlink dying(fs);
+  EXPECT_FALSE(Wal::Open(dying, "wal", kSmallSegments).ok());  // unlinked, then died
+  std::vector<bool> keep;
+  bool unlink_pending = false;
+  for (const sim::PendingOperation& op : fs.PendingOperations()) {
+    keep.push_back(op.kind == sim::PendingOperation::Kind::kUnlink);
+    unlink_pending |= keep.back();
+  }
+  ASSERT_TRUE(unlink_pending) << "the test wants the load to have removed a segment";
+  ASSERT_TRUE(fs.PowerLossKeeping(keep).ok());
+  wal = OpenOrDie(fs);
+  ASSERT_NE(wal, nullptr);
+  EXPECT_EQ(wal->first_index(), 15u);
+  EXPECT_EQ(*wal->Read(15), "entry-15");
+  EXPECT_EQ(wal->next_index(), 20u);
+}
+
 TEST(WalTest, CreateEmptyContinuesAtTheGivenIndex) {
   sim::SimFileSystem fs;
   ASSERT_TRUE(Wal::CreateEmpty(fs, "wal", 42).ok());
