@@ -162,6 +162,12 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
       dropped = holder_.Remove({temporary_id}).front();
       // Its tombstones may carry the newest op: that op stays acknowledged.
       if (dropped->version()) holder_.BumpPersistedVersionOverwrite(*dropped->version());
+      // Removed by the next FlushAndAck before it acks, like an optimizer's
+      // replaced inputs: until the removal is durable the directory can come
+      // back with the points its unflushed tombstones delete (faulty seed
+      // 503469: the removal's directory sync failed, a later flush acked past
+      // the deletes, a power loss undid the removal).
+      pending_destroy_.push_back(dropped->directory());
     }
   }
   segments_lock_->Downgrade();
@@ -170,7 +176,6 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
     return std::optional<SegmentId>(temporary_id);
   }
   SS_COVER(kTemporarySegmentDropped);
-  if (auto status = RemoveSegmentDirectory(dropped->directory()); !status.ok()) return status;
   return std::optional<SegmentId>();
 }
 
