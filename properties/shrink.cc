@@ -181,9 +181,11 @@ bool Shrinker::DropStepChunks() {
   bool changed = false;
   for (size_t chunk = std::max<size_t>(1, AllSteps(best_).size() / 2); chunk >= 1 && BudgetLeft(); chunk /= 2) {
     for (size_t begin = 0; begin < AllSteps(best_).size() && BudgetLeft();) {
-      std::optional<Scenario> with_tape = WithoutStepsAndTheirTape(best_, best_result_, begin, begin + chunk);
-      if (TryCandidate(WithoutSteps(best_, begin, begin + chunk)) ||
-          (with_tape && TryCandidate(std::move(*with_tape)))) {
+      const auto with_their_tape = [&] {
+        std::optional<Scenario> candidate = WithoutStepsAndTheirTape(best_, best_result_, begin, begin + chunk);
+        return candidate && TryCandidate(std::move(*candidate));
+      };
+      if (TryCandidate(WithoutSteps(best_, begin, begin + chunk)) || with_their_tape()) {
         changed = true;  // the same begin now names the next chunk
       } else {
         begin += chunk;
