@@ -24,7 +24,7 @@
 namespace engine::testing {
 
 struct PlantedFault {
-  enum class Call : uint8_t { kWrite, kSync };  // kWrite: WriteAt, Append, Truncate
+  enum class Call : uint8_t { kWrite, kSync, kSyncDir };  // kWrite: WriteAt, Append, Truncate
   Call call = Call::kWrite;
   std::string path_part;
   absl::StatusCode code = absl::StatusCode::kDataLoss;  // or kResourceExhausted
@@ -94,7 +94,10 @@ class PlantedFaultEnv final : public ForwardingEnv, private FileSystem {
   absl::Status Rmdir(std::string_view path) override { return inner_.fs().Rmdir(path); }
   absl::Status Unlink(std::string_view path) override { return inner_.fs().Unlink(path); }
   absl::Status Rename(std::string_view from, std::string_view to) override { return inner_.fs().Rename(from, to); }
-  absl::Status SyncDir(std::string_view path) override { return inner_.fs().SyncDir(path); }
+  absl::Status SyncDir(std::string_view path) override {
+    if (auto status = Check(PlantedFault::Call::kSyncDir, "syncdir", path); !status.ok()) return status;
+    return inner_.fs().SyncDir(path);
+  }
   absl::StatusOr<std::vector<DirEntry>> ListDir(std::string_view path) override { return inner_.fs().ListDir(path); }
   absl::StatusOr<EntryKind> Stat(std::string_view path) override { return inner_.fs().Stat(path); }
 

@@ -9,7 +9,7 @@
 //   shardsim from-fuzz CRASH [-o OUT]        the scenario of a fuzz_shard input
 //   shardsim crash-every FILE                before every file-system call of each engine process: a
 //                                            process crash and legal power-loss states, each checked
-//   shardsim envelope CAMPAIGN.json [-o MD]  the fault-tolerance envelope of a campaign as Markdown
+//   shardsim envelope CAMPAIGN.json... [-o MD]  the fault-tolerance envelope of campaigns, summed, as Markdown
 //
 // Exit codes: 0 all runs passed, 1 a failure was found, 2 bad usage.
 #include <CLI/CLI.hpp>
@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
   shardsim::AddCrashEveryFlags(*crash_every, crash_every_options);
 
   shardsim::EnvelopeOptions envelope_options;
-  CLI::App* envelope = app.add_subcommand("envelope", "The fault-tolerance envelope of a campaign summary (Markdown)");
+  CLI::App* envelope = app.add_subcommand("envelope", "The fault-tolerance envelope of campaign summaries, summed (Markdown)");
   shardsim::AddEnvelopeFlags(*envelope, envelope_options);
 
   try {

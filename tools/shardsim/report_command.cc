@@ -4,30 +4,38 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/common/assert.h"
 #include "reports/envelope_report.h"
 
 namespace shardsim {
 
 void AddEnvelopeFlags(CLI::App& command, EnvelopeOptions& options) {
-  command.add_option("campaign_json", options.campaign_json, "A `shardsim campaign --json` summary")->required();
+  command
+      .add_option("campaign_json", options.campaign_jsons,
+                  "`shardsim campaign --json` summaries; several are summed into one envelope")
+      ->required();
   command.add_option("-o,--output", options.output, "Markdown file to write (default: standard output)");
 }
 
 int EnvelopeCommand(const EnvelopeOptions& options) {
-  std::ifstream in(options.campaign_json);
-  if (!in) {
-    std::fprintf(stderr, "shardsim envelope: cannot read %s\n", options.campaign_json.c_str());
-    return 2;
+  std::vector<nlohmann::json> campaigns;
+  for (const std::string& path : options.campaign_jsons) {
+    std::ifstream in(path);
+    if (!in) {
+      std::fprintf(stderr, "shardsim envelope: cannot read %s\n", path.c_str());
+      return 2;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    campaigns.push_back(nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false));
+    // Checked alone first, so that an error names the file.
+    if (auto alone = reports::RenderEnvelopeMarkdown({campaigns.back()}); !alone.ok()) {
+      std::fprintf(stderr, "shardsim envelope: %s: %s\n", path.c_str(), std::string(alone.status().message()).c_str());
+      return 2;
+    }
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  const nlohmann::json campaign = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-  auto markdown = reports::RenderEnvelopeMarkdown(campaign);
-  if (!markdown.ok()) {
-    std::fprintf(stderr, "shardsim envelope: %s: %s\n", options.campaign_json.c_str(),
-                 std::string(markdown.status().message()).c_str());
-    return 2;
-  }
+  auto markdown = reports::RenderEnvelopeMarkdown(campaigns);
+  SS_ASSERT(markdown.ok(), "summaries valid alone are valid together: {}", markdown.status().ToString());
   if (options.output) {
     std::ofstream out(*options.output, std::ios::trunc);
     out << *markdown;
