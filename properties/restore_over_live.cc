@@ -180,6 +180,9 @@ void Run::RestoreOverLive(const std::string& archive) {
 void Run::ReplaceDamagedShard() {
   ++stats_.damaged_shards_replaced;
   refusals_without_fault_in_attempt_ = 0;
+  // The old shard's rot goes with it: a replacement that refuses to load is
+  // judged by what is on its own disk (else the replacing never ends).
+  rot_counts_from_step_ = TraceStep();
   if (config_.verbose) std::printf("the shard refuses to load for good (rot detected): replacing it\n");
   const std::vector<std::string> archives = RestorableArchives();
   if (!archives.empty()) {

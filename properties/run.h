@@ -215,6 +215,10 @@ class Run {
   uint64_t process_end_step_ = 0;
   // The trace step of the last successful load of the live shard.
   uint64_t last_good_load_step_ = 0;
+  // Rot injected from this step on can be why the live shard refuses to
+  // load: its last good load, or its replacement (which removed every
+  // rotten file of the shard it replaced).
+  uint64_t rot_counts_from_step_ = 0;
   // Set while the old shard is checked after a crashed restore over it:
   // a recovery failure then says so (and is a restore-atomicity failure).
   std::string recovery_context_;
@@ -227,6 +231,9 @@ class Run {
   int snapshot_counter_ = 0;
   engine::PartialRecoveryRegistry partial_registry_;
   static constexpr int kMaxLoadAttempts = 20;
+  // Replacements of a rotten shard in one engine process's turn: at a rot
+  // rate of 1 (a shrinker's candidate) every replacement rots too.
+  static constexpr int kMaxShardReplacements = 3;
   static constexpr int kMaxRestoreAttempts = 20;
   // Snapshots restored at the end: every one up to this many, else a drawn
   // sample of this many (the newest always among them).

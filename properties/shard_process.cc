@@ -21,6 +21,7 @@ bool Run::PowerLossSince(uint64_t step) const {
 }
 
 bool Run::RunEngineProcess(size_t epoch) {
+  int replacements = 0;
   for (int attempt = 0;; ++attempt) {
     load_failed_ = false;
     attempt_start_step_ = TraceStep();
@@ -36,10 +37,11 @@ bool Run::RunEngineProcess(size_t epoch) {
         Fail("recovery", fmt::format("the shard did not load in {} attempts under injected faults", kMaxLoadAttempts));
         return false;
       }
-      if (!ShardHoldsRot()) {
+      if (!ShardHoldsRot() || replacements == kMaxShardReplacements) {
         EndByFaults();
         return false;
       }
+      ++replacements;
       ReplaceDamagedShard();
       attempt = -1;  // the replacement loads afresh
       if (stopping()) return false;
@@ -51,7 +53,7 @@ bool Run::ShardHoldsRot() {
   // Rot since the last good load, or older rot still on disk: a load can
   // succeed over rotten bytes when a bad read happens to flip them back
   // (seed 81998), and the rot is there for every later load.
-  return ledger_.AnyOf(sim::FaultClass::kStoredRot, last_good_load_step_, std::string(kShardDir) + "/") ||
+  return ledger_.AnyOf(sim::FaultClass::kStoredRot, rot_counts_from_step_, std::string(kShardDir) + "/") ||
          world_.fs().HoldsRot(kShardDir);
 }
 
@@ -107,6 +109,7 @@ void Run::EngineProcess(bool final_check) {
     return;
   }
   last_good_load_step_ = TraceStep();
+  rot_counts_from_step_ = last_good_load_step_;
   refusals_without_fault_in_attempt_ = 0;
   std::vector<std::unique_ptr<engine::Task>> clients;
   for (int client = 0; client < config_.clients; ++client) {

@@ -106,12 +106,19 @@ void AddShrinkFlags(CLI::App& command, ShrinkOptions& options) {
 properties::ShrinkResult ShrinkWithProgress(const properties::Scenario& scenario, size_t max_replays, bool quiet) {
   properties::ShrinkOptions options;
   options.max_replays = max_replays;
-  // A live line on a terminal; one line at the end otherwise (CI logs).
+  // A live line on a terminal; a line now and then otherwise (CI logs).
   const bool live = !quiet && isatty(STDERR_FILENO);
   if (live) {
     options.progress = [](size_t replays, size_t steps, size_t tape_bytes) {
       std::fprintf(stderr, "\rshrinking: %zu replays, %zu steps, %zu tape bytes   ", replays, steps, tape_bytes);
       std::fflush(stderr);
+    };
+  } else if (!quiet) {
+    // A log gets a line per 500th replay that shrank it further.
+    options.progress = [next_line_at = size_t{500}](size_t replays, size_t steps, size_t tape_bytes) mutable {
+      if (replays < next_line_at) return;
+      next_line_at = replays + 500;
+      std::fprintf(stderr, "shrinking: %zu replays, %zu steps, %zu tape bytes\n", replays, steps, tape_bytes);
     };
   }
   properties::ShrinkResult shrunk = properties::ShrinkScenario(scenario, options);
