@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/shard/restore.h"
-#include "engine/snapshot/sha256.h"
+#include "engine/snapshot/restore.h"
+#include "engine/archive/sha256.h"
 #include "fuzz/fuzz_common.h"
 #include "fuzz/restore_input.h"
 #include "sim/world.h"

@@ -16,9 +16,10 @@
 
 #include "engine/common/file_util.h"
 #include "engine/shard/local_shard.h"
-#include "engine/snapshot/sha256.h"
-#include "engine/snapshot/tar_archive.h"
+#include "engine/archive/sha256.h"
+#include "engine/archive/tar_archive.h"
 #include "engine/wal/wal.h"
+#include "engine/snapshot/snapshot_create.h"
 #include "fuzz/fuzz_common.h"
 #include "fuzz/restore_input.h"
 #include "fuzz/wal_input.h"
@@ -177,9 +178,9 @@ Archives MakeArchives() {
     auto shard = engine::LocalShard::Load(world.env(), "shard", fuzz::RestoreShardOptions());
     Check(shard.status(), "load");
     Check(fuzz::Populate(**shard, 3, 0), "populate");
-    Check((*shard)->CreateSnapshot(false, "nowal.tar").status(), "snapshot without WAL");
+    Check(CreateSnapshot(**shard, false, "nowal.tar").status(), "snapshot without WAL");
     Check(fuzz::Populate(**shard, 2, 50), "populate");
-    Check((*shard)->CreateSnapshot(true, "wal.tar").status(), "snapshot with WAL");
+    Check(CreateSnapshot(**shard, true, "wal.tar").status(), "snapshot with WAL");
     Check((*shard)->Shutdown(), "shutdown");
     out.without_wal = *engine::ReadWholeFile(efs, "nowal.tar");
     out.with_wal = *engine::ReadWholeFile(efs, "wal.tar");

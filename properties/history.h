@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/shard/clock_map.h"
+#include "engine/clock/clock_map.h"
 #include "engine/shard/local_shard.h"
 #include "properties/reference_model.h"
 

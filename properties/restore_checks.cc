@@ -11,8 +11,8 @@
 #include <fmt/format.h>
 
 #include "engine/common/file_util.h"
-#include "engine/shard/collection_snapshot.h"
-#include "engine/shard/restore.h"
+#include "engine/snapshot/collection_snapshot.h"
+#include "engine/snapshot/restore.h"
 #include "properties/run.h"
 
 namespace properties {

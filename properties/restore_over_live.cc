@@ -14,7 +14,7 @@
 #include <fmt/format.h>
 
 #include "engine/common/file_util.h"
-#include "engine/shard/restore.h"
+#include "engine/snapshot/restore.h"
 #include "properties/run.h"
 
 namespace properties {

@@ -15,8 +15,9 @@
 
 #include "engine/common/coverage.h"
 #include "engine/shard/local_shard.h"
-#include "engine/shard/manifest.h"
-#include "engine/shard/partial_snapshot.h"
+#include "engine/snapshot/manifest.h"
+#include "engine/snapshot/partial_snapshot.h"
+#include "engine/snapshot/snapshot_create.h"
 #include "properties/fault_ledger.h"
 #include "properties/history.h"
 #include "properties/scenario.h"
@@ -112,7 +113,7 @@ class Run {
   void Snapshot(engine::LocalShard& shard, bool save_wal);
   void PartialSnapshot(engine::LocalShard& shard);
   void CollectionSnapshot(engine::LocalShard& shard, bool save_wal);
-  TakenSnapshot Taken(SnapshotKind kind, std::string path, bool save_wal, const engine::LocalShard::SnapshotInfo& info,
+  TakenSnapshot Taken(SnapshotKind kind, std::string path, bool save_wal, const engine::SnapshotInfo& info,
                       uint64_t started_at_step, std::optional<engine::SeqNumber> applied_before);
   void NoteUpdateResult(const engine::UpdateResult& result);
 

@@ -9,7 +9,8 @@
 
 #include "engine/common/assert.h"
 #include "engine/common/file_util.h"
-#include "engine/shard/collection_snapshot.h"
+#include "engine/snapshot/collection_snapshot.h"
+#include "engine/snapshot/snapshot_create.h"
 #include "properties/run.h"
 #include "sim/fs/power_loss_states.h"
 
@@ -344,7 +345,7 @@ void Run::Snapshot(engine::LocalShard& shard, bool save_wal) {
   const std::string path = fmt::format("snapshot-{}.tar", snapshot_counter_++);
   const uint64_t started = TraceStep();
   const std::optional<engine::SeqNumber> applied_before = history_.applied_through();
-  auto info = shard.CreateSnapshot(save_wal, path);
+  auto info = CreateSnapshot(shard, save_wal, path);
   if (!info.ok()) {
     ++stats_.snapshots_failed;
     FailUnlessFaulty(shard, "snapshot", info.status());
@@ -371,7 +372,7 @@ void Run::PartialSnapshot(engine::LocalShard& shard) {
   const std::optional<engine::SeqNumber> applied_before = history_.applied_through();
   // (A copy: other clients' snapshots grow snapshots_ meanwhile.)
   const engine::SnapshotManifest receiver = snapshots_[*base].manifest;
-  auto info = shard.CreatePartialSnapshot(receiver, path);
+  auto info = CreatePartialSnapshot(shard, receiver, path);
   if (!info.ok()) {
     ++stats_.snapshots_failed;
     FailUnlessFaulty(shard, "partial snapshot", info.status());
@@ -400,7 +401,7 @@ void Run::CollectionSnapshot(engine::LocalShard& shard, bool save_wal) {
 }
 
 Run::TakenSnapshot Run::Taken(SnapshotKind kind, std::string path, bool save_wal,
-                              const engine::LocalShard::SnapshotInfo& info, uint64_t started_at_step,
+                              const engine::SnapshotInfo& info, uint64_t started_at_step,
                               std::optional<engine::SeqNumber> applied_before) {
   // Every op known applied before the call is in the freeze. The engine
   // knows only the ops that changed a segment (after a restore, its count

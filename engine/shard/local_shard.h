@@ -27,15 +27,12 @@
 #include "engine/env/oneshot.h"
 #include "engine/model/filter.h"
 #include "engine/model/operation.h"
-#include "engine/shard/clock_map.h"
-#include "engine/shard/manifest.h"
+#include "engine/clock/clock_map.h"
 #include "engine/segment/proxy_segment.h"
-#include "engine/shard/segment_holder.h"
+#include "engine/holder/segment_holder.h"
 #include "engine/wal/wal.h"
 
 namespace engine {
-
-class ArchiveBuilder;  // engine/shard/snapshot_archive.h
 
 class Segment;
 
@@ -133,46 +130,53 @@ class LocalShard {
   // `frozen_through`, if given, receives the last op applied at the freeze.
   absl::StatusOr<std::optional<SegmentId>> ProxyAllSegmentsAndApply(
       const FrozenSegmentFn& apply, std::optional<SeqNumber>* frozen_through = nullptr);
-  struct SnapshotInfo {
-    // Every op through this one is in the archived segments, none after it
-    // (nullopt: no op had been applied).
-    std::optional<SeqNumber> frozen_through;
-    // The archived WAL continues at this index.
-    uint64_t wal_next_index = 0;
-    uint64_t archive_bytes = 0;
-    // The full state of the archived (frozen) segments, also stored in the
-    // archive as segments_manifest.json.
-    SnapshotManifest manifest;
-    // Segments with at least one file in the archive.
-    std::vector<std::string> archived_segments;
-    bool partial = false;
-    // A partial snapshot that holds no segment data: the receiver's
-    // manifest was up to date (it may still have segments to delete).
-    bool empty = false;
+  // ---- For the snapshot layer (engine/snapshot/), which builds archives
+  // of a shard from these and nothing else. ----
+
+  // The clocks as of now, copied under the WAL mutex (an update advances
+  // the clocks and enqueues its op in one WAL-mutex section, so every tick
+  // copied belongs to an op queued before the plunge), then a Plunge: every
+  // op those clocks count is applied when this returns.
+  struct PinnedClocks {
+    ClockMap oldest;
+    ClockMap newest;
   };
-  // Writes a snapshot archive (tar: segments/, wal/, clocks, shard_config.json,
-  // manifest.json with every file's size and SHA-256) to `archive_path` via
-  // a temporary name, synced, renamed, plus `archive_path`.checksum (SHA-256
-  // of the archive). save_wal=false pins the clocks, plunges, and archives an
-  // empty WAL that continues after the live WAL's last index; save_wal=true
-  // archives the whole WAL and the persisted clock files, and keeps the WAL
-  // ack at or below the freeze while it runs.
-  absl::StatusOr<SnapshotInfo> CreateSnapshot(bool save_wal, const std::string& archive_path);
-  // A WAL-less snapshot (same freeze path as CreateSnapshot) holding only the
-  // segment files the receiver lacks or has older, plus the manifest of the
-  // full frozen state, marked partial (RestoreSnapshot refuses it; see
-  // RecoverPartialSnapshot).
-  absl::StatusOr<SnapshotInfo> CreatePartialSnapshot(const SnapshotManifest& receiver_manifest,
-                                                     const std::string& archive_path);
-  // Writes the snapshot's entries (manifest.json included) through `archive`
-  // without finishing the tar: CreateSnapshot and collection snapshots use
-  // it. `receiver` non-null makes it partial (then save_wal must be false).
-  absl::StatusOr<SnapshotInfo> WriteSnapshot(ArchiveBuilder& archive, bool save_wal,
-                                             const SnapshotManifest* receiver);
-  // The manifest of every segment in the holder, after a forced flush (so
-  // each segment's files are at its version), under the segments read lock
-  // and the updates mutex (no op or flush in between).
-  absl::StatusOr<SnapshotManifest> GetSnapshotManifest();
+  absl::StatusOr<PinnedClocks> PinClocksAndPlunge();
+
+  // Holds the WAL's ack at or below its first index as of the call (a
+  // snapshot archiving the WAL needs the entries it froze after) until
+  // UnpinAck of the returned index. Not a destructor: unpinning takes the WAL
+  // mutex, where a crash of the simulated process may unwind the task.
+  uint64_t PinAck();
+  // REQUIRES: `pinned_first_index` came from PinAck and is still pinned.
+  void UnpinAck(uint64_t pinned_first_index);
+
+  // The WAL after a sync, seen under the WAL mutex (no op is appended while
+  // `visit` runs). `sync_status` is the sync's result; `SyncedClocks` reads
+  // the clocks as of that sync (what a flush persists: the clock files could
+  // already hold ticks of ops appended after the WAL's end).
+  struct SyncedWal {
+    absl::Status sync_status;
+    std::string directory;
+    std::vector<std::string> file_names;
+    uint64_t first_index = 0;
+    uint64_t next_index = 0;
+    std::function<PinnedClocks()> synced_clocks;
+  };
+  // REQUIRES: `visit` does not call into this shard. Returns its result.
+  absl::Status WithSyncedWal(const std::function<absl::Status(const SyncedWal&)>& visit);
+  // The index the next op appended to the WAL gets.
+  uint64_t WalNextIndex();
+
+  // Force-flushes every segment (a failure is escalated as any flush's) and
+  // calls `visit` on each segment in the holder, in id order, under the
+  // segments read lock and the updates mutex: no op or flush runs in
+  // between, so each segment's files hold its version. Fails first if the
+  // shard has failed. REQUIRES: `visit` does not call into this shard.
+  absl::Status ForEachSegmentFlushed(const std::function<absl::Status(const SegmentEntry&)>& visit);
+
+  Env& env() const { return env_; }
+  const ShardOptions& options() const { return options_; }
 
   // The merge optimizer: proxies the two smallest segments (writes go on,
   // into an appendable segment outside them), builds one non-appendable

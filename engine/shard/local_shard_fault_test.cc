@@ -15,8 +15,9 @@
 #include "engine/common/file_util.h"
 #include "engine/shard/local_shard.h"
 #include "engine/shard/planted_fault_env.h"
-#include "engine/shard/restore.h"
-#include "engine/shard/snapshot_test_util.h"
+#include "engine/snapshot/restore.h"
+#include "engine/snapshot/snapshot_test_util.h"
+#include "engine/snapshot/snapshot_create.h"
 #include "sim/world.h"
 
 namespace engine {
@@ -284,7 +285,7 @@ TEST(LocalShardFaultTest, SnapshotFaultLeavesNoFileOfItAndTheShardServesEveryPoi
       ASSERT_TRUE(EnsureDir(env.fs(), "snapshots").ok());
       env.Plant(faults[i]);
       const bool save_wal = i % 2 == 0;  // both ways of archiving
-      auto snapshot = shard->CreateSnapshot(save_wal, "snapshots/snap.tar");
+      auto snapshot = CreateSnapshot(*shard, save_wal, "snapshots/snap.tar");
       ASSERT_EQ(snapshot.status().code(), faults[i].code) << snapshot.status();
       EXPECT_TRUE(Mentions(snapshot.status(), faults[i].path_part)) << snapshot.status();
       EXPECT_GT(env.fired(), 0);
@@ -294,7 +295,7 @@ TEST(LocalShardFaultTest, SnapshotFaultLeavesNoFileOfItAndTheShardServesEveryPoi
       EXPECT_EQ(shard->ProxyCount(), 0u);
       EXPECT_EQ(ValuesOf(*shard), Range(0, 5));
       Write(*shard, 5, 15);
-      ASSERT_TRUE(shard->CreateSnapshot(save_wal, "snapshots/snap.tar").ok());
+      ASSERT_TRUE(CreateSnapshot(*shard, save_wal, "snapshots/snap.tar").ok());
       EXPECT_EQ(*env.fs().ListDir("snapshots"),
                 (std::vector<DirEntry>{{"snap.tar", EntryKind::kFile}, {"snap.tar.checksum", EntryKind::kFile}}));
       EXPECT_EQ(ValuesOf(*shard), Range(0, 6));
@@ -319,7 +320,7 @@ TEST(LocalShardFaultTest, RestoreFaultLeavesTheLiveShardExactlyAsItWas) {
         auto shard = LoadOrNull(env);
         ASSERT_NE(shard, nullptr);
         WriteRange(*shard, 0, 4);
-        ASSERT_TRUE(shard->CreateSnapshot(false, "snap.tar").ok());
+        ASSERT_TRUE(CreateSnapshot(*shard, false, "snap.tar").ok());
         for (PointId id = 0; id < 4; ++id) Write(*shard, id, 50 + int64_t(id));  // live differs from it
         Write(*shard, 7, 57);
         ASSERT_TRUE(shard->Shutdown().ok());

@@ -1,4 +1,4 @@
-#include "engine/shard/collection_snapshot.h"
+#include "engine/snapshot/collection_snapshot.h"
 
 #include <set>
 
@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/common/file_util.h"
-#include "engine/shard/restore_steps.h"
-#include "engine/shard/snapshot_archive.h"
+#include "engine/snapshot/restore_steps.h"
+#include "engine/archive/snapshot_archive.h"
 
 namespace engine {
 
@@ -17,7 +17,7 @@ absl::Status Invalid(std::string_view why) {
   return absl::InvalidArgumentError(fmt::format("collection snapshot: {}", why));
 }
 
-nlohmann::json ShardJson(const LocalShard::SnapshotInfo& info) {
+nlohmann::json ShardJson(const SnapshotInfo& info) {
   return {{"frozen_through", info.frozen_through ? nlohmann::json(*info.frozen_through) : nlohmann::json(nullptr)},
           {"wal_next_index", info.wal_next_index}};
 }
@@ -89,7 +89,7 @@ absl::StatusOr<CollectionSnapshotInfo> CreateCollectionSnapshot(Env& env,
     nlohmann::json listed = nlohmann::json::object();
     for (const CollectionShard& shard : shards) {
       ArchiveBuilder archive((*pending)->writer(), fmt::format("shards/{}", shard.id));
-      auto shard_info = shard.shard->WriteSnapshot(archive, save_wal, /*receiver=*/nullptr);
+      auto shard_info = WriteSnapshot(*shard.shard, archive, save_wal, /*receiver=*/nullptr);
       if (!shard_info.ok()) return shard_info.status();
       listed[fmt::format("{}", shard.id)] = ShardJson(*shard_info);
       info.shards[shard.id] = std::move(*shard_info);

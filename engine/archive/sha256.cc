@@ -1,4 +1,4 @@
-#include "engine/snapshot/sha256.h"
+#include "engine/archive/sha256.h"
 
 #include <openssl/evp.h>
 

@@ -1,4 +1,4 @@
-#include "engine/shard/clock_map.h"
+#include "engine/clock/clock_map.h"
 
 #include <fmt/format.h>
 

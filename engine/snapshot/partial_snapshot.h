@@ -28,8 +28,8 @@
 #include "absl/status/statusor.h"
 #include "engine/env/env.h"
 #include "engine/shard/local_shard.h"
-#include "engine/shard/manifest.h"
-#include "engine/snapshot/tar_archive.h"
+#include "engine/snapshot/manifest.h"
+#include "engine/archive/tar_archive.h"
 
 namespace engine {
 

@@ -1,4 +1,4 @@
-#include "engine/snapshot/tar_archive.h"
+#include "engine/archive/tar_archive.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <archive_entry.h>
 
 #include "engine/common/file_util.h"
-#include "engine/snapshot/sha256.h"
+#include "engine/archive/sha256.h"
 #include "sim/fs/sim_fs.h"
 
 namespace engine {

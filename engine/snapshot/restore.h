@@ -15,7 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/shard/local_shard.h"
-#include "engine/snapshot/tar_archive.h"
+#include "engine/archive/tar_archive.h"
 
 namespace engine {
 

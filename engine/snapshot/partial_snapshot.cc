@@ -1,4 +1,4 @@
-#include "engine/shard/partial_snapshot.h"
+#include "engine/snapshot/partial_snapshot.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -8,8 +8,8 @@
 #include "engine/common/checksum.h"
 #include "engine/common/coverage.h"
 #include "engine/common/file_util.h"
-#include "engine/shard/restore.h"
-#include "engine/shard/restore_steps.h"
+#include "engine/snapshot/restore.h"
+#include "engine/snapshot/restore_steps.h"
 
 namespace engine {
 

@@ -1,5 +1,5 @@
-#include "engine/shard/restore.h"
-#include "engine/shard/restore_steps.h"
+#include "engine/snapshot/restore.h"
+#include "engine/snapshot/restore_steps.h"
 
 #include <set>
 
@@ -8,7 +8,7 @@
 
 #include "engine/common/coverage.h"
 #include "engine/common/file_util.h"
-#include "engine/snapshot/sha256.h"
+#include "engine/archive/sha256.h"
 
 namespace engine {
 

@@ -22,7 +22,8 @@
 #include "absl/status/statusor.h"
 #include "engine/env/env.h"
 #include "engine/shard/local_shard.h"
-#include "engine/snapshot/tar_archive.h"
+#include "engine/archive/tar_archive.h"
+#include "engine/snapshot/snapshot_create.h"
 
 namespace engine {
 
@@ -34,7 +35,7 @@ struct CollectionShard {
 };
 
 struct CollectionSnapshotInfo {
-  std::map<ShardId, LocalShard::SnapshotInfo> shards;
+  std::map<ShardId, SnapshotInfo> shards;
   uint64_t archive_bytes = 0;
 };
 

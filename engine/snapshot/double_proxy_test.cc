@@ -15,10 +15,11 @@
 #include "engine/common/coverage.h"
 #include "engine/env/env.h"
 #include "engine/shard/local_shard.h"
-#include "engine/shard/restore.h"
+#include "engine/snapshot/restore.h"
 #include "engine/shard/shard_test_model.h"
 #include "engine/shard/world_test_util.h"
 #include "engine/shard/yield_gate_env.h"
+#include "engine/snapshot/snapshot_create.h"
 #include "sim/world.h"
 
 namespace engine {
@@ -76,8 +77,8 @@ void RunSnapshotDuringOptimization(Env& world_env, const std::string& optimizer_
 
   env.Arm("proxy_all.applied");
   const uint64_t froze_before = Hits(Mark::kSnapshotDuringOptimization);
-  absl::StatusOr<LocalShard::SnapshotInfo> info = absl::UnknownError("not run");
-  auto snapshotter = env.Spawn("snapshot", [&] { info = live.CreateSnapshot(false, "snapshot.tar"); });
+  absl::StatusOr<SnapshotInfo> info = absl::UnknownError("not run");
+  auto snapshotter = env.Spawn("snapshot", [&] { info = CreateSnapshot(live, false, "snapshot.tar"); });
   ASSERT_TRUE(env.AwaitHeld("proxy_all.applied"));
   EXPECT_GT(Hits(Mark::kSnapshotDuringOptimization), froze_before);
   frozen = model;

@@ -2,7 +2,7 @@
 // de-duplication (interrupted optimizations leave their inputs beside their
 // results). These tests build such a holder by hand and check that every
 // copy-deleting path removes every copy, not only the newest (BRIEF 6.4).
-#include "engine/shard/segment_holder.h"
+#include "engine/holder/segment_holder.h"
 
 #include <gtest/gtest.h>
 

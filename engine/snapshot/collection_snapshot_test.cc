@@ -5,9 +5,9 @@
 #include <fmt/format.h>
 
 #include "engine/common/file_util.h"
-#include "engine/shard/collection_snapshot.h"
-#include "engine/shard/snapshot_archive.h"
-#include "engine/shard/snapshot_test_util.h"
+#include "engine/snapshot/collection_snapshot.h"
+#include "engine/archive/snapshot_archive.h"
+#include "engine/snapshot/snapshot_test_util.h"
 #include "sim/world.h"
 
 namespace engine {

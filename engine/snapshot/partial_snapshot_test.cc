@@ -6,10 +6,11 @@
 
 #include "engine/common/file_util.h"
 #include "engine/shard/local_shard.h"
-#include "engine/shard/partial_snapshot.h"
-#include "engine/shard/restore.h"
-#include "engine/shard/snapshot_archive.h"
-#include "engine/shard/snapshot_test_util.h"
+#include "engine/snapshot/partial_snapshot.h"
+#include "engine/snapshot/restore.h"
+#include "engine/archive/snapshot_archive.h"
+#include "engine/snapshot/snapshot_test_util.h"
+#include "engine/snapshot/snapshot_create.h"
 #include "sim/world.h"
 
 namespace engine {
@@ -60,11 +61,11 @@ std::unique_ptr<LocalShard> Open(sim::World& world, const std::string& dir) {
 SnapshotManifest SenderAndReceiver(sim::World& world, LocalShard& sender, const std::string& receiver_dir) {
   for (PointId id = 0; id < 6; ++id) Write(sender, id, int64_t(id));
   AddSegmentWith(sender, 10, 10);
-  EXPECT_TRUE(sender.CreateSnapshot(false, "full.tar").ok());
+  EXPECT_TRUE(CreateSnapshot(sender, false, "full.tar").ok());
   auto receiver = RestoreSnapshot(world.env(), "full.tar", receiver_dir, kOptions);
   EXPECT_TRUE(receiver.ok()) << receiver.status();
   EXPECT_EQ(PointsOf(**receiver), PointsOf(sender));
-  auto manifest = (*receiver)->GetSnapshotManifest();
+  auto manifest = GetSnapshotManifest(**receiver);
   EXPECT_TRUE(manifest.ok()) << manifest.status();
   EXPECT_TRUE((*receiver)->Shutdown().ok());
   return *manifest;
@@ -79,7 +80,7 @@ absl::StatusOr<std::unique_ptr<LocalShard>> Recover(sim::World& world, const std
 TEST(ManifestTest, FreshAndChangedShard) {
   InWorld(1, [](sim::World& world) {
     auto shard = Open(world, "shard");
-    auto fresh = shard->GetSnapshotManifest();
+    auto fresh = GetSnapshotManifest(*shard);
     ASSERT_TRUE(fresh.ok()) << fresh.status();
     ASSERT_EQ(fresh->segments.size(), 1u);
     const SegmentManifest& empty = fresh->segments.begin()->second;
@@ -87,7 +88,7 @@ TEST(ManifestTest, FreshAndChangedShard) {
     EXPECT_TRUE(empty.files.contains("segment.json"));
     EXPECT_TRUE(empty.files.contains("COMPLETE"));
     for (PointId id = 0; id < 3; ++id) Write(*shard, id, 1);
-    auto changed = shard->GetSnapshotManifest();
+    auto changed = GetSnapshotManifest(*shard);
     ASSERT_TRUE(changed.ok());
     ASSERT_EQ(changed->segments.size(), 1u);
     const SegmentManifest& written = changed->segments.begin()->second;
@@ -147,7 +148,7 @@ TEST(PartialSnapshotTest, EveryArchiveCarriesTheSegmentsManifest) {
   InWorld(2, [](sim::World& world) {
     auto shard = Open(world, "shard");
     for (PointId id = 0; id < 4; ++id) Write(*shard, id, 1);
-    auto info = shard->CreateSnapshot(false, "full.tar");
+    auto info = CreateSnapshot(*shard, false, "full.tar");
     ASSERT_TRUE(info.ok()) << info.status();
     EXPECT_FALSE(info->partial);
     EXPECT_FALSE(info->empty);
@@ -158,7 +159,7 @@ TEST(PartialSnapshotTest, EveryArchiveCarriesTheSegmentsManifest) {
     const auto json = nlohmann::json::parse(it->contents);
     EXPECT_EQ(json["partial"], false);
     EXPECT_EQ(*SnapshotManifestFromJson(json["segments"]), info->manifest);
-    EXPECT_EQ(info->manifest, *shard->GetSnapshotManifest());
+    EXPECT_EQ(info->manifest, *GetSnapshotManifest(*shard));
     ASSERT_TRUE(shard->Shutdown().ok());
   });
 }
@@ -167,7 +168,7 @@ TEST(PartialSnapshotTest, AgainstAnUpToDateManifestIsEmpty) {
   InWorld(3, [](sim::World& world) {
     auto sender = Open(world, "sender");
     const SnapshotManifest receiver = SenderAndReceiver(world, *sender, "receiver");
-    auto partial = sender->CreatePartialSnapshot(receiver, "partial.tar");
+    auto partial = CreatePartialSnapshot(*sender, receiver, "partial.tar");
     ASSERT_TRUE(partial.ok()) << partial.status();
     EXPECT_TRUE(partial->partial);
     EXPECT_TRUE(partial->empty);
@@ -189,7 +190,7 @@ TEST(PartialSnapshotTest, AfterWritesHoldsOnlyTheChangedSegments) {
     const SnapshotManifest receiver = SenderAndReceiver(world, *sender, "receiver");
     ASSERT_EQ(receiver.segments.size(), 2u);
     Write(*sender, 10, 99);  // point 10 lives alone in the second segment
-    auto partial = sender->CreatePartialSnapshot(receiver, "partial.tar");
+    auto partial = CreatePartialSnapshot(*sender, receiver, "partial.tar");
     ASSERT_TRUE(partial.ok()) << partial.status();
     EXPECT_FALSE(partial->empty);
     ASSERT_EQ(partial->archived_segments.size(), 1u);
@@ -222,7 +223,7 @@ TEST(PartialSnapshotTest, RecoveryFollowsTheMergePlanAcrossAnOptimization) {
       Delete(*sender, 4);
       Write(*sender, 20, 20);
       ASSERT_TRUE(sender->FlushAndAck(true).ok());  // the merge inputs' directories go
-      auto partial = sender->CreatePartialSnapshot(receiver, "partial.tar");
+      auto partial = CreatePartialSnapshot(*sender, receiver, "partial.tar");
       ASSERT_TRUE(partial.ok()) << partial.status();
       for (const auto& [id, unused] : receiver.segments) EXPECT_FALSE(partial->manifest.segments.contains(id)) << id;
       auto recovered = Recover(world, "partial.tar", "receiver");
@@ -252,7 +253,7 @@ TEST(PartialSnapshotTest, ASecondConcurrentRecoveryOfTheSameShardIsRefused) {
       auto sender = Open(world, "sender");
       const SnapshotManifest receiver = SenderAndReceiver(world, *sender, "receiver");
       Write(*sender, 0, 50);
-      ASSERT_TRUE(sender->CreatePartialSnapshot(receiver, "partial.tar").ok());
+      ASSERT_TRUE(CreatePartialSnapshot(*sender, receiver, "partial.tar").ok());
       PartialRecoveryRegistry registry;
       const PartialRecoveryOptions options{.shard = kOptions, .registry = &registry};
       bool first_done = false;
@@ -322,7 +323,7 @@ TEST(PartialSnapshotTest, HostileArchivesLeaveTheLiveShardUntouched) {
     auto sender = Open(world, "sender");
     const SnapshotManifest receiver = SenderAndReceiver(world, *sender, "receiver");
     Write(*sender, 10, 77);
-    auto partial = sender->CreatePartialSnapshot(receiver, "partial.tar");
+    auto partial = CreatePartialSnapshot(*sender, receiver, "partial.tar");
     ASSERT_TRUE(partial.ok());
     const std::string changed = partial->archived_segments.at(0);
     std::string kept;
@@ -415,7 +416,7 @@ CrashStates PreparePartialRecovery(sim::World& world) {
   Write(*sender, 1, 11);
   Delete(*sender, 2);
   Write(*sender, 30, 30);
-  EXPECT_TRUE(sender->CreatePartialSnapshot(receiver, "partial.tar").ok());
+  EXPECT_TRUE(CreatePartialSnapshot(*sender, receiver, "partial.tar").ok());
   states.new_state = PointsOf(*sender);
   EXPECT_TRUE(sender->Shutdown().ok());
   return states;

@@ -1,9 +1,9 @@
-#include "engine/shard/snapshot_archive.h"
+#include "engine/archive/snapshot_archive.h"
 
 #include "engine/common/assert.h"
 #include "engine/common/coverage.h"
 #include "engine/common/file_util.h"
-#include "engine/snapshot/sha256.h"
+#include "engine/archive/sha256.h"
 
 namespace engine {
 

@@ -21,7 +21,7 @@
 //    what it and the update worker waited on (lock names from the trace) and
 //    what the snapshot task was doing meanwhile are printed.
 //
-// Run: ./build/default/engine/shard/bench/snapshot_bench
+// Run: ./build/default/bench/snapshot_bench
 #include <benchmark/benchmark.h>
 
 #include <stdlib.h>
@@ -39,7 +39,8 @@
 #include "engine/common/file_util.h"
 #include "engine/env/posix_env.h"
 #include "engine/shard/local_shard.h"
-#include "engine/shard/restore.h"
+#include "engine/snapshot/restore.h"
+#include "engine/snapshot/snapshot_create.h"
 #include "sim/world.h"
 
 namespace {
@@ -114,7 +115,7 @@ class RealWorld {
     if (exists.ok() && *exists) return absl::OkStatus();
     auto shard = Shard(points);
     if (!shard.ok()) return shard.status();
-    return (*shard)->CreateSnapshot(save_wal, path).status();
+    return CreateSnapshot(**shard, save_wal, path).status();
   }
 
   void TearDown() {
@@ -154,7 +155,7 @@ void BM_CreateSnapshotReal(benchmark::State& state) {
   const std::string path = RealWorld::ArchivePath(points, save_wal);
   uint64_t bytes = 0;
   for (auto _ : state) {
-    auto info = (*shard)->CreateSnapshot(save_wal, path);
+    auto info = CreateSnapshot(**shard, save_wal, path);
     if (!info.ok()) {
       Skip(state, info.status().ToString());
       return;
@@ -529,7 +530,7 @@ StallRun RunStall(uint64_t seed, bool save_wal, bool with_cost) {
     const uint32_t snapshot_task = scheduler.current();
     const int64_t snap_start = env.NowNanos();
     const uint64_t snap_start_step = scheduler.decisions();
-    auto info = (*shard)->CreateSnapshot(save_wal, "snap.tar");
+    auto info = CreateSnapshot(**shard, save_wal, "snap.tar");
     const int64_t snap_end = env.NowNanos();
     const uint64_t snap_end_step = scheduler.decisions();
     stop = true;

@@ -1,6 +1,6 @@
 // Engine throughput on both worlds with the same workload, and segment flush
 // cost against segment size.
-// Run: ./build/default/engine/shard/bench/shard_bench
+// Run: ./build/default/bench/shard_bench
 #include <benchmark/benchmark.h>
 
 #include <stdlib.h>

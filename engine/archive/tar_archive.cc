@@ -1,4 +1,4 @@
-#include "engine/snapshot/tar_archive.h"
+#include "engine/archive/tar_archive.h"
 
 #include <archive.h>
 #include <archive_entry.h>

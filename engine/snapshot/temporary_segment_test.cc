@@ -23,6 +23,7 @@
 #include "engine/shard/shard_test_model.h"
 #include "engine/shard/world_test_util.h"
 #include "engine/shard/yield_gate_env.h"
+#include "engine/snapshot/snapshot_create.h"
 #include "sim/world.h"
 
 namespace engine {
@@ -67,8 +68,8 @@ std::unique_ptr<LocalShard> ShardAfterDroppingTheTemporarySegment(PlantedFaultEn
 
   env.Arm("proxy_all.applied");
   const uint64_t dropped_before = Hits(Mark::kTemporarySegmentDropped);
-  absl::StatusOr<LocalShard::SnapshotInfo> info = absl::UnknownError("not run");
-  auto snapshotter = env.Spawn("snapshot", [&] { info = shard->CreateSnapshot(false, "snapshot.tar"); });
+  absl::StatusOr<SnapshotInfo> info = absl::UnknownError("not run");
+  auto snapshotter = env.Spawn("snapshot", [&] { info = CreateSnapshot(*shard, false, "snapshot.tar"); });
   EXPECT_TRUE(env.AwaitHeld("proxy_all.applied"));
   Apply(*shard, model, UpsertPoints{{MakePoint(50)}});  // into the temporary segment
   EXPECT_TRUE(shard->FlushAndAck(true).ok());           // durable there

@@ -1,6 +1,6 @@
 #include "engine/common/coverage.h"
 #include "engine/segment/proxy_segment.h"
-#include "engine/shard/segment_holder.h"
+#include "engine/holder/segment_holder.h"
 
 #include <algorithm>
 

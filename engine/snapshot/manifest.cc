@@ -1,4 +1,4 @@
-#include "engine/shard/manifest.h"
+#include "engine/snapshot/manifest.h"
 
 #include <fmt/format.h>
 

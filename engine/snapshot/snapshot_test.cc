@@ -4,8 +4,9 @@
 
 #include "engine/common/file_util.h"
 #include "engine/shard/local_shard.h"
-#include "engine/shard/restore.h"
+#include "engine/snapshot/restore.h"
 #include "engine/shard/world_test_util.h"
+#include "engine/snapshot/snapshot_create.h"
 #include "sim/world.h"
 
 namespace engine {
@@ -52,7 +53,7 @@ TEST(SnapshotTest, WalLessSnapshotRestoresExactlyTheFreezeAndContinuesAfterIt) {
       auto writer = world.env().Spawn("writer", [&] {
         for (int i = 0; i < 8; ++i) recorder.Write(**shard, i % 6, 1000 + i);
       });
-      auto snapshot = (*shard)->CreateSnapshot(/*save_wal=*/false, "snap.tar");
+      auto snapshot = CreateSnapshot(**shard, /*save_wal=*/false, "snap.tar");
       writer->Join();
       ASSERT_TRUE(snapshot.ok()) << snapshot.status();
       ASSERT_TRUE((*shard)->Shutdown().ok());
@@ -76,7 +77,7 @@ TEST(SnapshotTest, SnapshotWithWalRestoresAPrefixBetweenTheFreezeAndTheArchivedW
     auto shard = LocalShard::Load(world.env(), "shard", {.collection = kCollection});
     ASSERT_TRUE(shard.ok());
     for (PointId id = 0; id < 5; ++id) recorder.Write(**shard, id, int64_t(id));
-    auto snapshot = (*shard)->CreateSnapshot(/*save_wal=*/true, "snap.tar");
+    auto snapshot = CreateSnapshot(**shard, /*save_wal=*/true, "snap.tar");
     ASSERT_TRUE(snapshot.ok()) << snapshot.status();
     recorder.Write(**shard, 0, 99);  // after the archive: must not appear
     ASSERT_TRUE((*shard)->Shutdown().ok());
@@ -94,7 +95,7 @@ TEST(SnapshotTest, HostileOrDamagedArchivesLeaveTheLiveShardUntouched) {
     {
       auto shard = LocalShard::Load(world.env(), "shard", {.collection = kCollection});
       for (PointId id = 0; id < 3; ++id) recorder.Write(**shard, id, int64_t(id));
-      ASSERT_TRUE((*shard)->CreateSnapshot(false, "good.tar").ok());
+      ASSERT_TRUE(CreateSnapshot(**shard, false, "good.tar").ok());
       recorder.Write(**shard, 0, 42);
       ASSERT_TRUE((*shard)->Shutdown().ok());
     }
@@ -129,7 +130,7 @@ TEST(SnapshotTest, CrashDuringRestoreNeverLeavesASilentMix) {
       const sim::ProcessId setup = world.StartProcess("setup", [&] {
         auto shard = LocalShard::Load(world.env(), "shard", {.collection = kCollection});
         for (PointId id = 0; id < 4; ++id) recorder.Write(**shard, id, int64_t(id));
-        ASSERT_TRUE((*shard)->CreateSnapshot(false, "snap.tar").ok());
+        ASSERT_TRUE(CreateSnapshot(**shard, false, "snap.tar").ok());
         new_state = recorder.StateThrough(std::nullopt);
         for (PointId id = 0; id < 4; ++id) recorder.Write(**shard, id, 50 + int64_t(id));
         old_state = recorder.StateThrough(std::nullopt);
