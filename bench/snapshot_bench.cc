@@ -37,7 +37,9 @@
 #include <fmt/format.h>
 
 #include "engine/common/file_util.h"
+#include "engine/env/file_system_wrapper.h"
 #include "engine/env/posix_env.h"
+#include "engine/shard/forwarding_env.h"
 #include "engine/shard/local_shard.h"
 #include "engine/snapshot/restore.h"
 #include "engine/snapshot/snapshot_create.h"
@@ -252,114 +254,91 @@ constexpr FsCost kSsd{.metadata_ns = 10'000,
 
 // Sleeps on the environment's clock for each call's modelled cost, then
 // calls the wrapped file system (the world's tracing one).
-class CostFile final : public engine::File {
- public:
-  CostFile(engine::Env& env, const FsCost& cost, std::unique_ptr<engine::File> inner)
-      : env_(env), cost_(cost), inner_(std::move(inner)) {}
-  absl::StatusOr<size_t> ReadAt(uint64_t offset, std::span<char> out) override {
-    Pay(cost_.data_call_ns + int64_t(cost_.read_ns_per_byte * double(out.size())));
-    return inner_->ReadAt(offset, out);
-  }
-  absl::Status WriteAt(uint64_t offset, std::span<const char> data) override {
-    Pay(cost_.data_call_ns + int64_t(cost_.write_ns_per_byte * double(data.size())));
-    return inner_->WriteAt(offset, data);
-  }
-  absl::Status Append(std::span<const char> data) override {
-    Pay(cost_.data_call_ns + int64_t(cost_.write_ns_per_byte * double(data.size())));
-    return inner_->Append(data);
-  }
-  absl::StatusOr<uint64_t> Size() override {
-    Pay(cost_.metadata_ns);
-    return inner_->Size();
-  }
-  absl::Status Truncate(uint64_t size_bytes) override {
-    Pay(cost_.metadata_ns);
-    return inner_->Truncate(size_bytes);
-  }
-  absl::Status Sync() override {
-    Pay(cost_.sync_ns);
-    return inner_->Sync();
-  }
-
- private:
-  void Pay(int64_t ns) {
-    if (ns > 0) env_.SleepForNanos(ns);
-  }
-  engine::Env& env_;
-  const FsCost& cost_;
-  std::unique_ptr<engine::File> inner_;
-};
-
-class CostFileSystem final : public engine::FileSystem {
+class CostFileSystem final : public engine::FileSystemWrapper {
  public:
   CostFileSystem(engine::Env& env, const FsCost& cost, engine::FileSystem& inner)
-      : env_(env), cost_(cost), inner_(inner) {}
+      : FileSystemWrapper(inner), env_(env), cost_(cost) {}
   absl::StatusOr<std::unique_ptr<engine::File>> Open(std::string_view path, engine::OpenMode mode) override {
     Pay(cost_.metadata_ns);
-    auto file = inner_.Open(path, mode);
+    auto file = FileSystemWrapper::Open(path, mode);
     if (!file.ok()) return file.status();
-    return std::make_unique<CostFile>(env_, cost_, std::move(*file));
+    return std::make_unique<CostFile>(*this, std::move(*file));
   }
   absl::Status Mkdir(std::string_view path) override {
     Pay(cost_.metadata_ns);
-    return inner_.Mkdir(path);
+    return FileSystemWrapper::Mkdir(path);
   }
   absl::Status Rmdir(std::string_view path) override {
     Pay(cost_.metadata_ns);
-    return inner_.Rmdir(path);
+    return FileSystemWrapper::Rmdir(path);
   }
   absl::Status Unlink(std::string_view path) override {
     Pay(cost_.metadata_ns);
-    return inner_.Unlink(path);
+    return FileSystemWrapper::Unlink(path);
   }
   absl::Status Rename(std::string_view from, std::string_view to) override {
     Pay(cost_.metadata_ns);
-    return inner_.Rename(from, to);
+    return FileSystemWrapper::Rename(from, to);
   }
   absl::Status SyncDir(std::string_view path) override {
     Pay(cost_.sync_ns);
-    return inner_.SyncDir(path);
+    return FileSystemWrapper::SyncDir(path);
   }
   absl::StatusOr<std::vector<engine::DirEntry>> ListDir(std::string_view path) override {
     Pay(cost_.metadata_ns);
-    return inner_.ListDir(path);
+    return FileSystemWrapper::ListDir(path);
   }
   absl::StatusOr<engine::EntryKind> Stat(std::string_view path) override {
     Pay(cost_.metadata_ns);
-    return inner_.Stat(path);
+    return FileSystemWrapper::Stat(path);
   }
 
  private:
+  class CostFile final : public engine::FileWrapper {
+   public:
+    CostFile(CostFileSystem& fs, std::unique_ptr<engine::File> inner) : FileWrapper(std::move(inner)), fs_(fs) {}
+    absl::StatusOr<size_t> ReadAt(uint64_t offset, std::span<char> out) override {
+      fs_.Pay(fs_.cost_.data_call_ns + int64_t(fs_.cost_.read_ns_per_byte * double(out.size())));
+      return FileWrapper::ReadAt(offset, out);
+    }
+    absl::Status WriteAt(uint64_t offset, std::span<const char> data) override {
+      fs_.Pay(fs_.cost_.data_call_ns + int64_t(fs_.cost_.write_ns_per_byte * double(data.size())));
+      return FileWrapper::WriteAt(offset, data);
+    }
+    absl::Status Append(std::span<const char> data) override {
+      fs_.Pay(fs_.cost_.data_call_ns + int64_t(fs_.cost_.write_ns_per_byte * double(data.size())));
+      return FileWrapper::Append(data);
+    }
+    absl::StatusOr<uint64_t> Size() override {
+      fs_.Pay(fs_.cost_.metadata_ns);
+      return FileWrapper::Size();
+    }
+    absl::Status Truncate(uint64_t size_bytes) override {
+      fs_.Pay(fs_.cost_.metadata_ns);
+      return FileWrapper::Truncate(size_bytes);
+    }
+    absl::Status Sync() override {
+      fs_.Pay(fs_.cost_.sync_ns);
+      return FileWrapper::Sync();
+    }
+
+   private:
+    CostFileSystem& fs_;
+  };
+
   void Pay(int64_t ns) {
     if (ns > 0) env_.SleepForNanos(ns);
   }
   engine::Env& env_;
   const FsCost& cost_;
-  engine::FileSystem& inner_;
 };
 
 // The world's Env with the cost layer in front of its file system.
-class CostEnv final : public engine::Env {
+class CostEnv final : public engine::testing::ForwardingEnv {
  public:
-  CostEnv(engine::Env& inner, const FsCost& cost) : inner_(inner), fs_(inner, cost, inner.fs()) {}
-  engine::FileSystem& fs() override { return fs_; }
-  int64_t NowNanos() override { return inner_.NowNanos(); }
-  void SleepForNanos(int64_t duration_ns) override { inner_.SleepForNanos(duration_ns); }
-  std::unique_ptr<engine::Task> Spawn(std::string name, std::function<void()> body) override {
-    return inner_.Spawn(std::move(name), std::move(body));
-  }
-  void YieldPoint(std::string_view label) override { inner_.YieldPoint(label); }
-  void Log(std::string_view line) override { inner_.Log(line); }
-  std::unique_ptr<engine::Mutex> NewMutex(std::string name) override { return inner_.NewMutex(std::move(name)); }
-  std::unique_ptr<engine::RwLock> NewRwLock(std::string name) override {
-    return inner_.NewRwLock(std::move(name));
-  }
-  std::unique_ptr<engine::CondVar> NewCondVar(engine::Mutex& mutex, std::string name) override {
-    return inner_.NewCondVar(mutex, std::move(name));
-  }
+  CostEnv(engine::Env& inner, const FsCost& cost) : ForwardingEnv(inner, fs_), fs_(inner, cost, inner.fs()) {}
 
  private:
-  engine::Env& inner_;
   CostFileSystem fs_;
 };
 

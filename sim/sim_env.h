@@ -9,6 +9,7 @@
 #include <string>
 
 #include "engine/env/env.h"
+#include "engine/env/file_system_wrapper.h"
 #include "sim/scheduler.h"
 
 namespace sim {
@@ -17,10 +18,10 @@ namespace sim {
 // yields to the scheduler, then runs `before_call` (where the world may crash
 // the process), then records a kFsCall trace step. A task of a dead process
 // never reaches the inner file system: it is unwound at that point.
-class TracingFileSystem final : public engine::FileSystem {
+class TracingFileSystem final : public engine::FileSystemWrapper {
  public:
   TracingFileSystem(Scheduler& scheduler, engine::FileSystem& inner)
-      : scheduler_(scheduler), inner_(inner) {}
+      : FileSystemWrapper(inner), scheduler_(scheduler) {}
 
   void set_before_call(std::function<void()> hook) { before_call_ = std::move(hook); }
   uint64_t calls() const { return calls_; }
@@ -35,13 +36,15 @@ class TracingFileSystem final : public engine::FileSystem {
   absl::StatusOr<std::vector<engine::DirEntry>> ListDir(std::string_view path) override;
   absl::StatusOr<engine::EntryKind> Stat(std::string_view path) override;
 
-  // Used by TracingFile. Returns Unavailable if the caller's process is dead
-  // and it runs outside a task (inside a task it never returns then).
+ private:
+  // The file wrapper: enters each of its calls through Enter.
+  class TracingFile;
+
+  // Returns Unavailable if the caller's process is dead and it runs outside
+  // a task (inside a task it never returns then).
   absl::Status Enter(std::string_view call, std::string_view path, uint64_t arg = 0);
 
- private:
   Scheduler& scheduler_;
-  engine::FileSystem& inner_;
   std::function<void()> before_call_;
   uint64_t calls_ = 0;
 };

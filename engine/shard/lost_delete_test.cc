@@ -22,6 +22,7 @@
 #include <string>
 
 #include "engine/env/env.h"
+#include "engine/env/file_system_wrapper.h"
 #include "engine/shard/forwarding_env.h"
 #include "engine/shard/local_shard.h"
 #include "engine/shard/shard_test_model.h"
@@ -40,10 +41,10 @@ Point MakePoint(PointId id) {
 // Forwards to the world's file system; the first Stat of `gate_path` after
 // Arm() blocks the calling task until Release() or `timeout_ns` of virtual
 // time.
-class GatedFileSystem final : public FileSystem {
+class GatedFileSystem final : public FileSystemWrapper {
  public:
   GatedFileSystem(Env& env, FileSystem& inner)
-      : env_(env), inner_(inner), mutex_(env.NewMutex("test.gate")),
+      : FileSystemWrapper(inner), env_(env), mutex_(env.NewMutex("test.gate")),
         released_(env.NewCondVar(*mutex_, "test.gate.released")) {}
 
   void Arm(std::string path, int64_t timeout_ns) {
@@ -61,15 +62,6 @@ class GatedFileSystem final : public FileSystem {
     released_->SignalAll();
   }
 
-  absl::StatusOr<std::unique_ptr<File>> Open(std::string_view path, OpenMode mode) override {
-    return inner_.Open(path, mode);
-  }
-  absl::Status Mkdir(std::string_view path) override { return inner_.Mkdir(path); }
-  absl::Status Rmdir(std::string_view path) override { return inner_.Rmdir(path); }
-  absl::Status Unlink(std::string_view path) override { return inner_.Unlink(path); }
-  absl::Status Rename(std::string_view from, std::string_view to) override { return inner_.Rename(from, to); }
-  absl::Status SyncDir(std::string_view path) override { return inner_.SyncDir(path); }
-  absl::StatusOr<std::vector<DirEntry>> ListDir(std::string_view path) override { return inner_.ListDir(path); }
   absl::StatusOr<EntryKind> Stat(std::string_view path) override {
     {
       MutexLock lock(*mutex_);
@@ -83,12 +75,11 @@ class GatedFileSystem final : public FileSystem {
         held_ = false;
       }
     }
-    return inner_.Stat(path);
+    return FileSystemWrapper::Stat(path);
   }
 
  private:
   Env& env_;
-  FileSystem& inner_;
   std::unique_ptr<Mutex> mutex_;
   std::unique_ptr<CondVar> released_;
   std::string gate_path_;

@@ -18,6 +18,7 @@
 
 #include "engine/common/file_util.h"
 #include "engine/env/env.h"
+#include "engine/env/file_system_wrapper.h"
 #include "engine/shard/forwarding_env.h"
 #include "sim/world.h"
 
@@ -31,16 +32,17 @@ struct PlantedFault {
   bool drop_dirty_pages = false;                        // a failed sync forgets the unsynced writes
 };
 
-class PlantedFaultEnv final : public ForwardingEnv, private FileSystem {
+class PlantedFaultEnv final : public ForwardingEnv, private FileSystemWrapper {
  public:
   explicit PlantedFaultEnv(sim::World& world)
-      : ForwardingEnv(world.env(), static_cast<FileSystem&>(*this)), world_(world), inner_(world.env()) {}
+      : ForwardingEnv(world.env(), static_cast<FileSystem&>(*this)),
+        FileSystemWrapper(world.env().fs()),
+        world_(world) {}
 
   // Every matching call fails from now until Clear (a full disk stays full).
   void Plant(PlantedFault fault) { fault_ = std::move(fault); }
   void Clear() { fault_.reset(); }
   int fired() const { return fired_; }
-
 
  private:
   // OK, or the planted error (counted; dirty pages dropped if planted so).
@@ -54,55 +56,44 @@ class PlantedFaultEnv final : public ForwardingEnv, private FileSystem {
     return absl::Status(fault_->code, fmt::format("{} on {} {}", no_space ? "ENOSPC" : "EIO", name, path));
   }
 
-  class PlantedFile final : public File {
+  // Fails the planted writes and syncs; reads and Size forward unchanged.
+  class PlantedFile final : public FileWrapper {
    public:
     PlantedFile(PlantedFaultEnv& env, std::string path, std::unique_ptr<File> inner)
-        : env_(env), path_(std::move(path)), inner_(std::move(inner)) {}
-    absl::StatusOr<size_t> ReadAt(uint64_t offset, std::span<char> out) override {
-      return inner_->ReadAt(offset, out);
-    }
+        : FileWrapper(std::move(inner)), env_(env), path_(std::move(path)) {}
     absl::Status WriteAt(uint64_t offset, std::span<const char> data) override {
       if (auto status = env_.Check(PlantedFault::Call::kWrite, "write", path_); !status.ok()) return status;
-      return inner_->WriteAt(offset, data);
+      return FileWrapper::WriteAt(offset, data);
     }
     absl::Status Append(std::span<const char> data) override {
       if (auto status = env_.Check(PlantedFault::Call::kWrite, "append", path_); !status.ok()) return status;
-      return inner_->Append(data);
+      return FileWrapper::Append(data);
     }
-    absl::StatusOr<uint64_t> Size() override { return inner_->Size(); }
     absl::Status Truncate(uint64_t size_bytes) override {
       if (auto status = env_.Check(PlantedFault::Call::kWrite, "truncate", path_); !status.ok()) return status;
-      return inner_->Truncate(size_bytes);
+      return FileWrapper::Truncate(size_bytes);
     }
     absl::Status Sync() override {
       if (auto status = env_.Check(PlantedFault::Call::kSync, "sync", path_); !status.ok()) return status;
-      return inner_->Sync();
+      return FileWrapper::Sync();
     }
 
    private:
     PlantedFaultEnv& env_;
     const std::string path_;
-    std::unique_ptr<File> inner_;
   };
 
   absl::StatusOr<std::unique_ptr<File>> Open(std::string_view path, OpenMode mode) override {
-    auto file = inner_.fs().Open(path, mode);
+    auto file = FileSystemWrapper::Open(path, mode);
     if (!file.ok()) return file.status();
     return std::make_unique<PlantedFile>(*this, std::string(path), std::move(*file));
   }
-  absl::Status Mkdir(std::string_view path) override { return inner_.fs().Mkdir(path); }
-  absl::Status Rmdir(std::string_view path) override { return inner_.fs().Rmdir(path); }
-  absl::Status Unlink(std::string_view path) override { return inner_.fs().Unlink(path); }
-  absl::Status Rename(std::string_view from, std::string_view to) override { return inner_.fs().Rename(from, to); }
   absl::Status SyncDir(std::string_view path) override {
     if (auto status = Check(PlantedFault::Call::kSyncDir, "syncdir", path); !status.ok()) return status;
-    return inner_.fs().SyncDir(path);
+    return FileSystemWrapper::SyncDir(path);
   }
-  absl::StatusOr<std::vector<DirEntry>> ListDir(std::string_view path) override { return inner_.fs().ListDir(path); }
-  absl::StatusOr<EntryKind> Stat(std::string_view path) override { return inner_.fs().Stat(path); }
 
   sim::World& world_;
-  Env& inner_;
   std::optional<PlantedFault> fault_;
   int fired_ = 0;
 };

@@ -9,15 +9,16 @@
 #include <string>
 
 #include "engine/env/env.h"
+#include "engine/shard/forwarding_env.h"
 
 namespace engine::testing {
 
 // Forwards to the world's environment; the first task to reach an armed
 // yield-point label waits there until the test releases that label.
-class YieldGateEnv final : public Env {
+class YieldGateEnv final : public ForwardingEnv {
  public:
   explicit YieldGateEnv(Env& inner)
-      : inner_(inner), mutex_(inner.NewMutex("test.gates")),
+      : ForwardingEnv(inner, inner.fs()), mutex_(inner.NewMutex("test.gates")),
         changed_(inner.NewCondVar(*mutex_, "test.gates.changed")) {}
 
   void Arm(const std::string& label) {
@@ -36,7 +37,6 @@ class YieldGateEnv final : public Env {
     changed_->SignalAll();
   }
 
-  void Log(std::string_view line) override { inner_.Log(line); }
   void YieldPoint(std::string_view label) override {
     {
       MutexLock lock(*mutex_);
@@ -47,23 +47,11 @@ class YieldGateEnv final : public Env {
         while (it->second != Gate::kReleased) changed_->Wait();
       }
     }
-    inner_.YieldPoint(label);
-  }
-  FileSystem& fs() override { return inner_.fs(); }
-  int64_t NowNanos() override { return inner_.NowNanos(); }
-  void SleepForNanos(int64_t duration_ns) override { inner_.SleepForNanos(duration_ns); }
-  std::unique_ptr<Task> Spawn(std::string name, std::function<void()> body) override {
-    return inner_.Spawn(std::move(name), std::move(body));
-  }
-  std::unique_ptr<Mutex> NewMutex(std::string name) override { return inner_.NewMutex(std::move(name)); }
-  std::unique_ptr<RwLock> NewRwLock(std::string name) override { return inner_.NewRwLock(std::move(name)); }
-  std::unique_ptr<CondVar> NewCondVar(Mutex& mutex, std::string name) override {
-    return inner_.NewCondVar(mutex, std::move(name));
+    ForwardingEnv::YieldPoint(label);
   }
 
  private:
   enum class Gate { kArmed, kHeld, kReleased };
-  Env& inner_;
   std::unique_ptr<Mutex> mutex_;
   std::unique_ptr<CondVar> changed_;
   std::map<std::string, Gate> gates_;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "engine/common/file_util.h"
+#include "engine/env/file_system_wrapper.h"
 #include "sim/fs/sim_fs.h"
 
 namespace engine {
@@ -98,28 +99,19 @@ TEST(WalTest, AnInterruptedTruncationsLeftoverSegmentIsRemovedAtLoad) {
 
 // Forwards to a SimFileSystem; once an unlink went through, every directory
 // sync fails: the process "dies" between a load's unlinks and its final sync.
-class NoDirSyncAfterUnlink final : public FileSystem {
+class NoDirSyncAfterUnlink final : public FileSystemWrapper {
  public:
-  explicit NoDirSyncAfterUnlink(FileSystem& inner) : inner_(inner) {}
-  absl::StatusOr<std::unique_ptr<File>> Open(std::string_view path, OpenMode mode) override {
-    return inner_.Open(path, mode);
-  }
-  absl::Status Mkdir(std::string_view path) override { return inner_.Mkdir(path); }
-  absl::Status Rmdir(std::string_view path) override { return inner_.Rmdir(path); }
+  explicit NoDirSyncAfterUnlink(FileSystem& inner) : FileSystemWrapper(inner) {}
   absl::Status Unlink(std::string_view path) override {
     unlinked_ = true;
-    return inner_.Unlink(path);
+    return FileSystemWrapper::Unlink(path);
   }
-  absl::Status Rename(std::string_view from, std::string_view to) override { return inner_.Rename(from, to); }
   absl::Status SyncDir(std::string_view path) override {
     if (unlinked_) return absl::InternalError("the process died before this directory sync");
-    return inner_.SyncDir(path);
+    return FileSystemWrapper::SyncDir(path);
   }
-  absl::StatusOr<std::vector<DirEntry>> ListDir(std::string_view path) override { return inner_.ListDir(path); }
-  absl::StatusOr<EntryKind> Stat(std::string_view path) override { return inner_.Stat(path); }
 
  private:
-  FileSystem& inner_;
   bool unlinked_ = false;
 };
 

@@ -4,69 +4,61 @@
 
 namespace sim {
 
-namespace {
-
-class FaultyFile final : public engine::File {
+// Fails reads, writes and syncs at the run's rates and reports the inner
+// file system's ENOSPC; Size forwards unchanged.
+class FaultInjectingFileSystem::FaultyFile final : public engine::FileWrapper {
  public:
   FaultyFile(FaultInjectingFileSystem& fs, std::string path, std::unique_ptr<engine::File> inner)
-      : fs_(fs), path_(std::move(path)), inner_(std::move(inner)) {}
+      : FileWrapper(std::move(inner)), fs_(fs), path_(std::move(path)) {}
 
   absl::StatusOr<size_t> ReadAt(uint64_t offset, std::span<char> out) override {
-    FaultCounts& counts = fs_.mutable_counts();
-    if (auto status = fs_.MaybeFail(fs_.rates().read_error, FaultClass::kReadError, counts.read_errors, "read",
+    if (auto status = fs_.MaybeFail(fs_.rates_.read_error, FaultClass::kReadError, fs_.counts_.read_errors, "read",
                                     path_, "nothing read");
         !status.ok()) {
       return status;
     }
-    auto read = inner_->ReadAt(offset, out);
+    auto read = FileWrapper::ReadAt(offset, out);
     if (read.ok()) fs_.MaybeFlipBit(out, *read, offset, path_);
     return read;
   }
   absl::Status WriteAt(uint64_t offset, std::span<const char> data) override {
-    FaultCounts& counts = fs_.mutable_counts();
-    if (auto status = fs_.MaybeFail(fs_.rates().write_error, FaultClass::kWriteError, counts.write_errors,
+    if (auto status = fs_.MaybeFail(fs_.rates_.write_error, FaultClass::kWriteError, fs_.counts_.write_errors,
                                     "write", path_, "nothing written");
         !status.ok()) {
       return status;
     }
-    return fs_.NoteNoSpace(inner_->WriteAt(offset, data), path_);
+    return fs_.NoteNoSpace(FileWrapper::WriteAt(offset, data), path_);
   }
   absl::Status Append(std::span<const char> data) override {
-    FaultCounts& counts = fs_.mutable_counts();
-    if (auto status = fs_.MaybeFail(fs_.rates().write_error, FaultClass::kWriteError, counts.write_errors,
+    if (auto status = fs_.MaybeFail(fs_.rates_.write_error, FaultClass::kWriteError, fs_.counts_.write_errors,
                                     "append", path_, "nothing written");
         !status.ok()) {
       return status;
     }
-    return fs_.NoteNoSpace(inner_->Append(data), path_);
+    return fs_.NoteNoSpace(FileWrapper::Append(data), path_);
   }
-  absl::StatusOr<uint64_t> Size() override { return inner_->Size(); }
   absl::Status Truncate(uint64_t size_bytes) override {
-    return fs_.NoteNoSpace(inner_->Truncate(size_bytes), path_);
+    return fs_.NoteNoSpace(FileWrapper::Truncate(size_bytes), path_);
   }
   absl::Status Sync() override {
-    FaultCounts& counts = fs_.mutable_counts();
-    if (auto status = fs_.MaybeFail(fs_.rates().sync_error, FaultClass::kSyncError, counts.sync_errors, "sync",
+    if (auto status = fs_.MaybeFail(fs_.rates_.sync_error, FaultClass::kSyncError, fs_.counts_.sync_errors, "sync",
                                     path_, "dirty pages kept");
         !status.ok()) {
       return status;
     }
-    if (auto status = fs_.MaybeFail(fs_.rates().fsync_failure, FaultClass::kFsyncFailure, counts.fsync_failures,
-                                    "sync", path_, "dirty pages dropped");
+    if (auto status = fs_.MaybeFail(fs_.rates_.fsync_failure, FaultClass::kFsyncFailure,
+                                    fs_.counts_.fsync_failures, "sync", path_, "dirty pages dropped");
         !status.ok()) {
       fs_.SyncFailed(path_);
       return status;
     }
-    return inner_->Sync();
+    return FileWrapper::Sync();
   }
 
  private:
   FaultInjectingFileSystem& fs_;
   std::string path_;
-  std::unique_ptr<engine::File> inner_;
 };
-
-}  // namespace
 
 void FaultInjectingFileSystem::Report(FaultClass fault, std::string_view path, std::string detail) {
   if (injection_sink_) injection_sink_(Injection{.fault = fault, .path = std::string(path), .detail = std::move(detail)});
@@ -107,7 +99,7 @@ absl::Status FaultInjectingFileSystem::NoteNoSpace(absl::Status status, std::str
 
 absl::StatusOr<std::unique_ptr<engine::File>> FaultInjectingFileSystem::Open(
     std::string_view path, engine::OpenMode mode) {
-  auto file = inner_.Open(path, mode);
+  auto file = FileSystemWrapper::Open(path, mode);
   if (!file.ok()) return file.status();
   return std::make_unique<FaultyFile>(*this, std::string(path), std::move(*file));
 }
@@ -118,7 +110,7 @@ absl::Status FaultInjectingFileSystem::SyncDir(std::string_view path) {
       !status.ok()) {
     return status;
   }
-  return inner_.SyncDir(path);
+  return FileSystemWrapper::SyncDir(path);
 }
 
 }  // namespace sim

@@ -26,6 +26,7 @@
 #include <string_view>
 
 #include "engine/env/env.h"
+#include "engine/env/file_system_wrapper.h"
 #include "sim/decision.h"
 #include "sim/fs/injection.h"
 
@@ -53,15 +54,16 @@ struct FaultCounts {
   uint64_t no_space = 0;
 };
 
-class FaultInjectingFileSystem final : public engine::FileSystem {
+// Overrides only Open (to wrap each file it opens, whose reads, writes and
+// syncs it can fail) and SyncDir; the other calls forward unchanged.
+class FaultInjectingFileSystem final : public engine::FileSystemWrapper {
  public:
   FaultInjectingFileSystem(engine::FileSystem& inner, FaultRates rates, DecisionSource& decisions)
-      : inner_(inner), rates_(rates), decisions_(decisions) {}
+      : FileSystemWrapper(inner), rates_(rates), decisions_(decisions) {}
 
   void set_rates(FaultRates rates) { rates_ = rates; }
   const FaultRates& rates() const { return rates_; }
   const FaultCounts& counts() const { return counts_; }
-  FaultCounts& mutable_counts() { return counts_; }
   void set_sync_failure_hook(std::function<void(std::string_view path)> hook) {
     sync_failure_hook_ = std::move(hook);
   }
@@ -69,21 +71,12 @@ class FaultInjectingFileSystem final : public engine::FileSystem {
 
   absl::StatusOr<std::unique_ptr<engine::File>> Open(std::string_view path,
                                                      engine::OpenMode mode) override;
-  absl::Status Mkdir(std::string_view path) override { return inner_.Mkdir(path); }
-  absl::Status Rmdir(std::string_view path) override { return inner_.Rmdir(path); }
-  absl::Status Unlink(std::string_view path) override { return inner_.Unlink(path); }
-  absl::Status Rename(std::string_view from, std::string_view to) override {
-    return inner_.Rename(from, to);
-  }
   absl::Status SyncDir(std::string_view path) override;
-  absl::StatusOr<std::vector<engine::DirEntry>> ListDir(std::string_view path) override {
-    return inner_.ListDir(path);
-  }
-  absl::StatusOr<engine::EntryKind> Stat(std::string_view path) override {
-    return inner_.Stat(path);
-  }
 
-  // ---- Used by the file wrapper. ----
+ private:
+  // The file wrapper: draws its faults through the members below.
+  class FaultyFile;
+
   // With probability `rate`: counts, reports `fault` and returns
   // DataLoss "EIO on <call> <path>"; otherwise OK.
   absl::Status MaybeFail(double rate, FaultClass fault, uint64_t& counter, std::string_view call,
@@ -93,11 +86,8 @@ class FaultInjectingFileSystem final : public engine::FileSystem {
   // Reports kNoSpace if the inner file system refused a change for lack of
   // space; returns `status` unchanged.
   absl::Status NoteNoSpace(absl::Status status, std::string_view path);
-
- private:
   void Report(FaultClass fault, std::string_view path, std::string detail);
 
-  engine::FileSystem& inner_;
   FaultRates rates_;
   DecisionSource& decisions_;
   FaultCounts counts_;
