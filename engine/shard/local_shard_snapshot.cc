@@ -1,7 +1,7 @@
-// Creating a snapshot archive of a shard (brief §3, "Creating a snapshot"),
-// full or partial ("Partial snapshots"): both go through the same freeze
-// (ProxyAllSegmentsAndApply with its forced flush) and differ only in which
-// files of each frozen segment are archived.
+// Creating a snapshot archive of a shard, full or partial (docs/engine.md,
+// "Snapshots and restore" and "Segment manifests, partial and collection
+// snapshots"): both go through the same freeze (ProxyAllSegmentsAndApply with
+// its forced flush) and differ only in which files of each frozen segment are archived.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
