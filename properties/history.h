@@ -75,7 +75,7 @@ class History final : public engine::ShardObserver {
   void NoteClockAdvancedWithoutWrite(const engine::ClockTag& tag);
   // Every clock advanced by the ops written up to and including `op_num`
   // (in every process so far): a shard whose data ends at op_num may not
-  // have newer clocks (brief §5 item 6). nullopt if op_num is unknown.
+  // have newer clocks (docs/invariants.md I7). nullopt if op_num is unknown.
   std::optional<engine::ClockMap> ClocksAfterWriteOf(engine::SeqNumber op_num) const;
 
   // The model through every op below `next_index`.

@@ -1,4 +1,4 @@
-// The restore checks at the end of a run (brief §5 items 3, 4 and 5): each
+// The restore checks at the end of a run (docs/invariants.md I6-I11): each
 // snapshot (or a drawn sample) restored into its own directory, sometimes
 // crashed midway, must be its promised point in time, and again after a
 // power loss; a damaged copy of an archive must be refused; a partial
@@ -89,7 +89,7 @@ absl::StatusOr<std::unique_ptr<engine::LocalShard>> Run::CallRestore(size_t inde
 }
 
 // Restores into `dir` (retrying while injected faults make the restore fail)
-// and checks the result, then crashes and reloads it (items 3 and 4).
+// and checks the result, then crashes and reloads it (I6-I8; I11 on failure).
 void Run::RestoreShardArchive(size_t index, const std::string& dir) {
   const TakenSnapshot& snapshot = snapshots_[index];
   const std::string shard_dir = ShardDirOf(index, dir);
@@ -138,7 +138,7 @@ void Run::RestoreShardArchive(size_t index, const std::string& dir) {
   }
 }
 
-// Brief §5 item 5: a crash during a restore leaves the old state (here an
+// docs/invariants.md I9: a crash during a restore leaves the old state (here an
 // empty shard: the directory did not exist), the new state, or a shard that
 // says it is dirty and refuses to load — never a mix. The crash point comes
 // from the world's decisions, so a scenario replays it.
@@ -189,7 +189,7 @@ void Run::CrashDuringRestore(size_t index, const std::string& dir) {
   world_.WaitProcess(checker);
 }
 
-// Bad input loses nothing: an archive with one flipped byte (anywhere: file
+// I10, bad input loses nothing: an archive with one flipped byte (anywhere: file
 // contents, tar headers, padding) is refused, whatever else it passes.
 void Run::RestoreDamaged(size_t index) {
   sim::DecisionSource& decisions = world_.decisions();
@@ -216,7 +216,7 @@ void Run::RestoreDamaged(size_t index) {
   world_.WaitProcess(restorer);
 }
 
-// Item 4: the restored shard, crashed by a power loss and reloaded, is the
+// I6: the restored shard, crashed by a power loss and reloaded, is the
 // same point in time again.
 void Run::ReloadAfterPowerLoss(size_t index, const std::string& dir) {
   const std::string shard_dir = ShardDirOf(index, dir);
@@ -365,7 +365,7 @@ std::optional<Run::Problem> Run::RestoredProblem(engine::LocalShard& shard, size
     return Problem{"structure", fmt::format("restored snapshot {}: {}", snapshot.path, *broken)};
   }
   const engine::LocalShard::Summary summary = shard.Summarize();
-  // Brief §5 item 6, clocks never ahead of the data: a restored clock newer
+  // I7, clocks never ahead of the data: a restored clock newer
   // than every op the snapshot holds would reject a retry of an op it lacks.
   if (snapshot.clocks_bound && !summary.newest_clocks.NotAheadOf(*snapshot.clocks_bound)) {
     return Problem{"snapshot-point-in-time",
@@ -374,7 +374,7 @@ std::optional<Run::Problem> Run::RestoredProblem(engine::LocalShard& shard, size
                                snapshot.path, snapshot.save_wal ? "with" : "without", OpLabel(snapshot.frozen_through),
                                summary.newest_clocks.ToJson().dump(), snapshot.clocks_bound->ToJson().dump())};
   }
-  // Brief §5 item 3: new ops after a restore are never skipped, so the
+  // I8: new ops after a restore are never skipped, so the
   // restored WAL continues after the live WAL's end at the snapshot (an
   // earlier start reuses op numbers that segments already hold).
   if (summary.wal_next_index < snapshot.wal_next_index) {

@@ -4,7 +4,7 @@
 // outcome is the old shard (its recovery is checked as usual), the
 // snapshot's state (the history continues from there, so every write after
 // the restore is checked), or a dirty shard that the operator restores again
-// — never a mix (brief §5 item 5).
+// — never a mix (docs/invariants.md I9; a failed one: I11).
 //
 // And the operator's answer to a shard that refuses to load for good after
 // rot of its files was detected: restore the newest snapshot over it, or

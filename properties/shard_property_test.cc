@@ -1,4 +1,4 @@
-// The crash-recovery property of the shard (brief §5 items 1, 2, 6, 7): many
+// The crash-recovery property of the shard (docs/invariants.md I1-I13): many
 // seeds, each a swarm-drawn mix of concurrent clients, process crashes and
 // power losses, reloads and reads, checked against the reference model.
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // One simulated run of the shard engine: a seeded world, concurrent clients
 // issuing random operations and reads, process crashes and power losses at
 // random steps, reloads, and every observation checked against the
-// reference model (brief §5 items 1, 2, 6, 7). Used by the crash-recovery
+// reference model (docs/invariants.md I1-I13). Used by the crash-recovery
 // property, the `shardsim` command and the campaign.
 #pragma once
 
@@ -108,19 +108,22 @@ struct StatField {
 std::vector<StatField> StatFields(const ShardRunStats& stats);
 
 
-// The invariants a run checks, as named in failures (brief §5):
-//   read                    a read no model state in its window gives (items 1, 7)
-//   recovery                the reloaded shard is not a durable prefix (item 2)
-//   snapshot-point-in-time  a restored snapshot is not its freeze point (items 3, 4)
-//   restore-atomicity       a crash during a restore left a mix (item 5)
-//   restore-integrity       an archive with a flipped byte was restored
+// The invariants a run checks, as named in failures (docs/invariants.md):
+//   read                    a read no model state in its window gives (I1)
+//   recovery                the reloaded shard is not a durable prefix, or
+//                           it refuses to load for no reason (I2, I3)
+//   snapshot-point-in-time  a restored snapshot is not its freeze point, its
+//                           clocks are ahead, its WAL starts too low (I6-I8)
+//   restore-atomicity       a crash during a restore left a mix (I9)
+//   restore-integrity       an archive with a flipped byte was restored (I10)
 //   fault-handling          a fault was handled wrongly: a failed snapshot
 //                           left files, a failed restore changed the live
-//                           shard, out of space stopped the shard
-//   structure               payload index, temp segments, live copies, proxies (item 6)
-//   unexpected-error        an operation failed with no fault injected
+//                           shard, out of space stopped the shard (I11)
+//   structure               proxies, live copies (I4); payload indexes,
+//                           temp segments (I5)
+//   unexpected-error        an operation failed with no fault injected (I12)
 //   run-outcome             deadlock, step limit, an abort in a worker, a
-//                           scenario's keep list that does not fit its crash
+//                           scenario's keep list that does not fit its crash (I13)
 // Tape bytes [begin, end) read from a step's start to its end (other
 // tasks' decisions in between included).
 struct TapeRange {

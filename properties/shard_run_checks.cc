@@ -1,4 +1,4 @@
-// The read checks of a simulated shard run (brief §5 items 1 and 7).
+// The read checks of a simulated shard run (docs/invariants.md I1).
 #include <cstdio>
 
 #include <fmt/format.h>

@@ -1,7 +1,8 @@
 // Copies of one point in several segments exist only at load, before
 // de-duplication (interrupted optimizations leave their inputs beside their
 // results). These tests build such a holder by hand and check that every
-// copy-deleting path removes every copy, not only the newest (BRIEF 6.4).
+// copy-deleting path removes every copy, not only the newest (the planted
+// bug tools/bugs/04-delete-newest-copy-only.patch; docs/invariants.md I2).
 #include "engine/holder/segment_holder.h"
 
 #include <gtest/gtest.h>

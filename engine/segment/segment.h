@@ -102,7 +102,7 @@ class Segment final : public SegmentEntry {
   // Bytes appended to component files by flushes (for flush-cost checks).
   uint64_t flushed_bytes() const { return flushed_bytes_; }
   // Every id the payload index lists under `key` is a live point whose
-  // payload has a value there, and vice versa (brief §5 item 7).
+  // payload has a value there, and vice versa (docs/invariants.md I5).
   bool IndexAgreesWithPayloads(const std::string& key) const;
   bool IndexesAgreeWithPayloads() const override;
 

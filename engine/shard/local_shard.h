@@ -89,8 +89,8 @@ struct ShardPaths {
 class LocalShard {
  public:
   // Opens the shard in `dir` (creating an empty one if the directory is
-  // empty or missing), recovers it as after a crash (brief: "Load after a
-  // crash"), and starts the workers.
+  // empty or missing), recovers it as after a crash (docs/engine.md, "Load
+  // after a crash"), and starts the workers.
   static absl::StatusOr<std::unique_ptr<LocalShard>> Load(Env& env, std::string dir,
                                                           ShardOptions options);
   ~LocalShard();
@@ -222,7 +222,7 @@ class LocalShard {
   Summary Summarize();
   // Every live copy of every point: a point must have exactly one.
   std::map<PointId, std::vector<SegmentId>> LiveCopies();
-  // Structural invariants (brief §5 items 6, 7): a description of the first
+  // Structural invariants (docs/invariants.md I5): a description of the first
   // broken one, or nullopt. Payload indexes agree with payloads; nothing is
   // left in temp_segments/. (Whether the WAL's first index is within the
   // waterline cannot be read off the disk after a restart: a dropped empty

@@ -1,4 +1,4 @@
-// proxy_all_segments_and_apply: the heart of a snapshot (brief §3).
+// proxy_all_segments_and_apply: the heart of a snapshot (docs/engine.md, "Proxy segments").
 #include <fmt/format.h>
 
 #include "engine/common/coverage.h"

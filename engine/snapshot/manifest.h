@@ -1,7 +1,7 @@
 // Segment manifests (Qdrant's SegmentManifest / SnapshotManifest): for each
 // segment, its version and a version per file. A partial snapshot is built
 // against a receiver's manifest and holds only what the receiver lacks or
-// has older (brief §3, "Partial snapshots").
+// has older (docs/engine.md, "Segment manifests, partial and collection snapshots").
 //
 // Versions are optional: nullopt means no op was ever applied (an empty
 // segment), and orders below every op_num. A segment id is its directory's

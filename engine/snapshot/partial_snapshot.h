@@ -1,6 +1,6 @@
-// Recovering a shard from a partial snapshot (brief §3, "Partial
-// snapshots"; Qdrant's recover with RecoveryType::Partial and its
-// partial_snapshot_merge_plan).
+// Recovering a shard from a partial snapshot (docs/engine.md, "Segment
+// manifests, partial and collection snapshots"; Qdrant's recover with
+// RecoveryType::Partial and its partial_snapshot_merge_plan).
 //
 // The archive is verified exactly as RestoreSnapshot does (checksum, strict
 // tar, manifest.json), and its segments_manifest.json (the sender's full

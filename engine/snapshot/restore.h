@@ -1,4 +1,4 @@
-// Restoring a shard from a snapshot archive (brief §3, "Restoring").
+// Restoring a shard from a snapshot archive (docs/engine.md, "Snapshots and restore").
 //
 // The archive is verified (its .checksum sidecar, strict tar reading, the
 // manifest's sizes and SHA-256s, wal/ and segments/ present) and unpacked

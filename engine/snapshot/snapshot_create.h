@@ -1,5 +1,6 @@
 // Creating a snapshot archive of a shard, full or partial (docs/engine.md,
-// "Snapshots"): both go through the same freeze (the shard's
+// "Snapshots and restore" and "Segment manifests, partial and collection
+// snapshots"): both go through the same freeze (the shard's
 // ProxyAllSegmentsAndApply with its forced flush) and differ only in which
 // files of each frozen segment are archived. Built on LocalShard's snapshot
 // API alone (local_shard.h).
