@@ -5,54 +5,16 @@
 #include <utility>
 
 #include <boost/context/fiber.hpp>
-#include <boost/context/protected_fixedsize_stack.hpp>
 #include <fmt/format.h>
 
 #include "engine/common/assert.h"
 #include "sim/fiber_sanitizer.h"
+#include "sim/fiber_stack.h"
+#include "sim/scheduler_task.h"
 
 namespace sim {
 
 namespace ctx = boost::context;
-
-namespace {
-
-// Thrown into a task of a killed process to unwind its stack. Engine code
-// never catches it (no catch (...) without rethrow).
-struct TaskKilled {};
-
-enum class TaskState : uint8_t { kRunnable, kBlocked, kFinished };
-
-constexpr size_t kNotRunnable = SIZE_MAX;
-
-}  // namespace
-
-struct Scheduler::SchedulerContext {
-  ctx::fiber scheduler_fiber;  // where the running task returns to
-  const void* stack_bottom = nullptr;
-  size_t stack_size = 0;
-  void* fake_stack = nullptr;
-};
-
-struct Scheduler::TaskRecord {
-  TaskId id = kNoTask;
-  ProcessId process = 0;
-  std::string name;
-  std::function<void()> body;
-  ctx::fiber fiber;
-  TaskState state = TaskState::kRunnable;
-  bool killed = false;
-  bool unwinding = false;
-  bool timed_out = false;
-  const Waitable* waiting_on = nullptr;
-  std::optional<std::pair<int64_t, uint64_t>> timer_key;
-  std::vector<TaskId> joiners;
-  size_t runnable_index = kNotRunnable;
-  uint64_t priority = 0;
-  const void* stack_bottom = nullptr;
-  size_t stack_size = 0;
-  void* fake_stack = nullptr;
-};
 
 class Scheduler::JoinWaitable final : public Waitable {
  public:
@@ -66,91 +28,6 @@ class Scheduler::JoinWaitable final : public Waitable {
   const Scheduler& scheduler_;
   TaskId task_;
 };
-
-namespace {
-
-// Stacks given back, kept for the next fiber of the same size: a fresh
-// protected stack costs an mmap, an mprotect, page faults on first touch and
-// an munmap with a TLB flush — a third of a campaign's time went there. One
-// pool per OS thread (the simulation runs on one), bounded; a stack's address
-// never affects a run.
-class StackPool {
- public:
-  static constexpr size_t kMaxPooledStacks = 128;
-
-  static StackPool& ForThisThread() {
-    thread_local StackPool pool;
-    return pool;
-  }
-  ~StackPool() {
-    for (auto& [size_bytes, stacks] : free_) {
-      ctx::protected_fixedsize_stack releaser(size_bytes);
-      for (ctx::stack_context& stack : stacks) releaser.deallocate(stack);
-    }
-  }
-  ctx::stack_context Take(size_t size_bytes) {
-    auto& stacks = free_[size_bytes];
-    if (stacks.empty()) return ctx::protected_fixedsize_stack(size_bytes).allocate();
-    ctx::stack_context stack = stacks.back();
-    stacks.pop_back();
-    --pooled_;
-    return stack;
-  }
-  void Give(size_t size_bytes, ctx::stack_context& stack) noexcept {
-    if (pooled_ >= kMaxPooledStacks) {
-      ctx::protected_fixedsize_stack(size_bytes).deallocate(stack);
-      return;
-    }
-    free_[size_bytes].push_back(stack);
-    ++pooled_;
-  }
-
- private:
-  std::map<size_t, std::vector<ctx::stack_context>> free_;
-  size_t pooled_ = 0;
-};
-
-// Protected stacks catch overflows with a guard page; the wrapper records the
-// stack bounds for the sanitizer annotations.
-class RecordingStack {
- public:
-  RecordingStack(size_t size_bytes, const void** bottom, size_t* size)
-      : size_bytes_(size_bytes), bottom_(bottom), size_(size) {}
-  ctx::stack_context allocate() {
-    ctx::stack_context stack = StackPool::ForThisThread().Take(size_bytes_);
-    *bottom_ = static_cast<char*>(stack.sp) - stack.size;
-    *size_ = stack.size;
-    fiber_sanitizer::UnpoisonStack(*bottom_, *size_);
-    return stack;
-  }
-  void deallocate(ctx::stack_context& stack) noexcept {
-    fiber_sanitizer::UnpoisonStack(static_cast<char*>(stack.sp) - stack.size, stack.size);
-    StackPool::ForThisThread().Give(size_bytes_, stack);
-  }
-
- private:
-  size_t size_bytes_;
-  const void** bottom_;
-  size_t* size_;
-};
-
-}  // namespace
-
-std::string_view StrategyName(Strategy strategy) {
-  switch (strategy) {
-    case Strategy::kRandom: return "random";
-    case Strategy::kPct: return "pct";
-    case Strategy::kRoundRobin: return "round-robin";
-  }
-  return "?";
-}
-
-std::optional<Strategy> ParseStrategy(std::string_view name) {
-  if (name == "random") return Strategy::kRandom;
-  if (name == "pct") return Strategy::kPct;
-  if (name == "round-robin") return Strategy::kRoundRobin;
-  return std::nullopt;
-}
 
 std::string_view RunOutcomeName(RunOutcome outcome) {
   switch (outcome) {
@@ -420,44 +297,6 @@ bool Scheduler::AdvanceToNextTimer() {
   return true;
 }
 
-TaskId Scheduler::Pick() {
-  switch (config_.strategy) {
-    case Strategy::kRandom: return runnable_[decisions_.Draw(runnable_.size())];
-    case Strategy::kPct: return PickPct();
-    case Strategy::kRoundRobin: return PickRoundRobin();
-  }
-  SS_ASSERT(false);
-  return kNoTask;
-}
-
-TaskId Scheduler::PickPct() {
-  // At the i-th change point, the task that ran last drops below every
-  // initial priority (PCT's d-1 priority changes).
-  while (pct_next_change_ < pct_change_points_.size() &&
-         pct_change_points_[pct_next_change_] <= pick_count_) {
-    ++pct_next_change_;
-    if (last_picked_ != kNoTask) record(last_picked_).priority = pct_next_change_;
-  }
-  TaskId best = runnable_.front();
-  for (TaskId id : runnable_) {
-    const TaskRecord& task = record(id);
-    const TaskRecord& champion = record(best);
-    if (task.priority > champion.priority || (task.priority == champion.priority && id < best)) {
-      best = id;
-    }
-  }
-  return best;
-}
-
-TaskId Scheduler::PickRoundRobin() {
-  TaskId next = kNoTask;
-  TaskId lowest = runnable_.front();
-  for (TaskId id : runnable_) {
-    lowest = std::min(lowest, id);
-    if (id > last_picked_ && (next == kNoTask || id < next)) next = id;
-  }
-  return next != kNoTask ? next : lowest;
-}
 
 RunResult Scheduler::Run() {
   SS_ASSERT(!in_task(), "Run() called from a task");
@@ -487,44 +326,6 @@ RunResult Scheduler::Run() {
     trace_.Record(EventKind::kSchedule, next, runnable_.size(), now_ns_);
     ResumeTask(*tasks_[next - 1]);  // Pick returns only runnable, valid ids
   }
-}
-
-std::string Scheduler::DeadlockReport() const {
-  std::string report = "deadlock: no task can run and no timer is pending\n";
-  std::vector<TaskId> blocked;
-  for (const auto& task : tasks_) {
-    if (task->state != TaskState::kBlocked) continue;
-    blocked.push_back(task->id);
-    report += fmt::format("  task {} ({}) waits for {}", task->id, task->name,
-                          task->waiting_on ? task->waiting_on->Describe() : "?");
-    if (task->waiting_on) {
-      const auto holders = task->waiting_on->Holders();
-      if (!holders.empty()) report += fmt::format(", held by task(s) {}", fmt::join(holders, ", "));
-    }
-    report += "\n";
-  }
-  // Follow "waits for a holder" edges from each blocked task to find a cycle.
-  for (TaskId start : blocked) {
-    std::vector<TaskId> path{start};
-    for (size_t hop = 0; hop <= blocked.size(); ++hop) {
-      const TaskRecord& at = record(path.back());
-      if (at.state != TaskState::kBlocked || !at.waiting_on) break;
-      const auto holders = at.waiting_on->Holders();
-      if (holders.empty()) break;
-      const TaskId next = holders.front();
-      const auto seen = std::find(path.begin(), path.end(), next);
-      if (seen != path.end()) {
-        std::string cycle = "  cycle:";
-        for (auto it = seen; it != path.end(); ++it) {
-          cycle += fmt::format(" task {} ({}) ->", *it, record(*it).name);
-        }
-        cycle += fmt::format(" task {} ({})\n", next, record(next).name);
-        return report + cycle;
-      }
-      path.push_back(next);
-    }
-  }
-  return report;
 }
 
 }  // namespace sim
