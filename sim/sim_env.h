@@ -9,7 +9,7 @@
 #include <string>
 
 #include "engine/env/env.h"
-#include "engine/env/file_system_wrapper.h"
+#include "sim/fs/before_call_fs.h"
 #include "sim/scheduler.h"
 
 namespace sim {
@@ -18,31 +18,18 @@ namespace sim {
 // yields to the scheduler, then runs `before_call` (where the world may crash
 // the process), then records a kFsCall trace step. A task of a dead process
 // never reaches the inner file system: it is unwound at that point.
-class TracingFileSystem final : public engine::FileSystemWrapper {
+class TracingFileSystem final : public BeforeCallFileSystem {
  public:
   TracingFileSystem(Scheduler& scheduler, engine::FileSystem& inner)
-      : FileSystemWrapper(inner), scheduler_(scheduler) {}
+      : BeforeCallFileSystem(inner), scheduler_(scheduler) {}
 
   void set_before_call(std::function<void()> hook) { before_call_ = std::move(hook); }
   uint64_t calls() const { return calls_; }
 
-  absl::StatusOr<std::unique_ptr<engine::File>> Open(std::string_view path,
-                                                     engine::OpenMode mode) override;
-  absl::Status Mkdir(std::string_view path) override;
-  absl::Status Rmdir(std::string_view path) override;
-  absl::Status Unlink(std::string_view path) override;
-  absl::Status Rename(std::string_view from, std::string_view to) override;
-  absl::Status SyncDir(std::string_view path) override;
-  absl::StatusOr<std::vector<engine::DirEntry>> ListDir(std::string_view path) override;
-  absl::StatusOr<engine::EntryKind> Stat(std::string_view path) override;
-
  private:
-  // The file wrapper: enters each of its calls through Enter.
-  class TracingFile;
-
   // Returns Unavailable if the caller's process is dead and it runs outside
   // a task (inside a task it never returns then).
-  absl::Status Enter(std::string_view call, std::string_view path, uint64_t arg = 0);
+  absl::Status BeforeCall(const FsCall& call) override;
 
   Scheduler& scheduler_;
   std::function<void()> before_call_;
