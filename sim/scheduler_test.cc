@@ -57,6 +57,14 @@ ToyRun RunToy(DecisionSource& decisions, Strategy strategy, bool record = false,
   return result;
 }
 
+// A scheduler with its own seeded decisions and trace.
+struct SeededScheduler {
+  SeededScheduler(uint64_t seed, SchedulerConfig config) : source(seed), scheduler(source, trace, config) {}
+  PrngSource source;
+  Trace trace;
+  Scheduler scheduler;
+};
+
 TEST(SchedulerTest, SameSeedSameTraceHashOverThousandSeeds) {
   for (uint64_t seed = 0; seed < 1000; ++seed) {
     PrngSource first(seed), second(seed);
@@ -125,9 +133,8 @@ TEST(SchedulerTest, DeterminismCheckNamesFirstDifferingStep) {
 }
 
 TEST(SchedulerTest, DeadlockReportNamesTheCycle) {
-  PrngSource source(3);
-  Trace trace;
-  Scheduler scheduler(source, trace, {.strategy = Strategy::kRoundRobin});
+  SeededScheduler seeded(3, {.strategy = Strategy::kRoundRobin});
+  Scheduler& scheduler = seeded.scheduler;
   SimMutex first(scheduler, "first"), second(scheduler, "second");
   scheduler.Spawn("left", [&] {
     engine::MutexLock hold_first(first);
@@ -153,9 +160,8 @@ TEST(SchedulerTest, DeadlockReportNamesTheCycle) {
 }
 
 TEST(SchedulerTest, TimersAdvanceVirtualTimeInDeadlineOrder) {
-  PrngSource source(1);
-  Trace trace;
-  Scheduler scheduler(source, trace, {.step_time_ns = 0});
+  SeededScheduler seeded(1, {.step_time_ns = 0});
+  Scheduler& scheduler = seeded.scheduler;
   std::vector<std::string> woke;
   for (int delay_ms : {30, 10, 20}) {
     scheduler.Spawn(fmt::format("sleep{}", delay_ms), [&, delay_ms] {
@@ -168,9 +174,8 @@ TEST(SchedulerTest, TimersAdvanceVirtualTimeInDeadlineOrder) {
 }
 
 TEST(SchedulerTest, CondVarWaitForTimesOut) {
-  PrngSource source(2);
-  Trace trace;
-  Scheduler scheduler(source, trace, {});
+  SeededScheduler seeded(2, {});
+  Scheduler& scheduler = seeded.scheduler;
   SimMutex mutex(scheduler, "m");
   SimCondVar never(scheduler, mutex, "never");
   bool signalled = true;
@@ -185,9 +190,8 @@ TEST(SchedulerTest, CondVarWaitForTimesOut) {
 }
 
 TEST(SchedulerTest, KilledProcessUnwindsNewestFirstAndOthersGoOn) {
-  PrngSource source(4);
-  Trace trace;
-  Scheduler scheduler(source, trace, {});
+  SeededScheduler seeded(4, {});
+  Scheduler& scheduler = seeded.scheduler;
   SimMutex mutex(scheduler, "m");
   SimCondVar forever(scheduler, mutex, "forever");
   std::vector<std::string> destroyed;
@@ -222,9 +226,8 @@ TEST(SchedulerTest, KilledProcessUnwindsNewestFirstAndOthersGoOn) {
 }
 
 TEST(SchedulerTest, StepLimitStopsARunawayTask) {
-  PrngSource source(1);
-  Trace trace;
-  Scheduler scheduler(source, trace, {.max_steps = 1000});
+  SeededScheduler seeded(1, {.max_steps = 1000});
+  Scheduler& scheduler = seeded.scheduler;
   scheduler.Spawn("spinner", [&] {
     for (;;) scheduler.Yield();
   });
@@ -232,9 +235,8 @@ TEST(SchedulerTest, StepLimitStopsARunawayTask) {
 }
 
 TEST(SchedulerTest, RwLockUpgradableExcludesWritersButNotReaders) {
-  PrngSource source(8);
-  Trace trace;
-  Scheduler scheduler(source, trace, {.strategy = Strategy::kRoundRobin});
+  SeededScheduler seeded(8, {.strategy = Strategy::kRoundRobin});
+  Scheduler& scheduler = seeded.scheduler;
   SimRwLock lock(scheduler, "holder");
   std::vector<std::string> log;
   scheduler.Spawn("upgrader", [&] {

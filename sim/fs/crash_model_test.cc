@@ -198,14 +198,21 @@ bool Allowed(CrashModel model, const ModelFile& file, const std::string& actual)
   return false;
 }
 
+// Random operations on `fs`, then a crash of `kind` under `crash_model`;
+// returns what the operations did.
+Model OperationsThenCrash(SimFileSystem& fs, CrashKind kind, CrashModel crash_model, PrngSource& decisions) {
+  Model model;
+  RunOperations(fs, model);
+  RC_ASSERT(fs.Crash(kind, crash_model, decisions).ok());
+  return model;
+}
+
 RC_GTEST_PROP(CrashModelProperty, PowerLossKeepsWhatTheModelPromises, (uint64_t seed)) {
   const CrashModel crash_model = *rc::gen::element(CrashModel::kDropAllUnsynced, CrashModel::kRandomPrefix,
                                                    CrashModel::kRandomBlocks, CrashModel::kTornLastBlock);
   SimFileSystem fs;
-  Model model;
-  RunOperations(fs, model);
   PrngSource decisions(seed);
-  RC_ASSERT(fs.Crash(CrashKind::kPowerLoss, crash_model, decisions).ok());
+  const Model model = OperationsThenCrash(fs, CrashKind::kPowerLoss, crash_model, decisions);
   const bool drops_everything = crash_model == CrashModel::kDropAllUnsynced;
   if (drops_everything) CheckNames(fs, model.durable_entries);
   const std::vector<std::string> names = Names(fs);
@@ -231,10 +238,8 @@ RC_GTEST_PROP(CrashModelProperty, PowerLossKeepsWhatTheModelPromises, (uint64_t 
 
 RC_GTEST_PROP(CrashModelProperty, ProcessCrashKeepsEveryCompletedWrite, (uint64_t seed)) {
   SimFileSystem fs;
-  Model model;
-  RunOperations(fs, model);
   PrngSource decisions(seed);
-  RC_ASSERT(fs.Crash(CrashKind::kProcessCrash, CrashModel::kDropAllUnsynced, decisions).ok());
+  const Model model = OperationsThenCrash(fs, CrashKind::kProcessCrash, CrashModel::kDropAllUnsynced, decisions);
   CheckNames(fs, model.entries);
   for (const auto& [name, id] : model.entries) {
     RC_ASSERT(ReadAll(fs, name) == model.files.at(id).Volatile());

@@ -24,11 +24,14 @@
 
 #include <fmt/format.h>
 
+#include "sim/fs/fs_test_util.h"
 #include "sim/fs/sim_fs.h"
 
 namespace sim {
 namespace {
 
+using fs_test::ReadFile;
+using fs_test::WriteFile;
 using Key = std::pair<std::string, std::string>;  // directory, name
 
 std::string PathOf(const Key& key) { return key.first.empty() ? key.second : key.first + "/" + key.second; }
@@ -162,13 +165,21 @@ void CheckNoStrangers(SimFileSystem& fs) {
   }
 }
 
-RC_GTEST_PROP(DirectoryModelProperty, PerEntryKeepsAPrefixPerNameAndWholeRenames, (uint64_t seed)) {
-  SimFileSystem fs;
+// Random namespace operations on `fs`, then a power loss drawn from `seed`
+// (random prefix) that leaves only known names; returns what the operations
+// did.
+Model OperationsThenPowerLoss(SimFileSystem& fs, uint64_t seed) {
   Model model;
   RunNamespaceOperations(fs, model);
   PrngSource decisions(seed);
   RC_ASSERT(fs.Crash(CrashKind::kPowerLoss, CrashModel::kRandomPrefix, decisions).ok());
   CheckNoStrangers(fs);
+  return model;
+}
+
+RC_GTEST_PROP(DirectoryModelProperty, PerEntryKeepsAPrefixPerNameAndWholeRenames, (uint64_t seed)) {
+  SimFileSystem fs;
+  const Model model = OperationsThenPowerLoss(fs, seed);
   const auto matching = MatchingPrefixes(fs, model);
   for (const auto& [key, prefixes] : matching) {
     RC_ASSERT(!prefixes.empty());  // some prefix of its pending operations
@@ -189,12 +200,8 @@ RC_GTEST_PROP(DirectoryModelProperty, PerEntryKeepsAPrefixPerNameAndWholeRenames
 RC_GTEST_PROP(DirectoryModelProperty, OrderedJournalKeepsOneGlobalPrefix, (uint64_t seed)) {
   SimFileSystem fs;
   fs.set_directory_model(DirectoryModel::kOrderedJournal);
-  Model model;
-  RunNamespaceOperations(fs, model);
+  const Model model = OperationsThenPowerLoss(fs, seed);
   std::map<Key, std::optional<int>> actual;
-  PrngSource decisions(seed);
-  RC_ASSERT(fs.Crash(CrashKind::kPowerLoss, CrashModel::kRandomPrefix, decisions).ok());
-  CheckNoStrangers(fs);
   for (const auto& [key, state] : model.names) actual[key] = Binding(fs, key);
   bool some_cut_matches = false;
   for (size_t cut = 0; cut <= model.journal.size() && !some_cut_matches; ++cut) {
@@ -208,30 +215,13 @@ RC_GTEST_PROP(DirectoryModelProperty, OrderedJournalKeepsOneGlobalPrefix, (uint6
   RC_ASSERT(some_cut_matches);
 }
 
-std::string Read(SimFileSystem& fs, const std::string& path) {
-  auto file = fs.Open(path, engine::OpenMode::kRead);
-  if (!file.ok()) return "<missing>";
-  std::string data(*(*file)->Size(), '\0');
-  EXPECT_EQ(*(*file)->ReadAt(0, std::span<char>(data.data(), data.size())), data.size());
-  return data;
-}
-
-void Write(SimFileSystem& fs, const std::string& path, const std::string& data, bool sync) {
-  auto file = fs.Open(path, engine::OpenMode::kCreateTruncate);
-  ASSERT_TRUE(file.ok()) << file.status();
-  ASSERT_TRUE((*file)->Append(std::span<const char>(data.data(), data.size())).ok());
-  if (sync) {
-    ASSERT_TRUE((*file)->Sync().ok());
-  }
-}
-
 // Strict POSIX lets a power loss keep some pending entries and drop others:
 // not the all-or-nothing revert of each directory of old.
 TEST(DirectoryModelTest, PerEntryKeepsSomePendingEntriesAndDropsOthers) {
   std::set<size_t> survivor_counts;
   for (uint64_t seed = 0; seed < 50; ++seed) {
     SimFileSystem fs;
-    for (int i = 0; i < 3; ++i) Write(fs, fmt::format("f{}", i), "data", true);
+    for (int i = 0; i < 3; ++i) WriteFile(fs, fmt::format("f{}", i), "data", true);
     PrngSource decisions(seed);
     ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kRandomPrefix, decisions).ok());
     survivor_counts.insert(fs.ListDir("")->size());
@@ -244,14 +234,14 @@ TEST(DirectoryModelTest, PerEntryKeepsSomePendingEntriesAndDropsOthers) {
 TEST(DirectoryModelTest, DropAllUnsyncedDropsEveryPendingEntry) {
   for (uint64_t seed = 0; seed < 20; ++seed) {
     SimFileSystem fs;
-    Write(fs, "kept", "k", true);
+    WriteFile(fs, "kept", "k", true);
     ASSERT_TRUE(fs.SyncDir("").ok());
-    for (int i = 0; i < 6; ++i) Write(fs, fmt::format("f{}", i), "data", true);
+    for (int i = 0; i < 6; ++i) WriteFile(fs, fmt::format("f{}", i), "data", true);
     ASSERT_TRUE(fs.Unlink("kept").ok());
     PrngSource decisions(seed);
     ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kDropAllUnsynced, decisions).ok());
     ASSERT_EQ(fs.ListDir("")->size(), 1u);
-    EXPECT_EQ(Read(fs, "kept"), "k");
+    EXPECT_EQ(ReadFile(fs, "kept"), "k");
   }
 }
 
@@ -262,14 +252,14 @@ TEST(DirectoryModelTest, ASyncedHalfOfACrossDirectoryRenameSurvivesOnItsOwn) {
     ASSERT_TRUE(fs.Mkdir("a").ok());
     ASSERT_TRUE(fs.Mkdir("b").ok());
     ASSERT_TRUE(fs.SyncDir("").ok());
-    Write(fs, "a/f", "F", true);
+    WriteFile(fs, "a/f", "F", true);
     ASSERT_TRUE(fs.SyncDir("a").ok());
     ASSERT_TRUE(fs.Rename("a/f", "b/f").ok());
     ASSERT_TRUE(fs.SyncDir("b").ok());  // the link half is durable, the unlink half pending
     PrngSource decisions(seed);
     ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kRandomPrefix, decisions).ok());
-    EXPECT_EQ(Read(fs, "b/f"), "F");
-    outcomes.insert({Read(fs, "a/f") == "F", true});
+    EXPECT_EQ(ReadFile(fs, "b/f"), "F");
+    outcomes.insert({ReadFile(fs, "a/f") == "F", true});
   }
   // The pending unlink half was kept in some runs and dropped in others
   // (then the file has two names, which POSIX allows).
@@ -287,7 +277,7 @@ TEST(DirectoryModelTest, OrderedJournalKeepsWritesBeforeAKeptRename) {
     for (uint64_t seed = 0; seed < 60; ++seed) {
       SimFileSystem fs;
       fs.set_directory_model(model);
-      Write(fs, "target", old_contents, true);
+      WriteFile(fs, "target", old_contents, true);
       ASSERT_TRUE(fs.SyncDir("").ok());
       auto file = fs.Open("tmp", engine::OpenMode::kCreate);
       for (int part = 0; part < 3; ++part) {
@@ -296,7 +286,7 @@ TEST(DirectoryModelTest, OrderedJournalKeepsWritesBeforeAKeptRename) {
       ASSERT_TRUE(fs.Rename("tmp", "target").ok());
       PrngSource decisions(seed);
       ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kRandomPrefix, decisions).ok());
-      seen[model].insert(Read(fs, "target"));
+      seen[model].insert(ReadFile(fs, "target"));
     }
   }
   EXPECT_EQ(seen[DirectoryModel::kOrderedJournal], (std::set<std::string>{old_contents, new_contents}));

@@ -8,31 +8,17 @@
 #include <string>
 #include <vector>
 
+#include "sim/fs/fs_test_util.h"
 #include "sim/fs/sim_fs.h"
 
 namespace sim {
 namespace {
 
-using engine::OpenMode;
+using fs_test::BuildPendingScenario;
+using fs_test::KeepMask;
+using fs_test::PendingScenarioOperations;
+using fs_test::ReadFile;
 using Kind = PendingOperation::Kind;
-
-void Append(SimFileSystem& fs, const std::string& path, const std::string& data, OpenMode mode) {
-  auto file = fs.Open(path, mode);
-  ASSERT_TRUE(file.ok()) << file.status();
-  ASSERT_TRUE((*file)->Append(std::span<const char>(data.data(), data.size())).ok());
-}
-
-// Durable "a"; then pending: create b, write b, unlink a, rename b -> c
-// (two halves), create a, write a.
-void BuildScenario(SimFileSystem& fs) {
-  Append(fs, "a", "A", OpenMode::kCreate);
-  ASSERT_TRUE((*fs.Open("a", OpenMode::kReadWrite))->Sync().ok());
-  ASSERT_TRUE(fs.SyncDir("").ok());
-  Append(fs, "b", "B", OpenMode::kCreate);
-  ASSERT_TRUE(fs.Unlink("a").ok());
-  ASSERT_TRUE(fs.Rename("b", "c").ok());
-  Append(fs, "a", "2", OpenMode::kCreate);
-}
 
 // Every name with its contents: what an observer of the disk can tell apart.
 std::string StateOf(SimFileSystem& fs) {
@@ -40,12 +26,7 @@ std::string StateOf(SimFileSystem& fs) {
   const auto listing = fs.ListDir("");
   EXPECT_TRUE(listing.ok());
   if (!listing.ok()) return "<unlistable>";
-  for (const auto& entry : *listing) {
-    auto file = fs.Open(entry.name, OpenMode::kRead);
-    std::string data(*(*file)->Size(), '\0');
-    EXPECT_EQ(*(*file)->ReadAt(0, std::span<char>(data.data(), data.size())), data.size());
-    state += entry.name + "=" + data + ";";
-  }
+  for (const auto& entry : *listing) state += entry.name + "=" + ReadFile(fs, entry.name) + ";";
   return state;
 }
 
@@ -66,7 +47,7 @@ bool Legal(const std::vector<PendingOperation>& operations, const std::vector<bo
 
 TEST(PendingOperationsTest, ListsEveryPendingOperationInTheOrderItHappened) {
   SimFileSystem fs;
-  BuildScenario(fs);
+  BuildPendingScenario(fs);
   const std::vector<PendingOperation> operations = fs.PendingOperations();
   ASSERT_EQ(operations.size(), 7u);
   const std::vector<Kind> kinds{Kind::kCreate,     Kind::kWrite,  Kind::kUnlink, Kind::kRenameFrom,
@@ -87,21 +68,21 @@ TEST(PendingOperationsTest, ListsEveryPendingOperationInTheOrderItHappened) {
 
 TEST(PendingOperationsTest, KeepingAllIsThePageCacheAndKeepingNoneIsTheSyncedState) {
   SimFileSystem all;
-  BuildScenario(all);
+  BuildPendingScenario(all);
   const std::string volatile_state = StateOf(all);
   ASSERT_TRUE(all.PowerLossKeeping(std::vector<bool>(7, true)).ok());
   EXPECT_EQ(StateOf(all), volatile_state);
   EXPECT_TRUE(all.PendingOperations().empty());
 
   SimFileSystem none;
-  BuildScenario(none);
+  BuildPendingScenario(none);
   ASSERT_TRUE(none.PowerLossKeeping(std::vector<bool>(7, false)).ok());
   EXPECT_EQ(StateOf(none), "a=A;");
 }
 
 TEST(PendingOperationsTest, RefusesIllegalSubsetsAndChangesNothing) {
   SimFileSystem fs;
-  BuildScenario(fs);
+  BuildPendingScenario(fs);
   const std::string before = fs.DumpTree();
   // Wrong size.
   EXPECT_TRUE(absl::IsInvalidArgument(fs.PowerLossKeeping(std::vector<bool>(6, true))));
@@ -119,17 +100,14 @@ TEST(PendingOperationsTest, RefusesIllegalSubsetsAndChangesNothing) {
 }
 
 TEST(PendingOperationsTest, ChosenStatesAreExactlyTheStatesRandomPowerLossesReach) {
-  SimFileSystem probe;
-  BuildScenario(probe);
-  const std::vector<PendingOperation> operations = probe.PendingOperations();
+  const std::vector<PendingOperation> operations = PendingScenarioOperations();
   const size_t count = operations.size();
   std::set<std::string> chosen_states;
   size_t legal_subsets = 0;
   for (uint32_t mask = 0; mask < (1u << count); ++mask) {
-    std::vector<bool> keep(count);
-    for (size_t i = 0; i < count; ++i) keep[i] = (mask >> i) & 1;
+    const std::vector<bool> keep = KeepMask(mask, count);
     SimFileSystem fs;
-    BuildScenario(fs);
+    BuildPendingScenario(fs);
     const absl::Status status = fs.PowerLossKeeping(keep);
     ASSERT_EQ(status.ok(), Legal(operations, keep)) << "mask " << mask << ": " << status;
     if (!status.ok()) continue;
@@ -143,7 +121,7 @@ TEST(PendingOperationsTest, ChosenStatesAreExactlyTheStatesRandomPowerLossesReac
   std::set<std::string> random_states;
   for (uint64_t seed = 0; seed < 3000; ++seed) {
     SimFileSystem fs;
-    BuildScenario(fs);
+    BuildPendingScenario(fs);
     PrngSource decisions(seed);
     ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kRandomPrefix, decisions).ok());
     random_states.insert(StateOf(fs));
@@ -153,7 +131,7 @@ TEST(PendingOperationsTest, ChosenStatesAreExactlyTheStatesRandomPowerLossesReac
 
 TEST(PendingOperationsTest, ReportsWhatItDrops) {
   SimFileSystem fs;
-  BuildScenario(fs);
+  BuildPendingScenario(fs);
   std::vector<Injection> injections;
   fs.set_injection_sink([&](Injection injection) { injections.push_back(std::move(injection)); });
   // Keep the namespace operations, drop both writes.

@@ -9,50 +9,27 @@
 #include <string>
 #include <vector>
 
+#include "sim/fs/fs_test_util.h"
+
 namespace sim {
 namespace {
 
-using engine::OpenMode;
-
-void Append(SimFileSystem& fs, const std::string& path, const std::string& data, OpenMode mode) {
-  auto file = fs.Open(path, mode);
-  ASSERT_TRUE(file.ok()) << file.status();
-  ASSERT_TRUE((*file)->Append(std::span<const char>(data.data(), data.size())).ok());
-}
-
-// Durable "a"; then pending: create b, write b, unlink a, rename b -> c
-// (two halves), create a, write a (as pending_operations_test.cc: 36 of
-// the 128 subsets are legal).
-void BuildScenario(SimFileSystem& fs) {
-  Append(fs, "a", "A", OpenMode::kCreate);
-  ASSERT_TRUE((*fs.Open("a", OpenMode::kReadWrite))->Sync().ok());
-  ASSERT_TRUE(fs.SyncDir("").ok());
-  Append(fs, "b", "B", OpenMode::kCreate);
-  ASSERT_TRUE(fs.Unlink("a").ok());
-  ASSERT_TRUE(fs.Rename("b", "c").ok());
-  Append(fs, "a", "2", OpenMode::kCreate);
-}
-
-std::vector<bool> Mask(uint32_t mask, size_t count) {
-  std::vector<bool> keep(count);
-  for (size_t i = 0; i < count; ++i) keep[i] = (mask >> i) & 1;
-  return keep;
-}
+using fs_test::BuildPendingScenario;
+using fs_test::KeepMask;
+using fs_test::PendingScenarioOperations;
 
 bool AcceptedByTheFileSystem(const std::vector<bool>& keep) {
   SimFileSystem fs;
-  BuildScenario(fs);
+  BuildPendingScenario(fs);
   return fs.PowerLossKeeping(keep).ok();
 }
 
 TEST(PowerLossStatesTest, CheckKeepLegalAnswersAsPowerLossKeepingDoes) {
-  SimFileSystem probe;
-  BuildScenario(probe);
-  const std::vector<PendingOperation> pending = probe.PendingOperations();
+  const std::vector<PendingOperation> pending = PendingScenarioOperations();
   ASSERT_EQ(pending.size(), 7u);
   size_t legal = 0;
   for (uint32_t mask = 0; mask < (1u << pending.size()); ++mask) {
-    const std::vector<bool> keep = Mask(mask, pending.size());
+    const std::vector<bool> keep = KeepMask(mask, pending.size());
     const absl::Status status = CheckKeepLegal(pending, keep);
     EXPECT_EQ(status.ok(), AcceptedByTheFileSystem(keep)) << "mask " << mask << ": " << status;
     legal += status.ok() ? 1 : 0;
@@ -67,9 +44,7 @@ TEST(PowerLossStatesTest, CheckKeepLegalAnswersAsPowerLossKeepingDoes) {
 }
 
 TEST(PowerLossStatesTest, WideBoundsGiveEveryLegalStateOnce) {
-  SimFileSystem probe;
-  BuildScenario(probe);
-  const std::vector<PendingOperation> pending = probe.PendingOperations();
+  const std::vector<PendingOperation> pending = PendingScenarioOperations();
   PrngSource sample(1);
   // Six units (the rename's halves are one): dropping or keeping at most
   // three covers every subset.
@@ -80,15 +55,13 @@ TEST(PowerLossStatesTest, WideBoundsGiveEveryLegalStateOnce) {
   EXPECT_EQ(distinct.size(), states.keeps.size());
   std::set<std::vector<bool>> legal;
   for (uint32_t mask = 0; mask < (1u << pending.size()); ++mask) {
-    if (AcceptedByTheFileSystem(Mask(mask, pending.size()))) legal.insert(Mask(mask, pending.size()));
+    if (AcceptedByTheFileSystem(KeepMask(mask, pending.size()))) legal.insert(KeepMask(mask, pending.size()));
   }
   EXPECT_EQ(distinct, legal);
 }
 
 TEST(PowerLossStatesTest, LevelsComeInOrderWithinTheBound) {
-  SimFileSystem probe;
-  BuildScenario(probe);
-  const std::vector<PendingOperation> pending = probe.PendingOperations();
+  const std::vector<PendingOperation> pending = PendingScenarioOperations();
   PrngSource sample(7);
   const PowerLossStates states = EnumeratePowerLossStates(pending, {.max_dropped = 2, .max_states = 10}, sample);
   ASSERT_EQ(states.keeps.size(), 10u);
@@ -109,9 +82,7 @@ TEST(PowerLossStatesTest, LevelsComeInOrderWithinTheBound) {
 }
 
 TEST(PowerLossStatesTest, RandomStatesAreLegalAndTheSameForTheSameSeed) {
-  SimFileSystem probe;
-  BuildScenario(probe);
-  const std::vector<PendingOperation> pending = probe.PendingOperations();
+  const std::vector<PendingOperation> pending = PendingScenarioOperations();
   // max_dropped 0: past keep-all and keep-none every state is drawn.
   PrngSource first(3), second(3);
   const PowerLossStates a = EnumeratePowerLossStates(pending, {.max_dropped = 0, .max_states = 20}, first);

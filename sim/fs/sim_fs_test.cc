@@ -4,27 +4,14 @@
 
 #include <string>
 
+#include "sim/fs/fs_test_util.h"
+
 namespace sim {
 namespace {
 
 using engine::OpenMode;
-
-void Write(SimFileSystem& fs, const std::string& path, const std::string& data, bool sync) {
-  auto file = fs.Open(path, OpenMode::kCreateTruncate);
-  ASSERT_TRUE(file.ok()) << file.status();
-  ASSERT_TRUE((*file)->Append(std::span<const char>(data.data(), data.size())).ok());
-  if (sync) {
-    ASSERT_TRUE((*file)->Sync().ok());
-  }
-}
-
-std::string Read(SimFileSystem& fs, const std::string& path) {
-  auto file = fs.Open(path, OpenMode::kRead);
-  if (!file.ok()) return "<" + std::string(file.status().message()) + ">";
-  std::string data(*(*file)->Size(), '\0');
-  EXPECT_EQ(*(*file)->ReadAt(0, std::span<char>(data.data(), data.size())), data.size());
-  return data;
-}
+using fs_test::ReadFile;
+using fs_test::WriteFile;
 
 TEST(SimFsTest, ErrorCodes) {
   SimFileSystem fs;
@@ -34,7 +21,7 @@ TEST(SimFsTest, ErrorCodes) {
   ASSERT_TRUE(fs.Mkdir("d").ok());
   EXPECT_TRUE(absl::IsAlreadyExists(fs.Mkdir("d")));
   EXPECT_TRUE(absl::IsNotFound(fs.Mkdir("x/y")));
-  Write(fs, "d/f", "x", false);
+  WriteFile(fs, "d/f", "x", false);
   EXPECT_TRUE(absl::IsAlreadyExists(fs.Open("d/f", OpenMode::kCreateExclusive).status()));
   EXPECT_TRUE(absl::IsFailedPrecondition(fs.Rmdir("d")));
   EXPECT_TRUE(absl::IsFailedPrecondition(fs.Unlink("d")));
@@ -50,9 +37,9 @@ TEST(SimFsTest, WritesAtOffsetsZeroFillGaps) {
   SimFileSystem fs;
   auto file = fs.Open("f", OpenMode::kCreate);
   ASSERT_TRUE((*file)->WriteAt(4, std::span<const char>("ab", 2)).ok());
-  EXPECT_EQ(Read(fs, "f"), std::string("\0\0\0\0ab", 6));
+  EXPECT_EQ(ReadFile(fs, "f"), std::string("\0\0\0\0ab", 6));
   ASSERT_TRUE((*file)->Truncate(5).ok());
-  EXPECT_EQ(Read(fs, "f"), std::string("\0\0\0\0a", 5));
+  EXPECT_EQ(ReadFile(fs, "f"), std::string("\0\0\0\0a", 5));
   char buffer[10];
   EXPECT_EQ(*(*file)->ReadAt(3, std::span<char>(buffer, 10)), 2u);
   EXPECT_EQ(*(*file)->ReadAt(9, std::span<char>(buffer, 10)), 0u);
@@ -60,9 +47,9 @@ TEST(SimFsTest, WritesAtOffsetsZeroFillGaps) {
 
 TEST(SimFsTest, ListDirIsSortedWithKinds) {
   SimFileSystem fs;
-  Write(fs, "b", "", false);
+  WriteFile(fs, "b", "", false);
   ASSERT_TRUE(fs.Mkdir("a").ok());
-  Write(fs, "c", "", false);
+  WriteFile(fs, "c", "", false);
   auto entries = fs.ListDir("");
   ASSERT_TRUE(entries.ok());
   ASSERT_EQ(entries->size(), 3u);
@@ -73,34 +60,34 @@ TEST(SimFsTest, ListDirIsSortedWithKinds) {
 
 TEST(SimFsTest, RenameReplacesAFileAtomically) {
   SimFileSystem fs;
-  Write(fs, "old", "old contents", true);
-  Write(fs, "new.tmp", "new contents", true);
+  WriteFile(fs, "old", "old contents", true);
+  WriteFile(fs, "new.tmp", "new contents", true);
   ASSERT_TRUE(fs.Rename("new.tmp", "old").ok());
-  EXPECT_EQ(Read(fs, "old"), "new contents");
+  EXPECT_EQ(ReadFile(fs, "old"), "new contents");
   EXPECT_TRUE(absl::IsNotFound(fs.Stat("new.tmp").status()));
 }
 
 TEST(SimFsTest, PowerLossKeepsOnlySyncedDataAndSyncedEntries) {
   SimFileSystem fs;
   PrngSource decisions(1);
-  Write(fs, "synced", "durable", true);
-  Write(fs, "unsynced", "volatile", false);
+  WriteFile(fs, "synced", "durable", true);
+  WriteFile(fs, "unsynced", "volatile", false);
   ASSERT_TRUE(fs.SyncDir("").ok());
-  Write(fs, "late", "created after the dir sync", true);
+  WriteFile(fs, "late", "created after the dir sync", true);
   ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kDropAllUnsynced, decisions).ok());
-  EXPECT_EQ(Read(fs, "synced"), "durable");
-  EXPECT_EQ(Read(fs, "unsynced"), "");  // the entry survived, the data did not
+  EXPECT_EQ(ReadFile(fs, "synced"), "durable");
+  EXPECT_EQ(ReadFile(fs, "unsynced"), "");  // the entry survived, the data did not
   EXPECT_TRUE(absl::IsNotFound(fs.Stat("late").status()));
 }
 
 TEST(SimFsTest, UnsyncedRenameIsUndoneByPowerLoss) {
   SimFileSystem fs;
   PrngSource decisions(1);
-  Write(fs, "a", "A", true);
+  WriteFile(fs, "a", "A", true);
   ASSERT_TRUE(fs.SyncDir("").ok());
   ASSERT_TRUE(fs.Rename("a", "b").ok());
   ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kDropAllUnsynced, decisions).ok());
-  EXPECT_EQ(Read(fs, "a"), "A");
+  EXPECT_EQ(ReadFile(fs, "a"), "A");
   EXPECT_TRUE(absl::IsNotFound(fs.Stat("b").status()));
 }
 
@@ -108,7 +95,7 @@ TEST(SimFsTest, NewDirectoryNeedsItsParentSynced) {
   SimFileSystem fs;
   PrngSource decisions(1);
   ASSERT_TRUE(fs.Mkdir("d").ok());
-  Write(fs, "d/f", "F", true);
+  WriteFile(fs, "d/f", "F", true);
   ASSERT_TRUE(fs.SyncDir("d").ok());
   ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kDropAllUnsynced, decisions).ok());
   EXPECT_TRUE(absl::IsNotFound(fs.Stat("d").status()));
@@ -120,14 +107,14 @@ TEST(SimFsTest, ProcessCrashKeepsEverythingButInvalidatesHandles) {
   auto file = fs.Open("f", OpenMode::kCreate);
   ASSERT_TRUE((*file)->Append(std::span<const char>("abc", 3)).ok());
   ASSERT_TRUE(fs.Crash(CrashKind::kProcessCrash, CrashModel::kDropAllUnsynced, decisions).ok());
-  EXPECT_EQ(Read(fs, "f"), "abc");
+  EXPECT_EQ(ReadFile(fs, "f"), "abc");
   EXPECT_TRUE(absl::IsUnavailable((*file)->Append(std::span<const char>("d", 1))));
 }
 
 // A file whose contents and directory entry are durable, open for writing.
 absl::StatusOr<std::unique_ptr<engine::File>> OpenDurableFile(SimFileSystem& fs, const std::string& path,
                                                               const std::string& contents) {
-  Write(fs, path, contents, true);
+  WriteFile(fs, path, contents, true);
   EXPECT_TRUE(fs.SyncDir("").ok());
   return fs.Open(path, OpenMode::kReadWrite);
 }
@@ -138,11 +125,11 @@ TEST(SimFsTest, FailedSyncLosesTheDroppedPagesEvenAfterALaterSync) {
   auto file = OpenDurableFile(fs, "f", "base");
   ASSERT_TRUE((*file)->Append(std::span<const char>("-lost", 5)).ok());
   fs.DropDirtyPages("f");  // as the kernel does when fsync fails
-  EXPECT_EQ(Read(fs, "f"), "base-lost");  // still in the page cache
+  EXPECT_EQ(ReadFile(fs, "f"), "base-lost");  // still in the page cache
   ASSERT_TRUE((*file)->Append(std::span<const char>("-kept", 5)).ok());
   ASSERT_TRUE((*file)->Sync().ok());  // "succeeds"
   ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kDropAllUnsynced, decisions).ok());
-  EXPECT_EQ(Read(fs, "f"), std::string("base\0\0\0\0\0-kept", 14));
+  EXPECT_EQ(ReadFile(fs, "f"), std::string("base\0\0\0\0\0-kept", 14));
 }
 
 // The size is inode metadata: a failed fsync loses the dirty data, not an
@@ -153,20 +140,20 @@ TEST(SimFsTest, FailedSyncKeepsAnUnsyncedTruncateForTheNextSync) {
   auto file = OpenDurableFile(fs, "f", "valid-torn");
   ASSERT_TRUE((*file)->Truncate(5).ok());
   fs.DropDirtyPages("f");
-  EXPECT_EQ(Read(fs, "f"), "valid");
+  EXPECT_EQ(ReadFile(fs, "f"), "valid");
   ASSERT_TRUE((*file)->Sync().ok());
   ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kDropAllUnsynced, decisions).ok());
-  EXPECT_EQ(Read(fs, "f"), "valid");
+  EXPECT_EQ(ReadFile(fs, "f"), "valid");
 }
 
 TEST(SimFsTest, CapacityFailsWritesWithoutChangingAnything) {
   SimFileSystem fs;
   fs.set_capacity_bytes(10);
-  Write(fs, "f", "12345678", false);
+  WriteFile(fs, "f", "12345678", false);
   auto file = fs.Open("f", OpenMode::kReadWrite);
   const absl::Status status = (*file)->Append(std::span<const char>("abc", 3));
   EXPECT_TRUE(absl::IsResourceExhausted(status)) << status;
-  EXPECT_EQ(Read(fs, "f"), "12345678");
+  EXPECT_EQ(ReadFile(fs, "f"), "12345678");
   EXPECT_EQ(fs.total_bytes(), 8u);
   EXPECT_TRUE((*file)->Append(std::span<const char>("ab", 2)).ok());
 }
@@ -176,7 +163,7 @@ TEST(SimFsTest, CapacityFailsWritesWithoutChangingAnything) {
 TEST(SimFsTest, AllocationUnitsChargeWholeUnitsPerFile) {
   SimFileSystem fs;
   fs.set_allocation_unit_bytes(512);
-  Write(fs, "a", std::string(100, 'a'), false);
+  WriteFile(fs, "a", std::string(100, 'a'), false);
   EXPECT_EQ(fs.total_bytes(), 512u);
   fs.set_capacity_bytes(1000);
   auto created = fs.Open("b", OpenMode::kCreate);
@@ -205,22 +192,22 @@ TEST(SimFsTest, NoSpaceNamesTheFile) {
 TEST(SimFsTest, FlipStoredBitFlipsOneDurableBitAndWhatReadsSee) {
   SimFileSystem fs;
   PrngSource decisions(1);
-  Write(fs, "f", "abcd", true);
+  WriteFile(fs, "f", "abcd", true);
   ASSERT_TRUE(fs.SyncDir("").ok());
   ASSERT_TRUE(fs.FlipStoredBit("f", 8 * 2 + 1).ok());  // bit 1 of byte 2: 'c' ^ 2 = 'a'
   EXPECT_EQ(*fs.ReadDurable("f"), "abad");
-  EXPECT_EQ(Read(fs, "f"), "abad");
+  EXPECT_EQ(ReadFile(fs, "f"), "abad");
   EXPECT_TRUE(absl::IsOutOfRange(fs.FlipStoredBit("f", 32)));
   EXPECT_TRUE(absl::IsNotFound(fs.FlipStoredBit("g", 0)));
   ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kDropAllUnsynced, decisions).ok());
-  EXPECT_EQ(Read(fs, "f"), "abad");  // rot is on the disk: it survives
+  EXPECT_EQ(ReadFile(fs, "f"), "abad");  // rot is on the disk: it survives
 }
 
 TEST(SimFsTest, HoldsRotUntilTheRottenByteIsRewrittenOrItsFileGoes) {
   SimFileSystem fs;
   ASSERT_TRUE(fs.Mkdir("d").ok());
-  Write(fs, "d/f", "abcd", true);
-  Write(fs, "d/g", "wxyz", true);
+  WriteFile(fs, "d/f", "abcd", true);
+  WriteFile(fs, "d/g", "wxyz", true);
   ASSERT_TRUE(fs.SyncDir("d").ok());
   EXPECT_FALSE(fs.HoldsRot("d"));
   ASSERT_TRUE(fs.FlipStoredBit("d/f", 8 * 2 + 1).ok());
@@ -241,10 +228,10 @@ TEST(SimFsTest, StoredFilesListsFilesWithDurableDataUnderADirectory) {
   SimFileSystem fs;
   ASSERT_TRUE(fs.Mkdir("d").ok());
   ASSERT_TRUE(fs.Mkdir("d/e").ok());
-  Write(fs, "d/e/z", "zz", true);
-  Write(fs, "d/a", "a", true);
-  Write(fs, "d/unsynced", "u", false);
-  Write(fs, "outside", "o", true);
+  WriteFile(fs, "d/e/z", "zz", true);
+  WriteFile(fs, "d/a", "a", true);
+  WriteFile(fs, "d/unsynced", "u", false);
+  WriteFile(fs, "outside", "o", true);
   const auto files = fs.StoredFiles("d");
   ASSERT_EQ(files.size(), 2u);
   EXPECT_EQ(files[0].path, "d/a");
@@ -260,7 +247,7 @@ TEST(SimFsTest, SyncDirMakesOnlyThatDirectorysHalfOfARenameDurable) {
   ASSERT_TRUE(fs.Mkdir("a").ok());
   ASSERT_TRUE(fs.Mkdir("b").ok());
   ASSERT_TRUE(fs.SyncDir("").ok());
-  Write(fs, "a/f", "F", true);
+  WriteFile(fs, "a/f", "F", true);
   ASSERT_TRUE(fs.SyncDir("a").ok());
   ASSERT_TRUE(fs.Rename("a/f", "b/f").ok());
   ASSERT_TRUE(fs.SyncDir("a").ok());  // the unlink half is durable; the link half pending
