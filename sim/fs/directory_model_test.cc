@@ -30,6 +30,7 @@
 namespace sim {
 namespace {
 
+using fs_test::BuildCrossDirectoryRename;
 using fs_test::ReadFile;
 using fs_test::WriteFile;
 using Key = std::pair<std::string, std::string>;  // directory, name
@@ -249,12 +250,7 @@ TEST(DirectoryModelTest, ASyncedHalfOfACrossDirectoryRenameSurvivesOnItsOwn) {
   std::set<std::pair<bool, bool>> outcomes;  // (at source, at target)
   for (uint64_t seed = 0; seed < 40; ++seed) {
     SimFileSystem fs;
-    ASSERT_TRUE(fs.Mkdir("a").ok());
-    ASSERT_TRUE(fs.Mkdir("b").ok());
-    ASSERT_TRUE(fs.SyncDir("").ok());
-    WriteFile(fs, "a/f", "F", true);
-    ASSERT_TRUE(fs.SyncDir("a").ok());
-    ASSERT_TRUE(fs.Rename("a/f", "b/f").ok());
+    BuildCrossDirectoryRename(fs);
     ASSERT_TRUE(fs.SyncDir("b").ok());  // the link half is durable, the unlink half pending
     PrngSource decisions(seed);
     ASSERT_TRUE(fs.Crash(CrashKind::kPowerLoss, CrashModel::kRandomPrefix, decisions).ok());

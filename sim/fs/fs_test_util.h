@@ -1,6 +1,6 @@
 // What the simulated file system's tests share: writing and reading a whole
-// file, and the scenario of pending operations that the power-loss tests
-// enumerate.
+// file, a cross-directory rename, and the scenario of pending operations
+// that the power-loss tests enumerate.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -40,6 +40,17 @@ inline std::string ReadFile(SimFileSystem& fs, const std::string& path) {
   std::string data(*(*file)->Size(), '\0');
   EXPECT_EQ(*(*file)->ReadAt(0, std::span<char>(data.data(), data.size())), data.size());
   return data;
+}
+
+// Durable directories a and b and a durable file a/f holding "F"; then a
+// rename of a/f to b/f, both halves pending.
+inline void BuildCrossDirectoryRename(SimFileSystem& fs) {
+  ASSERT_TRUE(fs.Mkdir("a").ok());
+  ASSERT_TRUE(fs.Mkdir("b").ok());
+  ASSERT_TRUE(fs.SyncDir("").ok());
+  WriteFile(fs, "a/f", "F", true);
+  ASSERT_TRUE(fs.SyncDir("a").ok());
+  ASSERT_TRUE(fs.Rename("a/f", "b/f").ok());
 }
 
 // Durable "a"; then pending: create b, write b, unlink a, rename b -> c

@@ -10,6 +10,7 @@ namespace sim {
 namespace {
 
 using engine::OpenMode;
+using fs_test::BuildCrossDirectoryRename;
 using fs_test::ReadFile;
 using fs_test::WriteFile;
 
@@ -244,12 +245,7 @@ TEST(SimFsTest, StoredFilesListsFilesWithDurableDataUnderADirectory) {
 TEST(SimFsTest, SyncDirMakesOnlyThatDirectorysHalfOfARenameDurable) {
   SimFileSystem fs;
   PrngSource decisions(1);
-  ASSERT_TRUE(fs.Mkdir("a").ok());
-  ASSERT_TRUE(fs.Mkdir("b").ok());
-  ASSERT_TRUE(fs.SyncDir("").ok());
-  WriteFile(fs, "a/f", "F", true);
-  ASSERT_TRUE(fs.SyncDir("a").ok());
-  ASSERT_TRUE(fs.Rename("a/f", "b/f").ok());
+  BuildCrossDirectoryRename(fs);
   ASSERT_TRUE(fs.SyncDir("a").ok());  // the unlink half is durable; the link half pending
   const auto pending = fs.PendingOperations();
   ASSERT_EQ(pending.size(), 1u);
