@@ -3,6 +3,8 @@
 // key named.
 #include "properties/run_config.h"
 
+#include <set>
+
 #include <gtest/gtest.h>
 
 namespace properties {

@@ -33,7 +33,11 @@ ShardRunStats StatsFromJson(const nlohmann::json& json) {
   if (!json.is_object()) return stats;
   const auto read = [&](const char* name, uint64_t& counter) {
     const auto it = json.find(name);
-    if (it != json.end() && it->is_number_unsigned()) counter = it->get<uint64_t>();
+    if (it == json.end()) return;
+    // (A parser reads small numbers as signed; a negative one is not a count.)
+    if (it->is_number_unsigned() || (it->is_number_integer() && it->get<int64_t>() >= 0)) {
+      counter = it->get<uint64_t>();
+    }
   };
 #define SHARDSIM_STAT_READ(name, description) read(#name, stats.name);
   SHARDSIM_RUN_STATS(SHARDSIM_STAT_READ)

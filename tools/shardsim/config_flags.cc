@@ -48,7 +48,7 @@ std::optional<std::string> BuildConfig(uint64_t seed, const ConfigOverrides& ove
     const auto value = overrides.Value(std::string(field.key));
     if (!value) continue;
     if (auto status = field.parse(config, *value); !status.ok()) {
-      return fmt::format("{}: {}", field.flag.substr(0, field.flag.find(',')), status.message());
+      return fmt::format("{}: {}", field.flag.substr(0, field.flag.find(',')), std::string(status.message()));
     }
   }
   config.profile = config.profile.SizedToWorkload(config.PlannedOps());
