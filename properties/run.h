@@ -120,10 +120,13 @@ class Run {
   bool CheckRecovered(engine::LocalShard& shard);
 
   // ---- shard_run_checks.cc ----
-  void CheckRetrieve(engine::LocalShard& shard, engine::PointId id);
-  void CheckScroll(engine::LocalShard& shard, const engine::Filter& filter);
-  void CheckSearch(engine::LocalShard& shard, const engine::Vector& query, size_t k);
-  void CheckCount(engine::LocalShard& shard, const engine::Filter& filter);
+  // A client's read, checked against the history (docs/invariants.md I1).
+  void CheckRead(engine::LocalShard& shard, const Step& step);
+  // The one shape of every read check: `read` runs between the two history
+  // cursors, so the engine's answer must be what `expect` gives for some
+  // model state in that window; `show` prints an answer in a failure.
+  template <typename Read, typename Expect, typename Show>
+  void CheckReadAgainstHistory(std::string_view what, Read read, Expect expect, Show show);
 
   // ---- restore_checks.cc ----
   void CheckRestores();

@@ -19,22 +19,11 @@
 
 #include "engine/model/filter.h"
 #include "engine/model/operation.h"
+#include "properties/action.h"
 #include "properties/shard_run.h"
 #include "sim/fs/sim_fs.h"
 
 namespace properties {
-
-enum class Action {
-  kUpdate, kDeleteByFilter, kRetrieve, kScroll, kCount, kSearch, kPlunge, kFlush, kFreeze,
-  kSnapshot, kOptimize, kVacuum, kCancelOptimize,
-  // A partial snapshot against the manifest of the newest WAL-less full
-  // snapshot (the receiver is that snapshot restored); and a collection
-  // snapshot of the shard (a collection of one shard, id 0).
-  kPartialSnapshot, kCollectionSnapshot
-};
-
-const char* ActionName(Action action);
-std::optional<Action> ParseAction(std::string_view name);
 
 // One client action with every parameter it needs.
 struct Step {

@@ -1,6 +1,6 @@
 #include <string_view>
 
-#include "properties/scenario.h"
+#include "properties/action.h"
 
 namespace properties {
 
@@ -33,6 +33,12 @@ std::optional<Action> ParseAction(std::string_view name) {
     if (name == entry.name) return entry.action;
   }
   return std::nullopt;
+}
+
+std::string ActionNames() {
+  std::string names;
+  for (const ActionEntry& entry : kActions) names += std::string(names.empty() ? "" : ", ") + entry.name;
+  return names;
 }
 
 }  // namespace properties

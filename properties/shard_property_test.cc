@@ -26,11 +26,7 @@ TEST(ShardProperty, CrashRecoveryHoldsForManySeeds) {
   for (uint64_t seed = 0; seed < seeds; ++seed) {
     const ShardRunConfig config = ShardRunConfig::Draw(seed);
     const ShardRunResult result = RunShardScenario(config);
-    totals.ops_written += result.stats.ops_written;
-    totals.process_crashes += result.stats.process_crashes;
-    totals.power_losses += result.stats.power_losses;
-    totals.reloads += result.stats.reloads;
-    totals.reads_checked += result.stats.reads_checked;
+    AddStats(totals, result.stats);
     if (!result.passed && ++failures <= 3) {
       ADD_FAILURE() << config.Describe() << "\n" << result.failure
                     << "\nreplay: shardsim run --seed " << seed;

@@ -246,10 +246,10 @@ void Run::Execute(engine::LocalShard& shard, const Step& step) {
       }
       break;
     }
-    case Action::kRetrieve: CheckRetrieve(shard, step.id); break;
-    case Action::kScroll: CheckScroll(shard, step.filter); break;
-    case Action::kCount: CheckCount(shard, step.filter); break;
-    case Action::kSearch: CheckSearch(shard, step.vector, step.k); break;
+    case Action::kRetrieve:
+    case Action::kScroll:
+    case Action::kCount:
+    case Action::kSearch: CheckRead(shard, step); break;
     case Action::kPlunge: {
       // Only ops whose update call returned are surely queued before it.
       const auto queued = history_.acknowledged_through();

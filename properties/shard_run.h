@@ -17,6 +17,8 @@
 #include "engine/common/coverage.h"
 #include "engine/model/types.h"
 #include "properties/fault_ledger.h"
+#include "properties/run_stats.h"
+#include "properties/workload_mix.h"
 #include "sim/trace.h"
 #include "sim/profile.h"
 #include "sim/scheduler.h"
@@ -38,6 +40,7 @@ struct ShardRunConfig {
   uint64_t id_range = 12;
   engine::CollectionConfig collection{.dimension = 3, .distance = engine::Distance::kDot};
   uint64_t wal_segment_capacity_bytes = 4096;
+  WorkloadMix mix = WorkloadMix::Default();
   bool record_trace = false;
   bool verbose = false;      // print ops, crashes and reloads as they happen
   bool print_trace = false;  // print every trace step as it happens
@@ -61,52 +64,9 @@ struct ShardRunConfig {
 
   // Swarm testing: every knob drawn from the seed, so rare mixes occur.
   static ShardRunConfig Draw(uint64_t seed);
+  // The knobs as a scenario's config line holds them (properties/run_config.h).
   std::string Describe() const;
 };
-
-// The counters of a run, each once: X(name, what it counts). The struct,
-// its JSON and the campaign's sums all come from this list.
-#define SHARDSIM_RUN_STATS(X)                                                                       \
-  X(ops_written, "ops written to the WAL")                                                          \
-  X(ops_completed, "ops answered completed (wait=true)")                                            \
-  X(clock_rejections, "updates refused by their clock tag")                                         \
-  X(freezes, "proxy_all_segments_and_apply calls")                                                  \
-  X(snapshots_with_wal, "shard snapshots taken with the WAL")                                       \
-  X(snapshots_without_wal, "shard snapshots taken without the WAL")                                 \
-  X(partial_snapshots, "partial snapshots taken")                                                   \
-  X(collection_snapshots, "collection snapshots taken")                                             \
-  X(snapshots_failed, "snapshots that returned an error under injected faults")                     \
-  X(restores, "shard snapshots restored and checked")                                               \
-  X(partial_recoveries, "partial snapshots recovered onto their base and checked")                  \
-  X(collection_restores, "collection snapshots restored and checked")                               \
-  X(restores_failed, "restores that returned an error under injected faults")                       \
-  X(restore_crashes, "crashes injected during a restore into its own directory")                    \
-  X(restores_over_live, "snapshots restored over the live shard between processes")                 \
-  X(restore_over_live_crashes, "crashes injected during a restore over the live shard")             \
-  X(ops_after_restore, "ops written to a shard after a restore over it, and checked")               \
-  X(damaged_shards_replaced, "shards that refused to load for good after rot, replaced")            \
-  X(optimizations, "merges and vacuums that swapped in their result")                               \
-  X(reads_checked, "reads checked against the model")                                               \
-  X(process_crashes, "process crashes ending an engine process")                                    \
-  X(power_losses, "power losses ending an engine process")                                          \
-  X(reloads, "successful loads of the live shard")                                                  \
-  X(failed_loads, "loads refused under injected faults, then retried")                              \
-  X(runs_ended_by_faults, "runs ended early: every load attempt of the shard hit an injected fault")
-
-struct ShardRunStats {
-#define SHARDSIM_STAT_FIELD(name, description) uint64_t name = 0;
-  SHARDSIM_RUN_STATS(SHARDSIM_STAT_FIELD)
-#undef SHARDSIM_STAT_FIELD
-};
-
-struct StatField {
-  std::string_view name;
-  std::string_view description;
-  uint64_t value;
-};
-// Every counter of `stats`, in the list's order.
-std::vector<StatField> StatFields(const ShardRunStats& stats);
-
 
 // The invariants a run checks, as named in failures (docs/invariants.md):
 //   read                    a read no model state in its window gives (I1)

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include "properties/run_config.h"
 #include "properties/shard_run.h"
 #include "sim/decision.h"
 
@@ -33,21 +34,6 @@ ShardRunConfig ShardRunConfig::Draw(uint64_t seed) {
   return config;
 }
 
-std::vector<StatField> StatFields(const ShardRunStats& stats) {
-  return {
-#define SHARDSIM_STAT_ENTRY(name, description) {#name, description, stats.name},
-      SHARDSIM_RUN_STATS(SHARDSIM_STAT_ENTRY)
-#undef SHARDSIM_STAT_ENTRY
-  };
-}
-
-std::string ShardRunConfig::Describe() const {
-  return fmt::format(
-      "seed={} strategy={} profile={} clients={} ops_per_client={} wait={} crashes={} "
-      "power_loss={} ids={} distance={} dim={} wal_segment={}B",
-      seed, sim::StrategyName(strategy), profile.ToSpec(), clients, ops_per_client, wait_probability,
-      crashes, power_loss_probability, id_range, engine::DistanceName(collection.distance),
-      collection.dimension, wal_segment_capacity_bytes);
-}
+std::string ShardRunConfig::Describe() const { return ConfigLine(*this); }
 
 }  // namespace properties

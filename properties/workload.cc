@@ -13,24 +13,7 @@ namespace {
 const char* const kColors[] = {"red", "green", "blue"};
 }  // namespace
 
-Action Workload::NextAction() {
-  const uint64_t roll = decisions_.Draw(100);
-  if (roll < 47) return Action::kUpdate;
-  if (roll < 50) return Action::kDeleteByFilter;
-  if (roll < 62) return Action::kRetrieve;
-  if (roll < 70) return Action::kScroll;
-  if (roll < 76) return Action::kCount;
-  if (roll < 84) return Action::kSearch;
-  if (roll < 90) return Action::kPlunge;
-  if (roll < 91) return Action::kFreeze;
-  if (roll < 92) return Action::kOptimize;
-  // Merge's former slice is shared with vacuum and cancel (2:1).
-  if (roll < 93) return decisions_.Draw(3) < 2 ? Action::kVacuum : Action::kCancelOptimize;
-  if (roll < 95) return Action::kSnapshot;
-  // Snapshot's former third slice: partial and collection snapshots.
-  if (roll < 96) return decisions_.Draw(2) == 0 ? Action::kPartialSnapshot : Action::kCollectionSnapshot;
-  return Action::kFlush;
-}
+Action Workload::NextAction() { return config_.mix.Draw(decisions_); }
 
 Step Workload::NextStep(int client) {
   Step step;

@@ -5,6 +5,8 @@
 //   expect recovery                      # the invariant the run breaks, or `pass`
 //   config seed=7 strategy=pct profile=strict-posix clients=2 ops_per_client=12
 //          wait=0.5 crashes=1 power_loss=0.5 ids=12 distance=dot dim=3 wal_segment=4096
+//          weights=update:50,retrieve:20    # optional: the workload mix; absent = default
+//                                        # (properties/run_config.cc lists every key)
 //   epoch                                # one engine process
 //   crash power-loss after=1234          # at trace step (epoch start + 1234)
 //   crash power-loss after=1234 pending=7 drop=2,5   # keeping exactly these of the

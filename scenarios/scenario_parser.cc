@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "engine/model/types.h"
+#include "properties/run_config.h"
 #include "scenarios/scenario_codec.h"
 #include "scenarios/scenario_format.h"
 
@@ -57,14 +58,6 @@ std::optional<uint64_t> ParseUnsigned(std::string_view text) {
   return value;
 }
 
-std::optional<double> ParseProbability(std::string_view text) {
-  std::string copy(text);
-  char* end = nullptr;
-  const double value = std::strtod(copy.c_str(), &end);
-  if (copy.empty() || end != copy.c_str() + copy.size() || !(value >= 0.0 && value <= 1.0)) return std::nullopt;
-  return value;
-}
-
 // Splits "word rest" at the first space.
 std::pair<std::string_view, std::string_view> SplitWord(std::string_view text) {
   const size_t space = text.find(' ');
@@ -76,77 +69,6 @@ absl::StatusOr<nlohmann::json> ParseJson(std::string_view text) {
   nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) return absl::InvalidArgumentError(fmt::format("malformed JSON '{}'", text));
   return json;
-}
-
-absl::Status ApplyConfigKey(properties::ShardRunConfig& config, std::string_view key, std::string_view value) {
-  const auto number = [&](uint64_t low, uint64_t high) -> absl::StatusOr<uint64_t> {
-    const auto parsed = ParseUnsigned(value);
-    if (!parsed || *parsed < low || *parsed > high) {
-      return absl::InvalidArgumentError(fmt::format("{}={} is not a number in [{}, {}]", key, value, low, high));
-    }
-    return *parsed;
-  };
-  const auto probability = [&]() -> absl::StatusOr<double> {
-    const auto parsed = ParseProbability(value);
-    if (!parsed) return absl::InvalidArgumentError(fmt::format("{}={} is not a probability in [0, 1]", key, value));
-    return *parsed;
-  };
-  absl::StatusOr<uint64_t> n = uint64_t{0};
-  absl::StatusOr<double> p = 0.0;
-  if (key == "seed") {
-    n = number(0, UINT64_MAX);
-    if (n.ok()) config.seed = *n;
-  } else if (key == "strategy") {
-    const auto strategy = sim::ParseStrategy(value);
-    if (!strategy) return absl::InvalidArgumentError(fmt::format("unknown strategy '{}'", value));
-    config.strategy = *strategy;
-  } else if (key == "profile") {
-    const auto profile = sim::PersistenceProfile::FromSpec(value);
-    if (!profile) {
-      return absl::InvalidArgumentError(fmt::format("unknown or malformed profile '{}' (a name: {}, or a spec as "
-                                                    "docs/simulation.md describes)",
-                                                    value, fmt::join(sim::PersistenceProfile::Names(), ", ")));
-    }
-    config.profile = *profile;
-  } else if (key == "clients") {
-    if ((n = number(1, 64)).ok()) config.clients = static_cast<int>(*n);
-  } else if (key == "ops_per_client") {
-    if ((n = number(0, 100000)).ok()) config.ops_per_client = static_cast<int>(*n);
-  } else if (key == "crashes") {
-    if ((n = number(0, kMaxEpochs - 1)).ok()) config.crashes = static_cast<int>(*n);
-  } else if (key == "ids") {
-    if ((n = number(1, 1'000'000)).ok()) config.id_range = *n;
-  } else if (key == "dim") {
-    if ((n = number(1, 4096)).ok()) config.collection.dimension = static_cast<uint32_t>(*n);
-  } else if (key == "wal_segment") {
-    if ((n = number(256, 1u << 30)).ok()) config.wal_segment_capacity_bytes = *n;
-  } else if (key == "wait") {
-    if ((p = probability()).ok()) config.wait_probability = *p;
-  } else if (key == "power_loss") {
-    if ((p = probability()).ok()) config.power_loss_probability = *p;
-  } else if (key == "distance") {
-    const auto distance = engine::ParseDistance(value);
-    if (!distance) return absl::InvalidArgumentError(fmt::format("unknown distance '{}'", value));
-    config.collection.distance = *distance;
-  } else {
-    return absl::InvalidArgumentError(fmt::format("unknown config key '{}'", key));
-  }
-  if (!n.ok()) return n.status();
-  return p.status();
-}
-
-absl::Status ParseConfig(std::string_view text, properties::ShardRunConfig& config) {
-  for (std::string_view field : Split(text, ' ')) {
-    if (field.empty()) continue;
-    const size_t equals = field.find('=');
-    if (equals == std::string_view::npos) {
-      return absl::InvalidArgumentError(fmt::format("config field '{}' is not key=value", field));
-    }
-    if (auto status = ApplyConfigKey(config, field.substr(0, equals), field.substr(equals + 1)); !status.ok()) {
-      return status;
-    }
-  }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<engine::ClockTag> ParseClock(std::string_view text) {
@@ -377,7 +299,7 @@ absl::Status ParseLine(std::string_view line, int& stage, properties::Scenario& 
     stage = 2;
   } else if (stage == 2) {
     if (word != "config") return absl::InvalidArgumentError("expected 'config key=value ...'");
-    if (auto status = ParseConfig(rest, scenario.config); !status.ok()) return status;
+    if (auto status = properties::ParseConfigLine(rest, scenario.config); !status.ok()) return status;
     stage = 3;
   } else if (word == "tape") {
     stage = 4;

@@ -8,6 +8,7 @@
 
 #include "engine/common/assert.h"
 #include "engine/model/types.h"
+#include "properties/run_config.h"
 #include "scenarios/scenario_codec.h"
 #include "scenarios/scenario_format.h"
 
@@ -17,16 +18,6 @@ namespace {
 
 using properties::Action;
 using properties::Step;
-
-std::string ConfigLine(const properties::ShardRunConfig& config) {
-  return fmt::format(
-      "config seed={} strategy={} profile={} clients={} ops_per_client={} wait={} crashes={} "
-      "power_loss={} ids={} distance={} dim={} wal_segment={}",
-      config.seed, sim::StrategyName(config.strategy), config.profile.ToSpec(), config.clients,
-      config.ops_per_client, config.wait_probability, config.crashes, config.power_loss_probability,
-      config.id_range, engine::DistanceName(config.collection.distance), config.collection.dimension,
-      config.wal_segment_capacity_bytes);
-}
 
 std::string ClockText(const engine::ClockTag& tag) {
   return fmt::format("clock={}:{}:{}:{}{}", tag.peer_id, tag.clock_id, tag.tick, tag.token,
@@ -113,7 +104,7 @@ std::string WriteScenario(const properties::Scenario& scenario, std::string_view
   }
   text += fmt::format("shardsim-scenario {}\n", kFormatVersion);
   text += fmt::format("expect {}\n", scenario.expected_invariant.empty() ? "pass" : scenario.expected_invariant);
-  text += ConfigLine(scenario.config) + "\n";
+  text += "config " + properties::ConfigLine(scenario.config) + "\n";
   for (const properties::Epoch& epoch : scenario.epochs) {
     text += "epoch\n";
     if (epoch.restore_archive) text += fmt::format("restore {}\n", *epoch.restore_archive);

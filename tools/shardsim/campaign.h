@@ -1,6 +1,8 @@
 // `shardsim campaign`: sweeps seeds over J worker processes, shows progress,
-// stops at a time budget, groups failures by their invariant, shrinks the
-// first failure of each into a scenario file and prints how to replay it.
+// stops at a time budget (or Ctrl-C), groups failures by their invariant,
+// shrinks the first failure of each into a scenario file and prints how to
+// replay it. The pieces: campaign_pool (workers), campaign_totals (the
+// reducer), campaign_report (progress, summary, JSON), campaign_shrink.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +11,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tools/shardsim/config_flags.h"
+
 namespace shardsim {
 
 struct CampaignOptions {
@@ -16,7 +20,7 @@ struct CampaignOptions {
   std::optional<std::string> budget;  // "60s", "5m", "1h"
   int jobs = 0;                       // 0 = every core
   std::optional<std::string> json_path;
-  std::optional<std::string> profile;
+  ConfigOverrides config;  // --profile, --weights, ...: the same for every seed
   bool quiet = false;
   bool coverage = false;          // print the coverage marks
   bool require_coverage = false;  // exit 1 when a mark was never hit

@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <map>
+
+#include "tools/shardsim/campaign_pool.h"
+#include "tools/shardsim/campaign_totals.h"
+
 namespace shardsim {
 namespace {
 
@@ -27,6 +33,45 @@ TEST(CampaignTest, FailuresGroupByInvariant) {
             FailureSignature("read of point 17 returned nothing, which no model state"));
   EXPECT_NE(FailureSignature("crash recovery lost durable ops: x"),
             FailureSignature("shard load failed: y"));
+}
+
+// The reducer sums every counter the run's JSON holds (it used to drop the
+// ones its hand-written list missed).
+TEST(CampaignTest, TotalsSumEveryCounter) {
+  CampaignTotals totals;
+  const nlohmann::json run = {{"seed", 1}, {"passed", true}, {"steps", 10},
+                              {"stats", {{"clock_rejections", 2}, {"failed_loads", 3}, {"ops_written", 5}}}};
+  EXPECT_FALSE(Absorb(totals, run, 0.1));
+  nlohmann::json failed = run;
+  failed["seed"] = 2;
+  failed["passed"] = false;
+  failed["invariant"] = "read";
+  EXPECT_TRUE(Absorb(totals, failed, 0.2));
+  EXPECT_EQ(totals.seeds, 2u);
+  EXPECT_EQ(totals.failed, 1u);
+  EXPECT_EQ(totals.stats.clock_rejections, 4u);
+  EXPECT_EQ(totals.stats.failed_loads, 6u);
+  EXPECT_EQ(totals.stats.ops_written, 10u);
+  EXPECT_EQ(totals.failures.at("read").size(), 1u);
+}
+
+// A seed whose run aborts is that seed's failure; its worker is replaced and
+// every other seed is still reported, once.
+TEST(CampaignTest, PoolReportsAnAbortedSeedAndGoesOn) {
+  std::map<uint64_t, bool> reported;  // seed -> passed
+  {
+    CampaignPool pool({10, 29}, 3, [](uint64_t seed) {
+      if (seed == 14) std::abort();
+      return nlohmann::json{{"seed", seed}, {"passed", true}}.dump();
+    });
+    const auto on_run = [&](const nlohmann::json& run) {
+      EXPECT_TRUE(reported.emplace(run["seed"].get<uint64_t>(), run["passed"].get<bool>()).second);
+    };
+    for (int polls = 0; polls < 10'000 && pool.Poll(100, on_run); ++polls) {
+    }
+  }
+  ASSERT_EQ(reported.size(), 20u);
+  for (const auto& [seed, passed] : reported) EXPECT_EQ(passed, seed != 14) << seed;
 }
 
 }  // namespace

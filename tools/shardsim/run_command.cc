@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "properties/run_config.h"
 #include "properties/scenario.h"
 #include "scenarios/scenario_format.h"
 #include "sim/profile.h"
@@ -18,59 +19,30 @@ void AddRunFlags(CLI::App& command, RunOptions& options) {
   command.add_flag("--json", options.json, "Print the result as one JSON object");
   command.add_flag("--trace", options.trace, "Print every trace step as it happens");
   command.add_flag("--verbose", options.verbose, "Print ops, crashes and reloads as they happen");
-  command.add_option("--strategy", options.strategy, "Scheduler: random, pct, round-robin");
-  command.add_option("--profile", options.profile,
-                     "Persistence profile: a name (no-fault, strict-posix, ext4-ordered, faulty, small-disk) or a "
-                     "spec as a failure prints it; default: drawn from the seed");
-  command.add_option("--crashes", options.crashes, "Crashes to inject")->check(CLI::Range(0, 100));
-  command.add_option("--clients", options.clients, "Concurrent clients")->check(CLI::Range(1, 64));
-  command.add_option("--ops,--steps", options.ops_per_client, "Client steps (operations and reads) per client per process")
-      ->check(CLI::Range(0, 100000));
+  AddConfigFlags(command, options.config);
 }
 
 std::optional<std::string> BuildConfig(const RunOptions& options,
                                        properties::ShardRunConfig& config) {
-  config = properties::ShardRunConfig::Draw(options.seed);
-  if (options.strategy) {
-    auto strategy = sim::ParseStrategy(*options.strategy);
-    if (!strategy) return fmt::format("unknown strategy '{}' (random, pct, round-robin)", *options.strategy);
-    config.strategy = *strategy;
-  }
-  if (options.profile) {
-    auto profile = sim::PersistenceProfile::FromSpec(*options.profile);
-    if (!profile) {
-      return fmt::format("unknown profile '{}' ({})", *options.profile,
-                         fmt::join(sim::PersistenceProfile::Names(), ", "));
-    }
-    config.profile = *profile;
-  }
-  if (options.crashes) config.crashes = *options.crashes;
-  if (options.clients) config.clients = *options.clients;
-  if (options.ops_per_client) config.ops_per_client = *options.ops_per_client;
-  config.profile = config.profile.SizedToWorkload(config.PlannedOps());
-  return std::nullopt;
+  return BuildConfig(options.seed, options.config, config);
 }
 
 std::string ResultJson(const properties::ShardRunConfig& config,
                        const properties::ShardRunResult& result) {
-  nlohmann::json stats = nlohmann::json::object();
-  for (const properties::StatField& field : properties::StatFields(result.stats)) {
-    stats[std::string(field.name)] = field.value;
-  }
   nlohmann::json coverage = nlohmann::json::object();
   for (size_t mark = 0; mark < engine::kMarkCount; ++mark) {
     if (result.coverage[mark] != 0) coverage[std::string(engine::kMarkInfo[mark].name)] = result.coverage[mark];
   }
   const nlohmann::json json = {
       {"seed", config.seed},
-      {"config", config.Describe()},
+      {"config", properties::ConfigJson(config)},
       {"profile", config.profile.ToSpec()},
       {"passed", result.passed},
       {"failure", result.failure},
       {"invariant", result.invariant},
       {"trace_hash", fmt::format("{:016x}", result.trace_hash)},
       {"steps", result.steps},
-      {"stats", std::move(stats)},
+      {"stats", properties::StatsToJson(result.stats)},
       {"envelope", properties::EnvelopeToJson(result.envelope)},
       {"coverage", std::move(coverage)},
   };
@@ -92,20 +64,8 @@ int RunCommand(const RunOptions& options) {
     std::printf("config: %s\n", config.Describe().c_str());
     std::printf("result: %s\n", result.passed ? "PASS" : "FAIL");
     if (!result.passed) std::printf("failure: %s\n", result.failure.c_str());
-    std::printf("snapshots: %llu with WAL, %llu without, %llu restored; freezes: %llu; "
-                "merges: %llu\n",
-                (unsigned long long)result.stats.snapshots_with_wal,
-                (unsigned long long)result.stats.snapshots_without_wal,
-                (unsigned long long)result.stats.restores, (unsigned long long)result.stats.freezes,
-                (unsigned long long)result.stats.optimizations);
-    std::printf("steps: %llu, ops written: %llu, completed: %llu, reads checked: %llu, "
-                "process crashes: %llu, power losses: %llu, reloads: %llu\n",
-                (unsigned long long)result.steps, (unsigned long long)result.stats.ops_written,
-                (unsigned long long)result.stats.ops_completed,
-                (unsigned long long)result.stats.reads_checked,
-                (unsigned long long)result.stats.process_crashes,
-                (unsigned long long)result.stats.power_losses,
-                (unsigned long long)result.stats.reloads);
+    std::printf("steps: %llu\n%s", (unsigned long long)result.steps,
+                properties::StatsTable(result.stats, /*show_zeros=*/false).c_str());
   }
   std::printf("trace-hash: %016llx\n", (unsigned long long)result.trace_hash);
   return result.passed ? 0 : 1;

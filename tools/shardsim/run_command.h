@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "properties/shard_run.h"
+#include "tools/shardsim/config_flags.h"
 
 namespace shardsim {
 
@@ -16,16 +17,12 @@ struct RunOptions {
   bool json = false;
   bool trace = false;
   bool verbose = false;
-  std::optional<std::string> strategy;
-  std::optional<std::string> profile;
-  std::optional<int> crashes;
-  std::optional<int> clients;
-  std::optional<int> ops_per_client;
+  ConfigOverrides config;
 };
 
 void AddRunFlags(CLI::App& command, RunOptions& options);
 // Builds the run's config: the seed's swarm draw, then the overrides.
-// Returns an error message for an unknown strategy or profile.
+// Returns an error message for a value a knob does not take.
 std::optional<std::string> BuildConfig(const RunOptions& options,
                                        properties::ShardRunConfig& config);
 int RunCommand(const RunOptions& options);

@@ -20,13 +20,8 @@ void PrintOutcome(const properties::Scenario& scenario, const properties::ShardR
   std::printf("result: %s\n", result.stopped ? "STOPPED (--until)" : result.passed ? "PASS" : "FAIL");
   if (!result.passed) std::printf("invariant: %s\nfailure: %s\n", result.invariant.c_str(), result.failure.c_str());
   std::printf("expected: %s\n", scenario.expected_invariant.empty() ? "pass" : scenario.expected_invariant.c_str());
-  std::printf("steps: %llu, scenario steps: %zu, ops written: %llu, reads checked: %llu, process crashes: %llu, "
-              "power losses: %llu, snapshots: %llu, restores: %llu\n",
-              (unsigned long long)result.steps, scenario.StepCount(), (unsigned long long)result.stats.ops_written,
-              (unsigned long long)result.stats.reads_checked, (unsigned long long)result.stats.process_crashes,
-              (unsigned long long)result.stats.power_losses,
-              (unsigned long long)(result.stats.snapshots_with_wal + result.stats.snapshots_without_wal),
-              (unsigned long long)result.stats.restores);
+  std::printf("steps: %llu, scenario steps: %zu\n%s", (unsigned long long)result.steps, scenario.StepCount(),
+              properties::StatsTable(result.stats, /*show_zeros=*/false).c_str());
   std::printf("trace-hash: %016llx\n", (unsigned long long)result.trace_hash);
 }
 

@@ -1,0 +1,152 @@
+#include "tools/shardsim/campaign_report.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "engine/common/coverage.h"
+#include "tools/shardsim/campaign_shrink.h"
+
+namespace shardsim {
+
+namespace {
+
+std::string ReplayCommand(uint64_t seed, const CampaignOptions& options) {
+  return fmt::format("shardsim run --seed {}{}", seed, options.config.AsFlags());
+}
+
+void PrintFaults(const CampaignTotals& totals) {
+  const auto by_class = properties::InjectionsByClass(totals.envelope);
+  std::string classes;
+  for (size_t f = 0; f < sim::kFaultClassCount; ++f) {
+    if (by_class[f] == 0) continue;
+    classes += fmt::format("{}{} {}", classes.empty() ? "" : ", ", sim::FaultClassName(sim::FaultClass(f)), by_class[f]);
+  }
+  std::printf("faults: %llu of %llu seeds had some; injected: %s\n", (unsigned long long)totals.seeds_with_any_fault,
+              (unsigned long long)totals.seeds, classes.empty() ? "none" : classes.c_str());
+  std::printf("fault outcomes: %llu survived, %llu detected, %llu repaired, %llu silently lost\n",
+              (unsigned long long)totals.envelope.Total(properties::Outcome::kSurvived),
+              (unsigned long long)totals.envelope.Total(properties::Outcome::kDetected),
+              (unsigned long long)totals.envelope.Total(properties::Outcome::kRepaired),
+              (unsigned long long)totals.envelope.Total(properties::Outcome::kLost));
+}
+
+void PrintCoverage(const CampaignTotals& totals) {
+  std::printf("coverage marks (hits):\n");
+  for (const engine::MarkInfo& mark : engine::kMarkInfo) {
+    const auto it = totals.coverage.find(std::string(mark.name));
+    const uint64_t hits = it == totals.coverage.end() ? 0 : it->second;
+    std::printf("  %-36s %10llu%s\n", std::string(mark.name).c_str(), (unsigned long long)hits,
+                hits == 0 ? "   NEVER HIT" : "");
+  }
+}
+
+nlohmann::json FailureJson(const std::string& invariant, const std::vector<nlohmann::json>& runs,
+                           const CampaignTotals& totals, const CampaignOptions& options) {
+  nlohmann::json failure = {{"invariant", invariant},
+                            {"count", runs.size()},
+                            {"first_seed", runs.front().value("seed", 0ull)},
+                            {"first_failure_seconds", totals.first_failure_seconds.at(invariant)},
+                            {"failure", runs.front().value("failure", "")},
+                            {"profile", runs.front().value("profile", "")},
+                            {"replay", ReplayCommand(runs.front().value("seed", 0ull), options)}};
+  // Every failing seed (bounded), so each can be replayed after the fix.
+  constexpr size_t kSeedsListed = 1000;
+  nlohmann::json seeds = nlohmann::json::array();
+  for (size_t i = 0; i < runs.size() && i < kSeedsListed; ++i) seeds.push_back(runs[i].value("seed", 0ull));
+  failure["seeds"] = std::move(seeds);
+  if (const auto it = totals.shrunk.find(invariant); it != totals.shrunk.end()) failure.update(it->second);
+  return failure;
+}
+
+}  // namespace
+
+void PrintProgress(const CampaignTotals& totals, double elapsed_seconds, std::optional<uint64_t> planned) {
+  const double rate = elapsed_seconds > 0 ? totals.seeds / elapsed_seconds : 0;
+  std::string bar;
+  if (planned && *planned > 0) {
+    const int filled = static_cast<int>(30.0 * totals.seeds / *planned);
+    bar = fmt::format("[{:<30}] ", std::string(std::min(filled, 30), '#'));
+  }
+  std::fprintf(stderr, "\r%s%llu seeds, %llu failed, %.1f seeds/s, %.0fs   ", bar.c_str(),
+               (unsigned long long)totals.seeds, (unsigned long long)totals.failed, rate, elapsed_seconds);
+  if (!isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");
+  std::fflush(stderr);
+}
+
+void PrintFailureNow(const nlohmann::json& run) {
+  std::fprintf(stderr, "\rFAIL seed %llu: %s (profile %s)\n", (unsigned long long)run.value("seed", 0ull),
+               InvariantOf(run).c_str(), run.value("profile", std::string("?")).c_str());
+}
+
+void PrintSummary(const CampaignTotals& totals, double elapsed_seconds, const CampaignOptions& options) {
+  const double seconds = elapsed_seconds;
+  std::printf("campaign: %llu seeds, %llu passed, %llu failed in %.1fs (%.1f seeds/s, %.0f simulated ops/s)\n",
+              (unsigned long long)totals.seeds, (unsigned long long)totals.passed,
+              (unsigned long long)totals.failed, seconds, seconds > 0 ? totals.seeds / seconds : 0,
+              seconds > 0 ? totals.stats.ops_written / seconds : 0);
+  std::printf("counters (summed over seeds):\n%s", properties::StatsTable(totals.stats, /*show_zeros=*/true).c_str());
+  PrintFaults(totals);
+  if (options.coverage || options.require_coverage) PrintCoverage(totals);
+}
+
+void ReportFailures(CampaignTotals& totals, const CampaignOptions& options) {
+  for (const auto& [invariant, runs] : totals.failures) {
+    const uint64_t seed = runs.front().value("seed", 0ull);
+    std::printf("FAILURE x%zu: %s (first after %.1fs)\n  first: seed %llu: %s\n  profile: %s\n  replay: %s --verbose\n",
+                runs.size(), invariant.c_str(), totals.first_failure_seconds.at(invariant), (unsigned long long)seed,
+                runs.front().value("failure", "").c_str(), runs.front().value("profile", "").c_str(),
+                ReplayCommand(seed, options).c_str());
+    if (options.shrink_replays == 0) continue;
+    if (auto shrunk = ShrinkFailure(seed, invariant, options)) {
+      std::printf("  shrunk: %s (%zu steps, was %zu)\n  replay: shardsim replay %s --trace\n",
+                  shrunk->value("scenario", "").c_str(), shrunk->value("shrunk_steps", size_t{0}),
+                  shrunk->value("original_steps", size_t{0}), shrunk->value("scenario", "").c_str());
+      totals.shrunk[invariant] = *shrunk;
+    } else {
+      std::printf("  (not shrunk: the failure does not replay in-process, e.g. an abort)\n");
+    }
+  }
+}
+
+nlohmann::json SummaryJson(const CampaignTotals& totals, double elapsed_seconds, const CampaignOptions& options) {
+  nlohmann::json failures = nlohmann::json::array();
+  for (const auto& [invariant, runs] : totals.failures) failures.push_back(FailureJson(invariant, runs, totals, options));
+  return {{"seeds", totals.seeds},
+          {"passed", totals.passed},
+          {"failed", totals.failed},
+          {"profile", options.config.Value("profile").value_or("drawn per seed")},
+          {"config_overrides", options.config.ToJson()},
+          {"steps", totals.steps},
+          {"stats", properties::StatsToJson(totals.stats)},
+          {"faults", FaultsJson(totals)},
+          {"coverage", CoverageJson(totals)},
+          {"elapsed_seconds", elapsed_seconds},
+          {"seeds_per_second", elapsed_seconds > 0 ? totals.seeds / elapsed_seconds : 0},
+          {"simulated_ops_per_second", elapsed_seconds > 0 ? totals.stats.ops_written / elapsed_seconds : 0},
+          {"failures", failures}};
+}
+
+bool CheckCoverage(const CampaignTotals& totals, const CampaignOptions& options) {
+  const auto unhit = UnhitMarks(totals);
+  if (!unhit.empty()) {
+    std::printf("COVERAGE: %zu marks never hit: %s\n", unhit.size(), fmt::format("{}", fmt::join(unhit, ", ")).c_str());
+  }
+  // Every fault class must have been injected too, unless one profile for
+  // every seed may turn faults off.
+  const bool one_profile = options.config.Given("profile");
+  const auto never_injected = one_profile ? std::vector<std::string>{} : NeverInjected(totals);
+  if (!never_injected.empty()) {
+    std::printf("COVERAGE: %zu fault classes never injected: %s\n", never_injected.size(),
+                fmt::format("{}", fmt::join(never_injected, ", ")).c_str());
+  }
+  if (!unhit.empty() || !never_injected.empty()) return false;
+  std::printf("coverage: every mark hit%s\n", one_profile ? "" : ", every fault class injected");
+  return true;
+}
+
+}  // namespace shardsim

@@ -1,0 +1,37 @@
+// The campaign's reporter: the progress line while it runs, and the summary,
+// the failures (shrunk into scenarios), the coverage check and the JSON
+// summary when it ends. Reads the totals; writes only to stdout, stderr and
+// the --json file.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "tools/shardsim/campaign.h"
+#include "tools/shardsim/campaign_totals.h"
+
+namespace shardsim {
+
+// "[####    ] 1234 seeds, 0 failed, 512.3 seeds/s, 12s" on stderr; the bar
+// only when the number of seeds is known.
+void PrintProgress(const CampaignTotals& totals, double elapsed_seconds, std::optional<uint64_t> planned);
+
+// Said at once: a long campaign's failures are worth starting on before it
+// ends (the summary repeats them with shrunk scenarios).
+void PrintFailureNow(const nlohmann::json& run);
+
+// The headline, every counter, the faults and (if asked) the coverage marks.
+void PrintSummary(const CampaignTotals& totals, double elapsed_seconds, const CampaignOptions& options);
+
+// Each distinct failure: its first seed, the command that replays it, and
+// (unless --shrink-replays 0) its shrunk scenario, recorded in totals.shrunk.
+void ReportFailures(CampaignTotals& totals, const CampaignOptions& options);
+
+nlohmann::json SummaryJson(const CampaignTotals& totals, double elapsed_seconds, const CampaignOptions& options);
+
+// --require-coverage: prints what was never reached; false if anything was not.
+bool CheckCoverage(const CampaignTotals& totals, const CampaignOptions& options);
+
+}  // namespace shardsim

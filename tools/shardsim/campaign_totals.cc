@@ -1,0 +1,110 @@
+#include "tools/shardsim/campaign_totals.h"
+
+#include "engine/common/assert.h"
+#include "engine/common/coverage.h"
+
+namespace shardsim {
+
+namespace {
+
+void AbsorbEnvelope(CampaignTotals& totals, const nlohmann::json& run) {
+  const auto it = run.find("envelope");
+  if (it == run.end()) return;
+  auto envelope = properties::EnvelopeFromJson(*it);
+  if (!envelope.ok()) return;
+  totals.envelope.Add(*envelope);
+  const auto by_class = properties::InjectionsByClass(*envelope);
+  bool any = false;
+  for (size_t f = 0; f < by_class.size(); ++f) {
+    if (by_class[f] == 0) continue;
+    ++totals.seeds_with_fault[f];
+    any = true;
+  }
+  totals.seeds_with_any_fault += any;
+}
+
+void AbsorbCoverage(CampaignTotals& totals, const nlohmann::json& run) {
+  const auto it = run.find("coverage");
+  if (it == run.end() || !it->is_object()) return;
+  for (const auto& [mark, hits] : it->items()) {
+    if (hits.is_number_unsigned()) totals.coverage[mark] += hits.get<uint64_t>();
+  }
+}
+
+}  // namespace
+
+std::string InvariantOf(const nlohmann::json& run) {
+  const std::string invariant = run.value("invariant", "");
+  return invariant.empty() ? "run-outcome" : invariant;
+}
+
+bool Absorb(CampaignTotals& totals, const nlohmann::json& run, double elapsed_seconds) {
+  SS_ASSERT(totals.passed + totals.failed == totals.seeds);
+  ++totals.seeds;
+  totals.steps += run.value("steps", 0ull);
+  if (const auto it = run.find("stats"); it != run.end()) {
+    properties::AddStats(totals.stats, properties::StatsFromJson(*it));
+  }
+  AbsorbEnvelope(totals, run);
+  AbsorbCoverage(totals, run);
+  const bool passed = run.value("passed", false);
+  if (passed) {
+    ++totals.passed;
+  } else {
+    ++totals.failed;
+    const std::string invariant = InvariantOf(run);
+    totals.failures[invariant].push_back(run);
+    totals.first_failure_seconds.emplace(invariant, elapsed_seconds);
+  }
+  SS_ASSERT(totals.passed + totals.failed == totals.seeds);
+  return !passed;
+}
+
+nlohmann::json CoverageJson(const CampaignTotals& totals) {
+  nlohmann::json coverage = nlohmann::json::object();
+  for (const engine::MarkInfo& mark : engine::kMarkInfo) {
+    const auto it = totals.coverage.find(std::string(mark.name));
+    coverage[std::string(mark.name)] = it == totals.coverage.end() ? 0 : it->second;
+  }
+  return coverage;
+}
+
+std::vector<std::string> UnhitMarks(const CampaignTotals& totals) {
+  std::vector<std::string> unhit;
+  for (const engine::MarkInfo& mark : engine::kMarkInfo) {
+    const auto it = totals.coverage.find(std::string(mark.name));
+    if (it == totals.coverage.end() || it->second == 0) unhit.emplace_back(mark.name);
+  }
+  return unhit;
+}
+
+std::vector<std::string> NeverInjected(const CampaignTotals& totals) {
+  std::vector<std::string> never;
+  const auto injected = properties::InjectionsByClass(totals.envelope);
+  for (size_t f = 0; f < injected.size(); ++f) {
+    if (injected[f] == 0) never.emplace_back(sim::FaultClassName(sim::FaultClass(f)));
+  }
+  return never;
+}
+
+nlohmann::json FaultsJson(const CampaignTotals& totals) {
+  nlohmann::json injected = nlohmann::json::object(), seeds = nlohmann::json::object();
+  const auto by_class = properties::InjectionsByClass(totals.envelope);
+  for (size_t f = 0; f < sim::kFaultClassCount; ++f) {
+    const std::string name(sim::FaultClassName(sim::FaultClass(f)));
+    injected[name] = by_class[f];
+    seeds[name] = totals.seeds_with_fault[f];
+  }
+  nlohmann::json outcomes = nlohmann::json::object();
+  for (size_t o = 0; o < properties::kOutcomeCount; ++o) {
+    outcomes[std::string(properties::OutcomeName(properties::Outcome(o)))] =
+        totals.envelope.Total(properties::Outcome(o));
+  }
+  return {{"injected", std::move(injected)},
+          {"seeds_with", std::move(seeds)},
+          {"seeds_with_any", totals.seeds_with_any_fault},
+          {"outcomes", std::move(outcomes)},
+          {"envelope", properties::EnvelopeToJson(totals.envelope)}};
+}
+
+}  // namespace shardsim

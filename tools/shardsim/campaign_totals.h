@@ -1,0 +1,46 @@
+// The campaign's reducer: what the runs of a campaign add up to. Workers
+// report each seed as one JSON line (`shardsim run --json`'s object); the
+// totals absorb those lines in any order and are what the reporter prints.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "properties/fault_ledger.h"
+#include "properties/run_stats.h"
+#include "sim/fs/injection.h"
+
+namespace shardsim {
+
+struct CampaignTotals {
+  uint64_t seeds = 0, passed = 0, failed = 0, steps = 0;
+  properties::ShardRunStats stats;  // every counter, summed over seeds
+  properties::Envelope envelope;    // what became of every injected fault
+  std::array<uint64_t, sim::kFaultClassCount> seeds_with_fault{};  // seeds with >= 1 injection, by class
+  uint64_t seeds_with_any_fault = 0;
+  std::map<std::string, uint64_t> coverage;                      // mark -> hits
+  std::map<std::string, std::vector<nlohmann::json>> failures;   // invariant -> failing runs
+  std::map<std::string, double> first_failure_seconds;           // invariant -> when first seen
+  std::map<std::string, nlohmann::json> shrunk;                  // invariant -> scenario file facts
+};
+
+// The invariant a failing run's line names ("run-outcome" for an abort).
+std::string InvariantOf(const nlohmann::json& run);
+
+// Adds one seed's line. Returns true when the run failed.
+bool Absorb(CampaignTotals& totals, const nlohmann::json& run, double elapsed_seconds);
+
+// Every coverage mark, hit or not, so that a reader sees what was never reached.
+nlohmann::json CoverageJson(const CampaignTotals& totals);
+std::vector<std::string> UnhitMarks(const CampaignTotals& totals);
+// Fault classes with no injection at all.
+std::vector<std::string> NeverInjected(const CampaignTotals& totals);
+// Injections and seeds by fault class, outcomes, and the envelope.
+nlohmann::json FaultsJson(const CampaignTotals& totals);
+
+}  // namespace shardsim
