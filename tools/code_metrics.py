@@ -24,6 +24,7 @@ SOURCE_SUFFIXES = (".cc", ".h")
 MAX_FUNCTION_LINES = 70
 MAX_FILE_LINES = 500
 MIN_ASSERTIONS_PER_FUNCTION = 1.0
+MAX_FOLDER_SHARE = 0.25
 
 # Test code and test-only helpers: the rules are about what ships.
 TEST_FILE = re.compile(r"(_test\.cc|_test_util\.h|_test_model\.h|/planted_fault_env\.h|"
@@ -91,11 +92,20 @@ def main():
     print(f"longest engine functions (rule: <= {MAX_FUNCTION_LINES} lines):")
     for name, path, first, last in longest[:options.top]:
         print(f"  {last - first + 1:4d}  {name}  {path}:{first}")
+    shares = {}
+    for path in engine:
+        folder = "/".join(path.split("/")[:2])
+        shares[folder] = shares.get(folder, 0) + count_lines(path)
+    total_lines = max(1, sum(shares.values()))
+    print(f"production lines per folder (rule: <= {MAX_FOLDER_SHARE:.0%} of {total_lines}):")
+    for folder, lines in sorted(shares.items(), key=lambda item: -item[1]):
+        print(f"  {lines:5d}  {lines / total_lines:5.1%}  {folder}")
     print(f"production files over {MAX_FILE_LINES} lines: {len(long_files)}")
     for path, lines in long_files:
         print(f"  {lines:4d}  {path}")
 
     broken = (ratio < MIN_ASSERTIONS_PER_FUNCTION or long_files or
+              (options.folder == "engine" and max(shares.values()) > MAX_FOLDER_SHARE * total_lines) or
               (longest and longest[0][3] - longest[0][2] + 1 > MAX_FUNCTION_LINES))
     return 1 if options.check and broken else 0
 
