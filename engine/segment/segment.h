@@ -37,6 +37,11 @@
 
 namespace engine {
 
+namespace segment_load {
+struct ComponentLogs;   // each component log's intact batches
+struct DecodedEntries;  // the entries they hold
+}  // namespace segment_load
+
 class Segment final : public SegmentEntry {
  public:
   // With `complete` false the completion marker is not written: the caller
@@ -44,6 +49,7 @@ class Segment final : public SegmentEntry {
   // optimizer's build). `indexes` are in the first payload_index.json, so
   // they are durable with the segment (the version stays none): an index op
   // already acked in the WAL would never reach the segment again.
+  // InvalidArgument for a dimension over segment_format::kMaxVectorDimension.
   static absl::StatusOr<std::unique_ptr<Segment>> Create(
       FileSystem& fs, std::string dir, CollectionConfig config, bool appendable, bool complete = true,
       const std::map<std::string, FieldType>& indexes = {});
@@ -126,12 +132,23 @@ class Segment final : public SegmentEntry {
                                      const std::function<void(Payload&)>& change);
   bool Visible(PointId id, const PointRecord& record, const Filter* filter) const;
 
+  // Flush, in steps (segment_storage.cc).
+  struct DirtyBatches;  // one batch body per component log
+  DirtyBatches EncodeDirtyPoints() const;
+  absl::Status CutUncommittedTails();
   absl::Status FlushComponentsInOrder(std::optional<SeqNumber> flushing_version);
   absl::Status AppendBatch(const std::string& log, const std::string& body);
   absl::Status WriteSegmentJson(std::optional<SeqNumber> version);
   // payload_index.json's contents: each indexed field and its type.
   std::string IndexJson() const;
+
+  // Load, in steps (segment_load.cc).
   absl::Status LoadFromDisk();
+  absl::Status ReadComponentLogs(segment_load::ComponentLogs& logs);
+  // A point exists at its durable version, with the data of that version.
+  absl::Status RebuildPoints(const segment_load::DecodedEntries& entries);
+  absl::Status LoadPayloadIndex();
+
   std::string PathOf(std::string_view name) const;
 
   FileSystem& fs_;
