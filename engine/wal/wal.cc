@@ -73,8 +73,10 @@ absl::StatusOr<uint64_t> Wal::Append(std::string_view entry) {
         fmt::format("WAL entry of {} bytes does not fit a {}-byte segment", entry.size(),
                     options_.segment_capacity_bytes));
   }
-  if (segments_.empty() ||
-      segments_.back().size_bytes + entry_bytes > options_.segment_capacity_bytes) {
+  // A segment holding no entry takes the entry whatever its size: a new one
+  // would be named after the same index.
+  if (segments_.empty() || (!segments_.back().offsets.empty() &&
+                            segments_.back().size_bytes + entry_bytes > options_.segment_capacity_bytes)) {
     // A segment is closed only once durable, so that a bad entry in a closed
     // segment is corruption, never an unsynced tail.
     if (auto status = Sync(); !status.ok()) return status;
