@@ -94,6 +94,8 @@ absl::StatusOr<bool> ProxySegment::DeletePoint(SeqNumber op_num, PointId id) {
 
 absl::StatusOr<bool> ProxySegment::CreateFieldIndex(SeqNumber op_num, const std::string& key,
                                                     FieldType type) {
+  SS_ASSERT(type == FieldType::kKeyword || type == FieldType::kInteger, "index on {} of type {}", key,
+            static_cast<int>(type));
   const auto current = version();
   if (current && *current > op_num) return false;
   AssertNoNewerIndexChange(key, op_num);
@@ -129,12 +131,17 @@ absl::Status ProxySegment::ApplyRecorded(SegmentEntry& target) const {
   std::sort(changes.begin(), changes.end(),
             [](const auto& a, const auto& b) { return a.first != b.first ? a.first < b.first : *a.second < *b.second; });
   for (const auto& [op_num, key] : changes) {
+    // version() covers every recorded change.
+    SS_ASSERT(op_num <= own_version_.value_or(0), "proxy of {}: index change at {} past version {}",
+              wrapped_->directory(), op_num, own_version_.value_or(0));
     const IndexChange& change = index_changes_.at(*key);
     auto applied = change.create ? target.CreateFieldIndex(op_num, *key, *change.create)
                                  : target.DeleteFieldIndex(op_num, *key);
     if (!applied.ok()) return applied.status();
   }
   for (const auto& [id, op_num] : deleted_) {
+    SS_ASSERT(op_num <= own_version_.value_or(0), "proxy of {}: delete at {} past version {}",
+              wrapped_->directory(), op_num, own_version_.value_or(0));
     auto deleted = target.DeletePoint(op_num, id);
     if (!deleted.ok()) return deleted.status();
   }
@@ -190,6 +197,7 @@ std::vector<ScoredPoint> ProxySegment::Search(const Vector& query, const Filter*
                                               size_t k) const {
   const size_t wanted = k > SIZE_MAX - deleted_.size() ? SIZE_MAX : k + deleted_.size();
   std::vector<ScoredPoint> hits = wrapped_->Search(query, filter, wanted);
+  SS_ASSERT(hits.size() <= wanted, "proxy of {}: {} hits for top {}", wrapped_->directory(), hits.size(), wanted);
   std::erase_if(hits, [&](const ScoredPoint& hit) { return deleted_.contains(hit.id); });
   if (hits.size() > k) hits.resize(k);
   return hits;

@@ -148,6 +148,9 @@ absl::StatusOr<bool> Segment::ClearPayload(SeqNumber op_num, PointId id) {
 
 absl::StatusOr<bool> Segment::CreateFieldIndex(SeqNumber op_num, const std::string& key,
                                                FieldType type) {
+  // payload_index.json can name no other type.
+  SS_ASSERT(type == FieldType::kKeyword || type == FieldType::kInteger, "index on {} of type {}", key,
+            static_cast<int>(type));
   if (version_ && *version_ > op_num) return false;
   if (index_.Has(key)) index_.Drop(key);
   const bool created = index_.Create(key, type);
@@ -219,7 +222,10 @@ std::vector<ScoredPoint> Segment::Search(const Vector& query, const Filter* filt
   const Vector prepared = PreprocessVector(config_.distance, query);
   std::vector<ScoredPoint> hits;
   for (const auto& [id, record] : points_) {
-    if (Visible(id, record, filter)) hits.push_back({id, Score(config_.distance, prepared, record.vector)});
+    if (!Visible(id, record, filter)) continue;
+    SS_ASSERT(record.vector.size() == prepared.size(), "{}: point {} has a vector of dimension {}", dir_, id,
+              record.vector.size());
+    hits.push_back({id, Score(config_.distance, prepared, record.vector)});
   }
   const size_t keep = std::min(k, hits.size());
   std::partial_sort(hits.begin(), hits.begin() + keep, hits.end(), BetterHit);

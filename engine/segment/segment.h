@@ -58,7 +58,7 @@ class Segment final : public SegmentEntry {
   // inputs had applied, not only the ones that touched surviving points).
   void RaiseVersion(SeqNumber version) { version_ = std::max(version_.value_or(0), version); }
   // Moves the segment's directory (renamed by the caller) to `new_dir`.
-  void set_directory(std::string new_dir) { dir_ = std::move(new_dir); }
+  void set_directory(std::string new_dir);
   static absl::StatusOr<std::unique_ptr<Segment>> Load(FileSystem& fs, std::string dir);
   static absl::StatusOr<bool> IsComplete(FileSystem& fs, std::string_view dir);
   static constexpr char kCompletionMarker[] = "COMPLETE";
@@ -120,8 +120,8 @@ class Segment final : public SegmentEntry {
     Payload payload = Payload::object();
   };
 
-  Segment(FileSystem& fs, std::string dir, CollectionConfig config, bool appendable)
-      : fs_(fs), dir_(std::move(dir)), config_(config), appendable_(appendable) {}
+  // REQUIRES: config.dimension <= segment_format::kMaxVectorDimension.
+  Segment(FileSystem& fs, std::string dir, CollectionConfig config, bool appendable);
 
   // The version rule; returns the live record to change, or null to skip.
   PointRecord* Target(SeqNumber op_num, PointId id);

@@ -119,36 +119,12 @@ std::optional<std::string_view> DecodeBatchAt(std::string_view data, uint64_t of
   return body;
 }
 
-const char* BodyReader::Take(size_t length) {
+std::optional<std::string_view> BodyReader::Take(size_t length) {
   SS_ASSERT(at_ <= body_.size(), "reader at {} past a {}-byte body", at_, body_.size());
-  if (body_.size() - at_ < length) return nullptr;
-  const char* taken = body_.data() + at_;
+  if (body_.size() - at_ < length) return std::nullopt;
+  const std::string_view taken = body_.substr(at_, length);
   at_ += length;
   return taken;
-}
-
-bool BodyReader::Fixed32(uint32_t& out) {
-  const char* bytes = Take(4);
-  if (bytes != nullptr) out = GetFixed32(bytes);
-  return bytes != nullptr;
-}
-
-bool BodyReader::Fixed64(uint64_t& out) {
-  const char* bytes = Take(8);
-  if (bytes != nullptr) out = GetFixed64(bytes);
-  return bytes != nullptr;
-}
-
-bool BodyReader::Byte(uint8_t& out) {
-  const char* bytes = Take(1);
-  if (bytes != nullptr) out = static_cast<uint8_t>(*bytes);
-  return bytes != nullptr;
-}
-
-bool BodyReader::Bytes(size_t length, std::string_view& out) {
-  const char* bytes = Take(length);
-  if (bytes != nullptr) out = std::string_view(bytes, length);
-  return bytes != nullptr;
 }
 
 namespace {
@@ -158,8 +134,10 @@ void EncodeKey(std::string& body, EntryKey key) {
   PutFixed64(body, key.version);
 }
 
-bool DecodeKey(BodyReader& reader, EntryKey& key) {
-  return reader.Fixed64(key.id) && reader.Fixed64(key.version);
+// REQUIRES: `entry` starts with a whole key.
+EntryKey DecodeKey(std::string_view entry) {
+  SS_ASSERT(entry.size() >= kEntryKeyBytes, "an entry of {} bytes has no key", entry.size());
+  return {GetFixed64(entry.data() + kEntryIdOffset), GetFixed64(entry.data() + kEntryVersionOffset)};
 }
 
 // Bit patterns, not float equality: a NaN component must read back too.
@@ -193,11 +171,10 @@ void EncodeIdMapEntry(std::string& body, EntryKey key, bool deleted) {
 }
 
 bool DecodeIdMapEntry(BodyReader& reader, EntryKey& key, bool& deleted) {
-  const size_t start = reader.consumed_bytes();
-  uint8_t flag = 0;
-  if (!DecodeKey(reader, key) || !reader.Byte(flag)) return false;
-  deleted = flag != 0;
-  SS_ASSERT(reader.consumed_bytes() - start == kIdMapEntryBytes);
+  const std::optional<std::string_view> entry = reader.Take(kIdMapEntryBytes);
+  if (!entry) return false;
+  key = DecodeKey(*entry);
+  deleted = (*entry)[kIdMapDeletedOffset] != 0;
   return true;
 }
 
@@ -212,9 +189,9 @@ void EncodeVersionEntry(std::string& body, EntryKey key) {
 }
 
 bool DecodeVersionEntry(BodyReader& reader, EntryKey& key) {
-  const size_t start = reader.consumed_bytes();
-  if (!DecodeKey(reader, key)) return false;
-  SS_ASSERT(reader.consumed_bytes() - start == kVersionEntryBytes);
+  const std::optional<std::string_view> entry = reader.Take(kVersionEntryBytes);
+  if (!entry) return false;
+  key = DecodeKey(*entry);
   return true;
 }
 
@@ -235,18 +212,18 @@ void EncodeVectorEntry(std::string& body, EntryKey key, const Vector& vector) {
 }
 
 bool DecodeVectorEntry(BodyReader& reader, EntryKey& key, Vector& vector) {
-  uint32_t dimension = 0;
-  std::string_view components;
-  if (!DecodeKey(reader, key) || !reader.Fixed32(dimension) || dimension > kMaxVectorDimension ||
-      !reader.Bytes(kVectorComponentBytes * size_t{dimension}, components)) {
-    return false;
-  }
+  const std::optional<std::string_view> header = reader.Take(kVectorEntryHeaderBytes);
+  if (!header) return false;
+  const uint32_t dimension = GetFixed32(header->data() + kVectorDimensionOffset);
+  if (dimension > kMaxVectorDimension) return false;
+  const std::optional<std::string_view> components = reader.Take(kVectorComponentBytes * size_t{dimension});
+  if (!components) return false;
+  key = DecodeKey(*header);
   vector.clear();
   vector.reserve(dimension);
   for (uint32_t i = 0; i < dimension; ++i) {
-    vector.push_back(std::bit_cast<float>(GetFixed32(components.data() + kVectorComponentBytes * i)));
+    vector.push_back(std::bit_cast<float>(GetFixed32(components->data() + kVectorComponentBytes * i)));
   }
-  SS_ASSERT(vector.size() == dimension);
   return true;
 }
 
@@ -266,10 +243,12 @@ void EncodePayloadEntry(std::string& body, EntryKey key, std::string_view json) 
 }
 
 bool DecodePayloadEntry(BodyReader& reader, EntryKey& key, std::string_view& json) {
-  const size_t start = reader.consumed_bytes();
-  uint32_t length = 0;
-  if (!DecodeKey(reader, key) || !reader.Fixed32(length) || !reader.Bytes(length, json)) return false;
-  SS_ASSERT(reader.consumed_bytes() - start == kPayloadEntryHeaderBytes + json.size());
+  const std::optional<std::string_view> header = reader.Take(kPayloadEntryHeaderBytes);
+  if (!header) return false;
+  const std::optional<std::string_view> text = reader.Take(GetFixed32(header->data() + kPayloadLengthOffset));
+  if (!text) return false;
+  key = DecodeKey(*header);
+  json = *text;
   return true;
 }
 

@@ -71,12 +71,17 @@ constexpr uint64_t kBatchCrcOffset = 4;
 // A reader treats a longer batch as damage, so a writer never makes one.
 constexpr uint64_t kMaxBatchBodyBytes = 64 << 20;
 
-// Entries.
-constexpr size_t kEntryKeyBytes = 16;  // u64 id, u64 version
+// Entries: the key, then the fields of the log's kind.
+constexpr size_t kEntryIdOffset = 0;
+constexpr size_t kEntryVersionOffset = 8;
+constexpr size_t kEntryKeyBytes = 16;
+constexpr size_t kIdMapDeletedOffset = kEntryKeyBytes;
 constexpr size_t kIdMapEntryBytes = kEntryKeyBytes + 1;
 constexpr size_t kVersionEntryBytes = kEntryKeyBytes;
+constexpr size_t kVectorDimensionOffset = kEntryKeyBytes;
 constexpr size_t kVectorEntryHeaderBytes = kEntryKeyBytes + 4;
 constexpr size_t kVectorComponentBytes = 4;
+constexpr size_t kPayloadLengthOffset = kEntryKeyBytes;
 constexpr size_t kPayloadEntryHeaderBytes = kEntryKeyBytes + 4;
 // A decoder refuses a longer vector (a damaged count would allocate wildly).
 constexpr uint32_t kMaxVectorDimension = 1u << 20;
@@ -104,15 +109,11 @@ class BodyReader {
   explicit BodyReader(std::string_view body) : body_(body) {}
   bool done() const { return at_ >= body_.size(); }
   size_t consumed_bytes() const { return at_; }
-  bool Fixed32(uint32_t& out);
-  bool Fixed64(uint64_t& out);
-  bool Byte(uint8_t& out);
-  bool Bytes(size_t length, std::string_view& out);
+  // The next `length` bytes, consumed; nullopt (nothing consumed) when
+  // fewer are left.
+  std::optional<std::string_view> Take(size_t length);
 
  private:
-  // Consumes `length` bytes and points at them, or returns null at the end.
-  const char* Take(size_t length);
-
   std::string_view body_;
   size_t at_ = 0;
 };

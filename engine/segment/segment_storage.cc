@@ -21,6 +21,19 @@ using segment_format::kSegmentJson;
 using segment_format::kVectorsLog;
 using segment_format::kVersionsLog;
 
+Segment::Segment(FileSystem& fs, std::string dir, CollectionConfig config, bool appendable)
+    : fs_(fs), dir_(std::move(dir)), config_(config), appendable_(appendable) {
+  SS_ASSERT(!dir_.empty());
+  // Create and Load refuse a larger one: the log codecs could not hold it.
+  SS_ASSERT(config_.dimension <= segment_format::kMaxVectorDimension, "{}: dimension {}", dir_,
+            config_.dimension);
+}
+
+void Segment::set_directory(std::string new_dir) {
+  SS_ASSERT(!new_dir.empty() && new_dir != dir_, "{}: moved to '{}'", dir_, new_dir);
+  dir_ = std::move(new_dir);
+}
+
 std::string Segment::PathOf(std::string_view name) const {
   SS_ASSERT(!name.empty() && name.find('/') == std::string_view::npos, "{}: '{}' is not a file name", dir_,
             name);

@@ -154,6 +154,7 @@ absl::Status Wal::Sync() {
     if (auto status = fs_.SyncDir(dir_); !status.ok()) return Stop(status);
     dir_unsynced_ = false;
   }
+  SS_ASSERT(first_index_ <= next_index(), "{}: first index {} past the end {}", dir_, first_index_, next_index());
   synced_next_index_ = next_index();
   return absl::OkStatus();
 }
@@ -219,6 +220,8 @@ absl::Status Wal::Ack(uint64_t index) {
     ++removable;
   }
   for (size_t i = 0; i < removable; ++i) {
+    // Only closed segments go, and a segment is closed once durable.
+    SS_ASSERT(!segments_[i].unsynced, "{}: removing {} unsynced", dir_, segments_[i].name);
     if (auto status = fs_.Unlink(PathOf(segments_[i].name)); !status.ok()) return status;
   }
   segments_.erase(segments_.begin(), segments_.begin() + removable);

@@ -76,9 +76,9 @@ std::string SegmentName(uint64_t start) {
 std::optional<uint64_t> ParseSegmentName(std::string_view name) {
   SS_ASSERT(name.starts_with(kSegmentPrefix), "{} is not a segment name", name);
   const std::string_view digits = name.substr(sizeof kSegmentPrefix - 1);
-  const bool all_digits = std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (digits.size() != kSegmentNameDigits || !all_digits) return std::nullopt;
-  // from_chars reports a value past 2^64 - 1 (stoull would throw).
+  if (digits.size() != kSegmentNameDigits) return std::nullopt;
+  // from_chars takes digits only (no sign, space or base prefix) and reports
+  // a value past 2^64 - 1 (stoull would throw); all must be consumed.
   uint64_t start = 0;
   const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), start);
   if (error != std::errc() || end != digits.data() + digits.size()) return std::nullopt;

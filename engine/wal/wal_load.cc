@@ -4,6 +4,7 @@
 // rewrite what only the page cache held.
 #include <algorithm>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -34,6 +35,7 @@ std::pair<std::string, std::string> Wal::EmptyWalFile(uint64_t first_index) {
 }
 
 absl::Status Wal::CreateEmpty(FileSystem& fs, std::string dir, uint64_t first_index) {
+  SS_ASSERT(!dir.empty());
   if (auto status = EnsureDir(fs, dir); !status.ok()) return status;
   auto entries = fs.ListDir(dir);
   if (!entries.ok()) return entries.status();
@@ -238,7 +240,10 @@ absl::Status Wal::CutTornTail(uint64_t cut_at) {
 }
 
 absl::Status Wal::RemoveLeftoverSegments(const LoadState& state) {
+  std::set<std::string> live;
+  for (const Segment& segment : segments_) live.insert(segment.name);
   for (const std::string& name : state.unused_segments) {
+    SS_ASSERT(!live.contains(name), "{}: removing {}, a segment still in the log", dir_, name);
     if (auto status = fs_.Unlink(PathOf(name)); !status.ok()) return status;
     load_repairs_.push_back(fmt::format("removed {}, a WAL segment never written", PathOf(name)));
   }
@@ -251,6 +256,7 @@ absl::Status Wal::RemoveLeftoverSegments(const LoadState& state) {
     if (auto status = fs_.SyncDir(dir_); !status.ok()) return status;
   }
   for (const std::string& name : state.truncated_segments) {
+    SS_ASSERT(!live.contains(name), "{}: removing {}, a segment still in the log", dir_, name);
     if (auto status = fs_.Unlink(PathOf(name)); !status.ok()) return status;
     load_repairs_.push_back(fmt::format("removed {}, wholly below first index {} (an interrupted truncation)",
                                         PathOf(name), first_index_));
@@ -270,6 +276,9 @@ absl::StatusOr<std::pair<uint64_t, bool>> Wal::LoadSegment(Segment& segment) {
   for (uint64_t slot = 0; slot < wal_format::kSlotCount; ++slot) {
     segment.slot_bytes[slot] = wal_format::DecodeSlot(data.substr(slot * kSlotBytes, kSlotBytes)).value_or(0);
   }
+  // The header's length is the larger of what the intact slots vouch for.
+  SS_ASSERT(std::max(segment.slot_bytes[0], segment.slot_bytes[1]) <= synced_bytes, "{}: a slot vouches past {}",
+            segment.name, synced_bytes);
   if (synced_bytes > data.size()) {
     return absl::DataLossError(fmt::format("{}: {} bytes, but {} were synced", PathOf(segment.name),
                                            data.size(), synced_bytes));
