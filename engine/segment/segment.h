@@ -6,7 +6,8 @@
 //   Replaced atomically.
 // - id_map.log, vectors.log, payloads.log, versions.log: append-only logs,
 //   one batch record ({u32 length, u32 CRC32C, body}) per flush holding an
-//   entry for each point changed since the previous flush. Data entries
+//   entry for each point changed since the previous flush (the record
+//   layouts and their codecs are in segment_format.h). Data entries
 //   carry the point version they belong to; at load a point exists at its
 //   last durable version with that version's data. segment.json records each log's flushed length: everything
 //   below it must be intact; a batch past it (an interrupted flush) is used
