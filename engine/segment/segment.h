@@ -54,6 +54,7 @@ class Segment final : public SegmentEntry {
   static absl::StatusOr<std::unique_ptr<Segment>> Create(
       FileSystem& fs, std::string dir, CollectionConfig config, bool appendable, bool complete = true,
       const std::map<std::string, FieldType>& indexes = {});
+  // REQUIRES: no unsaved changes.
   absl::Status MarkComplete();
   // Raises the segment version (an optimizer's result covers every op its
   // inputs had applied, not only the ones that touched surviving points).

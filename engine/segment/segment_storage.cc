@@ -13,14 +13,6 @@
 
 namespace engine {
 
-using segment_format::kComponentLogs;
-using segment_format::kIdMapLog;
-using segment_format::kPayloadIndexJson;
-using segment_format::kPayloadsLog;
-using segment_format::kSegmentJson;
-using segment_format::kVectorsLog;
-using segment_format::kVersionsLog;
-
 Segment::Segment(FileSystem& fs, std::string dir, CollectionConfig config, bool appendable)
     : fs_(fs), dir_(std::move(dir)), config_(config), appendable_(appendable) {
   SS_ASSERT(!dir_.empty());
@@ -45,8 +37,10 @@ absl::StatusOr<bool> Segment::IsComplete(FileSystem& fs, std::string_view dir) {
 }
 
 absl::Status Segment::MarkComplete() {
-  SS_ASSERT(committed_bytes_.size() == kComponentLogs.size(), "{}: marked complete before it was written",
-            dir_);
+  SS_ASSERT(committed_bytes_.size() == segment_format::kComponentLogs.size(),
+            "{}: marked complete before it was written", dir_);
+  // The marker comes last: everything the segment holds is durable first.
+  SS_ASSERT(!has_unsaved_changes(), "{}: marked complete with unsaved changes", dir_);
   if (auto status = WriteFileAtomically(fs_, PathOf(kCompletionMarker), "complete\n"); !status.ok()) {
     return status;
   }
@@ -68,14 +62,15 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(FileSystem& fs, std::st
     const bool created = segment->index_.Create(key, type);
     SS_ASSERT(created, "index on {} created twice", key);
   }
-  for (const char* log : kComponentLogs) {
+  for (const char* log : segment_format::kComponentLogs) {
     auto file = fs.Open(segment->PathOf(log), OpenMode::kCreateTruncate);
     if (!file.ok()) return file.status();
     if (auto status = (*file)->Sync(); !status.ok()) return status;
     segment->log_end_bytes_[log] = 0;
     segment->committed_bytes_[log] = 0;
   }
-  if (auto status = WriteSealedFileAtomically(fs, segment->PathOf(kPayloadIndexJson), segment->IndexJson());
+  if (auto status = WriteSealedFileAtomically(fs, segment->PathOf(segment_format::kPayloadIndexJson),
+                                              segment->IndexJson());
       !status.ok()) {
     return status;
   }
@@ -102,7 +97,7 @@ absl::Status Segment::WriteSegmentJson(std::optional<SeqNumber> version) {
   }
   const std::string text = segment_format::EncodeSegmentJson(
       {.config = config_, .appendable = appendable_, .version = version, .log_bytes = log_end_bytes_});
-  if (auto status = WriteSealedFileAtomically(fs_, PathOf(kSegmentJson), text); !status.ok()) {
+  if (auto status = WriteSealedFileAtomically(fs_, PathOf(segment_format::kSegmentJson), text); !status.ok()) {
     return status;
   }
   committed_bytes_ = log_end_bytes_;
@@ -179,7 +174,8 @@ absl::Status Segment::CutUncommittedTails() {
   SS_COVER(kSegmentUncommittedTailCut);
   // Versions first: uncommitted data entries are harmless once no version
   // points at them.
-  for (const char* log : {kVersionsLog, kPayloadsLog, kVectorsLog, kIdMapLog}) {
+  for (const char* log : {segment_format::kVersionsLog, segment_format::kPayloadsLog, segment_format::kVectorsLog,
+                          segment_format::kIdMapLog}) {
     auto file = fs_.Open(PathOf(log), OpenMode::kReadWrite);
     if (!file.ok()) return file.status();
     if (auto status = (*file)->Truncate(log_end_bytes_[log]); !status.ok()) return status;
@@ -197,15 +193,16 @@ absl::Status Segment::FlushComponentsInOrder(std::optional<SeqNumber> flushing_v
   }
   // The order is the contract: data before the versions that describe it,
   // and segment.json last.
-  if (auto status = AppendBatch(kIdMapLog, batches.id_map); !status.ok()) return status;
-  if (auto status = AppendBatch(kVectorsLog, batches.vectors); !status.ok()) return status;
-  if (auto status = AppendBatch(kPayloadsLog, batches.payloads); !status.ok()) return status;
+  if (auto status = AppendBatch(segment_format::kIdMapLog, batches.id_map); !status.ok()) return status;
+  if (auto status = AppendBatch(segment_format::kVectorsLog, batches.vectors); !status.ok()) return status;
+  if (auto status = AppendBatch(segment_format::kPayloadsLog, batches.payloads); !status.ok()) return status;
   if (index_dirty_) {
-    if (auto status = WriteSealedFileAtomically(fs_, PathOf(kPayloadIndexJson), IndexJson()); !status.ok()) {
+    if (auto status = WriteSealedFileAtomically(fs_, PathOf(segment_format::kPayloadIndexJson), IndexJson());
+        !status.ok()) {
       return status;
     }
   }
-  if (auto status = AppendBatch(kVersionsLog, batches.versions); !status.ok()) return status;
+  if (auto status = AppendBatch(segment_format::kVersionsLog, batches.versions); !status.ok()) return status;
   return WriteSegmentJson(flushing_version);
 }
 
