@@ -22,6 +22,9 @@ absl::Status ProxySegment::NotAppendable(PointId id) const {
 std::optional<SeqNumber> ProxySegment::version() const {
   const auto wrapped = wrapped_->version();
   if (!own_version_) return wrapped;
+  // Every recorded change is at or below the proxy's own version.
+  SS_ASSERT(oldest_recorded_op_.value_or(0) <= *own_version_, "proxy of {}: oldest change {} past version {}",
+            wrapped_->directory(), oldest_recorded_op_.value_or(0), *own_version_);
   return std::max(wrapped.value_or(0), *own_version_);
 }
 
@@ -32,6 +35,8 @@ std::optional<SeqNumber> ProxySegment::persisted_version() const {
   // the wrapped segment's files, but the optimizer's result, which replaces
   // that segment, gets them only in memory at the swap, so the WAL must
   // still hold them.
+  SS_ASSERT(oldest_recorded_op_.has_value() == has_unpropagated_changes(),
+            "proxy of {}: oldest change known without changes, or changes without it", wrapped_->directory());
   const auto wrapped = wrapped_->persisted_version();
   if (!oldest_recorded_op_ || (wrapped && *wrapped < *oldest_recorded_op_)) return wrapped;
   if (*oldest_recorded_op_ == 0) return std::nullopt;
@@ -53,8 +58,12 @@ bool ProxySegment::has_point(PointId id) const {
 
 std::optional<SeqNumber> ProxySegment::point_version(PointId id) const {
   const auto it = deleted_.find(id);
-  if (it != deleted_.end()) return it->second;
-  return wrapped_->point_version(id);
+  if (it == deleted_.end()) return wrapped_->point_version(id);
+  // A delete is recorded only over an older copy, and the wrapped segment
+  // takes no newer write meanwhile.
+  SS_ASSERT(it->second >= wrapped_->point_version(id).value_or(0), "proxy of {}: point {} deleted at {} below {}",
+            wrapped_->directory(), id, it->second, wrapped_->point_version(id).value_or(0));
+  return it->second;
 }
 
 absl::StatusOr<bool> ProxySegment::Upsert(SeqNumber op_num, const Point& point) {
@@ -85,8 +94,11 @@ absl::StatusOr<bool> ProxySegment::DeletePoint(SeqNumber op_num, PointId id) {
 
 absl::StatusOr<bool> ProxySegment::CreateFieldIndex(SeqNumber op_num, const std::string& key,
                                                     FieldType type) {
+  SS_ASSERT(type == FieldType::kKeyword || type == FieldType::kInteger, "index on {} of type {}", key,
+            static_cast<int>(type));
   const auto current = version();
   if (current && *current > op_num) return false;
+  AssertNoNewerIndexChange(key, op_num);
   index_changes_[key] = IndexChange{op_num, type};
   Record(op_num);
   return true;
@@ -95,12 +107,22 @@ absl::StatusOr<bool> ProxySegment::CreateFieldIndex(SeqNumber op_num, const std:
 absl::StatusOr<bool> ProxySegment::DeleteFieldIndex(SeqNumber op_num, const std::string& key) {
   const auto current = version();
   if (current && *current > op_num) return false;
+  AssertNoNewerIndexChange(key, op_num);
   index_changes_[key] = IndexChange{op_num, std::nullopt};
   Record(op_num);
   return true;
 }
 
+void ProxySegment::AssertNoNewerIndexChange(const std::string& key, SeqNumber op_num) const {
+  const auto it = index_changes_.find(key);
+  // version() covers every recorded change, and op_num passed it.
+  SS_ASSERT(it == index_changes_.end() || it->second.op_num <= op_num,
+            "proxy of {}: index change on {} at op {} replaces a newer one at {}", wrapped_->directory(), key,
+            op_num, it->second.op_num);
+}
+
 absl::Status ProxySegment::ApplyRecorded(SegmentEntry& target) const {
+  SS_ASSERT(&target != this, "proxy of {} applying its changes to itself", wrapped_->directory());
   // Index changes first, oldest op first: a segment skips an index change
   // older than its version, and every applied change (a delete too) raises
   // that version.
@@ -109,12 +131,17 @@ absl::Status ProxySegment::ApplyRecorded(SegmentEntry& target) const {
   std::sort(changes.begin(), changes.end(),
             [](const auto& a, const auto& b) { return a.first != b.first ? a.first < b.first : *a.second < *b.second; });
   for (const auto& [op_num, key] : changes) {
+    // version() covers every recorded change.
+    SS_ASSERT(op_num <= own_version_.value_or(0), "proxy of {}: index change at {} past version {}",
+              wrapped_->directory(), op_num, own_version_.value_or(0));
     const IndexChange& change = index_changes_.at(*key);
     auto applied = change.create ? target.CreateFieldIndex(op_num, *key, *change.create)
                                  : target.DeleteFieldIndex(op_num, *key);
     if (!applied.ok()) return applied.status();
   }
   for (const auto& [id, op_num] : deleted_) {
+    SS_ASSERT(op_num <= own_version_.value_or(0), "proxy of {}: delete at {} past version {}",
+              wrapped_->directory(), op_num, own_version_.value_or(0));
     auto deleted = target.DeletePoint(op_num, id);
     if (!deleted.ok()) return deleted.status();
   }
@@ -131,6 +158,7 @@ absl::Status ProxySegment::Propagate() {
   if (has_unpropagated_changes() && dynamic_cast<const ProxySegment*>(wrapped_.get()) != nullptr) {
     SS_COVER(kDoubleProxyPropagated);
   }
+  SS_ASSERT(oldest_recorded_op_.has_value() == has_unpropagated_changes());
   if (auto status = ApplyRecorded(*wrapped_); !status.ok()) return status;
   deleted_.clear();
   index_changes_.clear();
@@ -157,6 +185,7 @@ std::vector<PointId> ProxySegment::ReadFiltered(const Filter* filter,
   std::vector<PointId> ids = wrapped_->ReadFiltered(filter, after_id, wanted);
   std::erase_if(ids, [&](PointId id) { return deleted_.contains(id); });
   if (ids.size() > limit) ids.resize(limit);
+  AssertReadPage(ids, after_id, limit);
   return ids;
 }
 
@@ -168,6 +197,7 @@ std::vector<ScoredPoint> ProxySegment::Search(const Vector& query, const Filter*
                                               size_t k) const {
   const size_t wanted = k > SIZE_MAX - deleted_.size() ? SIZE_MAX : k + deleted_.size();
   std::vector<ScoredPoint> hits = wrapped_->Search(query, filter, wanted);
+  SS_ASSERT(hits.size() <= wanted, "proxy of {}: {} hits for top {}", wrapped_->directory(), hits.size(), wanted);
   std::erase_if(hits, [&](const ScoredPoint& hit) { return deleted_.contains(hit.id); });
   if (hits.size() > k) hits.resize(k);
   return hits;
@@ -189,7 +219,11 @@ absl::StatusOr<std::optional<SeqNumber>> ProxySegment::Flush(bool force) {
   // The wrapped segment may still hold changes from before it was proxied.
   auto flushed = wrapped_->Flush(force);
   if (!flushed.ok()) return flushed.status();
-  return persisted_version();
+  const std::optional<SeqNumber> persisted = persisted_version();
+  const std::optional<SeqNumber> current = version();
+  SS_ASSERT(!persisted || (current && *persisted <= *current), "proxy of {}: persisted {} past version {}",
+            wrapped_->directory(), persisted.value_or(0), current.value_or(0));
+  return persisted;
 }
 
 }  // namespace engine

@@ -86,6 +86,9 @@ class ProxySegment final : public SegmentEntry {
     std::optional<FieldType> create;  // nullopt = delete
   };
   absl::Status NotAppendable(PointId id) const;
+  // The version rule for index changes: a recorded change never replaces a
+  // newer one.
+  void AssertNoNewerIndexChange(const std::string& key, SeqNumber op_num) const;
   // Index changes (in op order), then deletes, each at its own op version.
   absl::Status ApplyRecorded(SegmentEntry& target) const;
 

@@ -11,6 +11,14 @@
 
 namespace engine {
 
+void AssertReadPage(const std::vector<PointId>& ids, std::optional<PointId> after_id, size_t limit) {
+  SS_ASSERT(ids.size() <= limit, "a page of {} ids, limit {}", ids.size(), limit);
+  SS_ASSERT(ids.empty() || !after_id || ids.front() > *after_id, "page starts at {}, not after {}", ids.front(),
+            after_id.value_or(0));
+  SS_ASSERT(std::adjacent_find(ids.begin(), ids.end(), std::greater_equal<PointId>()) == ids.end(),
+            "page ids not strictly increasing");
+}
+
 bool Segment::has_point(PointId id) const {
   const auto it = points_.find(id);
   return it != points_.end() && !it->second.deleted;
@@ -31,10 +39,17 @@ Segment::PointRecord* Segment::Target(SeqNumber op_num, PointId id) {
   const auto it = points_.find(id);
   if (it == points_.end() || it->second.deleted) return nullptr;
   if (it->second.version > op_num) return nullptr;  // a newer op already wrote it
+  // A live record is whole.
+  SS_ASSERT(it->second.vector.size() == config_.dimension, "{}: point {} has a vector of dimension {}", dir_, id,
+            it->second.vector.size());
   return &it->second;
 }
 
 void Segment::Touched(SeqNumber op_num, PointId id, PointRecord& record) {
+  // The version rule: a point's version only grows.
+  SS_ASSERT(record.version <= op_num, "{}: point {} at version {} changed by the older op {}", dir_, id,
+            record.version, op_num);
+  SS_ASSERT(&points_.at(id) == &record, "{}: the record touched is not point {}'s", dir_, id);
   record.version = op_num;
   version_ = std::max(version_.value_or(0), op_num);
   dirty_.insert(id);
@@ -54,6 +69,8 @@ absl::StatusOr<bool> Segment::Upsert(SeqNumber op_num, const Point& point) {
   auto [it, inserted] = points_.try_emplace(point.id);
   PointRecord& record = it->second;
   if (!inserted && record.version > op_num) return false;
+  SS_ASSERT(record.deleted ? record.vector.empty() : inserted || record.vector.size() == config_.dimension,
+            "{}: point {} holds a vector of dimension {}", dir_, point.id, record.vector.size());
   if (!inserted && !record.deleted) index_.Remove(point.id, record.payload);
   record.deleted = false;
   record.vector = point.vector;  // already preprocessed by the shard
@@ -64,6 +81,8 @@ absl::StatusOr<bool> Segment::Upsert(SeqNumber op_num, const Point& point) {
 }
 
 void Segment::MakeTombstone(PointId id, PointRecord& record) {
+  SS_ASSERT(!record.deleted, "{}: point {} deleted twice", dir_, id);
+  SS_ASSERT(&points_.at(id) == &record, "{}: the record deleted is not point {}'s", dir_, id);
   index_.Remove(id, record.payload);
   record.deleted = true;
   record.vector.clear();
@@ -81,6 +100,9 @@ absl::StatusOr<bool> Segment::DeletePoint(SeqNumber op_num, PointId id) {
 absl::StatusOr<bool> Segment::DeleteSupersededCopy(PointId id, SeqNumber copy_version) {
   PointRecord* record = Target(copy_version, id);
   if (record == nullptr) return false;
+  // The version rule holds without Touched too.
+  SS_ASSERT(record->version <= copy_version, "{}: point {} at version {} deleted as copy {}", dir_, id,
+            record->version, copy_version);
   MakeTombstone(id, *record);
   record->version = copy_version;
   dirty_.insert(id);  // (not Touched: the segment's version stays)
@@ -89,10 +111,13 @@ absl::StatusOr<bool> Segment::DeleteSupersededCopy(PointId id, SeqNumber copy_ve
 
 absl::StatusOr<bool> Segment::ChangePayload(SeqNumber op_num, PointId id,
                                             const std::function<void(Payload&)>& change) {
+  SS_ASSERT(change != nullptr);
   PointRecord* record = Target(op_num, id);
   if (record == nullptr) return false;
   index_.Remove(id, record->payload);
   change(record->payload);
+  // Every payload change keeps an object (flush and load require one).
+  SS_ASSERT(record->payload.is_object(), "{}: point {} has a payload that is not an object", dir_, id);
   index_.Add(id, record->payload);
   Touched(op_num, id, *record);
   return true;
@@ -123,9 +148,13 @@ absl::StatusOr<bool> Segment::ClearPayload(SeqNumber op_num, PointId id) {
 
 absl::StatusOr<bool> Segment::CreateFieldIndex(SeqNumber op_num, const std::string& key,
                                                FieldType type) {
+  // payload_index.json can name no other type.
+  SS_ASSERT(type == FieldType::kKeyword || type == FieldType::kInteger, "index on {} of type {}", key,
+            static_cast<int>(type));
   if (version_ && *version_ > op_num) return false;
   if (index_.Has(key)) index_.Drop(key);
-  index_.Create(key, type);
+  const bool created = index_.Create(key, type);
+  SS_ASSERT(created, "{}: index on {} still there after its drop", dir_, key);
   for (const auto& [id, record] : points_) {
     if (!record.deleted) index_.Add(id, record.payload);
   }
@@ -145,6 +174,8 @@ absl::StatusOr<bool> Segment::DeleteFieldIndex(SeqNumber op_num, const std::stri
 std::optional<Point> Segment::Retrieve(PointId id) const {
   const auto it = points_.find(id);
   if (it == points_.end() || it->second.deleted) return std::nullopt;
+  SS_ASSERT(it->second.vector.size() == config_.dimension && it->second.payload.is_object(),
+            "{}: live point {} is not whole", dir_, id);
   return Point{id, it->second.vector, it->second.payload};
 }
 
@@ -171,12 +202,14 @@ std::vector<PointId> Segment::ReadFiltered(const Filter* filter, std::optional<P
       const auto it = points_.find(id);
       if (it != points_.end() && Visible(id, it->second, filter)) ids.push_back(id);
     }
+    AssertReadPage(ids, after_id, limit);
     return ids;
   }
   auto it = after_id ? points_.upper_bound(*after_id) : points_.begin();
   for (; it != points_.end() && ids.size() < limit; ++it) {
     if (Visible(it->first, it->second, filter)) ids.push_back(it->first);
   }
+  AssertReadPage(ids, after_id, limit);
   return ids;
 }
 
@@ -189,7 +222,10 @@ std::vector<ScoredPoint> Segment::Search(const Vector& query, const Filter* filt
   const Vector prepared = PreprocessVector(config_.distance, query);
   std::vector<ScoredPoint> hits;
   for (const auto& [id, record] : points_) {
-    if (Visible(id, record, filter)) hits.push_back({id, Score(config_.distance, prepared, record.vector)});
+    if (!Visible(id, record, filter)) continue;
+    SS_ASSERT(record.vector.size() == prepared.size(), "{}: point {} has a vector of dimension {}", dir_, id,
+              record.vector.size());
+    hits.push_back({id, Score(config_.distance, prepared, record.vector)});
   }
   const size_t keep = std::min(k, hits.size());
   std::partial_sort(hits.begin(), hits.begin() + keep, hits.end(), BetterHit);
@@ -198,6 +234,9 @@ std::vector<ScoredPoint> Segment::Search(const Vector& query, const Filter* filt
 }
 
 bool Segment::has_unsaved_changes() const {
+  // Persisting captures the version as the flush begins; it only grows.
+  SS_ASSERT(!persisted_version_ || (version_ && *persisted_version_ <= *version_),
+            "{}: persisted version {} past version {}", dir_, *persisted_version_, version_.value_or(0));
   return !dirty_.empty() || index_dirty_ || version_ != persisted_version_;
 }
 

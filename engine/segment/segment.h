@@ -6,7 +6,8 @@
 //   Replaced atomically.
 // - id_map.log, vectors.log, payloads.log, versions.log: append-only logs,
 //   one batch record ({u32 length, u32 CRC32C, body}) per flush holding an
-//   entry for each point changed since the previous flush. Data entries
+//   entry for each point changed since the previous flush (the record
+//   layouts and their codecs are in segment_format.h). Data entries
 //   carry the point version they belong to; at load a point exists at its
 //   last durable version with that version's data. segment.json records each log's flushed length: everything
 //   below it must be intact; a batch past it (an interrupted flush) is used
@@ -37,6 +38,11 @@
 
 namespace engine {
 
+namespace segment_load {
+struct ComponentLogs;   // each component log's intact batches
+struct DecodedEntries;  // the entries they hold
+}  // namespace segment_load
+
 class Segment final : public SegmentEntry {
  public:
   // With `complete` false the completion marker is not written: the caller
@@ -44,15 +50,17 @@ class Segment final : public SegmentEntry {
   // optimizer's build). `indexes` are in the first payload_index.json, so
   // they are durable with the segment (the version stays none): an index op
   // already acked in the WAL would never reach the segment again.
+  // InvalidArgument for a dimension over segment_format::kMaxVectorDimension.
   static absl::StatusOr<std::unique_ptr<Segment>> Create(
       FileSystem& fs, std::string dir, CollectionConfig config, bool appendable, bool complete = true,
       const std::map<std::string, FieldType>& indexes = {});
+  // REQUIRES: no unsaved changes.
   absl::Status MarkComplete();
   // Raises the segment version (an optimizer's result covers every op its
   // inputs had applied, not only the ones that touched surviving points).
   void RaiseVersion(SeqNumber version) { version_ = std::max(version_.value_or(0), version); }
   // Moves the segment's directory (renamed by the caller) to `new_dir`.
-  void set_directory(std::string new_dir) { dir_ = std::move(new_dir); }
+  void set_directory(std::string new_dir);
   static absl::StatusOr<std::unique_ptr<Segment>> Load(FileSystem& fs, std::string dir);
   static absl::StatusOr<bool> IsComplete(FileSystem& fs, std::string_view dir);
   static constexpr char kCompletionMarker[] = "COMPLETE";
@@ -114,8 +122,8 @@ class Segment final : public SegmentEntry {
     Payload payload = Payload::object();
   };
 
-  Segment(FileSystem& fs, std::string dir, CollectionConfig config, bool appendable)
-      : fs_(fs), dir_(std::move(dir)), config_(config), appendable_(appendable) {}
+  // REQUIRES: config.dimension <= segment_format::kMaxVectorDimension.
+  Segment(FileSystem& fs, std::string dir, CollectionConfig config, bool appendable);
 
   // The version rule; returns the live record to change, or null to skip.
   PointRecord* Target(SeqNumber op_num, PointId id);
@@ -126,12 +134,23 @@ class Segment final : public SegmentEntry {
                                      const std::function<void(Payload&)>& change);
   bool Visible(PointId id, const PointRecord& record, const Filter* filter) const;
 
+  // Flush, in steps (segment_storage.cc).
+  struct DirtyBatches;  // one batch body per component log
+  DirtyBatches EncodeDirtyPoints() const;
+  absl::Status CutUncommittedTails();
   absl::Status FlushComponentsInOrder(std::optional<SeqNumber> flushing_version);
   absl::Status AppendBatch(const std::string& log, const std::string& body);
   absl::Status WriteSegmentJson(std::optional<SeqNumber> version);
   // payload_index.json's contents: each indexed field and its type.
   std::string IndexJson() const;
+
+  // Load, in steps (segment_load.cc).
   absl::Status LoadFromDisk();
+  absl::Status ReadComponentLogs(segment_load::ComponentLogs& logs);
+  // A point exists at its durable version, with the data of that version.
+  absl::Status RebuildPoints(const segment_load::DecodedEntries& entries);
+  absl::Status LoadPayloadIndex();
+
   std::string PathOf(std::string_view name) const;
 
   FileSystem& fs_;

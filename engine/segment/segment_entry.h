@@ -81,4 +81,8 @@ class SegmentEntry {
   virtual bool has_unsaved_changes() const = 0;
 };
 
+// ReadFiltered's postcondition: at most `limit` ids, sorted, all above
+// `after_id`. Aborts otherwise.
+void AssertReadPage(const std::vector<PointId>& ids, std::optional<PointId> after_id, size_t limit);
+
 }  // namespace engine

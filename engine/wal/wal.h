@@ -6,8 +6,8 @@
 //   bytes, u32 CRC32C, u32 zero}, the older one rewritten after each data
 //   sync (the larger intact one counts), then consecutive entries. An entry is a
 //   16-byte header {u32 payload length, u32 CRC32C of (index, length,
-//   payload), u64 index}, all little-endian, then the payload. The last
-//   segment is the open one; the others are closed.
+//   payload), u64 index}, all little-endian, then the payload (codecs in
+//   wal_format.h). The last segment is the open one; the others are closed.
 // - "first-index": the logical first index (JSON), replaced atomically by
 //   Ack. Entries below it are acknowledged; they may still sit in the first
 //   segment and are never read.
@@ -25,12 +25,14 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "engine/env/env.h"
+#include "engine/wal/wal_format.h"
 
 namespace engine {
 
@@ -40,7 +42,7 @@ struct WalOptions {
 
 class Wal {
  public:
-  static constexpr uint64_t kHeaderBytes = 16;
+  static constexpr uint64_t kHeaderBytes = wal_format::kEntryHeaderBytes;
 
   // Opens (creating if missing) the WAL in `dir`. REQUIRES: dir's parent exists.
   static absl::StatusOr<std::unique_ptr<Wal>> Open(FileSystem& fs, std::string dir,
@@ -102,9 +104,33 @@ class Wal {
     std::string unsynced_tail;
   };
 
+  // What Load finds to repair, repaired only once everything is validated.
+  struct LoadState {
+    bool has_first_index = false;
+    // Segments never written (removed) and wholly below the first index (an
+    // interrupted truncation, removed after the first index is durable).
+    std::vector<std::string> unused_segments;
+    std::vector<std::string> truncated_segments;
+    // The segment whose tail past the first bad entry is cut, and where.
+    std::optional<size_t> torn_segment;
+    uint64_t cut_at = 0;
+  };
+
   Wal(FileSystem& fs, std::string dir, WalOptions options)
       : fs_(fs), dir_(std::move(dir)), options_(options) {}
+  // Load, in steps (wal_load.cc).
   absl::Status Load();
+  absl::Status ListSegments(LoadState& state);
+  absl::Status ReadFirstIndex(const LoadState& state);
+  // Drops the leftovers of an interrupted Ack from segments_.
+  void DropTruncatedSegments(LoadState& state);
+  // Reads every segment; finds the torn end and checks the others join up.
+  absl::Status LoadSegments(LoadState& state);
+  // Drops what follows the torn end, or a last segment never written.
+  void DropAfterTheEnd(LoadState& state);
+  absl::Status CheckFirstIndexInRange() const;
+  absl::Status CutTornTail(uint64_t cut_at);
+  absl::Status RemoveLeftoverSegments(const LoadState& state);
   // Reads a segment's valid entries; returns the offset where they end and
   // whether a valid entry follows the first bad one (corruption, not a tear).
   absl::StatusOr<std::pair<uint64_t, bool>> LoadSegment(Segment& segment);

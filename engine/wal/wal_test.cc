@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <set>
+
 #include <fmt/format.h>
 
 #include "engine/common/file_util.h"
@@ -182,6 +184,30 @@ TEST(WalTest, AnEmptyOnlySegmentKeepsItsStartIndexAcrossReopens) {
     EXPECT_EQ(wal->next_index(), 5u);
   }
   EXPECT_EQ(*OpenOrDie(fs)->Append("x"), 5u);
+}
+
+// A rollover from a segment holding no entry (the only segment kept empty
+// at load, or one an out-of-space append left empty) named the new segment
+// after the same index: FileNames listed it twice and Ack unlinked the file
+// the live segment was in.
+TEST(WalTest, ABigEntryAfterAnEmptySegmentGoesIntoIt) {
+  sim::SimFileSystem fs;
+  ASSERT_TRUE(fs.Mkdir("wal").ok());
+  ASSERT_TRUE(fs.Open("wal/wal-00000000000000000005", OpenMode::kCreateTruncate).ok());
+  auto wal = OpenOrDie(fs);
+  // 16 + 100 bytes fit the 128-byte capacity, but not behind a 32-byte header.
+  ASSERT_EQ(*wal->Append(std::string(100, 'x')), 5u);
+  ASSERT_EQ(*wal->Append("y"), 6u);
+  ASSERT_EQ(*wal->Append(std::string(100, 'z')), 7u);
+  ASSERT_TRUE(wal->Sync().ok());
+  const std::vector<std::string> names = wal->FileNames();
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
+  ASSERT_TRUE(wal->Ack(6).ok());
+  EXPECT_EQ(*wal->Read(6), "y");
+  wal = OpenOrDie(fs);
+  EXPECT_EQ(wal->first_index(), 6u);
+  EXPECT_EQ(*wal->Read(6), "y");
+  EXPECT_EQ(*wal->Read(7), std::string(100, 'z'));
 }
 
 // Found by fuzz_wal: appends after a first index of 2^64 - 1 wrapped to 0.
