@@ -35,7 +35,11 @@ absl::Status ArchiveBuilder::AddFileFrom(FileSystem& fs, const std::string& sour
 absl::Status ArchiveBuilder::WriteManifest() {
   SS_ASSERT(!manifest_written_, "manifest.json of '{}' written twice", prefix_);
   manifest_written_ = true;
-  return writer_.AddFile(JoinPath(prefix_, "manifest.json"), nlohmann::json{{"files", manifest_}}.dump());
+  const std::string manifest = nlohmann::json{{"files", manifest_}}.dump();
+  const uint64_t archived_before = writer_.contents_bytes();
+  absl::Status status = writer_.AddFile(JoinPath(prefix_, "manifest.json"), manifest);
+  SS_ASSERT(!status.ok() || writer_.contents_bytes() - archived_before == manifest.size());
+  return status;
 }
 
 absl::StatusOr<std::unique_ptr<PendingArchive>> PendingArchive::Open(FileSystem& fs, std::string path) {

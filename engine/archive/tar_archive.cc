@@ -70,6 +70,8 @@ absl::StatusOr<std::unique_ptr<TarWriter>> TarWriter::Open(File& out) {
       ARCHIVE_OK) {
     return absl::InternalError(fmt::format("archive: {}", archive_error_string(writer->archive_)));
   }
+  // Nothing reaches the file before the first entry: `out` keeps its end.
+  SS_ASSERT(writer->stream_bytes_ == 0 && writer->pending_.empty());
   return writer;
 }
 
@@ -134,7 +136,10 @@ absl::Status TarWriter::Finish() {
   SS_ASSERT(stream_bytes_ >= least_stream_bytes_ + 2 * kTarBlockBytes && stream_bytes_ % kBytesPerRecord == 0,
             "a tar of {} files ({} bytes of blocks at least) streamed {} bytes", files_, least_stream_bytes_,
             stream_bytes_);
-  return FlushPending();
+  absl::Status status = FlushPending();
+  // Finished, the whole stream went to the file.
+  SS_ASSERT(!status.ok() || handed_bytes_ == stream_bytes_);
+  return status;
 }
 
 namespace {
