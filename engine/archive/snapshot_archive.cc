@@ -50,6 +50,8 @@ absl::StatusOr<std::unique_ptr<PendingArchive>> PendingArchive::Open(FileSystem&
   auto writer = TarWriter::Open(*archive->file_);
   if (!writer.ok()) return archive->Finish(writer.status()).status();
   archive->writer_ = std::move(*writer);
+  // What writer() and Finish rely on.
+  SS_ASSERT(archive->file_ != nullptr && archive->writer_ != nullptr && !archive->committed_);
   return archive;
 }
 

@@ -28,12 +28,6 @@ la_ssize_t WriteCallback(struct archive*, void* client, const void* buffer, size
 constexpr uint64_t kTarBlockBytes = 512;
 constexpr uint64_t kBytesPerRecord = 10240;
 
-uint64_t RoundUpToBlocks(uint64_t size_bytes) {
-  const uint64_t rounded = (size_bytes + kTarBlockBytes - 1) / kTarBlockBytes * kTarBlockBytes;
-  SS_ASSERT(rounded >= size_bytes && rounded - size_bytes < kTarBlockBytes && rounded % kTarBlockBytes == 0);
-  return rounded;
-}
-
 absl::Status Refused(std::string_view path, std::string_view why) {
   return absl::InvalidArgumentError(fmt::format("archive entry '{}': {}", path, why));
 }
@@ -102,9 +96,12 @@ absl::Status TarWriter::AddFile(const std::string& path, std::string_view conten
       archive_write_data(archive_, contents.data(), contents.size()) != static_cast<la_ssize_t>(contents.size())) {
     return absl::InternalError(fmt::format("archive data for {}: {}", path, archive_error_string(archive_)));
   }
+  // A header block, then the contents padded to whole blocks.
+  const uint64_t contents_blocks_bytes = (contents.size() + kTarBlockBytes - 1) / kTarBlockBytes * kTarBlockBytes;
+  SS_ASSERT(contents_blocks_bytes >= contents.size() && contents_blocks_bytes - contents.size() < kTarBlockBytes);
   ++files_;
   contents_bytes_ += contents.size();
-  least_stream_bytes_ += kTarBlockBytes + RoundUpToBlocks(contents.size());
+  least_stream_bytes_ += kTarBlockBytes + contents_blocks_bytes;
   return FlushPending();
 }
 

@@ -409,9 +409,14 @@ PosixEnv::PosixEnv(std::string root_dir) : fs_(std::make_unique<PosixFileSystem>
 PosixEnv::~PosixEnv() = default;
 
 int64_t PosixEnv::NowNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
+  // Monotonic (env.h), as each thread sees it.
+  thread_local int64_t last_ns = std::numeric_limits<int64_t>::min();
+  SS_ASSERT(now_ns >= last_ns, "the steady clock went back from {} to {} ns", last_ns, now_ns);
+  last_ns = now_ns;
+  return now_ns;
 }
 
 void PosixEnv::SleepForNanos(int64_t duration_ns) {
