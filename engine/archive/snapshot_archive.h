@@ -21,18 +21,21 @@ namespace engine {
 
 class ArchiveBuilder {
  public:
-  ArchiveBuilder(TarWriter& writer, std::string prefix = "")
-      : writer_(writer), prefix_(std::move(prefix)) {}
-  // `path` is relative to the prefix.
+  // REQUIRES: `prefix` is empty or a relative path without a trailing '/'.
+  ArchiveBuilder(TarWriter& writer, std::string prefix = "");
+  // `path` is relative to the prefix. REQUIRES: the manifest is not written
+  // yet, and `path` is not in it (each file is archived once).
   absl::Status Add(const std::string& path, std::string_view contents);
   absl::Status AddFileFrom(FileSystem& fs, const std::string& source, const std::string& path);
   // Writes manifest.json (under the prefix); the tar itself stays open.
+  // REQUIRES: not written before.
   absl::Status WriteManifest();
 
  private:
   TarWriter& writer_;
   const std::string prefix_;
   nlohmann::json manifest_ = nlohmann::json::object();
+  bool manifest_written_ = false;
 };
 
 // An archive being written to `path`.tmp; Finish(OK) commits it: finishes
@@ -45,7 +48,8 @@ class PendingArchive {
  public:
   static absl::StatusOr<std::unique_ptr<PendingArchive>> Open(FileSystem& fs, std::string path);
   ~PendingArchive();
-  TarWriter& writer() { return *writer_; }
+  // REQUIRES: not finished.
+  TarWriter& writer();
   // `written` is how writing the entries went. Returns the archive's size in
   // bytes, or the first failure; on failure nothing of the archive is left
   // (neither the temporary file, nor the archive, nor its sidecar).

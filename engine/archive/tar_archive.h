@@ -26,12 +26,19 @@ class TarWriter {
   static absl::StatusOr<std::unique_ptr<TarWriter>> Open(File& out);
   ~TarWriter();
 
+  // REQUIRES: not finished; `path` is one ReadTar accepts and keeps
+  // (relative, no '.', '..' or empty component, no hidden component).
   absl::Status AddFile(const std::string& path, std::string_view contents);
   // Completes the archive (trailer blocks); the file is not synced.
+  // REQUIRES: not finished.
   absl::Status Finish();
 
-  // Used by libarchive's write callback: bytes not yet written to the file.
-  std::string& pending() { return pending_; }
+  // Used by libarchive's write callback: whole tar blocks not yet written
+  // to the file.
+  void Take(std::string_view blocks);
+  // The contents bytes of every file added so far (what a manifest of the
+  // archive lists).
+  uint64_t contents_bytes() const { return contents_bytes_; }
 
  private:
   explicit TarWriter(File& out) : out_(out) {}
@@ -40,6 +47,13 @@ class TarWriter {
   File& out_;
   ::archive* archive_ = nullptr;
   std::string pending_;
+  uint64_t files_ = 0;
+  uint64_t contents_bytes_ = 0;
+  // Every file's blocks (header, contents rounded up to whole blocks): the
+  // least the tar stream can hold.
+  uint64_t least_stream_bytes_ = 0;
+  uint64_t stream_bytes_ = 0;  // handed over by libarchive
+  uint64_t handed_bytes_ = 0;  // handed on to `out_`
   bool finished_ = false;
 };
 

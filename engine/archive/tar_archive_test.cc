@@ -4,9 +4,11 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fmt/format.h>
 
 #include "engine/common/file_util.h"
 #include "engine/archive/sha256.h"
+#include "engine/archive/snapshot_archive.h"
 #include "sim/fs/sim_fs.h"
 
 namespace engine {
@@ -94,6 +96,42 @@ TEST(TarArchiveTest, HiddenEntriesAreSkippedAndTruncationIsAnError) {
   auto truncated = ReadTar(std::string_view(tar).substr(0, 2000), {});
   EXPECT_TRUE(absl::IsDataLoss(truncated.status())) << truncated.status();
   EXPECT_FALSE(ReadTar("not a tar at all", {}).ok());
+}
+
+// Sizes around the 512-byte block and the 10240-byte record: the writer's
+// stream accounting (whole records, every file's blocks) holds for each.
+TEST(TarArchiveTest, EntriesAtBlockBoundariesRoundTrip) {
+  sim::SimFileSystem fs;
+  const std::vector<size_t> sizes = {0, 1, 511, 512, 513, 1024, 10239, 10240, 10241, 30000};
+  {
+    auto file = fs.Open("blocks.tar", OpenMode::kCreate);
+    auto writer = TarWriter::Open(**file);
+    ASSERT_TRUE(writer.ok());
+    for (size_t size : sizes) {
+      ASSERT_TRUE((*writer)->AddFile(fmt::format("segments/1/f{}", size), std::string(size, 'b')).ok());
+    }
+    EXPECT_EQ((*writer)->contents_bytes(), 63281u);
+    ASSERT_TRUE((*writer)->Finish().ok());
+  }
+  const std::string bytes = *ReadWholeFile(fs, "blocks.tar");
+  EXPECT_EQ(bytes.size() % 10240, 0u);
+  auto entries = ReadTar(bytes, {});
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  ASSERT_EQ(entries->size(), sizes.size());
+  for (size_t i = 0; i < sizes.size(); ++i) EXPECT_EQ((*entries)[i].contents.size(), sizes[i]);
+}
+
+TEST(ArchiveBuilderDeathTest, TheManifestListsEachFileOnce) {
+  sim::SimFileSystem fs;
+  auto file = fs.Open("builder.tar", OpenMode::kCreate);
+  auto writer = TarWriter::Open(**file);
+  ASSERT_TRUE(writer.ok());
+  ArchiveBuilder builder(**writer);
+  ASSERT_TRUE(builder.Add("wal/1", "x").ok());
+  EXPECT_DEATH((void)builder.Add("wal/1", "y"), "archived twice");
+  EXPECT_DEATH((void)(*writer)->AddFile(".hidden/x", "y"), "unreadable archive path");
+  ASSERT_TRUE(builder.WriteManifest().ok());
+  EXPECT_DEATH((void)builder.Add("wal/2", "y"), "after the manifest");
 }
 
 }  // namespace

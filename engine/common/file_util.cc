@@ -10,16 +10,23 @@ namespace engine {
 
 std::string_view ParentDir(std::string_view path) {
   const size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+  const std::string_view parent = slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+  // Strictly shorter: a walk up the tree ends (at "").
+  SS_ASSERT(path.empty() || parent.size() < path.size());
+  return parent;
 }
 
 std::string JoinPath(std::string_view left, std::string_view right) {
+  // `right` is relative to `left`: a leading '/' would make an empty
+  // component, which every Env refuses.
+  SS_ASSERT(right.empty() || right.front() != '/', "joining '{}' to '{}'", right, left);
   if (left.empty()) return std::string(right);
   if (right.empty()) return std::string(left);
   return fmt::format("{}/{}", left, right);
 }
 
 absl::StatusOr<std::string> ReadWholeFile(FileSystem& fs, std::string_view path) {
+  SS_ASSERT(!path.empty(), "the root is not a file");
   auto file = fs.Open(path, OpenMode::kRead);
   if (!file.ok()) return file.status();
   auto size = (*file)->Size();
@@ -34,6 +41,7 @@ absl::StatusOr<std::string> ReadWholeFile(FileSystem& fs, std::string_view path)
 }
 
 absl::Status WriteFileAtomically(FileSystem& fs, std::string_view path, std::string_view contents) {
+  SS_ASSERT(!path.empty(), "the root is not a file");
   const std::string temporary = fmt::format("{}.tmp", path);
   {
     auto file = fs.Open(temporary, OpenMode::kCreateTruncate);
@@ -62,6 +70,9 @@ absl::Status EnsureDir(FileSystem& fs, std::string_view path) {
 }
 
 absl::Status RemoveTree(FileSystem& fs, std::string_view path, int max_entries) {
+  // Removing the root would remove everything the Env holds.
+  SS_ASSERT(!path.empty(), "RemoveTree of the root");
+  SS_ASSERT(max_entries > 0);
   auto kind = fs.Stat(path);
   if (absl::IsNotFound(kind.status())) return absl::OkStatus();
   if (!kind.ok()) return kind.status();

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/common/assert.h"
 #include "engine/common/checksum.h"
 #include "engine/common/coverage.h"
 #include "engine/common/file_util.h"
@@ -19,6 +20,11 @@ std::string Seal(std::string_view body) {
   if (sealed.empty() || sealed.back() != '\n') sealed.push_back('\n');
   // The seal covers exactly the bytes before it, newline included.
   sealed += fmt::format("{}{:08x}\n", kSealPrefix, Crc32c(sealed));
+  // Sealed then unsealed, in memory, the body comes back (less the newline
+  // the seal line needs before it).
+  const auto unsealed = Unseal(sealed, "(sealing)");
+  SS_ASSERT(unsealed.ok() && *unsealed == body.substr(0, body.ends_with('\n') ? body.size() - 1 : body.size()),
+            "a sealed body does not unseal to itself");
   return sealed;
 }
 
@@ -34,6 +40,7 @@ absl::StatusOr<std::string> Unseal(std::string_view contents, std::string_view p
     return damaged("no checksum line");
   }
   const std::string_view digits = seal.substr(kSealPrefix.size(), 8);
+  SS_ASSERT(digits.size() == 8);
   uint32_t expected = 0;
   for (char digit : digits) {
     int value = -1;

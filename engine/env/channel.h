@@ -37,6 +37,9 @@ class BoundedChannel {
       not_full_->Wait();
     }
     if (closed_) return false;
+    // The bound counts reserved slots too: a SendReserved never blocks.
+    SS_ASSERT(queue_.size() + reserved_ < capacity_, "{} queued + {} reserved of {}", queue_.size(), reserved_,
+              capacity_);
     queue_.push_back(std::move(value));
     SS_ASSERT(queue_.size() <= capacity_);
     not_empty_->Signal();
@@ -55,6 +58,8 @@ class BoundedChannel {
     }
     if (closed_) return false;
     ++reserved_;
+    SS_ASSERT(queue_.size() + reserved_ <= capacity_, "{} queued + {} reserved of {}", queue_.size(), reserved_,
+              capacity_);
     return true;
   }
 
@@ -66,7 +71,8 @@ class BoundedChannel {
     --reserved_;
     if (closed_) return false;
     queue_.push_back(std::move(value));
-    SS_ASSERT(queue_.size() <= capacity_);
+    // The reserved slot is the one used.
+    SS_ASSERT(queue_.size() + reserved_ <= capacity_);
     not_empty_->Signal();
     return true;
   }
@@ -104,6 +110,7 @@ class BoundedChannel {
 
   size_t size() {
     MutexLock lock(*mutex_);
+    SS_ASSERT(queue_.size() + reserved_ <= capacity_);
     return queue_.size();
   }
 

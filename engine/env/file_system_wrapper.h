@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/common/assert.h"
 #include "engine/env/env.h"
 
 namespace engine {
@@ -30,7 +31,9 @@ namespace engine {
 class FileWrapper : public File {
  public:
   // REQUIRES: `target` is not null.
-  explicit FileWrapper(std::unique_ptr<File> target) : target_(std::move(target)) {}
+  explicit FileWrapper(std::unique_ptr<File> target) : target_(std::move(target)) {
+    SS_ASSERT(target_ != nullptr, "a file wrapper around nothing");
+  }
 
   File& target() { return *target_; }
 

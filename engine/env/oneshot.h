@@ -21,6 +21,7 @@ class Oneshot {
   void Set(T value) {
     MutexLock lock(*mutex_);
     SS_ASSERT(!value_.has_value(), "oneshot set twice");
+    SS_ASSERT(!abandoned_, "oneshot set after its producer abandoned it");
     value_ = std::move(value);
     ready_->SignalAll();
   }
@@ -38,9 +39,11 @@ class Oneshot {
   }
 
   // The producer will never set a value (it is shutting down): waiters get
-  // nullopt.
+  // nullopt. REQUIRES: neither set nor abandoned before.
   void Abandon() {
     MutexLock lock(*mutex_);
+    SS_ASSERT(!value_.has_value(), "a oneshot abandoned after its value was set");
+    SS_ASSERT(!abandoned_, "oneshot abandoned twice");
     abandoned_ = true;
     ready_->SignalAll();
   }

@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -27,7 +29,9 @@ void PosixEnv::Log(std::string_view line) {
 
 namespace {
 
+// REQUIRES: `error` is the errno of a call that failed.
 absl::Status ErrnoStatus(int error, std::string_view call, std::string_view path) {
+  SS_ASSERT(error > 0, "{} {}: errno {} after a failure", call, path, error);
   const std::string message = fmt::format("{} {}: {}", call, path, std::strerror(error));
   switch (error) {
     case ENOENT: return absl::NotFoundError(message);
@@ -44,7 +48,8 @@ absl::Status ErrnoStatus(int error, std::string_view call, std::string_view path
 
 absl::Status ValidatePath(std::string_view path) {
   size_t start = 0;
-  while (!path.empty() && start <= path.size()) {
+  for (size_t parts = 0; !path.empty() && start <= path.size(); ++parts) {
+    SS_ASSERT(parts <= path.size(), "path '{}': no progress", path);
     const size_t slash = path.find('/', start);
     const std::string_view part = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (part.empty() || part == "." || part == "..") {
@@ -53,15 +58,27 @@ absl::Status ValidatePath(std::string_view path) {
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
+  // What Full relies on: a valid path is relative and has no trailing '/'.
+  SS_ASSERT(path.empty() || (path.front() != '/' && path.back() != '/'), "path '{}' passed", path);
   return absl::OkStatus();
+}
+
+// A file offset and length the kernel takes (off_t) without overflow.
+bool FitsOffset(uint64_t offset, size_t length) {
+  constexpr uint64_t kMaxOffset = static_cast<uint64_t>(std::numeric_limits<off_t>::max());
+  return offset <= kMaxOffset && length <= kMaxOffset - offset;
 }
 
 class PosixFile final : public File {
  public:
-  PosixFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  PosixFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {
+    SS_ASSERT(fd_ >= 0, "{}: file descriptor {}", path_, fd_);
+    SS_ASSERT(!path_.empty(), "the root is not a file");
+  }
   ~PosixFile() override { close(fd_); }
 
   absl::StatusOr<size_t> ReadAt(uint64_t offset, std::span<char> out) override {
+    SS_ASSERT(FitsOffset(offset, out.size()), "{}: read of {} bytes at {}", path_, out.size(), offset);
     size_t done = 0;
     for (int attempt = 0; done < out.size(); ++attempt) {
       SS_ASSERT(attempt < 1'000'000);
@@ -74,6 +91,7 @@ class PosixFile final : public File {
     return done;
   }
   absl::Status WriteAt(uint64_t offset, std::span<const char> data) override {
+    SS_ASSERT(FitsOffset(offset, data.size()), "{}: write of {} bytes at {}", path_, data.size(), offset);
     size_t done = 0;
     for (int attempt = 0; done < data.size(); ++attempt) {
       SS_ASSERT(attempt < 1'000'000);
@@ -95,10 +113,12 @@ class PosixFile final : public File {
     return static_cast<uint64_t>(info.st_size);
   }
   absl::Status Truncate(uint64_t size_bytes) override {
+    SS_ASSERT(FitsOffset(size_bytes, 0), "{}: truncate to {} bytes", path_, size_bytes);
     if (ftruncate(fd_, static_cast<off_t>(size_bytes)) != 0) return ErrnoStatus(errno, "ftruncate", path_);
     return absl::OkStatus();
   }
   absl::Status Sync() override {
+    SS_ASSERT(fd_ >= 0);
     if (fsync(fd_) != 0) return ErrnoStatus(errno, "fsync", path_);
     return absl::OkStatus();
   }
@@ -110,7 +130,10 @@ class PosixFile final : public File {
 
 class PosixFileSystem final : public FileSystem {
  public:
-  explicit PosixFileSystem(std::string root) : root_(std::move(root)) {}
+  // REQUIRES: `root` names a directory (Full builds every path under it).
+  explicit PosixFileSystem(std::string root) : root_(std::move(root)) {
+    SS_ASSERT(!root_.empty(), "a file system needs a root directory");
+  }
 
   absl::StatusOr<std::unique_ptr<File>> Open(std::string_view path, OpenMode mode) override {
     if (auto status = ValidatePath(path); !status.ok()) return status;
@@ -123,6 +146,7 @@ class PosixFileSystem final : public FileSystem {
       case OpenMode::kCreateTruncate: flags |= O_RDWR | O_CREAT | O_TRUNC; break;
       case OpenMode::kCreateExclusive: flags |= O_RDWR | O_CREAT | O_EXCL; break;
     }
+    SS_ASSERT(flags != O_CLOEXEC || mode == OpenMode::kRead, "open mode {}", static_cast<int>(mode));
     const std::string full = Full(path);
     struct stat info;
     if (stat(full.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
@@ -189,7 +213,9 @@ class PosixFileSystem final : public FileSystem {
   }
 
  private:
+  // REQUIRES: `path` passed ValidatePath: nothing outside the root.
   std::string Full(std::string_view path) const {
+    SS_ASSERT(path.empty() || (path.front() != '/' && path.back() != '/'), "unvalidated path '{}'", path);
     return path.empty() ? root_ : fmt::format("{}/{}", root_, path);
   }
   template <typename Function>
@@ -202,14 +228,38 @@ class PosixFileSystem final : public FileSystem {
   std::string root_;
 };
 
+// Tracks its holder, so that misuse (a recursive lock, an unlock or a
+// condition wait by a thread not holding it) fails loudly instead of
+// deadlocking or being undefined behaviour.
 class PosixMutex final : public Mutex {
  public:
-  void Lock() override { mutex_.lock(); }
-  void Unlock() override { mutex_.unlock(); }
-  std::mutex& native() { return mutex_; }
+  void Lock() override {
+    SS_ASSERT(!HeldByCaller(), "a mutex is not recursive");
+    mutex_.lock();
+    SS_ASSERT(holder_.load(std::memory_order_relaxed) == std::thread::id(), "a mutex locked while marked held");
+    holder_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  }
+  void Unlock() override {
+    SS_ASSERT(HeldByCaller(), "unlock by a thread that does not hold the mutex");
+    holder_.store(std::thread::id(), std::memory_order_relaxed);
+    mutex_.unlock();
+  }
+  bool HeldByCaller() const { return holder_.load(std::memory_order_relaxed) == std::this_thread::get_id(); }
+  // A condition wait releases and retakes the mutex without Lock/Unlock.
+  std::mutex& native() {
+    SS_ASSERT(HeldByCaller(), "the native mutex is for a condition wait by its holder");
+    return mutex_;
+  }
+  // Marks the mutex released by its holder, or retaken by the caller.
+  void SetHolder(std::thread::id holder) {
+    SS_ASSERT(holder == std::thread::id() ? HeldByCaller()
+                                          : holder_.load(std::memory_order_relaxed) == std::thread::id());
+    holder_.store(holder, std::memory_order_relaxed);
+  }
 
  private:
   std::mutex mutex_;
+  std::atomic<std::thread::id> holder_{};
 };
 
 // Writer-preferring reader-writer lock with an upgradable read mode.
@@ -217,57 +267,90 @@ class PosixRwLock final : public RwLock {
  public:
   void LockShared() override {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return !writer_ && writers_waiting_ == 0; });
+    for (uint64_t waits = 0; writer_ || writers_waiting_ > 0; ++waits) {
+      SS_ASSERT(waits < kMaxWaits, "a read lock waited {} times", waits);
+      changed_.wait(lock);
+    }
     ++readers_;
+    AssertState();
   }
   void UnlockShared() override {
     std::lock_guard lock(mutex_);
     SS_ASSERT(readers_ > 0);
     --readers_;
+    AssertState();
     changed_.notify_all();
   }
   void LockUpgradable() override {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return !writer_ && !upgradable_ && writers_waiting_ == 0; });
+    for (uint64_t waits = 0; writer_ || upgradable_ || writers_waiting_ > 0; ++waits) {
+      SS_ASSERT(waits < kMaxWaits, "an upgradable read lock waited {} times", waits);
+      changed_.wait(lock);
+    }
     upgradable_ = true;
+    AssertState();
   }
   void UnlockUpgradable() override {
     std::lock_guard lock(mutex_);
     SS_ASSERT(upgradable_);
     upgradable_ = false;
+    AssertState();
     changed_.notify_all();
   }
   void Upgrade() override {
     std::unique_lock lock(mutex_);
     SS_ASSERT(upgradable_);
     ++writers_waiting_;
-    changed_.wait(lock, [&] { return readers_ == 0; });
+    for (uint64_t waits = 0; readers_ > 0; ++waits) {
+      SS_ASSERT(waits < kMaxWaits, "an upgrade waited {} times", waits);
+      changed_.wait(lock);
+    }
+    // The upgradable reader kept out every writer while it waited.
+    SS_ASSERT(upgradable_ && !writer_);
     --writers_waiting_;
     upgradable_ = false;
     writer_ = true;
+    AssertState();
   }
   void Downgrade() override {
     std::lock_guard lock(mutex_);
     SS_ASSERT(writer_);
     writer_ = false;
     upgradable_ = true;
+    AssertState();
     changed_.notify_all();
   }
   void Lock() override {
     std::unique_lock lock(mutex_);
     ++writers_waiting_;
-    changed_.wait(lock, [&] { return !writer_ && !upgradable_ && readers_ == 0; });
+    for (uint64_t waits = 0; writer_ || upgradable_ || readers_ > 0; ++waits) {
+      SS_ASSERT(waits < kMaxWaits, "a write lock waited {} times", waits);
+      changed_.wait(lock);
+    }
     --writers_waiting_;
     writer_ = true;
+    AssertState();
   }
   void Unlock() override {
     std::lock_guard lock(mutex_);
     SS_ASSERT(writer_);
     writer_ = false;
+    AssertState();
     changed_.notify_all();
   }
 
  private:
+  // A wait loop this long is a livelock, not contention.
+  static constexpr uint64_t kMaxWaits = 100'000'000;
+
+  // REQUIRES: mutex_ held. A writer excludes readers and the upgradable
+  // reader; counts never go negative.
+  void AssertState() const {
+    SS_ASSERT(readers_ >= 0 && writers_waiting_ >= 0, "readers {}, writers waiting {}", readers_, writers_waiting_);
+    SS_ASSERT(!writer_ || readers_ == 0, "a writer with {} readers", readers_);
+    SS_ASSERT(!(writer_ && upgradable_), "a writer and an upgradable reader");
+  }
+
   std::mutex mutex_;
   std::condition_variable changed_;
   int readers_ = 0;
@@ -280,14 +363,21 @@ class PosixCondVar final : public CondVar {
  public:
   explicit PosixCondVar(PosixMutex& mutex) : mutex_(mutex) {}
   void Wait() override {
+    SS_ASSERT(mutex_.HeldByCaller(), "a condition wait without its mutex");
     std::unique_lock lock(mutex_.native(), std::adopt_lock);
+    mutex_.SetHolder(std::thread::id());
     condition_.wait(lock);
     lock.release();
+    mutex_.SetHolder(std::this_thread::get_id());
   }
   bool WaitFor(int64_t timeout_ns) override {
+    SS_ASSERT(mutex_.HeldByCaller(), "a condition wait without its mutex");
+    SS_ASSERT(timeout_ns >= 0, "a wait of {} ns", timeout_ns);
     std::unique_lock lock(mutex_.native(), std::adopt_lock);
+    mutex_.SetHolder(std::thread::id());
     const auto result = condition_.wait_for(lock, std::chrono::nanoseconds(timeout_ns));
     lock.release();
+    mutex_.SetHolder(std::this_thread::get_id());
     return result == std::cv_status::no_timeout;
   }
   void Signal() override { condition_.notify_one(); }
@@ -302,7 +392,12 @@ class PosixTask final : public Task {
  public:
   explicit PosixTask(std::function<void()> body) : thread_(std::move(body)) {}
   ~PosixTask() override { SS_ASSERT(!thread_.joinable(), "a task was destroyed without Join"); }
-  void Join() override { thread_.join(); }
+  // Once, from another task (env.h).
+  void Join() override {
+    SS_ASSERT(thread_.joinable(), "a task joined twice");
+    SS_ASSERT(thread_.get_id() != std::this_thread::get_id(), "a task joined itself");
+    thread_.join();
+  }
 
  private:
   std::thread thread_;
@@ -314,16 +409,23 @@ PosixEnv::PosixEnv(std::string root_dir) : fs_(std::make_unique<PosixFileSystem>
 PosixEnv::~PosixEnv() = default;
 
 int64_t PosixEnv::NowNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
+  // Monotonic (env.h), as each thread sees it.
+  thread_local int64_t last_ns = std::numeric_limits<int64_t>::min();
+  SS_ASSERT(now_ns >= last_ns, "the steady clock went back from {} to {} ns", last_ns, now_ns);
+  last_ns = now_ns;
+  return now_ns;
 }
 
 void PosixEnv::SleepForNanos(int64_t duration_ns) {
+  SS_ASSERT(duration_ns >= 0, "a sleep of {} ns", duration_ns);
   std::this_thread::sleep_for(std::chrono::nanoseconds(duration_ns));
 }
 
 std::unique_ptr<Task> PosixEnv::Spawn(std::string name, std::function<void()> body) {
+  SS_ASSERT(body != nullptr, "task {} has no body", name);
   return std::make_unique<PosixTask>(std::move(body));
 }
 

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/common/assert.h"
+
 namespace engine {
 
 namespace {
@@ -25,6 +27,7 @@ bool MatchesValue(const FieldCondition& condition, const nlohmann::json& value) 
 bool MatchesAt(const Condition& condition, PointId id, const Payload& payload, int depth);
 
 bool MatchesFilterAt(const Filter& filter, PointId id, const Payload& payload, int depth) {
+  SS_ASSERT(depth >= 0);
   if (depth > kMaxFilterDepth) return false;
   for (const Condition& condition : filter.must) {
     if (!MatchesAt(condition, id, payload, depth)) return false;
@@ -41,6 +44,8 @@ bool MatchesFilterAt(const Filter& filter, PointId id, const Payload& payload, i
 }
 
 bool MatchesAt(const Condition& condition, PointId id, const Payload& payload, int depth) {
+  // Conditions are only reached within the depth bound (the recursion's).
+  SS_ASSERT(depth >= 0 && depth <= kMaxFilterDepth, "condition at depth {}", depth);
   if (const auto* field = std::get_if<FieldCondition>(&condition)) {
     for (const nlohmann::json* value : ValuesAtPath(payload, field->key)) {
       if (MatchesValue(*field, *value)) return true;
@@ -76,9 +81,19 @@ nlohmann::json ConditionToJson(const Condition& condition) {
     if (range.lte) bounds["lte"] = *range.lte;
     return {{"key", field->key}, {"range", bounds}};
   }
-  if (const auto* has_id = std::get_if<HasIdCondition>(&condition)) return {{"has_id", has_id->ids}};
+  if (const auto* has_id = std::get_if<HasIdCondition>(&condition)) {
+    // Sorted and unique (filter.h), as the reader makes them: a match
+    // binary-searches them.
+    SS_ASSERT(std::adjacent_find(has_id->ids.begin(), has_id->ids.end(), std::greater_equal<PointId>()) ==
+                  has_id->ids.end(),
+              "has_id ids not sorted and unique");
+    return {{"has_id", has_id->ids}};
+  }
   const auto& nested = std::get<std::shared_ptr<Filter>>(condition);
-  return {{"filter", nested ? FilterToJson(*nested) : nlohmann::json::object()}};
+  // JSON has no null filter: {} would read back as one matching everything,
+  // where a null one matches nothing.
+  SS_ASSERT(nested != nullptr, "a null nested filter cannot be written");
+  return {{"filter", FilterToJson(*nested)}};
 }
 
 absl::Status Invalid(std::string_view why) {
@@ -98,6 +113,7 @@ absl::StatusOr<int64_t> IntegerField(const nlohmann::json& json, const char* nam
 }
 
 absl::StatusOr<Condition> ConditionFromJson(const nlohmann::json& json, int depth) {
+  SS_ASSERT(depth >= 0 && depth <= kMaxFilterDepth, "condition at depth {}", depth);
   if (!json.is_object()) return Invalid("a condition must be an object");
   if (json.contains("has_id")) {
     const auto& ids = json["has_id"];
@@ -144,6 +160,7 @@ absl::StatusOr<Condition> ConditionFromJson(const nlohmann::json& json, int dept
 }
 
 absl::StatusOr<Filter> FilterFromJsonAt(const nlohmann::json& json, int depth) {
+  SS_ASSERT(depth >= 0);
   if (depth > kMaxFilterDepth) return Invalid("nested too deep");
   if (!json.is_object()) return Invalid("a filter must be an object");
   Filter filter;

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/common/assert.h"
+
 namespace engine {
 
 namespace {
@@ -17,9 +19,16 @@ absl::Status Invalid(std::string_view why) {
 }
 
 // Vectors travel as the bit patterns of their floats: exact for every value.
+absl::StatusOr<Vector> VectorFromJson(const nlohmann::json& json);
+
 nlohmann::json VectorToJson(const Vector& vector) {
   nlohmann::json out = nlohmann::json::array();
   for (float value : vector) out.push_back(std::bit_cast<uint32_t>(value));
+  // Read back bit for bit (NaNs included, which == would not compare).
+  const auto read_back = VectorFromJson(out);
+  SS_ASSERT(read_back.ok() && read_back->size() == vector.size() &&
+                std::memcmp(read_back->data(), vector.data(), vector.size() * sizeof(float)) == 0,
+            "a vector of {} floats does not read back bit for bit", vector.size());
   return out;
 }
 
@@ -83,6 +92,9 @@ std::string_view OperationName(const Operation& operation) {
   static constexpr std::string_view kNames[] = {
       "upsert", "delete", "set_payload", "overwrite_payload",
       "delete_payload", "clear_payload", "create_index", "delete_index"};
+  static_assert(std::size(kNames) == std::variant_size_v<Operation>);
+  // A variant left valueless by an exception has no name.
+  SS_ASSERT(operation.index() < std::size(kNames), "operation index {}", operation.index());
   return kNames[operation.index()];
 }
 
@@ -140,7 +152,10 @@ absl::StatusOr<Operation> OperationFromJson(const nlohmann::json& json) {
     auto type = StringField(json, "type");
     if (!type.ok()) return type.status();
     if (*type != "keyword" && *type != "integer") return Invalid("unknown index type");
-    return Operation{CreateFieldIndex{*key, *type == "keyword" ? FieldType::kKeyword : FieldType::kInteger}};
+    const CreateFieldIndex create{*key, *type == "keyword" ? FieldType::kKeyword : FieldType::kInteger};
+    // Written with FieldTypeName, read here: the same type.
+    SS_ASSERT(FieldTypeName(create.type) == *type, "index type '{}' read as '{}'", *type, FieldTypeName(create.type));
+    return Operation{create};
   }
   auto ids = IdsFromJson(json);
   if (!ids.ok()) return ids.status();
@@ -163,6 +178,7 @@ absl::StatusOr<Operation> OperationFromJson(const nlohmann::json& json) {
 }
 
 std::string EncodeWalRecord(const WalRecord& record) {
+  SS_ASSERT(!record.operation.valueless_by_exception());
   nlohmann::json json = {{"v", kFormatVersion}, {"operation", OperationToJson(record.operation)}};
   if (record.clock_tag) {
     const ClockTag& tag = *record.clock_tag;
@@ -170,7 +186,21 @@ std::string EncodeWalRecord(const WalRecord& record) {
                      {"token", tag.token}, {"force", tag.force}};
   }
   const std::vector<uint8_t> bytes = nlohmann::json::to_cbor(json);
-  return std::string(bytes.begin(), bytes.end());
+  // A CBOR map (major type 5), which is all DecodeWalRecord accepts.
+  SS_ASSERT(!bytes.empty() && (bytes.front() >> 5) == 5, "a WAL record encoded as CBOR type {}",
+            bytes.empty() ? -1 : bytes.front() >> 5);
+  std::string encoded(bytes.begin(), bytes.end());
+  // Encoded then decoded in memory, as a WAL replay would: the same op and
+  // clock tag. (A record the decoder refuses, such as a payload that is no
+  // object, is one the caller must not have built.)
+  const auto decoded = DecodeWalRecord(encoded);
+  if (decoded.ok()) {
+    SS_ASSERT(decoded->clock_tag == record.clock_tag, "a WAL record's clock tag does not read back");
+    SS_ASSERT(OperationName(decoded->operation) == OperationName(record.operation) &&
+                  OperationPointIds(decoded->operation) == OperationPointIds(record.operation),
+              "a {} does not read back as itself", OperationName(record.operation));
+  }
+  return encoded;
 }
 
 absl::StatusOr<WalRecord> DecodeWalRecord(std::string_view bytes) {
@@ -188,6 +218,10 @@ absl::StatusOr<WalRecord> DecodeWalRecord(std::string_view bytes) {
   if (!json.contains("operation")) return absl::DataLossError("WAL record: no operation");
   auto operation = OperationFromJson(json["operation"]);
   if (!operation.ok()) return absl::DataLossError(fmt::format("WAL record: {}", std::string(operation.status().message())));
+  // The parser and the name table agree: an op reads back as the kind its
+  // name says.
+  SS_ASSERT(json["operation"]["op"].get_ref<const std::string&>() == OperationName(*operation), "'{}' read as '{}'",
+            json["operation"]["op"].dump(), OperationName(*operation));
   WalRecord record{std::move(*operation), std::nullopt};
   if (json.contains("clock")) {
     const auto& clock = json["clock"];

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "engine/common/assert.h"
+
 namespace engine {
 
 bool PayloadIndex::Create(const std::string& key, FieldType type) {
@@ -18,6 +20,7 @@ std::map<std::string, FieldType> PayloadIndex::fields() const {
 
 void PayloadIndex::Update(FieldIndex& index, const std::string& key, PointId id,
                           const Payload& payload, bool add) {
+  SS_ASSERT(fields_.contains(key) && &fields_.at(key) == &index, "the index passed is not the one of '{}'", key);
   for (const nlohmann::json* value : ValuesAtPath(payload, key)) {
     if (index.type == FieldType::kKeyword && value->is_string()) {
       auto& ids = index.keywords[value->get<std::string>()];
@@ -28,6 +31,9 @@ void PayloadIndex::Update(FieldIndex& index, const std::string& key, PointId id,
       add ? (void)ids.insert(id) : (void)ids.erase(id);
     }
   }
+  // An index holds values of its own type only.
+  SS_ASSERT(index.type == FieldType::kKeyword ? index.integers.empty() : index.keywords.empty(),
+            "index '{}' holds values of another type", key);
 }
 
 void PayloadIndex::Add(PointId id, const Payload& payload) {
@@ -42,6 +48,7 @@ std::optional<std::set<PointId>> PayloadIndex::Lookup(const FieldCondition& cond
   const auto it = fields_.find(condition.key);
   if (it == fields_.end()) return std::nullopt;
   const FieldIndex& index = it->second;
+  SS_ASSERT(index.type == FieldType::kKeyword ? index.integers.empty() : index.keywords.empty());
   std::set<PointId> ids;
   if (const auto* keyword = std::get_if<MatchKeyword>(&condition.match)) {
     if (index.type != FieldType::kKeyword) return std::nullopt;
@@ -90,6 +97,7 @@ std::set<PointId> PayloadIndex::IdsIndexedUnder(const std::string& key) const {
   std::set<PointId> ids;
   const auto it = fields_.find(key);
   if (it == fields_.end()) return ids;
+  SS_ASSERT(it->second.type == FieldType::kKeyword ? it->second.integers.empty() : it->second.keywords.empty());
   for (const auto& [value, bucket] : it->second.keywords) ids.insert(bucket.begin(), bucket.end());
   for (const auto& [value, bucket] : it->second.integers) ids.insert(bucket.begin(), bucket.end());
   return ids;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/common/assert.h"
 #include "engine/common/file_util.h"
 #include "engine/snapshot/restore_steps.h"
 #include "engine/archive/snapshot_archive.h"
@@ -24,9 +25,8 @@ nlohmann::json ShardJson(const SnapshotInfo& info) {
 
 // The shard ids collection_manifest.json lists.
 absl::StatusOr<std::set<ShardId>> ListedShards(const std::vector<TarEntry>& entries) {
-  const auto entry = std::find_if(entries.begin(), entries.end(),
-                                  [](const TarEntry& e) { return e.path == kCollectionManifestName; });
-  if (entry == entries.end()) return Invalid("no collection_manifest.json");
+  const TarEntry* entry = FindEntry(entries, kCollectionManifestName);
+  if (entry == nullptr) return Invalid("no collection_manifest.json");
   const nlohmann::json json = nlohmann::json::parse(entry->contents, nullptr, false);
   if (json.is_discarded() || !json.is_object() || !json.contains("shards") || !json["shards"].is_object() ||
       json["shards"].empty()) {
@@ -39,8 +39,12 @@ absl::StatusOr<std::set<ShardId>> ListedShards(const std::vector<TarEntry>& entr
         (key.size() > 1 && key[0] == '0')) {
       return Invalid(fmt::format("bad shard id '{}'", key));
     }
-    ids.insert(static_cast<ShardId>(std::stoul(key)));
+    const unsigned long id = std::stoul(key);
+    SS_ASSERT(id <= UINT32_MAX, "shard id {} does not fit", id);  // nine digits at most
+    ids.insert(static_cast<ShardId>(id));
   }
+  // Canonical decimals: distinct keys are distinct ids.
+  SS_ASSERT(!ids.empty() && ids.size() == json["shards"].size());
   return ids;
 }
 
@@ -65,8 +69,13 @@ absl::StatusOr<std::map<ShardId, std::vector<TarEntry>>> SplitByShard(std::vecto
     if (!id) return Invalid(fmt::format("unexpected entry '{}'", entry.path));
     entry.path = entry.path.substr(slash + 1);
     if (entry.path.empty()) continue;  // the shard's own directory entry
+    // What a shard archive would hold: a relative path (ReadTar refused
+    // empty components).
+    SS_ASSERT(entry.path.front() != '/', "'{}' in shard {}", entry.path, *id);
     shards[*id].push_back(std::move(entry));
   }
+  // One part per listed shard, none other.
+  SS_ASSERT(shards.size() == ids.size());
   return shards;
 }
 
@@ -88,16 +97,25 @@ absl::StatusOr<CollectionSnapshotInfo> CreateCollectionSnapshot(Env& env,
   const auto write = [&]() -> absl::Status {
     nlohmann::json listed = nlohmann::json::object();
     for (const CollectionShard& shard : shards) {
+      SS_ASSERT(!info.shards.contains(shard.id) && !listed.contains(fmt::format("{}", shard.id)));
       ArchiveBuilder archive((*pending)->writer(), fmt::format("shards/{}", shard.id));
       auto shard_info = WriteSnapshot(*shard.shard, archive, save_wal, /*receiver=*/nullptr);
       if (!shard_info.ok()) return shard_info.status();
+      // Restores refuse partial shard archives: each part is a full one.
+      SS_ASSERT(!shard_info->partial && !shard_info->empty, "shard {} archived partially", shard.id);
       listed[fmt::format("{}", shard.id)] = ShardJson(*shard_info);
       info.shards[shard.id] = std::move(*shard_info);
     }
-    return (*pending)->writer().AddFile(kCollectionManifestName, nlohmann::json{{"shards", std::move(listed)}}.dump());
+    TarEntry manifest{.path = kCollectionManifestName, .contents = nlohmann::json{{"shards", std::move(listed)}}.dump()};
+    // A restore reads back exactly the shards written (an empty collection
+    // is refused there).
+    const auto read_back = ListedShards({manifest});
+    SS_ASSERT(ids.empty() || (read_back.ok() && *read_back == ids), "collection_manifest.json does not read back");
+    return (*pending)->writer().AddFile(manifest.path, manifest.contents);
   };
   auto bytes = (*pending)->Finish(write());
   if (!bytes.ok()) return bytes.status();
+  SS_ASSERT(info.shards.size() == shards.size(), "{} of {} shards archived", info.shards.size(), shards.size());
   info.archive_bytes = *bytes;
   return info;
 }
@@ -128,6 +146,7 @@ absl::StatusOr<std::map<ShardId, std::unique_ptr<LocalShard>>> RestoreCollection
     }
     restored[id] = std::move(*shard);
   }
+  SS_ASSERT(restored.size() == shards->size(), "{} of {} shards restored", restored.size(), shards->size());
   return restored;
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/common/assert.h"
 #include "engine/common/checksum.h"
 #include "engine/common/file_util.h"
 #include "engine/common/sealed_file.h"
@@ -23,6 +24,20 @@ absl::StatusOr<Version> VersionFromJson(const nlohmann::json& json) {
   if (json.is_null()) return Version();
   if (!json.is_number_unsigned()) return Invalid("a version is neither null nor an unsigned number");
   return Version(json.get<uint64_t>());
+}
+
+// What every manifest this layer builds satisfies (SnapshotManifestFromJson
+// refuses any other): plain names, no file newer than its segment, and a
+// checksum for each file and no other.
+void AssertWellFormed(const SegmentManifest& manifest) {
+  SS_ASSERT(IsPlainName(manifest.segment_id), "segment id '{}'", manifest.segment_id);
+  SS_ASSERT(manifest.checksums.size() == manifest.files.size(), "segment {}: {} checksums for {} files",
+            manifest.segment_id, manifest.checksums.size(), manifest.files.size());
+  for (const auto& [file, version] : manifest.files) {
+    SS_ASSERT(IsPlainName(file), "segment {}: file name '{}'", manifest.segment_id, file);
+    SS_ASSERT(version <= manifest.segment_version, "file {}/{} newer than its segment", manifest.segment_id, file);
+    SS_ASSERT(manifest.checksums.contains(file), "file {}/{} has no checksum", manifest.segment_id, file);
+  }
 }
 
 absl::StatusOr<SegmentManifest> SegmentFromJson(const std::string& key, const nlohmann::json& json) {
@@ -58,6 +73,7 @@ absl::StatusOr<SegmentManifest> SegmentFromJson(const std::string& key, const nl
   if (segment.checksums.size() != segment.files.size()) {
     return Invalid(fmt::format("segment '{}' lacks a file's checksum", key));
   }
+  AssertWellFormed(segment);
   return segment;
 }
 
@@ -73,15 +89,28 @@ nlohmann::json ToJson(const SegmentManifest& manifest) {
   for (const auto& [file, version] : manifest.files) files[file] = VersionJson(version);
   nlohmann::json checksums = nlohmann::json::object();
   for (const auto& [file, checksum] : manifest.checksums) checksums[file] = checksum;
-  return {{"segment_id", manifest.segment_id},
-          {"segment_version", VersionJson(manifest.segment_version)},
-          {"file_versions", std::move(files)},
-          {"file_checksums", std::move(checksums)}};
+  nlohmann::json json = {{"segment_id", manifest.segment_id},
+                         {"segment_version", VersionJson(manifest.segment_version)},
+                         {"file_versions", std::move(files)},
+                         {"file_checksums", std::move(checksums)}};
+  // A receiver parses what is written here: a well-formed manifest reads
+  // back as itself.
+  if (IsPlainName(manifest.segment_id) && manifest.checksums.size() == manifest.files.size()) {
+    const auto parsed = SegmentFromJson(manifest.segment_id, json);
+    SS_ASSERT(!parsed.ok() || *parsed == manifest, "segment {}: the manifest does not read back as written",
+              manifest.segment_id);
+  }
+  return json;
 }
 
 nlohmann::json ToJson(const SnapshotManifest& manifest) {
   nlohmann::json segments = nlohmann::json::object();
-  for (const auto& [id, segment] : manifest.segments) segments[id] = ToJson(segment);
+  for (const auto& [id, segment] : manifest.segments) {
+    // A segment is listed under its own id (the receiver checks that too).
+    SS_ASSERT(id == segment.segment_id, "segment {} listed as {}", segment.segment_id, id);
+    segments[id] = ToJson(segment);
+  }
+  SS_ASSERT(segments.size() == manifest.segments.size());
   return segments;
 }
 
@@ -93,11 +122,15 @@ absl::StatusOr<SnapshotManifest> SnapshotManifestFromJson(const nlohmann::json& 
     if (!segment.ok()) return segment.status();
     manifest.segments[id] = std::move(*segment);
   }
+  SS_ASSERT(manifest.segments.size() == json.size(), "a listed segment was dropped");
   return manifest;
 }
 
 absl::StatusOr<SegmentManifest> SegmentManifestFromDisk(FileSystem& fs, const std::string& dir,
                                                         const std::string& segment_id) {
+  // A segment's id is its directory's name under segments/.
+  SS_ASSERT(IsPlainName(segment_id) && JoinPath(ParentDir(dir), segment_id) == dir,
+            "segment id '{}' for directory '{}'", segment_id, dir);
   auto contents = ReadSealedFile(fs, JoinPath(dir, "segment.json"));
   if (!contents.ok()) return contents.status();
   const nlohmann::json json = nlohmann::json::parse(*contents, nullptr, false);
@@ -116,6 +149,7 @@ absl::StatusOr<SegmentManifest> SegmentManifestFromDisk(FileSystem& fs, const st
     manifest.files[entry.name] = *version;
     manifest.checksums[entry.name] = Crc32c(*file);
   }
+  AssertWellFormed(manifest);
   return manifest;
 }
 
@@ -136,12 +170,16 @@ absl::StatusOr<SnapshotManifest> ShardManifestFromDisk(FileSystem& fs, const std
     if (!*complete) continue;
     auto segment = SegmentManifestFromDisk(fs, dir, entry.name);
     if (!segment.ok()) return segment.status();
+    SS_ASSERT(segment->segment_id == entry.name && !manifest.segments.contains(entry.name));
     manifest.segments[entry.name] = std::move(*segment);
   }
   return manifest;
 }
 
 std::set<std::string> UpdatedFiles(const SegmentManifest* old, const SegmentManifest& current) {
+  // `old` is the receiver's copy of the same segment, whatever it holds.
+  SS_ASSERT(old == nullptr || old->segment_id == current.segment_id, "segment {} compared with {}",
+            current.segment_id, old->segment_id);
   std::set<std::string> updated;
   for (const auto& [file, version] : current.files) {
     if (old == nullptr) {
@@ -158,6 +196,10 @@ std::set<std::string> UpdatedFiles(const SegmentManifest* old, const SegmentMani
       updated.insert(file);
     }
   }
+  // Only files of the segment are sent, and all of them to a receiver
+  // without it.
+  SS_ASSERT(updated.size() <= current.files.size());
+  SS_ASSERT(old != nullptr || updated.size() == current.files.size());
   return updated;
 }
 

@@ -20,6 +20,8 @@ absl::Status Invalid(std::string_view why) {
 }
 
 std::string Normalized(std::string dir) {
+  // "shard" and "shard/" are one shard; a registry key is never empty.
+  SS_ASSERT(!dir.empty(), "the root is no shard directory");
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   return dir;
 }
@@ -32,6 +34,8 @@ std::optional<std::pair<std::string, std::string>> SegmentFile(std::string_view 
   if (slash == std::string_view::npos) return std::nullopt;
   std::string id(path.substr(0, slash)), file(path.substr(slash + 1));
   if (!IsPlainName(id) || !IsPlainName(file)) return std::nullopt;
+  // The split joins back into the path: one path, one segment file.
+  SS_ASSERT(fmt::format("segments/{}/{}", id, file) == fmt::format("segments/{}", path));
   return std::make_pair(id, file);
 }
 
@@ -44,6 +48,8 @@ absl::StatusOr<std::set<std::string>> CheckArchivedPaths(const std::vector<TarEn
                                                     "oldest_clocks.json", kSegmentsManifestName};
   std::set<std::string> archived;
   for (const TarEntry& entry : files) {
+    // Verified files (restore_steps.h): manifest.json is not one of them.
+    SS_ASSERT(!entry.directory && entry.path != "manifest.json", "'{}' is not a verified file", entry.path);
     if (kShardFiles.contains(entry.path)) continue;
     if (entry.path.starts_with("wal/") && IsPlainName(entry.path.substr(4))) continue;
     const auto segment_file = SegmentFile(entry.path);
@@ -55,14 +61,14 @@ absl::StatusOr<std::set<std::string>> CheckArchivedPaths(const std::vector<TarEn
     }
     archived.insert(entry.path);
   }
+  SS_ASSERT(archived.size() <= files.size());
   return archived;
 }
 
 // The archive must be for this collection's vectors.
 absl::Status CheckShardConfig(const std::vector<TarEntry>& files, const CollectionConfig& collection) {
-  const auto entry = std::find_if(files.begin(), files.end(),
-                                  [](const TarEntry& e) { return e.path == "shard_config.json"; });
-  if (entry == files.end()) return Invalid("no shard_config.json");
+  const TarEntry* entry = FindEntry(files, "shard_config.json");
+  if (entry == nullptr) return Invalid("no shard_config.json");
   const nlohmann::json json = nlohmann::json::parse(entry->contents, nullptr, false);
   if (json.is_discarded() || !json.is_object() || json.value("dimension", uint64_t{0}) != collection.dimension ||
       json.value("distance", std::string()) != DistanceName(collection.distance)) {
@@ -75,6 +81,7 @@ absl::Status CheckShardConfig(const std::vector<TarEntry>& files, const Collecti
 // an earlier attempt, the shard directory is missing and its data (flagged
 // dirty) is in `<shard>.old`.
 absl::StatusOr<std::string> LocalSource(FileSystem& fs, const std::string& shard_dir) {
+  SS_ASSERT(!shard_dir.empty(), "the root is no shard directory");
   auto exists = Exists(fs, shard_dir);
   if (!exists.ok()) return exists.status();
   if (*exists) return shard_dir;
@@ -89,6 +96,10 @@ absl::StatusOr<std::string> LocalSource(FileSystem& fs, const std::string& shard
 
 absl::Status CheckKeptFile(const SnapshotManifest& local, const SnapshotManifest& full, const std::string& id,
                            const std::string& file, const Version& version) {
+  // A file of the sender's manifest, at the version it lists there.
+  SS_ASSERT(full.segments.contains(id) && full.segments.at(id).files.contains(file) &&
+                full.segments.at(id).files.at(file) == version,
+            "segments/{}/{} is not in the sender's manifest at that version", id, file);
   const auto segment = local.segments.find(id);
   const Version* local_version = nullptr;
   if (segment != local.segments.end()) {
@@ -115,17 +126,58 @@ absl::Status CheckKeptFile(const SnapshotManifest& local, const SnapshotManifest
       version.value_or(0)));
 }
 
+// Every segment of the sender's manifest is either replaced or kept (never
+// both), every local segment it lacks is removed, and each local file copied
+// is one the archive lacks (so the merged shard holds every path once) and
+// has the checksum it must be copied with.
+void AssertPlanConsistent(const PartialMergePlan& plan, const SnapshotManifest& local,
+                          const SnapshotManifest& full, const std::set<std::string>& archived_files) {
+  SS_ASSERT(plan.replaced.size() + plan.kept.size() == full.segments.size(), "{} replaced + {} kept of {}",
+            plan.replaced.size(), plan.kept.size(), full.segments.size());
+  // Both lists follow the manifest's (sorted) order: a common id would
+  // show in their sorted intersection.
+  std::vector<std::string> both;
+  std::set_intersection(plan.replaced.begin(), plan.replaced.end(), plan.kept.begin(), plan.kept.end(),
+                        std::back_inserter(both));
+  SS_ASSERT(both.empty(), "segment {} both kept and replaced", both.empty() ? "" : both.front());
+  for (const std::string& id : plan.removed) {
+    SS_ASSERT(local.segments.contains(id) && !full.segments.contains(id), "segment {} removed", id);
+  }
+  for (const std::string& id : plan.kept) SS_ASSERT(local.segments.contains(id), "segment {} kept but missing", id);
+  for (const std::string& id : plan.replaced) {
+    const std::string prefix = fmt::format("segments/{}/", id);
+    const auto first = archived_files.lower_bound(prefix);
+    SS_ASSERT(first != archived_files.end() && first->starts_with(prefix), "segment {} replaced by nothing", id);
+  }
+  SS_ASSERT(plan.local_files.size() == plan.local_checksums.size());
+  for (const std::string& path : plan.local_files) {
+    SS_ASSERT(!archived_files.contains(path), "{} both kept and replaced", path);
+  }
+  // Disjoint, and both within the sender's files: together exactly them.
+  size_t full_files = 0;
+  for (const auto& [id, segment] : full.segments) full_files += segment.files.size();
+  SS_ASSERT(archived_files.size() + plan.local_files.size() == full_files, "{} archived + {} local of {} files",
+            archived_files.size(), plan.local_files.size(), full_files);
+}
+
 }  // namespace
 
 class PartialRecoveryRegistry::SpinGuard {
  public:
   explicit SpinGuard(std::atomic_flag& flag) : flag_(flag) {
-    while (flag_.test_and_set(std::memory_order_acquire)) {
+    // The critical sections never block: a spin this long is a lost
+    // Release, not contention.
+    for (uint64_t spins = 0; flag_.test_and_set(std::memory_order_acquire); ++spins) {
+      SS_ASSERT(spins < kMaxSpins, "the partial recovery registry's flag is stuck");
     }
   }
-  ~SpinGuard() { flag_.clear(std::memory_order_release); }
+  ~SpinGuard() {
+    SS_ASSERT(flag_.test(std::memory_order_relaxed), "the registry's flag was released under its guard");
+    flag_.clear(std::memory_order_release);
+  }
 
  private:
+  static constexpr uint64_t kMaxSpins = uint64_t{1} << 36;
   std::atomic_flag& flag_;
 };
 
@@ -140,7 +192,9 @@ absl::Status PartialRecoveryRegistry::TryAcquire(const std::string& shard_dir) {
 
 void PartialRecoveryRegistry::Release(const std::string& shard_dir) {
   SpinGuard guard(locked_);
-  busy_.erase(Normalized(shard_dir));
+  // Only what TryAcquire granted is released, once.
+  const size_t released = busy_.erase(Normalized(shard_dir));
+  SS_ASSERT(released == 1, "'{}' released without a recovery running", shard_dir);
 }
 
 bool PartialRecoveryRegistry::Busy(const std::string& shard_dir) {
@@ -151,6 +205,13 @@ bool PartialRecoveryRegistry::Busy(const std::string& shard_dir) {
 absl::StatusOr<PartialMergePlan> PlanPartialMerge(const SnapshotManifest& local,
                                                   const SnapshotManifest& full,
                                                   const std::set<std::string>& archived_files) {
+  // CheckArchivedPaths ran first: every archived file is a listed segment file.
+  for (const std::string& path : archived_files) {
+    const auto segment_file = SegmentFile(path);
+    SS_ASSERT(segment_file && full.segments.contains(segment_file->first) &&
+                  full.segments.at(segment_file->first).files.contains(segment_file->second),
+              "archived '{}' is not in the sender's manifest", path);
+  }
   PartialMergePlan plan;
   for (const auto& [id, segment] : full.segments) {
     bool replaced = false;
@@ -178,6 +239,7 @@ absl::StatusOr<PartialMergePlan> PlanPartialMerge(const SnapshotManifest& local,
   for (const auto& [id, unused] : local.segments) {
     if (!full.segments.contains(id)) plan.removed.push_back(id);
   }
+  AssertPlanConsistent(plan, local, full, archived_files);
   return plan;
 }
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/common/assert.h"
 #include "engine/common/coverage.h"
 #include "engine/common/file_util.h"
 #include "engine/archive/sha256.h"
@@ -18,16 +19,36 @@ absl::Status Invalid(std::string_view why) {
   return absl::InvalidArgumentError(fmt::format("snapshot: {}", why));
 }
 
+// The steps run in order: what Unpack and ReadArchivedSegments take is
+// VerifyManifest's output (manifest.json and directories dropped, every
+// file checked), never raw archive entries.
+void AssertVerifiedFiles(const std::vector<TarEntry>& files) {
+  for (const TarEntry& file : files) {
+    SS_ASSERT(!file.directory && file.path != "manifest.json", "'{}' is not a verified file", file.path);
+  }
+}
+
 }  // namespace
 
 static absl::Status UnpackFiles(FileSystem& fs, const std::string& staging, const std::vector<TarEntry>& files);
 
-std::string InitializingFlagPath(const std::string& shard_dir) { return shard_dir + ".initializing"; }
+const TarEntry* FindEntry(const std::vector<TarEntry>& entries, std::string_view path) {
+  for (const TarEntry& entry : entries) {
+    if (entry.path == path) return &entry;
+  }
+  return nullptr;
+}
+
+std::string InitializingFlagPath(const std::string& shard_dir) {
+  // The flag is beside the shard, not in it: the swap replaces the shard's
+  // directory while the flag stays.
+  SS_ASSERT(!shard_dir.empty(), "the root is no shard directory");
+  return shard_dir + ".initializing";
+}
 
 absl::StatusOr<std::vector<TarEntry>> VerifyManifest(std::vector<TarEntry> entries, bool require_segments) {
-  const auto manifest_entry = std::find_if(entries.begin(), entries.end(),
-                                           [](const TarEntry& e) { return e.path == "manifest.json"; });
-  if (manifest_entry == entries.end()) return Invalid("no manifest.json");
+  const TarEntry* manifest_entry = FindEntry(entries, "manifest.json");
+  if (manifest_entry == nullptr) return Invalid("no manifest.json");
   const nlohmann::json manifest = nlohmann::json::parse(manifest_entry->contents, nullptr, false);
   if (manifest.is_discarded() || !manifest.is_object() || !manifest.contains("files") ||
       !manifest["files"].is_object()) {
@@ -37,6 +58,10 @@ absl::StatusOr<std::vector<TarEntry>> VerifyManifest(std::vector<TarEntry> entri
   std::set<std::string> seen;
   bool has_wal = false, has_segments = false;
   for (TarEntry& entry : entries) {
+    // ReadTar's output (or a collection's part of it): relative names
+    // without a directory's trailing '/'.
+    SS_ASSERT(!entry.path.empty() && entry.path.front() != '/' && entry.path.back() != '/', "entry '{}'",
+              entry.path);
     if (entry.path == "manifest.json" || entry.directory) continue;
     const auto& listed = manifest["files"];
     if (!listed.contains(entry.path) || !listed[entry.path].is_object()) {
@@ -49,17 +74,27 @@ absl::StatusOr<std::vector<TarEntry>> VerifyManifest(std::vector<TarEntry> entri
     }
     has_wal = has_wal || entry.path.starts_with("wal/");
     has_segments = has_segments || entry.path.starts_with("segments/");
-    seen.insert(entry.path);
+    // ReadTar refuses duplicate names: each file is checked once.
+    SS_ASSERT(seen.insert(entry.path).second, "'{}' twice in the archive", entry.path);
     files.push_back(std::move(entry));
   }
   for (const auto& [path, unused] : manifest["files"].items()) {
     if (!seen.contains(path)) return Invalid(fmt::format("manifest lists missing '{}'", path));
   }
   if (!has_wal || (require_segments && !has_segments)) return Invalid("the archive lacks wal/ or segments/");
+  // Exactly the listed files.
+  SS_ASSERT(files.size() == manifest["files"].size(), "{} files kept, {} listed", files.size(),
+            manifest["files"].size());
+  AssertVerifiedFiles(files);
   return files;
 }
 
 absl::Status Unpack(FileSystem& fs, const std::string& staging, const std::vector<TarEntry>& files) {
+  SS_ASSERT(staging.ends_with(".staging"), "unpacking into '{}'", staging);
+  AssertVerifiedFiles(files);
+  // VerifyManifest refuses an archive without its WAL.
+  SS_ASSERT(std::any_of(files.begin(), files.end(), [](const TarEntry& file) { return file.path.starts_with("wal/"); }),
+            "a shard unpacked without its WAL");
   absl::Status status = UnpackFiles(fs, staging, files);
   // A failed unpack (out of space, an I/O error) leaves no partial copy.
   if (!status.ok()) {
@@ -73,11 +108,19 @@ static absl::Status UnpackFiles(FileSystem& fs, const std::string& staging, cons
   if (auto status = RemoveTree(fs, staging); !status.ok()) return status;
   if (auto status = fs.Mkdir(staging); !status.ok()) return status;
   std::set<std::string> directories{staging};
+  std::set<std::string_view> unpacked;
   for (const TarEntry& file : files) {
+    // Each path once (verified archives, disjoint merge plans): a second
+    // one would fail its exclusive create as if the disk had refused it.
+    SS_ASSERT(unpacked.insert(file.path).second, "'{}' unpacked twice", file.path);
+    // A relative path (ReadTar refuses others): everything lands in staging.
+    SS_ASSERT(!file.path.empty() && file.path.front() != '/', "archive path '{}'", file.path);
     const std::string path = JoinPath(staging, file.path);
     // Create parent directories, outermost first.
     std::vector<std::string> parents;
     for (std::string_view dir = ParentDir(path); !directories.contains(std::string(dir)); dir = ParentDir(dir)) {
+      // Every walk up ends at staging, which is in `directories`.
+      SS_ASSERT(dir.size() > staging.size() && dir.starts_with(staging), "'{}' outside '{}'", dir, staging);
       parents.emplace_back(dir);
     }
     for (auto it = parents.rbegin(); it != parents.rend(); ++it) {
@@ -102,6 +145,7 @@ static absl::Status UnpackFiles(FileSystem& fs, const std::string& staging, cons
 
 absl::StatusOr<std::vector<TarEntry>> ReadVerifiedTar(FileSystem& fs, const std::string& archive_path,
                                                       const TarLimits& limits) {
+  SS_ASSERT(!archive_path.empty());
   auto bytes = ReadWholeFile(fs, archive_path);
   if (!bytes.ok()) return bytes.status();
   auto checksum = ReadWholeFile(fs, archive_path + ".checksum");
@@ -111,10 +155,10 @@ absl::StatusOr<std::vector<TarEntry>> ReadVerifiedTar(FileSystem& fs, const std:
 }
 
 absl::StatusOr<ArchivedSegments> ReadArchivedSegments(const std::vector<TarEntry>& files) {
-  const auto entry = std::find_if(files.begin(), files.end(),
-                                  [](const TarEntry& e) { return e.path == kSegmentsManifestName; });
+  AssertVerifiedFiles(files);
+  const TarEntry* entry = FindEntry(files, kSegmentsManifestName);
   // Archives from before segment manifests are full snapshots.
-  if (entry == files.end()) return ArchivedSegments{};
+  if (entry == nullptr) return ArchivedSegments{};
   const nlohmann::json json = nlohmann::json::parse(entry->contents, nullptr, false);
   if (json.is_discarded() || !json.is_object() || !json.contains("partial") ||
       !json["partial"].is_boolean() || !json.contains("segments")) {
@@ -127,6 +171,7 @@ absl::StatusOr<ArchivedSegments> ReadArchivedSegments(const std::vector<TarEntry
 }
 
 static absl::Status TrialLoad(Env& env, const std::string& staging, ShardOptions options) {
+  SS_ASSERT(staging.ends_with(".staging"), "trial load of '{}'", staging);
   options.ignore_initializing_flag = true;
   options.observer = nullptr;  // not the shard the caller observes
   auto shard = LocalShard::Load(env, staging, options);
@@ -137,6 +182,8 @@ static absl::Status TrialLoad(Env& env, const std::string& staging, ShardOptions
 absl::StatusOr<std::unique_ptr<LocalShard>> SwapInStaged(Env& env, const std::string& staging,
                                                          const std::string& shard_dir,
                                                          ShardOptions options) {
+  // Staged beside the shard: the swap is two renames within one directory.
+  SS_ASSERT(!shard_dir.empty() && staging == shard_dir + ".staging", "staging '{}' for '{}'", staging, shard_dir);
   FileSystem& fs = env.fs();
   // A verified archive can still hold a shard that does not load (a
   // well-formed but wrong segment.json): find out on the staged copy, while
@@ -157,7 +204,10 @@ absl::StatusOr<std::unique_ptr<LocalShard>> SwapInStaged(Env& env, const std::st
     (void)RemoveTree(fs, staging);
     return was_dirty.status();
   }
+  bool live_moved = false;
   const auto undo = [&](absl::Status status) {
+    // Only while the live directory is where it was can it be left as it was.
+    SS_ASSERT(!live_moved, "{}: undo after the swap", shard_dir);
     SS_COVER(kRestoreUndone);
     (void)RemoveTree(fs, staging);
     (void)fs.Unlink(flag + ".tmp");
@@ -176,6 +226,7 @@ absl::StatusOr<std::unique_ptr<LocalShard>> SwapInStaged(Env& env, const std::st
     if (*exists) (void)fs.Rename(old, shard_dir);
     return undo(status);
   }
+  live_moved = true;
   // From here a failure leaves the shard dirty (the flag refuses loads)
   // until the restore is run again.
   if (auto status = fs.SyncDir(ParentDir(shard_dir)); !status.ok()) return status;
@@ -190,6 +241,7 @@ absl::StatusOr<std::unique_ptr<LocalShard>> SwapInStaged(Env& env, const std::st
     (void)(*shard)->Shutdown();
     return cleared;
   }
+  SS_ASSERT(*shard != nullptr);
   return shard;
 }
 

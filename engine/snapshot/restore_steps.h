@@ -14,6 +14,9 @@
 
 namespace engine {
 
+// The entry at `path`, or null.
+const TarEntry* FindEntry(const std::vector<TarEntry>& entries, std::string_view path);
+
 // Reads the archive, checks it against its `.checksum` sidecar and reads
 // the tar strictly.
 absl::StatusOr<std::vector<TarEntry>> ReadVerifiedTar(FileSystem& fs, const std::string& archive_path,

@@ -51,7 +51,9 @@ absl::StatusOr<SnapshotInfo> CreateSnapshot(LocalShard& shard, bool save_wal, co
 // A WAL-less snapshot (same freeze path as CreateSnapshot) holding only the
 // segment files the receiver lacks or has older, plus the manifest of the
 // full frozen state, marked partial (RestoreSnapshot refuses it; see
-// RecoverPartialSnapshot).
+// RecoverPartialSnapshot). REQUIRES: `receiver_manifest` lists each segment
+// under its own id (as SnapshotManifestFromJson and GetSnapshotManifest make
+// them).
 absl::StatusOr<SnapshotInfo> CreatePartialSnapshot(LocalShard& shard, const SnapshotManifest& receiver_manifest,
                                                    const std::string& archive_path);
 
