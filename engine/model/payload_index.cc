@@ -7,14 +7,24 @@
 namespace engine {
 
 bool PayloadIndex::Create(const std::string& key, FieldType type) {
-  return fields_.emplace(key, FieldIndex{type, {}, {}}).second;
+  const bool created = fields_.emplace(key, FieldIndex{type, {}, {}}).second;
+  // A new index starts empty: the segment fills it from its points (Add).
+  SS_ASSERT(!created || (fields_.at(key).type == type && fields_.at(key).keywords.empty() &&
+                         fields_.at(key).integers.empty()),
+            "index '{}' created non-empty", key);
+  return created;
 }
 
-bool PayloadIndex::Drop(const std::string& key) { return fields_.erase(key) > 0; }
+bool PayloadIndex::Drop(const std::string& key) {
+  const bool dropped = fields_.erase(key) > 0;
+  SS_ASSERT(!fields_.contains(key));
+  return dropped;
+}
 
 std::map<std::string, FieldType> PayloadIndex::fields() const {
   std::map<std::string, FieldType> out;
   for (const auto& [key, index] : fields_) out[key] = index.type;
+  SS_ASSERT(out.size() == fields_.size());
   return out;
 }
 
@@ -66,6 +76,7 @@ std::optional<std::set<PointId>> PayloadIndex::Lookup(const FieldCondition& cond
     high = range.lte.value_or(INT64_MAX);
     if (low > high) return ids;
   }
+  SS_ASSERT(low <= high, "range [{}, {}] of '{}'", low, high, condition.key);
   for (auto bucket = index.integers.lower_bound(low);
        bucket != index.integers.end() && bucket->first <= high; ++bucket) {
     ids.insert(bucket->second.begin(), bucket->second.end());
@@ -87,6 +98,7 @@ std::optional<std::vector<PointId>> PayloadIndex::Candidates(const Filter& filte
     std::set<PointId> both;
     std::set_intersection(candidates->begin(), candidates->end(), ids->begin(), ids->end(),
                           std::inserter(both, both.end()));
+    SS_ASSERT(both.size() <= std::min(candidates->size(), ids->size()));
     candidates = std::move(both);
   }
   if (!candidates) return std::nullopt;
