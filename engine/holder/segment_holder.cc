@@ -234,8 +234,14 @@ absl::StatusOr<std::vector<std::string>> SegmentHolder::DeduplicatePoints() {
     }
     resolved.push_back(std::move(line));
   }
-  for (const auto& [id, holders] : LiveCopies()) {
-    SS_ASSERT(holders.size() == 1, "point {} still has {} live copies", id, holders.size());
+  // One live copy of each point now. Read without the segment locks (taking
+  // them here would add scheduling points): at load no other task runs.
+  std::map<PointId, SegmentId> holder_of;
+  for (const auto& [segment_id, locked] : segments_) {
+    for (PointId id : locked.segment->LiveIds()) {
+      SS_ASSERT(holder_of.emplace(id, segment_id).second, "point {} is live in segments {} and {}", id,
+                holder_of.at(id), segment_id);
+    }
   }
   return resolved;
 }
