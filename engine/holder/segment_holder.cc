@@ -78,7 +78,6 @@ std::vector<SegmentId> SegmentHolder::Ids() const {
     (locked.segment->is_appendable() ? appendable : rest).push_back(id);
   }
   appendable.insert(appendable.end(), rest.begin(), rest.end());
-  SS_ASSERT(appendable.size() == segments_.size());
   return appendable;
 }
 
@@ -331,6 +330,7 @@ absl::StatusOr<SeqNumber> SegmentHolder::FlushAll(bool force) {
   SeqNumber max_persisted = persisted_version_overwrite_;
   SeqNumber min_unsaved = UINT64_MAX;
   bool has_unsaved = false;
+  std::vector<std::pair<SeqNumber, SeqNumber>> flushed;  // (version, persisted) of each segment
   for (const auto& [id, locked] : segments_) {
     ReadLock guard(*locked.lock);
     const SeqNumber version = OrZero(locked.segment->version());
@@ -343,8 +343,16 @@ absl::StatusOr<SeqNumber> SegmentHolder::FlushAll(bool force) {
       min_unsaved = std::min(min_unsaved, persisted);
     }
     max_persisted = std::max(max_persisted, persisted);
+    flushed.emplace_back(version, persisted);
   }
-  return has_unsaved ? min_unsaved : max_persisted;
+  const SeqNumber waterline = has_unsaved ? min_unsaved : max_persisted;
+  // The WAL is acked up to here: every segment has flushed every op up to
+  // the waterline, or holds nothing unsaved.
+  for (const auto& [version, persisted] : flushed) {
+    SS_ASSERT(version <= persisted || waterline <= persisted, "waterline {} past a segment flushed to {}",
+              waterline, persisted);
+  }
+  return waterline;
 }
 
 std::map<PointId, std::vector<SegmentId>> SegmentHolder::LiveCopies() const {

@@ -63,8 +63,8 @@ class ShardObserver {
 struct ShardOptions {
   CollectionConfig collection;
   uint64_t wal_segment_capacity_bytes = 64 * 1024;
-  size_t update_queue_capacity = 16;
-  int64_t flush_interval_ns = 5'000'000;  // 5 ms
+  size_t update_queue_capacity = 16;      // REQUIRES: > 0
+  int64_t flush_interval_ns = 5'000'000;  // 5 ms; REQUIRES: > 0
   // Flush and ack once more when shutting down.
   bool flush_on_shutdown = true;
   ShardObserver* observer = nullptr;  // not owned; may be null
@@ -73,7 +73,7 @@ struct ShardOptions {
   // Vacuum optimizer (Qdrant's deleted_threshold): a segment qualifies when
   // its deleted points exceed this share of all its points (live + deleted)
   // and number at least vacuum_min_deleted_points.
-  double vacuum_deleted_ratio = 0.2;
+  double vacuum_deleted_ratio = 0.2;  // REQUIRES: in [0, 1]
   size_t vacuum_min_deleted_points = 2;
   // OptimizeIfNeeded merges while the shard has more segments than this.
   size_t merge_max_segments = 8;
@@ -267,8 +267,9 @@ class LocalShard {
   absl::Status RefuseDirtyShard();
   // Loads every complete segment; collects leftovers to remove later.
   absl::Status LoadSegments(std::vector<std::string>& leftovers);
-  // Opens the WAL and reads both clock maps. Changes nothing on disk but
-  // what the WAL's own load repairs.
+  // Reads both clock maps (refusing oldest clocks ahead of the newest) and
+  // opens the WAL. Changes nothing on disk but what the WAL's own load
+  // repairs.
   absl::Status OpenWalAndClocks();
   // Removes interrupted segment creations and deletes, and the optimizer's
   // build area, durably.
@@ -278,7 +279,7 @@ class LocalShard {
   absl::Status DeduplicateLoadedPoints();
   absl::Status EnsureAppendableSegment();
   // At load: computes the shard's indexes from the loaded segments and
-  // gives them to segments that hold no op (see local_shard.cc).
+  // gives them to segments that hold no op (see local_shard_load.cc).
   // REQUIRES: the segments write lock held.
   void AdoptSchema();
   // A new empty segment in segments/, with the shard's indexes, not yet in
@@ -338,12 +339,14 @@ class LocalShard {
   // Drops the temporary segment if it stayed empty and another appendable
   // segment exists; returns its id if it was kept.
   absl::StatusOr<std::optional<SegmentId>> SettleTemporarySegment(SegmentId temporary_id);
+  // ---- WAL sync (local_shard_flush.cc), reads (local_shard_read.cc). ----
+  // REQUIRES: wal mutex held.
+  absl::Status SyncWal();
   // Calls `visit` on each segment (appendable first, then by id) under the
   // segments read lock, the updates mutex and the segment's read lock: every
   // segment at the same op boundary. Stops early when `visit` returns false.
+  // REQUIRES: no shard lock held (local_shard_read.cc).
   void ReadEverySegment(const std::function<bool(SegmentId, const SegmentEntry&)>& visit);
-  // REQUIRES: wal mutex held.
-  absl::Status SyncWal();
   // ---- Optimizers (local_shard_optimize.cc). ----
   struct Optimization;
   // The cancellation epoch an optimization starting now compares against;
