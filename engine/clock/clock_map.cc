@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/common/assert.h"
 #include "engine/common/file_util.h"
 #include "engine/common/sealed_file.h"
 
@@ -17,45 +18,75 @@ std::pair<bool, uint64_t> ClockMap::AdvanceImpl(const ClockTag& tag) {
     if (accepted) clocks_.emplace(key, Clock{tag.tick, tag.token});
   } else {
     Clock& clock = it->second;
+    const Clock before = clock;
+    SS_ASSERT(before.tick > 0, "clock ({}, {}) at tick 0", key.first, key.second);
     if (clock.tick < tag.tick) clock = Clock{tag.tick, tag.token};
     accepted = clock.tick == tag.tick && clock.token == tag.token;
     current_tick = clock.tick;
+    // A clock's tick only grows, and a rejected tag leaves the clock as it was.
+    SS_ASSERT(clock.tick >= before.tick && clock.tick >= tag.tick, "clock ({}, {}) went from {} to {}",
+              key.first, key.second, before.tick, clock.tick);
+    SS_ASSERT(accepted || clock == before, "a rejected tick {} changed clock ({}, {})", tag.tick, key.first,
+              key.second);
   }
+  // Tick 0 claims no op; an accepted tag is the clock's state now (a retry
+  // included).
+  SS_ASSERT(!accepted || tag.tick > 0, "tick 0 accepted for clock ({}, {})", key.first, key.second);
+  SS_ASSERT(!accepted || clocks_.at(key) == (Clock{tag.tick, tag.token}));
   if (accepted) changed_ = true;
   return {accepted, current_tick};
 }
 
 bool ClockMap::AdvanceAndCorrect(ClockTag& tag) {
+  const uint64_t sent_tick = tag.tick;
   const auto [clock_accepted, current_tick] = AdvanceImpl(tag);
   const bool accepted = clock_accepted || tag.force;
-  if (!accepted) tag.tick = current_tick;
+  if (!accepted) {
+    // Corrected to the clock's tick, so the sender can catch up (no clock:
+    // the tag was at tick 0); never behind what it sent.
+    tag.tick = current_tick;
+    const auto it = clocks_.find({tag.peer_id, tag.clock_id});
+    SS_ASSERT(it == clocks_.end() ? tag.tick == 0 : it->second.tick == tag.tick);
+  }
+  SS_ASSERT(tag.tick >= sent_tick, "tick {} corrected down to {}", sent_tick, tag.tick);
   return accepted;
 }
 
-void ClockMap::Advance(const ClockTag& tag) { (void)AdvanceImpl(tag); }
+void ClockMap::Advance(const ClockTag& tag) {
+  (void)AdvanceImpl(tag);
+  // Replay leaves the clock at or past every non-zero tick it replayed.
+  SS_ASSERT(tag.tick == 0 || clocks_.at({tag.peer_id, tag.clock_id}).tick >= tag.tick);
+}
 
 std::optional<ClockMap::Clock> ClockMap::Get(uint64_t peer_id, uint32_t clock_id) const {
   const auto it = clocks_.find({peer_id, clock_id});
   if (it == clocks_.end()) return std::nullopt;
+  SS_ASSERT(it->second.tick > 0, "clock ({}, {}) at tick 0", peer_id, clock_id);
   return it->second;
 }
 
 bool ClockMap::NotAheadOf(const ClockMap& other) const {
   for (const auto& [key, clock] : clocks_) {
+    SS_ASSERT(clock.tick > 0, "clock ({}, {}) at tick 0", key.first, key.second);
     const auto it = other.clocks_.find(key);
     if (it == other.clocks_.end() || it->second.tick < clock.tick) return false;
   }
+  // Every clock of this map is in `other`.
+  SS_ASSERT(clocks_.size() <= other.clocks_.size());
   return true;
 }
 
 nlohmann::json ClockMap::ToJson() const {
   nlohmann::json clocks = nlohmann::json::array();
   for (const auto& [key, clock] : clocks_) {
+    // A clock starts at its first accepted tick; FromJson refuses tick 0.
+    SS_ASSERT(clock.tick > 0, "clock ({}, {}) at tick 0", key.first, key.second);
     clocks.push_back({{"peer_id", key.first},
                       {"clock_id", key.second},
                       {"tick", clock.tick},
                       {"token", clock.token}});
   }
+  SS_ASSERT(clocks.size() == clocks_.size());
   return {{"clocks", std::move(clocks)}};
 }
 
@@ -77,12 +108,16 @@ absl::StatusOr<ClockMap> ClockMap::FromJson(const nlohmann::json& json) {
     if (clock_id > UINT32_MAX) return invalid("clock_id out of range");
     const Key key{entry["peer_id"].get<uint64_t>(), static_cast<uint32_t>(clock_id)};
     const Clock clock{entry["tick"].get<uint64_t>(), entry["token"].get<uint64_t>()};
+    // No clock this engine wrote is at tick 0: a tag at tick 0 never creates one.
+    if (clock.tick == 0) return invalid("tick 0");
     if (!map.clocks_.emplace(key, clock).second) return invalid("duplicate clock");
   }
+  SS_ASSERT(map.clocks_.size() == json["clocks"].size());
   return map;
 }
 
 absl::StatusOr<ClockMap> ClockMap::Load(FileSystem& fs, std::string_view path) {
+  SS_ASSERT(!path.empty(), "a clock map is a file, not the root");
   auto contents = ReadSealedFile(fs, path);
   if (absl::IsNotFound(contents.status())) return ClockMap();
   if (!contents.ok()) return contents.status();
@@ -90,11 +125,18 @@ absl::StatusOr<ClockMap> ClockMap::Load(FileSystem& fs, std::string_view path) {
   if (json.is_discarded()) return absl::DataLossError(fmt::format("{}: not valid JSON", path));
   auto map = FromJson(json);
   if (!map.ok()) return absl::DataLossError(fmt::format("{}: {}", path, std::string(map.status().message())));
+  // The file holds this map: StoreIfChanged has nothing to write until it advances.
+  SS_ASSERT(!map->changed());
   return map;
 }
 
 absl::Status ClockMap::Store(FileSystem& fs, std::string_view path) {
-  if (auto status = WriteSealedFileAtomically(fs, path, ToJson().dump()); !status.ok()) return status;
+  SS_ASSERT(!path.empty(), "a clock map is a file, not the root");
+  const std::string encoded = ToJson().dump();
+  // What Load will read back is this map.
+  const auto decoded = FromJson(nlohmann::json::parse(encoded, nullptr, /*allow_exceptions=*/false));
+  SS_ASSERT(decoded.ok() && *decoded == *this, "clock map does not read back: {}", encoded);
+  if (auto status = WriteSealedFileAtomically(fs, path, encoded); !status.ok()) return status;
   changed_ = false;
   return absl::OkStatus();
 }

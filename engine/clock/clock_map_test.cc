@@ -45,5 +45,29 @@ TEST(ClockMapTest, PersistsAtomicallyAndRejectsCorruptFiles) {
   EXPECT_FALSE(clocks.NotAheadOf(behind));
 }
 
+TEST(ClockMapTest, TickZeroIsNoClock) {
+  // Tick 0 never creates a clock, so a stored clock at tick 0 is corrupt.
+  const auto at_zero = ClockMap::FromJson(
+      nlohmann::json::parse(R"({"clocks":[{"peer_id":1,"clock_id":0,"tick":0,"token":1}]})"));
+  EXPECT_TRUE(absl::IsDataLoss(at_zero.status())) << at_zero.status();
+  const auto at_one = ClockMap::FromJson(
+      nlohmann::json::parse(R"({"clocks":[{"peer_id":1,"clock_id":0,"tick":1,"token":1}]})"));
+  ASSERT_TRUE(at_one.ok()) << at_one.status();
+  EXPECT_EQ(at_one->Get(1, 0)->tick, 1u);
+  EXPECT_FALSE(at_one->changed());
+}
+
+TEST(ClockMapTest, TicksOnlyGrow) {
+  ClockMap clocks;
+  clocks.Advance({1, 0, 9, 1});
+  clocks.Advance({1, 0, 4, 2});  // an older op replayed: the clock stays
+  EXPECT_EQ(clocks.Get(1, 0)->tick, 9u);
+  ClockMap earlier;
+  earlier.Advance({1, 0, 4, 2});
+  EXPECT_TRUE(earlier.NotAheadOf(clocks));
+  EXPECT_FALSE(clocks.NotAheadOf(earlier));
+  EXPECT_TRUE(ClockMap().NotAheadOf(clocks));  // an empty map is behind every map
+}
+
 }  // namespace
 }  // namespace engine

@@ -12,6 +12,7 @@ namespace engine {
 
 namespace {
 SeqNumber OrZero(std::optional<SeqNumber> version) { return version.value_or(0); }
+bool IsProxy(const SegmentEntry& segment) { return dynamic_cast<const ProxySegment*>(&segment) != nullptr; }
 }  // namespace
 
 SegmentId SegmentHolder::AddNew(std::shared_ptr<SegmentEntry> segment) {
@@ -23,9 +24,16 @@ SegmentId SegmentHolder::AddNew(std::shared_ptr<SegmentEntry> segment) {
 void SegmentHolder::AddExisting(SegmentId id, std::shared_ptr<SegmentEntry> segment) {
   SS_ASSERT(segment != nullptr);
   SS_ASSERT(!segments_.contains(id), "segment id {} already in use", id);
+  // A proxy enters only by Replace, over the segment it wraps.
+  SS_ASSERT(!IsProxy(*segment), "segment {} joins as a proxy", id);
+  for (const auto& [other_id, locked] : segments_) {
+    SS_ASSERT(locked.segment != segment, "{} is already segment {}", segment->directory(), other_id);
+  }
   auto lock = std::shared_ptr<RwLock>(env_.NewRwLock(fmt::format("segment.{}", id)));
   segments_.emplace(id, LockedSegment{std::move(segment), std::move(lock)});
   next_id_ = std::max(next_id_, id + 1);
+  // Every id in use is below the next new one: AddNew never reuses an id.
+  SS_ASSERT(segments_.rbegin()->first < next_id_);
 }
 
 std::shared_ptr<SegmentEntry> SegmentHolder::Replace(SegmentId id,
@@ -33,6 +41,15 @@ std::shared_ptr<SegmentEntry> SegmentHolder::Replace(SegmentId id,
   auto it = segments_.find(id);
   SS_ASSERT(it != segments_.end(), "replace of unknown segment {}", id);
   SS_ASSERT(segment != nullptr);
+  // The only swaps: wrap the segment in a proxy, or put back the segment a
+  // proxy wraps.
+  const SegmentEntry* current = it->second.segment.get();
+  const auto* wrapping = dynamic_cast<const ProxySegment*>(segment.get());
+  const auto* unwrapping = dynamic_cast<const ProxySegment*>(current);
+  SS_ASSERT((wrapping != nullptr && wrapping->wrapped().get() == current) ||
+                (unwrapping != nullptr && unwrapping->wrapped() == segment),
+            "segment {}: {} replaced by a segment that neither wraps it nor is wrapped by it", id,
+            current->directory());
   return std::exchange(it->second.segment, std::move(segment));
 }
 
@@ -40,16 +57,19 @@ std::vector<std::shared_ptr<SegmentEntry>> SegmentHolder::Remove(const std::vect
   std::vector<std::shared_ptr<SegmentEntry>> removed;
   for (SegmentId id : ids) {
     auto it = segments_.find(id);
-    if (it == segments_.end()) continue;
+    SS_ASSERT(it != segments_.end(), "remove of unknown segment {}", id);
     removed.push_back(std::move(it->second.segment));
     segments_.erase(it);
   }
+  SS_ASSERT(removed.size() == ids.size());
   return removed;
 }
 
 const LockedSegment* SegmentHolder::Get(SegmentId id) const {
   const auto it = segments_.find(id);
-  return it == segments_.end() ? nullptr : &it->second;
+  if (it == segments_.end()) return nullptr;
+  SS_ASSERT(it->second.segment != nullptr && it->second.lock != nullptr, "segment {} half there", id);
+  return &it->second;
 }
 
 std::vector<SegmentId> SegmentHolder::Ids() const {
@@ -64,7 +84,10 @@ std::vector<SegmentId> SegmentHolder::Ids() const {
 std::vector<SegmentId> SegmentHolder::AppendableIds() const {
   std::vector<SegmentId> ids;
   for (const auto& [id, locked] : segments_) {
-    if (locked.segment->is_appendable()) ids.push_back(id);
+    if (!locked.segment->is_appendable()) continue;
+    // Writes into a proxied segment go elsewhere (a copy-on-write move).
+    SS_ASSERT(!IsProxy(*locked.segment), "proxy {} is appendable", id);
+    ids.push_back(id);
   }
   return ids;
 }
@@ -110,7 +133,12 @@ std::map<PointId, std::vector<SegmentHolder::Occurrence>> SegmentHolder::FindCop
 }
 
 absl::Status SegmentHolder::DeleteOlderCopies(PointId id, const std::vector<Occurrence>& copies) {
+  SS_ASSERT(!copies.empty(), "point {} has no copy to keep", id);
   for (size_t i = 1; i < copies.size(); ++i) {
+    // FindCopies' order: newest first, one copy per segment.
+    SS_ASSERT(copies[i].version <= copies[0].version && copies[i].segment != copies[0].segment,
+              "point {}: copy {}@{} is not older than {}@{}", id, copies[i].segment, copies[i].version,
+              copies[0].segment, copies[0].version);
     const LockedSegment& locked = segments_.at(copies[i].segment);
     WriteLock guard(*locked.lock);
     auto deleted = locked.segment->DeleteSupersededCopy(id, copies[i].version);
@@ -125,6 +153,8 @@ absl::StatusOr<bool> SegmentHolder::MovePoint(SeqNumber op_num, PointId id, Segm
   SS_ASSERT(destination_id != source_id, "copy-on-write into its own source {}", source_id);
   const LockedSegment& source = segments_.at(source_id);
   const LockedSegment& destination = segments_.at(destination_id);
+  // Only a point in a sealed segment or a proxy moves.
+  SS_ASSERT(!source.segment->is_appendable(), "point {} moved out of appendable segment {}", id, source_id);
   WriteLock source_guard(*source.lock);
   WriteLock destination_guard(*destination.lock);
   std::optional<Point> point = source.segment->Retrieve(id);
@@ -137,14 +167,19 @@ absl::StatusOr<bool> SegmentHolder::MovePoint(SeqNumber op_num, PointId id, Segm
   env_.YieldPoint("holder.copy_on_write");
   auto upserted = destination.segment->Upsert(op_num, *point);
   if (!upserted.ok()) return upserted.status();
+  // The version rule: an applied op stamps the point with its op_num.
+  SS_ASSERT(!*upserted || destination.segment->point_version(id) == op_num, "moved point {} not at op {}", id,
+            op_num);
   auto deleted = source.segment->DeletePoint(op_num, id);
   if (!deleted.ok()) return deleted.status();
+  SS_ASSERT(!*deleted || !source.segment->has_point(id), "point {} still live in source {}", id, source_id);
   return true;
 }
 
 absl::StatusOr<std::set<PointId>> SegmentHolder::ApplyPointsWithConditionalMove(
     SeqNumber op_num, const std::vector<PointId>& ids, const PointOp& point_op,
     const CowOp& cow_op) {
+  SS_ASSERT(point_op != nullptr && cow_op != nullptr);
   std::set<PointId> found;
   for (const auto& [id, copies] : FindCopies(ids)) {
     if (auto status = DeleteOlderCopies(id, copies); !status.ok()) return status;
@@ -156,6 +191,7 @@ absl::StatusOr<std::set<PointId>> SegmentHolder::ApplyPointsWithConditionalMove(
       WriteLock guard(*locked.lock);
       auto applied = point_op(id, *locked.segment);
       if (!applied.ok()) return applied.status();
+      SS_ASSERT(!*applied || locked.segment->point_version(id) == op_num, "point {} not at op {}", id, op_num);
     } else {
       auto moved = MovePoint(op_num, id, newest.segment, cow_op);
       if (!moved.ok()) return moved.status();
@@ -171,6 +207,8 @@ absl::Status SegmentHolder::DeletePoints(SeqNumber op_num, const std::vector<Poi
     WriteLock guard(*locked.lock);
     auto deleted = locked.segment->DeletePoint(op_num, id);
     if (!deleted.ok()) return deleted.status();
+    // Older copies went first: a delete that applied leaves the point nowhere.
+    SS_ASSERT(!*deleted || !locked.segment->has_point(id), "deleted point {} still live", id);
   }
   return absl::OkStatus();
 }
@@ -178,6 +216,7 @@ absl::Status SegmentHolder::DeletePoints(SeqNumber op_num, const std::vector<Poi
 absl::StatusOr<std::vector<std::string>> SegmentHolder::DeduplicatePoints() {
   std::set<PointId> all_ids;
   for (const auto& [segment_id, locked] : segments_) {
+    SS_ASSERT(!IsProxy(*locked.segment), "de-duplication (at load) met proxy {}", segment_id);
     ReadLock guard(*locked.lock);
     for (PointId id : locked.segment->LiveIds()) all_ids.insert(id);
   }
@@ -194,11 +233,21 @@ absl::StatusOr<std::vector<std::string>> SegmentHolder::DeduplicatePoints() {
     }
     resolved.push_back(std::move(line));
   }
+  // One live copy of each point now. Read without the segment locks (taking
+  // them here would add scheduling points): at load no other task runs.
+  std::map<PointId, SegmentId> holder_of;
+  for (const auto& [segment_id, locked] : segments_) {
+    for (PointId id : locked.segment->LiveIds()) {
+      SS_ASSERT(holder_of.emplace(id, segment_id).second, "point {} is live in segments {} and {}", id,
+                holder_of.at(id), segment_id);
+    }
+  }
   return resolved;
 }
 
 absl::Status SegmentHolder::ApplyToAllSegments(
     const std::function<absl::StatusOr<bool>(SegmentEntry&)>& op) {
+  SS_ASSERT(op != nullptr);
   for (SegmentId id : Ids()) {
     const LockedSegment& locked = segments_.at(id);
     WriteLock guard(*locked.lock);
@@ -210,10 +259,14 @@ absl::Status SegmentHolder::ApplyToAllSegments(
 
 void SegmentHolder::AddFlushDependency(SegmentId flush_first, SegmentId flush_after,
                                        SeqNumber op_num) {
+  SS_ASSERT(flush_first != flush_after, "segment {} cannot flush before itself", flush_first);
+  SS_ASSERT(segments_.contains(flush_first) && segments_.contains(flush_after),
+            "flush dependency {} before {} outside the holder", flush_first, flush_after);
   flush_dependencies_.push_back({flush_first, flush_after, op_num});
 }
 
 bool SegmentHolder::MustFlushBeforeOthers(const std::vector<SegmentId>& ids) const {
+  for (SegmentId id : ids) SS_ASSERT(segments_.contains(id), "segment {} is not in the holder", id);
   return std::any_of(flush_dependencies_.begin(), flush_dependencies_.end(), [&](const FlushDependency& dep) {
     return std::find(ids.begin(), ids.end(), dep.flush_first) != ids.end();
   });
@@ -246,6 +299,13 @@ std::vector<SegmentId> SegmentHolder::FlushOrder() const {
     }
     SS_ASSERT(progressed, "flush dependency cycle among segments {}", DescribeDependencies());
   }
+  // Every dependency between segments still here is respected.
+  for (const FlushDependency& dep : flush_dependencies_) {
+    const auto first = std::find(order.begin(), order.end(), dep.flush_first);
+    const auto after = std::find(order.begin(), order.end(), dep.flush_after);
+    SS_ASSERT(first == order.end() || after == order.end() || first < after,
+              "segment {} flushes after {}:{}", dep.flush_first, dep.flush_after, DescribeDependencies());
+  }
   return order;
 }
 
@@ -270,17 +330,29 @@ absl::StatusOr<SeqNumber> SegmentHolder::FlushAll(bool force) {
   SeqNumber max_persisted = persisted_version_overwrite_;
   SeqNumber min_unsaved = UINT64_MAX;
   bool has_unsaved = false;
+  std::vector<std::pair<SeqNumber, SeqNumber>> flushed;  // (version, persisted) of each segment
   for (const auto& [id, locked] : segments_) {
     ReadLock guard(*locked.lock);
     const SeqNumber version = OrZero(locked.segment->version());
     const SeqNumber persisted = OrZero(locked.segment->persisted_version());
+    SS_ASSERT(persisted <= version, "segment {} persisted {} past its version {}", id, persisted, version);
     if (version > persisted) {
+      // Only a proxy's recorded changes (memory only) outlive a flush.
+      SS_ASSERT(IsProxy(*locked.segment), "segment {} unsaved after its flush", id);
       has_unsaved = true;
       min_unsaved = std::min(min_unsaved, persisted);
     }
     max_persisted = std::max(max_persisted, persisted);
+    flushed.emplace_back(version, persisted);
   }
-  return has_unsaved ? min_unsaved : max_persisted;
+  const SeqNumber waterline = has_unsaved ? min_unsaved : max_persisted;
+  // The WAL is acked up to here: every segment has flushed every op up to
+  // the waterline, or holds nothing unsaved.
+  for (const auto& [version, persisted] : flushed) {
+    SS_ASSERT(version <= persisted || waterline <= persisted, "waterline {} past a segment flushed to {}",
+              waterline, persisted);
+  }
+  return waterline;
 }
 
 std::map<PointId, std::vector<SegmentId>> SegmentHolder::LiveCopies() const {

@@ -40,13 +40,22 @@ class SegmentHolder {
  public:
   explicit SegmentHolder(Env& env) : env_(env) {}
 
+  // The holder's states: each id names one segment object, held once; a
+  // segment joins as a plain segment and becomes a proxy only by Replace
+  // over it, and a proxy is never appendable (writes to its points move
+  // them out).
+
   // Adds a segment under a new id (ids are never reused).
   SegmentId AddNew(std::shared_ptr<SegmentEntry> segment);
-  // REQUIRES: the id is not in use.
+  // REQUIRES: the id is not in use; the segment is not a proxy and not in
+  // the holder already.
   void AddExisting(SegmentId id, std::shared_ptr<SegmentEntry> segment);
   // Swaps the segment behind an id, keeping the id (and its lock). Returns
-  // the previous segment. REQUIRES: the id is in use.
+  // the previous segment. REQUIRES: the id is in use, and `segment` is a
+  // proxy wrapping the current segment or the segment the current proxy
+  // wraps.
   std::shared_ptr<SegmentEntry> Replace(SegmentId id, std::shared_ptr<SegmentEntry> segment);
+  // REQUIRES: every id is in use, each named once.
   std::vector<std::shared_ptr<SegmentEntry>> Remove(const std::vector<SegmentId>& ids);
 
   const LockedSegment* Get(SegmentId id) const;
@@ -87,6 +96,7 @@ class SegmentHolder {
 
   // ---- Flush. REQUIRES: segments read lock + updates mutex. ----
 
+  // REQUIRES: two different segments in the holder.
   void AddFlushDependency(SegmentId flush_first, SegmentId flush_after, SeqNumber op_num);
   // The order FlushAll uses: every recorded dependency respected, then
   // appendable segments before the rest, then by id. Asserts there is no

@@ -7,9 +7,21 @@
 // the WAL, flushes every segment in dependency order, persists the newest
 // clocks and acks the WAL up to the waterline.
 //
-// Thread safety: every public method may be called from any task. Lock order:
-// wal mutex -> clocks mutex; flush-ack mutex -> segments lock -> updates mutex
-// -> segment locks.
+// Thread safety: every public method may be called from any task. Lock order
+// (a task holding one of these takes only locks further down the list):
+//   1. one of the one-at-a-time mutexes: flush-ack, proxy-all, optimizer
+//      (never two of them);
+//   2. the segments lock (read, upgradable or write; upgrading only from
+//      the upgradable read);
+//   3. the updates mutex;
+//   4. the segment locks (a copy-on-write source before its destination);
+//   5. the WAL mutex;
+//   6. the clocks mutex;
+//   7. the state mutex, and the locks inside the update channel and the
+//      oneshots.
+// A lock may be skipped (the WAL mutex is taken alone by Update), never
+// taken out of order. Where the shard takes one lock inside another it
+// asserts the outer one is held (held_lock.h).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +42,7 @@
 #include "engine/clock/clock_map.h"
 #include "engine/segment/proxy_segment.h"
 #include "engine/holder/segment_holder.h"
+#include "engine/shard/held_lock.h"
 #include "engine/wal/wal.h"
 
 namespace engine {
@@ -50,8 +63,8 @@ class ShardObserver {
 struct ShardOptions {
   CollectionConfig collection;
   uint64_t wal_segment_capacity_bytes = 64 * 1024;
-  size_t update_queue_capacity = 16;
-  int64_t flush_interval_ns = 5'000'000;  // 5 ms
+  size_t update_queue_capacity = 16;      // REQUIRES: > 0
+  int64_t flush_interval_ns = 5'000'000;  // 5 ms; REQUIRES: > 0
   // Flush and ack once more when shutting down.
   bool flush_on_shutdown = true;
   ShardObserver* observer = nullptr;  // not owned; may be null
@@ -60,7 +73,7 @@ struct ShardOptions {
   // Vacuum optimizer (Qdrant's deleted_threshold): a segment qualifies when
   // its deleted points exceed this share of all its points (live + deleted)
   // and number at least vacuum_min_deleted_points.
-  double vacuum_deleted_ratio = 0.2;
+  double vacuum_deleted_ratio = 0.2;  // REQUIRES: in [0, 1]
   size_t vacuum_min_deleted_points = 2;
   // OptimizeIfNeeded merges while the shard has more segments than this.
   size_t merge_max_segments = 8;
@@ -245,15 +258,32 @@ class LocalShard {
   struct Stop {};
   using UpdateSignal = std::variant<OperationData, Plunger, Stop>;
 
+  using SegmentProxies = std::vector<std::pair<SegmentId, std::shared_ptr<ProxySegment>>>;
+
   LocalShard(Env& env, std::string dir, ShardOptions options);
+  // ---- Load (local_shard_load.cc). ----
   absl::Status Recover();
+  // A restore that was interrupted left the shard dirty: refuse it.
+  absl::Status RefuseDirtyShard();
   // Loads every complete segment; collects leftovers to remove later.
   absl::Status LoadSegments(std::vector<std::string>& leftovers);
+  // Reads both clock maps (refusing oldest clocks ahead of the newest) and
+  // opens the WAL. Changes nothing on disk but what the WAL's own load
+  // repairs.
+  absl::Status OpenWalAndClocks();
+  // Removes interrupted segment creations and deletes, and the optimizer's
+  // build area, durably.
+  absl::Status RemoveLeftovers(const std::vector<std::string>& leftovers);
+  // Resolves copies of a point in several segments (the newest wins) and
+  // notes the newest op the segments hold.
+  absl::Status DeduplicateLoadedPoints();
   absl::Status EnsureAppendableSegment();
   // At load: computes the shard's indexes from the loaded segments and
-  // gives them to segments that hold no op (see local_shard.cc).
+  // gives them to segments that hold no op (see local_shard_load.cc).
   // REQUIRES: the segments write lock held.
   void AdoptSchema();
+  // A new empty segment in segments/, with the shard's indexes, not yet in
+  // the holder. REQUIRES: segments lock (any mode) and updates mutex held.
   absl::StatusOr<std::shared_ptr<SegmentEntry>> CreateSegment(bool appendable);
   absl::Status ReplayWal();
   void StartWorkers();
@@ -275,7 +305,7 @@ class LocalShard {
   // proxy of a snapshot outlives it (an optimizer restoring its inputs
   // expects its own proxies in the holder). REQUIRES: the segments lock is
   // held in upgradable mode.
-  absl::Status UnproxyAll(const std::vector<std::pair<SegmentId, std::shared_ptr<ProxySegment>>>& proxies);
+  absl::Status UnproxyAll(const SegmentProxies& proxies);
   // Puts a proxied segment back after propagating its changes.
   // REQUIRES: the caller holds the segments lock in upgradable mode.
   absl::Status Unproxy(SegmentId id, const std::shared_ptr<ProxySegment>& proxy);
@@ -292,10 +322,31 @@ class LocalShard {
   // Writes the recorded changes of every optimizer proxy that `proxies`
   // wrap into the segment below it. REQUIRES: segments lock held (any mode)
   // and updates mutex held.
-  absl::Status FreezeOptimizerProxies(
-      const std::vector<std::pair<SegmentId, std::shared_ptr<ProxySegment>>>& proxies);
+  absl::Status FreezeOptimizerProxies(const SegmentProxies& proxies);
+  // ---- ProxyAllSegmentsAndApply's steps (local_shard_proxy.cc); each
+  // REQUIRES the segments lock held in upgradable mode. ----
+  // At an op boundary, puts `proxies` in place of their segments and adds
+  // `temporary` (a new appendable segment); returns its id. On failure
+  // nothing is swapped and `temporary`'s directory is removed.
+  absl::StatusOr<SegmentId> SwapInProxies(const SegmentProxies& proxies,
+                                          const std::shared_ptr<SegmentEntry>& temporary,
+                                          std::optional<SeqNumber>* frozen_through);
+  // Makes the frozen segments' files equal their frozen state. On failure
+  // every proxy is put back.
+  absl::Status FlushFrozenSegments(const SegmentProxies& proxies);
+  // Calls `apply` on each frozen segment and puts each back.
+  absl::Status ApplyAndUnproxy(const FrozenSegmentFn& apply, const SegmentProxies& proxies);
+  // Drops the temporary segment if it stayed empty and another appendable
+  // segment exists; returns its id if it was kept.
+  absl::StatusOr<std::optional<SegmentId>> SettleTemporarySegment(SegmentId temporary_id);
+  // ---- WAL sync (local_shard_flush.cc), reads (local_shard_read.cc). ----
   // REQUIRES: wal mutex held.
   absl::Status SyncWal();
+  // Calls `visit` on each segment (appendable first, then by id) under the
+  // segments read lock, the updates mutex and the segment's read lock: every
+  // segment at the same op boundary. Stops early when `visit` returns false.
+  // REQUIRES: no shard lock held (local_shard_read.cc).
+  void ReadEverySegment(const std::function<bool(SegmentId, const SegmentEntry&)>& visit);
   // ---- Optimizers (local_shard_optimize.cc). ----
   struct Optimization;
   // The cancellation epoch an optimization starting now compares against;
@@ -343,27 +394,31 @@ class LocalShard {
   const ShardPaths paths_;
   const ShardOptions options_;
 
-  std::unique_ptr<RwLock> segments_lock_;
-  std::unique_ptr<Mutex> updates_mutex_;
+  std::unique_ptr<HeldRwLock> segments_lock_;
+  std::unique_ptr<HeldMutex> updates_mutex_;
   SegmentHolder holder_;
   std::map<std::string, FieldType> payload_schema_;  // guarded by updates mutex
   uint64_t next_segment_number_ = 1;                 // guarded by updates mutex
 
-  std::unique_ptr<Mutex> proxy_all_mutex_;  // one proxy_all at a time
-  std::unique_ptr<Mutex> optimizer_mutex_;  // one optimization at a time
+  std::unique_ptr<HeldMutex> proxy_all_mutex_;  // one proxy_all at a time
+  std::unique_ptr<HeldMutex> optimizer_mutex_;  // one optimization at a time
   // One FlushAndAck at a time: an ack may pass an optimizer's propagated
   // deletes only after its replaced inputs are durably gone (see FlushAndAck).
-  std::unique_ptr<Mutex> flush_ack_mutex_;
+  std::unique_ptr<HeldMutex> flush_ack_mutex_;
+  // The newest op the segments hold (loaded or applied since).
   std::optional<SeqNumber> last_applied_;    // guarded by updates mutex
+  // The last op ApplyOperation was given, by WAL replay or the update
+  // worker: WAL order, so strictly increasing.
+  std::optional<SeqNumber> last_op_applied_here_;  // guarded by updates mutex
   // WAL-including snapshots in progress hold the ack at or below these.
   std::multiset<uint64_t> ack_pins_;  // guarded by wal mutex
   // Optimizer inputs to delete once a flush made their replacement durable.
   std::vector<std::string> pending_destroy_;  // guarded by updates mutex
 
-  std::unique_ptr<Mutex> wal_mutex_;
+  std::unique_ptr<HeldMutex> wal_mutex_;
   std::unique_ptr<Wal> wal_;
 
-  std::unique_ptr<Mutex> clocks_mutex_;
+  std::unique_ptr<HeldMutex> clocks_mutex_;
   ClockMap newest_clocks_;
   // The newest clocks as of the last WAL sync (guarded by clocks mutex):
   // what the flush persists, so the persisted clocks never claim an op

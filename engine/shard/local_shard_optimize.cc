@@ -52,6 +52,7 @@ absl::StatusOr<bool> LocalShard::OptimizeMerge() {
 }
 
 std::vector<SegmentId> LocalShard::PickMergeInputs() {
+  SS_ASSERT(segments_lock_->held(), "inputs are picked under the segments lock");
   // The two smallest segments (fewest live points, lowest id on ties).
   std::vector<std::pair<size_t, SegmentId>> sizes;
   for (SegmentId id : holder_.Ids()) {
@@ -62,11 +63,13 @@ std::vector<SegmentId> LocalShard::PickMergeInputs() {
   std::sort(sizes.begin(), sizes.end());
   std::vector<SegmentId> inputs;
   for (size_t i = 0; i < sizes.size() && i < 2; ++i) inputs.push_back(sizes[i].second);
+  SS_ASSERT(inputs.size() < 2 || inputs[0] != inputs[1], "segment {} merged with itself", inputs[0]);
   return inputs;
 }
 
 absl::StatusOr<bool> LocalShard::OptimizeSegments(
     uint64_t cancel_epoch, const std::function<std::vector<SegmentId>()>& pick) {
+  SS_ASSERT(pick != nullptr);
   MutexLock one_at_a_time(*optimizer_mutex_);
   Optimization run{.cancel_epoch = cancel_epoch};
   {
@@ -75,16 +78,22 @@ absl::StatusOr<bool> LocalShard::OptimizeSegments(
     UpgradableReadLock upgradable(*segments_lock_);
     run.inputs = pick();
     if (run.inputs.empty()) return false;
+    for (SegmentId id : run.inputs) SS_ASSERT(holder_.Get(id) != nullptr, "picked segment {} is not in the holder", id);
     if (auto status = ProxyOptimizationInputs(run); !status.ok()) return status;
   }
   env_.YieldPoint("optimizer.proxied");
   const auto built = BuildOptimized(run);
+  // A build that succeeded is in segments/ already.
+  SS_ASSERT(!built.ok() || run.moved, "a built segment outside segments/");
   UpgradableReadLock upgradable(*segments_lock_);
   if (auto status = FinishOptimization(run, built); !status.ok()) return status;
   return true;
 }
 
 absl::Status LocalShard::ProxyOptimizationInputs(Optimization& run) {
+  SS_ASSERT(segments_lock_->upgradable_held(), "inputs are proxied from the upgradable read");
+  SS_ASSERT(!run.inputs.empty(), "an optimization of nothing");
+  SS_ASSERT(run.proxies.empty(), "an optimization proxies its inputs once");
   // Writes need an appendable segment outside the inputs.
   std::shared_ptr<SegmentEntry> extra_appendable;
   uint64_t build_number = 0;
@@ -131,7 +140,11 @@ absl::Status LocalShard::ProxyOptimizationInputs(Optimization& run) {
     }
   }
   segments_lock_->Downgrade();
-  if (status.ok()) return status;
+  if (status.ok()) {
+    SS_ASSERT(run.proxies.size() == run.inputs.size() && run.input_locks.size() == run.inputs.size());
+    SS_ASSERT(run.input_versions.size() == run.inputs.size());
+    return status;
+  }
   // Nothing was proxied; the extra segment never joined and goes (marker
   // first), or a later load would take it with a stale schema.
   (void)Escalate(status);
@@ -141,6 +154,11 @@ absl::Status LocalShard::ProxyOptimizationInputs(Optimization& run) {
 }
 
 absl::StatusOr<std::shared_ptr<SegmentEntry>> LocalShard::BuildOptimized(Optimization& run) {
+  SS_ASSERT(!run.moved, "a build starts once");
+  SS_ASSERT(run.proxies.size() == run.inputs.size(), "a build reads one proxy per input");
+  // Built where a load wipes it, moved where a load finds it.
+  SS_ASSERT(ParentDir(run.build_dir) == paths_.temp_segments(), "build in {}", run.build_dir);
+  SS_ASSERT(ParentDir(run.final_dir) == paths_.segments(), "result in {}", run.final_dir);
   // The result will be durable with every op applied before the swap: those
   // ops must be durable in the WAL first.
   {
@@ -172,6 +190,9 @@ absl::StatusOr<std::shared_ptr<SegmentEntry>> LocalShard::BuildOptimized(Optimiz
   if (auto status = fs.SyncDir(paths_.temp_segments()); !status.ok()) return status;
   if (auto status = fs.SyncDir(paths_.segments()); !status.ok()) return status;
   (*segment)->set_directory(run.final_dir);
+  // A merge result is sealed: writes go to appendable segments.
+  SS_ASSERT(!(*segment)->is_appendable(), "{} built unsealed", run.final_dir);
+  SS_ASSERT(!(*segment)->has_unsaved_changes(), "{} moved before it was durable", run.final_dir);
   env_.YieldPoint("optimizer.moved");
   return std::shared_ptr<SegmentEntry>(std::move(*segment));
 }
@@ -181,6 +202,8 @@ absl::Status LocalShard::CopyNewestPoints(const Optimization& run, Segment& targ
   // snapshot writes this optimization's recorded changes through, which the
   // result receives at the swap anyway. The highest version of each point
   // wins; tombstones are dropped.
+  SS_ASSERT(target.LiveIds().empty(), "{} is not a fresh build", target.directory());
+  SS_ASSERT(run.input_locks.size() == run.inputs.size() && run.input_versions.size() == run.inputs.size());
   std::map<PointId, std::pair<SeqNumber, Point>> newest;
   for (size_t i = 0; i < run.inputs.size(); ++i) {
     ReadLock guard(*run.input_locks[i]);
@@ -195,13 +218,19 @@ absl::Status LocalShard::CopyNewestPoints(const Optimization& run, Segment& targ
   for (const auto& [id, entry] : newest) {
     if (OptimizationCancelled(run.cancel_epoch)) return absl::CancelledError("optimization cancelled");
     if (auto upserted = target.Upsert(entry.first, entry.second); !upserted.ok()) return upserted.status();
+    // At its newest version: the version rule sees the op that wrote it.
+    SS_ASSERT(target.point_version(id) == entry.first, "point {} copied off version {}", id, entry.first);
     env_.YieldPoint("optimizer.copy");
   }
+  // Each point once.
+  SS_ASSERT(target.LiveIds().size() == newest.size(), "{} holds {} of {} points", target.directory(),
+            target.LiveIds().size(), newest.size());
   return absl::OkStatus();
 }
 
 absl::Status LocalShard::FinishOptimization(
     Optimization& run, const absl::StatusOr<std::shared_ptr<SegmentEntry>>& built) {
+  SS_ASSERT(segments_lock_->upgradable_held(), "the swap runs from the upgradable read");
   absl::Status status = built.status();
   segments_lock_->Upgrade();
   {
@@ -211,10 +240,21 @@ absl::Status LocalShard::FinishOptimization(
     }
     for (size_t i = 0; status.ok() && i < run.proxies.size(); ++i) {
       status = run.proxies[i]->PropagateTo(**built);
+      // The result holds every op its inputs held when proxied.
+      SS_ASSERT(!status.ok() || (*built)->version() >= run.input_versions[i], "{} behind input {}",
+                (*built)->directory(), run.inputs[i]);
     }
     if (status.ok()) {
       holder_.Remove(run.inputs);
-      holder_.AddNew(*built);
+      const SegmentId result_id = holder_.AddNew(*built);
+      SS_ASSERT(std::find(run.inputs.begin(), run.inputs.end(), result_id) == run.inputs.end());
+      // The inputs' directories go once no segment in the holder uses them.
+      for (SegmentId id : holder_.Ids()) {
+        for (const auto& proxy : run.proxies) {
+          SS_ASSERT(holder_.Get(id)->segment->directory() != proxy->wrapped()->directory(),
+                    "replaced {} is still segment {}", proxy->wrapped()->directory(), id);
+        }
+      }
       for (const auto& proxy : run.proxies) pending_destroy_.push_back(proxy->wrapped()->directory());
     }
   }
@@ -230,6 +270,7 @@ absl::Status LocalShard::FinishOptimization(
 }
 
 void LocalShard::RestoreOptimizationInputs(Optimization& run) {
+  SS_ASSERT(run.proxies.size() == run.inputs.size(), "inputs and proxies out of step");
   // Upgrade before taking the updates mutex (the update worker's order).
   segments_lock_->Upgrade();
   {
@@ -248,6 +289,8 @@ void LocalShard::RestoreOptimizationInputs(Optimization& run) {
 }
 
 absl::Status LocalShard::RemoveOptimizationBuild(const Optimization& run) {
+  SS_ASSERT(!run.build_dir.empty(), "a build without its directory");
+  SS_ASSERT(!run.moved || !run.final_dir.empty(), "a moved build without its directory");
   FileSystem& fs = env_.fs();
   if (!run.moved) {
     // temp_segments/ is wiped at load: a leftover there is harmless.

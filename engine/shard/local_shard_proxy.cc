@@ -23,16 +23,27 @@ absl::Status LocalShard::Unproxy(SegmentId id, const std::shared_ptr<ProxySegmen
     }
   }
   segments_lock_->Downgrade();
+  SS_ASSERT(!status.ok() || holder_.Get(id)->segment == proxy->wrapped(), "segment {} not put back", id);
   return status;
 }
 
 absl::Status LocalShard::FlushCopyDestinationsBeforeProxying(const std::vector<SegmentId>& ids) {
+  SS_ASSERT(segments_lock_->write_held(), "proxies are swapped in under the write lock");
+  SS_ASSERT(updates_mutex_->held(), "a flush runs under the updates mutex");
   if (!holder_.MustFlushBeforeOthers(ids)) return absl::OkStatus();
   SS_COVER(kFlushedBeforeProxyingDestination);
-  return FlushSegmentsWalFirst(/*force=*/false).status();
+  absl::Status status = FlushSegmentsWalFirst(/*force=*/false).status();
+  // The flush made every recorded copy durable: none waits any more.
+  SS_ASSERT(!status.ok() || !holder_.MustFlushBeforeOthers(ids), "copies still wait for a flush");
+  return status;
 }
 
 absl::Status LocalShard::SyncIndexesWithSchema(SegmentEntry& created) {
+  // No index op may run meanwhile.
+  SS_ASSERT(segments_lock_->write_held(), "a new segment's indexes are synced under the write lock");
+  SS_ASSERT(updates_mutex_->held(), "the schema is read under the updates mutex");
+  SS_ASSERT(created.is_appendable(), "{} is not appendable", created.directory());
+  SS_ASSERT(!created.version(), "{} holds ops already", created.directory());
   const std::map<std::string, FieldType> indexed = created.indexed_fields();
   if (indexed == payload_schema_) return absl::OkStatus();
   SS_ASSERT(created.LiveIds().empty(), "segment {} took points before joining the holder",
@@ -48,6 +59,7 @@ absl::Status LocalShard::SyncIndexesWithSchema(SegmentEntry& created) {
     if (it != indexed.end() && it->second == type) continue;
     if (auto made = created.CreateFieldIndex(0, key, type); !made.ok()) return made.status();
   }
+  SS_ASSERT(created.indexed_fields() == payload_schema_, "{} did not take the schema", created.directory());
   // Durable now: the index op may already be acked out of the WAL (an ack
   // can run while the segment waits to join the holder). The op itself is
   // made durable first.
@@ -59,13 +71,15 @@ absl::Status LocalShard::SyncIndexesWithSchema(SegmentEntry& created) {
   return flushed.status();
 }
 
-absl::Status LocalShard::FreezeOptimizerProxies(
-    const std::vector<std::pair<SegmentId, std::shared_ptr<ProxySegment>>>& proxies) {
+absl::Status LocalShard::FreezeOptimizerProxies(const SegmentProxies& proxies) {
+  SS_ASSERT(segments_lock_->held(), "a write-through runs under the segments lock");
+  SS_ASSERT(updates_mutex_->held(), "a write-through runs at an op boundary");
   // A segment an optimization is rebuilding is the optimizer's proxy: its
   // deletes and index changes live only in memory. The snapshot archives
   // files, so they go into the wrapped segment's files first; the optimizer
   // keeps them for its result.
   for (const auto& [id, proxy] : proxies) {
+    SS_ASSERT(holder_.Get(id)->segment == proxy, "segment {} is not this freeze's proxy", id);
     auto* inner = dynamic_cast<ProxySegment*>(proxy->wrapped().get());
     if (inner == nullptr) continue;
     SS_COVER(kSnapshotDuringOptimization);
@@ -77,6 +91,7 @@ absl::Status LocalShard::FreezeOptimizerProxies(
 
 absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
     const FrozenSegmentFn& apply, std::optional<SeqNumber>* frozen_through) {
+  SS_ASSERT(apply != nullptr);
   if (auto status = health(); !status.ok()) return status;
   MutexLock one_at_a_time(*proxy_all_mutex_);
   // 1. The upgradable read lock, kept to the end: no other holder change.
@@ -93,14 +108,31 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
   for (SegmentId id : holder_.Ids()) {
     proxies.emplace_back(id, std::make_shared<ProxySegment>(holder_.Get(id)->segment));
   }
-  // 3. Swap at an op boundary: the write lock excludes the update worker.
-  //    The temporary segment joins only with the current schema durable
-  //    (an index op may have been acked since its creation).
+  // 3. Swap at an op boundary.
+  const auto temporary_id = SwapInProxies(proxies, *temporary, frozen_through);
+  if (!temporary_id.ok()) return temporary_id.status();
+  // 4. Freeze: the wrapped segments' files equal their frozen state.
+  if (auto status = FlushFrozenSegments(proxies); !status.ok()) return status;
+  // 5. Apply to each frozen segment and put it back.
+  if (auto status = ApplyAndUnproxy(apply, proxies); !status.ok()) return status;
+  // 6. The temporary segment's fate.
+  return SettleTemporarySegment(*temporary_id);
+}
+
+absl::StatusOr<SegmentId> LocalShard::SwapInProxies(const SegmentProxies& proxies,
+                                                    const std::shared_ptr<SegmentEntry>& temporary,
+                                                    std::optional<SeqNumber>* frozen_through) {
+  SS_ASSERT(proxies.size() == holder_.size(), "{} proxies for {} segments", proxies.size(), holder_.size());
+  SS_ASSERT(temporary->is_appendable(), "the temporary segment takes the writes");
+  SS_ASSERT(temporary->LiveIds().empty(), "the temporary segment joins empty");
+  // The write lock excludes the update worker. The temporary segment joins
+  // only with the current schema durable (an index op may have been acked
+  // since its creation).
   segments_lock_->Upgrade();
   absl::Status frozen;
   {
     MutexLock updates(*updates_mutex_);
-    frozen = SyncIndexesWithSchema(**temporary);
+    frozen = SyncIndexesWithSchema(*temporary);
     if (frozen.ok()) frozen = FlushCopyDestinationsBeforeProxying(holder_.Ids());
   }
   if (!frozen.ok()) {
@@ -108,20 +140,30 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
     (void)Escalate(frozen);
     // It never joined: its directory goes, or a later load would
     // take it with a stale schema.
-    if (auto removed = RemoveSegmentDirectory((*temporary)->directory()); !removed.ok()) SetFatal(removed);
+    if (auto removed = RemoveSegmentDirectory(temporary->directory()); !removed.ok()) SetFatal(removed);
     return frozen;
   }
   for (const auto& [id, proxy] : proxies) holder_.Replace(id, proxy);
-  const SegmentId temporary_id = holder_.AddNew(*temporary);
+  const SegmentId temporary_id = holder_.AddNew(temporary);
   {
     MutexLock updates(*updates_mutex_);
     if (frozen_through != nullptr) *frozen_through = last_applied_;
   }
+  // Every segment but the temporary one is a proxy now.
+  SS_ASSERT(holder_.size() == proxies.size() + 1, "segments joined the holder during the swap");
+  SS_ASSERT(holder_.AppendableIds() == std::vector<SegmentId>{temporary_id},
+            "writes during the freeze must go to the temporary segment {} alone", temporary_id);
   segments_lock_->Downgrade();
   env_.YieldPoint("proxy_all.swapped");
-  // 4. The wrapped segments can no longer change: flushing them makes their
-  //    files equal the frozen state (an optimizer's proxy first writes its
-  //    recorded changes through).
+  return temporary_id;
+}
+
+absl::Status LocalShard::FlushFrozenSegments(const SegmentProxies& proxies) {
+  SS_ASSERT(segments_lock_->upgradable_held(), "the freeze runs under the upgradable read");
+  // The wrapped segments can no longer change: flushing them makes their
+  // files equal the frozen state (an optimizer's proxy first writes its
+  // recorded changes through).
+  absl::Status frozen;
   {
     MutexLock updates(*updates_mutex_);
     frozen = FreezeOptimizerProxies(proxies);
@@ -135,7 +177,13 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
     SS_COVER(kFreezeFailedProxiesRestored);
     return frozen;
   }
-  // 5. Apply to each frozen segment, then put it back — all but the last.
+  return absl::OkStatus();
+}
+
+absl::Status LocalShard::ApplyAndUnproxy(const FrozenSegmentFn& apply, const SegmentProxies& proxies) {
+  SS_ASSERT(segments_lock_->upgradable_held(), "frozen segments are read under the upgradable read");
+  // Each is put back after `apply` — all but the last before the next one's
+  // `apply`.
   absl::Status result;
   for (size_t i = 0; i < proxies.size(); ++i) {
     const auto& [id, proxy] = proxies[i];
@@ -145,18 +193,26 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
       if (auto status = Unproxy(id, proxy); !status.ok()) return Escalate(status);
     }
   }
-  // 6. The last one, then the temporary segment's fate.
+  // The last one.
   if (!proxies.empty()) {
     if (auto status = Unproxy(proxies.back().first, proxies.back().second); !status.ok()) {
       return Escalate(status);
     }
   }
-  if (!result.ok()) return result;
+  for (const auto& [id, proxy] : proxies) {
+    SS_ASSERT(holder_.Get(id)->segment == proxy->wrapped(), "proxy of segment {} outlives its snapshot", id);
+  }
+  return result;
+}
+
+absl::StatusOr<std::optional<SegmentId>> LocalShard::SettleTemporarySegment(SegmentId temporary_id) {
   segments_lock_->Upgrade();
   std::shared_ptr<SegmentEntry> dropped;
   {
     MutexLock updates(*updates_mutex_);
     const LockedSegment* temp = holder_.Get(temporary_id);
+    SS_ASSERT(temp != nullptr, "temporary segment {} gone", temporary_id);
+    SS_ASSERT(temp->segment->is_appendable(), "temporary segment {} proxied", temporary_id);
     const bool empty = temp->segment->LiveIds().empty();
     if (empty && holder_.AppendableIds().size() > 1) {
       dropped = holder_.Remove({temporary_id}).front();
@@ -168,7 +224,12 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
       // 503469: the removal's directory sync failed, a later flush acked past
       // the deletes, a power loss undid the removal).
       pending_destroy_.push_back(dropped->directory());
+      for (SegmentId id : holder_.Ids()) {
+        SS_ASSERT(holder_.Get(id)->segment != dropped, "dropped segment {} is still {}", temporary_id, id);
+      }
     }
+    // Writes always find an appendable segment.
+    SS_ASSERT(holder_.HasAppendable(), "no appendable segment after the freeze");
   }
   segments_lock_->Downgrade();
   if (dropped == nullptr) {
@@ -179,8 +240,8 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
   return std::optional<SegmentId>();
 }
 
-absl::Status LocalShard::UnproxyAll(
-    const std::vector<std::pair<SegmentId, std::shared_ptr<ProxySegment>>>& proxies) {
+absl::Status LocalShard::UnproxyAll(const SegmentProxies& proxies) {
+  SS_ASSERT(segments_lock_->upgradable_held(), "proxies are put back from the upgradable read");
   for (const auto& [id, proxy] : proxies) {
     if (auto status = Unproxy(id, proxy); !status.ok()) {
       // Propagation is in memory only: a failure is an engine bug, and the
@@ -189,12 +250,18 @@ absl::Status LocalShard::UnproxyAll(
       return status;
     }
   }
+  for (const auto& [id, proxy] : proxies) {
+    SS_ASSERT(holder_.Get(id)->segment == proxy->wrapped(), "proxy of segment {} left in place", id);
+  }
   return absl::OkStatus();
 }
 
 std::vector<SegmentId> LocalShard::SegmentIds() {
   ReadLock segments(*segments_lock_);
-  return holder_.Ids();
+  std::vector<SegmentId> ids = holder_.Ids();
+  // A loaded shard always has an appendable segment: writes go there.
+  SS_ASSERT(!ids.empty() && holder_.Get(ids.front())->segment->is_appendable(), "no appendable segment");
+  return ids;
 }
 
 size_t LocalShard::ProxyCount() {
@@ -203,6 +270,8 @@ size_t LocalShard::ProxyCount() {
   for (SegmentId id : holder_.Ids()) {
     proxies += dynamic_cast<const ProxySegment*>(holder_.Get(id)->segment.get()) != nullptr;
   }
+  // Not every segment: an appendable one is never a proxy.
+  SS_ASSERT(proxies < holder_.size(), "{} proxies among {} segments", proxies, holder_.size());
   return proxies;
 }
 

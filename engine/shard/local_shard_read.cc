@@ -8,61 +8,73 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "engine/common/assert.h"
 #include "engine/shard/local_shard.h"
 
 namespace engine {
 
-std::optional<Point> LocalShard::Retrieve(PointId id) {
+void LocalShard::ReadEverySegment(const std::function<bool(SegmentId, const SegmentEntry&)>& visit) {
+  SS_ASSERT(visit != nullptr);
   ReadLock segments(*segments_lock_);
   MutexLock updates(*updates_mutex_);
   for (SegmentId segment_id : holder_.Ids()) {
     const LockedSegment* locked = holder_.Get(segment_id);
     ReadLock guard(*locked->lock);
-    if (locked->segment->has_point(id)) return locked->segment->Retrieve(id);
+    if (!visit(segment_id, *locked->segment)) return;
   }
-  return std::nullopt;
+}
+
+std::optional<Point> LocalShard::Retrieve(PointId id) {
+  std::optional<Point> point;
+  ReadEverySegment([&](SegmentId, const SegmentEntry& segment) {
+    if (!segment.has_point(id)) return true;
+    point = segment.Retrieve(id);  // the newest copy: the only live one
+    SS_ASSERT(point.has_value(), "live point {} of {} does not retrieve", id, segment.directory());
+    return false;
+  });
+  SS_ASSERT(!point || point->id == id, "retrieved point {} for {}", point->id, id);
+  return point;
 }
 
 std::vector<Point> LocalShard::Scroll(const Filter* filter, std::optional<PointId> after_id,
                                       size_t limit) {
   std::vector<Point> points;
-  ReadLock segments(*segments_lock_);
-  MutexLock updates(*updates_mutex_);
-  for (SegmentId segment_id : holder_.Ids()) {
-    const LockedSegment* locked = holder_.Get(segment_id);
-    ReadLock guard(*locked->lock);
-    for (PointId id : locked->segment->ReadFiltered(filter, after_id, limit)) {
-      std::optional<Point> point = locked->segment->Retrieve(id);
+  ReadEverySegment([&](SegmentId, const SegmentEntry& segment) {
+    const std::vector<PointId> ids = segment.ReadFiltered(filter, after_id, limit);
+    // The merge below keeps the first `limit` of the segments' first `limit`.
+    SS_ASSERT(ids.size() <= limit, "{} read {} of {}", segment.directory(), ids.size(), limit);
+    for (PointId id : ids) {
+      SS_ASSERT(!after_id || id > *after_id, "{} scrolled back to {}", segment.directory(), id);
+      std::optional<Point> point = segment.Retrieve(id);
       if (point) points.push_back(std::move(*point));
     }
-  }
+    return true;
+  });
   std::sort(points.begin(), points.end(),
             [](const Point& a, const Point& b) { return a.id < b.id; });
   if (points.size() > limit) points.resize(limit);
+  SS_ASSERT(points.empty() || !after_id || points.front().id > *after_id, "scroll went back to {}",
+            points.front().id);
   return points;
 }
 
 size_t LocalShard::Count(const Filter* filter) {
   size_t count = 0;
-  ReadLock segments(*segments_lock_);
-  MutexLock updates(*updates_mutex_);
-  for (SegmentId segment_id : holder_.Ids()) {
-    const LockedSegment* locked = holder_.Get(segment_id);
-    ReadLock guard(*locked->lock);
-    count += locked->segment->Count(filter);
-  }
+  ReadEverySegment([&](SegmentId, const SegmentEntry& segment) {
+    count += segment.Count(filter);
+    return true;
+  });
   return count;
 }
 
 std::vector<ScoredPoint> LocalShard::Search(const Vector& query, const Filter* filter, size_t k) {
   std::vector<ScoredPoint> hits;
-  ReadLock segments(*segments_lock_);
-  MutexLock updates(*updates_mutex_);
-  for (SegmentId segment_id : holder_.Ids()) {
-    const LockedSegment* locked = holder_.Get(segment_id);
-    ReadLock guard(*locked->lock);
-    for (const ScoredPoint& hit : locked->segment->Search(query, filter, k)) hits.push_back(hit);
-  }
+  ReadEverySegment([&](SegmentId, const SegmentEntry& segment) {
+    const std::vector<ScoredPoint> segment_hits = segment.Search(query, filter, k);
+    SS_ASSERT(segment_hits.size() <= k, "{} found {} of top {}", segment.directory(), segment_hits.size(), k);
+    hits.insert(hits.end(), segment_hits.begin(), segment_hits.end());
+    return true;
+  });
   std::sort(hits.begin(), hits.end(), [](const ScoredPoint& a, const ScoredPoint& b) {
     return a.score != b.score ? a.score > b.score : a.id < b.id;
   });
@@ -72,28 +84,25 @@ std::vector<ScoredPoint> LocalShard::Search(const Vector& query, const Filter* f
 
 LocalShard::Summary LocalShard::Summarize() {
   Summary summary;
-  {
-    ReadLock segments(*segments_lock_);
-  MutexLock updates(*updates_mutex_);
-    for (SegmentId segment_id : holder_.Ids()) {
-      const LockedSegment* locked = holder_.Get(segment_id);
-      ReadLock guard(*locked->lock);
-      const SegmentEntry& segment = *locked->segment;
-      const size_t points = segment.LiveIds().size();
-      summary.points += points;
-      summary.segments.push_back(fmt::format(
-          "{}: {} {} version={} persisted={} points={}", segment_id, segment.directory(),
-          segment.is_appendable() ? "appendable" : "sealed",
-          segment.version() ? fmt::format("{}", *segment.version()) : "none",
-          segment.persisted_version() ? fmt::format("{}", *segment.persisted_version()) : "none",
-          points));
-    }
-  }
+  ReadEverySegment([&](SegmentId segment_id, const SegmentEntry& segment) {
+    const size_t points = segment.LiveIds().size();
+    summary.points += points;
+    summary.segments.push_back(fmt::format(
+        "{}: {} {} version={} persisted={} points={}", segment_id, segment.directory(),
+        segment.is_appendable() ? "appendable" : "sealed",
+        segment.version() ? fmt::format("{}", *segment.version()) : "none",
+        segment.persisted_version() ? fmt::format("{}", *segment.persisted_version()) : "none",
+        points));
+    SS_ASSERT(segment.persisted_version().value_or(0) <= segment.version().value_or(0),
+              "segment {} persisted past its version", segment_id);
+    return true;
+  });
   {
     MutexLock wal(*wal_mutex_);
     summary.wal_first_index = wal_->first_index();
     summary.wal_next_index = wal_->next_index();
   }
+  SS_ASSERT(summary.wal_first_index <= summary.wal_next_index);
   MutexLock clocks(*clocks_mutex_);
   summary.newest_clocks = newest_clocks_;
   return summary;
@@ -104,10 +113,6 @@ std::map<PointId, std::vector<SegmentId>> LocalShard::LiveCopies() {
   MutexLock updates(*updates_mutex_);
   return holder_.LiveCopies();
 }
-
-}  // namespace engine
-
-namespace engine {
 
 std::map<std::string, FieldType> LocalShard::PayloadSchema() {
   MutexLock updates(*updates_mutex_);
@@ -123,26 +128,25 @@ std::vector<std::string> FieldNames(const std::map<std::string, FieldType>& fiel
 }  // namespace
 
 std::optional<std::string> LocalShard::CheckStructure() {
-  {
-    ReadLock segments(*segments_lock_);
-    MutexLock updates(*updates_mutex_);
-    for (SegmentId segment_id : holder_.Ids()) {
-      const LockedSegment* locked = holder_.Get(segment_id);
-      ReadLock guard(*locked->lock);
-      if (!locked->segment->IndexesAgreeWithPayloads()) {
-        return fmt::format("segment {}: a payload index disagrees with the payloads", segment_id);
-      }
-      // A lost index change (e.g. one propagated after a newer delete and
-      // skipped by the version rule) leaves a segment without it. Only
-      // segments holding points are compared: an empty segment's index is
-      // not made durable until it changes, and it indexes nothing.
-      if (!locked->segment->LiveIds().empty() && locked->segment->indexed_fields() != payload_schema_) {
-        return fmt::format("segment {}: indexes [{}] but the shard's are [{}]", segment_id,
-                           fmt::join(FieldNames(locked->segment->indexed_fields()), ", "),
-                           fmt::join(FieldNames(payload_schema_), ", "));
-      }
+  std::optional<std::string> broken;
+  ReadEverySegment([&](SegmentId segment_id, const SegmentEntry& segment) {
+    if (!segment.IndexesAgreeWithPayloads()) {
+      broken = fmt::format("segment {}: a payload index disagrees with the payloads", segment_id);
+      return false;
     }
-  }
+    // A lost index change (e.g. one propagated after a newer delete and
+    // skipped by the version rule) leaves a segment without it. Only
+    // segments holding points are compared: an empty segment's index is
+    // not made durable until it changes, and it indexes nothing.
+    if (!segment.LiveIds().empty() && segment.indexed_fields() != payload_schema_) {
+      broken = fmt::format("segment {}: indexes [{}] but the shard's are [{}]", segment_id,
+                           fmt::join(FieldNames(segment.indexed_fields()), ", "),
+                           fmt::join(FieldNames(payload_schema_), ", "));
+      return false;
+    }
+    return true;
+  });
+  if (broken) return broken;
   auto leftovers = env_.fs().ListDir(paths_.temp_segments());
   if (leftovers.ok() && !leftovers->empty()) {
     return fmt::format("{} entries left in temp_segments/", leftovers->size());

@@ -15,6 +15,8 @@ absl::StatusOr<LocalShard::PinnedClocks> LocalShard::PinClocksAndPlunge() {
     pinned.oldest = oldest_clocks_;
     pinned.newest = newest_clocks_;
   }
+  SS_ASSERT(pinned.oldest.NotAheadOf(pinned.newest), "oldest clocks ahead of the newest");
+  // The oldest clocks are pinned as loaded; the newest only grow.
   if (auto status = Plunge(); !status.ok()) return status;
   return pinned;
 }
@@ -22,6 +24,10 @@ absl::StatusOr<LocalShard::PinnedClocks> LocalShard::PinClocksAndPlunge() {
 uint64_t LocalShard::PinAck() {
   MutexLock wal(*wal_mutex_);
   const uint64_t first_index = wal_->first_index();
+  // Earlier pins were the first index when taken; it only grows, and the
+  // ack stops at the lowest pin: they all equal it.
+  SS_ASSERT(ack_pins_.empty() || *ack_pins_.begin() == first_index, "WAL starts at {}, pinned at {}", first_index,
+            *ack_pins_.begin());
   ack_pins_.insert(first_index);
   return first_index;
 }
@@ -34,11 +40,16 @@ void LocalShard::UnpinAck(uint64_t pinned_first_index) {
 }
 
 absl::Status LocalShard::WithSyncedWal(const std::function<absl::Status(const SyncedWal&)>& visit) {
+  SS_ASSERT(visit != nullptr);
   MutexLock wal(*wal_mutex_);
   SyncedWal synced{.sync_status = SyncWal(), .directory = paths_.wal(), .file_names = wal_->FileNames(),
                    .first_index = wal_->first_index(), .next_index = wal_->next_index()};
+  SS_ASSERT(synced.first_index <= synced.next_index);
   synced.synced_clocks = [this] {
+    // Called by `visit`, under the WAL mutex (the clocks mutex goes inside it).
+    SS_ASSERT(wal_mutex_->held(), "synced clocks read outside WithSyncedWal");
     MutexLock clocks(*clocks_mutex_);
+    SS_ASSERT(oldest_clocks_.NotAheadOf(synced_newest_clocks_), "oldest clocks ahead of the synced ones");
     return PinnedClocks{.oldest = oldest_clocks_, .newest = synced_newest_clocks_};
   };
   return visit(synced);
@@ -46,16 +57,22 @@ absl::Status LocalShard::WithSyncedWal(const std::function<absl::Status(const Sy
 
 uint64_t LocalShard::WalNextIndex() {
   MutexLock wal(*wal_mutex_);
+  SS_ASSERT(wal_->first_index() <= wal_->next_index());
   return wal_->next_index();
 }
 
 absl::Status LocalShard::ForEachSegmentFlushed(const std::function<absl::Status(const SegmentEntry&)>& visit) {
+  SS_ASSERT(visit != nullptr);
   if (auto status = health(); !status.ok()) return status;
   ReadLock segments(*segments_lock_);
   MutexLock updates(*updates_mutex_);
   if (auto flushed = FlushSegmentsWalFirst(/*force=*/true); !flushed.ok()) return Escalate(flushed.status());
   for (SegmentId id : holder_.Ids()) {
-    if (auto status = visit(*holder_.Get(id)->segment); !status.ok()) return status;
+    const SegmentEntry& segment = *holder_.Get(id)->segment;
+    // Each segment's files hold its version.
+    SS_ASSERT(segment.persisted_version() == segment.version() || dynamic_cast<const ProxySegment*>(&segment),
+              "{} unsaved after a forced flush", segment.directory());
+    if (auto status = visit(segment); !status.ok()) return status;
   }
   return absl::OkStatus();
 }

@@ -66,6 +66,33 @@ TEST(LocalShardTest, UpdatesReadsAndReload) {
   });
 }
 
+TEST(LocalShardTest, OldestClocksAheadOfTheNewestAreRefused) {
+  // The oldest clocks never pass the newest; a shard whose files say so is
+  // corrupt and refused before anything on its disk changes.
+  InWorld(7, [](sim::World& world) {
+    FileSystem& fs = world.env().fs();
+    {
+      auto shard = LocalShard::Load(world.env(), "shard", {.collection = kCollection});
+      ASSERT_TRUE(shard.ok()) << shard.status();
+      ASSERT_TRUE((*shard)->Update({UpsertPoints{{MakePoint(1, 1)}}, ClockTag{1, 0, 5, 9}}, true).ok());
+      ASSERT_TRUE((*shard)->Shutdown().ok());
+    }
+    ClockMap oldest;
+    oldest.Advance({1, 0, 6, 9});
+    ASSERT_TRUE(oldest.Store(fs, "shard/oldest_clocks.json").ok());
+    const auto before = Tree(fs, "shard");
+    auto refused = LocalShard::Load(world.env(), "shard", {.collection = kCollection});
+    EXPECT_TRUE(absl::IsDataLoss(refused.status())) << refused.status();
+    EXPECT_EQ(Tree(fs, "shard"), before);
+    ClockMap behind;
+    behind.Advance({1, 0, 5, 9});
+    ASSERT_TRUE(behind.Store(fs, "shard/oldest_clocks.json").ok());
+    auto loaded = LocalShard::Load(world.env(), "shard", {.collection = kCollection});
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    ASSERT_TRUE((*loaded)->Shutdown().ok());
+  });
+}
+
 TEST(LocalShardTest, CorruptSegmentIsRefusedAndNothingOnDiskChanges) {
   InWorld(2, [](sim::World& world) {
     FileSystem& fs = world.env().fs();

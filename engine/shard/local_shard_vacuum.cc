@@ -38,6 +38,7 @@ absl::StatusOr<bool> LocalShard::OptimizeVacuum() {
 }
 
 std::optional<SegmentId> LocalShard::PickVacuumInput() {
+  SS_ASSERT(segments_lock_->held(), "inputs are picked under the segments lock");
   // The most littered segment (highest deleted share, lowest id on ties)
   // among those past both thresholds.
   std::optional<SegmentId> worst;
@@ -59,6 +60,8 @@ std::optional<SegmentId> LocalShard::PickVacuumInput() {
       worst_ratio = ratio;
     }
   }
+  SS_ASSERT(!worst || worst_ratio > options_.vacuum_deleted_ratio, "segment {} under the threshold", *worst);
+  SS_ASSERT(worst_ratio <= 1, "more deleted points than points");
   return worst;
 }
 
@@ -79,6 +82,8 @@ absl::StatusOr<LocalShard::OptimizeReport> LocalShard::OptimizeIfNeeded() {
     if (!*vacuumed) break;
     ++report.vacuums;
   }
+  SS_ASSERT(report.merges <= rounds, "{} merges in {} rounds", report.merges, rounds);
+  SS_ASSERT(report.vacuums <= rounds, "{} vacuums in {} rounds", report.vacuums, rounds);
   return report;
 }
 
