@@ -78,6 +78,7 @@ std::vector<SegmentId> SegmentHolder::Ids() const {
     (locked.segment->is_appendable() ? appendable : rest).push_back(id);
   }
   appendable.insert(appendable.end(), rest.begin(), rest.end());
+  SS_ASSERT(appendable.size() == segments_.size(), "every segment listed once");
   return appendable;
 }
 

@@ -89,6 +89,7 @@ absl::StatusOr<bool> ProxySegment::DeletePoint(SeqNumber op_num, PointId id) {
   // skip it, or the acked WAL could not bring the delete back.
   deleted_[id] = op_num;
   Record(op_num);
+  SS_ASSERT(!Retrieve(id).has_value(), "proxy of {}: deleted point {} still reads", wrapped_->directory(), id);
   return true;
 }
 

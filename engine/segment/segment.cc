@@ -94,6 +94,7 @@ absl::StatusOr<bool> Segment::DeletePoint(SeqNumber op_num, PointId id) {
   if (record == nullptr) return false;
   MakeTombstone(id, *record);
   Touched(op_num, id, *record);
+  SS_ASSERT(!Retrieve(id).has_value(), "{}: deleted point {} still reads", dir_, id);
   return true;
 }
 
@@ -166,6 +167,7 @@ absl::StatusOr<bool> Segment::CreateFieldIndex(SeqNumber op_num, const std::stri
 absl::StatusOr<bool> Segment::DeleteFieldIndex(SeqNumber op_num, const std::string& key) {
   if (version_ && *version_ > op_num) return false;
   index_.Drop(key);
+  SS_ASSERT(!index_.Has(key), "{}: index '{}' still there after its delete", dir_, key);
   version_ = std::max(version_.value_or(0), op_num);
   index_dirty_ = true;
   return true;

@@ -248,6 +248,9 @@ absl::StatusOr<std::unique_ptr<LocalShard>> SwapInStaged(Env& env, const std::st
 absl::StatusOr<std::unique_ptr<LocalShard>> RestoreFromEntries(Env& env, std::vector<TarEntry> entries,
                                                                const std::string& shard_dir,
                                                                ShardOptions options) {
+  // Staging goes beside the shard (shard_dir + ".staging"): a trailing slash
+  // would put it inside the directory it replaces.
+  SS_ASSERT(!shard_dir.empty() && !shard_dir.ends_with('/'), "restore into '{}'", shard_dir);
   auto files = VerifyManifest(std::move(entries), /*require_segments=*/true);
   if (!files.ok()) return files.status();
   auto segments = ReadArchivedSegments(*files);
@@ -263,6 +266,7 @@ absl::StatusOr<std::unique_ptr<LocalShard>> RestoreSnapshot(Env& env, const std:
                                                             const std::string& shard_dir,
                                                             ShardOptions options,
                                                             const TarLimits& limits) {
+  SS_ASSERT(archive_path != shard_dir, "restoring '{}' over itself", archive_path);
   auto entries = ReadVerifiedTar(env.fs(), archive_path, limits);
   if (!entries.ok()) return entries.status();
   return RestoreFromEntries(env, std::move(*entries), shard_dir, std::move(options));

@@ -160,6 +160,8 @@ absl::StatusOr<SnapshotInfo> CreateArchive(LocalShard& shard, bool save_wal, con
   auto info = WriteSnapshot(shard, archive, save_wal, receiver);
   auto bytes = (*pending)->Finish(info.status());
   if (!bytes.ok()) return bytes.status();
+  // A committed archive is whole tar blocks (its end-of-archive blocks included).
+  SS_ASSERT(*bytes > 0 && *bytes % 512 == 0, "archive {} of {} bytes", archive_path, *bytes);
   info->archive_bytes = *bytes;
   return info;
 }
