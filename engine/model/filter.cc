@@ -20,6 +20,7 @@ bool MatchesValue(const FieldCondition& condition, const nlohmann::json& value) 
   const int64_t number = value.get<int64_t>();
   if (value.is_number_unsigned() && value.get<uint64_t>() > uint64_t(INT64_MAX)) return false;
   if (const auto* integer = std::get_if<MatchInteger>(&condition.match)) return number == integer->value;
+  SS_ASSERT(std::holds_alternative<IntegerRange>(condition.match), "a field condition of no known kind");
   const auto& range = std::get<IntegerRange>(condition.match);
   return (!range.gte || number >= *range.gte) && (!range.lte || number <= *range.lte);
 }
@@ -209,6 +210,7 @@ std::vector<const nlohmann::json*> ValuesAtPath(const Payload& payload, std::str
   std::vector<const nlohmann::json*> current{&payload};
   size_t start = 0;
   for (int depth = 0; depth <= kMaxFilterDepth; ++depth) {
+    SS_ASSERT(start <= path.size(), "path '{}' read past its end", path);
     const size_t dot = path.find('.', start);
     const std::string key(path.substr(start, dot == std::string_view::npos ? std::string_view::npos
                                                                            : dot - start));
@@ -243,6 +245,8 @@ nlohmann::json FilterToJson(const Filter& filter) {
   if (!filter.must.empty()) out["must"] = ClauseToJson(filter.must);
   if (!filter.should.empty()) out["should"] = ClauseToJson(filter.should);
   if (!filter.must_not.empty()) out["must_not"] = ClauseToJson(filter.must_not);
+  // The empty filter (matches everything) is the empty object, both ways.
+  SS_ASSERT(out.empty() == (filter.must.empty() && filter.should.empty() && filter.must_not.empty()));
   return out;
 }
 

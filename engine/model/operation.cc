@@ -133,6 +133,9 @@ nlohmann::json OperationToJson(const Operation& operation) {
     if (const auto* overwrite = std::get_if<OverwritePayload>(&operation)) json["payload"] = overwrite->payload;
     if (const auto* remove = std::get_if<DeletePayloadKeys>(&operation)) json["keys"] = remove->keys;
   }
+  // Every operation names what it applies to: points, ids or an index key.
+  SS_ASSERT(json.contains("points") || json.contains("ids") || json.contains("key"), "{} without a subject",
+            OperationName(operation));
   return json;
 }
 

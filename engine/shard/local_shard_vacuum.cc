@@ -12,6 +12,7 @@ namespace engine {
 absl::StatusOr<uint64_t> LocalShard::BeginOptimization() {
   if (auto status = health(); !status.ok()) return status;
   MutexLock state(*state_mutex_);
+  SS_ASSERT(!shut_down_ || stopping_, "a shut-down shard that is not stopping");
   if (stopping_) return absl::UnavailableError("the shard is shutting down");
   // Taken before waiting for a running optimization or snapshot, so that a
   // cancel issued meanwhile applies to this one too.
@@ -20,11 +21,14 @@ absl::StatusOr<uint64_t> LocalShard::BeginOptimization() {
 
 bool LocalShard::OptimizationCancelled(uint64_t epoch) {
   MutexLock state(*state_mutex_);
+  // Epochs only grow: an optimization never holds one from the future.
+  SS_ASSERT(epoch <= optimization_cancel_epoch_, "epoch {} ahead of {}", epoch, optimization_cancel_epoch_);
   return stopping_ || optimization_cancel_epoch_ != epoch;
 }
 
 void LocalShard::CancelOptimizations() {
   MutexLock state(*state_mutex_);
+  SS_ASSERT(optimization_cancel_epoch_ < UINT64_MAX, "the cancel epoch would wrap");
   ++optimization_cancel_epoch_;
 }
 
