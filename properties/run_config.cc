@@ -130,7 +130,8 @@ const ConfigField kFields[] = {
      }},
     {"weights", "--weights",
      "Workload mix: 'default' or action:weight,... (actions not named get 0), e.g. update:50,snapshot:10,retrieve:20",
-     [](const C& c) { return c.mix.ToText(); }, SetMix, [](const C& c) { return c.mix.IsDefault(); }},
+     [](const C& c) { return c.mix.ToText(); }, SetMix, [](const C& c) { return c.mix.IsDefault(); },
+     /*drawn_per_seed=*/false},
 };
 
 }  // namespace

@@ -26,6 +26,8 @@ struct ConfigField {
   // When set and true, the knob is left off the config line (it is at the
   // value an older line without the key means).
   bool (*omitted)(const ShardRunConfig& config) = nullptr;
+  // Whether ShardRunConfig::Draw draws it per seed (else it has one default).
+  bool drawn_per_seed = true;
 };
 
 // Every knob, in the config line's order.

@@ -36,7 +36,10 @@ void AddConfigFlags(CLI::App& command, ConfigOverrides& overrides) {
   for (const properties::ConfigField& field : properties::ConfigFields()) {
     if (field.flag.empty()) continue;
     std::optional<std::string>& value = overrides.values[std::string(field.key)];
-    command.add_option(std::string(field.flag), value, fmt::format("{} (default: drawn from the seed)", field.help))
+    command.add_option(std::string(field.flag), value,
+                       fmt::format("{} (default: {})", field.help,
+                                   field.drawn_per_seed ? std::string("drawn from the seed")
+                                                        : "'" + field.format(properties::ShardRunConfig{}) + "'"))
         ->group("Run config (each overrides the seed's draw)");
   }
 }
