@@ -1,5 +1,6 @@
 #include "engine/model/operation.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -27,7 +28,8 @@ nlohmann::json VectorToJson(const Vector& vector) {
   // Read back bit for bit (NaNs included, which == would not compare).
   const auto read_back = VectorFromJson(out);
   SS_ASSERT(read_back.ok() && read_back->size() == vector.size() &&
-                std::memcmp(read_back->data(), vector.data(), vector.size() * sizeof(float)) == 0,
+                std::equal(vector.begin(), vector.end(), read_back->begin(),
+                           [](float a, float b) { return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b); }),
             "a vector of {} floats does not read back bit for bit", vector.size());
   return out;
 }
