@@ -1,0 +1,142 @@
+// The collection meta operations a metadata log orders (Qdrant's
+// CollectionMetaOperations that touch one collection's shards), the
+// consensus-replicated collection state they act on, and the pure apply
+// function every peer runs on the same log (BRIEF-cluster §1, §4.2, §4.8,
+// §4.9, §8).
+//
+// Apply is total and deterministic: a validation failure is a user error and
+// leaves the state unchanged (the entry is a no-op); nothing halts the log.
+// Apply is idempotent for a re-apply after a crash between persisting the
+// state and the side effects (a Start whose key is already registered with
+// the target still partial/recovery-like is a duplicate; any other
+// registered key is a re-apply and proceeds).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+#include "engine/cluster/replica_state.h"
+
+namespace engine {
+
+enum class TransferMethod : uint8_t { kStreamRecords, kWalDelta, kSnapshot };
+std::string_view TransferMethodName(TransferMethod method);
+
+// (shard, from, to): at most one transfer per key.
+struct TransferKey {
+  ShardId shard = 0;
+  PeerId from = 0;
+  PeerId to = 0;
+  auto operator<=>(const TransferKey&) const = default;
+};
+
+struct ShardTransfer {
+  TransferKey key;
+  bool sync = true;  // replicate (source kept); false = move
+  TransferMethod method = TransferMethod::kStreamRecords;
+  friend bool operator==(const ShardTransfer&, const ShardTransfer&) = default;
+};
+
+struct CollectionParams {
+  uint32_t replication_factor = 1;
+  uint32_t write_consistency_factor = 1;
+  friend bool operator==(const CollectionParams&, const CollectionParams&) = default;
+};
+
+// What consensus replicates for one collection.
+struct CollectionState {
+  CollectionParams params;
+  std::set<PeerId> peers;  // peers of the cluster
+  std::map<ShardId, std::map<PeerId, ReplicaState>> shards;
+  std::map<TransferKey, ShardTransfer> transfers;
+  friend bool operator==(const CollectionState&, const CollectionState&) = default;
+
+  std::optional<ReplicaState> StateOf(ShardId shard, PeerId peer) const;
+  // Transfers of `shard` whose source or target is `peer`.
+  std::vector<TransferKey> RelatedTransfers(ShardId shard, PeerId peer) const;
+  // Qdrant's is_last_source_of_truth_replica.
+  bool IsLastSourceOfTruth(ShardId shard, PeerId peer) const;
+};
+
+// ---- Operations ----
+struct CreateCollection {
+  CollectionParams params;
+  std::set<PeerId> peers;
+  std::map<ShardId, std::map<PeerId, ReplicaState>> shards;  // initial states
+};
+struct SetReplicaState {
+  ShardId shard = 0;
+  PeerId peer = 0;
+  ReplicaState state = ReplicaState::kActive;
+  std::optional<ReplicaState> from_state;
+};
+struct StartTransfer {
+  ShardTransfer transfer;
+};
+// Abort of the running transfer + Start with another method (sync kept).
+struct RestartTransfer {
+  TransferKey key;
+  TransferMethod method = TransferMethod::kStreamRecords;
+};
+struct FinishTransfer {
+  TransferKey key;
+};
+struct RecoveryToPartial {
+  TransferKey key;
+};
+struct AbortTransfer {
+  TransferKey key;
+  std::string reason;
+};
+struct SetReplicationFactor {
+  uint32_t replication_factor = 1;
+  uint32_t write_consistency_factor = 1;
+};
+struct RemovePeer {
+  PeerId peer = 0;
+};
+
+using MetaOp = std::variant<CreateCollection, SetReplicaState, StartTransfer, RestartTransfer,
+                            FinishTransfer, RecoveryToPartial, AbortTransfer, SetReplicationFactor,
+                            RemovePeer>;
+
+std::string_view MetaOpName(const MetaOp& op);
+// One line for traces and failure reports.
+std::string DescribeMetaOp(const MetaOp& op);
+
+// What applying one entry did to the state, for the peer's side effects.
+struct ApplyOutcome {
+  bool applied = false;
+  std::string rejection;  // the user error when !applied
+  // Replica state changes (shard, peer, before, after); after = nullopt when
+  // the replica was removed.
+  struct StateChange {
+    ShardId shard = 0;
+    PeerId peer = 0;
+    std::optional<ReplicaState> before;
+    std::optional<ReplicaState> after;
+  };
+  std::vector<StateChange> state_changes;
+  std::vector<ShardTransfer> transfers_started;
+  std::vector<ShardTransfer> transfers_finished;
+  std::vector<ShardTransfer> transfers_aborted;
+};
+
+// Applies `op` to `state`. Never fails: a rejected op leaves `state`
+// unchanged and says why.
+ApplyOutcome ApplyMetaOp(CollectionState& state, const MetaOp& op);
+
+nlohmann::json CollectionStateToJson(const CollectionState& state);
+absl::StatusOr<CollectionState> CollectionStateFromJson(const nlohmann::json& json);
+nlohmann::json MetaOpToJson(const MetaOp& op);
+absl::StatusOr<MetaOp> MetaOpFromJson(const nlohmann::json& json);
+
+}  // namespace engine

@@ -1,0 +1,114 @@
+// How a peer reaches another peer: typed requests and responses over a
+// PeerNetwork (Qdrant's internal gRPC service between peers, in-process
+// here). The engine knows only this interface; sim/cluster/ implements it
+// with delay, loss, duplication, reordering and partitions. No sockets.
+//
+// Delivery contract (what a handler and a caller may rely on, nothing more):
+// - A request may be delivered zero, one or several times (duplication), in
+//   any order relative to other requests; each delivery runs the handler
+//   once, as a task of the receiving peer's process.
+// - Call returns the response of one delivery, or an error: Unavailable when
+//   the peer is unreachable or down, DeadlineExceeded when no response came
+//   within the timeout. An error says nothing about whether the handler ran.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/clock/clock_map.h"
+#include "engine/cluster/meta_ops.h"
+#include "engine/cluster/replica_state.h"
+#include "engine/model/operation.h"
+#include "engine/model/types.h"
+
+namespace engine {
+
+enum class WriteOrdering : uint8_t { kWeak, kMedium, kStrong };
+std::string_view WriteOrderingName(WriteOrdering ordering);
+
+enum class RemoteUpdateStatus : uint8_t { kAcknowledged, kCompleted, kClockRejected };
+
+// A write for the receiver's local replica (ordering unset), or a write the
+// receiver must coordinate itself as the ordering's leader (ordering set,
+// no clock tag).
+struct UpdateRequest {
+  ShardId shard = 0;
+  WalRecord record;
+  bool wait = false;
+  std::optional<WriteOrdering> ordering;
+};
+struct UpdateResponse {
+  RemoteUpdateStatus status = RemoteUpdateStatus::kAcknowledged;
+  std::optional<ClockTag> clock_tag;  // corrected on rejection
+};
+
+// A client read served by the receiver's local replica only.
+struct ReadRequest {
+  ShardId shard = 0;
+  std::vector<PointId> ids;  // empty = every point
+};
+struct ReadResponse {
+  std::vector<Point> points;  // sorted by id
+};
+
+// stream_records batch: the receiver deletes its ids in [from_id, to_id) not
+// in `points` and upserts `points` (Qdrant's SyncPoints).
+struct SyncPointsRequest {
+  ShardId shard = 0;
+  std::optional<PointId> from_id;
+  std::optional<PointId> to_id;  // nullopt = to the end
+  std::vector<Point> points;
+  bool wait = false;
+};
+
+struct InitiateTransferRequest {
+  TransferKey key;
+};
+struct RecoveryPointRequest {
+  ShardId shard = 0;
+};
+struct RecoveryPointResponse {
+  ClockMap recovery_point;
+};
+struct UpdateCutoffRequest {
+  ShardId shard = 0;
+  ClockMap cutoff;
+};
+// The receiver's replica state for `shard` as it has applied the log.
+struct ReplicaStateRequest {
+  ShardId shard = 0;
+};
+struct ReplicaStateResponse {
+  std::optional<ReplicaState> state;
+  uint64_t applied_index = 0;
+};
+struct EmptyResponse {};
+
+using RpcRequest = std::variant<UpdateRequest, ReadRequest, SyncPointsRequest, InitiateTransferRequest,
+                                RecoveryPointRequest, UpdateCutoffRequest, ReplicaStateRequest>;
+using RpcResponse = std::variant<UpdateResponse, ReadResponse, RecoveryPointResponse,
+                                 ReplicaStateResponse, EmptyResponse>;
+
+std::string_view RpcRequestName(const RpcRequest& request);
+
+// Implemented by each peer's node; called once per delivery.
+class RpcHandler {
+ public:
+  virtual ~RpcHandler() = default;
+  virtual absl::StatusOr<RpcResponse> Handle(PeerId from, const RpcRequest& request) = 0;
+};
+
+class PeerNetwork {
+ public:
+  virtual ~PeerNetwork() = default;
+  // Sends `request` from `from` to `to` and waits at most `timeout_ns`
+  // (the environment's clock) for a response. REQUIRES: from != to.
+  virtual absl::StatusOr<RpcResponse> Call(PeerId from, PeerId to, RpcRequest request,
+                                           int64_t timeout_ns) = 0;
+};
+
+}  // namespace engine
