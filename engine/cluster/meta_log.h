@@ -38,7 +38,8 @@ class MetadataLog {
 class MetaApplier {
  public:
   virtual ~MetaApplier() = default;
-  virtual void ApplyEntry(uint64_t index, const MetaOp& op) = 0;
+  // Returns what the entry did on this peer (ProposeAndWait reports it).
+  virtual ApplyOutcome ApplyEntry(uint64_t index, const MetaOp& op) = 0;
   // A far-behind peer gets the state as of `index` instead of the entries.
   virtual void InstallState(uint64_t index, const CollectionState& state) = 0;
   // The last index this peer has durably applied (the log resumes after it).
