@@ -55,12 +55,13 @@ struct ReadResponse {
   std::vector<Point> points;  // sorted by id
 };
 
-// stream_records batch: the receiver deletes its ids in [from_id, to_id) not
-// in `points` and upserts `points` (Qdrant's SyncPoints).
+// stream_records batch: the receiver deletes its ids in (after_id,
+// through_id] that are not in `points` and upserts `points` (Qdrant's
+// SyncPoints). nullopt bounds are open: from the first id, to the last.
 struct SyncPointsRequest {
   ShardId shard = 0;
-  std::optional<PointId> from_id;
-  std::optional<PointId> to_id;  // nullopt = to the end
+  std::optional<PointId> after_id;
+  std::optional<PointId> through_id;
   std::vector<Point> points;
   bool wait = false;
 };
