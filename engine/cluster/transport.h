@@ -89,10 +89,39 @@ struct ReplicaStateResponse {
 };
 struct EmptyResponse {};
 
+// From a client (peer id 0, outside the cluster) to its entry peer, which
+// coordinates the write or read (Qdrant's REST/gRPC API).
+struct ClientWriteRequest {
+  ShardId shard = 0;
+  Operation operation;
+  bool wait = true;
+  WriteOrdering ordering = WriteOrdering::kWeak;
+};
+struct ClientWriteResponse {
+  ClockTag clock_tag;
+  uint32_t successes = 0;
+  uint32_t required = 0;
+  bool completed = false;
+};
+struct ClientReadRequest {
+  ShardId shard = 0;
+  std::vector<PointId> ids;  // empty = every point
+  uint32_t read_factor = 1;
+};
+struct ClientReadResponse {
+  std::vector<Point> points;
+  std::vector<PeerId> served_by;
+};
+
+// The client's peer id in a PeerNetwork.
+inline constexpr PeerId kClientPeer = 0;
+
 using RpcRequest = std::variant<UpdateRequest, ReadRequest, SyncPointsRequest, InitiateTransferRequest,
-                                RecoveryPointRequest, UpdateCutoffRequest, ReplicaStateRequest>;
+                                RecoveryPointRequest, UpdateCutoffRequest, ReplicaStateRequest,
+                                ClientWriteRequest, ClientReadRequest>;
 using RpcResponse = std::variant<UpdateResponse, ReadResponse, RecoveryPointResponse,
-                                 ReplicaStateResponse, EmptyResponse>;
+                                 ReplicaStateResponse, EmptyResponse, ClientWriteResponse,
+                                 ClientReadResponse>;
 
 std::string_view RpcRequestName(const RpcRequest& request);
 
@@ -107,7 +136,8 @@ class PeerNetwork {
  public:
   virtual ~PeerNetwork() = default;
   // Sends `request` from `from` to `to` and waits at most `timeout_ns`
-  // (the environment's clock) for a response. REQUIRES: from != to.
+  // (the environment's clock) for a response. REQUIRES: from != to; `from`
+  // may be kClientPeer (a client outside the cluster).
   virtual absl::StatusOr<RpcResponse> Call(PeerId from, PeerId to, RpcRequest request,
                                            int64_t timeout_ns) = 0;
 };

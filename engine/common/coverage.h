@@ -48,7 +48,32 @@ namespace engine {
   X(kSnapshotFilesRemoved, "fault.snapshot_files_removed", "a failed snapshot removed its partial files") \
   X(kRestoreUndone, "fault.restore_undone", "a failed restore left the live shard as it was and removed its staged copy") \
   X(kDamageDetected, "fault.damage_detected", "a checksum (WAL entry, segment batch, sealed metadata file) caught damaged bytes") \
-  X(kFlushedBeforeDedup, "fault.flushed_before_dedup", "a load flushed an interrupted flush's copies before de-duplicating")
+  X(kFlushedBeforeDedup, "fault.flushed_before_dedup", "a load flushed an interrupted flush's copies before de-duplicating") \
+  SS_CLUSTER_COVERAGE_MARKS(X)
+
+// The replica-set layer's marks (engine/cluster/): names start with
+// "cluster." and only cluster runs can hit them (IsClusterMark).
+#define SS_CLUSTER_COVERAGE_MARKS(X) \
+  X(kClusterClockRetry, "cluster.clock_retry", "a write was rejected by a replica's clock and retried with a new tick") \
+  X(kClusterPeerDisabled, "cluster.peer_disabled", "a write coordinator locally disabled a failed replica and reported it Dead") \
+  X(kClusterDeactivationTimeout, "cluster.deactivation_timeout", "a wait=true write failed: a failed replica was not deactivated in time") \
+  X(kClusterForwardedToLeader, "cluster.forwarded_to_leader", "an ordered write was forwarded to its ordering's leader") \
+  X(kClusterReadFellBack, "cluster.read_fell_back", "a read moved on to another replica after a failure") \
+  X(kClusterRejectedByState, "cluster.rejected_by_state", "a replica refused a write its state does not accept") \
+  X(kClusterDummyRebuilt, "cluster.dummy_rebuilt", "a transfer target replaced its dummy shard by an empty one") \
+  X(kClusterStateInstalled, "cluster.state_installed", "a far-behind peer had the collection state installed") \
+  X(kClusterEntryReapplied, "cluster.entry_reapplied", "a restarted peer re-applied log entries it had applied before the crash") \
+  X(kTransferStreamBatch, "transfer.stream_batch", "stream_records sent a batch under the proxy's update lock") \
+  X(kTransferForwarded, "transfer.forwarded", "a forward proxy forwarded a live write to the transfer target") \
+  X(kTransferCutoffSent, "transfer.cutoff_sent", "stream_records advanced the receiver's cutoff clocks") \
+  X(kTransferDeltaResolved, "transfer.delta_resolved", "wal_delta resolved a WAL suffix to replay") \
+  X(kTransferDeltaNothing, "transfer.delta_nothing", "wal_delta found the receiver already equal") \
+  X(kTransferDeltaFallback, "transfer.delta_fallback", "wal_delta could not be resolved; restarted as stream_records") \
+  X(kTransferQueueReplayed, "transfer.queue_replayed", "a queue proxy replayed WAL records (forced) to the receiver") \
+  X(kTransferQueueToForward, "transfer.queue_to_forward", "a queue proxy turned into a forward proxy") \
+  X(kTransferRetried, "transfer.retried", "a transfer attempt failed and was retried") \
+  X(kTransferAborted, "transfer.aborted", "a transfer failed and was aborted") \
+  X(kTransferFinished, "transfer.finished", "a transfer finished and its receiver became Active")
 
 enum class Mark : uint32_t {
 #define SS_COVERAGE_ENUM(id, name, description) id,
@@ -73,6 +98,10 @@ inline constexpr std::array<MarkInfo, kMarkCount> kMarkInfo = {{
 inline std::array<std::atomic<uint64_t>, kMarkCount>& CoverageCounters() {
   static std::array<std::atomic<uint64_t>, kMarkCount> counters{};
   return counters;
+}
+
+inline constexpr bool IsClusterMark(std::string_view name) {
+  return name.starts_with("cluster.") || name.starts_with("transfer.");
 }
 
 inline void Cover(Mark mark) {

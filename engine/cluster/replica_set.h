@@ -1,0 +1,192 @@
+// ShardReplicaSet: one shard's replicas as one peer sees them (Qdrant's
+// replica_set/mod.rs). It holds this peer's local replica (if any), the
+// consensus view of every replica's state (replica_state.json), the
+// peer-local registry of locally disabled peers, the coordinator's clocks,
+// and the transfer proxies of an outgoing shard transfer.
+//
+// Writes: UpdateWithConsistency coordinates a client write (or forwards it
+// to the leader of its ordering), tags it with a clock and fans it out to
+// the local replica and every updatable remote; see docs/cluster.md for what
+// an ack means. Reads go to readable replicas only.
+//
+// Thread safety: every public method may be called from any task of the
+// peer's process. Lock order: write-ordering mutex, then the local lock
+// (read for updates and reads, write to swap the local replica or its
+// proxy), then the proxy update mutex, then the state mutex. The shard's own
+// locks come after all of these. Network calls are made holding at most the
+// write-ordering mutex, the local lock's read side and the proxy update
+// mutex (a forward proxy forwards under it, as Qdrant's does).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/cluster/clock_set.h"
+#include "engine/cluster/meta_log.h"
+#include "engine/cluster/meta_ops.h"
+#include "engine/cluster/replica_state.h"
+#include "engine/cluster/transport.h"
+#include "engine/shard/local_shard.h"
+
+namespace engine {
+
+struct ReplicaSetOptions {
+  ShardId shard = 0;
+  PeerId this_peer = 0;
+  std::string dir;  // this shard's directory on the peer's disk
+  ShardOptions shard_options;
+  int64_t rpc_timeout_ns = 2'000'000'000;
+  // Qdrant's DEFAULT_SHARD_DEACTIVATION_TIMEOUT is 30 s.
+  int64_t deactivation_timeout_ns = 30'000'000'000;
+  // Seeds the clock tags' tokens (drawn by the world; random in real runs).
+  uint64_t token_seed = 0;
+};
+
+// What the client gets for a write it may count as acknowledged.
+struct WriteAck {
+  ClockTag clock_tag;
+  uint32_t successes = 0;
+  uint32_t required = 0;  // minimal = min(write_consistency_factor, replicas)
+  bool completed = false; // applied (wait=true) rather than only logged
+};
+
+enum class LocalKind : uint8_t { kNone, kLocal, kForwardProxy, kQueueProxy, kDummy };
+std::string_view LocalKindName(LocalKind kind);
+
+// Creates `path` (its parent must exist) and makes the entry durable.
+absl::Status EnsureDurableDir(FileSystem& fs, const std::string& path);
+
+// Counters a checker or a report reads (observation only).
+struct ReplicaSetCounters {
+  uint64_t clock_rejections = 0;
+  uint64_t failures_reported = 0;
+  uint64_t reads_served = 0;
+};
+
+class ShardReplicaSet {
+ public:
+  ShardReplicaSet(Env& env, PeerNetwork& network, MetadataLog& log, ReplicaSetOptions options);
+  ~ShardReplicaSet();
+  ShardReplicaSet(const ShardReplicaSet&) = delete;
+  ShardReplicaSet& operator=(const ShardReplicaSet&) = delete;
+
+  // Loads replica_state.json and, if this peer holds a replica, its local
+  // shard (a shard that fails to load becomes a Dummy and this peer reports
+  // itself). REQUIRES: called once, before any other call.
+  absl::Status Load(const CollectionState& applied);
+  // Stops transfers' proxies and the local shard. Idempotent.
+  absl::Status Shutdown();
+
+  // ---- Client side. ----
+  absl::StatusOr<WriteAck> UpdateWithConsistency(const Operation& operation, bool wait,
+                                                 WriteOrdering ordering);
+  // Reads `ids` (all points when empty) from `read_factor` readable
+  // replicas; a point is returned when every replica asked has it (Qdrant's
+  // Factor(n) with the All resolution of retrieve), with the first
+  // replica's value. REQUIRES: read_factor >= 1.
+  struct ReadResult {
+    std::vector<Point> points;
+    std::vector<PeerId> served_by;
+  };
+  absl::StatusOr<ReadResult> Read(const std::vector<PointId>& ids, uint32_t read_factor);
+
+  // ---- Requests from other peers. ----
+  absl::StatusOr<UpdateResponse> HandleUpdate(PeerId from, const UpdateRequest& request);
+  absl::StatusOr<ReadResponse> HandleRead(const ReadRequest& request);
+  absl::Status HandleSyncPoints(const SyncPointsRequest& request);
+  absl::StatusOr<ClockMap> RecoveryPoint();
+  absl::Status UpdateCutoff(const ClockMap& cutoff);
+
+  // ---- The peer applying the metadata log. ----
+  // Mirrors the applied state of this shard and performs the local side
+  // effects of `outcome` (clock snapshots, an empty shard for a transfer
+  // target, dropping a moved-away replica, unproxying after a transfer
+  // ended). Persists replica_state.json. Idempotent under re-apply.
+  absl::Status OnApplied(const CollectionState& state, const ApplyOutcome& outcome);
+
+  // ---- Outgoing transfers (transfer_*.cc). ----
+  // Runs the transfer to its end (Finish proposed) or failure (Abort
+  // proposed, proxies reverted). Called on the sender's driver task.
+  absl::Status DriveTransfer(const ShardTransfer& transfer);
+  // Receiver side of InitiateTransferRequest: waits for the Start to be
+  // applied here and the local shard to exist.
+  absl::Status PrepareToReceive(const TransferKey& key);
+
+  // ---- Introspection (checkers, idle hook). ----
+  std::optional<ReplicaState> LocalState();
+  LocalKind local_kind();
+  ReplicaSetState replica_state();
+  std::map<PeerId, ReplicaState> locally_disabled();
+  // Points of the local replica (sorted), nullopt if it holds none.
+  std::optional<std::vector<Point>> LocalPoints();
+  LocalShard* local_shard_for_checks();
+  ReplicaSetCounters counters();
+  // Failure reports due again (Qdrant's re-notification with backoff):
+  // the SetReplicaState(Dead) proposals sync_local_state would make now.
+  std::vector<SetReplicaState> DueFailureReports();
+
+ private:
+  struct LocalSlot;
+  struct Attempt;
+  // Write path (replica_set_update.cc).
+  std::optional<PeerId> LeaderFor(WriteOrdering ordering);
+  absl::StatusOr<WriteAck> ForwardToLeader(PeerId leader, const Operation& operation, bool wait,
+                                           WriteOrdering ordering);
+  absl::StatusOr<WriteAck> Coordinate(const Operation& operation, bool wait);
+  Attempt FanOut(const WalRecord& record, bool wait);
+  absl::Status HandleFailures(const Attempt& attempt, bool wait);
+  void AddLocallyDisabled(PeerId peer);
+  absl::Status WaitDeactivated(const std::vector<PeerId>& peers);
+  // Receiver path (replica_set_local.cc).
+  absl::StatusOr<UpdateResponse> UpdateLocal(const WalRecord& record, bool wait);
+  absl::StatusOr<UpdateResult> ApplyThroughSlot(const WalRecord& record, bool wait);
+  absl::Status CreateEmptyLocal();
+  absl::Status DropLocal();
+  absl::Status PersistReplicaState();
+  // Transfers (transfer_stream.cc, transfer_wal_delta.cc).
+  absl::Status StreamRecords(const ShardTransfer& transfer);
+  absl::Status WalDelta(const ShardTransfer& transfer, bool& fell_back);
+  absl::Status Proxify(LocalKind kind, PeerId target, uint64_t queue_from);
+  void Unproxify();
+  absl::Status SendQueued(PeerId target, bool until_end);
+  absl::StatusOr<RpcResponse> CallPeer(PeerId to, RpcRequest request);
+  absl::Status WaitRemoteState(PeerId peer, ReplicaState state);
+  bool TransferStillRegistered(const TransferKey& key);
+  uint64_t NextToken();
+
+  Env& env_;
+  PeerNetwork& network_;
+  MetadataLog& log_;
+  const ReplicaSetOptions options_;
+  ClockSet clocks_;
+
+  std::unique_ptr<Mutex> write_ordering_mutex_;
+  std::unique_ptr<RwLock> local_lock_;
+  std::unique_ptr<LocalSlot> local_;  // guarded by local_lock_
+  // A proxy's update lock: a batch read+send and a proxied write exclude
+  // each other, so no write slips between a batch's read and its send.
+  std::unique_ptr<Mutex> proxy_update_mutex_;
+
+  std::unique_ptr<Mutex> state_mutex_;
+  std::unique_ptr<CondVar> state_changed_;  // signalled on every OnApplied
+  CollectionParams params_;                  // guarded by state mutex
+  ReplicaSetState state_;                    // guarded by state mutex
+  std::map<TransferKey, ShardTransfer> transfers_;  // of this shard; guarded by state mutex
+  struct DisabledPeer {
+    std::optional<ReplicaState> from_state;
+    int64_t next_report_ns = 0;
+    int64_t backoff_ns = 1'000'000'000;
+  };
+  std::map<PeerId, DisabledPeer> disabled_;  // guarded by state mutex
+  ReplicaSetCounters counters_;              // guarded by state mutex
+  uint64_t token_counter_ = 0;               // guarded by state mutex
+  std::atomic<bool> shut_down_ = false;
+};
+
+}  // namespace engine

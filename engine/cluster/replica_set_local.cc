@@ -1,0 +1,156 @@
+// The receiving side: writes and reads another peer sends to this peer's
+// local replica (Qdrant's update_local and local-only reads), through the
+// local slot and its transfer proxies.
+#include <fmt/format.h>
+
+#include "engine/cluster/replica_set.h"
+#include "engine/cluster/replica_set_slot.h"
+#include "engine/common/assert.h"
+#include "engine/common/coverage.h"
+
+namespace engine {
+
+namespace {
+UpdateResponse ToResponse(const UpdateResult& result) {
+  const RemoteUpdateStatus status = result.status == UpdateStatus::kClockRejected ? RemoteUpdateStatus::kClockRejected
+                                    : result.status == UpdateStatus::kCompleted  ? RemoteUpdateStatus::kCompleted
+                                                                                 : RemoteUpdateStatus::kAcknowledged;
+  return UpdateResponse{.status = status, .clock_tag = result.clock_tag};
+}
+}  // namespace
+
+absl::StatusOr<UpdateResponse> ShardReplicaSet::HandleUpdate(PeerId from, const UpdateRequest& request) {
+  SS_ASSERT(request.shard == options_.shard, "update for shard {} reached shard {}", request.shard, options_.shard);
+  if (request.ordering.has_value()) {
+    // This peer is asked to lead an ordered write.
+    SS_COVER(Mark::kClusterForwardedToLeader);
+    absl::StatusOr<WriteAck> ack = UpdateWithConsistency(request.record.operation, request.wait, *request.ordering);
+    if (!ack.ok()) return ack.status();
+    return UpdateResponse{.status = ack->completed ? RemoteUpdateStatus::kCompleted : RemoteUpdateStatus::kAcknowledged,
+                          .clock_tag = ack->clock_tag};
+  }
+  (void)from;
+  return UpdateLocal(request.record, request.wait);
+}
+
+absl::StatusOr<UpdateResponse> ShardReplicaSet::UpdateLocal(const WalRecord& record, bool wait) {
+  const std::optional<ReplicaState> state = LocalState();
+  const bool forced = record.clock_tag.has_value() && record.clock_tag->force;
+  if (!state.has_value()) return absl::FailedPreconditionError("No target shard: no local replica");
+  if (!AcceptsLocalUpdate(*state, forced)) {
+    SS_COVER(Mark::kClusterRejectedByState);
+    return absl::FailedPreconditionError(
+        fmt::format("No target shard: local replica is {}", ReplicaStateName(*state)));
+  }
+  absl::StatusOr<UpdateResult> result = ApplyThroughSlot(record, wait);
+  if (!result.ok()) return result.status();
+  return ToResponse(*result);
+}
+
+absl::StatusOr<UpdateResult> ShardReplicaSet::ApplyThroughSlot(const WalRecord& record, bool wait) {
+  ReadLock local(*local_lock_);
+  switch (local_->kind) {
+    case LocalKind::kNone:
+      return absl::FailedPreconditionError("No target shard: no local replica");
+    case LocalKind::kDummy:
+      // Transient: the coordinator reports this replica, which heals it.
+      return absl::UnavailableError("dummy shard: the local replica failed to load");
+    case LocalKind::kLocal:
+      return local_->shard->Update(record, wait);
+    case LocalKind::kQueueProxy: {
+      MutexLock proxy(*proxy_update_mutex_);
+      return local_->shard->Update(record, wait);
+    }
+    case LocalKind::kForwardProxy: {
+      MutexLock proxy(*proxy_update_mutex_);
+      absl::StatusOr<UpdateResult> applied = local_->shard->Update(record, /*wait=*/true);
+      if (!applied.ok() || applied->status == UpdateStatus::kClockRejected) return applied;
+      absl::StatusOr<RpcResponse> forwarded = CallPeer(
+          local_->proxy_target, UpdateRequest{.shard = options_.shard, .record = record, .wait = false});
+      if (!forwarded.ok()) {
+        // Qdrant's ForwardProxyError: not transient, after the local apply.
+        return absl::InternalError(fmt::format("forward proxy: {}", forwarded.status().ToString()));
+      }
+      SS_COVER(Mark::kTransferForwarded);
+      const auto* remote = std::get_if<UpdateResponse>(&*forwarded);
+      if (remote != nullptr && remote->status == RemoteUpdateStatus::kClockRejected) {
+        return UpdateResult{.op_num = std::nullopt, .status = UpdateStatus::kClockRejected,
+                            .clock_tag = remote->clock_tag};
+      }
+      return applied;
+    }
+  }
+  return absl::InternalError("unknown local kind");
+}
+
+absl::StatusOr<ReadResponse> ShardReplicaSet::HandleRead(const ReadRequest& request) {
+  SS_ASSERT(request.shard == options_.shard, "read for shard {} reached shard {}", request.shard, options_.shard);
+  const std::optional<ReplicaState> state = LocalState();
+  // The serving peer checks its own view: a replica it knows is not
+  // readable never serves (read safety, docs/cluster.md).
+  if (!state.has_value() || !IsReadable(*state)) {
+    return absl::UnavailableError(fmt::format("local replica is not readable ({})",
+                                              state ? ReplicaStateName(*state) : "absent"));
+  }
+  ReadLock local(*local_lock_);
+  if (local_->shard == nullptr) return absl::UnavailableError("no local shard to read");
+  ReadResponse response;
+  if (request.ids.empty()) {
+    response.points = local_->shard->Scroll(nullptr, std::nullopt, std::numeric_limits<size_t>::max());
+  } else {
+    for (PointId id : request.ids) {
+      if (std::optional<Point> point = local_->shard->Retrieve(id)) response.points.push_back(std::move(*point));
+    }
+  }
+  std::sort(response.points.begin(), response.points.end(),
+            [](const Point& a, const Point& b) { return a.id < b.id; });
+  MutexLock lock(*state_mutex_);
+  counters_.reads_served += 1;
+  return response;
+}
+
+absl::Status ShardReplicaSet::HandleSyncPoints(const SyncPointsRequest& request) {
+  SS_ASSERT(request.shard == options_.shard, "sync for shard {} reached shard {}", request.shard, options_.shard);
+  const std::optional<ReplicaState> state = LocalState();
+  if (!state.has_value() || !AcceptsLocalUpdate(*state, /*forced=*/false)) {
+    return absl::FailedPreconditionError("No target shard: sync points to a replica that refuses writes");
+  }
+  std::vector<PointId> stale;
+  {
+    ReadLock local(*local_lock_);
+    if (local_->shard == nullptr) return absl::UnavailableError("no local shard to sync");
+    std::optional<PointId> after = request.after_id;
+    std::set<PointId> incoming;
+    for (const Point& point : request.points) incoming.insert(point.id);
+    for (int pages = 0; pages < 1'000'000; ++pages) {
+      const std::vector<Point> page = local_->shard->Scroll(nullptr, after, 256);
+      for (const Point& point : page) {
+        if (request.through_id.has_value() && point.id > *request.through_id) break;
+        if (!incoming.contains(point.id)) stale.push_back(point.id);
+      }
+      if (page.size() < 256 || (request.through_id.has_value() && page.back().id >= *request.through_id)) break;
+      after = page.back().id;
+    }
+  }
+  if (!stale.empty()) {
+    absl::StatusOr<UpdateResult> deleted = ApplyThroughSlot({DeletePoints{stale}, std::nullopt}, request.wait);
+    if (!deleted.ok()) return deleted.status();
+  }
+  if (request.points.empty()) return absl::OkStatus();
+  absl::StatusOr<UpdateResult> upserted = ApplyThroughSlot({UpsertPoints{request.points}, std::nullopt}, request.wait);
+  return upserted.status();
+}
+
+absl::StatusOr<ClockMap> ShardReplicaSet::RecoveryPoint() {
+  ReadLock local(*local_lock_);
+  if (local_->shard == nullptr) return absl::UnavailableError("no local shard: no recovery point");
+  return local_->shard->RecoveryPoint();
+}
+
+absl::Status ShardReplicaSet::UpdateCutoff(const ClockMap& cutoff) {
+  ReadLock local(*local_lock_);
+  if (local_->shard == nullptr) return absl::UnavailableError("no local shard to update the cutoff of");
+  return local_->shard->UpdateCutoff(cutoff);
+}
+
+}  // namespace engine

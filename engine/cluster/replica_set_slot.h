@@ -1,0 +1,44 @@
+// The local replica slot of a ShardReplicaSet (Qdrant's Shard enum: Local,
+// ForwardProxy, QueueProxy, Dummy). Private to engine/cluster/.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "engine/cluster/replica_set.h"
+
+namespace engine {
+
+struct ShardReplicaSet::LocalSlot {
+  LocalKind kind = LocalKind::kNone;
+  std::unique_ptr<LocalShard> shard;  // set for kLocal and the proxies
+  PeerId proxy_target = 0;            // the proxies' receiver
+  uint64_t queue_next_index = 0;      // kQueueProxy: next WAL index to send
+  std::optional<uint64_t> ack_pin;    // kQueueProxy: the WAL pin it holds
+};
+
+// One fan-out of a tagged write (replica_set_update.cc).
+struct ShardReplicaSet::Attempt {
+  bool no_targets = false;
+  uint32_t replica_count = 0;
+  uint32_t minimal = 0;
+  uint32_t successes = 0;
+  bool source_of_truth_success = false;
+  bool any_completed = false;
+  bool clock_rejected = false;
+  uint64_t max_echoed_tick = 0;
+  struct Failure {
+    PeerId peer = 0;
+    absl::Status status;
+  };
+  std::vector<Failure> failures;
+};
+
+// Transient = the peer may be fine a moment later (network, timeouts, a
+// Dummy shard): such failures deactivate the replica.
+inline bool IsTransient(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) || absl::IsAborted(status);
+}
+
+}  // namespace engine

@@ -1,0 +1,215 @@
+// The coordinator's write path (Qdrant's update_with_consistency /
+// update_impl, BRIEF-cluster §2).
+#include <fmt/format.h>
+
+#include "engine/cluster/replica_set.h"
+#include "engine/cluster/replica_set_slot.h"
+#include "engine/common/assert.h"
+#include "engine/common/coverage.h"
+
+namespace engine {
+
+namespace {
+constexpr int kMaxClockRejectedRetries = 3;  // UPDATE_MAX_CLOCK_REJECTED_RETRIES
+}  // namespace
+
+std::optional<PeerId> ShardReplicaSet::LeaderFor(WriteOrdering ordering) {
+  if (ordering == WriteOrdering::kWeak) return options_.this_peer;
+  MutexLock lock(*state_mutex_);
+  std::optional<PeerId> leader;
+  for (const auto& [peer, state] : state_.peers) {
+    if (ordering == WriteOrdering::kMedium && (!CanBeSourceOfTruth(state) || disabled_.contains(peer))) continue;
+    leader = peer;  // std::map: the last one is the highest id
+  }
+  return leader;
+}
+
+absl::StatusOr<WriteAck> ShardReplicaSet::UpdateWithConsistency(const Operation& operation, bool wait,
+                                                                WriteOrdering ordering) {
+  const std::optional<PeerId> leader = LeaderFor(ordering);
+  if (!leader.has_value()) return absl::UnavailableError("no replica can lead this write");
+  if (*leader != options_.this_peer) return ForwardToLeader(*leader, operation, wait, ordering);
+  if (ordering == WriteOrdering::kWeak) return Coordinate(operation, wait);
+  MutexLock ordered(*write_ordering_mutex_);
+  return Coordinate(operation, wait);
+}
+
+absl::StatusOr<WriteAck> ShardReplicaSet::ForwardToLeader(PeerId leader, const Operation& operation, bool wait,
+                                                         WriteOrdering ordering) {
+  UpdateRequest request{.shard = options_.shard, .record = {operation, std::nullopt}, .wait = wait,
+                        .ordering = ordering};
+  absl::StatusOr<RpcResponse> response = CallPeer(leader, std::move(request));
+  if (!response.ok()) {
+    // Qdrant locally disables a leader it cannot reach and fails the write.
+    if (IsTransient(response.status())) AddLocallyDisabled(leader);
+    return response.status();
+  }
+  const auto* update = std::get_if<UpdateResponse>(&*response);
+  if (update == nullptr || !update->clock_tag.has_value()) {
+    return absl::InternalError("leader answered a forwarded write without its clock tag");
+  }
+  return WriteAck{.clock_tag = *update->clock_tag, .successes = 1, .required = 1,
+                  .completed = update->status == RemoteUpdateStatus::kCompleted};
+}
+
+absl::StatusOr<WriteAck> ShardReplicaSet::Coordinate(const Operation& operation, bool wait) {
+  std::optional<ClockSet::Guard> clock = clocks_.Acquire(options_.rpc_timeout_ns);
+  if (!clock.has_value()) return absl::UnavailableError("every clock of this peer is busy");
+  for (int attempt = 0; attempt < kMaxClockRejectedRetries; ++attempt) {
+    const ClockTag tag{.peer_id = options_.this_peer, .clock_id = clock->clock_id(),
+                       .tick = clock->TickOnce(), .token = NextToken()};
+    const Attempt result = FanOut(WalRecord{operation, tag}, wait);
+    if (result.no_targets) return absl::UnavailableError("no active replica to write to");
+    clock->AdvanceTo(result.max_echoed_tick);
+    if (result.successes < result.minimal) {
+      SS_ASSERT(!result.failures.empty(), "too few successes without a failure");
+      return result.failures.front().status;
+    }
+    if (absl::Status handled = HandleFailures(result, wait); !handled.ok()) return handled;
+    if (!result.source_of_truth_success) {
+      return absl::UnavailableError("no replica that can be a source of truth accepted the write");
+    }
+    if (result.clock_rejected) {
+      SS_COVER(Mark::kClusterClockRetry);
+      continue;
+    }
+    SS_ASSERT(result.successes >= result.minimal && result.minimal >= 1, "ack with {} of {} successes",
+              result.successes, result.minimal);
+    return WriteAck{.clock_tag = tag, .successes = result.successes, .required = result.minimal,
+                    .completed = result.any_completed};
+  }
+  return absl::AbortedError("write rejected by clocks three times");
+}
+
+ShardReplicaSet::Attempt ShardReplicaSet::FanOut(const WalRecord& record, bool wait) {
+  std::map<PeerId, ReplicaState> peers;
+  std::set<PeerId> disabled;
+  uint32_t write_consistency_factor = 1;
+  {
+    MutexLock lock(*state_mutex_);
+    peers = state_.peers;
+    for (const auto& [peer, unused] : disabled_) disabled.insert(peer);
+    write_consistency_factor = params_.write_consistency_factor;
+  }
+  Attempt attempt;
+  const bool local_present = local_kind() != LocalKind::kNone;
+  attempt.replica_count = (local_present ? 1 : 0) + static_cast<uint32_t>(peers.size()) -
+                          (peers.contains(options_.this_peer) ? 1 : 0);
+  attempt.minimal = std::min(write_consistency_factor, attempt.replica_count);
+  bool any_target = false;
+  for (const auto& [peer, state] : peers) {
+    if (!IsUpdatable(state) || disabled.contains(peer)) continue;
+    if (peer == options_.this_peer && !local_present) continue;
+    any_target = true;
+    absl::StatusOr<UpdateResponse> response = absl::UnknownError("unset");
+    if (peer == options_.this_peer) {
+      absl::StatusOr<UpdateResult> local = ApplyThroughSlot(record, wait);
+      if (local.ok()) {
+        response = UpdateResponse{.status = local->status == UpdateStatus::kClockRejected ? RemoteUpdateStatus::kClockRejected
+                                            : local->status == UpdateStatus::kCompleted    ? RemoteUpdateStatus::kCompleted
+                                                                                           : RemoteUpdateStatus::kAcknowledged,
+                                  .clock_tag = local->clock_tag};
+      } else {
+        response = local.status();
+      }
+    } else {
+      absl::StatusOr<RpcResponse> rpc =
+          CallPeer(peer, UpdateRequest{.shard = options_.shard, .record = record, .wait = wait});
+      if (!rpc.ok()) {
+        response = rpc.status();
+      } else if (const auto* update = std::get_if<UpdateResponse>(&*rpc); update != nullptr) {
+        response = *update;
+      } else {
+        response = absl::InternalError("update answered with another response type");
+      }
+    }
+    if (!response.ok()) {
+      attempt.failures.push_back({peer, response.status()});
+      continue;
+    }
+    attempt.successes += 1;
+    if (CanBeSourceOfTruth(state)) attempt.source_of_truth_success = true;
+    if (response->status == RemoteUpdateStatus::kCompleted) attempt.any_completed = true;
+    if (response->status == RemoteUpdateStatus::kClockRejected) attempt.clock_rejected = true;
+    if (response->clock_tag.has_value()) {
+      attempt.max_echoed_tick = std::max(attempt.max_echoed_tick, response->clock_tag->tick);
+    }
+  }
+  attempt.no_targets = !any_target;
+  return attempt;
+}
+
+absl::Status ShardReplicaSet::HandleFailures(const Attempt& attempt, bool wait) {
+  std::vector<PeerId> wait_for;
+  for (const Attempt::Failure& failure : attempt.failures) {
+    const bool transient = IsTransient(failure.status);
+    // With no completed success (all wait=false acks) only transient
+    // failures are handled, as in Qdrant.
+    if (!attempt.any_completed && !transient) continue;
+    std::optional<ReplicaState> state;
+    {
+      MutexLock lock(*state_mutex_);
+      state = state_.Get(failure.peer);
+    }
+    if (!state.has_value() || *state == ReplicaState::kDead || *state == ReplicaState::kListener ||
+        *state == ReplicaState::kManualRecovery) {
+      continue;
+    }
+    // A partial/recovery-like peer refusing with a precondition is still
+    // catching up (Qdrant PR #5991): not a failure.
+    if (IsPartialOrRecovery(*state) && absl::IsFailedPrecondition(failure.status)) continue;
+    AddLocallyDisabled(failure.peer);
+    if (transient || *state == ReplicaState::kInitializing) wait_for.push_back(failure.peer);
+  }
+  if (!wait || wait_for.empty()) return absl::OkStatus();
+  return WaitDeactivated(wait_for);
+}
+
+void ShardReplicaSet::AddLocallyDisabled(PeerId peer) {
+  std::optional<SetReplicaState> report;
+  {
+    MutexLock lock(*state_mutex_);
+    const std::optional<ReplicaState> state = state_.Get(peer);
+    // Never disable the last active replica in this peer's view.
+    bool other_active = false;
+    for (const auto& [other, other_state] : state_.peers) {
+      if (other != peer && IsActive(other_state) && !disabled_.contains(other)) other_active = true;
+    }
+    if (!other_active) return;
+    if (disabled_.contains(peer)) return;  // re-reports go through DueFailureReports
+    DisabledPeer entry;
+    if (state.has_value() && !IsPartialOrRecovery(*state)) entry.from_state = state;
+    entry.next_report_ns = env_.NowNanos() + entry.backoff_ns;
+    disabled_.emplace(peer, entry);
+    counters_.failures_reported += 1;
+    report = SetReplicaState{.shard = options_.shard, .peer = peer, .state = ReplicaState::kDead,
+                             .from_state = entry.from_state};
+  }
+  SS_COVER(Mark::kClusterPeerDisabled);
+  log_.Propose(*report);
+}
+
+absl::Status ShardReplicaSet::WaitDeactivated(const std::vector<PeerId>& peers) {
+  const int64_t deadline_ns = env_.NowNanos() + options_.deactivation_timeout_ns;
+  MutexLock lock(*state_mutex_);
+  for (int waits = 0; waits < 1'000'000; ++waits) {
+    bool all_deactivated = true;
+    for (PeerId peer : peers) {
+      const std::optional<ReplicaState> state = state_.Get(peer);
+      if (state.has_value() && CanBeSourceOfTruth(*state)) all_deactivated = false;
+    }
+    if (all_deactivated) return absl::OkStatus();
+    const int64_t left_ns = deadline_ns - env_.NowNanos();
+    if (left_ns <= 0 || shut_down_) break;
+    state_changed_->WaitFor(left_ns);
+  }
+  SS_COVER(Mark::kClusterDeactivationTimeout);
+  return absl::DeadlineExceededError("Consistency of this update is not guaranteed");
+}
+
+absl::StatusOr<RpcResponse> ShardReplicaSet::CallPeer(PeerId to, RpcRequest request) {
+  SS_ASSERT(to != options_.this_peer, "a peer calls itself");
+  return network_.Call(options_.this_peer, to, std::move(request), options_.rpc_timeout_ns);
+}
+
+}  // namespace engine

@@ -1,0 +1,133 @@
+// The two transfer methods: stream_records (BRIEF-cluster §4.4) and
+// wal_delta (§4.6), on the sender.
+#include <fmt/format.h>
+
+#include "engine/cluster/replica_set.h"
+#include "engine/cluster/replica_set_slot.h"
+#include "engine/common/assert.h"
+#include "engine/common/coverage.h"
+
+namespace engine {
+
+namespace {
+constexpr size_t kBatchPoints = 100;
+constexpr size_t kQueueBatchRecords = 64;
+constexpr int64_t kConsensusWaitNs = 10'000'000'000;
+}  // namespace
+
+absl::Status ShardReplicaSet::StreamRecords(const ShardTransfer& transfer) {
+  const PeerId target = transfer.key.to;
+  if (absl::Status proxied = Proxify(LocalKind::kForwardProxy, target, 0); !proxied.ok()) return proxied;
+  ClockMap cutoff;
+  {
+    ReadLock local(*local_lock_);
+    if (local_->shard == nullptr) return absl::FailedPreconditionError("local shard gone");
+    // Queued-but-unapplied ops would be missed by the scroll (PR #8103).
+    if (absl::Status plunged = local_->shard->Plunge(); !plunged.ok()) return plunged;
+    cutoff = local_->shard->RecoveryPoint();
+  }
+  std::optional<PointId> after;
+  for (int batches = 0; batches < 10'000'000; ++batches) {
+    if (!TransferStillRegistered(transfer.key)) return absl::CancelledError("transfer no longer registered");
+    ReadLock local(*local_lock_);
+    if (local_->kind != LocalKind::kForwardProxy) return absl::FailedPreconditionError("forward proxy gone");
+    // The batch is read and sent under the proxy's update lock: no write
+    // lands between the read and the send.
+    MutexLock proxy(*proxy_update_mutex_);
+    std::vector<Point> points = local_->shard->Scroll(nullptr, after, kBatchPoints);
+    const bool last = points.size() < kBatchPoints;
+    const std::optional<PointId> through = last ? std::nullopt : std::optional<PointId>(points.back().id);
+    const std::optional<PointId> next_after = points.empty() ? after : std::optional<PointId>(points.back().id);
+    absl::StatusOr<RpcResponse> sent = CallPeer(
+        target, SyncPointsRequest{.shard = options_.shard, .after_id = after, .through_id = through,
+                                  .points = std::move(points), .wait = last});
+    if (!sent.ok()) return sent.status();
+    SS_COVER(Mark::kTransferStreamBatch);
+    if (last) break;
+    after = next_after;
+  }
+  absl::StatusOr<RpcResponse> cut = CallPeer(target, UpdateCutoffRequest{.shard = options_.shard, .cutoff = cutoff});
+  if (!cut.ok()) return cut.status();
+  SS_COVER(Mark::kTransferCutoffSent);
+  return absl::OkStatus();
+}
+
+absl::Status ShardReplicaSet::WalDelta(const ShardTransfer& transfer, bool& fell_back) {
+  const PeerId target = transfer.key.to;
+  absl::StatusOr<RpcResponse> point = CallPeer(target, RecoveryPointRequest{options_.shard});
+  if (!point.ok()) return point.status();
+  const auto* recovery = std::get_if<RecoveryPointResponse>(&*point);
+  if (recovery == nullptr) return absl::InternalError("recovery point answered with another response type");
+  absl::StatusOr<uint64_t> from = absl::UnknownError("unset");
+  {
+    ReadLock local(*local_lock_);
+    if (local_->shard == nullptr) return absl::FailedPreconditionError("local shard gone");
+    absl::StatusOr<std::optional<SeqNumber>> delta = local_->shard->ResolveWalDelta(recovery->recovery_point);
+    if (delta.ok()) {
+      SS_COVER(delta->has_value() ? Mark::kTransferDeltaResolved : Mark::kTransferDeltaNothing);
+      from = delta->value_or(local_->shard->WalNextIndex());
+    } else {
+      from = delta.status();
+    }
+  }
+  absl::Status queued = from.ok() ? Proxify(LocalKind::kQueueProxy, target, *from) : from.status();
+  if (!queued.ok()) {
+    // Qdrant's transfer_shard_fallback_default: Restart as stream_records.
+    SS_COVER(Mark::kTransferDeltaFallback);
+    env_.Log(fmt::format("wal_delta to peer {} falls back to stream_records: {}", target, queued.ToString()));
+    fell_back = true;
+    log_.Propose(RestartTransfer{transfer.key, TransferMethod::kStreamRecords});
+    return absl::OkStatus();
+  }
+  if (absl::Status sent = SendQueued(target, /*until_end=*/false); !sent.ok()) return sent;
+  absl::StatusOr<ApplyOutcome> partial = log_.ProposeAndWait(RecoveryToPartial{transfer.key}, kConsensusWaitNs);
+  if (!partial.ok()) return partial.status();
+  if (absl::Status seen = WaitRemoteState(target, ReplicaState::kPartial); !seen.ok()) return seen;
+  return SendQueued(target, /*until_end=*/true);
+}
+
+// Sends the queue proxy's WAL records from its next index, forced (the
+// receiver is in Recovery, and WAL order may interleave with direct
+// writes). With `until_end`, the last part runs under the local write lock
+// and the proxy becomes a forward proxy.
+absl::Status ShardReplicaSet::SendQueued(PeerId target, bool until_end) {
+  // The read side lets writes go on (into the WAL the loop reads); the
+  // write side at the end stops them so nothing lands between the last
+  // record sent and the switch to forwarding.
+  std::optional<ReadLock> shared;
+  std::optional<WriteLock> exclusive;
+  if (until_end) {
+    exclusive.emplace(*local_lock_);
+  } else {
+    shared.emplace(*local_lock_);
+  }
+  if (local_->kind != LocalKind::kQueueProxy) return absl::FailedPreconditionError("queue proxy gone");
+  for (int batches = 0; batches < 10'000'000; ++batches) {
+    absl::StatusOr<std::vector<std::pair<SeqNumber, WalRecord>>> records =
+        local_->shard->ReadWalRange(local_->queue_next_index, kQueueBatchRecords);
+    if (!records.ok()) return records.status();
+    if (records->empty()) break;
+    for (auto& [op_num, record] : *records) {
+      if (record.clock_tag.has_value()) record.clock_tag->force = true;
+      absl::StatusOr<RpcResponse> sent =
+          CallPeer(target, UpdateRequest{.shard = options_.shard, .record = record, .wait = false});
+      // A refusal the sender itself would make is skipped (PR #9125);
+      // anything transient fails the attempt.
+      if (!sent.ok() && (IsTransient(sent.status()) || absl::IsFailedPrecondition(sent.status()))) {
+        return sent.status();
+      }
+      SS_ASSERT(op_num >= local_->queue_next_index, "WAL record {} below the queue's next {}", op_num,
+                local_->queue_next_index);
+      local_->queue_next_index = op_num + 1;
+    }
+    SS_COVER(Mark::kTransferQueueReplayed);
+  }
+  if (!until_end) return absl::OkStatus();
+  if (local_->ack_pin.has_value()) local_->shard->UnpinAck(*local_->ack_pin);
+  local_->ack_pin.reset();
+  local_->kind = LocalKind::kForwardProxy;
+  SS_COVER(Mark::kTransferQueueToForward);
+  return absl::OkStatus();
+}
+
+}  // namespace engine
