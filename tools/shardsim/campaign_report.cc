@@ -38,6 +38,8 @@ void PrintFaults(const CampaignTotals& totals) {
 void PrintCoverage(const CampaignTotals& totals) {
   std::printf("coverage marks (hits):\n");
   for (const engine::MarkInfo& mark : engine::kMarkInfo) {
+    // Only a cluster campaign can reach the replica-set layer's marks.
+    if (engine::IsClusterMark(mark.name)) continue;
     const auto it = totals.coverage.find(std::string(mark.name));
     const uint64_t hits = it == totals.coverage.end() ? 0 : it->second;
     std::printf("  %-36s %10llu%s\n", std::string(mark.name).c_str(), (unsigned long long)hits,
