@@ -58,6 +58,7 @@ bool CollectionState::IsLastSourceOfTruth(ShardId shard, PeerId peer) const {
     const std::optional<ReplicaState> state = StateOf(shard, peer);
     return state == ReplicaState::kInitializing || state == ReplicaState::kListener;
   }
+  SS_ASSERT(active_count <= replicas->second.size());
   return active_count == 1 && peer_active;
 }
 
@@ -93,6 +94,8 @@ struct Apply {
 
   // Sets (or with nullopt removes) a replica and records the change.
   void SetReplica(ShardId shard, PeerId peer, std::optional<ReplicaState> after) {
+    SS_ASSERT(next.shards.contains(shard), "replica {}:{} of an unknown shard", peer, shard);
+    SS_ASSERT(!after || next.peers.contains(peer), "replica {}:{} on an unknown peer", peer, shard);
     auto& replicas = next.shards.at(shard);
     const std::optional<ReplicaState> before = next.StateOf(shard, peer);
     if (before == after) return;
@@ -107,12 +110,14 @@ struct Apply {
 };
 
 ApplyOutcome Reject(std::string why) {
+  SS_ASSERT(!why.empty(), "a rejection says why");
   ApplyOutcome outcome;
   outcome.applied = false;
   outcome.rejection = std::move(why);
   return outcome;
 }
 
+// What StartTransfer makes of the target (always partial or recovery-like).
 ReplicaState TargetStateOf(TransferMethod method) {
   switch (method) {
     case TransferMethod::kStreamRecords:
@@ -146,6 +151,9 @@ void AbortOne(Apply& apply, const TransferKey& key) {
     }
   }
   apply.outcome.transfers_aborted.push_back(transfer);
+  const std::optional<ReplicaState> target = apply.next.StateOf(key.shard, key.to);
+  SS_ASSERT(!target || *target == ReplicaState::kDead || apply.next.IsLastSourceOfTruth(key.shard, key.to),
+            "aborted transfer {} left its target {}", KeyText(key), ReplicaStateName(*target));
 }
 
 ApplyOutcome ApplyCreate(Apply& apply, const CreateCollection& op) {
@@ -168,6 +176,7 @@ ApplyOutcome ApplyCreate(Apply& apply, const CreateCollection& op) {
     apply.next.shards[shard];
     for (const auto& [peer, state] : replicas) apply.SetReplica(shard, peer, state);
   }
+  SS_ASSERT(apply.next.shards == op.shards);
   return std::move(apply.outcome);
 }
 
@@ -194,7 +203,12 @@ ApplyOutcome ApplySetReplicaState(Apply& apply, const SetReplicaState& op) {
   apply.SetReplica(op.shard, op.peer, op.state);
   if (op.state == ReplicaState::kDead) {
     for (const TransferKey& key : next.RelatedTransfers(op.shard, op.peer)) AbortOne(apply, key);
+    SS_ASSERT(next.RelatedTransfers(op.shard, op.peer).empty());
   }
+  // Only the abort of a move to this peer removes the replica just set.
+  SS_ASSERT(next.StateOf(op.shard, op.peer) == op.state ||
+                (op.state == ReplicaState::kDead && !next.StateOf(op.shard, op.peer)),
+            "replica {}:{} is not {} after its SetReplicaState", op.peer, op.shard, ReplicaStateName(op.state));
   return std::move(apply.outcome);
 }
 
@@ -226,10 +240,15 @@ std::optional<std::string> ValidateStart(const CollectionState& state, const Sha
 
 // Registers and sets the target's state (demoting it even if Active: queries
 // must stop reaching the receiver).
+// REQUIRES: ValidateStart accepted `transfer` on apply.next.
 void StartOne(Apply& apply, const ShardTransfer& transfer) {
-  apply.next.transfers[transfer.key] = transfer;
-  apply.SetReplica(transfer.key.shard, transfer.key.to, TargetStateOf(transfer.method));
+  const TransferKey& key = transfer.key;
+  SS_ASSERT(IsActive(*apply.next.StateOf(key.shard, key.from)), "transfer {} from an inactive source", KeyText(key));
+  apply.next.transfers[key] = transfer;
+  apply.SetReplica(key.shard, key.to, TargetStateOf(transfer.method));
   apply.outcome.transfers_started.push_back(transfer);
+  SS_ASSERT(IsPartialOrRecovery(*apply.next.StateOf(key.shard, key.to)));
+  SS_ASSERT(IsActive(*apply.next.StateOf(key.shard, key.from)), "starting {} demoted its source", KeyText(key));
 }
 
 ApplyOutcome ApplyStart(Apply& apply, const StartTransfer& op) {
@@ -256,6 +275,7 @@ ApplyOutcome ApplyRestart(Apply& apply, const RestartTransfer& op) {
     return std::move(apply.outcome);
   }
   StartOne(apply, restarted);
+  SS_ASSERT(apply.next.transfers.at(op.key).sync == restarted.sync);
   return std::move(apply.outcome);
 }
 
@@ -268,6 +288,7 @@ ApplyOutcome ApplyRecoveryToPartial(Apply& apply, const RecoveryToPartial& op) {
                               op.key.to, op.key.shard, ReplicaStateName(*target)));
   }
   apply.SetReplica(op.key.shard, op.key.to, ReplicaState::kPartial);
+  SS_ASSERT(apply.next.transfers.contains(op.key), "RecoveryToPartial keeps the transfer {}", KeyText(op.key));
   return std::move(apply.outcome);
 }
 
@@ -280,7 +301,9 @@ ApplyOutcome ApplyFinish(Apply& apply, const FinishTransfer& op) {
     apply.SetReplica(op.key.shard, op.key.to, ReplicaState::kActive);
     // A move hands the shard over: the source goes once the target is Active.
     if (!transfer.sync) apply.SetReplica(op.key.shard, op.key.from, std::nullopt);
+    SS_ASSERT(apply.next.StateOf(op.key.shard, op.key.to) == ReplicaState::kActive);
   }
+  SS_ASSERT(!apply.next.transfers.contains(op.key));
   apply.outcome.transfers_finished.push_back(transfer);
   return std::move(apply.outcome);
 }
@@ -288,6 +311,7 @@ ApplyOutcome ApplyFinish(Apply& apply, const FinishTransfer& op) {
 ApplyOutcome ApplyAbort(Apply& apply, const AbortTransfer& op) {
   if (!apply.next.transfers.contains(op.key)) return Reject(fmt::format("no transfer {}", KeyText(op.key)));
   AbortOne(apply, op.key);
+  SS_ASSERT(!apply.next.transfers.contains(op.key));
   return std::move(apply.outcome);
 }
 
@@ -334,6 +358,10 @@ ApplyOutcome ApplyRemovePeer(Apply& apply, const RemovePeer& op, const Collectio
   }
   for (const auto& [shard, replicas] : before.shards) apply.SetReplica(shard, op.peer, std::nullopt);
   next.peers.erase(op.peer);
+  for (const auto& [shard, replicas] : next.shards) {
+    SS_ASSERT(!replicas.contains(op.peer) && next.RelatedTransfers(shard, op.peer).empty(),
+              "peer {} still in shard {} after its removal", op.peer, shard);
+  }
   if (const auto shard = ShardThatLostItsLastActive(before, next)) {
     return Reject(fmt::format("removing peer {} would leave shard {} with no active replica", op.peer, *shard));
   }

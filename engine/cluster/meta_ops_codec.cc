@@ -48,7 +48,9 @@ class Fields {
       Fail(fmt::format("'{}' must be an unsigned integer up to {}", name, max));
       return 0;
     }
-    return field->get<uint64_t>();
+    const uint64_t value = field->get<uint64_t>();
+    SS_ASSERT(value <= max);
+    return value;
   }
   bool Bool(const char* name) {
     const json* field = Field(name);
@@ -144,6 +146,7 @@ json ShardsToJson(const ShardMap& shards) {
   return object;
 }
 
+// REQUIRES: on error, `outer` holds it (the map returned is partial).
 ShardMap ShardsFromJson(Fields& outer, const char* name) {
   const json* field = outer.Field(name);
   ShardMap shards;
@@ -209,10 +212,16 @@ std::string_view TransferMethodName(TransferMethod method) {
 nlohmann::json CollectionStateToJson(const CollectionState& state) {
   json transfers = json::array();
   for (const auto& [key, transfer] : state.transfers) transfers.push_back(TransferToJson(transfer));
-  return {{"params", ParamsToJson(state.params)},
-          {"peers", PeersToJson(state.peers)},
-          {"shards", ShardsToJson(state.shards)},
-          {"transfers", std::move(transfers)}};
+  json object = {{"params", ParamsToJson(state.params)},
+                 {"peers", PeersToJson(state.peers)},
+                 {"shards", ShardsToJson(state.shards)},
+                 {"transfers", std::move(transfers)}};
+  // Encode then decode in memory. A state only a hand could build (not
+  // consistent, or a zero factor) is encoded but would not be read back.
+  const bool readable = state.CheckConsistency().ok() && state.params.replication_factor > 0 &&
+                        state.params.write_consistency_factor > 0;
+  SS_ASSERT(!readable || CollectionStateFromJson(object).value_or(CollectionState{}) == state);
+  return object;
 }
 
 absl::StatusOr<CollectionState> CollectionStateFromJson(const nlohmann::json& json_state) {
@@ -369,12 +378,17 @@ nlohmann::json MetaOpToJson(const MetaOp& op) {
   json object = std::visit(Encoder{}, op);
   SS_ASSERT(object.is_object() && !object.contains("op"));
   object["op"] = std::string(MetaOpName(op));
+  // Encode then decode in memory: the receiver reads back the same op.
+  const absl::StatusOr<MetaOp> decoded = MetaOpFromJson(object);
+  SS_ASSERT(decoded.ok() && decoded->index() == op.index(), "{} does not decode: {}", DescribeMetaOp(op),
+            std::string(decoded.status().message()));
   return object;
 }
 
 absl::StatusOr<MetaOp> MetaOpFromJson(const nlohmann::json& json_op) {
   Fields fields(json_op, "meta op");
   const std::string name = fields.String("op");
+  SS_ASSERT(fields.status().ok() || name.empty());
   if (!fields.status().ok()) return fields.status();
   std::optional<MetaOp> op = DecodeBody(name, fields);
   if (!op) return Invalid("meta op", fmt::format("unknown op '{}'", name));

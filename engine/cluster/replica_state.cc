@@ -55,6 +55,19 @@ constexpr std::array<Predicates, 11> kTable = {{
 }};
 static_assert(kTable.size() == kStateNames.size());
 
+// Table-wide facts the replica set relies on: an active replica serves
+// everything; a coordinator never sends a write to a replica that would
+// refuse it; a source of truth accepts every write.
+constexpr bool TableIsCoherent() {
+  for (const Predicates& row : kTable) {
+    if (row.active && !(row.readable && row.updatable && row.source_of_truth && row.healthy)) return false;
+    if (row.updatable && row.local_update != LocalUpdateRule::kAll) return false;
+    if (row.source_of_truth && row.local_update != LocalUpdateRule::kAll) return false;
+  }
+  return true;
+}
+static_assert(TableIsCoherent());
+
 const Predicates& Row(ReplicaState state) {
   const auto index = static_cast<size_t>(state);
   SS_ASSERT(index < kTable.size(), "replica state {} out of range", index);
@@ -72,6 +85,7 @@ std::optional<PeerId> ParsePeerKey(std::string_view key) {
   PeerId peer = 0;
   const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), peer);
   if (error != std::errc() || end != key.data() + key.size()) return std::nullopt;
+  SS_ASSERT(key.front() >= '0' && key.front() <= '9', "peer key '{}'", key);
   return peer;
 }
 
@@ -85,7 +99,10 @@ std::string_view ReplicaStateName(ReplicaState state) {
 
 std::optional<ReplicaState> ReplicaStateFromName(std::string_view name) {
   for (size_t index = 0; index < kStateNames.size(); index++) {
-    if (kStateNames[index] == name) return static_cast<ReplicaState>(index);
+    if (kStateNames[index] != name) continue;
+    const auto state = static_cast<ReplicaState>(index);
+    SS_ASSERT(ReplicaStateName(state) == name);
+    return state;
   }
   return std::nullopt;
 }
@@ -116,7 +133,8 @@ nlohmann::json ReplicaSetStateToJson(const ReplicaSetState& state) {
       {"this_peer_id", state.this_peer_id},
       {"peers", std::move(peers)},
   };
-  SS_ASSERT(json["peers"].size() == state.peers.size());
+  // Encode then decode in memory: the file reads back as this state.
+  SS_ASSERT(ReplicaSetStateFromJson(json).value_or(ReplicaSetState{}) == state);
   return json;
 }
 
