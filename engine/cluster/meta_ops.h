@@ -64,6 +64,11 @@ struct CollectionState {
   std::vector<TransferKey> RelatedTransfers(ShardId shard, PeerId peer) const;
   // Qdrant's is_last_source_of_truth_replica.
   bool IsLastSourceOfTruth(ShardId shard, PeerId peer) const;
+  // OK when every replica lives on a known peer, every transfer is keyed by
+  // its own key, names an existing shard and known peers (from != to), and no
+  // peer is in two transfers of one shard. ApplyMetaOp preserves it;
+  // CollectionStateFromJson refuses a state without it.
+  absl::Status CheckConsistency() const;
 };
 
 // ---- Operations ----
@@ -115,7 +120,10 @@ std::string DescribeMetaOp(const MetaOp& op);
 // What applying one entry did to the state, for the peer's side effects.
 struct ApplyOutcome {
   bool applied = false;
-  std::string rejection;  // the user error when !applied
+  // The user error when !applied. Also set when applied: a Restart whose
+  // Abort part applied but whose Start part was rejected (Qdrant applies the
+  // two steps one after the other and keeps the first).
+  std::string rejection;
   // Replica state changes (shard, peer, before, after); after = nullopt when
   // the replica was removed.
   struct StateChange {
