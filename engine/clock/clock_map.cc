@@ -76,29 +76,73 @@ bool ClockMap::NotAheadOf(const ClockMap& other) const {
   return true;
 }
 
-nlohmann::json ClockMap::ToJson() const {
-  nlohmann::json clocks = nlohmann::json::array();
-  for (const auto& [key, clock] : clocks_) {
-    // A clock starts at its first accepted tick; FromJson refuses tick 0.
-    SS_ASSERT(clock.tick > 0, "clock ({}, {}) at tick 0", key.first, key.second);
-    clocks.push_back({{"peer_id", key.first},
-                      {"clock_id", key.second},
-                      {"tick", clock.tick},
-                      {"token", clock.token}});
-  }
-  SS_ASSERT(clocks.size() == clocks_.size());
-  return {{"clocks", std::move(clocks)}};
+bool ClockMap::TakeSnapshot() {
+  if (snapshot_) return false;
+  snapshot_ = clocks_;
+  changed_ = true;
+  return true;
 }
 
-absl::StatusOr<ClockMap> ClockMap::FromJson(const nlohmann::json& json) {
+bool ClockMap::ClearSnapshot() {
+  if (!snapshot_) return false;
+  snapshot_.reset();
+  changed_ = true;
+  return true;
+}
+
+ClockMap ClockMap::RecoveryClocks() const {
+  ClockMap recovery;
+  recovery.clocks_ = snapshot_ ? *snapshot_ : clocks_;
+  SS_ASSERT(!recovery.snapshot_ && !recovery.changed_);
+  return recovery;
+}
+
+bool ClockMap::HasClocksNotIn(const ClockMap& other) const {
+  for (const auto& [key, clock] : clocks_) {
+    if (!other.clocks_.contains(key)) return true;
+  }
+  return false;
+}
+
+void ClockMap::AdvanceToAtLeast(const ClockMap& floor) {
+  const size_t clocks_before = clocks_.size();
+  for (const auto& [key, clock] : floor.clocks_) {
+    SS_ASSERT(clock.tick > 0, "floor clock ({}, {}) at tick 0", key.first, key.second);
+    Advance(ClockTag{.peer_id = key.first, .clock_id = key.second, .tick = clock.tick, .token = clock.token});
+  }
+  // Every clock of `floor` is here now, at its tick or past it; none was lost.
+  SS_ASSERT(floor.NotAheadOf(*this), "a clock stayed below the floor");
+  SS_ASSERT(clocks_.size() >= clocks_before);
+}
+
+nlohmann::json ClockMap::ClocksToJson(const Clocks& clocks) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& [key, clock] : clocks) {
+    // A clock starts at its first accepted tick; FromJson refuses tick 0.
+    SS_ASSERT(clock.tick > 0, "clock ({}, {}) at tick 0", key.first, key.second);
+    list.push_back({{"peer_id", key.first},
+                    {"clock_id", key.second},
+                    {"tick", clock.tick},
+                    {"token", clock.token}});
+  }
+  SS_ASSERT(list.size() == clocks.size());
+  return list;
+}
+
+nlohmann::json ClockMap::ToJson() const {
+  nlohmann::json json = {{"clocks", ClocksToJson(clocks_)}};
+  // Absent without a snapshot: the file is what it was before snapshots.
+  if (snapshot_) json["snapshot"] = ClocksToJson(*snapshot_);
+  return json;
+}
+
+absl::StatusOr<ClockMap::Clocks> ClockMap::ClocksFromJson(const nlohmann::json& json) {
   const auto invalid = [](std::string_view why) {
     return absl::DataLossError(fmt::format("clock map: {}", why));
   };
-  if (!json.is_object() || !json.contains("clocks") || !json["clocks"].is_array()) {
-    return invalid("expected an object with a 'clocks' array");
-  }
-  ClockMap map;
-  for (const auto& entry : json["clocks"]) {
+  if (!json.is_array()) return invalid("expected an array of clocks");
+  Clocks clocks;
+  for (const auto& entry : json) {
     for (const char* field : {"peer_id", "clock_id", "tick", "token"}) {
       if (!entry.is_object() || !entry.contains(field) || !entry[field].is_number_unsigned()) {
         return invalid(fmt::format("entry lacks unsigned '{}'", field));
@@ -110,9 +154,26 @@ absl::StatusOr<ClockMap> ClockMap::FromJson(const nlohmann::json& json) {
     const Clock clock{entry["tick"].get<uint64_t>(), entry["token"].get<uint64_t>()};
     // No clock this engine wrote is at tick 0: a tag at tick 0 never creates one.
     if (clock.tick == 0) return invalid("tick 0");
-    if (!map.clocks_.emplace(key, clock).second) return invalid("duplicate clock");
+    if (!clocks.emplace(key, clock).second) return invalid("duplicate clock");
   }
-  SS_ASSERT(map.clocks_.size() == json["clocks"].size());
+  SS_ASSERT(clocks.size() == json.size());
+  return clocks;
+}
+
+absl::StatusOr<ClockMap> ClockMap::FromJson(const nlohmann::json& json) {
+  if (!json.is_object() || !json.contains("clocks") || !json["clocks"].is_array()) {
+    return absl::DataLossError("clock map: expected an object with a 'clocks' array");
+  }
+  ClockMap map;
+  auto clocks = ClocksFromJson(json["clocks"]);
+  if (!clocks.ok()) return clocks.status();
+  map.clocks_ = std::move(*clocks);
+  if (json.contains("snapshot")) {
+    auto snapshot = ClocksFromJson(json["snapshot"]);
+    if (!snapshot.ok()) return snapshot.status();
+    map.snapshot_ = std::move(*snapshot);
+  }
+  SS_ASSERT(!map.changed_);
   return map;
 }
 

@@ -3,6 +3,12 @@
 // written to the WAL) and the oldest clocks (pinned for snapshots), each
 // persisted atomically as JSON by the flush worker.
 //
+// The newest clocks may carry a snapshot (Qdrant's `newest_clocks.snapshot`,
+// PR #7791): the clocks as of when the replica left Active, kept until it
+// is Active again, so that its recovery point does not claim writes it
+// stopped receiving in between. Stored in the same file, under "snapshot",
+// only when present (a map without one writes the bytes it always did).
+//
 // Acceptance rule: an op is accepted if its tick is above the clock's
 // current tick, or equal with the same token (a retry). force=true is always
 // accepted. A new clock is created only for a non-zero tick; tick 0 is
@@ -14,6 +20,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -45,8 +52,25 @@ class ClockMap {
   bool changed() const { return changed_; }
   bool empty() const { return clocks_.empty(); }
 
+  // The snapshot, if one was taken (see the file comment).
+  const std::optional<std::map<Key, Clock>>& snapshot() const { return snapshot_; }
+  // Copies the clocks into the snapshot unless one exists; returns whether
+  // it took one.
+  bool TakeSnapshot();
+  // Drops the snapshot; returns whether there was one.
+  bool ClearSnapshot();
+  // Qdrant's to_recovery_point: the snapshot if there is one, else the
+  // clocks, as a map without a snapshot.
+  ClockMap RecoveryClocks() const;
+  // True if some clock of this map is not in `other` (ticks aside).
+  bool HasClocksNotIn(const ClockMap& other) const;
+  // Advances every clock to at least the tick `floor` has for it (a clock
+  // only `floor` has is added): Qdrant's update_cutoff on one map. The
+  // snapshot is left as it is.
+  void AdvanceToAtLeast(const ClockMap& floor);
+
   // True if no clock of this map is ahead of the same clock in `other`
-  // (a clock missing from `other` counts as ahead).
+  // (a clock missing from `other` counts as ahead). Snapshots aside.
   bool NotAheadOf(const ClockMap& other) const;
 
   nlohmann::json ToJson() const;
@@ -57,13 +81,19 @@ class ClockMap {
   absl::Status Store(FileSystem& fs, std::string_view path);
   absl::Status StoreIfChanged(FileSystem& fs, std::string_view path);
 
-  friend bool operator==(const ClockMap& a, const ClockMap& b) { return a.clocks_ == b.clocks_; }
+  friend bool operator==(const ClockMap& a, const ClockMap& b) {
+    return a.clocks_ == b.clocks_ && a.snapshot_ == b.snapshot_;
+  }
 
  private:
+  using Clocks = std::map<Key, Clock>;
+  static nlohmann::json ClocksToJson(const Clocks& clocks);
+  static absl::StatusOr<Clocks> ClocksFromJson(const nlohmann::json& json);
   // Returns (accepted, current tick).
   std::pair<bool, uint64_t> AdvanceImpl(const ClockTag& tag);
 
   std::map<Key, Clock> clocks_;
+  std::optional<std::map<Key, Clock>> snapshot_;
   bool changed_ = false;
 };
 

@@ -160,7 +160,30 @@ absl::Status LocalShard::health() {
   return fatal_;
 }
 
+absl::StatusOr<std::string> LocalShard::EncodeForWal(const WalRecord& record) const {
+  std::string encoded = EncodeWalRecord(record);
+  // Replay decodes every record with these rules (ReplayWal): one it would
+  // refuse must not reach the WAL, or the shard would never load again.
+  if (const auto decoded = DecodeWalRecord(encoded); !decoded.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("update refused, its WAL record would not replay: {}", std::string(decoded.status().message())));
+  }
+  // Wal::Append refuses it too, but after the clock advanced, and the
+  // refusal would stop the shard.
+  if (encoded.size() > wal_format::kMaxEntryBytes ||
+      Wal::kHeaderBytes + encoded.size() > options_.wal_segment_capacity_bytes) {
+    return absl::InvalidArgumentError(fmt::format("update refused: its WAL record of {} bytes exceeds a {}-byte segment",
+                                                  encoded.size(), options_.wal_segment_capacity_bytes));
+  }
+  return encoded;
+}
+
 absl::StatusOr<UpdateResult> LocalShard::Update(WalRecord record, bool wait) {
+  // Encoded (pure computation) before anything else, so that a refused
+  // record touches neither the clocks nor the WAL.
+  auto encoded = EncodeForWal(record);
+  if (!encoded.ok()) return encoded.status();
+  const std::optional<ClockTag> encoded_tag = record.clock_tag;
   if (auto status = health(); !status.ok()) return status;
   if (!update_channel_.Reserve()) return absl::UnavailableError("the shard is shutting down");
   std::shared_ptr<Oneshot<absl::Status>> done;
@@ -177,8 +200,10 @@ absl::StatusOr<UpdateResult> LocalShard::Update(WalRecord record, bool wait) {
         return UpdateResult{std::nullopt, UpdateStatus::kClockRejected, record.clock_tag};
       }
     }
+    // An accepted tag is left as it was: the encoded record holds it.
+    SS_ASSERT(record.clock_tag == encoded_tag, "the clock changed an accepted tag");
     const uint64_t next_index = wal_->next_index();
-    auto op_num = wal_->Append(EncodeWalRecord(record));
+    auto op_num = wal_->Append(*encoded);
     if (!op_num.ok()) {
       // Out of space nothing was written: the op is refused, and the shard
       // takes writes again once space is freed.

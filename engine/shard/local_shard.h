@@ -40,6 +40,7 @@
 #include "engine/model/filter.h"
 #include "engine/model/operation.h"
 #include "engine/clock/clock_map.h"
+#include "engine/clock/wal_delta.h"
 #include "engine/segment/proxy_segment.h"
 #include "engine/holder/segment_holder.h"
 #include "engine/shard/held_lock.h"
@@ -161,7 +162,8 @@ class LocalShard {
   // UnpinAck of the returned index. Not a destructor: unpinning takes the WAL
   // mutex, where a crash of the simulated process may unwind the task.
   uint64_t PinAck();
-  // REQUIRES: `pinned_first_index` came from PinAck and is still pinned.
+  // REQUIRES: `pinned_first_index` came from PinAck or PinAckFrom and is
+  // still pinned.
   void UnpinAck(uint64_t pinned_first_index);
 
   // The WAL after a sync, seen under the WAL mutex (no op is appended while
@@ -187,6 +189,54 @@ class LocalShard {
   // between, so each segment's files hold its version. Fails first if the
   // shard has failed. REQUIRES: `visit` does not call into this shard.
   absl::Status ForEachSegmentFlushed(const std::function<absl::Status(const SegmentEntry&)>& visit);
+
+  // ---- For the replica set (engine/cluster/): clocks, clock snapshots,
+  // cutoffs and the WAL delta of shard transfers (BRIEF-cluster §1, §4.4-4.6,
+  // §5; local_shard_wal_delta.cc). Nothing on the shard's own paths calls
+  // these. Locks taken are named per method, in the order of the list above.
+  // ----
+
+  // Copies of the clocks (the newest with its snapshot, if any).
+  // Lock: clocks mutex.
+  ClockMap NewestClocks();
+  ClockMap OldestClocks();
+  // Qdrant's to_recovery_point: the clocks snapshot if one exists, else the
+  // newest clocks (no snapshot in the result). Lock: clocks mutex.
+  ClockMap RecoveryPoint();
+  // When the replica leaves Active: snapshots the newest clocks unless a
+  // snapshot exists, and makes it durable before returning (the newest
+  // clocks file is rewritten atomically, directory synced). The snapshot is
+  // of the clocks as of a WAL sync made here: a tick of an op whose WAL
+  // entry is not yet durable is never in it, so the recovery point never
+  // claims an op a power loss could take (recovery point honesty, §9.5).
+  // A retry after a failure persists the snapshot taken in memory.
+  // Locks: flush-ack mutex, then WAL mutex, then clocks mutex.
+  absl::Status TakeClocksSnapshot();
+  // When the replica enters Active: drops the snapshot, durably.
+  // Locks: flush-ack mutex, then clocks mutex.
+  absl::Status ClearClocksSnapshot();
+  // stream_records' update_shard_cutoff_point: advances the oldest and the
+  // newest clocks to at least `cutoff` per clock (monotone: a clock already
+  // past it stays), both durable before returning. The WAL is synced first.
+  // REQUIRES: this shard durably holds every op `cutoff` claims (the
+  // transfer's batches, waited for). Locks: flush-ack, WAL, clocks mutexes.
+  absl::Status UpdateCutoff(const ClockMap& cutoff);
+  // On the source: the first WAL index a replica with this recovery point
+  // misses, or nullopt when it misses nothing (BRIEF §5 steps (1)-(8), over
+  // this shard's RecoveryPoint() and oldest clocks and its WAL from its
+  // first index). Refusals are WalDeltaStatus errors (wal_delta.h); a WAL
+  // read or decode failure is its own error. Locks: WAL mutex (held for the
+  // scan: no op is appended meanwhile), then clocks mutex.
+  absl::StatusOr<std::optional<SeqNumber>> ResolveWalDelta(const ClockMap& recovery_point);
+  // Up to `max_records` WAL records from index `from`, in order, for a
+  // queue proxy replaying the WAL's suffix. NotFound when `from` is below
+  // the WAL's first index (truncated), OutOfRange when past its next index;
+  // empty at the next index. Lock: WAL mutex.
+  absl::StatusOr<std::vector<std::pair<SeqNumber, WalRecord>>> ReadWalRange(SeqNumber from, size_t max_records);
+  // Holds the WAL's ack at or below `from` (the queue proxy's wal_keep_from)
+  // until UnpinAck(from); returns `from`. NotFound when `from` is below the
+  // first index, OutOfRange when past the next index. Lock: WAL mutex.
+  absl::StatusOr<uint64_t> PinAckFrom(SeqNumber from);
 
   Env& env() const { return env_; }
   const ShardOptions& options() const { return options_; }
@@ -384,6 +434,18 @@ class LocalShard {
   // power loss may keep later unlinks and drop the marker's, bringing back
   // a "complete" segment with files missing). A missing directory is fine.
   absl::Status RemoveSegmentDirectory(const std::string& dir);
+  // Stores the synced newest clocks if they differ from the stored ones
+  // (local_shard_flush.cc). REQUIRES: flush-ack mutex held (it guards
+  // stored_newest_clocks_).
+  absl::Status StoreSyncedNewestClocks();
+  // Syncs the WAL; a failure stops the shard (local_shard_wal_delta.cc).
+  // REQUIRES: WAL mutex held.
+  absl::Status SyncWalOrStop();
+  // Refuses a record the WAL would take but its replay would not (a payload
+  // that is no object, too many ids) or the WAL cannot take at all (larger
+  // than a WAL segment): InvalidArgument, before its clock advances.
+  // Returns the encoded record otherwise.
+  absl::StatusOr<std::string> EncodeForWal(const WalRecord& record) const;
   // FlushAndAck's body, without the fault policy.
   absl::Status FlushAndAckOnce(bool force);
   // Syncs the WAL, then flushes every segment; returns the waterline.
@@ -410,7 +472,8 @@ class LocalShard {
   // The last op ApplyOperation was given, by WAL replay or the update
   // worker: WAL order, so strictly increasing.
   std::optional<SeqNumber> last_op_applied_here_;  // guarded by updates mutex
-  // WAL-including snapshots in progress hold the ack at or below these.
+  // WAL-including snapshots and queue proxies in progress hold the ack at
+  // or below these; every pin is at or past the WAL's first index.
   std::multiset<uint64_t> ack_pins_;  // guarded by wal mutex
   // Optimizer inputs to delete once a flush made their replacement durable.
   std::vector<std::string> pending_destroy_;  // guarded by updates mutex
@@ -426,6 +489,8 @@ class LocalShard {
   // lost op came back at the reload and into a WAL-less snapshot).
   ClockMap synced_newest_clocks_;
   ClockMap stored_newest_clocks_;  // guarded by the flush-ack mutex
+  // Changed only by UpdateCutoff, under the flush-ack mutex too (which
+  // orders its file writes); guarded by the clocks mutex.
   ClockMap oldest_clocks_;
 
   BoundedChannel<UpdateSignal> update_channel_;

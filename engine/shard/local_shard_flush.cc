@@ -86,6 +86,21 @@ absl::Status LocalShard::SyncWal() {
   return absl::OkStatus();
 }
 
+absl::Status LocalShard::StoreSyncedNewestClocks() {
+  SS_ASSERT(flush_ack_mutex_->held(), "the stored clocks are guarded by the flush-ack mutex");
+  ClockMap synced;
+  {
+    MutexLock clocks(*clocks_mutex_);
+    synced = synced_newest_clocks_;
+  }
+  if (synced == stored_newest_clocks_) return absl::OkStatus();
+  // The stored clocks only advance.
+  SS_ASSERT(stored_newest_clocks_.NotAheadOf(synced), "the clocks to store are behind the stored ones");
+  if (auto status = synced.Store(env_.fs(), paths_.newest_clocks()); !status.ok()) return status;
+  stored_newest_clocks_ = std::move(synced);
+  return absl::OkStatus();
+}
+
 void LocalShard::FlushWorker() {
   for (;;) {
     {
@@ -128,17 +143,7 @@ absl::Status LocalShard::FlushAndAckOnce(bool force) {
   }
   if (!waterline.ok()) return waterline.status();
   if (auto status = DestroyReplacedSegments(); !status.ok()) return status;
-  ClockMap synced;
-  {
-    MutexLock clocks(*clocks_mutex_);
-    synced = synced_newest_clocks_;
-  }
-  if (!(synced == stored_newest_clocks_)) {
-    // The stored clocks only advance.
-    SS_ASSERT(stored_newest_clocks_.NotAheadOf(synced), "the clocks to store are behind the stored ones");
-    if (auto status = synced.Store(env_.fs(), paths_.newest_clocks()); !status.ok()) return status;
-    stored_newest_clocks_ = std::move(synced);
-  }
+  if (auto status = StoreSyncedNewestClocks(); !status.ok()) return status;
   MutexLock wal(*wal_mutex_);
   // Ops applied after the WAL sync above may be in the waterline; the ack
   // stops at what the WAL holds durably.

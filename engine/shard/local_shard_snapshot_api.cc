@@ -24,9 +24,9 @@ absl::StatusOr<LocalShard::PinnedClocks> LocalShard::PinClocksAndPlunge() {
 uint64_t LocalShard::PinAck() {
   MutexLock wal(*wal_mutex_);
   const uint64_t first_index = wal_->first_index();
-  // Earlier pins were the first index when taken; it only grows, and the
-  // ack stops at the lowest pin: they all equal it.
-  SS_ASSERT(ack_pins_.empty() || *ack_pins_.begin() == first_index, "WAL starts at {}, pinned at {}", first_index,
+  // Pins are taken at or past the first index then (PinAckFrom's may be
+  // past it), and the ack stops at the lowest: none is below it now.
+  SS_ASSERT(ack_pins_.empty() || *ack_pins_.begin() >= first_index, "WAL starts at {}, pinned at {}", first_index,
             *ack_pins_.begin());
   ack_pins_.insert(first_index);
   return first_index;

@@ -1,0 +1,99 @@
+#include "engine/clock/wal_delta.h"
+
+#include <gtest/gtest.h>
+
+#include <utility>
+#include <vector>
+
+namespace engine {
+namespace {
+
+ClockMap Clocks(std::initializer_list<std::pair<uint64_t, uint64_t>> clock_ticks) {
+  ClockMap map;
+  for (const auto& [clock_id, tick] : clock_ticks) {
+    map.Advance(ClockTag{.peer_id = 1, .clock_id = static_cast<uint32_t>(clock_id), .tick = tick, .token = 7});
+  }
+  return map;
+}
+
+ClockTag Tag(uint32_t clock_id, uint64_t tick) { return {.peer_id = 1, .clock_id = clock_id, .tick = tick}; }
+
+// Runs the resolver over `wal` (op_num, tag), newest record last.
+absl::StatusOr<std::optional<SeqNumber>> Resolve(const ClockMap& rp, const ClockMap& newest, const ClockMap& oldest,
+                                                 const std::vector<std::pair<SeqNumber, std::optional<ClockTag>>>& wal) {
+  auto resolver = WalDeltaResolver::Start(rp, newest, oldest);
+  if (!resolver.ok()) return resolver.status();
+  for (auto it = wal.rbegin(); it != wal.rend() && !resolver->resolved(); ++it) {
+    if (auto status = resolver->Visit(it->first, it->second); !status.ok()) return status;
+  }
+  if (!resolver->resolved()) return resolver->Exhausted();
+  return resolver->from();
+}
+
+std::optional<WalDeltaError> ErrorOf(const absl::StatusOr<std::optional<SeqNumber>>& result) {
+  return ClassifyWalDeltaStatus(result.status());
+}
+
+TEST(WalDeltaResolverTest, RefusalsInOrder) {
+  const ClockMap newest = Clocks({{0, 5}});
+  EXPECT_EQ(ErrorOf(Resolve(ClockMap(), newest, ClockMap(), {})), WalDeltaError::kEmpty);
+  EXPECT_EQ(ErrorOf(Resolve(Clocks({{1, 1}}), newest, ClockMap(), {})), WalDeltaError::kUnknownClocks);
+  EXPECT_EQ(ErrorOf(Resolve(Clocks({{0, 6}}), newest, ClockMap(), {})), WalDeltaError::kHigherThanCurrent);
+  EXPECT_EQ(ErrorOf(Resolve(Clocks({{0, 2}}), newest, Clocks({{0, 3}}), {})), WalDeltaError::kCutoff);
+  // A clock only the source knows is wanted from tick 1: below its cutoff.
+  EXPECT_EQ(ErrorOf(Resolve(Clocks({{0, 5}}), Clocks({{0, 5}, {1, 2}}), Clocks({{1, 1}}), {})),
+            WalDeltaError::kCutoff);
+}
+
+TEST(WalDeltaResolverTest, CutoffIsCheckedBeforeEqualClocksAreDropped) {
+  // The recovery point equals the source's (a snapshot's) clocks, but the
+  // cutoff is past them: Qdrant >= PR #8475 refuses instead of "nothing".
+  EXPECT_EQ(ErrorOf(Resolve(Clocks({{0, 3}}), Clocks({{0, 3}}), Clocks({{0, 3}}), {})), std::nullopt);
+  EXPECT_EQ(ErrorOf(Resolve(Clocks({{0, 3}}), Clocks({{0, 3}}), Clocks({{0, 4}}), {})), WalDeltaError::kCutoff);
+}
+
+TEST(WalDeltaResolverTest, SuffixFromTheFirstUnseenTick) {
+  const std::vector<std::pair<SeqNumber, std::optional<ClockTag>>> wal = {
+      {10, Tag(0, 1)}, {11, Tag(0, 2)}, {12, Tag(1, 1)}, {13, Tag(0, 3)}};
+  const ClockMap newest = Clocks({{0, 3}, {1, 1}});
+  // Equal clocks: nothing missing.
+  auto equal = Resolve(newest, newest, ClockMap(), wal);
+  ASSERT_TRUE(equal.ok()) << equal.status();
+  EXPECT_EQ(*equal, std::nullopt);
+  // Seen clock 0 to 1 and clock 1 to 1: the record of tick 2 (11) is the first missing.
+  auto one_behind = Resolve(Clocks({{0, 1}, {1, 1}}), newest, ClockMap(), wal);
+  ASSERT_TRUE(one_behind.ok()) << one_behind.status();
+  EXPECT_EQ(*one_behind, 11u);
+  // Clock 1 unknown to the replica: wanted from tick 1, at record 12.
+  auto unknown_clock = Resolve(Clocks({{0, 2}}), newest, ClockMap(), wal);
+  ASSERT_TRUE(unknown_clock.ok()) << unknown_clock.status();
+  EXPECT_EQ(*unknown_clock, 12u);
+}
+
+TEST(WalDeltaResolverTest, CoveredByANewerTickStartsAfterIt) {
+  // The source's clock 0 jumped (a cutoff advanced it without records):
+  // seen to 3, the WAL's last tick-0 record is tick 2 — already seen, so
+  // the delta starts at the record visited before it (the later one).
+  const std::vector<std::pair<SeqNumber, std::optional<ClockTag>>> wal = {
+      {0, Tag(0, 2)}, {1, Tag(1, 4)}, {2, Tag(1, 5)}};
+  auto from = Resolve(Clocks({{0, 3}, {1, 4}}), Clocks({{0, 4}, {1, 5}}), ClockMap(), wal);
+  ASSERT_TRUE(from.ok()) << from.status();
+  EXPECT_EQ(*from, 1u);
+}
+
+TEST(WalDeltaResolverTest, UntaggedAndTruncated) {
+  const ClockMap newest = Clocks({{0, 3}});
+  EXPECT_EQ(ErrorOf(Resolve(Clocks({{0, 1}}), newest, ClockMap(), {{0, Tag(0, 2)}, {1, std::nullopt}})),
+            WalDeltaError::kUntaggedRecords);
+  EXPECT_EQ(ErrorOf(Resolve(Clocks({{0, 1}}), newest, ClockMap(), {{5, Tag(0, 3)}})), WalDeltaError::kNotFound);
+}
+
+TEST(WalDeltaResolverTest, ClassifiesOnlyItsOwnStatuses) {
+  EXPECT_EQ(ClassifyWalDeltaStatus(absl::OkStatus()), std::nullopt);
+  EXPECT_EQ(ClassifyWalDeltaStatus(absl::DataLossError("wal delta: cutoff")), std::nullopt);
+  EXPECT_EQ(ClassifyWalDeltaStatus(absl::FailedPreconditionError("wal delta: cutoffs")), std::nullopt);
+  EXPECT_EQ(ClassifyWalDeltaStatus(WalDeltaStatus(WalDeltaError::kNotFound, "x")), WalDeltaError::kNotFound);
+}
+
+}  // namespace
+}  // namespace engine
