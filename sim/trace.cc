@@ -24,6 +24,8 @@ std::string_view EventKindName(EventKind kind) {
     case EventKind::kMark: return "mark";
     case EventKind::kOperator: return "operator";
     case EventKind::kLog: return "log";
+    case EventKind::kMessage: return "message";
+    case EventKind::kMeta: return "meta";
   }
   return "?";
 }

@@ -26,6 +26,8 @@ enum class EventKind : uint8_t {
   kMark,       // an engine yield point or coverage mark; detail = label
   kOperator,   // the world acted as an operator (freed disk space); detail = what
   kLog,        // the engine logged a line (Env::Log); detail = the line
+  kMessage,    // a simulated network message was sent, delivered or dropped; arg = message id
+  kMeta,       // the simulated metadata log proposed, committed, applied or installed; arg = index
 };
 
 std::string_view EventKindName(EventKind kind);
