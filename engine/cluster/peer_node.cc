@@ -120,7 +120,7 @@ ApplyOutcome PeerNode::ApplyEntry(uint64_t index, const MetaOp& op) {
 }
 
 void PeerNode::InstallState(uint64_t index, const CollectionState& state) {
-  SS_COVER(Mark::kClusterStateInstalled);
+  SS_COVER(kClusterStateInstalled);
   CollectionState before = applied_state();
   // The difference, as if the skipped entries had been applied at once.
   ApplyOutcome outcome;

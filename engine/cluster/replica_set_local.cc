@@ -23,7 +23,7 @@ absl::StatusOr<UpdateResponse> ShardReplicaSet::HandleUpdate(PeerId from, const 
   SS_ASSERT(request.shard == options_.shard, "update for shard {} reached shard {}", request.shard, options_.shard);
   if (request.ordering.has_value()) {
     // This peer is asked to lead an ordered write.
-    SS_COVER(Mark::kClusterForwardedToLeader);
+    SS_COVER(kClusterForwardedToLeader);
     absl::StatusOr<WriteAck> ack = UpdateWithConsistency(request.record.operation, request.wait, *request.ordering);
     if (!ack.ok()) return ack.status();
     return UpdateResponse{.status = ack->completed ? RemoteUpdateStatus::kCompleted : RemoteUpdateStatus::kAcknowledged,
@@ -38,7 +38,7 @@ absl::StatusOr<UpdateResponse> ShardReplicaSet::UpdateLocal(const WalRecord& rec
   const bool forced = record.clock_tag.has_value() && record.clock_tag->force;
   if (!state.has_value()) return absl::FailedPreconditionError("No target shard: no local replica");
   if (!AcceptsLocalUpdate(*state, forced)) {
-    SS_COVER(Mark::kClusterRejectedByState);
+    SS_COVER(kClusterRejectedByState);
     return absl::FailedPreconditionError(
         fmt::format("No target shard: local replica is {}", ReplicaStateName(*state)));
   }
@@ -71,7 +71,7 @@ absl::StatusOr<UpdateResult> ShardReplicaSet::ApplyThroughSlot(const WalRecord& 
         // Qdrant's ForwardProxyError: not transient, after the local apply.
         return absl::InternalError(fmt::format("forward proxy: {}", forwarded.status().ToString()));
       }
-      SS_COVER(Mark::kTransferForwarded);
+      SS_COVER(kTransferForwarded);
       const auto* remote = std::get_if<UpdateResponse>(&*forwarded);
       if (remote != nullptr && remote->status == RemoteUpdateStatus::kClockRejected) {
         return UpdateResult{.op_num = std::nullopt, .status = UpdateStatus::kClockRejected,

@@ -75,7 +75,7 @@ absl::StatusOr<ShardReplicaSet::ReadResult> ShardReplicaSet::Read(const std::vec
     }
     if (!response.ok()) {
       if (!IsTransient(response.status()) && !absl::IsFailedPrecondition(response.status())) return response.status();
-      SS_COVER(Mark::kClusterReadFellBack);
+      SS_COVER(kClusterReadFellBack);
       last_error = response.status();
       continue;
     }

@@ -70,7 +70,7 @@ absl::StatusOr<WriteAck> ShardReplicaSet::Coordinate(const Operation& operation,
       return absl::UnavailableError("no replica that can be a source of truth accepted the write");
     }
     if (result.clock_rejected) {
-      SS_COVER(Mark::kClusterClockRetry);
+      SS_COVER(kClusterClockRetry);
       continue;
     }
     SS_ASSERT(result.successes >= result.minimal && result.minimal >= 1, "ack with {} of {} successes",
@@ -185,7 +185,7 @@ void ShardReplicaSet::AddLocallyDisabled(PeerId peer) {
     report = SetReplicaState{.shard = options_.shard, .peer = peer, .state = ReplicaState::kDead,
                              .from_state = entry.from_state};
   }
-  SS_COVER(Mark::kClusterPeerDisabled);
+  SS_COVER(kClusterPeerDisabled);
   log_.Propose(*report);
 }
 
@@ -203,7 +203,7 @@ absl::Status ShardReplicaSet::WaitDeactivated(const std::vector<PeerId>& peers) 
     if (left_ns <= 0 || shut_down_) break;
     state_changed_->WaitFor(left_ns);
   }
-  SS_COVER(Mark::kClusterDeactivationTimeout);
+  SS_COVER(kClusterDeactivationTimeout);
   return absl::DeadlineExceededError("Consistency of this update is not guaranteed");
 }
 

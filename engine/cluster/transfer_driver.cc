@@ -45,10 +45,10 @@ absl::Status ShardReplicaSet::DriveTransfer(const ShardTransfer& transfer) {
     }
     Unproxify();
     if (!TransferStillRegistered(transfer.key)) return absl::CancelledError("transfer no longer registered");
-    SS_COVER(Mark::kTransferRetried);
+    SS_COVER(kTransferRetried);
     env_.SleepForNanos(kRetryDelayNs * attempt);
   }
-  SS_COVER(Mark::kTransferAborted);
+  SS_COVER(kTransferAborted);
   log_.Propose(AbortTransfer{transfer.key, fmt::format("transmission failed: {}", last.ToString())});
   return last;
 }
@@ -71,7 +71,7 @@ absl::Status ShardReplicaSet::PrepareToReceive(const TransferKey& key) {
       }
     }
     if (local_kind() == LocalKind::kDummy) {
-      SS_COVER(Mark::kClusterDummyRebuilt);
+      SS_COVER(kClusterDummyRebuilt);
       if (absl::Status rebuilt = CreateEmptyLocal(); !rebuilt.ok()) return rebuilt;
     }
     if (local_kind() == LocalKind::kNone) {

@@ -42,13 +42,13 @@ absl::Status ShardReplicaSet::StreamRecords(const ShardTransfer& transfer) {
         target, SyncPointsRequest{.shard = options_.shard, .after_id = after, .through_id = through,
                                   .points = std::move(points), .wait = last});
     if (!sent.ok()) return sent.status();
-    SS_COVER(Mark::kTransferStreamBatch);
+    SS_COVER(kTransferStreamBatch);
     if (last) break;
     after = next_after;
   }
   absl::StatusOr<RpcResponse> cut = CallPeer(target, UpdateCutoffRequest{.shard = options_.shard, .cutoff = cutoff});
   if (!cut.ok()) return cut.status();
-  SS_COVER(Mark::kTransferCutoffSent);
+  SS_COVER(kTransferCutoffSent);
   return absl::OkStatus();
 }
 
@@ -64,7 +64,11 @@ absl::Status ShardReplicaSet::WalDelta(const ShardTransfer& transfer, bool& fell
     if (local_->shard == nullptr) return absl::FailedPreconditionError("local shard gone");
     absl::StatusOr<std::optional<SeqNumber>> delta = local_->shard->ResolveWalDelta(recovery->recovery_point);
     if (delta.ok()) {
-      SS_COVER(delta->has_value() ? Mark::kTransferDeltaResolved : Mark::kTransferDeltaNothing);
+      if (delta->has_value()) {
+        SS_COVER(kTransferDeltaResolved);
+      } else {
+        SS_COVER(kTransferDeltaNothing);
+      }
       from = delta->value_or(local_->shard->WalNextIndex());
     } else {
       from = delta.status();
@@ -73,7 +77,7 @@ absl::Status ShardReplicaSet::WalDelta(const ShardTransfer& transfer, bool& fell
   absl::Status queued = from.ok() ? Proxify(LocalKind::kQueueProxy, target, *from) : from.status();
   if (!queued.ok()) {
     // Qdrant's transfer_shard_fallback_default: Restart as stream_records.
-    SS_COVER(Mark::kTransferDeltaFallback);
+    SS_COVER(kTransferDeltaFallback);
     env_.Log(fmt::format("wal_delta to peer {} falls back to stream_records: {}", target, queued.ToString()));
     fell_back = true;
     log_.Propose(RestartTransfer{transfer.key, TransferMethod::kStreamRecords});
@@ -120,13 +124,13 @@ absl::Status ShardReplicaSet::SendQueued(PeerId target, bool until_end) {
                 local_->queue_next_index);
       local_->queue_next_index = op_num + 1;
     }
-    SS_COVER(Mark::kTransferQueueReplayed);
+    SS_COVER(kTransferQueueReplayed);
   }
   if (!until_end) return absl::OkStatus();
   if (local_->ack_pin.has_value()) local_->shard->UnpinAck(*local_->ack_pin);
   local_->ack_pin.reset();
   local_->kind = LocalKind::kForwardProxy;
-  SS_COVER(Mark::kTransferQueueToForward);
+  SS_COVER(kTransferQueueToForward);
   return absl::OkStatus();
 }
 

@@ -29,6 +29,10 @@ std::string_view RpcRequestName(const RpcRequest& request) {
           return "RecoveryPointRequest";
         } else if constexpr (std::is_same_v<T, UpdateCutoffRequest>) {
           return "UpdateCutoffRequest";
+        } else if constexpr (std::is_same_v<T, ClientWriteRequest>) {
+          return "ClientWriteRequest";
+        } else if constexpr (std::is_same_v<T, ClientReadRequest>) {
+          return "ClientReadRequest";
         } else {
           static_assert(std::is_same_v<T, ReplicaStateRequest>, "a request type without a name");
           return "ReplicaStateRequest";
