@@ -16,6 +16,7 @@
 #include "tools/shardsim/campaign_pool.h"
 #include "tools/shardsim/campaign_report.h"
 #include "tools/shardsim/campaign_totals.h"
+#include "tools/shardsim/cluster_commands.h"
 #include "tools/shardsim/run_command.h"
 
 namespace shardsim {
@@ -63,6 +64,7 @@ std::variant<CampaignPlan, std::string> Plan(const CampaignOptions& options) {
 }
 
 std::string RunSeed(uint64_t seed, const CampaignOptions& options) {
+  if (IsClusterSeed(seed, options)) return RunClusterSeedLine(seed);
   properties::ShardRunConfig config;
   if (BuildConfig(seed, options.config, config)) _exit(2);  // (Plan checked the overrides)
   return ResultJson(config, properties::RunShardScenario(config));
@@ -74,7 +76,10 @@ double Sweep(const CampaignPlan& plan, const CampaignOptions& options, CampaignT
   const auto start = std::chrono::steady_clock::now();
   const auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   CampaignPool pool(plan.range, plan.jobs, [&options](uint64_t seed) { return RunSeed(seed, options); });
-  const auto on_run = [&](const nlohmann::json& run) {
+  const auto on_run = [&](const nlohmann::json& line) {
+    // (A seed whose worker died has a line without the flag.)
+    nlohmann::json run = line;
+    run["cluster"] = IsClusterSeed(run.value("seed", 0ull), options);
     if (Absorb(totals, run, elapsed())) PrintFailureNow(run);
   };
   // A live line on a terminal (twice a second), a plain line every 10 s
@@ -117,7 +122,22 @@ void AddCampaignFlags(CLI::App& command, CampaignOptions& options) {
   command.add_option("--shrink-replays", options.shrink_replays,
                      "Bound on replays when shrinking each distinct failure; 0 = do not shrink (default 3000)")
       ->check(CLI::Range(0, 1'000'000));
+  command.add_flag("--cluster", options.cluster, "Run only cluster seeds (a replica set on simulated peers)");
+  command.add_option("--cluster-share", options.cluster_share,
+                     "Percent of seeds run as cluster seeds, spread evenly (default 10: seed % 10 == 9; 0 = none)")
+      ->check(CLI::Range(0, 100));
+  command.add_option("--cluster-shrink-replays", options.cluster_shrink_replays,
+                     "Bound on replays when shrinking a cluster failure (default 400)")
+      ->check(CLI::Range(1, 1'000'000));
   AddConfigFlags(command, options.config);
+}
+
+bool IsClusterSeed(uint64_t seed, const CampaignOptions& options) {
+  if (options.cluster) return true;
+  // `share` of every 100 consecutive seeds, evenly spaced: the seeds where
+  // floor(r * share / 100) steps up (share 10: r = 9, 19, ..., 99).
+  const uint64_t r = seed % 100;
+  return (r + 1) * options.cluster_share / 100 > r * options.cluster_share / 100;
 }
 
 std::optional<std::pair<uint64_t, uint64_t>> ParseSeedRange(const std::string& text) {
@@ -170,8 +190,11 @@ int CampaignCommand(const CampaignOptions& options) {
     return 2;
   }
   const CampaignPlan& plan = std::get<CampaignPlan>(planned);
-  std::fprintf(stderr, "campaign: seeds %llu..%llu, %d jobs%s%s\n", (unsigned long long)plan.range.first,
+  std::fprintf(stderr, "campaign: seeds %llu..%llu, %d jobs%s%s%s\n", (unsigned long long)plan.range.first,
                (unsigned long long)plan.range.last, plan.jobs,
+               options.cluster           ? ", cluster seeds only"
+               : options.cluster_share   ? fmt::format(", {}% cluster seeds", options.cluster_share).c_str()
+                                         : "",
                plan.budget_seconds ? fmt::format(", budget {}s", *plan.budget_seconds).c_str() : "",
                options.config.AsFlags().c_str());
   g_interrupted = 0;

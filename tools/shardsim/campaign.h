@@ -27,10 +27,19 @@ struct CampaignOptions {
   std::string found_dir = "scenarios/found";
   size_t shrink_replays = 3000;
   bool stop_on_failure = false;  // end the sweep at the first failing seed
+  // Cluster seeds (DrawClusterConfig(seed)): every seed with --cluster,
+  // else `cluster_share` percent of them spread evenly (10: seed % 10 == 9);
+  // 0 runs none.
+  bool cluster = false;
+  uint32_t cluster_share = 10;
+  size_t cluster_shrink_replays = 400;
 };
 
 void AddCampaignFlags(CLI::App& command, CampaignOptions& options);
 int CampaignCommand(const CampaignOptions& options);
+
+// Whether the campaign runs `seed` as a cluster seed.
+bool IsClusterSeed(uint64_t seed, const CampaignOptions& options);
 
 // Parsers shared with tests. nullopt on malformed input.
 std::optional<std::pair<uint64_t, uint64_t>> ParseSeedRange(const std::string& text);

@@ -9,6 +9,7 @@
 
 #include "properties/shrink.h"
 #include "scenarios/scenario_format.h"
+#include "tools/shardsim/campaign_cluster.h"
 #include "tools/shardsim/config_flags.h"
 #include "tools/shardsim/scenario_commands.h"
 
@@ -17,6 +18,7 @@ namespace shardsim {
 std::optional<nlohmann::json> ShrinkFailure(uint64_t seed, const std::string& invariant,
                                             const CampaignOptions& options) {
   if (invariant == "run-outcome") return std::nullopt;  // aborts and hangs replay out of process only
+  if (IsClusterSeed(seed, options)) return ShrinkClusterFailure(seed, invariant, options);
   std::error_code error;
   std::filesystem::create_directories(options.found_dir, error);
   const std::string path = fmt::format("{}/{}-seed{}.scn", options.found_dir, invariant, seed);

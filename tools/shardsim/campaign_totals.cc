@@ -2,6 +2,7 @@
 
 #include "engine/common/assert.h"
 #include "engine/common/coverage.h"
+#include "properties/cluster/cluster_stats.h"
 
 namespace shardsim {
 
@@ -40,14 +41,24 @@ std::string InvariantOf(const nlohmann::json& run) {
 
 bool Absorb(CampaignTotals& totals, const nlohmann::json& run, double elapsed_seconds) {
   SS_ASSERT(totals.passed + totals.failed == totals.seeds);
+  SS_ASSERT(totals.cluster_seeds <= totals.seeds && totals.cluster_failed <= totals.failed);
   ++totals.seeds;
-  totals.steps += run.value("steps", 0ull);
-  if (const auto it = run.find("stats"); it != run.end()) {
-    properties::AddStats(totals.stats, properties::StatsFromJson(*it));
-  }
-  AbsorbEnvelope(totals, run);
-  AbsorbCoverage(totals, run);
+  const bool cluster = run.value("cluster", false);
   const bool passed = run.value("passed", false);
+  if (cluster) {
+    ++totals.cluster_seeds;
+    totals.cluster_failed += !passed;
+    if (const auto it = run.find("stats"); it != run.end()) {
+      properties::AddClusterStats(totals.cluster_stats, properties::ClusterStatsFromJson(*it));
+    }
+  } else {
+    totals.steps += run.value("steps", 0ull);
+    if (const auto it = run.find("stats"); it != run.end()) {
+      properties::AddStats(totals.stats, properties::StatsFromJson(*it));
+    }
+    AbsorbEnvelope(totals, run);
+  }
+  AbsorbCoverage(totals, run);
   if (passed) {
     ++totals.passed;
   } else {
@@ -80,6 +91,35 @@ std::vector<std::string> UnhitMarks(const CampaignTotals& totals) {
     if (it == totals.coverage.end() || it->second == 0) unhit.emplace_back(mark.name);
   }
   return unhit;
+}
+
+nlohmann::json ClusterCoverageJson(const CampaignTotals& totals) {
+  nlohmann::json coverage = nlohmann::json::object();
+  for (const engine::MarkInfo& mark : engine::kMarkInfo) {
+    if (!engine::IsClusterMark(mark.name)) continue;
+    const auto it = totals.coverage.find(std::string(mark.name));
+    coverage[std::string(mark.name)] = it == totals.coverage.end() ? 0 : it->second;
+  }
+  return coverage;
+}
+
+std::vector<std::string> UnhitClusterMarks(const CampaignTotals& totals) {
+  std::vector<std::string> unhit;
+  for (const engine::MarkInfo& mark : engine::kMarkInfo) {
+    if (!engine::IsClusterMark(mark.name)) continue;
+    const auto it = totals.coverage.find(std::string(mark.name));
+    if (it == totals.coverage.end() || it->second == 0) unhit.emplace_back(mark.name);
+  }
+  return unhit;
+}
+
+std::vector<std::string> MissingTransitions(const CampaignTotals& totals) {
+  std::vector<std::string> missing;
+  for (const std::string& transition : properties::RequiredClusterTransitions()) {
+    const auto it = totals.cluster_stats.transitions.find(transition);
+    if (it == totals.cluster_stats.transitions.end() || it->second == 0) missing.push_back(transition);
+  }
+  return missing;
 }
 
 std::vector<std::string> NeverInjected(const CampaignTotals& totals) {

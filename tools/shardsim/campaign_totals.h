@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "properties/cluster/cluster_run.h"
 #include "properties/fault_ledger.h"
 #include "properties/run_stats.h"
 #include "sim/fs/injection.h"
@@ -27,6 +28,12 @@ struct CampaignTotals {
   std::map<std::string, std::vector<nlohmann::json>> failures;   // invariant -> failing runs
   std::map<std::string, double> first_failure_seconds;           // invariant -> when first seen
   std::map<std::string, nlohmann::json> shrunk;                  // invariant -> scenario file facts
+  // The cluster seeds among `seeds` (their lines say "cluster": true); the
+  // shard counters above (stats, envelope, steps) hold shard seeds only.
+  uint64_t cluster_seeds = 0, cluster_failed = 0;
+  properties::ClusterRunStats cluster_stats;  // counters, transitions, crashes per peer, summed
+
+  uint64_t ShardSeeds() const { return seeds - cluster_seeds; }
 };
 
 // The invariant a failing run's line names ("run-outcome" for an abort).
@@ -35,9 +42,15 @@ std::string InvariantOf(const nlohmann::json& run);
 // Adds one seed's line. Returns true when the run failed.
 bool Absorb(CampaignTotals& totals, const nlohmann::json& run, double elapsed_seconds);
 
-// Every coverage mark, hit or not, so that a reader sees what was never reached.
+// Every coverage mark, hit or not, so that a reader sees what was never reached
+// (the shard marks; ClusterCoverageJson has the cluster ones).
 nlohmann::json CoverageJson(const CampaignTotals& totals);
 std::vector<std::string> UnhitMarks(const CampaignTotals& totals);
+// The cluster marks (engine::IsClusterMark) and the required transitions
+// (RequiredClusterTransitions) no cluster seed reached.
+nlohmann::json ClusterCoverageJson(const CampaignTotals& totals);
+std::vector<std::string> UnhitClusterMarks(const CampaignTotals& totals);
+std::vector<std::string> MissingTransitions(const CampaignTotals& totals);
 // Fault classes with no injection at all.
 std::vector<std::string> NeverInjected(const CampaignTotals& totals);
 // Injections and seeds by fault class, outcomes, and the envelope.

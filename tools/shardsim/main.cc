@@ -1,8 +1,11 @@
 // shardsim: run, sweep and replay simulated shard runs.
 //
 //   shardsim run --seed S [--json]           one simulated run; ends with "trace-hash: <hex>"
-//   shardsim campaign [--seeds A..B | --budget 60s] [--jobs J] [--json FILE]
+//   shardsim run --cluster [--seed S] [--peers N] [--rf N] [--wcf N] [--trace-json FILE] ...
+//                                            one simulated replica-set run (tools/shardsim/cluster_commands.h)
+//   shardsim campaign [--seeds A..B | --budget 60s] [--jobs J] [--json FILE] [--cluster | --cluster-share P]
 //   shardsim check-determinism --seed S      runs S twice, names the first differing step
+//   shardsim check-determinism --cluster --seeds A..B   each cluster seed twice, compares trace hashes
 //   shardsim record --seed S -o FILE         writes the scenario that replays a seeded run
 //   shardsim replay FILE [--trace] [--trace-json OUT] [--until STEP] [--dump-state STEP]
 //   shardsim shrink FILE -o OUT              minimises a failing scenario
@@ -30,7 +33,7 @@ int main(int argc, char** argv) {
 
   shardsim::RunOptions run_options;
   CLI::App* run = app.add_subcommand("run", "Run one simulated scenario from a seed");
-  shardsim::AddRunFlags(*run, run_options);
+  shardsim::AddRunFlags(*run, run_options, {.trace_json = true});
 
   shardsim::CampaignOptions campaign_options;
   CLI::App* campaign = app.add_subcommand("campaign", "Sweep seeds in parallel processes");
@@ -39,7 +42,7 @@ int main(int argc, char** argv) {
   shardsim::RunOptions determinism_options;
   CLI::App* determinism = app.add_subcommand(
       "check-determinism", "Run a seed twice and name the first step where the traces differ");
-  shardsim::AddRunFlags(*determinism, determinism_options);
+  shardsim::AddRunFlags(*determinism, determinism_options, {.seeds = true});
 
   shardsim::RunOptions record_options;
   std::string record_path;

@@ -14,12 +14,27 @@
 
 namespace shardsim {
 
-void AddRunFlags(CLI::App& command, RunOptions& options) {
-  command.add_option("--seed", options.seed, "Seed of the run (decides everything)")->required();
+void AddRunFlags(CLI::App& command, RunOptions& options, ClusterCommandFlags offered) {
+  command.add_option("--seed", options.seed, "Seed of the run (decides everything; required but with --cluster)")
+      ->each([&options](const std::string&) { options.seed_given = true; });
   command.add_flag("--json", options.json, "Print the result as one JSON object");
   command.add_flag("--trace", options.trace, "Print every trace step as it happens");
   command.add_flag("--verbose", options.verbose, "Print ops, crashes and reloads as they happen");
   AddConfigFlags(command, options.config);
+  AddClusterFlags(command, options.cluster, offered);
+}
+
+static std::optional<std::string> CheckRunKind(const RunOptions& options) {
+  if (options.cluster.cluster) {
+    for (const auto& [key, value] : options.config.values) {
+      if (value) return fmt::format("the shard-run knob {}= does not apply to a cluster run", key);
+    }
+    if (options.trace) return std::string("--trace is a shard-run flag; a cluster run takes --trace-json FILE");
+    return std::nullopt;
+  }
+  if (auto flag = options.cluster.FirstGiven()) return fmt::format("{} needs --cluster", *flag);
+  if (!options.seed_given) return std::string("--seed is required (but for a --cluster run)");
+  return std::nullopt;
 }
 
 std::optional<std::string> BuildConfig(const RunOptions& options,
@@ -50,6 +65,13 @@ std::string ResultJson(const properties::ShardRunConfig& config,
 }
 
 int RunCommand(const RunOptions& options) {
+  if (auto error = CheckRunKind(options)) {
+    std::fprintf(stderr, "shardsim run: %s\n", error->c_str());
+    return 2;
+  }
+  if (options.cluster.cluster) {
+    return ClusterRunCommand(options.seed, options.cluster, options.json, options.verbose);
+  }
   properties::ShardRunConfig config;
   if (auto error = BuildConfig(options, config)) {
     std::fprintf(stderr, "shardsim run: %s\n", error->c_str());
@@ -76,6 +98,18 @@ int RunCommand(const RunOptions& options) {
 namespace shardsim {
 
 int CheckDeterminismCommand(const RunOptions& options) {
+  if (auto error = CheckRunKind(options)) {
+    std::fprintf(stderr, "shardsim check-determinism: %s\n", error->c_str());
+    return 2;
+  }
+  if (options.cluster.cluster) {
+    if (options.seed_given == options.cluster.seeds.has_value()) {
+      std::fprintf(stderr, "shardsim check-determinism --cluster: give --seed N or --seeds A..B\n");
+      return 2;
+    }
+    return ClusterCheckDeterminismCommand(
+        options.seed_given ? std::optional<uint64_t>(options.seed) : std::nullopt, options.cluster);
+  }
   properties::ShardRunConfig config;
   if (auto error = BuildConfig(options, config)) {
     std::fprintf(stderr, "shardsim check-determinism: %s\n", error->c_str());
@@ -108,6 +142,11 @@ int CheckDeterminismCommand(const RunOptions& options) {
 namespace shardsim {
 
 int RecordCommand(const RunOptions& options, const std::string& path) {
+  if (auto error = CheckRunKind(options)) {
+    std::fprintf(stderr, "shardsim record: %s\n", error->c_str());
+    return 2;
+  }
+  if (options.cluster.cluster) return ClusterRecordCommand(options.seed, options.cluster, path);
   properties::ShardRunConfig config;
   if (auto error = BuildConfig(options, config)) {
     std::fprintf(stderr, "shardsim record: %s\n", error->c_str());

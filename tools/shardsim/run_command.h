@@ -8,19 +8,23 @@
 #include <CLI/CLI.hpp>
 
 #include "properties/shard_run.h"
+#include "tools/shardsim/cluster_commands.h"
 #include "tools/shardsim/config_flags.h"
 
 namespace shardsim {
 
 struct RunOptions {
   uint64_t seed = 0;
+  bool seed_given = false;  // --seed is required but for a cluster run (default 0)
   bool json = false;
   bool trace = false;
   bool verbose = false;
   ConfigOverrides config;
+  ClusterFlags cluster;  // --cluster and its knobs
 };
 
-void AddRunFlags(CLI::App& command, RunOptions& options);
+// `offered`: the cluster flags only some commands take (--trace-json, --seeds).
+void AddRunFlags(CLI::App& command, RunOptions& options, ClusterCommandFlags offered = {});
 // Builds the run's config: the seed's swarm draw, then the overrides.
 // Returns an error message for a value a knob does not take.
 std::optional<std::string> BuildConfig(const RunOptions& options,

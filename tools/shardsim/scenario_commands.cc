@@ -9,7 +9,9 @@
 #include <fmt/format.h>
 
 #include "properties/fuzz_input.h"
+#include "scenarios/cluster_format.h"
 #include "scenarios/scenario_format.h"
+#include "tools/shardsim/cluster_commands.h"
 #include "tools/shardsim/trace_json.h"
 
 namespace shardsim {
@@ -48,6 +50,16 @@ bool WriteText(const std::string& path, const std::string& text) {
   return static_cast<bool>(out);
 }
 
+// A `cluster v1` file is a cluster scenario; anything else (an unreadable
+// file included) goes to the shard parser, which says what is wrong.
+bool IsClusterFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(64 * 1024, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  return scenarios::IsClusterScenarioText(head);
+}
+
 }  // namespace
 
 void AddReplayFlags(CLI::App& command, ReplayOptions& options) {
@@ -61,6 +73,7 @@ void AddReplayFlags(CLI::App& command, ReplayOptions& options) {
 }
 
 int ReplayCommand(const ReplayOptions& options) {
+  if (IsClusterFile(options.path)) return ClusterReplayCommand(options);
   auto scenario = scenarios::ReadScenarioFile(options.path);
   if (!scenario.ok()) {
     std::fprintf(stderr, "shardsim replay: %s\n", std::string(scenario.status().message()).c_str());
@@ -94,8 +107,9 @@ int ReplayCommand(const ReplayOptions& options) {
 void AddShrinkFlags(CLI::App& command, ShrinkOptions& options) {
   command.add_option("file", options.path, "A failing scenario file")->required();
   command.add_option("-o,--output", options.output_path, "Where to write the shrunk scenario")->required();
-  command.add_option("--max-replays", options.max_replays, "Bound on replays (default 3000)")
-      ->check(CLI::Range(1, 1'000'000));
+  command.add_option("--max-replays", options.max_replays, "Bound on replays (default 3000; 400 for a cluster scenario)")
+      ->check(CLI::Range(1, 1'000'000))
+      ->each([&options](const std::string&) { options.max_replays_given = true; });
 }
 
 properties::ShrinkResult ShrinkWithProgress(const properties::Scenario& scenario, size_t max_replays, bool quiet) {
@@ -126,6 +140,7 @@ properties::ShrinkResult ShrinkWithProgress(const properties::Scenario& scenario
 }
 
 int ShrinkCommand(const ShrinkOptions& options) {
+  if (IsClusterFile(options.path)) return ClusterShrinkCommand(options);
   auto scenario = scenarios::ReadScenarioFile(options.path);
   if (!scenario.ok()) {
     std::fprintf(stderr, "shardsim shrink: %s\n", std::string(scenario.status().message()).c_str());

@@ -3,6 +3,8 @@
 //   shrink FILE -o OUT [--max-replays N]
 //   record --seed S -o OUT        (the scenario of a seeded run)
 //   from-fuzz CRASH [-o OUT]      (the scenario of a fuzz_shard input)
+// A cluster scenario file (`cluster v1`) replays and shrinks through
+// cluster_commands.h.
 // Exit codes: replay 0 when the outcome is the one the file expects, 1
 // when not; shrink 0 when shrunk, 1 when the input does not fail as it
 // says; 2 bad usage or unreadable input everywhere.
@@ -34,7 +36,10 @@ struct ShrinkOptions {
   std::string path;
   std::string output_path;
   size_t max_replays = 3000;
+  bool max_replays_given = false;  // else a cluster scenario takes kClusterShrinkReplays
 };
+// A cluster replay costs more than a shard one.
+inline constexpr size_t kClusterShrinkReplays = 400;
 void AddShrinkFlags(CLI::App& command, ShrinkOptions& options);
 int ShrinkCommand(const ShrinkOptions& options);
 

@@ -1,0 +1,60 @@
+// The cluster scenario file format, version 1: line-oriented text like the
+// shard scenario format (scenario_format.h), `#` starts a comment line,
+// blank lines are ignored.
+//
+//   cluster v1
+//   expect pass                          # or the invariant the run breaks
+//   config seed=7 peers=3 replication_factor=2 write_consistency_factor=1 clients=2
+//          steps_per_client=12 nemesis_steps=6 point_ids=8 lossy_network=false
+//          lossy_log=true default_transfer_method=wal_delta
+//   client 2: upsert id=5 value=17 via peer 3 wait ordering=medium
+//   client 1: delete id=5 via peer 1 nowait ordering=weak
+//   client 1: read factor=2 via peer 2
+//   client 2: sleep 120ms
+//   nemesis: crash peer 2 power-loss     # or process-crash
+//   nemesis: restart peer 2
+//   nemesis: partition {1,3} one-way     # or two-way
+//   nemesis: heal
+//   nemesis: transfer 1->2 wal_delta     # or stream_records
+//   nemesis: sleep 1500ms
+//   tape 00ff3a...                       # the world's decisions, hex, any number of lines
+//
+// (`config` is one line in a file, every key required, in any order.) The
+// steps are listed in the order of the scenario's step vector; each actor
+// runs its own in that order. ClusterConfig's output switches (verbose,
+// record_trace) are not part of a scenario and are not written.
+// `Parse(Write(s))` gives `s` back and `Write` of that gives the same text.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "properties/cluster/cluster_scenario.h"
+
+namespace scenarios {
+
+inline constexpr std::string_view kClusterHeader = "cluster v1";
+
+// True when the first line that is not blank or a comment is a cluster
+// header (any version): such a file is a cluster scenario, not a shard one.
+bool IsClusterScenarioText(std::string_view text);
+
+// "seed=7 peers=3 ...": the config line's arguments.
+std::string ClusterConfigLine(const properties::ClusterConfig& config);
+// One step as written ("client 2: upsert id=5 value=17 via peer 3 wait ordering=medium").
+std::string ClusterStepLine(const properties::ClusterStep& step);
+
+// The scenario as text; `comment` lines (may be empty) first, each "# ".
+std::string WriteClusterScenario(const properties::ClusterScenario& scenario, std::string_view comment = {});
+
+// A clear error naming the line ("line 7: peer 9 is not 1..3") for any
+// malformed input; never a crash.
+absl::StatusOr<properties::ClusterScenario> ParseClusterScenario(std::string_view text);
+
+// File helpers for the tools (real files).
+absl::StatusOr<properties::ClusterScenario> ReadClusterScenarioFile(const std::string& path);
+absl::Status WriteClusterScenarioFile(const std::string& path, const properties::ClusterScenario& scenario,
+                                      std::string_view comment = {});
+
+}  // namespace scenarios

@@ -1,0 +1,175 @@
+// The cluster scenario format (round trip, refusals) and the cluster draw
+// (ranges, determinism, per-actor rules).
+#include "scenarios/cluster_format.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+namespace scenarios {
+namespace {
+
+using properties::ClusterConfig;
+using properties::ClusterScenario;
+using properties::ClusterStep;
+using properties::ClusterStepKind;
+
+ClusterScenario Drawn(uint64_t seed) {
+  ClusterScenario scenario;
+  scenario.config = properties::DrawClusterConfig(seed);
+  scenario.steps = properties::DrawClusterSteps(scenario.config);
+  for (uint64_t byte = 0; byte < seed % 70; ++byte) scenario.tape.push_back(static_cast<uint8_t>(byte * 37 + seed));
+  scenario.expected_invariant = seed % 3 == 0 ? "" : "ack-durability";
+  return scenario;
+}
+
+void ExpectSame(const ClusterScenario& a, const ClusterScenario& b) {
+  EXPECT_EQ(a.config, b.config);
+  EXPECT_EQ(a.expected_invariant, b.expected_invariant);
+  ASSERT_EQ(a.steps.size(), b.steps.size());
+  for (size_t index = 0; index < a.steps.size(); ++index) {
+    EXPECT_EQ(a.steps[index], b.steps[index]) << "step " << index << ": " << ClusterStepLine(a.steps[index]);
+  }
+  EXPECT_EQ(a.tape, b.tape);
+}
+
+TEST(ClusterFormatTest, RoundTripsAThousandDrawnScenarios) {
+  for (uint64_t seed = 0; seed < 1000; ++seed) {
+    const ClusterScenario scenario = Drawn(seed);
+    const std::string text = WriteClusterScenario(scenario, seed % 2 ? "a comment\nof two lines" : "");
+    ASSERT_TRUE(IsClusterScenarioText(text)) << text;
+    auto parsed = ParseClusterScenario(text);
+    ASSERT_TRUE(parsed.ok()) << "seed " << seed << ": " << parsed.status() << "\n" << text;
+    ExpectSame(scenario, *parsed);
+    EXPECT_EQ(WriteClusterScenario(*parsed, seed % 2 ? "a comment\nof two lines" : ""), text);
+  }
+}
+
+TEST(ClusterFormatTest, WritesReadableSteps) {
+  ClusterStep upsert{.kind = ClusterStepKind::kUpsert, .actor = 2, .peer = 3, .id = 5, .value = 17,
+                     .ordering = engine::WriteOrdering::kMedium};
+  EXPECT_EQ(ClusterStepLine(upsert), "client 2: upsert id=5 value=17 via peer 3 wait ordering=medium");
+  ClusterStep crash{.kind = ClusterStepKind::kCrash, .actor = 0, .peer = 2, .crash_kind = sim::CrashKind::kPowerLoss};
+  EXPECT_EQ(ClusterStepLine(crash), "nemesis: crash peer 2 power-loss");
+  ClusterStep partition{.kind = ClusterStepKind::kPartition, .actor = 0, .side = {1, 3}, .one_way = true};
+  EXPECT_EQ(ClusterStepLine(partition), "nemesis: partition {1,3} one-way");
+  ClusterStep transfer{.kind = ClusterStepKind::kTransfer, .actor = 0, .peer = 1, .to = 2,
+                       .method = engine::TransferMethod::kWalDelta};
+  EXPECT_EQ(ClusterStepLine(transfer), "nemesis: transfer 1->2 wal_delta");
+}
+
+TEST(ClusterFormatTest, ShardScenariosAreNotClusterOnes) {
+  EXPECT_FALSE(IsClusterScenarioText("# x\nshardsim-scenario 1\nexpect pass\n"));
+  EXPECT_TRUE(IsClusterScenarioText("\n# x\n  cluster v1\nexpect pass\n"));
+  EXPECT_FALSE(IsClusterScenarioText(""));
+}
+
+constexpr std::string_view kConfig =
+    "config seed=1 peers=3 replication_factor=2 write_consistency_factor=1 clients=2 steps_per_client=2 "
+    "nemesis_steps=1 point_ids=4 lossy_network=false lossy_log=false default_transfer_method=wal_delta\n";
+
+// Each malformed input is an error naming its line, never a crash.
+TEST(ClusterFormatTest, RefusesMalformedInput) {
+  const std::string head = std::string("cluster v1\nexpect pass\n") + std::string(kConfig);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "incomplete"},
+      {"cluster v2\n", "line 1: expected the header"},
+      {"cluster v1\nexpect\n", "line 2: expected 'expect"},
+      {"cluster v1\nexpect pass\nconfig seed=1\n", "line 3: config lacks peers="},
+      {"cluster v1\nexpect pass\nconfig seed=1 seed=2\n", "given twice"},
+      {"cluster v1\nexpect pass\nconfig peers=9\n", "peers=9 is not 2..5"},
+      {"cluster v1\nexpect pass\nconfig colour=red\n", "unknown config key 'colour'"},
+      {"cluster v1\nexpect pass\nconfig " + std::string(kConfig.substr(7)).replace(
+           std::string(kConfig.substr(7)).find("replication_factor=2"), 20, "replication_factor=4"),
+       "exceeds peers"},
+      {head + "client 3: sleep 5ms\n", "line 4: actor 'client 3' is not"},
+      {head + "client 1: upsert id=4 value=1 via peer 1 wait ordering=weak\n", "expected id=<0..3>"},
+      {head + "client 1: upsert id=1 value=1 via peer 4 wait ordering=weak\n", "peer '4' is not 1..3"},
+      {head + "client 1: upsert id=1 value=1 via peer 1 wait ordering=hard\n", "ordering=weak|medium|strong"},
+      {head + "client 1: upsert id=1 value=1 via peer 1 sometimes ordering=weak\n", "wait or nowait"},
+      {head + "client 1: delete id=1\n", "delete wants 7 words"},
+      {head + "client 1: read factor=0 via peer 1\n", "factor=<1..3>"},
+      {head + "client 1: crash peer 1 power-loss\n", "unknown client step 'crash'"},
+      {head + "nemesis: upsert id=1 value=1 via peer 1 wait ordering=weak\n", "unknown nemesis step 'upsert'"},
+      {head + "nemesis: crash peer 2 meteor\n", "unknown crash kind 'meteor'"},
+      {head + "nemesis: partition {1,2,3} one-way\n", "cuts off nobody"},
+      {head + "nemesis: partition {1,1} one-way\n", "twice"},
+      {head + "nemesis: partition {} two-way\n", "expected a peer set"},
+      {head + "nemesis: transfer 2->2 wal_delta\n", "to itself"},
+      {head + "nemesis: transfer 1->2 snapshot\n", "unknown transfer method 'snapshot'"},
+      {head + "nemesis: transfer 12 wal_delta\n", "expected <from>-><to>"},
+      {head + "nemesis: sleep 10s\n", "expected a sleep like 120ms"},
+      {head + "nemesis: heal now\n", "takes no arguments"},
+      {head + "nemesis heal\n", "unknown line"},
+      {head + "tape 0f0\n", "odd number"},
+      {head + "tape zz\n", "bad hex"},
+      {head + "tape 00\nnemesis: heal\n", "line 5: only tape lines"},
+  };
+  for (const auto& [text, expected] : cases) {
+    auto parsed = ParseClusterScenario(text);
+    ASSERT_FALSE(parsed.ok()) << text;
+    EXPECT_NE(std::string(parsed.status().message()).find(expected), std::string::npos)
+        << "input:\n" << text << "\nerror: " << parsed.status().message() << "\nwanted: " << expected;
+  }
+}
+
+TEST(ClusterDrawTest, ConfigsStayInTheirRanges) {
+  std::map<uint32_t, int> peers_seen;
+  int lossy_network = 0, replicated = 0;
+  for (uint64_t seed = 0; seed < 2000; ++seed) {
+    const ClusterConfig config = properties::DrawClusterConfig(seed);
+    EXPECT_EQ(config, properties::DrawClusterConfig(seed));
+    EXPECT_EQ(config.seed, seed);
+    EXPECT_GE(config.peers, 2u);
+    EXPECT_LE(config.peers, 5u);
+    EXPECT_GE(config.replication_factor, 1u);
+    EXPECT_LE(config.replication_factor, std::min(config.peers, 3u));
+    EXPECT_GE(config.write_consistency_factor, 1u);
+    EXPECT_LE(config.write_consistency_factor, config.replication_factor);
+    EXPECT_GE(config.clients, 1u);
+    EXPECT_LE(config.clients, 3u);
+    EXPECT_GE(config.point_ids, 4u);
+    EXPECT_LE(config.point_ids, 16u);
+    ++peers_seen[config.peers];
+    lossy_network += config.lossy_network;
+    replicated += config.replication_factor >= 2;
+  }
+  EXPECT_EQ(peers_seen.size(), 4u);
+  EXPECT_GT(lossy_network, 400);
+  EXPECT_LT(lossy_network, 800);
+  EXPECT_GT(replicated, 1500);
+}
+
+TEST(ClusterDrawTest, StepsFollowTheirActorsRules) {
+  std::map<ClusterStepKind, int> kinds;
+  for (uint64_t seed = 0; seed < 500; ++seed) {
+    const ClusterConfig config = properties::DrawClusterConfig(seed);
+    const std::vector<ClusterStep> steps = properties::DrawClusterSteps(config);
+    EXPECT_EQ(steps, properties::DrawClusterSteps(config));
+    EXPECT_EQ(steps.size(), size_t{config.clients} * config.steps_per_client + config.nemesis_steps);
+    std::set<uint64_t> values;
+    for (const ClusterStep& step : steps) {
+      ++kinds[step.kind];
+      EXPECT_LE(step.actor, config.clients);
+      const bool client_kind = step.kind == ClusterStepKind::kUpsert || step.kind == ClusterStepKind::kDelete ||
+                               step.kind == ClusterStepKind::kRead;
+      if (client_kind) EXPECT_NE(step.actor, 0u);
+      if (step.actor != 0) EXPECT_TRUE(client_kind || step.kind == ClusterStepKind::kSleep);
+      EXPECT_GE(step.peer, 1u);
+      EXPECT_LE(step.peer, config.peers);
+      if (step.kind == ClusterStepKind::kUpsert) EXPECT_TRUE(values.insert(step.value).second) << step.value;
+      if (step.kind == ClusterStepKind::kRead) EXPECT_LE(step.read_factor, config.replication_factor);
+      if (step.kind == ClusterStepKind::kTransfer) EXPECT_NE(step.peer, step.to);
+      if (step.kind == ClusterStepKind::kPartition) {
+        EXPECT_FALSE(step.side.empty());
+        EXPECT_LT(step.side.size(), config.peers);
+      }
+      EXPECT_LT(step.id, config.point_ids);
+    }
+  }
+  EXPECT_EQ(kinds.size(), 9u);  // every kind drawn
+}
+
+}  // namespace
+}  // namespace scenarios

@@ -1,0 +1,264 @@
+#include "tools/shardsim/cluster_commands.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "engine/common/coverage.h"
+#include "properties/cluster/cluster_stats.h"
+#include "scenarios/cluster_format.h"
+#include "tools/shardsim/campaign.h"
+#include "tools/shardsim/scenario_commands.h"
+
+namespace shardsim {
+
+namespace {
+
+constexpr uint32_t kMinPeers = 2;
+constexpr uint32_t kMaxPeers = 5;
+
+bool WriteText(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  return static_cast<bool>(out);
+}
+
+void PrintResult(const properties::ClusterRunResult& result) {
+  std::printf("result: %s\n", result.failure ? "FAIL" : "PASS");
+  if (result.failure) {
+    std::printf("invariant: %s\nfailure: %s\n", result.failure->invariant.c_str(), result.failure->message.c_str());
+  }
+  std::printf("trace steps: %llu\n%s", (unsigned long long)result.trace_steps,
+              properties::ClusterStatsTable(result.stats, /*show_zeros=*/false).c_str());
+}
+
+nlohmann::json CoverageSince(const std::array<uint64_t, engine::kMarkCount>& before) {
+  const auto after = engine::CoverageSnapshot();
+  nlohmann::json coverage = nlohmann::json::object();
+  for (size_t mark = 0; mark < engine::kMarkCount; ++mark) {
+    if (after[mark] != before[mark]) coverage[std::string(engine::kMarkInfo[mark].name)] = after[mark] - before[mark];
+  }
+  return coverage;
+}
+
+std::string InvariantOf(const properties::ClusterRunResult& result) {
+  return result.failure ? result.failure->invariant : "";
+}
+
+}  // namespace
+
+std::optional<std::string> ClusterFlags::FirstGiven() const {
+  if (peers) return "--peers";
+  if (replication_factor) return "--rf";
+  if (write_consistency_factor) return "--wcf";
+  if (lossy_network) return "--lossy-network";
+  if (lossy_log) return "--lossy-log";
+  if (transfer_method) return "--transfer-method";
+  if (trace_json_path) return "--trace-json";
+  if (seeds) return "--seeds";
+  return std::nullopt;
+}
+
+void AddClusterFlags(CLI::App& command, ClusterFlags& flags, ClusterCommandFlags offered) {
+  const std::string group = "Cluster run (a replica set on simulated peers)";
+  command.add_flag("--cluster", flags.cluster, "Run the seed's cluster scenario instead of a shard run")->group(group);
+  command.add_option("--peers", flags.peers, "Peers in the cluster, 2..5 (default: drawn from the seed)")
+      ->group(group);
+  command.add_option("--rf", flags.replication_factor, "Replication factor, 1..peers (default: drawn)")->group(group);
+  command.add_option("--wcf", flags.write_consistency_factor, "Write consistency factor, 1..rf (default: drawn)")
+      ->group(group);
+  command.add_flag("--lossy-network", flags.lossy_network,
+                   "Messages lost, duplicated and delayed more (=false turns it off; default: drawn)")
+      ->group(group);
+  command.add_flag("--lossy-log", flags.lossy_log, "Metadata proposals lost and duplicated (default: drawn)")
+      ->group(group);
+  command.add_option("--transfer-method", flags.transfer_method,
+                     "Default transfer method: stream_records or wal_delta (default: drawn)")
+      ->group(group);
+  if (offered.trace_json) {
+    command.add_option("--trace-json", flags.trace_json_path,
+                       "Write the cluster trace as Perfetto JSON (one process per peer) to FILE")
+        ->group(group);
+  }
+  if (offered.seeds) {
+    command.add_option("--seeds", flags.seeds, "Cluster seeds A..B (inclusive), each run twice")->group(group);
+  }
+}
+
+std::optional<std::string> BuildClusterConfig(uint64_t seed, const ClusterFlags& flags,
+                                              properties::ClusterConfig& config) {
+  config = properties::DrawClusterConfig(seed);
+  if (flags.peers) {
+    if (*flags.peers < kMinPeers || *flags.peers > kMaxPeers) return fmt::format("--peers {} is not 2..5", *flags.peers);
+    config.peers = *flags.peers;
+  }
+  config.replication_factor = flags.replication_factor.value_or(std::min(config.replication_factor, config.peers));
+  if (config.replication_factor < 1 || config.replication_factor > config.peers) {
+    return fmt::format("--rf {} is not 1..{} (the peers)", config.replication_factor, config.peers);
+  }
+  config.write_consistency_factor =
+      flags.write_consistency_factor.value_or(std::min(config.write_consistency_factor, config.replication_factor));
+  if (config.write_consistency_factor < 1 || config.write_consistency_factor > config.replication_factor) {
+    return fmt::format("--wcf {} is not 1..{} (the replication factor)", config.write_consistency_factor,
+                       config.replication_factor);
+  }
+  if (flags.lossy_network) config.lossy_network = *flags.lossy_network;
+  if (flags.lossy_log) config.lossy_log = *flags.lossy_log;
+  if (flags.transfer_method) {
+    if (*flags.transfer_method == "stream_records") {
+      config.default_transfer_method = engine::TransferMethod::kStreamRecords;
+    } else if (*flags.transfer_method == "wal_delta") {
+      config.default_transfer_method = engine::TransferMethod::kWalDelta;
+    } else {
+      return fmt::format("--transfer-method {} is not stream_records or wal_delta", *flags.transfer_method);
+    }
+  }
+  return std::nullopt;
+}
+
+nlohmann::json ClusterRunJson(const properties::ClusterConfig& config, const properties::ClusterRunResult& result,
+                              const nlohmann::json& coverage) {
+  nlohmann::json json = result.ToJson();
+  if (!json.is_object()) json = nlohmann::json::object();
+  json.erase("trace_json");  // a file's worth of text; --trace-json writes it
+  json["seed"] = config.seed;
+  json["cluster"] = true;
+  json["config"] = scenarios::ClusterConfigLine(config);
+  json["passed"] = !result.failure.has_value();
+  json["invariant"] = InvariantOf(result);
+  json["failure"] = result.failure ? result.failure->message : "";
+  json["trace_hash"] = fmt::format("{:016x}", result.trace_hash);
+  json["steps"] = result.trace_steps;
+  json["stats"] = properties::ClusterStatsToJson(result.stats);
+  json["coverage"] = coverage;
+  return json;
+}
+
+std::string RunClusterSeedLine(uint64_t seed) {
+  const properties::ClusterConfig config = properties::DrawClusterConfig(seed);
+  const auto before = engine::CoverageSnapshot();
+  const properties::ClusterRunResult result = properties::RunClusterFromSeed(config, {});
+  return ClusterRunJson(config, result, CoverageSince(before)).dump();
+}
+
+int ClusterRunCommand(uint64_t seed, const ClusterFlags& flags, bool json, bool verbose) {
+  properties::ClusterConfig config;
+  if (auto error = BuildClusterConfig(seed, flags, config)) {
+    std::fprintf(stderr, "shardsim run --cluster: %s\n", error->c_str());
+    return 2;
+  }
+  config.verbose = verbose;
+  config.record_trace = flags.trace_json_path.has_value();
+  const auto before = engine::CoverageSnapshot();
+  const properties::ClusterRunResult result =
+      properties::RunClusterFromSeed(config, {.verbose = verbose, .trace_json = config.record_trace});
+  if (flags.trace_json_path) {
+    if (!WriteText(*flags.trace_json_path, result.trace_json + "\n")) {
+      std::fprintf(stderr, "shardsim run --cluster: cannot write %s\n", flags.trace_json_path->c_str());
+      return 2;
+    }
+    std::fprintf(stderr, "trace-json: %s (open in ui.perfetto.dev)\n", flags.trace_json_path->c_str());
+  }
+  if (json) {
+    std::printf("%s\n", ClusterRunJson(config, result, CoverageSince(before)).dump().c_str());
+  } else {
+    std::printf("cluster config: %s\n", scenarios::ClusterConfigLine(config).c_str());
+    PrintResult(result);
+  }
+  std::printf("trace-hash: %016llx\n", (unsigned long long)result.trace_hash);
+  return result.failure ? 1 : 0;
+}
+
+int ClusterCheckDeterminismCommand(std::optional<uint64_t> seed, const ClusterFlags& flags) {
+  uint64_t first = seed.value_or(0), last = seed.value_or(0);
+  if (flags.seeds) {
+    const auto range = ParseSeedRange(*flags.seeds);
+    if (!range) {
+      std::fprintf(stderr, "shardsim check-determinism: --seeds wants A..B with A <= B, got '%s'\n",
+                   flags.seeds->c_str());
+      return 2;
+    }
+    std::tie(first, last) = *range;
+  }
+  uint64_t differing = 0;
+  for (uint64_t current = first; current <= last; ++current) {
+    properties::ClusterConfig config;
+    if (auto error = BuildClusterConfig(current, flags, config)) {
+      std::fprintf(stderr, "shardsim check-determinism --cluster: %s\n", error->c_str());
+      return 2;
+    }
+    const uint64_t once = properties::RunClusterFromSeed(config, {}).trace_hash;
+    const uint64_t twice = properties::RunClusterFromSeed(config, {}).trace_hash;
+    if (once != twice) {
+      ++differing;
+      std::printf("NOT deterministic: cluster seed %llu: trace-hash %016llx then %016llx\n",
+                  (unsigned long long)current, (unsigned long long)once, (unsigned long long)twice);
+    } else if (first == last) {
+      std::printf("deterministic: trace-hash: %016llx\n", (unsigned long long)once);
+    }
+    if (current == UINT64_MAX) break;
+  }
+  if (first != last) {
+    std::printf("cluster seeds %llu..%llu: %llu of %llu differ\n", (unsigned long long)first,
+                (unsigned long long)last, (unsigned long long)differing, (unsigned long long)(last - first + 1));
+  }
+  return differing == 0 ? 0 : 1;
+}
+
+int ClusterRecordCommand(uint64_t seed, const ClusterFlags& flags, const std::string& path) {
+  properties::ClusterConfig config;
+  if (auto error = BuildClusterConfig(seed, flags, config)) {
+    std::fprintf(stderr, "shardsim record --cluster: %s\n", error->c_str());
+    return 2;
+  }
+  properties::RecordedClusterRun recorded = properties::RecordClusterRun(config, {});
+  recorded.scenario.expected_invariant = InvariantOf(recorded.result);
+  const std::string comment =
+      ClusterScenarioComment(recorded.scenario, recorded.result, fmt::format("recorded from cluster seed {}", seed));
+  if (auto status = scenarios::WriteClusterScenarioFile(path, recorded.scenario, comment); !status.ok()) {
+    std::fprintf(stderr, "shardsim record: %s\n", std::string(status.message()).c_str());
+    return 2;
+  }
+  std::printf("%s: %s, %zu steps, %zu tape bytes\n", path.c_str(),
+              recorded.result.failure ? recorded.result.failure->invariant.c_str() : "pass",
+              recorded.scenario.StepCount(), recorded.scenario.tape.size());
+  std::printf("trace-hash: %016llx\n", (unsigned long long)recorded.result.trace_hash);
+  return 0;
+}
+
+int ClusterReplayCommand(const ReplayOptions& options) {
+  auto scenario = scenarios::ReadClusterScenarioFile(options.path);
+  if (!scenario.ok()) {
+    std::fprintf(stderr, "shardsim replay: %s\n", std::string(scenario.status().message()).c_str());
+    return 2;
+  }
+  if (options.until_step || options.dump_state_step || options.trace) {
+    std::fprintf(stderr, "shardsim replay: --until, --dump-state and --trace are for shard scenarios\n");
+    return 2;
+  }
+  scenario->config.verbose = options.verbose;
+  scenario->config.record_trace = options.trace_json_path.has_value();
+  std::printf("cluster config: %s\n", scenarios::ClusterConfigLine(scenario->config).c_str());
+  const properties::ClusterRunResult result = properties::ReplayCluster(
+      *scenario, {.verbose = options.verbose, .trace_json = options.trace_json_path.has_value()});
+  if (options.trace_json_path) {
+    if (!WriteText(*options.trace_json_path, result.trace_json + "\n")) {
+      std::fprintf(stderr, "shardsim replay: cannot write %s\n", options.trace_json_path->c_str());
+      return 2;
+    }
+    std::printf("trace-json: %s (one process per peer; open in ui.perfetto.dev)\n", options.trace_json_path->c_str());
+  }
+  PrintResult(result);
+  std::printf("expected: %s\nscenario steps: %zu\n",
+              scenario->expected_invariant.empty() ? "pass" : scenario->expected_invariant.c_str(),
+              scenario->StepCount());
+  std::printf("trace-hash: %016llx\n", (unsigned long long)result.trace_hash);
+  const bool as_expected = InvariantOf(result) == scenario->expected_invariant;
+  std::printf("reproduced: %s\n", as_expected ? "yes" : "NO");
+  return as_expected ? 0 : 1;
+}
+
+}  // namespace shardsim
