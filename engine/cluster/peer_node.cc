@@ -29,7 +29,8 @@ PeerNode::PeerNode(Env& env, PeerNetwork& network, MetadataLog& log, PeerNodeOpt
                               .dir = ShardDir(shard),
                               .shard_options = options_.shard_options,
                               .rpc_timeout_ns = options_.rpc_timeout_ns,
-                              .token_seed = options_.token_seed + shard};
+                              .token_seed = options_.token_seed + shard,
+                              .observer = options_.observer};
     replica_sets_.emplace(shard, std::make_unique<ShardReplicaSet>(env, network, log, std::move(replica)));
   }
 }
@@ -40,13 +41,18 @@ PeerNode::~PeerNode() {
   (void)Shutdown();
 }
 
-absl::Status PeerNode::Start() {
+absl::Status PeerNode::Load() {
   if (absl::Status loaded = LoadAppliedState(); !loaded.ok()) return loaded;
   if (absl::Status made = EnsureDurableDir(env_.fs(), "shards"); !made.ok()) return made;
-  CollectionState state = applied_state();
+  const CollectionState state = applied_state();
   for (auto& [shard, replica_set] : replica_sets_) {
     if (absl::Status loaded = replica_set->Load(state); !loaded.ok()) return loaded;
   }
+  return absl::OkStatus();
+}
+
+void PeerNode::StartBackground() {
+  const CollectionState state = applied_state();
   // Transfers this peer sends were driven by tasks that died with the last
   // process: abort them (Qdrant's cancel_related_transfers on start).
   for (const auto& [key, transfer] : state.transfers) {
@@ -55,7 +61,6 @@ absl::Status PeerNode::Start() {
     }
   }
   idle_task_ = env_.Spawn(fmt::format("peer{}.idle", options_.peer), [this] { IdleLoop(); });
-  return absl::OkStatus();
 }
 
 absl::Status PeerNode::Shutdown() {

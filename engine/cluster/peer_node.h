@@ -37,6 +37,7 @@ struct PeerNodeOptions {
   // The idle hook heals Dead local replicas by itself (Qdrant's automatic
   // recovery); off leaves transfers to the workload.
   bool auto_recovery = true;
+  ReplicaSetObserver* observer = nullptr;  // not owned; may be null
 };
 
 struct PeerNodeCounters {
@@ -54,9 +55,12 @@ class PeerNode final : public RpcHandler, public MetaApplier {
   PeerNode(const PeerNode&) = delete;
   PeerNode& operator=(const PeerNode&) = delete;
 
-  // Loads the applied state and every local replica, then starts the idle
-  // hook. REQUIRES: called once, before the log attaches.
-  absl::Status Start();
+  // Loads the applied state and every local replica. REQUIRES: called
+  // once, before the log attaches (the log resumes after the loaded index).
+  absl::Status Load();
+  // Aborts transfers the last incarnation was part of and starts the idle
+  // hook. REQUIRES: Load succeeded and the log is attached.
+  void StartBackground();
   // Stops the idle hook and transfer drivers, then the replica sets.
   absl::Status Shutdown();
 

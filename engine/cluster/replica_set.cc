@@ -123,6 +123,12 @@ absl::Status ShardReplicaSet::OnApplied(const CollectionState& state, const Appl
     for (const ApplyOutcome::StateChange& change : outcome.state_changes) {
       if (change.shard == options_.shard) disabled_.erase(change.peer);
     }
+    // If consensus shows every active replica disabled here, the registry
+    // is stale: clear it (Qdrant's update_locally_disabled).
+    const bool an_active_enabled = std::any_of(state_.peers.begin(), state_.peers.end(), [&](const auto& entry) {
+      return IsActive(entry.second) && !disabled_.contains(entry.first);
+    });
+    if (!an_active_enabled) disabled_.clear();
     after_local = state_.Get(options_.this_peer);
     state_changed_->SignalAll();
   }

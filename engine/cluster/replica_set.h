@@ -36,6 +36,19 @@
 
 namespace engine {
 
+enum class LocalKind : uint8_t { kNone, kLocal, kForwardProxy, kQueueProxy, kDummy };
+std::string_view LocalKindName(LocalKind kind);
+
+// Instrumentation for checkers: told what the replica set did. The engine
+// never depends on it.
+class ReplicaSetObserver {
+ public:
+  virtual ~ReplicaSetObserver() = default;
+  // This peer's local replica served a client read while this peer saw it
+  // in `state` (nullopt: not a replica) with a local slot of `kind`.
+  virtual void OnReadServed(PeerId peer, ShardId shard, std::optional<ReplicaState> state, LocalKind kind) {}
+};
+
 struct ReplicaSetOptions {
   ShardId shard = 0;
   PeerId this_peer = 0;
@@ -46,6 +59,7 @@ struct ReplicaSetOptions {
   int64_t deactivation_timeout_ns = 30'000'000'000;
   // Seeds the clock tags' tokens (drawn by the world; random in real runs).
   uint64_t token_seed = 0;
+  ReplicaSetObserver* observer = nullptr;  // not owned; may be null
 };
 
 // What the client gets for a write it may count as acknowledged.
@@ -56,8 +70,6 @@ struct WriteAck {
   bool completed = false; // applied (wait=true) rather than only logged
 };
 
-enum class LocalKind : uint8_t { kNone, kLocal, kForwardProxy, kQueueProxy, kDummy };
-std::string_view LocalKindName(LocalKind kind);
 
 // Creates `path` (its parent must exist) and makes the entry durable.
 absl::Status EnsureDurableDir(FileSystem& fs, const std::string& path);

@@ -94,6 +94,9 @@ absl::StatusOr<ReadResponse> ShardReplicaSet::HandleRead(const ReadRequest& requ
   }
   ReadLock local(*local_lock_);
   if (local_->shard == nullptr) return absl::UnavailableError("no local shard to read");
+  if (options_.observer != nullptr) {
+    options_.observer->OnReadServed(options_.this_peer, options_.shard, LocalState(), local_->kind);
+  }
   ReadResponse response;
   if (request.ids.empty()) {
     response.points = local_->shard->Scroll(nullptr, std::nullopt, std::numeric_limits<size_t>::max());
