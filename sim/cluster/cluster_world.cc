@@ -93,6 +93,7 @@ ProcessId ClusterWorld::StartPeer(PeerId peer_id, std::function<void()> main) {
   trace_.Record(EventKind::kRestart, scheduler_->current(), id, scheduler_->now_ns(), name);
   peer.main_task = scheduler_->Spawn(name + ".main", std::move(main), id);
   peer.process = id;
+  SS_ASSERT(IsPeerUp(peer_id) && PeerOfProcess(id) == peer_id);
   return id;
 }
 
@@ -129,6 +130,7 @@ void ClusterWorld::CrashPeer(PeerId peer_id, CrashKind kind) {
                                       : fmt::format("peer{} {}", peer_id, CrashKindName(kind));
   trace_.Record(EventKind::kCrash, scheduler_->current(), victim, scheduler_->now_ns(), what);
   scheduler_->KillProcess(victim);
+  SS_ASSERT(!IsPeerUp(peer_id), "peer {} still up after its crash", peer_id);
   crash_victim_ = victim;
   const absl::Status status = peer.sim_fs->Crash(kind, model, *decisions_);
   crash_victim_.reset();
@@ -142,6 +144,7 @@ void ClusterWorld::CrashPeer(PeerId peer_id, CrashKind kind) {
 }
 
 void ClusterWorld::RecordInjection(PeerId peer, Injection injection) {
+  SS_ASSERT(peer >= 1 && peer <= peers_.size(), "injection on unknown peer {}", peer);
   if (crash_victim_) {
     injection.process = *crash_victim_;
   } else {

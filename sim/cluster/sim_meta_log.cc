@@ -32,7 +32,13 @@ SimMetaLog::SimMetaLog(ClusterWorld& world, LogFaults faults, MetaReducer reduce
   });
 }
 
-SimMetaLog::~SimMetaLog() { alive_.reset(); }
+SimMetaLog::~SimMetaLog() {
+  // Apply tasks and waiters use this log while they unwind (a run that
+  // ended in a deadlock or a stop): unwind them while it still exists.
+  SS_ASSERT(!scheduler_.in_task(), "the metadata log is destroyed from inside a task");
+  scheduler_.UnwindAll();
+  alive_.reset();
+}
 
 void SimMetaLog::set_faults(LogFaults faults) {
   SS_ASSERT(faults.loss >= 0 && faults.loss <= 1 && faults.duplication >= 0 && faults.duplication <= 1);
@@ -120,8 +126,10 @@ void SimMetaLog::SpawnCommit(Entry entry, int64_t delay_ns) {
 void SimMetaLog::Commit(const Entry& entry) {
   entries_.push_back(entry);
   const uint64_t index = entries_.size();
+  SS_ASSERT(compaction_index_ < index, "commit of #{} behind the compaction point #{}", index, compaction_index_);
   reducer_(leader_state_, entry.op);
-  first_index_of_proposal_.emplace(entry.proposal_id, index);
+  const auto [first, inserted] = first_index_of_proposal_.emplace(entry.proposal_id, index);
+  SS_ASSERT(inserted || first->second < index, "proposal {} committed out of order", entry.proposal_id);
   ++stats_.committed;
   TraceMeta(index, fmt::format("#{} committed {} (proposal {} from peer{})", index, Describe(entry.op),
                                entry.proposal_id, entry.proposer));
@@ -146,6 +154,7 @@ bool SimMetaLog::AllLiveApplied(uint64_t index) const {
 }
 
 bool SimMetaLog::WaitForChange(std::optional<int64_t> deadline_ns) {
+  SS_ASSERT(scheduler_.in_task(), "waiting on the metadata log outside any task");
   if (scheduler_.current_unwinding()) return false;
   const TaskId self = scheduler_.current();
   // Removed on every exit (a crash unwinds through Block).
@@ -169,7 +178,8 @@ absl::StatusOr<engine::ApplyOutcome> PeerLogHandle::ProposeAndWait(const engine:
   SS_ASSERT(timeout_ns >= 0);
   const int64_t deadline_ns = log_.scheduler_.now_ns() + timeout_ns;
   const uint64_t proposal_id = log_.ProposeFrom(peer_, op);
-  waiting_.emplace(proposal_id, std::nullopt);
+  const bool inserted = waiting_.emplace(proposal_id, std::nullopt).second;
+  SS_ASSERT(inserted, "proposal id {} reused", proposal_id);
   struct Forget {
     PeerLogHandle& handle;
     uint64_t proposal_id;
@@ -251,7 +261,8 @@ void PeerLogHandle::InstallCompacted() {
 
 void PeerLogHandle::ApplyNext() {
   const uint64_t index = cursor_ + 1;
-  SS_ASSERT(index <= log_.entries_.size());
+  SS_ASSERT(index <= log_.entries_.size() && index > log_.compaction_index_, "apply of #{}: log #{}, compacted #{}",
+            index, log_.entries_.size(), log_.compaction_index_);
   // A copy: the log grows while the applier yields.
   const SimMetaLog::Entry entry = log_.entries_[index - 1];
   engine::ApplyOutcome outcome = applier_.ApplyEntry(index, entry.op);

@@ -119,6 +119,8 @@ class SimMetaLog {
 
   // `describe` names an op in trace events (default: its variant index).
   SimMetaLog(ClusterWorld& world, LogFaults faults, MetaReducer reducer, MetaDescriber describe = nullptr);
+  // Unwinds every unfinished task of the world first (they may use the
+  // log). REQUIRES: not called from a task.
   ~SimMetaLog();
   SimMetaLog(const SimMetaLog&) = delete;
   SimMetaLog& operator=(const SimMetaLog&) = delete;

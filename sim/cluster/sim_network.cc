@@ -44,6 +44,11 @@ SimNetwork::SimNetwork(ClusterWorld& world, NetworkFaults faults)
   set_faults(faults);
 }
 
+SimNetwork::~SimNetwork() {
+  SS_ASSERT(!scheduler_.in_task(), "the network is destroyed from inside a task");
+  scheduler_.UnwindAll();
+}
+
 void SimNetwork::set_faults(NetworkFaults faults) {
   SS_ASSERT(faults.loss >= 0 && faults.loss <= 1 && faults.duplication >= 0 && faults.duplication <= 1);
   SS_ASSERT(faults.min_delay_ns >= 0 && faults.min_delay_ns <= faults.max_delay_ns, "delay range [{}, {}]",
@@ -168,6 +173,8 @@ absl::StatusOr<engine::RpcResponse> SimNetwork::AwaitResponse(CallState& call, i
     if (!scheduler_.Block(call, deadline_ns)) break;  // the deadline passed (or unwinding)
   }
   if (call.result.has_value()) return std::move(*call.result);
+  SS_ASSERT(scheduler_.now_ns() >= deadline_ns || scheduler_.current_unwinding(),
+            "rpc #{} stopped waiting before its deadline", call.id);
   ++stats_.timed_out;
   scheduler_.trace().Record(EventKind::kMessage, scheduler_.current(), call.id, scheduler_.now_ns(),
                             fmt::format("peer{}->peer{} #{} {} timed out", call.from, call.to, call.id,
@@ -205,6 +212,7 @@ void SimNetwork::Deliver(std::shared_ptr<Message> message) {
   ++stats_.delivered;
   TraceMessage(*message, "delivered");
   const uint64_t generation = registration->generation;
+  SS_ASSERT(!scheduler_.IsProcessDead(registration->process));
   scheduler_.Spawn(
       fmt::format("peer{}.rpc#{}", call.to, call.id),
       [this, message = std::move(message), generation] { RunHandler(message, generation); },
@@ -236,6 +244,7 @@ void SimNetwork::RunHandler(std::shared_ptr<Message> message, uint64_t generatio
 }
 
 void SimNetwork::SendResponse(std::shared_ptr<Message> message, absl::StatusOr<engine::RpcResponse> response) {
+  SS_ASSERT(message->responds, "a duplicate's response was sent");
   const CallState& call = *message->call;
   if (IsBlocked(call.to, call.from)) {
     ++stats_.dropped_by_partition;
@@ -261,6 +270,7 @@ void SimNetwork::SendResponse(std::shared_ptr<Message> message, absl::StatusOr<e
 }
 
 void SimNetwork::DeliverResponse(std::shared_ptr<Message> message, absl::StatusOr<engine::RpcResponse> response) {
+  SS_ASSERT(message->responds, "a duplicate's response was delivered");
   CallState& call = *message->call;
   if (IsBlocked(call.to, call.from)) {
     ++stats_.dropped_by_partition;

@@ -60,6 +60,9 @@ struct NetworkStats {
 class SimNetwork final : public engine::PeerNetwork {
  public:
   SimNetwork(ClusterWorld& world, NetworkFaults faults);
+  // Unwinds every unfinished task of the world first (messages in flight
+  // and handlers use the network). REQUIRES: not called from a task.
+  ~SimNetwork() override;
   SimNetwork(const SimNetwork&) = delete;
   SimNetwork& operator=(const SimNetwork&) = delete;
 

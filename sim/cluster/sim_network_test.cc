@@ -109,6 +109,14 @@ TEST(SimNetworkTest, MessageToAPartitionedPeerTimesOut) {
   EXPECT_EQ(harness.handler3.finished, (std::vector<engine::ShardId>{9, 10}));
   EXPECT_EQ(harness.network.stats().timed_out, 2u);
   EXPECT_EQ(harness.network.stats().dropped_by_partition, 2u);
+  int partition_drops = 0;
+  for (const TraceEvent& event : harness.world.trace().events()) {
+    if (event.kind == EventKind::kMessage &&
+        event.detail.find("peer1->peer3 #1 ReplicaStateRequest dropped by partition at send") != std::string::npos) {
+      ++partition_drops;
+    }
+  }
+  EXPECT_EQ(partition_drops, 1);
 }
 
 TEST(SimNetworkTest, DuplicationRunsTheHandlerTwice) {
