@@ -77,6 +77,11 @@ absl::StatusOr<WalDeltaResolver> WalDeltaResolver::Start(const ClockMap& recover
   // (7): clocks the recovering replica has up to the source's tick need nothing.
   std::erase_if(resolver.wanted_,
                 [&](const auto& wanted) { return newest.clocks().at(wanted.first).tick == wanted.second; });
+  // Each clock left is one the replica has seen less of than the source.
+  for (const auto& [key, seen] : resolver.wanted_) {
+    SS_ASSERT(seen < newest.clocks().at(key).tick, "clock ({}, {}) wanted though seen to {}", key.first, key.second,
+              seen);
+  }
   resolver.resolved_ = resolver.wanted_.empty();
   return resolver;
 }
@@ -104,6 +109,8 @@ absl::Status WalDeltaResolver::Visit(SeqNumber op_num, const std::optional<Clock
     // replica already has is not, only the later ones.
     resolved_ = true;
     from_ = removed_equal ? std::optional<SeqNumber>(op_num) : last_visited_;
+    // This record or a later one: the scan only goes back.
+    SS_ASSERT(!from_ || *from_ >= op_num, "delta from {} below the record {} that resolved it", *from_, op_num);
   }
   last_visited_ = op_num;
   return absl::OkStatus();

@@ -190,27 +190,23 @@ class LocalShard {
   // shard has failed. REQUIRES: `visit` does not call into this shard.
   absl::Status ForEachSegmentFlushed(const std::function<absl::Status(const SegmentEntry&)>& visit);
 
-  // ---- For the replica set (engine/cluster/): clocks, clock snapshots,
-  // cutoffs and the WAL delta of shard transfers (BRIEF-cluster §1, §4.4-4.6,
-  // §5; local_shard_wal_delta.cc). Nothing on the shard's own paths calls
-  // these. Locks taken are named per method, in the order of the list above.
-  // ----
+  // ---- For the replica set (engine/cluster/): clocks, clocks snapshot,
+  // cutoff and WAL delta of shard transfers (BRIEF-cluster §1, §4.4-4.6, §5;
+  // local_shard_wal_delta.cc), called only by it. Locks per method, in the
+  // order of the list above. ----
 
-  // Copies of the clocks (the newest with its snapshot, if any).
-  // Lock: clocks mutex.
+  // Copies (the newest with its snapshot, if any). Lock: clocks mutex.
   ClockMap NewestClocks();
   ClockMap OldestClocks();
   // Qdrant's to_recovery_point: the clocks snapshot if one exists, else the
   // newest clocks (no snapshot in the result). Lock: clocks mutex.
   ClockMap RecoveryPoint();
   // When the replica leaves Active: snapshots the newest clocks unless a
-  // snapshot exists, and makes it durable before returning (the newest
-  // clocks file is rewritten atomically, directory synced). The snapshot is
-  // of the clocks as of a WAL sync made here: a tick of an op whose WAL
-  // entry is not yet durable is never in it, so the recovery point never
-  // claims an op a power loss could take (recovery point honesty, §9.5).
-  // A retry after a failure persists the snapshot taken in memory.
-  // Locks: flush-ack mutex, then WAL mutex, then clocks mutex.
+  // snapshot exists, durably before returning (newest clocks file replaced
+  // atomically, directory synced). Taken right after a WAL sync, under the
+  // WAL mutex: no tick of an op whose WAL entry a power loss could take is
+  // in it (recovery point honesty, §9.5). A retry after a failure persists
+  // the snapshot taken in memory. Locks: flush-ack, WAL, clocks mutexes.
   absl::Status TakeClocksSnapshot();
   // When the replica enters Active: drops the snapshot, durably.
   // Locks: flush-ack mutex, then clocks mutex.
@@ -434,17 +430,13 @@ class LocalShard {
   // power loss may keep later unlinks and drop the marker's, bringing back
   // a "complete" segment with files missing). A missing directory is fine.
   absl::Status RemoveSegmentDirectory(const std::string& dir);
-  // Stores the synced newest clocks if they differ from the stored ones
-  // (local_shard_flush.cc). REQUIRES: flush-ack mutex held (it guards
-  // stored_newest_clocks_).
+  // Stores the synced newest clocks if they differ from the stored ones.
+  // REQUIRES: flush-ack mutex held (it guards stored_newest_clocks_).
   absl::Status StoreSyncedNewestClocks();
-  // Syncs the WAL; a failure stops the shard (local_shard_wal_delta.cc).
-  // REQUIRES: WAL mutex held.
+  // Syncs the WAL; a failure stops the shard. REQUIRES: WAL mutex held.
   absl::Status SyncWalOrStop();
-  // Refuses a record the WAL would take but its replay would not (a payload
-  // that is no object, too many ids) or the WAL cannot take at all (larger
-  // than a WAL segment): InvalidArgument, before its clock advances.
-  // Returns the encoded record otherwise.
+  // The encoded record, or InvalidArgument for one replay would refuse (a
+  // payload that is no object, too many ids) or larger than a WAL segment.
   absl::StatusOr<std::string> EncodeForWal(const WalRecord& record) const;
   // FlushAndAck's body, without the fault policy.
   absl::Status FlushAndAckOnce(bool force);
@@ -489,8 +481,8 @@ class LocalShard {
   // lost op came back at the reload and into a WAL-less snapshot).
   ClockMap synced_newest_clocks_;
   ClockMap stored_newest_clocks_;  // guarded by the flush-ack mutex
-  // Changed only by UpdateCutoff, under the flush-ack mutex too (which
-  // orders its file writes); guarded by the clocks mutex.
+  // Guarded by the clocks mutex; UpdateCutoff (its only writer) also holds
+  // the flush-ack mutex, which orders the file writes.
   ClockMap oldest_clocks_;
 
   BoundedChannel<UpdateSignal> update_channel_;
