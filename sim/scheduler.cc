@@ -87,6 +87,8 @@ bool Scheduler::IsFinished(TaskId task) const {
 
 std::string_view Scheduler::TaskName(TaskId task) const { return record(task).name; }
 
+ProcessId Scheduler::TaskProcess(TaskId task) const { return record(task).process; }
+
 TaskId Scheduler::Spawn(std::string name, std::function<void()> body,
                         std::optional<ProcessId> process) {
   auto task = std::make_unique<TaskRecord>();

@@ -112,6 +112,8 @@ class Scheduler {
   bool current_unwinding() const;
   bool IsFinished(TaskId task) const;
   std::string_view TaskName(TaskId task) const;
+  // The process a task belongs to (0 for the supervisor's).
+  ProcessId TaskProcess(TaskId task) const;
 
   // Fences a process off: its tasks never run again and are unwound (newest
   // first) as soon as control is back in the scheduler.

@@ -9,7 +9,7 @@
 #   rank 2  engine/wal, engine/segment, engine/archive, engine/clock
 #   rank 3  engine/holder
 #   rank 4  engine/shard
-#   rank 5  engine/snapshot
+#   rank 5  engine/snapshot, engine/cluster (the replica set, above the shard)
 #   rank 6  sim
 #   rank 7  properties
 #   rank 8  scenarios, reports
@@ -21,7 +21,7 @@ cd "${1:-$(dirname "$0")/..}"
 
 declare -A rank=(
   [engine/common]=0 [engine/env]=0 [engine/model]=1 [engine/wal]=2 [engine/segment]=2 [engine/archive]=2
-  [engine/clock]=2 [engine/holder]=3 [engine/shard]=4 [engine/snapshot]=5 [sim]=6 [properties]=7 [scenarios]=8
+  [engine/clock]=2 [engine/holder]=3 [engine/shard]=4 [engine/snapshot]=5 [engine/cluster]=5 [sim]=6 [properties]=7 [scenarios]=8
   [reports]=8
 )
 

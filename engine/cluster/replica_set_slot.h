@@ -33,6 +33,9 @@ struct ShardReplicaSet::Attempt {
     absl::Status status;
   };
   std::vector<Failure> failures;
+  // Replicas not written because this peer had disabled them, while its
+  // view of consensus still shows them as a source of truth.
+  std::vector<PeerId> skipped_disabled;
 };
 
 // Transient = the peer may be fine a moment later (network, timeouts, a

@@ -62,8 +62,11 @@ absl::StatusOr<WriteAck> ShardReplicaSet::Coordinate(const Operation& operation,
     if (result.no_targets) return absl::UnavailableError("no active replica to write to");
     clock->AdvanceTo(result.max_echoed_tick);
     if (result.successes < result.minimal) {
-      SS_ASSERT(!result.failures.empty(), "too few successes without a failure");
-      return result.failures.front().status;
+      // No rollback: the write may stay on the replicas that took it.
+      if (!result.failures.empty()) return result.failures.front().status;
+      return absl::UnavailableError(fmt::format("{} of the {} required replicas could be written (the others "
+                                                "are not updatable)",
+                                                result.successes, result.minimal));
     }
     if (absl::Status handled = HandleFailures(result, wait); !handled.ok()) return handled;
     if (!result.source_of_truth_success) {
@@ -98,6 +101,7 @@ ShardReplicaSet::Attempt ShardReplicaSet::FanOut(const WalRecord& record, bool w
   attempt.minimal = std::min(write_consistency_factor, attempt.replica_count);
   bool any_target = false;
   for (const auto& [peer, state] : peers) {
+    if (disabled.contains(peer) && CanBeSourceOfTruth(state)) attempt.skipped_disabled.push_back(peer);
     if (!IsUpdatable(state) || disabled.contains(peer)) continue;
     if (peer == options_.this_peer && !local_present) continue;
     any_target = true;
@@ -161,6 +165,14 @@ absl::Status ShardReplicaSet::HandleFailures(const Attempt& attempt, bool wait) 
     AddLocallyDisabled(failure.peer);
     if (transient || *state == ReplicaState::kInitializing) wait_for.push_back(failure.peer);
   }
+  // Deviation from Qdrant (docs/cluster.md): a replica skipped because it
+  // was disabled by an earlier write also lacks this one; while consensus
+  // still counts it as a source of truth, a wait=true ack waits for it to be
+  // deactivated too. Else the replica holding the write could be marked
+  // Dead first (by a coordinator whose forward to it timed out) and healed
+  // from the one that lacks it, losing an acknowledged write (scenario
+  // cluster-ack-lost-to-a-skipped-replica).
+  wait_for.insert(wait_for.end(), attempt.skipped_disabled.begin(), attempt.skipped_disabled.end());
   if (!wait || wait_for.empty()) return absl::OkStatus();
   return WaitDeactivated(wait_for);
 }

@@ -52,6 +52,11 @@ void ClusterRun::OnCommitted(engine::CollectionState& state, const engine::MetaO
   const size_t active_before = ActiveCount(state);
   const engine::ApplyOutcome outcome = engine::ApplyMetaOp(state, op);
   stats_.entries_committed += 1;
+  if (options_.verbose) {
+    std::printf("[%8.3f s] log #%llu %s%s\n", world_->scheduler().now_ns() / 1e9,
+                (unsigned long long)stats_.entries_committed, engine::DescribeMetaOp(op).c_str(),
+                outcome.applied ? "" : (" (rejected: " + outcome.rejection + ")").c_str());
+  }
   if (!outcome.applied) return;
   if (active_before > 0 && ActiveCount(state) == 0) {
     Fail("no-empty-truth", fmt::format("{} left shard 0 with no Active replica", engine::DescribeMetaOp(op)));

@@ -69,6 +69,8 @@ ClusterRun::ClusterRun(const ClusterScenario& scenario, sim::DecisionSource& dec
   }
 }
 
+ClusterRun::~ClusterRun() = default;
+
 ClusterRunResult ClusterRun::Execute() {
   const sim::RunResult outcome = world_->RunSupervisor([this] { Supervise(); });
   if (outcome.outcome != sim::RunOutcome::kCompleted && !failure_) {
@@ -79,6 +81,7 @@ ClusterRunResult ClusterRun::Execute() {
   result.stats = stats_;
   result.trace_hash = world_->trace().hash();
   result.trace_steps = world_->trace().steps();
+  if (options_.trace_json) result.trace_json = TraceJson();
   return result;
 }
 
@@ -108,13 +111,19 @@ void ClusterRun::Supervise() {
 
 void ClusterRun::StartPeer(engine::PeerId peer) {
   const uint64_t token_seed = world_->decisions().Draw(uint64_t{1} << 62);
+  if (stop_requested_.contains(peer)) stats_.restarts += 1;  // not the first start
   stop_requested_[peer] = false;
-  stats_.restarts += 1;
   world_->StartPeer(peer, [this, peer, token_seed] { PeerMain(peer, token_seed); });
 }
 
 void ClusterRun::PeerMain(engine::PeerId peer, uint64_t token_seed) {
   engine::Env& env = world_->env(peer);
+  if (options_.verbose) {
+    world_->sim_env(peer).set_log_listener([this, peer](std::string_view line) {
+      std::printf("[%8.3f s] peer %llu log: %.*s\n", world_->scheduler().now_ns() / 1e9, (unsigned long long)peer,
+                  static_cast<int>(line.size()), line.data());
+    });
+  }
   DeferredLog deferred;
   engine::PeerNodeOptions options{
       .peer = peer,
@@ -192,6 +201,11 @@ void ClusterRun::RunClientStep(const ClusterStep& step) {
       }
     }
     (read.ok ? stats_.reads_checked : stats_.reads_failed) += 1;
+    if (options_.verbose) {
+      std::printf("[%8.3f s] client %u read via peer %llu: %s\n", read.invoke_ns / 1e9, read.actor,
+                  (unsigned long long)read.entry,
+                  read.ok ? fmt::format("{} points", read.points.size()).c_str() : "failed");
+    }
     history_.reads.push_back(std::move(read));
     return;
   }
@@ -217,6 +231,12 @@ void ClusterRun::RunClientStep(const ClusterStep& step) {
     write.error = response.ok() ? "unexpected response" : response.status().ToString();
   }
   (write.acked ? stats_.writes_acked : stats_.writes_failed) += 1;
+  if (options_.verbose) {
+    std::printf("[%8.3f s] client %u %s id=%llu via peer %llu %s: %s\n", write.invoke_ns / 1e9, write.actor,
+                write.value ? fmt::format("upsert {}", *write.value).c_str() : "delete", (unsigned long long)write.id,
+                (unsigned long long)write.entry, std::string(engine::WriteOrderingName(write.ordering)).c_str(),
+                write.acked ? fmt::format("acked at {:.3f} s", write.complete_ns / 1e9).c_str() : write.error.c_str());
+  }
   history_.writes.push_back(std::move(write));
 }
 
@@ -228,6 +248,10 @@ void ClusterRun::NemesisActor() {
 
 void ClusterRun::RunNemesisStep(const ClusterStep& step) {
   sim::Scheduler& scheduler = world_->scheduler();
+  if (options_.verbose) {
+    std::printf("[%8.3f s] nemesis %s peer %llu\n", scheduler.now_ns() / 1e9,
+                std::string(ClusterStepKindName(step.kind)).c_str(), (unsigned long long)step.peer);
+  }
   const bool known_peer = step.peer >= 1 && step.peer <= config_.peers;
   switch (step.kind) {
     case ClusterStepKind::kCrash:

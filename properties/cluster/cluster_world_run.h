@@ -36,6 +36,7 @@ class DeferredLog final : public engine::MetadataLog {
 class ClusterRun final : public engine::ReplicaSetObserver {
  public:
   ClusterRun(const ClusterScenario& scenario, sim::DecisionSource& decisions, const ClusterRunOptions& options);
+  ~ClusterRun() override;
   ClusterRunResult Execute();
 
   // ReplicaSetObserver
@@ -57,6 +58,8 @@ class ClusterRun final : public engine::ReplicaSetObserver {
   bool Converged(std::string& why_not);
   void OnCommitted(engine::CollectionState& state, const engine::MetaOp& op);
   void CollectStats();
+  // Perfetto JSON of the recorded trace (cluster_trace_json.cc).
+  std::string TraceJson();
   // ---- Checks (cluster_checks.cc). ----
   void CheckEnd();
   void CheckReads();

@@ -138,7 +138,11 @@ nlohmann::json ClusterRunJson(const properties::ClusterConfig& config, const pro
 }
 
 std::string RunClusterSeedLine(uint64_t seed) {
-  const properties::ClusterConfig config = properties::DrawClusterConfig(seed);
+  // The same config `shardsim run --cluster --seed N` builds, so that the
+  // replay command a campaign prints reproduces the seed.
+  properties::ClusterConfig config;
+  const std::optional<std::string> error = BuildClusterConfig(seed, ClusterFlags{}, config);
+  SS_ASSERT(!error.has_value(), "seed {}'s drawn cluster config is invalid: {}", seed, error.value_or(""));
   const auto before = engine::CoverageSnapshot();
   const properties::ClusterRunResult result = properties::RunClusterFromSeed(config, {});
   return ClusterRunJson(config, result, CoverageSince(before)).dump();
