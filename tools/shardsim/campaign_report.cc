@@ -108,15 +108,17 @@ void PrintSummary(const CampaignTotals& totals, double elapsed_seconds, const Ca
 void ReportFailures(CampaignTotals& totals, const CampaignOptions& options) {
   for (const auto& [invariant, runs] : totals.failures) {
     const uint64_t seed = runs.front().value("seed", 0ull);
-    std::printf("FAILURE x%zu: %s (first after %.1fs)\n  first: seed %llu: %s\n  profile: %s\n  replay: %s --verbose\n",
+    const bool cluster = IsClusterSeed(seed, options);
+    std::printf("FAILURE x%zu: %s (first after %.1fs)\n  first: seed %llu: %s\n  %s: %s\n  replay: %s --verbose\n",
                 runs.size(), invariant.c_str(), totals.first_failure_seconds.at(invariant), (unsigned long long)seed,
-                runs.front().value("failure", "").c_str(), runs.front().value("profile", "").c_str(),
-                ReplayCommand(seed, options).c_str());
+                runs.front().value("failure", "").c_str(), cluster ? "cluster config" : "profile",
+                runs.front().value(cluster ? "config" : "profile", "").c_str(), ReplayCommand(seed, options).c_str());
     if (options.shrink_replays == 0) continue;
     if (auto shrunk = ShrinkFailure(seed, invariant, options)) {
-      std::printf("  shrunk: %s (%zu steps, was %zu)\n  replay: shardsim replay %s --trace\n",
+      std::printf("  shrunk: %s (%zu steps, was %zu)\n  replay: shardsim replay %s %s\n",
                   shrunk->value("scenario", "").c_str(), shrunk->value("shrunk_steps", size_t{0}),
-                  shrunk->value("original_steps", size_t{0}), shrunk->value("scenario", "").c_str());
+                  shrunk->value("original_steps", size_t{0}), shrunk->value("scenario", "").c_str(),
+                  cluster ? "--verbose" : "--trace");
       totals.shrunk[invariant] = *shrunk;
     } else {
       std::printf("  (not shrunk: the failure does not replay in-process, e.g. an abort)\n");
