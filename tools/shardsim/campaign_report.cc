@@ -28,8 +28,8 @@ void PrintFaults(const CampaignTotals& totals) {
     if (by_class[f] == 0) continue;
     classes += fmt::format("{}{} {}", classes.empty() ? "" : ", ", sim::FaultClassName(sim::FaultClass(f)), by_class[f]);
   }
-  std::printf("faults: %llu of %llu seeds had some; injected: %s\n", (unsigned long long)totals.seeds_with_any_fault,
-              (unsigned long long)totals.seeds, classes.empty() ? "none" : classes.c_str());
+  std::printf("faults: %llu of %llu shard seeds had some; injected: %s\n", (unsigned long long)totals.seeds_with_any_fault,
+              (unsigned long long)totals.ShardSeeds(), classes.empty() ? "none" : classes.c_str());
   std::printf("fault outcomes: %llu survived, %llu detected, %llu repaired, %llu silently lost\n",
               (unsigned long long)totals.envelope.Total(properties::Outcome::kSurvived),
               (unsigned long long)totals.envelope.Total(properties::Outcome::kDetected),
@@ -96,13 +96,14 @@ void PrintSummary(const CampaignTotals& totals, double elapsed_seconds, const Ca
               (unsigned long long)totals.failed, seconds, seconds > 0 ? totals.seeds / seconds : 0,
               seconds > 0 ? totals.stats.ops_written / seconds : 0);
   const bool show_coverage = options.coverage || options.require_coverage;
+  // The cluster section first: the shard summary's last lines (faults) stay last.
+  if (totals.cluster_seeds > 0) PrintClusterSummary(totals, seconds, show_coverage);
   if (totals.ShardSeeds() > 0) {
     std::printf("counters (summed over shard seeds):\n%s",
                 properties::StatsTable(totals.stats, /*show_zeros=*/true).c_str());
     PrintFaults(totals);
     if (show_coverage) PrintCoverage(totals);
   }
-  if (totals.cluster_seeds > 0) PrintClusterSummary(totals, seconds, show_coverage);
 }
 
 void ReportFailures(CampaignTotals& totals, const CampaignOptions& options) {
