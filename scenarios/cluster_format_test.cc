@@ -154,13 +154,23 @@ TEST(ClusterDrawTest, StepsFollowTheirActorsRules) {
       EXPECT_LE(step.actor, config.clients);
       const bool client_kind = step.kind == ClusterStepKind::kUpsert || step.kind == ClusterStepKind::kDelete ||
                                step.kind == ClusterStepKind::kRead;
-      if (client_kind) EXPECT_NE(step.actor, 0u);
-      if (step.actor != 0) EXPECT_TRUE(client_kind || step.kind == ClusterStepKind::kSleep);
+      if (client_kind) {
+        EXPECT_NE(step.actor, 0u);
+      }
+      if (step.actor != 0) {
+        EXPECT_TRUE(client_kind || step.kind == ClusterStepKind::kSleep);
+      }
       EXPECT_GE(step.peer, 1u);
       EXPECT_LE(step.peer, config.peers);
-      if (step.kind == ClusterStepKind::kUpsert) EXPECT_TRUE(values.insert(step.value).second) << step.value;
-      if (step.kind == ClusterStepKind::kRead) EXPECT_LE(step.read_factor, config.replication_factor);
-      if (step.kind == ClusterStepKind::kTransfer) EXPECT_NE(step.peer, step.to);
+      if (step.kind == ClusterStepKind::kUpsert) {
+        EXPECT_TRUE(values.insert(step.value).second) << step.value;
+      }
+      if (step.kind == ClusterStepKind::kRead) {
+        EXPECT_LE(step.read_factor, config.replication_factor);
+      }
+      if (step.kind == ClusterStepKind::kTransfer) {
+        EXPECT_NE(step.peer, step.to);
+      }
       if (step.kind == ClusterStepKind::kPartition) {
         EXPECT_FALSE(step.side.empty());
         EXPECT_LT(step.side.size(), config.peers);

@@ -80,7 +80,8 @@ void PrintClusterSummary(const CampaignTotals& totals, double elapsed_seconds, b
               properties::ClusterStatsTable(stats, /*show_zeros=*/true).c_str());
   if (!show_coverage) return;
   std::printf("cluster coverage marks (hits):\n");
-  for (const auto& [mark, hits] : ClusterCoverageJson(totals).items()) {
+  const nlohmann::json coverage = ClusterCoverageJson(totals);  // (items() of a temporary would dangle)
+  for (const auto& [mark, hits] : coverage.items()) {
     std::printf("  %-36s %10llu%s\n", mark.c_str(), (unsigned long long)hits.get<uint64_t>(),
                 hits.get<uint64_t>() == 0 ? "   NEVER HIT" : "");
   }

@@ -28,8 +28,8 @@ void PrintFaults(const CampaignTotals& totals) {
     if (by_class[f] == 0) continue;
     classes += fmt::format("{}{} {}", classes.empty() ? "" : ", ", sim::FaultClassName(sim::FaultClass(f)), by_class[f]);
   }
-  std::printf("faults: %llu of %llu seeds had some; injected: %s\n", (unsigned long long)totals.seeds_with_any_fault,
-              (unsigned long long)totals.seeds, classes.empty() ? "none" : classes.c_str());
+  std::printf("faults: %llu of %llu shard seeds had some; injected: %s\n", (unsigned long long)totals.seeds_with_any_fault,
+              (unsigned long long)totals.ShardSeeds(), classes.empty() ? "none" : classes.c_str());
   std::printf("fault outcomes: %llu survived, %llu detected, %llu repaired, %llu silently lost\n",
               (unsigned long long)totals.envelope.Total(properties::Outcome::kSurvived),
               (unsigned long long)totals.envelope.Total(properties::Outcome::kDetected),
@@ -96,27 +96,30 @@ void PrintSummary(const CampaignTotals& totals, double elapsed_seconds, const Ca
               (unsigned long long)totals.failed, seconds, seconds > 0 ? totals.seeds / seconds : 0,
               seconds > 0 ? totals.stats.ops_written / seconds : 0);
   const bool show_coverage = options.coverage || options.require_coverage;
+  // The cluster section first: the shard summary's last lines (faults) stay last.
+  if (totals.cluster_seeds > 0) PrintClusterSummary(totals, seconds, show_coverage);
   if (totals.ShardSeeds() > 0) {
     std::printf("counters (summed over shard seeds):\n%s",
                 properties::StatsTable(totals.stats, /*show_zeros=*/true).c_str());
     PrintFaults(totals);
     if (show_coverage) PrintCoverage(totals);
   }
-  if (totals.cluster_seeds > 0) PrintClusterSummary(totals, seconds, show_coverage);
 }
 
 void ReportFailures(CampaignTotals& totals, const CampaignOptions& options) {
   for (const auto& [invariant, runs] : totals.failures) {
     const uint64_t seed = runs.front().value("seed", 0ull);
-    std::printf("FAILURE x%zu: %s (first after %.1fs)\n  first: seed %llu: %s\n  profile: %s\n  replay: %s --verbose\n",
+    const bool cluster = IsClusterSeed(seed, options);
+    std::printf("FAILURE x%zu: %s (first after %.1fs)\n  first: seed %llu: %s\n  %s: %s\n  replay: %s --verbose\n",
                 runs.size(), invariant.c_str(), totals.first_failure_seconds.at(invariant), (unsigned long long)seed,
-                runs.front().value("failure", "").c_str(), runs.front().value("profile", "").c_str(),
-                ReplayCommand(seed, options).c_str());
+                runs.front().value("failure", "").c_str(), cluster ? "cluster config" : "profile",
+                runs.front().value(cluster ? "config" : "profile", "").c_str(), ReplayCommand(seed, options).c_str());
     if (options.shrink_replays == 0) continue;
     if (auto shrunk = ShrinkFailure(seed, invariant, options)) {
-      std::printf("  shrunk: %s (%zu steps, was %zu)\n  replay: shardsim replay %s --trace\n",
+      std::printf("  shrunk: %s (%zu steps, was %zu)\n  replay: shardsim replay %s %s\n",
                   shrunk->value("scenario", "").c_str(), shrunk->value("shrunk_steps", size_t{0}),
-                  shrunk->value("original_steps", size_t{0}), shrunk->value("scenario", "").c_str());
+                  shrunk->value("original_steps", size_t{0}), shrunk->value("scenario", "").c_str(),
+                  cluster ? "--verbose" : "--trace");
       totals.shrunk[invariant] = *shrunk;
     } else {
       std::printf("  (not shrunk: the failure does not replay in-process, e.g. an abort)\n");

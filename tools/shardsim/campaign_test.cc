@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 
@@ -53,6 +54,54 @@ TEST(CampaignTest, TotalsSumEveryCounter) {
   EXPECT_EQ(totals.stats.failed_loads, 6u);
   EXPECT_EQ(totals.stats.ops_written, 10u);
   EXPECT_EQ(totals.failures.at("read").size(), 1u);
+}
+
+// 10% by default: exactly the seeds ending in 9; --cluster all; 0 none.
+TEST(CampaignTest, ClusterSeedsAreAnEvenShare) {
+  CampaignOptions options;
+  for (uint64_t seed = 0; seed < 1000; ++seed) EXPECT_EQ(IsClusterSeed(seed, options), seed % 10 == 9) << seed;
+  options.cluster_share = 25;
+  int count = 0;
+  for (uint64_t seed = 0; seed < 1000; ++seed) count += IsClusterSeed(seed, options);
+  EXPECT_EQ(count, 250);
+  options.cluster_share = 0;
+  for (uint64_t seed = 0; seed < 1000; ++seed) EXPECT_FALSE(IsClusterSeed(seed, options));
+  options.cluster = true;
+  for (uint64_t seed = 0; seed < 1000; ++seed) EXPECT_TRUE(IsClusterSeed(seed, options));
+}
+
+// A cluster line adds to the cluster totals (counters, transitions, crashes
+// per peer), not to the shard counters; its coverage counts.
+TEST(CampaignTest, TotalsKeepClusterSeedsApart) {
+  CampaignTotals totals;
+  const nlohmann::json shard = {{"seed", 1}, {"passed", true}, {"steps", 10}, {"stats", {{"ops_written", 5}}}};
+  // (Through text, as the workers' lines come: counts parse as unsigned.)
+  const nlohmann::json cluster = nlohmann::json::parse(nlohmann::json{
+      {"seed", 9}, {"cluster", true}, {"passed", false}, {"invariant", "convergence"}, {"steps", 99},
+      {"stats", {{"peers", 3}, {"messages_lost", 4}, {"ops_written", 1000},
+                 {"transitions", {{"Active->Dead", 2}}}, {"crashes_per_peer", {{"2", 1}, {"x", 5}}}}},
+      {"coverage", {{"transfer.finished", 1}}}}.dump());
+  EXPECT_FALSE(Absorb(totals, shard, 0.1));
+  EXPECT_TRUE(Absorb(totals, cluster, 0.2));
+  EXPECT_TRUE(Absorb(totals, cluster, 0.3));
+  EXPECT_EQ(totals.seeds, 3u);
+  EXPECT_EQ(totals.cluster_seeds, 2u);
+  EXPECT_EQ(totals.ShardSeeds(), 1u);
+  EXPECT_EQ(totals.cluster_failed, 2u);
+  EXPECT_EQ(totals.steps, 10u);
+  EXPECT_EQ(totals.stats.ops_written, 5u);
+  EXPECT_EQ(totals.cluster_stats.peers, 6u);
+  EXPECT_EQ(totals.cluster_stats.messages_lost, 8u);
+  EXPECT_EQ(totals.cluster_stats.transitions.at("Active->Dead"), 4u);
+  EXPECT_EQ(totals.cluster_stats.crashes_per_peer.at(2), 2u);
+  EXPECT_EQ(totals.cluster_stats.crashes_per_peer.size(), 1u);  // "x" is no peer
+  EXPECT_EQ(totals.failures.at("convergence").size(), 2u);
+  EXPECT_EQ(totals.coverage.at("transfer.finished"), 2u);
+  const auto missing = MissingTransitions(totals);
+  EXPECT_EQ(std::find(missing.begin(), missing.end(), "Active->Dead"), missing.end());
+  EXPECT_EQ(missing.size(), 4u);
+  const auto unhit = UnhitClusterMarks(totals);
+  EXPECT_EQ(std::find(unhit.begin(), unhit.end(), "transfer.finished"), unhit.end());
 }
 
 // A seed whose run aborts is that seed's failure; its worker is replaced and

@@ -70,10 +70,14 @@ void AddClusterFlags(CLI::App& command, ClusterFlags& flags, ClusterCommandFlags
   command.add_option("--rf", flags.replication_factor, "Replication factor, 1..peers (default: drawn)")->group(group);
   command.add_option("--wcf", flags.write_consistency_factor, "Write consistency factor, 1..rf (default: drawn)")
       ->group(group);
-  command.add_flag("--lossy-network", flags.lossy_network,
-                   "Messages lost, duplicated and delayed more (=false turns it off; default: drawn)")
+  // (A flag given as --lossy-log=false counts negative.)
+  command.add_flag_function(
+             "--lossy-network", [&flags](int64_t count) { flags.lossy_network = count > 0; },
+             "Messages lost, duplicated and delayed more (--lossy-network=false: never; default: drawn)")
       ->group(group);
-  command.add_flag("--lossy-log", flags.lossy_log, "Metadata proposals lost and duplicated (default: drawn)")
+  command.add_flag_function(
+             "--lossy-log", [&flags](int64_t count) { flags.lossy_log = count > 0; },
+             "Metadata proposals lost and duplicated (--lossy-log=false: never; default: drawn)")
       ->group(group);
   command.add_option("--transfer-method", flags.transfer_method,
                      "Default transfer method: stream_records or wal_delta (default: drawn)")
