@@ -37,7 +37,10 @@ absl::Status ShardReplicaSet::DriveTransfer(const ShardTransfer& transfer) {
       for (int tries = 0; tries < kFinishTries; ++tries) {
         if (!TransferStillRegistered(transfer.key)) return absl::OkStatus();
         absl::StatusOr<ApplyOutcome> finished = log_.ProposeAndWait(FinishTransfer{transfer.key}, kConsensusWaitNs);
-        if (finished.ok()) return absl::OkStatus();
+        if (finished.ok()) {
+          if (finished->applied) SS_COVER(kTransferFinished);
+          return absl::OkStatus();
+        }
       }
       // The idle hook proposes the Finish later; the forward proxy keeps
       // the receiver up to date meanwhile.
@@ -71,7 +74,6 @@ absl::Status ShardReplicaSet::PrepareToReceive(const TransferKey& key) {
       }
     }
     if (local_kind() == LocalKind::kDummy) {
-      SS_COVER(kClusterDummyRebuilt);
       if (absl::Status rebuilt = CreateEmptyLocal(); !rebuilt.ok()) return rebuilt;
     }
     if (local_kind() == LocalKind::kNone) {

@@ -60,9 +60,7 @@ namespace engine {
   X(kClusterForwardedToLeader, "cluster.forwarded_to_leader", "an ordered write was forwarded to its ordering's leader") \
   X(kClusterReadFellBack, "cluster.read_fell_back", "a read moved on to another replica after a failure") \
   X(kClusterRejectedByState, "cluster.rejected_by_state", "a replica refused a write its state does not accept") \
-  X(kClusterDummyRebuilt, "cluster.dummy_rebuilt", "a transfer target replaced its dummy shard by an empty one") \
   X(kClusterStateInstalled, "cluster.state_installed", "a far-behind peer had the collection state installed") \
-  X(kClusterEntryReapplied, "cluster.entry_reapplied", "a restarted peer re-applied log entries it had applied before the crash") \
   X(kTransferStreamBatch, "transfer.stream_batch", "stream_records sent a batch under the proxy's update lock") \
   X(kTransferForwarded, "transfer.forwarded", "a forward proxy forwarded a live write to the transfer target") \
   X(kTransferCutoffSent, "transfer.cutoff_sent", "stream_records advanced the receiver's cutoff clocks") \
