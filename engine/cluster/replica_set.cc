@@ -118,6 +118,11 @@ absl::Status ShardReplicaSet::OnApplied(const CollectionState& state, const Appl
     for (const auto& [key, transfer] : state.transfers) {
       if (key.shard == options_.shard) transfers_.emplace(key, transfer);
     }
+    for (const ShardTransfer& finished : outcome.transfers_finished) {
+      if (finished.key.shard != options_.shard) continue;
+      recent_finished_.push_back({finished.key, env_.NowNanos()});
+      if (recent_finished_.size() > 32) recent_finished_.erase(recent_finished_.begin());
+    }
     // Any consensus change of a peer's state re-enables it (Qdrant's
     // update_locally_disabled).
     for (const ApplyOutcome::StateChange& change : outcome.state_changes) {

@@ -152,7 +152,10 @@ class ShardReplicaSet {
                                            WriteOrdering ordering);
   absl::StatusOr<WriteAck> Coordinate(const Operation& operation, bool wait);
   Attempt FanOut(const WalRecord& record, bool wait);
-  absl::Status HandleFailures(const Attempt& attempt, bool wait);
+  absl::Status HandleFailures(const Attempt& attempt, bool wait, int64_t write_started_ns);
+  // Targets of transfers from `source` that ran while a write started at
+  // `since_ns` was in flight (ongoing, or finished here since then).
+  std::vector<PeerId> TransferTargetsFrom(PeerId source, int64_t since_ns);
   void AddLocallyDisabled(PeerId peer);
   absl::Status WaitDeactivated(const std::vector<PeerId>& peers);
   // Receiver path (replica_set_local.cc).
@@ -164,11 +167,15 @@ class ShardReplicaSet {
   // Transfers (transfer_stream.cc, transfer_wal_delta.cc).
   absl::Status StreamRecords(const ShardTransfer& transfer);
   absl::Status WalDelta(const ShardTransfer& transfer, bool& fell_back);
-  absl::Status Proxify(LocalKind kind, PeerId target, uint64_t queue_from);
+  // REQUIRES: the transfer is this peer's outgoing one; Cancelled if it is
+  // no longer registered.
+  absl::Status Proxify(const TransferKey& key, LocalKind kind, uint64_t queue_from);
   void Unproxify();
+  // Unproxies if the proxy is `key`'s and `key` is no longer registered.
+  void UnproxifyIfOrphaned(const TransferKey& key);
   absl::Status SendQueued(PeerId target, bool until_end);
   absl::StatusOr<RpcResponse> CallPeer(PeerId to, RpcRequest request);
-  absl::Status WaitRemoteState(PeerId peer, ReplicaState state);
+  absl::Status WaitRemoteState(const TransferKey& key, ReplicaState state);
   bool TransferStillRegistered(const TransferKey& key);
   uint64_t NextToken();
 
@@ -190,6 +197,13 @@ class ShardReplicaSet {
   CollectionParams params_;                  // guarded by state mutex
   ReplicaSetState state_;                    // guarded by state mutex
   std::map<TransferKey, ShardTransfer> transfers_;  // of this shard; guarded by state mutex
+  // Transfers of this shard whose Finish this peer applied, with when (the
+  // newest 32); guarded by state mutex.
+  struct FinishedTransfer {
+    TransferKey key;
+    int64_t applied_ns = 0;
+  };
+  std::vector<FinishedTransfer> recent_finished_;
   struct DisabledPeer {
     std::optional<ReplicaState> from_state;
     int64_t next_report_ns = 0;

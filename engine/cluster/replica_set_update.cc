@@ -53,6 +53,7 @@ absl::StatusOr<WriteAck> ShardReplicaSet::ForwardToLeader(PeerId leader, const O
 }
 
 absl::StatusOr<WriteAck> ShardReplicaSet::Coordinate(const Operation& operation, bool wait) {
+  const int64_t started_ns = env_.NowNanos();
   std::optional<ClockSet::Guard> clock = clocks_.Acquire(options_.rpc_timeout_ns);
   if (!clock.has_value()) return absl::UnavailableError("every clock of this peer is busy");
   for (int attempt = 0; attempt < kMaxClockRejectedRetries; ++attempt) {
@@ -68,7 +69,7 @@ absl::StatusOr<WriteAck> ShardReplicaSet::Coordinate(const Operation& operation,
                                                 "are not updatable)",
                                                 result.successes, result.minimal));
     }
-    if (absl::Status handled = HandleFailures(result, wait); !handled.ok()) return handled;
+    if (absl::Status handled = HandleFailures(result, wait, started_ns); !handled.ok()) return handled;
     if (!result.source_of_truth_success) {
       return absl::UnavailableError("no replica that can be a source of truth accepted the write");
     }
@@ -143,9 +144,37 @@ ShardReplicaSet::Attempt ShardReplicaSet::FanOut(const WalRecord& record, bool w
   return attempt;
 }
 
-absl::Status ShardReplicaSet::HandleFailures(const Attempt& attempt, bool wait) {
+std::vector<PeerId> ShardReplicaSet::TransferTargetsFrom(PeerId source, int64_t since_ns) {
+  MutexLock lock(*state_mutex_);
+  std::vector<PeerId> targets;
+  for (const auto& [key, transfer] : transfers_) {
+    if (key.from == source) targets.push_back(key.to);
+  }
+  for (const FinishedTransfer& finished : recent_finished_) {
+    if (finished.key.from == source && finished.applied_ns >= since_ns) targets.push_back(finished.key.to);
+  }
+  return targets;
+}
+
+absl::Status ShardReplicaSet::HandleFailures(const Attempt& attempt, bool wait, int64_t write_started_ns) {
   std::vector<PeerId> wait_for;
+  // Deviation from Qdrant (docs/cluster.md): a replica that failed this write
+  // may have been the source of a transfer meanwhile, whose batches erased
+  // the write from a target that had taken it (SyncPoints deletes what the
+  // source lacks). Such targets count as failed too (scenario
+  // cluster-transfer-from-a-replica-that-missed-a-write).
+  std::vector<Attempt::Failure> failures = attempt.failures;
   for (const Attempt::Failure& failure : attempt.failures) {
+    if (!IsTransient(failure.status) && !attempt.any_completed) continue;
+    for (PeerId target : TransferTargetsFrom(failure.peer, write_started_ns)) {
+      const bool listed = std::any_of(failures.begin(), failures.end(),
+                                      [&](const Attempt::Failure& known) { return known.peer == target; });
+      if (!listed && target != options_.this_peer) {
+        failures.push_back({target, absl::UnavailableError("target of a transfer from a failed replica")});
+      }
+    }
+  }
+  for (const Attempt::Failure& failure : failures) {
     const bool transient = IsTransient(failure.status);
     // With no completed success (all wait=false acks) only transient
     // failures are handled, as in Qdrant.

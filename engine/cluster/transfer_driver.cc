@@ -30,15 +30,24 @@ absl::Status ShardReplicaSet::DriveTransfer(const ShardTransfer& transfer) {
       last = transfer.method == TransferMethod::kWalDelta ? WalDelta(transfer, fell_back) : StreamRecords(transfer);
     }
     if (fell_back) return absl::OkStatus();  // a Restart was proposed; its apply starts the new driver
+    if (!TransferStillRegistered(transfer.key)) {
+      // Aborted (or finished) while this attempt ran: its proxy must go.
+      UnproxifyIfOrphaned(transfer.key);
+      return absl::CancelledError("transfer no longer registered");
+    }
     if (last.ok()) {
       // Every peer should know the receiver is Partial before it turns Active.
       (void)log_.AwaitAllApplied(log_.applied_index(), kConsensusWaitNs);
       // The log may lose a proposal: propose again until it is applied.
       for (int tries = 0; tries < kFinishTries; ++tries) {
-        if (!TransferStillRegistered(transfer.key)) return absl::OkStatus();
+        if (!TransferStillRegistered(transfer.key)) {
+          UnproxifyIfOrphaned(transfer.key);
+          return absl::OkStatus();
+        }
         absl::StatusOr<ApplyOutcome> finished = log_.ProposeAndWait(FinishTransfer{transfer.key}, kConsensusWaitNs);
         if (finished.ok()) {
           if (finished->applied) SS_COVER(kTransferFinished);
+          UnproxifyIfOrphaned(transfer.key);
           return absl::OkStatus();
         }
       }
@@ -84,9 +93,13 @@ absl::Status ShardReplicaSet::PrepareToReceive(const TransferKey& key) {
   return absl::DeadlineExceededError("receiver wait woke too often");
 }
 
-absl::Status ShardReplicaSet::Proxify(LocalKind kind, PeerId target, uint64_t queue_from) {
+absl::Status ShardReplicaSet::Proxify(const TransferKey& key, LocalKind kind, uint64_t queue_from) {
   SS_ASSERT(kind == LocalKind::kForwardProxy || kind == LocalKind::kQueueProxy, "proxify to {}", LocalKindName(kind));
   WriteLock local(*local_lock_);
+  // An abort applied meanwhile unproxies only after it unregistered the
+  // transfer: checked under the local lock, no proxy can outlive it.
+  if (!TransferStillRegistered(key)) return absl::CancelledError("transfer no longer registered");
+  const PeerId target = key.to;
   if (local_->kind != LocalKind::kLocal) {
     return absl::FailedPreconditionError(fmt::format("cannot proxify a {} replica", LocalKindName(local_->kind)));
   }
@@ -101,6 +114,16 @@ absl::Status ShardReplicaSet::Proxify(LocalKind kind, PeerId target, uint64_t qu
   return absl::OkStatus();
 }
 
+void ShardReplicaSet::UnproxifyIfOrphaned(const TransferKey& key) {
+  WriteLock local(*local_lock_);
+  if (local_->kind != LocalKind::kForwardProxy && local_->kind != LocalKind::kQueueProxy) return;
+  if (local_->proxy_target != key.to || TransferStillRegistered(key)) return;
+  if (local_->ack_pin.has_value()) local_->shard->UnpinAck(*local_->ack_pin);
+  local_->ack_pin.reset();
+  local_->kind = LocalKind::kLocal;
+  local_->proxy_target = 0;
+}
+
 void ShardReplicaSet::Unproxify() {
   WriteLock local(*local_lock_);
   if (local_->kind != LocalKind::kForwardProxy && local_->kind != LocalKind::kQueueProxy) return;
@@ -110,9 +133,12 @@ void ShardReplicaSet::Unproxify() {
   local_->proxy_target = 0;
 }
 
-absl::Status ShardReplicaSet::WaitRemoteState(PeerId peer, ReplicaState state) {
+absl::Status ShardReplicaSet::WaitRemoteState(const TransferKey& key, ReplicaState state) {
+  const PeerId peer = key.to;
   const int64_t deadline_ns = env_.NowNanos() + kConsensusWaitNs;
   for (int polls = 0; polls < 10'000; ++polls) {
+    // The remote may be in `state` for another transfer's sake.
+    if (!TransferStillRegistered(key)) return absl::CancelledError("transfer no longer registered");
     absl::StatusOr<RpcResponse> response = CallPeer(peer, ReplicaStateRequest{options_.shard});
     if (response.ok()) {
       const auto* seen = std::get_if<ReplicaStateResponse>(&*response);

@@ -17,7 +17,7 @@ constexpr int64_t kConsensusWaitNs = 10'000'000'000;
 
 absl::Status ShardReplicaSet::StreamRecords(const ShardTransfer& transfer) {
   const PeerId target = transfer.key.to;
-  if (absl::Status proxied = Proxify(LocalKind::kForwardProxy, target, 0); !proxied.ok()) return proxied;
+  if (absl::Status proxied = Proxify(transfer.key, LocalKind::kForwardProxy, 0); !proxied.ok()) return proxied;
   ClockMap cutoff;
   {
     ReadLock local(*local_lock_);
@@ -74,7 +74,8 @@ absl::Status ShardReplicaSet::WalDelta(const ShardTransfer& transfer, bool& fell
       from = delta.status();
     }
   }
-  absl::Status queued = from.ok() ? Proxify(LocalKind::kQueueProxy, target, *from) : from.status();
+  absl::Status queued = from.ok() ? Proxify(transfer.key, LocalKind::kQueueProxy, *from) : from.status();
+  if (absl::IsCancelled(queued)) return queued;
   if (!queued.ok()) {
     // Qdrant's transfer_shard_fallback_default: Restart as stream_records.
     SS_COVER(kTransferDeltaFallback);
@@ -86,7 +87,8 @@ absl::Status ShardReplicaSet::WalDelta(const ShardTransfer& transfer, bool& fell
   if (absl::Status sent = SendQueued(target, /*until_end=*/false); !sent.ok()) return sent;
   absl::StatusOr<ApplyOutcome> partial = log_.ProposeAndWait(RecoveryToPartial{transfer.key}, kConsensusWaitNs);
   if (!partial.ok()) return partial.status();
-  if (absl::Status seen = WaitRemoteState(target, ReplicaState::kPartial); !seen.ok()) return seen;
+  if (!partial->applied) return absl::FailedPreconditionError("RecoveryToPartial refused: " + partial->rejection);
+  if (absl::Status seen = WaitRemoteState(transfer.key, ReplicaState::kPartial); !seen.ok()) return seen;
   return SendQueued(target, /*until_end=*/true);
 }
 
