@@ -78,11 +78,20 @@ void ClusterRun::OnCommitted(engine::CollectionState& state, const engine::MetaO
     (started.method == engine::TransferMethod::kWalDelta ? stats_.transfers_started_wal_delta
                                                          : stats_.transfers_started_stream_records) += 1;
   }
-  stats_.transfers_finished += outcome.transfers_finished.size();
+  const auto wal_delta = [](const engine::ShardTransfer& transfer) {
+    return transfer.method == engine::TransferMethod::kWalDelta;
+  };
+  for (const engine::ShardTransfer& finished : outcome.transfers_finished) {
+    stats_.transfers_finished += 1;
+    (wal_delta(finished) ? stats_.transfers_finished_wal_delta : stats_.transfers_finished_stream_records) += 1;
+  }
   if (std::holds_alternative<engine::RestartTransfer>(op)) {
     stats_.transfers_restarted += 1;
-  } else {
-    stats_.transfers_aborted += outcome.transfers_aborted.size();
+    return;
+  }
+  for (const engine::ShardTransfer& aborted : outcome.transfers_aborted) {
+    stats_.transfers_aborted += 1;
+    (wal_delta(aborted) ? stats_.transfers_aborted_wal_delta : stats_.transfers_aborted_stream_records) += 1;
   }
 }
 

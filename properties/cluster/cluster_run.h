@@ -35,7 +35,11 @@ namespace properties {
   X(transfers_started_stream_records, "stream_records transfers started")              \
   X(transfers_started_wal_delta, "wal_delta transfers started")                        \
   X(transfers_finished, "transfers finished")                                          \
+  X(transfers_finished_stream_records, "stream_records transfers finished")            \
+  X(transfers_finished_wal_delta, "wal_delta transfers finished")                      \
   X(transfers_aborted, "transfers aborted")                                            \
+  X(transfers_aborted_stream_records, "stream_records transfers aborted")              \
+  X(transfers_aborted_wal_delta, "wal_delta transfers aborted")                        \
   X(transfers_restarted, "transfers restarted with another method (fallback)")         \
   X(replicas_healed, "Dead replicas made Active again by a transfer")                  \
   X(runs_not_converged_by_faults, "runs whose storage faults kept the cluster from converging")

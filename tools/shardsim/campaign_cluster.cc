@@ -69,11 +69,14 @@ void PrintClusterSummary(const CampaignTotals& totals, double elapsed_seconds, b
               (unsigned long long)(stats.messages_lost + stats.messages_partitioned),
               (unsigned long long)stats.messages_lost, (unsigned long long)stats.messages_partitioned,
               (unsigned long long)stats.messages_sent);
-  std::printf("  transfers started: stream_records %llu, wal_delta %llu; finished %llu, aborted %llu, "
-              "restarted as stream_records %llu; replicas healed %llu\n",
+  std::printf("  transfers stream_records: %llu started, %llu finished, %llu aborted; wal_delta: %llu started, "
+              "%llu finished, %llu aborted, %llu restarted as stream_records; replicas healed %llu\n",
               (unsigned long long)stats.transfers_started_stream_records,
-              (unsigned long long)stats.transfers_started_wal_delta, (unsigned long long)stats.transfers_finished,
-              (unsigned long long)stats.transfers_aborted, (unsigned long long)stats.transfers_restarted,
+              (unsigned long long)stats.transfers_finished_stream_records,
+              (unsigned long long)stats.transfers_aborted_stream_records,
+              (unsigned long long)stats.transfers_started_wal_delta,
+              (unsigned long long)stats.transfers_finished_wal_delta,
+              (unsigned long long)stats.transfers_aborted_wal_delta, (unsigned long long)stats.transfers_restarted,
               (unsigned long long)stats.replicas_healed);
   std::printf("  crashes per peer: %s\n", CrashesPerPeer(stats).c_str());
   std::printf("cluster counters (summed over cluster seeds):\n%s",
