@@ -85,17 +85,19 @@ absl::StatusOr<UpdateResult> ShardReplicaSet::ApplyThroughSlot(const WalRecord& 
 
 absl::StatusOr<ReadResponse> ShardReplicaSet::HandleRead(const ReadRequest& request) {
   SS_ASSERT(request.shard == options_.shard, "read for shard {} reached shard {}", request.shard, options_.shard);
+  ReadLock local(*local_lock_);
+  // The serving peer checks its own view once it holds the local replica
+  // (the lock may have waited for a swap): a replica it knows is not
+  // readable never serves (read safety, docs/cluster.md). The state checked
+  // is the state reported: the read's linearization point.
   const std::optional<ReplicaState> state = LocalState();
-  // The serving peer checks its own view: a replica it knows is not
-  // readable never serves (read safety, docs/cluster.md).
   if (!state.has_value() || !IsReadable(*state)) {
     return absl::UnavailableError(fmt::format("local replica is not readable ({})",
                                               state ? ReplicaStateName(*state) : "absent"));
   }
-  ReadLock local(*local_lock_);
   if (local_->shard == nullptr) return absl::UnavailableError("no local shard to read");
   if (options_.observer != nullptr) {
-    options_.observer->OnReadServed(options_.this_peer, options_.shard, LocalState(), local_->kind);
+    options_.observer->OnReadServed(options_.this_peer, options_.shard, state, local_->kind);
   }
   ReadResponse response;
   if (request.ids.empty()) {

@@ -56,9 +56,11 @@ TEST(CampaignTest, TotalsSumEveryCounter) {
   EXPECT_EQ(totals.failures.at("read").size(), 1u);
 }
 
-// 10% by default: exactly the seeds ending in 9; --cluster all; 0 none.
+// None by default; 10%: exactly the seeds ending in 9; --cluster all.
 TEST(CampaignTest, ClusterSeedsAreAnEvenShare) {
   CampaignOptions options;
+  for (uint64_t seed = 0; seed < 1000; ++seed) EXPECT_FALSE(IsClusterSeed(seed, options)) << seed;
+  options.cluster_share = 10;
   for (uint64_t seed = 0; seed < 1000; ++seed) EXPECT_EQ(IsClusterSeed(seed, options), seed % 10 == 9) << seed;
   options.cluster_share = 25;
   int count = 0;
