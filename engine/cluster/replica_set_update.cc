@@ -169,7 +169,8 @@ absl::Status ShardReplicaSet::HandleFailures(const Attempt& attempt, bool wait, 
     for (PeerId target : TransferTargetsFrom(failure.peer, write_started_ns)) {
       const bool listed = std::any_of(failures.begin(), failures.end(),
                                       [&](const Attempt::Failure& known) { return known.peer == target; });
-      if (!listed && target != options_.this_peer) {
+      // The coordinator itself may be the target: then it reports itself.
+      if (!listed) {
         failures.push_back({target, absl::UnavailableError("target of a transfer from a failed replica")});
       }
     }
