@@ -142,12 +142,13 @@ void PeerNode::IdleOnce() {
     for (const auto& [key, transfer] : state.transfers) {
       if (key.shard != shard || key.from != options_.peer) continue;
       bool driven = false;
+      const TransferKey outgoing = key;  // (clang 14 cannot capture a structured binding in a lambda)
       {
         MutexLock lock(*mutex_);
         driven = std::any_of(drivers_.begin(), drivers_.end(),
-                             [&](const Driver& driver) { return driver.key == key && !*driver.done; });
+                             [&](const Driver& driver) { return driver.key == outgoing && !*driver.done; });
       }
-      if (!driven) log_.Propose(AbortTransfer{key, "no driver on the sender"});
+      if (!driven) log_.Propose(AbortTransfer{outgoing, "no driver on the sender"});
     }
     if (options_.auto_recovery && local == ReplicaState::kDead) HealDeadReplica(shard, state);
   }
@@ -164,8 +165,9 @@ void PeerNode::HealDeadReplica(ShardId shard, const CollectionState& state) {
   for (const auto& [peer, replica_state] : peers->second) {
     if (peer == options_.peer || !IsActive(replica_state) || disabled.contains(peer)) continue;
     // One transfer per peer per shard (check_transfer_conflicts_strict).
+    const PeerId source = peer;  // (clang 14 cannot capture a structured binding)
     const bool busy = std::any_of(state.transfers.begin(), state.transfers.end(), [&](const auto& entry) {
-      return entry.first.shard == shard && (entry.first.from == peer || entry.first.to == peer);
+      return entry.first.shard == shard && (entry.first.from == source || entry.first.to == source);
     });
     if (busy) continue;
     {
