@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "scenarios/cluster_format.h"
+#include "scenarios/scenario_codec.h"
 #include "scenarios/cluster_names.h"
 
 namespace scenarios {
@@ -33,17 +34,6 @@ constexpr uint64_t kMaxSleepMs = 3'600'000;
 constexpr uint64_t kMaxDrawnSteps = 100'000;
 
 absl::Status Error(std::string message) { return absl::InvalidArgumentError(std::move(message)); }
-
-std::vector<std::string_view> Split(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  while (true) {
-    const size_t end = text.find(separator, start);
-    parts.push_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
-    if (end == std::string_view::npos) return parts;
-    start = end + 1;
-  }
-}
 
 // Words separated by single or repeated spaces.
 std::vector<std::string_view> Words(std::string_view text) {

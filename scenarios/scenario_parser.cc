@@ -13,6 +13,17 @@
 
 namespace scenarios {
 
+std::vector<std::string_view> Split(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t end = text.find(separator, start);
+    parts.push_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) return parts;
+    start = end + 1;
+  }
+}
+
 namespace {
 
 using properties::Action;
@@ -24,18 +35,6 @@ constexpr size_t kMaxEpochs = 1000;
 constexpr size_t kMaxTapeBytes = 16u << 20;
 constexpr uint64_t kMaxPendingOperations = 1'000'000;
 
-// (Debian's Abseil has its own string_view, so absl::StrSplit does not
-// take std::string_view.)
-std::vector<std::string_view> Split(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  while (true) {
-    const size_t end = text.find(separator, start);
-    parts.push_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
-    if (end == std::string_view::npos) return parts;
-    start = end + 1;
-  }
-}
 
 // A plain archive name of the run: letters, digits, '-' and '.', ending in
 // ".tar", no path.

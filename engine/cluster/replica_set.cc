@@ -86,6 +86,10 @@ absl::Status ShardReplicaSet::Shutdown() {
   WriteLock lock(*local_lock_);
   if (shut_down_) return absl::OkStatus();
   shut_down_ = true;
+  return CloseLocal();
+}
+
+absl::Status ShardReplicaSet::CloseLocal() {
   if (local_->ack_pin.has_value() && local_->shard != nullptr) local_->shard->UnpinAck(*local_->ack_pin);
   local_->ack_pin.reset();
   absl::Status status = absl::OkStatus();
@@ -185,13 +189,7 @@ absl::Status ShardReplicaSet::CreateEmptyLocal() {
 
 absl::Status ShardReplicaSet::DropLocal() {
   WriteLock lock(*local_lock_);
-  if (local_->ack_pin.has_value() && local_->shard != nullptr) local_->shard->UnpinAck(*local_->ack_pin);
-  local_->ack_pin.reset();
-  absl::Status status = absl::OkStatus();
-  if (local_->shard != nullptr) status = local_->shard->Shutdown();
-  local_->shard.reset();
-  local_->kind = LocalKind::kNone;
-  if (!status.ok()) return status;
+  if (absl::Status closed = CloseLocal(); !closed.ok()) return closed;
   absl::Status removed = RemoveTree(env_.fs(), options_.dir + "/local");
   return absl::IsNotFound(removed) ? absl::OkStatus() : removed;
 }

@@ -163,6 +163,9 @@ class ShardReplicaSet {
   absl::StatusOr<UpdateResult> ApplyThroughSlot(const WalRecord& record, bool wait);
   absl::Status CreateEmptyLocal();
   absl::Status DropLocal();
+  // Releases the queue proxy's WAL pin and shuts the local shard down; the
+  // slot is empty after. REQUIRES: the local lock held for writing.
+  absl::Status CloseLocal();
   absl::Status PersistReplicaState();
   // Transfers (transfer_stream.cc, transfer_wal_delta.cc).
   absl::Status StreamRecords(const ShardTransfer& transfer);
@@ -173,6 +176,10 @@ class ShardReplicaSet {
   void Unproxify();
   // Unproxies if the proxy is `key`'s and `key` is no longer registered.
   void UnproxifyIfOrphaned(const TransferKey& key);
+  // Puts the plain local shard back in place of its proxy and releases the
+  // queue proxy's WAL pin. REQUIRES: the local lock held for writing; the
+  // slot is a proxy.
+  void RevertProxy();
   absl::Status SendQueued(PeerId target, bool until_end);
   absl::StatusOr<RpcResponse> CallPeer(PeerId to, RpcRequest request);
   absl::Status WaitRemoteState(const TransferKey& key, ReplicaState state);

@@ -118,15 +118,18 @@ void ShardReplicaSet::UnproxifyIfOrphaned(const TransferKey& key) {
   WriteLock local(*local_lock_);
   if (local_->kind != LocalKind::kForwardProxy && local_->kind != LocalKind::kQueueProxy) return;
   if (local_->proxy_target != key.to || TransferStillRegistered(key)) return;
-  if (local_->ack_pin.has_value()) local_->shard->UnpinAck(*local_->ack_pin);
-  local_->ack_pin.reset();
-  local_->kind = LocalKind::kLocal;
-  local_->proxy_target = 0;
+  RevertProxy();
 }
 
 void ShardReplicaSet::Unproxify() {
   WriteLock local(*local_lock_);
   if (local_->kind != LocalKind::kForwardProxy && local_->kind != LocalKind::kQueueProxy) return;
+  RevertProxy();
+}
+
+void ShardReplicaSet::RevertProxy() {
+  SS_ASSERT(local_->kind == LocalKind::kForwardProxy || local_->kind == LocalKind::kQueueProxy,
+            "reverting a {} slot", LocalKindName(local_->kind));
   if (local_->ack_pin.has_value()) local_->shard->UnpinAck(*local_->ack_pin);
   local_->ack_pin.reset();
   local_->kind = LocalKind::kLocal;

@@ -1,7 +1,5 @@
 #include "tools/shardsim/campaign_cluster.h"
 
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +11,7 @@
 #include "properties/cluster/cluster_stats.h"
 #include "scenarios/cluster_format.h"
 #include "tools/shardsim/cluster_commands.h"
+#include "tools/shardsim/in_child.h"
 
 namespace shardsim {
 
@@ -26,35 +25,6 @@ std::string CrashesPerPeer(const properties::ClusterRunStats& stats) {
   return parts.empty() ? "none" : fmt::format("{}", fmt::join(parts, ", "));
 }
 
-// Runs `work` in a child (a run that aborts must not take the campaign down)
-// and returns the JSON line it writes, or nullopt when it exits non-zero.
-template <typename Work>
-std::optional<nlohmann::json> InChild(Work work) {
-  int fds[2];
-  if (pipe(fds) != 0) return std::nullopt;
-  std::fflush(nullptr);
-  const pid_t pid = fork();
-  if (pid < 0) return std::nullopt;
-  if (pid == 0) {
-    close(fds[0]);
-    const std::optional<std::string> line = work();
-    if (!line) _exit(5);
-    const ssize_t ignored = write(fds[1], line->data(), line->size());
-    (void)ignored;
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string text;
-  char chunk[4096];
-  for (ssize_t got; (got = read(fds[0], chunk, sizeof chunk)) > 0;) text.append(chunk, static_cast<size_t>(got));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return std::nullopt;
-  nlohmann::json facts = nlohmann::json::parse(text, nullptr, false);
-  if (facts.is_discarded()) return std::nullopt;
-  return facts;
-}
 
 }  // namespace
 

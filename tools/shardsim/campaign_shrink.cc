@@ -1,8 +1,5 @@
 #include "tools/shardsim/campaign_shrink.h"
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -11,6 +8,7 @@
 #include "scenarios/scenario_format.h"
 #include "tools/shardsim/campaign_cluster.h"
 #include "tools/shardsim/config_flags.h"
+#include "tools/shardsim/in_child.h"
 #include "tools/shardsim/scenario_commands.h"
 
 namespace shardsim {
@@ -22,39 +20,21 @@ std::optional<nlohmann::json> ShrinkFailure(uint64_t seed, const std::string& in
   std::error_code error;
   std::filesystem::create_directories(options.found_dir, error);
   const std::string path = fmt::format("{}/{}-seed{}.scn", options.found_dir, invariant, seed);
-  int fds[2];
-  if (pipe(fds) != 0) return std::nullopt;
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
+  return InChild([&]() -> std::optional<std::string> {
     properties::ShardRunConfig config;
-    if (BuildConfig(seed, options.config, config)) _exit(2);
+    if (BuildConfig(seed, options.config, config)) return std::nullopt;
     const properties::RecordedRun recorded = properties::RecordShardRun(config);
-    if (recorded.result.passed || recorded.result.invariant != invariant) _exit(5);
+    if (recorded.result.passed || recorded.result.invariant != invariant) return std::nullopt;
     const properties::ShrinkResult shrunk = ShrinkWithProgress(recorded.scenario, options.shrink_replays, options.quiet);
-    if (!shrunk.reproduced) _exit(6);
+    if (!shrunk.reproduced) return std::nullopt;
     const std::string comment = ScenarioComment(shrunk.scenario, shrunk.result,
                                                 fmt::format("found by a campaign, seed {}", seed));
-    if (!scenarios::WriteScenarioFile(path, shrunk.scenario, comment).ok()) _exit(7);
-    const std::string line = nlohmann::json{{"scenario", path},
-                                            {"shrunk_steps", shrunk.scenario.StepCount()},
-                                            {"original_steps", recorded.scenario.StepCount()},
-                                            {"shrink_replays", shrunk.replays}}.dump();
-    const ssize_t ignored = write(fds[1], line.data(), line.size());
-    (void)ignored;
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string text;
-  char chunk[4096];
-  for (ssize_t got; (got = read(fds[0], chunk, sizeof chunk)) > 0;) text.append(chunk, static_cast<size_t>(got));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return std::nullopt;
-  nlohmann::json facts = nlohmann::json::parse(text, nullptr, false);
-  if (facts.is_discarded()) return std::nullopt;
-  return facts;
+    if (!scenarios::WriteScenarioFile(path, shrunk.scenario, comment).ok()) return std::nullopt;
+    return nlohmann::json{{"scenario", path},
+                          {"shrunk_steps", shrunk.scenario.StepCount()},
+                          {"original_steps", recorded.scenario.StepCount()},
+                          {"shrink_replays", shrunk.replays}}.dump();
+  });
 }
 
 }  // namespace shardsim
