@@ -92,6 +92,18 @@ TEST(MetaOpsTest, LastSourceOfTruthWhenNothingIsActive) {
   EXPECT_FALSE(state.IsLastSourceOfTruth(0, 2));  // an Active replica exists
 }
 
+// A Partial replica is not a source of truth (it may lack points), so the
+// last Active replica stays protected while a transfer target is Partial.
+TEST(MetaOpsTest, PartialReplicaDoesNotReleaseTheLastActive) {
+  CollectionState state;
+  ExpectApplied(state, CreateCollection{{1, 2}, {1, 2}, {{0, {{1, S::kActive}, {2, S::kDead}}}}});
+  ExpectApplied(state, StartTransfer{Transfer(0, 1, 2, true, M::kStreamRecords)});
+  ASSERT_EQ(state.StateOf(0, 2), S::kPartial);
+  EXPECT_TRUE(state.IsLastSourceOfTruth(0, 1));
+  ExpectRejected(state, SetReplicaState{0, 1, S::kDead, S::kActive});
+  EXPECT_EQ(state.StateOf(0, 1), S::kActive);
+}
+
 TEST(MetaOpsTest, DeadAbortsRelatedTransfers) {
   CollectionState state = Cluster();
   ExpectApplied(state, StartTransfer{Transfer(0, 1, 3, true, M::kStreamRecords)});

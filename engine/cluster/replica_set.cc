@@ -30,6 +30,7 @@ ShardReplicaSet::ShardReplicaSet(Env& env, PeerNetwork& network, MetadataLog& lo
       local_lock_(env.NewRwLock("replica_set.local")),
       local_(std::make_unique<LocalSlot>()),
       proxy_update_mutex_(env.NewMutex("replica_set.proxy_update")),
+      batch_sync_mutex_(env.NewMutex("replica_set.batch_sync")),
       state_mutex_(env.NewMutex("replica_set.state")),
       state_changed_(env.NewCondVar(*state_mutex_, "replica_set.state_changed")) {
   SS_ASSERT(options_.this_peer != 0, "peer ids start at 1");

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -152,6 +153,9 @@ class ShardReplicaSet {
                                            WriteOrdering ordering);
   absl::StatusOr<WriteAck> Coordinate(const Operation& operation, bool wait);
   Attempt FanOut(const WalRecord& record, bool wait);
+  // Writes one replica (the local one through its slot) and records the
+  // outcome in `attempt`.
+  void WriteReplica(PeerId peer, ReplicaState state, const WalRecord& record, bool wait, Attempt& attempt);
   absl::Status HandleFailures(const Attempt& attempt, bool wait, int64_t write_started_ns);
   // Targets of transfers from `source` that ran while a write started at
   // `since_ns` was in flight (ongoing, or finished here since then).
@@ -161,6 +165,17 @@ class ShardReplicaSet {
   // Receiver path (replica_set_local.cc).
   absl::StatusOr<UpdateResponse> UpdateLocal(const WalRecord& record, bool wait);
   absl::StatusOr<UpdateResult> ApplyThroughSlot(const WalRecord& record, bool wait);
+  // Remembers the clock tag of a write applied to the local replica.
+  // REQUIRES: batch_sync_mutex_ held.
+  void NoteDirectWrite(const WalRecord& record, const UpdateResult& result);
+  // How long a write's coordinator may still be sending it: every fan-out
+  // round reaching every peer at the RPC timeout, doubled.
+  int64_t DirectWriteWindowNs();
+  // Forgets direct writes older than the window. REQUIRES: batch_sync_mutex_.
+  void PruneDirectWrites();
+  // The batch's ids this replica wrote directly, within the window, with a
+  // tick the batch's sender had not seen. REQUIRES: batch_sync_mutex_ held.
+  std::set<PointId> NewerThanBatch(const SyncPointsRequest& request);
   absl::Status CreateEmptyLocal();
   absl::Status DropLocal();
   // Releases the queue proxy's WAL pin and shuts the local shard down; the
@@ -198,6 +213,19 @@ class ShardReplicaSet {
   // A proxy's update lock: a batch read+send and a proxied write exclude
   // each other, so no write slips between a batch's read and its send.
   std::unique_ptr<Mutex> proxy_update_mutex_;
+  // Orders a plain local slot's writes against stream_records batches, so a
+  // batch never overwrites a direct write it has not seen (docs/cluster.md
+  // "Stale batches"). Lock order: local lock, then this, then the state
+  // mutex.
+  std::unique_ptr<Mutex> batch_sync_mutex_;
+  // The newest clock-tagged write applied to each point by a coordinator or
+  // forward proxy, kept while its coordinator may still be sending it
+  // (DirectWriteWindowNs). Guarded by batch_sync_mutex_.
+  struct DirectWrite {
+    ClockTag tag;
+    int64_t applied_ns = 0;
+  };
+  std::map<PointId, DirectWrite> direct_writes_;
 
   std::unique_ptr<Mutex> state_mutex_;
   std::unique_ptr<CondVar> state_changed_;  // signalled on every OnApplied

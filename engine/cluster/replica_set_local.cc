@@ -55,8 +55,12 @@ absl::StatusOr<UpdateResult> ShardReplicaSet::ApplyThroughSlot(const WalRecord& 
     case LocalKind::kDummy:
       // Transient: the coordinator reports this replica, which heals it.
       return absl::UnavailableError("dummy shard: the local replica failed to load");
-    case LocalKind::kLocal:
-      return local_->shard->Update(record, wait);
+    case LocalKind::kLocal: {
+      MutexLock sync(*batch_sync_mutex_);
+      absl::StatusOr<UpdateResult> applied = local_->shard->Update(record, wait);
+      if (applied.ok()) NoteDirectWrite(record, *applied);
+      return applied;
+    }
     case LocalKind::kQueueProxy: {
       MutexLock proxy(*proxy_update_mutex_);
       return local_->shard->Update(record, wait);
@@ -114,35 +118,79 @@ absl::StatusOr<ReadResponse> ShardReplicaSet::HandleRead(const ReadRequest& requ
   return response;
 }
 
+void ShardReplicaSet::NoteDirectWrite(const WalRecord& record, const UpdateResult& result) {
+  if (!record.clock_tag.has_value() || record.clock_tag->force) return;
+  if (result.status == UpdateStatus::kClockRejected) return;
+  const int64_t now_ns = env_.NowNanos();
+  for (PointId id : OperationPointIds(record.operation)) direct_writes_[id] = {*record.clock_tag, now_ns};
+  if (direct_writes_.size() >= kPruneDirectWritesAt) PruneDirectWrites();
+}
+
+int64_t ShardReplicaSet::DirectWriteWindowNs() {
+  size_t peers = 1;
+  {
+    MutexLock lock(*state_mutex_);
+    peers = std::max<size_t>(1, state_.peers.size());
+  }
+  return 2 * kFanOutRounds * static_cast<int64_t>(peers) * options_.rpc_timeout_ns;
+}
+
+void ShardReplicaSet::PruneDirectWrites() {
+  const int64_t oldest_ns = env_.NowNanos() - DirectWriteWindowNs();
+  std::erase_if(direct_writes_, [oldest_ns](const auto& entry) { return entry.second.applied_ns < oldest_ns; });
+}
+
+std::set<PointId> ShardReplicaSet::NewerThanBatch(const SyncPointsRequest& request) {
+  PruneDirectWrites();
+  std::set<PointId> newer;
+  auto lower = request.after_id.has_value() ? direct_writes_.upper_bound(*request.after_id) : direct_writes_.begin();
+  for (auto it = lower; it != direct_writes_.end(); ++it) {
+    if (request.through_id.has_value() && it->first > *request.through_id) break;
+    const ClockTag& tag = it->second.tag;
+    const std::optional<ClockMap::Clock> seen = request.source_clocks.Get(tag.peer_id, tag.clock_id);
+    if (!seen.has_value() || seen->tick < tag.tick) newer.insert(it->first);
+  }
+  return newer;
+}
+
 absl::Status ShardReplicaSet::HandleSyncPoints(const SyncPointsRequest& request) {
   SS_ASSERT(request.shard == options_.shard, "sync for shard {} reached shard {}", request.shard, options_.shard);
   const std::optional<ReplicaState> state = LocalState();
   if (!state.has_value() || !AcceptsLocalUpdate(*state, /*forced=*/false)) {
     return absl::FailedPreconditionError("No target shard: sync points to a replica that refuses writes");
   }
+  ReadLock local(*local_lock_);
+  if (local_->shard == nullptr) return absl::UnavailableError("no local shard to sync");
+  if (local_->kind != LocalKind::kLocal) return absl::FailedPreconditionError("sync points to a proxied replica");
+  // Held from the read of the stored ids to the last apply: no direct write
+  // lands in between unseen by NewerThanBatch.
+  MutexLock sync(*batch_sync_mutex_);
+  const std::set<PointId> newer = NewerThanBatch(request);
+  if (!newer.empty()) SS_COVER(kTransferBatchKeptNewerWrite);
   std::vector<PointId> stale;
-  {
-    ReadLock local(*local_lock_);
-    if (local_->shard == nullptr) return absl::UnavailableError("no local shard to sync");
-    std::optional<PointId> after = request.after_id;
-    std::set<PointId> incoming;
-    for (const Point& point : request.points) incoming.insert(point.id);
-    for (int pages = 0; pages < 1'000'000; ++pages) {
-      const std::vector<Point> page = local_->shard->Scroll(nullptr, after, 256);
-      for (const Point& point : page) {
-        if (request.through_id.has_value() && point.id > *request.through_id) break;
-        if (!incoming.contains(point.id)) stale.push_back(point.id);
-      }
-      if (page.size() < 256 || (request.through_id.has_value() && page.back().id >= *request.through_id)) break;
-      after = page.back().id;
+  std::optional<PointId> after = request.after_id;
+  std::set<PointId> incoming;
+  for (const Point& point : request.points) incoming.insert(point.id);
+  for (int pages = 0; pages < 1'000'000; ++pages) {
+    const std::vector<Point> page = local_->shard->Scroll(nullptr, after, 256);
+    for (const Point& point : page) {
+      if (request.through_id.has_value() && point.id > *request.through_id) break;
+      if (!incoming.contains(point.id) && !newer.contains(point.id)) stale.push_back(point.id);
     }
+    if (page.size() < 256 || (request.through_id.has_value() && page.back().id >= *request.through_id)) break;
+    after = page.back().id;
   }
   if (!stale.empty()) {
-    absl::StatusOr<UpdateResult> deleted = ApplyThroughSlot({DeletePoints{stale}, std::nullopt}, request.wait);
+    absl::StatusOr<UpdateResult> deleted = local_->shard->Update({DeletePoints{stale}, std::nullopt}, request.wait);
     if (!deleted.ok()) return deleted.status();
   }
-  if (request.points.empty()) return absl::OkStatus();
-  absl::StatusOr<UpdateResult> upserted = ApplyThroughSlot({UpsertPoints{request.points}, std::nullopt}, request.wait);
+  std::vector<Point> upserts;
+  for (const Point& point : request.points) {
+    if (!newer.contains(point.id)) upserts.push_back(point);
+  }
+  if (upserts.empty()) return absl::OkStatus();
+  absl::StatusOr<UpdateResult> upserted =
+      local_->shard->Update({UpsertPoints{std::move(upserts)}, std::nullopt}, request.wait);
   return upserted.status();
 }
 

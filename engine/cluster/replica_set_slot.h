@@ -10,6 +10,12 @@
 
 namespace engine {
 
+// Bound on a write's fan-out rounds: the first, then replicas that became
+// updatable while it ran (replica_set_update.cc, docs/cluster.md).
+inline constexpr int kFanOutRounds = 4;
+// Direct writes remembered before a prune (replica_set_local.cc).
+inline constexpr size_t kPruneDirectWritesAt = 4096;
+
 struct ShardReplicaSet::LocalSlot {
   LocalKind kind = LocalKind::kNone;
   std::unique_ptr<LocalShard> shard;  // set for kLocal and the proxies

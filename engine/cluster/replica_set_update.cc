@@ -86,62 +86,94 @@ absl::StatusOr<WriteAck> ShardReplicaSet::Coordinate(const Operation& operation,
 }
 
 ShardReplicaSet::Attempt ShardReplicaSet::FanOut(const WalRecord& record, bool wait) {
-  std::map<PeerId, ReplicaState> peers;
-  std::set<PeerId> disabled;
-  uint32_t write_consistency_factor = 1;
-  {
-    MutexLock lock(*state_mutex_);
-    peers = state_.peers;
-    for (const auto& [peer, unused] : disabled_) disabled.insert(peer);
-    write_consistency_factor = params_.write_consistency_factor;
-  }
   Attempt attempt;
-  const bool local_present = local_kind() != LocalKind::kNone;
-  attempt.replica_count = (local_present ? 1 : 0) + static_cast<uint32_t>(peers.size()) -
-                          (peers.contains(options_.this_peer) ? 1 : 0);
-  attempt.minimal = std::min(write_consistency_factor, attempt.replica_count);
-  bool any_target = false;
-  for (const auto& [peer, state] : peers) {
-    if (disabled.contains(peer) && CanBeSourceOfTruth(state)) attempt.skipped_disabled.push_back(peer);
-    if (!IsUpdatable(state) || disabled.contains(peer)) continue;
-    if (peer == options_.this_peer && !local_present) continue;
-    any_target = true;
-    absl::StatusOr<UpdateResponse> response = absl::UnknownError("unset");
-    if (peer == options_.this_peer) {
-      absl::StatusOr<UpdateResult> local = ApplyThroughSlot(record, wait);
-      if (local.ok()) {
-        response = UpdateResponse{.status = local->status == UpdateStatus::kClockRejected ? RemoteUpdateStatus::kClockRejected
-                                            : local->status == UpdateStatus::kCompleted    ? RemoteUpdateStatus::kCompleted
-                                                                                           : RemoteUpdateStatus::kAcknowledged,
-                                  .clock_tag = local->clock_tag};
-      } else {
-        response = local.status();
+  std::set<PeerId> written;
+  // Round 0 is the write's fan-out. Later rounds reach replicas that became
+  // updatable while it ran (a deviation from Qdrant, docs/cluster.md "Late
+  // replicas"): one skipped as Dead may meanwhile have been made Partial by a
+  // transfer, or even Active, from a source that this write reached only after
+  // the transfer's forward proxy was gone (cluster seed 4397).
+  for (int round = 0; round < kFanOutRounds; ++round) {
+    std::map<PeerId, ReplicaState> peers;
+    std::set<PeerId> disabled;
+    uint32_t write_consistency_factor = 1;
+    {
+      MutexLock lock(*state_mutex_);
+      peers = state_.peers;
+      for (const auto& [peer, unused] : disabled_) disabled.insert(peer);
+      write_consistency_factor = params_.write_consistency_factor;
+    }
+    const bool local_present = local_kind() != LocalKind::kNone;
+    if (round == 0) {
+      attempt.replica_count = (local_present ? 1 : 0) + static_cast<uint32_t>(peers.size()) -
+                              (peers.contains(options_.this_peer) ? 1 : 0);
+      attempt.minimal = std::min(write_consistency_factor, attempt.replica_count);
+    }
+    // The local replica first, as Qdrant submits the local update under the
+    // local read guard before awaiting any remote: a transfer that proxifies
+    // this replica after the write started then finds the write applied here,
+    // and its batches carry it to a target this write skipped (cluster seed
+    // 12591 lost a delete when the local apply came after the remotes' 2 s
+    // timeout and a whole transfer from this replica).
+    std::vector<std::pair<PeerId, ReplicaState>> order;
+    if (const auto self = peers.find(options_.this_peer); self != peers.end()) order.push_back(*self);
+    for (const auto& entry : peers) {
+      if (entry.first != options_.this_peer) order.push_back(entry);
+    }
+    bool wrote_more = false;
+    for (const auto& [peer, state] : order) {
+      if (written.contains(peer)) continue;
+      if (round == 0 && disabled.contains(peer) && CanBeSourceOfTruth(state)) {
+        attempt.skipped_disabled.push_back(peer);
       }
+      if (!IsUpdatable(state) || disabled.contains(peer)) continue;
+      if (peer == options_.this_peer && !local_present) continue;
+      if (round > 0) SS_COVER(kClusterLateReplicaWritten);
+      written.insert(peer);
+      wrote_more = true;
+      WriteReplica(peer, state, record, wait, attempt);
+    }
+    if (!wrote_more) break;
+  }
+  attempt.no_targets = written.empty();
+  return attempt;
+}
+
+void ShardReplicaSet::WriteReplica(PeerId peer, ReplicaState state, const WalRecord& record, bool wait,
+                                   Attempt& attempt) {
+  absl::StatusOr<UpdateResponse> response = absl::UnknownError("unset");
+  if (peer == options_.this_peer) {
+    absl::StatusOr<UpdateResult> local = ApplyThroughSlot(record, wait);
+    if (local.ok()) {
+      response = UpdateResponse{.status = local->status == UpdateStatus::kClockRejected ? RemoteUpdateStatus::kClockRejected
+                                          : local->status == UpdateStatus::kCompleted    ? RemoteUpdateStatus::kCompleted
+                                                                                         : RemoteUpdateStatus::kAcknowledged,
+                                .clock_tag = local->clock_tag};
     } else {
-      absl::StatusOr<RpcResponse> rpc =
-          CallPeer(peer, UpdateRequest{.shard = options_.shard, .record = record, .wait = wait});
-      if (!rpc.ok()) {
-        response = rpc.status();
-      } else if (const auto* update = std::get_if<UpdateResponse>(&*rpc); update != nullptr) {
-        response = *update;
-      } else {
-        response = absl::InternalError("update answered with another response type");
-      }
+      response = local.status();
     }
-    if (!response.ok()) {
-      attempt.failures.push_back({peer, response.status()});
-      continue;
-    }
-    attempt.successes += 1;
-    if (CanBeSourceOfTruth(state)) attempt.source_of_truth_success = true;
-    if (response->status == RemoteUpdateStatus::kCompleted) attempt.any_completed = true;
-    if (response->status == RemoteUpdateStatus::kClockRejected) attempt.clock_rejected = true;
-    if (response->clock_tag.has_value()) {
-      attempt.max_echoed_tick = std::max(attempt.max_echoed_tick, response->clock_tag->tick);
+  } else {
+    absl::StatusOr<RpcResponse> rpc =
+        CallPeer(peer, UpdateRequest{.shard = options_.shard, .record = record, .wait = wait});
+    if (!rpc.ok()) {
+      response = rpc.status();
+    } else if (const auto* update = std::get_if<UpdateResponse>(&*rpc); update != nullptr) {
+      response = *update;
+    } else {
+      response = absl::InternalError("update answered with another response type");
     }
   }
-  attempt.no_targets = !any_target;
-  return attempt;
+  if (!response.ok()) {
+    attempt.failures.push_back({peer, response.status()});
+    return;
+  }
+  attempt.successes += 1;
+  if (CanBeSourceOfTruth(state)) attempt.source_of_truth_success = true;
+  if (response->status == RemoteUpdateStatus::kCompleted) attempt.any_completed = true;
+  if (response->status == RemoteUpdateStatus::kClockRejected) attempt.clock_rejected = true;
+  if (response->clock_tag.has_value()) {
+    attempt.max_echoed_tick = std::max(attempt.max_echoed_tick, response->clock_tag->tick);
+  }
 }
 
 std::vector<PeerId> ShardReplicaSet::TransferTargetsFrom(PeerId source, int64_t since_ns) {

@@ -35,12 +35,14 @@ absl::Status ShardReplicaSet::StreamRecords(const ShardTransfer& transfer) {
     // lands between the read and the send.
     MutexLock proxy(*proxy_update_mutex_);
     std::vector<Point> points = local_->shard->Scroll(nullptr, after, kBatchPoints);
+    ClockMap source_clocks = local_->shard->NewestClocks();
     const bool last = points.size() < kBatchPoints;
     const std::optional<PointId> through = last ? std::nullopt : std::optional<PointId>(points.back().id);
     const std::optional<PointId> next_after = points.empty() ? after : std::optional<PointId>(points.back().id);
     absl::StatusOr<RpcResponse> sent = CallPeer(
         target, SyncPointsRequest{.shard = options_.shard, .after_id = after, .through_id = through,
-                                  .points = std::move(points), .wait = last});
+                                  .points = std::move(points), .wait = last,
+                                  .source_clocks = std::move(source_clocks)});
     if (!sent.ok()) return sent.status();
     SS_COVER(kTransferStreamBatch);
     if (last) break;

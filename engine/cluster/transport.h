@@ -58,12 +58,17 @@ struct ReadResponse {
 // stream_records batch: the receiver deletes its ids in (after_id,
 // through_id] that are not in `points` and upserts `points` (Qdrant's
 // SyncPoints). nullopt bounds are open: from the first id, to the last.
+// `source_clocks` are the sender's newest clocks when it read the batch: a
+// point the receiver wrote directly with a tick the sender had not yet seen
+// is newer than the batch and is left alone (a deviation from Qdrant, see
+// docs/cluster.md "Stale batches").
 struct SyncPointsRequest {
   ShardId shard = 0;
   std::optional<PointId> after_id;
   std::optional<PointId> through_id;
   std::vector<Point> points;
   bool wait = false;
+  ClockMap source_clocks;
 };
 
 struct InitiateTransferRequest {

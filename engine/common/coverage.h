@@ -58,10 +58,12 @@ namespace engine {
   X(kClusterPeerDisabled, "cluster.peer_disabled", "a write coordinator locally disabled a failed replica and reported it Dead") \
   X(kClusterDeactivationTimeout, "cluster.deactivation_timeout", "a wait=true write failed: a failed replica was not deactivated in time") \
   X(kClusterForwardedToLeader, "cluster.forwarded_to_leader", "an ordered write was forwarded to its ordering's leader") \
+  X(kClusterLateReplicaWritten, "cluster.late_replica_written", "a write reached a replica that became updatable while the write ran") \
   X(kClusterReadFellBack, "cluster.read_fell_back", "a read moved on to another replica after a failure") \
   X(kClusterRejectedByState, "cluster.rejected_by_state", "a replica refused a write its state does not accept") \
   X(kClusterStateInstalled, "cluster.state_installed", "a far-behind peer had the collection state installed") \
   X(kTransferStreamBatch, "transfer.stream_batch", "stream_records sent a batch under the proxy's update lock") \
+  X(kTransferBatchKeptNewerWrite, "transfer.batch_kept_newer_write", "a stream_records batch left alone a point the receiver wrote after the batch was read") \
   X(kTransferForwarded, "transfer.forwarded", "a forward proxy forwarded a live write to the transfer target") \
   X(kTransferCutoffSent, "transfer.cutoff_sent", "stream_records advanced the receiver's cutoff clocks") \
   X(kTransferDeltaResolved, "transfer.delta_resolved", "wal_delta resolved a WAL suffix to replay") \
