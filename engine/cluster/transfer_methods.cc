@@ -64,6 +64,10 @@ absl::Status ShardReplicaSet::WalDelta(const ShardTransfer& transfer, bool& fell
   {
     ReadLock local(*local_lock_);
     if (local_->shard == nullptr) return absl::FailedPreconditionError("local shard gone");
+    // Read before resolving (Qdrant PR #5271): a write appended while the
+    // delta resolves to "nothing" is then still queued (cluster seed 28838
+    // lost one appended between the two when this came after).
+    const uint64_t next_before_resolve = local_->shard->WalNextIndex();
     absl::StatusOr<std::optional<SeqNumber>> delta = local_->shard->ResolveWalDelta(recovery->recovery_point);
     if (delta.ok()) {
       if (delta->has_value()) {
@@ -71,7 +75,7 @@ absl::Status ShardReplicaSet::WalDelta(const ShardTransfer& transfer, bool& fell
       } else {
         SS_COVER(kTransferDeltaNothing);
       }
-      from = delta->value_or(local_->shard->WalNextIndex());
+      from = delta->value_or(next_before_resolve);
     } else {
       from = delta.status();
     }
@@ -91,7 +95,14 @@ absl::Status ShardReplicaSet::WalDelta(const ShardTransfer& transfer, bool& fell
   if (!partial.ok()) return partial.status();
   if (!partial->applied) return absl::FailedPreconditionError("RecoveryToPartial refused: " + partial->rejection);
   if (absl::Status seen = WaitRemoteState(transfer.key, ReplicaState::kPartial); !seen.ok()) return seen;
-  return SendQueued(target, /*until_end=*/true);
+  if (absl::Status sent = SendQueued(target, /*until_end=*/true); !sent.ok()) return sent;
+  // The replayed records were sent without waiting, so the target's WAL may
+  // hold them unsynced; Finish makes it Active, and a power loss after that
+  // would leave an Active replica without them. An empty cutoff advances no
+  // clock and syncs the target's WAL first, as stream_records' cutoff does.
+  // Qdrant sends no cutoff here (docs/cluster.md).
+  absl::StatusOr<RpcResponse> synced = CallPeer(target, UpdateCutoffRequest{.shard = options_.shard, .cutoff = {}});
+  return synced.status();
 }
 
 // Sends the queue proxy's WAL records from its next index, forced (the
