@@ -124,7 +124,7 @@ void AddCampaignFlags(CLI::App& command, CampaignOptions& options) {
       ->check(CLI::Range(0, 1'000'000));
   command.add_flag("--cluster", options.cluster, "Run only cluster seeds (a replica set on simulated peers)");
   command.add_option("--cluster-share", options.cluster_share,
-                     "Percent of seeds run as cluster seeds, spread evenly (10: seed % 10 == 9; default 0 = none)")
+                     "Percent of seeds run as cluster seeds, spread evenly (10: seed % 10 == 9; default 10; 0 = none)")
       ->check(CLI::Range(0, 100));
   command.add_option("--cluster-shrink-replays", options.cluster_shrink_replays,
                      "Bound on replays when shrinking a cluster failure (default 400)")

@@ -29,10 +29,9 @@ struct CampaignOptions {
   bool stop_on_failure = false;  // end the sweep at the first failing seed
   // Cluster seeds (DrawClusterConfig(seed)): every seed with --cluster,
   // else `cluster_share` percent of them spread evenly (10: seed % 10 == 9);
-  // 0 runs none. The default is 0 while cluster campaigns still find open
-  // failures (scenarios/open/cluster-*): the main job must pass.
+  // 0 runs none.
   bool cluster = false;
-  uint32_t cluster_share = 0;
+  uint32_t cluster_share = 10;
   size_t cluster_shrink_replays = 400;
 };
 
