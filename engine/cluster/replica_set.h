@@ -25,6 +25,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -155,8 +156,10 @@ class ShardReplicaSet {
   Attempt FanOut(const WalRecord& record, bool wait);
   // Writes one replica (the local one through its slot) and records the
   // outcome in `attempt`.
-  void WriteReplica(PeerId peer, ReplicaState state, const WalRecord& record, bool wait, Attempt& attempt);
+  void WriteReplica(PeerId peer, const WalRecord& record, bool wait, Attempt& attempt);
   absl::Status HandleFailures(const Attempt& attempt, bool wait, int64_t write_started_ns);
+  // True if one of `peers` can be a source of truth in the current state.
+  bool AnySourceOfTruth(const std::vector<PeerId>& peers);
   // Targets of transfers from `source` that ran while a write started at
   // `since_ns` was in flight (ongoing, or finished here since then).
   std::vector<PeerId> TransferTargetsFrom(PeerId source, int64_t since_ns);
@@ -197,6 +200,15 @@ class ShardReplicaSet {
   void RevertProxy();
   absl::Status SendQueued(PeerId target, bool until_end);
   absl::StatusOr<RpcResponse> CallPeer(PeerId to, RpcRequest request);
+  // CallPeer for a request whose answer must be a `Response`; `what` names
+  // the request in the error for any other answer.
+  template <typename Response>
+  absl::StatusOr<Response> CallPeerFor(PeerId to, RpcRequest request, std::string_view what) {
+    absl::StatusOr<RpcResponse> rpc = CallPeer(to, std::move(request));
+    if (!rpc.ok()) return rpc.status();
+    if (const auto* typed = std::get_if<Response>(&*rpc); typed != nullptr) return *typed;
+    return absl::InternalError(std::string(what) + " answered with another response type");
+  }
   absl::Status WaitRemoteState(const TransferKey& key, ReplicaState state);
   bool TransferStillRegistered(const TransferKey& key);
   uint64_t NextToken();

@@ -64,14 +64,7 @@ absl::StatusOr<ShardReplicaSet::ReadResult> ShardReplicaSet::Read(const std::vec
     if (peer == options_.this_peer) {
       response = HandleRead(ReadRequest{.shard = options_.shard, .ids = ids});
     } else {
-      absl::StatusOr<RpcResponse> rpc = CallPeer(peer, ReadRequest{.shard = options_.shard, .ids = ids});
-      if (!rpc.ok()) {
-        response = rpc.status();
-      } else if (const auto* read = std::get_if<ReadResponse>(&*rpc); read != nullptr) {
-        response = *read;
-      } else {
-        response = absl::InternalError("read answered with another response type");
-      }
+      response = CallPeerFor<ReadResponse>(peer, ReadRequest{.shard = options_.shard, .ids = ids}, "read");
     }
     if (!response.ok()) {
       if (!IsTransient(response.status()) && !absl::IsFailedPrecondition(response.status())) return response.status();

@@ -30,7 +30,7 @@ struct ShardReplicaSet::Attempt {
   uint32_t replica_count = 0;
   uint32_t minimal = 0;
   uint32_t successes = 0;
-  bool source_of_truth_success = false;
+  std::vector<PeerId> succeeded;  // the replicas that took the write
   bool any_completed = false;
   bool clock_rejected = false;
   uint64_t max_echoed_tick = 0;

@@ -70,7 +70,11 @@ absl::StatusOr<WriteAck> ShardReplicaSet::Coordinate(const Operation& operation,
                                                 result.successes, result.minimal));
     }
     if (absl::Status handled = HandleFailures(result, wait, started_ns); !handled.ok()) return handled;
-    if (!result.source_of_truth_success) {
+    // Judged on the states now, after any deactivation wait, as Qdrant does:
+    // a coordinator whose own replica was made Dead while it waited on its
+    // remotes must not ack a write only that replica took (cluster seed
+    // 82469: a partitioned peer acked it, and a transfer later erased it).
+    if (!AnySourceOfTruth(result.succeeded)) {
       return absl::UnavailableError("no replica that can be a source of truth accepted the write");
     }
     if (result.clock_rejected) {
@@ -131,7 +135,7 @@ ShardReplicaSet::Attempt ShardReplicaSet::FanOut(const WalRecord& record, bool w
       if (round > 0) SS_COVER(kClusterLateReplicaWritten);
       written.insert(peer);
       wrote_more = true;
-      WriteReplica(peer, state, record, wait, attempt);
+      WriteReplica(peer, record, wait, attempt);
     }
     if (!wrote_more) break;
   }
@@ -139,7 +143,7 @@ ShardReplicaSet::Attempt ShardReplicaSet::FanOut(const WalRecord& record, bool w
   return attempt;
 }
 
-void ShardReplicaSet::WriteReplica(PeerId peer, ReplicaState state, const WalRecord& record, bool wait,
+void ShardReplicaSet::WriteReplica(PeerId peer, const WalRecord& record, bool wait,
                                    Attempt& attempt) {
   absl::StatusOr<UpdateResponse> response = absl::UnknownError("unset");
   if (peer == options_.this_peer) {
@@ -153,27 +157,28 @@ void ShardReplicaSet::WriteReplica(PeerId peer, ReplicaState state, const WalRec
       response = local.status();
     }
   } else {
-    absl::StatusOr<RpcResponse> rpc =
-        CallPeer(peer, UpdateRequest{.shard = options_.shard, .record = record, .wait = wait});
-    if (!rpc.ok()) {
-      response = rpc.status();
-    } else if (const auto* update = std::get_if<UpdateResponse>(&*rpc); update != nullptr) {
-      response = *update;
-    } else {
-      response = absl::InternalError("update answered with another response type");
-    }
+    response = CallPeerFor<UpdateResponse>(
+        peer, UpdateRequest{.shard = options_.shard, .record = record, .wait = wait}, "update");
   }
   if (!response.ok()) {
     attempt.failures.push_back({peer, response.status()});
     return;
   }
   attempt.successes += 1;
-  if (CanBeSourceOfTruth(state)) attempt.source_of_truth_success = true;
+  attempt.succeeded.push_back(peer);
   if (response->status == RemoteUpdateStatus::kCompleted) attempt.any_completed = true;
   if (response->status == RemoteUpdateStatus::kClockRejected) attempt.clock_rejected = true;
   if (response->clock_tag.has_value()) {
     attempt.max_echoed_tick = std::max(attempt.max_echoed_tick, response->clock_tag->tick);
   }
+}
+
+bool ShardReplicaSet::AnySourceOfTruth(const std::vector<PeerId>& peers) {
+  MutexLock lock(*state_mutex_);
+  return std::any_of(peers.begin(), peers.end(), [this](PeerId peer) {
+    const std::optional<ReplicaState> state = state_.Get(peer);
+    return state.has_value() && CanBeSourceOfTruth(*state);
+  });
 }
 
 std::vector<PeerId> ShardReplicaSet::TransferTargetsFrom(PeerId source, int64_t since_ns) {

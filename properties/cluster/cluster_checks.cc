@@ -160,7 +160,8 @@ void ClusterRun::CheckWriteConsistency() {
 }
 
 void ClusterRun::CheckStateAgreement() {
-  const engine::CollectionState& leader = log_->leader_state();
+  // A copy, as in CheckFinalReplicas: the checks below take locks.
+  const engine::CollectionState leader = log_->leader_state();
   for (const auto& [peer, node] : nodes_) {
     if (node->applied_state() != leader || node->applied_index() != log_->committed_index()) {
       Fail("state-agreement", fmt::format("peer {} applied index {} and a state unlike the log's (index {})", peer,

@@ -62,7 +62,11 @@ void ClusterRun::CheckFinalReplicas() {
   if (failure_) return;
   std::map<engine::PointId, std::vector<const ClusterWrite*>> writes;
   for (const ClusterWrite& write : history_.writes) writes[write.id].push_back(&write);
-  const engine::CollectionState& state = log_->leader_state();
+  // A copy: LocalPoints takes the replica set's locks, so other tasks run
+  // meanwhile and may commit entries, which would invalidate iterators into
+  // the log's own state (cluster seed 63179 looped forever in a rebalanced
+  // map).
+  const engine::CollectionState state = log_->leader_state();
   for (const auto& [peer, replica] : state.shards.at(0)) {
     if (replica != engine::ReplicaState::kActive) continue;
     std::optional<std::vector<engine::Point>> points = nodes_.at(peer)->replica_set(0)->LocalPoints();

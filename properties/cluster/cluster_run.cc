@@ -320,7 +320,7 @@ bool ClusterRun::Converged(std::string& why_not) {
       return false;
     }
   }
-  const engine::CollectionState& state = log_->leader_state();
+  const engine::CollectionState state = log_->leader_state();
   if (!state.transfers.empty()) {
     why_not = fmt::format("{} transfers still registered", state.transfers.size());
     return false;
