@@ -154,10 +154,6 @@ class ShardReplicaSet {
                                            WriteOrdering ordering);
   absl::StatusOr<WriteAck> Coordinate(const Operation& operation, bool wait);
   Attempt FanOut(const WalRecord& record, bool wait);
-  // Writes, from `first_round` on, every updatable replica not yet in
-  // `attempt.written` (round 0: the write's fan-out; later rounds: replicas
-  // that became updatable meanwhile), at most kFanOutRounds rounds.
-  void WriteRounds(const WalRecord& record, bool wait, int first_round, Attempt& attempt);
   // Writes one replica (the local one through its slot) and records the
   // outcome in `attempt`.
   void WriteReplica(PeerId peer, const WalRecord& record, bool wait, Attempt& attempt);

@@ -5,8 +5,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <set>
-#include <vector>
 
 #include "engine/cluster/replica_set.h"
 
@@ -33,7 +31,6 @@ struct ShardReplicaSet::Attempt {
   uint32_t minimal = 0;
   uint32_t successes = 0;
   std::vector<PeerId> succeeded;  // the replicas that took the write
-  std::set<PeerId> written;       // the replicas it was sent to (or applied locally)
   bool any_completed = false;
   bool clock_rejected = false;
   uint64_t max_echoed_tick = 0;

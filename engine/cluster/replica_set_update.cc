@@ -59,8 +59,7 @@ absl::StatusOr<WriteAck> ShardReplicaSet::Coordinate(const Operation& operation,
   for (int attempt = 0; attempt < kMaxClockRejectedRetries; ++attempt) {
     const ClockTag tag{.peer_id = options_.this_peer, .clock_id = clock->clock_id(),
                        .tick = clock->TickOnce(), .token = NextToken()};
-    const WalRecord record{operation, tag};
-    Attempt result = FanOut(record, wait);
+    const Attempt result = FanOut(WalRecord{operation, tag}, wait);
     if (result.no_targets) return absl::UnavailableError("no active replica to write to");
     clock->AdvanceTo(result.max_echoed_tick);
     if (result.successes < result.minimal) {
@@ -71,18 +70,6 @@ absl::StatusOr<WriteAck> ShardReplicaSet::Coordinate(const Operation& operation,
                                                 result.successes, result.minimal));
     }
     if (absl::Status handled = HandleFailures(result, wait, started_ns); !handled.ok()) return handled;
-    // Replicas made updatable while the write waited for deactivations get it
-    // too, and their failures are handled the same way (cluster seed 22713: a
-    // replica skipped as Dead was healed, from one without the write, during
-    // the wait).
-    const size_t failures_before = result.failures.size();
-    WriteRounds(record, wait, /*first_round=*/1, result);
-    if (result.failures.size() > failures_before) {
-      Attempt late = result;
-      late.failures.erase(late.failures.begin(), late.failures.begin() + static_cast<ptrdiff_t>(failures_before));
-      late.skipped_disabled.clear();
-      if (absl::Status handled = HandleFailures(late, wait, started_ns); !handled.ok()) return handled;
-    }
     // Judged on the states now, after any deactivation wait, as Qdrant does:
     // a coordinator whose own replica was made Dead while it waited on its
     // remotes must not ack a write only that replica took (cluster seed
@@ -104,19 +91,13 @@ absl::StatusOr<WriteAck> ShardReplicaSet::Coordinate(const Operation& operation,
 
 ShardReplicaSet::Attempt ShardReplicaSet::FanOut(const WalRecord& record, bool wait) {
   Attempt attempt;
-  WriteRounds(record, wait, /*first_round=*/0, attempt);
-  attempt.no_targets = attempt.written.empty();
-  return attempt;
-}
-
-void ShardReplicaSet::WriteRounds(const WalRecord& record, bool wait, int first_round, Attempt& attempt) {
-  std::set<PeerId>& written = attempt.written;
+  std::set<PeerId> written;
   // Round 0 is the write's fan-out. Later rounds reach replicas that became
   // updatable while it ran (a deviation from Qdrant, docs/cluster.md "Late
   // replicas"): one skipped as Dead may meanwhile have been made Partial by a
   // transfer, or even Active, from a source that this write reached only after
   // the transfer's forward proxy was gone (cluster seed 4397).
-  for (int round = first_round; round < kFanOutRounds; ++round) {
+  for (int round = 0; round < kFanOutRounds; ++round) {
     std::map<PeerId, ReplicaState> peers;
     std::set<PeerId> disabled;
     uint32_t write_consistency_factor = 1;
@@ -158,6 +139,8 @@ void ShardReplicaSet::WriteRounds(const WalRecord& record, bool wait, int first_
     }
     if (!wrote_more) break;
   }
+  attempt.no_targets = written.empty();
+  return attempt;
 }
 
 void ShardReplicaSet::WriteReplica(PeerId peer, const WalRecord& record, bool wait,
