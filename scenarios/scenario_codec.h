@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/model/operation.h"
+#include "sim/split.h"
 
 namespace scenarios {
 
@@ -18,9 +19,6 @@ absl::StatusOr<engine::Vector> VectorFromReadableJson(const nlohmann::json& json
 nlohmann::json ReadableOperationJson(const engine::Operation& operation);
 absl::StatusOr<engine::Operation> OperationFromReadableJson(nlohmann::json json);
 
-// The pieces of `text` between separators, empty ones included. (Debian's
-// Abseil has its own string_view, so absl::StrSplit does not take
-// std::string_view.)
-std::vector<std::string_view> Split(std::string_view text, char separator);
+using sim::Split;
 
 }  // namespace scenarios

@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include "engine/common/assert.h"
+#include "sim/split.h"
 
 namespace sim {
 
@@ -98,17 +99,6 @@ bool ValidName(std::string_view name) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
   }
   return true;
-}
-
-std::vector<std::string_view> Split(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  while (true) {
-    const size_t at = text.find(separator, start);
-    parts.push_back(text.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
-    if (at == std::string_view::npos) return parts;
-    start = at + 1;
-  }
 }
 
 // Every key of a spec, in the order ToSpec prints them.
