@@ -21,6 +21,16 @@ std::string KeyText(const TransferKey& key) {
   return fmt::format("shard {} from {} to {}", key.shard, key.from, key.to);
 }
 
+// Why an op for transfer `key` (registration `id`, 0 = any) does not apply.
+std::optional<std::string> MissingTransfer(const CollectionState& state, const TransferKey& key, uint64_t id) {
+  const auto found = state.transfers.find(key);
+  if (found == state.transfers.end()) return fmt::format("no transfer {}", KeyText(key));
+  if (id != 0 && found->second.id != id) {
+    return fmt::format("transfer {} is registration {}, not {}", KeyText(key), found->second.id, id);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 // ---- CollectionState queries ----
@@ -75,6 +85,10 @@ absl::Status CollectionState::CheckConsistency() const {
     if (!shards.contains(key.shard)) return inconsistent(fmt::format("transfer {}: no such shard", KeyText(key)));
     if (!peers.contains(key.from) || !peers.contains(key.to) || key.from == key.to) {
       return inconsistent(fmt::format("transfer {}: bad peers", KeyText(key)));
+    }
+    if (transfer.id > transfers_started) {
+      return inconsistent(fmt::format("transfer {}: id {} past the {} started", KeyText(key), transfer.id,
+                                      transfers_started));
     }
     if (!busy.insert({key.shard, key.from}).second || !busy.insert({key.shard, key.to}).second) {
       return inconsistent(fmt::format("transfer {} overlaps another transfer of the shard", KeyText(key)));
@@ -244,9 +258,11 @@ std::optional<std::string> ValidateStart(const CollectionState& state, const Sha
 void StartOne(Apply& apply, const ShardTransfer& transfer) {
   const TransferKey& key = transfer.key;
   SS_ASSERT(IsActive(*apply.next.StateOf(key.shard, key.from)), "transfer {} from an inactive source", KeyText(key));
-  apply.next.transfers[key] = transfer;
+  ShardTransfer registered = transfer;
+  registered.id = ++apply.next.transfers_started;
+  apply.next.transfers[key] = registered;
   apply.SetReplica(key.shard, key.to, TargetStateOf(transfer.method));
-  apply.outcome.transfers_started.push_back(transfer);
+  apply.outcome.transfers_started.push_back(registered);
   SS_ASSERT(IsPartialOrRecovery(*apply.next.StateOf(key.shard, key.to)));
   SS_ASSERT(IsActive(*apply.next.StateOf(key.shard, key.from)), "starting {} demoted its source", KeyText(key));
 }
@@ -261,8 +277,8 @@ ApplyOutcome ApplyStart(Apply& apply, const StartTransfer& op) {
 // own: when the Start part fails validation the Abort part stays applied. The
 // outcome is then applied (the state changed) with the Start's rejection.
 ApplyOutcome ApplyRestart(Apply& apply, const RestartTransfer& op) {
+  if (auto why = MissingTransfer(apply.next, op.key, op.id)) return Reject(std::move(*why));
   const auto found = apply.next.transfers.find(op.key);
-  if (found == apply.next.transfers.end()) return Reject(fmt::format("no transfer {}", KeyText(op.key)));
   // The brief does not list this check; Qdrant rejects it ("its configuration
   // did not change").
   if (found->second.method == op.method) {
@@ -280,7 +296,7 @@ ApplyOutcome ApplyRestart(Apply& apply, const RestartTransfer& op) {
 }
 
 ApplyOutcome ApplyRecoveryToPartial(Apply& apply, const RecoveryToPartial& op) {
-  if (!apply.next.transfers.contains(op.key)) return Reject(fmt::format("no transfer {}", KeyText(op.key)));
+  if (auto why = MissingTransfer(apply.next, op.key, op.id)) return Reject(std::move(*why));
   const std::optional<ReplicaState> target = apply.next.StateOf(op.key.shard, op.key.to);
   if (!target) return Reject(fmt::format("replica {}:{} does not exist", op.key.to, op.key.shard));
   if (target != ReplicaState::kRecovery && target != ReplicaState::kPartialSnapshot) {
@@ -293,8 +309,8 @@ ApplyOutcome ApplyRecoveryToPartial(Apply& apply, const RecoveryToPartial& op) {
 }
 
 ApplyOutcome ApplyFinish(Apply& apply, const FinishTransfer& op) {
+  if (auto why = MissingTransfer(apply.next, op.key, op.id)) return Reject(std::move(*why));
   const auto found = apply.next.transfers.find(op.key);
-  if (found == apply.next.transfers.end()) return Reject(fmt::format("no transfer {}", KeyText(op.key)));
   const ShardTransfer transfer = found->second;
   apply.next.transfers.erase(found);
   if (apply.next.StateOf(op.key.shard, op.key.to)) {
@@ -309,7 +325,7 @@ ApplyOutcome ApplyFinish(Apply& apply, const FinishTransfer& op) {
 }
 
 ApplyOutcome ApplyAbort(Apply& apply, const AbortTransfer& op) {
-  if (!apply.next.transfers.contains(op.key)) return Reject(fmt::format("no transfer {}", KeyText(op.key)));
+  if (auto why = MissingTransfer(apply.next, op.key, op.id)) return Reject(std::move(*why));
   AbortOne(apply, op.key);
   SS_ASSERT(!apply.next.transfers.contains(op.key));
   return std::move(apply.outcome);

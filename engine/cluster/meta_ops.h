@@ -42,6 +42,15 @@ struct ShardTransfer {
   TransferKey key;
   bool sync = true;  // replicate (source kept); false = move
   TransferMethod method = TransferMethod::kStreamRecords;
+  // Which registration this is: set on apply to the collection's count of
+  // transfers started so far (a proposal's value is ignored). A key can be
+  // registered again after an abort; a driver, or a late or duplicated
+  // proposal, of the earlier registration must not act on the new one
+  // (cluster seed 1234: a driver stuck 10 s waiting for consensus finished
+  // the transfer that replaced its own, whose target had received nothing).
+  // Qdrant keys transfers by (shard, from, to) only and cancels the driver
+  // task on abort; docs/cluster.md "Transfer identity".
+  uint64_t id = 0;
   friend bool operator==(const ShardTransfer&, const ShardTransfer&) = default;
 };
 
@@ -57,6 +66,7 @@ struct CollectionState {
   std::set<PeerId> peers;  // peers of the cluster
   std::map<ShardId, std::map<PeerId, ReplicaState>> shards;
   std::map<TransferKey, ShardTransfer> transfers;
+  uint64_t transfers_started = 0;  // registrations so far; the last one's id
   friend bool operator==(const CollectionState&, const CollectionState&) = default;
 
   std::optional<ReplicaState> StateOf(ShardId shard, PeerId peer) const;
@@ -86,20 +96,27 @@ struct SetReplicaState {
 struct StartTransfer {
   ShardTransfer transfer;
 };
+// The ops below act on the transfer registered under `key`, and with a
+// nonzero `id` only when that is its id (ShardTransfer::id); 0 acts on
+// whichever is registered (a hand-written op).
 // Abort of the running transfer + Start with another method (sync kept).
 struct RestartTransfer {
   TransferKey key;
   TransferMethod method = TransferMethod::kStreamRecords;
+  uint64_t id = 0;
 };
 struct FinishTransfer {
   TransferKey key;
+  uint64_t id = 0;
 };
 struct RecoveryToPartial {
   TransferKey key;
+  uint64_t id = 0;
 };
 struct AbortTransfer {
   TransferKey key;
   std::string reason;
+  uint64_t id = 0;
 };
 struct SetReplicationFactor {
   uint32_t replication_factor = 1;

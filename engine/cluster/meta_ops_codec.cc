@@ -41,6 +41,8 @@ class Fields {
     }
     return &object_[name];
   }
+  // Absent: 0 (fields added later, such as a transfer's id).
+  uint64_t OptionalUnsigned(const char* name) { return Has(name) ? Unsigned(name) : 0; }
   uint64_t Unsigned(const char* name, uint64_t max = UINT64_MAX) {
     const json* field = Field(name);
     if (field == nullptr) return 0;
@@ -188,6 +190,7 @@ json TransferToJson(const ShardTransfer& transfer) {
   json object = KeyFieldsToJson(transfer.key);
   object["sync"] = transfer.sync;
   object["method"] = std::string(TransferMethodName(transfer.method));
+  object["id"] = transfer.id;
   return object;
 }
 
@@ -197,6 +200,7 @@ ShardTransfer TransferFromJson(const json& object, Fields& outer) {
   transfer.key = KeyFromFields(fields);
   transfer.sync = fields.Bool("sync");
   transfer.method = fields.Method("method");
+  transfer.id = fields.OptionalUnsigned("id");
   outer.Absorb(fields.status());
   return transfer;
 }
@@ -215,7 +219,8 @@ nlohmann::json CollectionStateToJson(const CollectionState& state) {
   json object = {{"params", ParamsToJson(state.params)},
                  {"peers", PeersToJson(state.peers)},
                  {"shards", ShardsToJson(state.shards)},
-                 {"transfers", std::move(transfers)}};
+                 {"transfers", std::move(transfers)},
+                 {"transfers_started", state.transfers_started}};
   // Encode then decode in memory. A state only a hand could build (not
   // consistent, or a zero factor) is encoded but would not be read back.
   const bool readable = state.CheckConsistency().ok() && state.params.replication_factor > 0 &&
@@ -230,6 +235,7 @@ absl::StatusOr<CollectionState> CollectionStateFromJson(const nlohmann::json& js
   state.params = ParamsFromJson(fields, "params");
   state.peers = PeersFromJson(fields, "peers");
   state.shards = ShardsFromJson(fields, "shards");
+  state.transfers_started = fields.OptionalUnsigned("transfers_started");
   const json* transfers = fields.Field("transfers");
   if (transfers != nullptr && !transfers->is_array()) fields.Fail("'transfers' must be an array");
   if (transfers != nullptr && transfers->is_array()) {
@@ -266,6 +272,8 @@ std::string DescribeKey(const TransferKey& key) {
   return fmt::format("shard {} from {} to {}", key.shard, key.from, key.to);
 }
 
+std::string DescribeId(uint64_t id) { return id == 0 ? std::string() : fmt::format(" #{}", id); }
+
 struct Describer {
   std::string operator()(const CreateCollection& op) const {
     return fmt::format("CreateCollection {} shards on {} peers rf {} wcf {}", op.shards.size(), op.peers.size(),
@@ -282,18 +290,28 @@ struct Describer {
                        TransferMethodName(op.transfer.method));
   }
   std::string operator()(const RestartTransfer& op) const {
-    return fmt::format("RestartTransfer {} {}", DescribeKey(op.key), TransferMethodName(op.method));
+    return fmt::format("RestartTransfer {}{} {}", DescribeKey(op.key), DescribeId(op.id), TransferMethodName(op.method));
   }
-  std::string operator()(const FinishTransfer& op) const { return "FinishTransfer " + DescribeKey(op.key); }
-  std::string operator()(const RecoveryToPartial& op) const { return "RecoveryToPartial " + DescribeKey(op.key); }
+  std::string operator()(const FinishTransfer& op) const {
+    return "FinishTransfer " + DescribeKey(op.key) + DescribeId(op.id);
+  }
+  std::string operator()(const RecoveryToPartial& op) const {
+    return "RecoveryToPartial " + DescribeKey(op.key) + DescribeId(op.id);
+  }
   std::string operator()(const AbortTransfer& op) const {
-    return fmt::format("AbortTransfer {} ({})", DescribeKey(op.key), op.reason);
+    return fmt::format("AbortTransfer {}{} ({})", DescribeKey(op.key), DescribeId(op.id), op.reason);
   }
   std::string operator()(const SetReplicationFactor& op) const {
     return fmt::format("SetReplicationFactor rf {} wcf {}", op.replication_factor, op.write_consistency_factor);
   }
   std::string operator()(const RemovePeer& op) const { return fmt::format("RemovePeer {}", op.peer); }
 };
+
+json KeyAndIdToJson(const TransferKey& key, uint64_t id) {
+  json object = KeyFieldsToJson(key);
+  object["id"] = id;
+  return object;
+}
 
 struct Encoder {
   json operator()(const CreateCollection& op) const {
@@ -308,12 +326,13 @@ struct Encoder {
   json operator()(const RestartTransfer& op) const {
     json object = KeyFieldsToJson(op.key);
     object["method"] = std::string(TransferMethodName(op.method));
+    object["id"] = op.id;
     return object;
   }
-  json operator()(const FinishTransfer& op) const { return KeyFieldsToJson(op.key); }
-  json operator()(const RecoveryToPartial& op) const { return KeyFieldsToJson(op.key); }
+  json operator()(const FinishTransfer& op) const { return KeyAndIdToJson(op.key, op.id); }
+  json operator()(const RecoveryToPartial& op) const { return KeyAndIdToJson(op.key, op.id); }
   json operator()(const AbortTransfer& op) const {
-    json object = KeyFieldsToJson(op.key);
+    json object = KeyAndIdToJson(op.key, op.id);
     object["reason"] = op.reason;
     return object;
   }
@@ -350,14 +369,24 @@ std::optional<MetaOp> DecodeBody(std::string_view name, Fields& fields) {
     RestartTransfer op;
     op.key = KeyFromFields(fields);
     op.method = fields.Method("method");
+    op.id = fields.OptionalUnsigned("id");
     return op;
   }
-  if (name == "FinishTransfer") return FinishTransfer{KeyFromFields(fields)};
-  if (name == "RecoveryToPartial") return RecoveryToPartial{KeyFromFields(fields)};
+  if (name == "FinishTransfer") {
+    FinishTransfer op{KeyFromFields(fields)};
+    op.id = fields.OptionalUnsigned("id");
+    return op;
+  }
+  if (name == "RecoveryToPartial") {
+    RecoveryToPartial op{KeyFromFields(fields)};
+    op.id = fields.OptionalUnsigned("id");
+    return op;
+  }
   if (name == "AbortTransfer") {
     AbortTransfer op;
     op.key = KeyFromFields(fields);
     op.reason = fields.String("reason");
+    op.id = fields.OptionalUnsigned("id");
     return op;
   }
   if (name == "SetReplicationFactor") {

@@ -157,7 +157,43 @@ TEST(MetaOpsTest, StartDuplicateVersusCrashReapply) {
   crashed.shards[0].erase(3);
   const ApplyOutcome outcome = ExpectApplied(crashed, start);
   EXPECT_EQ(outcome.transfers_started.size(), 1u);
-  EXPECT_EQ(crashed, state);
+  EXPECT_EQ(crashed.shards, state.shards);
+  // Registered again, so under a new id.
+  EXPECT_EQ(crashed.transfers.at({0, 1, 3}).id, 2u);
+  EXPECT_EQ(crashed.transfers.at({0, 1, 3}).method, M::kStreamRecords);
+}
+
+// A key registered again after an abort is another registration: ops that
+// name the earlier one's id are rejected (cluster seed 1234: a stale
+// driver's Finish made the new registration's target Active).
+TEST(MetaOpsTest, TransferIdsTellRegistrationsApart) {
+  CollectionState state = Cluster();
+  const ApplyOutcome first = ExpectApplied(state, StartTransfer{Transfer(0, 1, 3, true, M::kStreamRecords)});
+  ASSERT_EQ(first.transfers_started.size(), 1u);
+  const uint64_t first_id = first.transfers_started[0].id;
+  EXPECT_EQ(first_id, 1u);
+  EXPECT_EQ(state.transfers.at({0, 1, 3}).id, first_id);
+  ExpectApplied(state, AbortTransfer{{0, 1, 3}, "target failed", first_id});
+  const ApplyOutcome second = ExpectApplied(state, StartTransfer{Transfer(0, 1, 3, true, M::kStreamRecords)});
+  const uint64_t second_id = second.transfers_started.at(0).id;
+  EXPECT_EQ(second_id, 2u);
+  ExpectRejected(state, FinishTransfer{{0, 1, 3}, first_id});
+  ExpectRejected(state, AbortTransfer{{0, 1, 3}, "stale", first_id});
+  ExpectRejected(state, RestartTransfer{{0, 1, 3}, M::kWalDelta, first_id});
+  EXPECT_EQ(state.StateOf(0, 3), S::kPartial);
+  ExpectApplied(state, FinishTransfer{{0, 1, 3}, second_id});
+  EXPECT_EQ(state.StateOf(0, 3), S::kActive);
+  EXPECT_EQ(state.transfers_started, 2u);
+  // Id 0 names whichever registration holds the key (hand-written ops).
+  ExpectApplied(state, StartTransfer{Transfer(0, 1, 4, true, M::kWalDelta)});
+  ExpectRejected(state, RecoveryToPartial{{0, 1, 4}, second_id});
+  ExpectApplied(state, RecoveryToPartial{{0, 1, 4}});
+  // The id survives the JSON round trip; a state naming an id past the
+  // count is refused.
+  EXPECT_EQ(CollectionStateFromJson(CollectionStateToJson(state)).value(), state);
+  CollectionState bad = state;
+  bad.transfers.at({0, 1, 4}).id = 9;
+  EXPECT_FALSE(bad.CheckConsistency().ok());
 }
 
 TEST(MetaOpsTest, FinishSyncKeepsSourceMoveRemovesIt) {
@@ -223,7 +259,9 @@ TEST(MetaOpsTest, RestartAbortsThenStartsWithTheNewMethod) {
   EXPECT_TRUE(outcome.rejection.empty());
   EXPECT_EQ(outcome.transfers_aborted.size(), 1u);
   EXPECT_EQ(outcome.transfers_started.size(), 1u);
-  EXPECT_EQ(state.transfers.at({0, 1, 3}), Transfer(0, 1, 3, true, M::kStreamRecords));
+  ShardTransfer restarted = Transfer(0, 1, 3, true, M::kStreamRecords);
+  restarted.id = 2;  // a new registration
+  EXPECT_EQ(state.transfers.at({0, 1, 3}), restarted);
   EXPECT_EQ(state.StateOf(0, 3), S::kPartial);
   // A move keeps sync=false.
   ExpectApplied(state, StartTransfer{Transfer(1, 3, 4, false, M::kStreamRecords)});

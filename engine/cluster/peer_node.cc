@@ -57,7 +57,7 @@ void PeerNode::StartBackground() {
   // process: abort them (Qdrant's cancel_related_transfers on start).
   for (const auto& [key, transfer] : state.transfers) {
     if (key.from == options_.peer || key.to == options_.peer) {
-      log_.Propose(AbortTransfer{key, "peer restarted"});
+      log_.Propose(AbortTransfer{key, "peer restarted", transfer.id});
     }
   }
   idle_task_ = env_.Spawn(fmt::format("peer{}.idle", options_.peer), [this] { IdleLoop(); });
@@ -141,14 +141,18 @@ void PeerNode::InstallState(uint64_t index, const CollectionState& state) {
       if (!state.StateOf(shard, peer).has_value()) outcome.state_changes.push_back({shard, peer, replica, std::nullopt});
     }
   }
+  // A registration gone or replaced (another id under the same key) ended.
   for (const auto& [key, transfer] : before.transfers) {
-    if (!state.transfers.contains(key)) outcome.transfers_aborted.push_back(transfer);
+    const auto now = state.transfers.find(key);
+    if (now == state.transfers.end() || now->second.id != transfer.id) outcome.transfers_aborted.push_back(transfer);
   }
   AfterApply(state, outcome);
   // A sender that learns of a transfer only from an installed state never
   // drove it: abort it (Qdrant's apply_state).
   for (const auto& [key, transfer] : state.transfers) {
-    if (!before.transfers.contains(key) && key.from == options_.peer) log_.Propose(AbortTransfer{key, "installed"});
+    const auto was = before.transfers.find(key);
+    const bool known = was != before.transfers.end() && was->second.id == transfer.id;
+    if (!known && key.from == options_.peer) log_.Propose(AbortTransfer{key, "installed", transfer.id});
   }
   const absl::Status persisted = PersistAppliedState(index, state);
   MutexLock lock(*mutex_);
@@ -189,7 +193,7 @@ void PeerNode::SpawnDriver(const ShardTransfer& transfer) {
         MutexLock finished(*mutex_);
         *done = true;
       });
-  drivers_.push_back(Driver{transfer.key, std::move(task), done});
+  drivers_.push_back(Driver{transfer.key, transfer.id, std::move(task), done});
 }
 
 }  // namespace engine

@@ -107,6 +107,7 @@ class PeerNode final : public RpcHandler, public MetaApplier {
   bool stopping_ = false;
   struct Driver {
     TransferKey key;
+    uint64_t transfer_id = 0;  // ShardTransfer::id of the registration it drives
     std::unique_ptr<Task> task;
     std::shared_ptr<bool> done;  // guarded by mutex_
   };

@@ -143,12 +143,14 @@ void PeerNode::IdleOnce() {
       if (key.shard != shard || key.from != options_.peer) continue;
       bool driven = false;
       const TransferKey outgoing = key;  // (clang 14 cannot capture a structured binding in a lambda)
+      const uint64_t outgoing_id = transfer.id;
       {
         MutexLock lock(*mutex_);
-        driven = std::any_of(drivers_.begin(), drivers_.end(),
-                             [&](const Driver& driver) { return driver.key == outgoing && !*driver.done; });
+        driven = std::any_of(drivers_.begin(), drivers_.end(), [&](const Driver& driver) {
+          return driver.key == outgoing && driver.transfer_id == outgoing_id && !*driver.done;
+        });
       }
-      if (!driven) log_.Propose(AbortTransfer{outgoing, "no driver on the sender"});
+      if (!driven) log_.Propose(AbortTransfer{outgoing, "no driver on the sender", outgoing_id});
     }
     if (options_.auto_recovery && local == ReplicaState::kDead) HealDeadReplica(shard, state);
   }

@@ -256,9 +256,10 @@ std::vector<SetReplicaState> ShardReplicaSet::DueFailureReports() {
   return due;
 }
 
-bool ShardReplicaSet::TransferStillRegistered(const TransferKey& key) {
+bool ShardReplicaSet::TransferStillRegistered(const ShardTransfer& transfer) {
   MutexLock lock(*state_mutex_);
-  return transfers_.contains(key) && !shut_down_;
+  const auto found = transfers_.find(transfer.key);
+  return found != transfers_.end() && found->second.id == transfer.id && !shut_down_;
 }
 
 }  // namespace engine

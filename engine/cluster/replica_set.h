@@ -154,10 +154,19 @@ class ShardReplicaSet {
                                            WriteOrdering ordering);
   absl::StatusOr<WriteAck> Coordinate(const Operation& operation, bool wait);
   Attempt FanOut(const WalRecord& record, bool wait);
+  // Writes, from `first_round` on, every updatable replica not yet in
+  // `attempt.written` (round 0: the write's fan-out; later rounds: replicas
+  // that became updatable meanwhile), at most kFanOutRounds rounds.
+  void WriteRounds(const WalRecord& record, bool wait, int first_round, Attempt& attempt);
   // Writes one replica (the local one through its slot) and records the
   // outcome in `attempt`.
   void WriteReplica(PeerId peer, const WalRecord& record, bool wait, Attempt& attempt);
-  absl::Status HandleFailures(const Attempt& attempt, bool wait, int64_t write_started_ns);
+  // Reports the replicas that failed `attempt` (and the targets of transfers
+  // from them, which leave the successes) and, for a wait=true write, waits
+  // for their deactivation.
+  absl::Status HandleFailures(Attempt& attempt, bool wait, int64_t write_started_ns);
+  // The error of a write left with too few successes by HandleFailures.
+  static absl::Status ErasedError(const Attempt& attempt);
   // True if one of `peers` can be a source of truth in the current state.
   bool AnySourceOfTruth(const std::vector<PeerId>& peers);
   // Targets of transfers from `source` that ran while a write started at
@@ -190,10 +199,10 @@ class ShardReplicaSet {
   absl::Status WalDelta(const ShardTransfer& transfer, bool& fell_back);
   // REQUIRES: the transfer is this peer's outgoing one; Cancelled if it is
   // no longer registered.
-  absl::Status Proxify(const TransferKey& key, LocalKind kind, uint64_t queue_from);
+  absl::Status Proxify(const ShardTransfer& transfer, LocalKind kind, uint64_t queue_from);
   void Unproxify();
   // Unproxies if the proxy is `key`'s and `key` is no longer registered.
-  void UnproxifyIfOrphaned(const TransferKey& key);
+  void UnproxifyIfOrphaned(const ShardTransfer& transfer);
   // Puts the plain local shard back in place of its proxy and releases the
   // queue proxy's WAL pin. REQUIRES: the local lock held for writing; the
   // slot is a proxy.
@@ -209,8 +218,8 @@ class ShardReplicaSet {
     if (const auto* typed = std::get_if<Response>(&*rpc); typed != nullptr) return *typed;
     return absl::InternalError(std::string(what) + " answered with another response type");
   }
-  absl::Status WaitRemoteState(const TransferKey& key, ReplicaState state);
-  bool TransferStillRegistered(const TransferKey& key);
+  absl::Status WaitRemoteState(const ShardTransfer& transfer, ReplicaState state);
+  bool TransferStillRegistered(const ShardTransfer& transfer);
   uint64_t NextToken();
 
   Env& env_;

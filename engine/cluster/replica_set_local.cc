@@ -10,15 +10,6 @@
 
 namespace engine {
 
-namespace {
-UpdateResponse ToResponse(const UpdateResult& result) {
-  const RemoteUpdateStatus status = result.status == UpdateStatus::kClockRejected ? RemoteUpdateStatus::kClockRejected
-                                    : result.status == UpdateStatus::kCompleted  ? RemoteUpdateStatus::kCompleted
-                                                                                 : RemoteUpdateStatus::kAcknowledged;
-  return UpdateResponse{.status = status, .clock_tag = result.clock_tag};
-}
-}  // namespace
-
 absl::StatusOr<UpdateResponse> ShardReplicaSet::HandleUpdate(PeerId from, const UpdateRequest& request) {
   SS_ASSERT(request.shard == options_.shard, "update for shard {} reached shard {}", request.shard, options_.shard);
   if (request.ordering.has_value()) {
@@ -61,13 +52,24 @@ absl::StatusOr<UpdateResult> ShardReplicaSet::ApplyThroughSlot(const WalRecord& 
       if (applied.ok()) NoteDirectWrite(record, *applied);
       return applied;
     }
+    // A proxied replica's writes are noted too: the proxy may go (an aborted
+    // transfer) and a batch from a replica that missed them come next (cluster
+    // seed 7364 lost a write taken while this replica was a queue proxy).
     case LocalKind::kQueueProxy: {
       MutexLock proxy(*proxy_update_mutex_);
-      return local_->shard->Update(record, wait);
+      MutexLock sync(*batch_sync_mutex_);
+      absl::StatusOr<UpdateResult> applied = local_->shard->Update(record, wait);
+      if (applied.ok()) NoteDirectWrite(record, *applied);
+      return applied;
     }
     case LocalKind::kForwardProxy: {
       MutexLock proxy(*proxy_update_mutex_);
-      absl::StatusOr<UpdateResult> applied = local_->shard->Update(record, /*wait=*/true);
+      absl::StatusOr<UpdateResult> applied = absl::UnknownError("unset");
+      {
+        MutexLock sync(*batch_sync_mutex_);
+        applied = local_->shard->Update(record, /*wait=*/true);
+        if (applied.ok()) NoteDirectWrite(record, *applied);
+      }
       if (!applied.ok() || applied->status == UpdateStatus::kClockRejected) return applied;
       absl::StatusOr<RpcResponse> forwarded = CallPeer(
           local_->proxy_target, UpdateRequest{.shard = options_.shard, .record = record, .wait = false});

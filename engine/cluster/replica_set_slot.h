@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
+#include <vector>
 
 #include "engine/cluster/replica_set.h"
 
@@ -31,6 +33,7 @@ struct ShardReplicaSet::Attempt {
   uint32_t minimal = 0;
   uint32_t successes = 0;
   std::vector<PeerId> succeeded;  // the replicas that took the write
+  std::set<PeerId> written;       // the replicas it was sent to (or applied locally)
   bool any_completed = false;
   bool clock_rejected = false;
   uint64_t max_echoed_tick = 0;
@@ -43,6 +46,14 @@ struct ShardReplicaSet::Attempt {
   // view of consensus still shows them as a source of truth.
   std::vector<PeerId> skipped_disabled;
 };
+
+// A local apply's result as a remote replica would answer it.
+inline UpdateResponse ToResponse(const UpdateResult& result) {
+  const RemoteUpdateStatus status = result.status == UpdateStatus::kClockRejected ? RemoteUpdateStatus::kClockRejected
+                                    : result.status == UpdateStatus::kCompleted  ? RemoteUpdateStatus::kCompleted
+                                                                                 : RemoteUpdateStatus::kAcknowledged;
+  return UpdateResponse{.status = status, .clock_tag = result.clock_tag};
+}
 
 // Transient = the peer may be fine a moment later (network, timeouts, a
 // Dummy shard): such failures deactivate the replica.

@@ -59,7 +59,8 @@ absl::StatusOr<WriteAck> ShardReplicaSet::Coordinate(const Operation& operation,
   for (int attempt = 0; attempt < kMaxClockRejectedRetries; ++attempt) {
     const ClockTag tag{.peer_id = options_.this_peer, .clock_id = clock->clock_id(),
                        .tick = clock->TickOnce(), .token = NextToken()};
-    const Attempt result = FanOut(WalRecord{operation, tag}, wait);
+    const WalRecord record{operation, tag};
+    Attempt result = FanOut(record, wait);
     if (result.no_targets) return absl::UnavailableError("no active replica to write to");
     clock->AdvanceTo(result.max_echoed_tick);
     if (result.successes < result.minimal) {
@@ -70,6 +71,22 @@ absl::StatusOr<WriteAck> ShardReplicaSet::Coordinate(const Operation& operation,
                                                 result.successes, result.minimal));
     }
     if (absl::Status handled = HandleFailures(result, wait, started_ns); !handled.ok()) return handled;
+    if (result.successes < result.minimal) return ErasedError(result);
+    // Replicas made updatable while the write waited for deactivations get it
+    // too, and their failures are handled the same way (cluster seed 22713: a
+    // replica skipped as Dead was healed, from one without the write, during
+    // the wait).
+    const size_t failures_before = result.failures.size();
+    WriteRounds(record, wait, /*first_round=*/1, result);
+    if (result.failures.size() > failures_before) {
+      Attempt late = result;
+      late.failures.erase(late.failures.begin(), late.failures.begin() + static_cast<ptrdiff_t>(failures_before));
+      late.skipped_disabled.clear();
+      if (absl::Status handled = HandleFailures(late, wait, started_ns); !handled.ok()) return handled;
+      result.successes = late.successes;
+      result.succeeded = late.succeeded;
+      if (result.successes < result.minimal) return ErasedError(result);
+    }
     // Judged on the states now, after any deactivation wait, as Qdrant does:
     // a coordinator whose own replica was made Dead while it waited on its
     // remotes must not ack a write only that replica took (cluster seed
@@ -91,13 +108,19 @@ absl::StatusOr<WriteAck> ShardReplicaSet::Coordinate(const Operation& operation,
 
 ShardReplicaSet::Attempt ShardReplicaSet::FanOut(const WalRecord& record, bool wait) {
   Attempt attempt;
-  std::set<PeerId> written;
+  WriteRounds(record, wait, /*first_round=*/0, attempt);
+  attempt.no_targets = attempt.written.empty();
+  return attempt;
+}
+
+void ShardReplicaSet::WriteRounds(const WalRecord& record, bool wait, int first_round, Attempt& attempt) {
+  std::set<PeerId>& written = attempt.written;
   // Round 0 is the write's fan-out. Later rounds reach replicas that became
   // updatable while it ran (a deviation from Qdrant, docs/cluster.md "Late
   // replicas"): one skipped as Dead may meanwhile have been made Partial by a
   // transfer, or even Active, from a source that this write reached only after
   // the transfer's forward proxy was gone (cluster seed 4397).
-  for (int round = 0; round < kFanOutRounds; ++round) {
+  for (int round = first_round; round < kFanOutRounds; ++round) {
     std::map<PeerId, ReplicaState> peers;
     std::set<PeerId> disabled;
     uint32_t write_consistency_factor = 1;
@@ -139,8 +162,6 @@ ShardReplicaSet::Attempt ShardReplicaSet::FanOut(const WalRecord& record, bool w
     }
     if (!wrote_more) break;
   }
-  attempt.no_targets = written.empty();
-  return attempt;
 }
 
 void ShardReplicaSet::WriteReplica(PeerId peer, const WalRecord& record, bool wait,
@@ -148,14 +169,7 @@ void ShardReplicaSet::WriteReplica(PeerId peer, const WalRecord& record, bool wa
   absl::StatusOr<UpdateResponse> response = absl::UnknownError("unset");
   if (peer == options_.this_peer) {
     absl::StatusOr<UpdateResult> local = ApplyThroughSlot(record, wait);
-    if (local.ok()) {
-      response = UpdateResponse{.status = local->status == UpdateStatus::kClockRejected ? RemoteUpdateStatus::kClockRejected
-                                          : local->status == UpdateStatus::kCompleted    ? RemoteUpdateStatus::kCompleted
-                                                                                         : RemoteUpdateStatus::kAcknowledged,
-                                .clock_tag = local->clock_tag};
-    } else {
-      response = local.status();
-    }
+    response = local.ok() ? absl::StatusOr<UpdateResponse>(ToResponse(*local)) : local.status();
   } else {
     response = CallPeerFor<UpdateResponse>(
         peer, UpdateRequest{.shard = options_.shard, .record = record, .wait = wait}, "update");
@@ -193,23 +207,39 @@ std::vector<PeerId> ShardReplicaSet::TransferTargetsFrom(PeerId source, int64_t 
   return targets;
 }
 
-absl::Status ShardReplicaSet::HandleFailures(const Attempt& attempt, bool wait, int64_t write_started_ns) {
+absl::Status ShardReplicaSet::ErasedError(const Attempt& attempt) {
+  SS_ASSERT(attempt.successes < attempt.minimal);
+  return absl::UnavailableError(fmt::format("{} of the {} required replicas kept the write (transfers from replicas "
+                                            "that missed it may have erased it from the others)",
+                                            attempt.successes, attempt.minimal));
+}
+
+absl::Status ShardReplicaSet::HandleFailures(Attempt& attempt, bool wait, int64_t write_started_ns) {
   std::vector<PeerId> wait_for;
   // Deviation from Qdrant (docs/cluster.md): a replica that failed this write
   // may have been the source of a transfer meanwhile, whose batches erased
   // the write from a target that had taken it (SyncPoints deletes what the
-  // source lacks). Such targets count as failed too (scenario
-  // cluster-transfer-from-a-replica-that-missed-a-write).
+  // source lacks). Such targets count as failed, and no longer as successes;
+  // so do the targets of transfers from them, and so on (cluster seed 7364:
+  // 3 missed it, 3 -> 2 and then 2 -> 1 erased it from 2 and 1). Scenario
+  // cluster-transfer-from-a-replica-that-missed-a-write.
   std::vector<Attempt::Failure> failures = attempt.failures;
-  for (const Attempt::Failure& failure : attempt.failures) {
+  for (size_t index = 0; index < failures.size(); ++index) {
+    SS_ASSERT(index < attempt.failures.size() + 64, "failure closure of {} entries ran away", failures.size());
+    const Attempt::Failure failure = failures[index];  // (push_back below may move it)
     if (!IsTransient(failure.status) && !attempt.any_completed) continue;
     for (PeerId target : TransferTargetsFrom(failure.peer, write_started_ns)) {
       const bool listed = std::any_of(failures.begin(), failures.end(),
                                       [&](const Attempt::Failure& known) { return known.peer == target; });
       // The coordinator itself may be the target: then it reports itself.
-      if (!listed) {
-        failures.push_back({target, absl::UnavailableError("target of a transfer from a failed replica")});
-      }
+      if (listed) continue;
+      failures.push_back({target, absl::UnavailableError("target of a transfer from a replica without the write")});
+      const auto taken = std::find(attempt.succeeded.begin(), attempt.succeeded.end(), target);
+      if (taken == attempt.succeeded.end()) continue;
+      SS_COVER(kClusterWriteErasedByTransfer);
+      attempt.succeeded.erase(taken);
+      SS_ASSERT(attempt.successes > 0);
+      attempt.successes -= 1;
     }
   }
   for (const Attempt::Failure& failure : failures) {

@@ -22,7 +22,7 @@ absl::Status ShardReplicaSet::DriveTransfer(const ShardTransfer& transfer) {
             "peer {} drives a transfer from {}", options_.this_peer, transfer.key.from);
   absl::Status last = absl::OkStatus();
   for (int attempt = 1; attempt <= kMaxAttempts; ++attempt) {
-    if (!TransferStillRegistered(transfer.key)) return absl::CancelledError("transfer no longer registered");
+    if (!TransferStillRegistered(transfer)) return absl::CancelledError("transfer no longer registered");
     absl::StatusOr<RpcResponse> initiated = CallPeer(transfer.key.to, InitiateTransferRequest{transfer.key});
     last = initiated.status();
     bool fell_back = false;
@@ -30,9 +30,9 @@ absl::Status ShardReplicaSet::DriveTransfer(const ShardTransfer& transfer) {
       last = transfer.method == TransferMethod::kWalDelta ? WalDelta(transfer, fell_back) : StreamRecords(transfer);
     }
     if (fell_back) return absl::OkStatus();  // a Restart was proposed; its apply starts the new driver
-    if (!TransferStillRegistered(transfer.key)) {
+    if (!TransferStillRegistered(transfer)) {
       // Aborted (or finished) while this attempt ran: its proxy must go.
-      UnproxifyIfOrphaned(transfer.key);
+      UnproxifyIfOrphaned(transfer);
       return absl::CancelledError("transfer no longer registered");
     }
     if (last.ok()) {
@@ -40,14 +40,14 @@ absl::Status ShardReplicaSet::DriveTransfer(const ShardTransfer& transfer) {
       (void)log_.AwaitAllApplied(log_.applied_index(), kConsensusWaitNs);
       // The log may lose a proposal: propose again until it is applied.
       for (int tries = 0; tries < kFinishTries; ++tries) {
-        if (!TransferStillRegistered(transfer.key)) {
-          UnproxifyIfOrphaned(transfer.key);
+        if (!TransferStillRegistered(transfer)) {
+          UnproxifyIfOrphaned(transfer);
           return absl::OkStatus();
         }
-        absl::StatusOr<ApplyOutcome> finished = log_.ProposeAndWait(FinishTransfer{transfer.key}, kConsensusWaitNs);
+        absl::StatusOr<ApplyOutcome> finished = log_.ProposeAndWait(FinishTransfer{transfer.key, transfer.id}, kConsensusWaitNs);
         if (finished.ok()) {
           if (finished->applied) SS_COVER(kTransferFinished);
-          UnproxifyIfOrphaned(transfer.key);
+          UnproxifyIfOrphaned(transfer);
           return absl::OkStatus();
         }
       }
@@ -56,12 +56,12 @@ absl::Status ShardReplicaSet::DriveTransfer(const ShardTransfer& transfer) {
       return absl::DeadlineExceededError("finish of the transfer was not applied in time");
     }
     Unproxify();
-    if (!TransferStillRegistered(transfer.key)) return absl::CancelledError("transfer no longer registered");
+    if (!TransferStillRegistered(transfer)) return absl::CancelledError("transfer no longer registered");
     SS_COVER(kTransferRetried);
     env_.SleepForNanos(kRetryDelayNs * attempt);
   }
   SS_COVER(kTransferAborted);
-  log_.Propose(AbortTransfer{transfer.key, fmt::format("transmission failed: {}", last.ToString())});
+  log_.Propose(AbortTransfer{transfer.key, fmt::format("transmission failed: {}", last.ToString()), transfer.id});
   return last;
 }
 
@@ -93,13 +93,13 @@ absl::Status ShardReplicaSet::PrepareToReceive(const TransferKey& key) {
   return absl::DeadlineExceededError("receiver wait woke too often");
 }
 
-absl::Status ShardReplicaSet::Proxify(const TransferKey& key, LocalKind kind, uint64_t queue_from) {
+absl::Status ShardReplicaSet::Proxify(const ShardTransfer& transfer, LocalKind kind, uint64_t queue_from) {
   SS_ASSERT(kind == LocalKind::kForwardProxy || kind == LocalKind::kQueueProxy, "proxify to {}", LocalKindName(kind));
   WriteLock local(*local_lock_);
   // An abort applied meanwhile unproxies only after it unregistered the
   // transfer: checked under the local lock, no proxy can outlive it.
-  if (!TransferStillRegistered(key)) return absl::CancelledError("transfer no longer registered");
-  const PeerId target = key.to;
+  if (!TransferStillRegistered(transfer)) return absl::CancelledError("transfer no longer registered");
+  const PeerId target = transfer.key.to;
   if (local_->kind != LocalKind::kLocal) {
     return absl::FailedPreconditionError(fmt::format("cannot proxify a {} replica", LocalKindName(local_->kind)));
   }
@@ -114,10 +114,10 @@ absl::Status ShardReplicaSet::Proxify(const TransferKey& key, LocalKind kind, ui
   return absl::OkStatus();
 }
 
-void ShardReplicaSet::UnproxifyIfOrphaned(const TransferKey& key) {
+void ShardReplicaSet::UnproxifyIfOrphaned(const ShardTransfer& transfer) {
   WriteLock local(*local_lock_);
   if (local_->kind != LocalKind::kForwardProxy && local_->kind != LocalKind::kQueueProxy) return;
-  if (local_->proxy_target != key.to || TransferStillRegistered(key)) return;
+  if (local_->proxy_target != transfer.key.to || TransferStillRegistered(transfer)) return;
   RevertProxy();
 }
 
@@ -136,12 +136,12 @@ void ShardReplicaSet::RevertProxy() {
   local_->proxy_target = 0;
 }
 
-absl::Status ShardReplicaSet::WaitRemoteState(const TransferKey& key, ReplicaState state) {
-  const PeerId peer = key.to;
+absl::Status ShardReplicaSet::WaitRemoteState(const ShardTransfer& transfer, ReplicaState state) {
+  const PeerId peer = transfer.key.to;
   const int64_t deadline_ns = env_.NowNanos() + kConsensusWaitNs;
   for (int polls = 0; polls < 10'000; ++polls) {
     // The remote may be in `state` for another transfer's sake.
-    if (!TransferStillRegistered(key)) return absl::CancelledError("transfer no longer registered");
+    if (!TransferStillRegistered(transfer)) return absl::CancelledError("transfer no longer registered");
     absl::StatusOr<RpcResponse> response = CallPeer(peer, ReplicaStateRequest{options_.shard});
     if (response.ok()) {
       const auto* seen = std::get_if<ReplicaStateResponse>(&*response);

@@ -17,7 +17,7 @@ constexpr int64_t kConsensusWaitNs = 10'000'000'000;
 
 absl::Status ShardReplicaSet::StreamRecords(const ShardTransfer& transfer) {
   const PeerId target = transfer.key.to;
-  if (absl::Status proxied = Proxify(transfer.key, LocalKind::kForwardProxy, 0); !proxied.ok()) return proxied;
+  if (absl::Status proxied = Proxify(transfer, LocalKind::kForwardProxy, 0); !proxied.ok()) return proxied;
   ClockMap cutoff;
   {
     ReadLock local(*local_lock_);
@@ -28,7 +28,7 @@ absl::Status ShardReplicaSet::StreamRecords(const ShardTransfer& transfer) {
   }
   std::optional<PointId> after;
   for (int batches = 0; batches < 10'000'000; ++batches) {
-    if (!TransferStillRegistered(transfer.key)) return absl::CancelledError("transfer no longer registered");
+    if (!TransferStillRegistered(transfer)) return absl::CancelledError("transfer no longer registered");
     ReadLock local(*local_lock_);
     if (local_->kind != LocalKind::kForwardProxy) return absl::FailedPreconditionError("forward proxy gone");
     // The batch is read and sent under the proxy's update lock: no write
@@ -80,21 +80,22 @@ absl::Status ShardReplicaSet::WalDelta(const ShardTransfer& transfer, bool& fell
       from = delta.status();
     }
   }
-  absl::Status queued = from.ok() ? Proxify(transfer.key, LocalKind::kQueueProxy, *from) : from.status();
+  absl::Status queued = from.ok() ? Proxify(transfer, LocalKind::kQueueProxy, *from) : from.status();
   if (absl::IsCancelled(queued)) return queued;
   if (!queued.ok()) {
     // Qdrant's transfer_shard_fallback_default: Restart as stream_records.
     SS_COVER(kTransferDeltaFallback);
     env_.Log(fmt::format("wal_delta to peer {} falls back to stream_records: {}", target, queued.ToString()));
     fell_back = true;
-    log_.Propose(RestartTransfer{transfer.key, TransferMethod::kStreamRecords});
+    log_.Propose(RestartTransfer{transfer.key, TransferMethod::kStreamRecords, transfer.id});
     return absl::OkStatus();
   }
   if (absl::Status sent = SendQueued(target, /*until_end=*/false); !sent.ok()) return sent;
-  absl::StatusOr<ApplyOutcome> partial = log_.ProposeAndWait(RecoveryToPartial{transfer.key}, kConsensusWaitNs);
+  absl::StatusOr<ApplyOutcome> partial =
+      log_.ProposeAndWait(RecoveryToPartial{transfer.key, transfer.id}, kConsensusWaitNs);
   if (!partial.ok()) return partial.status();
   if (!partial->applied) return absl::FailedPreconditionError("RecoveryToPartial refused: " + partial->rejection);
-  if (absl::Status seen = WaitRemoteState(transfer.key, ReplicaState::kPartial); !seen.ok()) return seen;
+  if (absl::Status seen = WaitRemoteState(transfer, ReplicaState::kPartial); !seen.ok()) return seen;
   if (absl::Status sent = SendQueued(target, /*until_end=*/true); !sent.ok()) return sent;
   // The replayed records were sent without waiting, so the target's WAL may
   // hold them unsynced; Finish makes it Active, and a power loss after that

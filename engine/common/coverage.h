@@ -58,6 +58,7 @@ namespace engine {
   X(kClusterPeerDisabled, "cluster.peer_disabled", "a write coordinator locally disabled a failed replica and reported it Dead") \
   X(kClusterDeactivationTimeout, "cluster.deactivation_timeout", "a wait=true write failed: a failed replica was not deactivated in time") \
   X(kClusterForwardedToLeader, "cluster.forwarded_to_leader", "an ordered write was forwarded to its ordering's leader") \
+  X(kClusterWriteErasedByTransfer, "cluster.write_erased_by_transfer", "a replica that took a write stopped counting as a success: a transfer from a replica that missed the write reached it") \
   X(kClusterLateReplicaWritten, "cluster.late_replica_written", "a write reached a replica that became updatable while the write ran") \
   X(kClusterReadFellBack, "cluster.read_fell_back", "a read moved on to another replica after a failure") \
   X(kClusterRejectedByState, "cluster.rejected_by_state", "a replica refused a write its state does not accept") \
