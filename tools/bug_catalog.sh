@@ -188,6 +188,18 @@ for patch in "${patches[@]}"; do
     log "$name: caught=$caught time=$t invariant=$inv"
     if [[ "$caught" == no ]]; then
       note="$(awk -F'\t' -v f="$name.patch" '$1 == f { print $5 }' "$bugs_dir/catalog.tsv")"
+      # A cluster bug the campaign missed may still be caught by a
+      # regression scenario CTest replays (scenario.cluster_regressions).
+      if [[ ${#mode[@]} -gt 0 ]]; then
+        bash "$src/tools/replay_cluster_scenarios.sh" "$shardsim" "$src/scenarios/regressions" \
+          > "$results/$name.regressions.log" 2>&1
+        caught_by="$(grep '^MISMATCH: ' "$results/$name.regressions.log" | sed 's|.*/||' | paste -sd, - | sed 's/,/, /g')"
+        if [[ -n "$caught_by" ]]; then
+          note+=" Caught by the regression scenarios CTest replays: ${caught_by}."
+        else
+          note+=" No regression scenario catches it either."
+        fi
+      fi
       missed+=("- **$label**: $(md_escape "${note:-no catalog entry}")")
     fi
     record "$label" "$caught" "$t" "$inv" "$shrunk" "$failed" "$seeds" "$msg"
