@@ -15,6 +15,14 @@ constexpr int64_t kSecondNs = 1'000'000'000;
 constexpr int64_t kClientTimeoutNs = 60 * kSecondNs;
 // After the last step: how long (virtual) the cluster may take to converge.
 constexpr int64_t kConvergeBudgetNs = 900 * kSecondNs;
+// How long the cluster must stay converged, with no entry committed, before
+// the end checks: longer than an RPC timeout (2 s) plus a commit delay. A
+// coordinator that answered its client may still be reporting a replica
+// whose RPC timed out; its entry, committed after a first look found the
+// cluster converged, made the end check see a peer that had not applied it
+// yet (a false state-agreement failure, cluster seed 11921 with
+// tools/bugs/33 applied).
+constexpr int64_t kSettledNs = 3 * kSecondNs;
 }  // namespace
 
 // ---- DeferredLog ----
@@ -305,7 +313,14 @@ bool ClusterRun::Quiesce() {
   std::string why_not;
   while (scheduler.now_ns() < deadline_ns) {
     if (failure_) return false;
-    if (Converged(why_not)) return true;
+    if (Converged(why_not)) {
+      const uint64_t committed = log_->committed_index();
+      scheduler.SleepUntil(scheduler.now_ns() + kSettledNs);
+      if (failure_) return false;
+      if (log_->committed_index() == committed && Converged(why_not)) return true;
+      why_not = "an entry was committed after the cluster looked converged";
+      continue;
+    }
     scheduler.SleepUntil(scheduler.now_ns() + kSecondNs);
   }
   Fail("convergence", fmt::format("the cluster did not converge in {} s after the faults stopped: {}",
