@@ -195,9 +195,9 @@ for patch in "${patches[@]}"; do
           > "$results/$name.regressions.log" 2>&1
         caught_by="$(grep '^MISMATCH: ' "$results/$name.regressions.log" | sed 's|.*/||' | paste -sd, - | sed 's/,/, /g')"
         if [[ -n "$caught_by" ]]; then
-          note+=" Caught by the regression scenarios CTest replays: ${caught_by}."
+          note+=". Caught by the regression scenarios CTest replays: ${caught_by}."
         else
-          note+=" No regression scenario catches it either."
+          note+=". No regression scenario catches it either."
         fi
       fi
       missed+=("- **$label**: $(md_escape "${note:-no catalog entry}")")
