@@ -164,7 +164,9 @@ class ShardReplicaSet {
   // Reports the replicas that failed `attempt` (and the targets of transfers
   // from them, which leave the successes) and, for a wait=true write, waits
   // for their deactivation.
-  absl::Status HandleFailures(Attempt& attempt, bool wait, int64_t write_started_ns);
+  // Only attempt.failures from `first_failure` on are handled; the skipped
+  // disabled replicas only when `first_failure` is 0 (the first call).
+  absl::Status HandleFailures(Attempt& attempt, size_t first_failure, bool wait, int64_t write_started_ns);
   // The error of a write left with too few successes by HandleFailures.
   static absl::Status ErasedError(const Attempt& attempt);
   // True if one of `peers` can be a source of truth in the current state.
@@ -180,6 +182,9 @@ class ShardReplicaSet {
   // Remembers the clock tag of a write applied to the local replica.
   // REQUIRES: batch_sync_mutex_ held.
   void NoteDirectWrite(const WalRecord& record, const UpdateResult& result);
+  // Applies `record` to the local shard and notes it, under the batch sync
+  // mutex. REQUIRES: the local lock held, local_->shard set.
+  absl::StatusOr<UpdateResult> UpdateAndNote(const WalRecord& record, bool wait);
   // How long a write's coordinator may still be sending it: every fan-out
   // round reaching every peer at the RPC timeout, doubled.
   int64_t DirectWriteWindowNs();

@@ -46,30 +46,18 @@ absl::StatusOr<UpdateResult> ShardReplicaSet::ApplyThroughSlot(const WalRecord& 
     case LocalKind::kDummy:
       // Transient: the coordinator reports this replica, which heals it.
       return absl::UnavailableError("dummy shard: the local replica failed to load");
-    case LocalKind::kLocal: {
-      MutexLock sync(*batch_sync_mutex_);
-      absl::StatusOr<UpdateResult> applied = local_->shard->Update(record, wait);
-      if (applied.ok()) NoteDirectWrite(record, *applied);
-      return applied;
-    }
+    case LocalKind::kLocal:
+      return UpdateAndNote(record, wait);
     // A proxied replica's writes are noted too: the proxy may go (an aborted
     // transfer) and a batch from a replica that missed them come next (cluster
     // seed 7364 lost a write taken while this replica was a queue proxy).
     case LocalKind::kQueueProxy: {
       MutexLock proxy(*proxy_update_mutex_);
-      MutexLock sync(*batch_sync_mutex_);
-      absl::StatusOr<UpdateResult> applied = local_->shard->Update(record, wait);
-      if (applied.ok()) NoteDirectWrite(record, *applied);
-      return applied;
+      return UpdateAndNote(record, wait);
     }
     case LocalKind::kForwardProxy: {
       MutexLock proxy(*proxy_update_mutex_);
-      absl::StatusOr<UpdateResult> applied = absl::UnknownError("unset");
-      {
-        MutexLock sync(*batch_sync_mutex_);
-        applied = local_->shard->Update(record, /*wait=*/true);
-        if (applied.ok()) NoteDirectWrite(record, *applied);
-      }
+      absl::StatusOr<UpdateResult> applied = UpdateAndNote(record, /*wait=*/true);
       if (!applied.ok() || applied->status == UpdateStatus::kClockRejected) return applied;
       absl::StatusOr<RpcResponse> forwarded = CallPeer(
           local_->proxy_target, UpdateRequest{.shard = options_.shard, .record = record, .wait = false});
@@ -118,6 +106,13 @@ absl::StatusOr<ReadResponse> ShardReplicaSet::HandleRead(const ReadRequest& requ
   MutexLock lock(*state_mutex_);
   counters_.reads_served += 1;
   return response;
+}
+
+absl::StatusOr<UpdateResult> ShardReplicaSet::UpdateAndNote(const WalRecord& record, bool wait) {
+  MutexLock sync(*batch_sync_mutex_);
+  absl::StatusOr<UpdateResult> applied = local_->shard->Update(record, wait);
+  if (applied.ok()) NoteDirectWrite(record, *applied);
+  return applied;
 }
 
 void ShardReplicaSet::NoteDirectWrite(const WalRecord& record, const UpdateResult& result) {

@@ -70,7 +70,7 @@ absl::StatusOr<WriteAck> ShardReplicaSet::Coordinate(const Operation& operation,
                                                 "are not updatable)",
                                                 result.successes, result.minimal));
     }
-    if (absl::Status handled = HandleFailures(result, wait, started_ns); !handled.ok()) return handled;
+    if (absl::Status handled = HandleFailures(result, 0, wait, started_ns); !handled.ok()) return handled;
     if (result.successes < result.minimal) return ErasedError(result);
     // Replicas made updatable while the write waited for deactivations get it
     // too, and their failures are handled the same way (cluster seed 22713: a
@@ -79,12 +79,9 @@ absl::StatusOr<WriteAck> ShardReplicaSet::Coordinate(const Operation& operation,
     const size_t failures_before = result.failures.size();
     WriteRounds(record, wait, /*first_round=*/1, result);
     if (result.failures.size() > failures_before) {
-      Attempt late = result;
-      late.failures.erase(late.failures.begin(), late.failures.begin() + static_cast<ptrdiff_t>(failures_before));
-      late.skipped_disabled.clear();
-      if (absl::Status handled = HandleFailures(late, wait, started_ns); !handled.ok()) return handled;
-      result.successes = late.successes;
-      result.succeeded = late.succeeded;
+      if (absl::Status handled = HandleFailures(result, failures_before, wait, started_ns); !handled.ok()) {
+        return handled;
+      }
       if (result.successes < result.minimal) return ErasedError(result);
     }
     // Judged on the states now, after any deactivation wait, as Qdrant does:
@@ -214,7 +211,9 @@ absl::Status ShardReplicaSet::ErasedError(const Attempt& attempt) {
                                             attempt.successes, attempt.minimal));
 }
 
-absl::Status ShardReplicaSet::HandleFailures(Attempt& attempt, bool wait, int64_t write_started_ns) {
+absl::Status ShardReplicaSet::HandleFailures(Attempt& attempt, size_t first_failure, bool wait,
+                                             int64_t write_started_ns) {
+  SS_ASSERT(first_failure <= attempt.failures.size());
   std::vector<PeerId> wait_for;
   // Deviation from Qdrant (docs/cluster.md): a replica that failed this write
   // may have been the source of a transfer meanwhile, whose batches erased
@@ -223,9 +222,10 @@ absl::Status ShardReplicaSet::HandleFailures(Attempt& attempt, bool wait, int64_
   // so do the targets of transfers from them, and so on (cluster seed 7364:
   // 3 missed it, 3 -> 2 and then 2 -> 1 erased it from 2 and 1). Scenario
   // cluster-transfer-from-a-replica-that-missed-a-write.
-  std::vector<Attempt::Failure> failures = attempt.failures;
+  std::vector<Attempt::Failure> failures(attempt.failures.begin() + static_cast<ptrdiff_t>(first_failure),
+                                         attempt.failures.end());
   for (size_t index = 0; index < failures.size(); ++index) {
-    SS_ASSERT(index < attempt.failures.size() + 64, "failure closure of {} entries ran away", failures.size());
+    SS_ASSERT(index < attempt.failures.size() - first_failure + 64, "failure closure of {} entries ran away", failures.size());
     const Attempt::Failure failure = failures[index];  // (push_back below may move it)
     if (!IsTransient(failure.status) && !attempt.any_completed) continue;
     for (PeerId target : TransferTargetsFrom(failure.peer, write_started_ns)) {
@@ -269,7 +269,9 @@ absl::Status ShardReplicaSet::HandleFailures(Attempt& attempt, bool wait, int64_
   // Dead first (by a coordinator whose forward to it timed out) and healed
   // from the one that lacks it, losing an acknowledged write (scenario
   // cluster-ack-lost-to-a-skipped-replica).
-  wait_for.insert(wait_for.end(), attempt.skipped_disabled.begin(), attempt.skipped_disabled.end());
+  if (first_failure == 0) {
+    wait_for.insert(wait_for.end(), attempt.skipped_disabled.begin(), attempt.skipped_disabled.end());
+  }
   if (!wait || wait_for.empty()) return absl::OkStatus();
   return WaitDeactivated(wait_for);
 }
