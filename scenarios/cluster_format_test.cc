@@ -46,6 +46,28 @@ TEST(ClusterFormatTest, RoundTripsAThousandDrawnScenarios) {
   }
 }
 
+// network_stalls is the one optional key: absent means off, and it is
+// written only when on, so scenario files from before it replay unchanged.
+TEST(ClusterFormatTest, NetworkStallsIsOptionalAndWrittenOnlyWhenOn) {
+  const std::string without =
+      "cluster v1\nexpect pass\nconfig seed=1 peers=3 replication_factor=2 write_consistency_factor=1 clients=1 "
+      "steps_per_client=1 nemesis_steps=0 point_ids=4 lossy_network=false lossy_log=false "
+      "default_transfer_method=wal_delta\nclient 1: sleep 5ms\n";
+  auto parsed = ParseClusterScenario(without);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_FALSE(parsed->config.network_stalls);
+  EXPECT_EQ(ClusterConfigLine(parsed->config).find("network_stalls"), std::string::npos);
+  parsed->config.network_stalls = true;
+  EXPECT_TRUE(ClusterConfigLine(parsed->config).ends_with(" network_stalls=true"));
+  auto again = ParseClusterScenario(WriteClusterScenario(*parsed, ""));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->config.network_stalls);
+  // The draw turns stalls on for some seeds and off for others.
+  std::set<bool> drawn;
+  for (uint64_t seed = 0; seed < 100; ++seed) drawn.insert(properties::DrawClusterConfig(seed).network_stalls);
+  EXPECT_EQ(drawn.size(), 2u);
+}
+
 TEST(ClusterFormatTest, WritesReadableSteps) {
   ClusterStep upsert{.kind = ClusterStepKind::kUpsert, .actor = 2, .peer = 3, .id = 5, .value = 17,
                      .ordering = engine::WriteOrdering::kMedium};

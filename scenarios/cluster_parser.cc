@@ -107,6 +107,8 @@ absl::Status ApplyConfigValue(std::string_view key, std::string_view value, Clus
     if ((flag = ParseBool(value)).ok()) config.lossy_network = *flag;
   } else if (key == "lossy_log") {
     if ((flag = ParseBool(value)).ok()) config.lossy_log = *flag;
+  } else if (key == "network_stalls") {
+    if ((flag = ParseBool(value)).ok()) config.network_stalls = *flag;
   } else if (key == "default_transfer_method") {
     const auto method = MethodFromName(value);
     if (!method) return Error(fmt::format("default_transfer_method={} is not stream_records or wal_delta", value));

@@ -56,7 +56,10 @@ std::string ClusterConfigLine(const properties::ClusterConfig& config) {
       "nemesis_steps={} point_ids={} lossy_network={} lossy_log={} default_transfer_method={}",
       config.seed, config.peers, config.replication_factor, config.write_consistency_factor, config.clients,
       config.steps_per_client, config.nemesis_steps, config.point_ids, config.lossy_network, config.lossy_log,
-      MethodName(config.default_transfer_method));
+      MethodName(config.default_transfer_method)) +
+         // Written only when on: files from before the key existed read and
+         // write back unchanged.
+         (config.network_stalls ? " network_stalls=true" : "");
 }
 
 std::string ClusterStepLine(const ClusterStep& step) {

@@ -158,6 +158,10 @@ ClusterConfig DrawClusterConfig(uint64_t seed) {
   config.lossy_network = draw.Chance(0.3);
   config.lossy_log = draw.Chance(0.3);
   config.default_transfer_method = DrawMethod(draw);
+  // Drawn last, so the draws above are what they were before stalls existed.
+  // Stalls make a write reach a replica after a transfer that should have
+  // carried it came and went (planted bugs 32 and 34 need one).
+  config.network_stalls = draw.Chance(0.5);
   SS_ASSERT(config.replication_factor >= 1 && config.replication_factor <= config.peers);
   SS_ASSERT(config.write_consistency_factor >= 1 &&
             config.write_consistency_factor <= config.replication_factor);

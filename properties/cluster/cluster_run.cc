@@ -66,8 +66,10 @@ ClusterRun::ClusterRun(const ClusterScenario& scenario, sim::DecisionSource& dec
                            .profile = sim::PersistenceProfile::NoFault(),
                            .record_trace = config_.record_trace || options.trace_json};
   world_ = std::make_unique<sim::ClusterWorld>(world, decisions);
-  network_ = std::make_unique<sim::SimNetwork>(
-      *world_, config_.lossy_network ? sim::NetworkFaults::Faulty() : sim::NetworkFaults::NoFault());
+  sim::NetworkFaults network_faults =
+      config_.lossy_network ? sim::NetworkFaults::Faulty() : sim::NetworkFaults::NoFault();
+  if (config_.network_stalls) network_faults = network_faults.WithStalls();
+  network_ = std::make_unique<sim::SimNetwork>(*world_, network_faults);
   log_ = std::make_unique<sim::SimMetaLog>(
       *world_, config_.lossy_log ? sim::LogFaults::Faulty() : sim::LogFaults::NoFault(),
       [this](engine::CollectionState& state, const engine::MetaOp& op) { OnCommitted(state, op); },

@@ -34,6 +34,7 @@ struct ClusterConfig {
   uint32_t point_ids = 8;  // ids drawn from [0, point_ids)
   bool lossy_network = false;  // loss, duplication, wider delays
   bool lossy_log = false;      // proposals lost and duplicated
+  bool network_stalls = false;  // a few messages delayed past their caller's timeout
   engine::TransferMethod default_transfer_method = engine::TransferMethod::kWalDelta;
   bool verbose = false;
   bool record_trace = false;

@@ -110,6 +110,11 @@ bool ClusterShrinker::LosslessConfig() {
     candidate.config.lossy_log = false;
     changed |= TryCandidate(std::move(candidate));
   }
+  if (best_.config.network_stalls) {
+    ClusterScenario candidate = best_;
+    candidate.config.network_stalls = false;
+    changed |= TryCandidate(std::move(candidate));
+  }
   return changed;
 }
 

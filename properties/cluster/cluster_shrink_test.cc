@@ -32,6 +32,7 @@ ClusterScenario PlantedScenario() {
   scenario.config.clients = 3;
   scenario.config.lossy_network = true;
   scenario.config.lossy_log = true;
+  scenario.config.network_stalls = true;
   scenario.steps = DrawClusterSteps(scenario.config);
   // The needed pair, among the drawn noise: the write by client 3, the crash last.
   ClusterStep write{.kind = ClusterStepKind::kUpsert, .actor = 3, .peer = 3, .id = 1, .value = 7};
@@ -65,6 +66,7 @@ TEST(ClusterShrinkTest, ShrinksToTheStepsTheFailureNeeds) {
   EXPECT_LE(shrunk.scenario.config.replication_factor, 3u);
   EXPECT_FALSE(shrunk.scenario.config.lossy_network);
   EXPECT_FALSE(shrunk.scenario.config.lossy_log);
+  EXPECT_FALSE(shrunk.scenario.config.network_stalls);
   EXPECT_EQ(shrunk.scenario.tape, (std::vector<uint8_t>{1, 2, 3}));
   EXPECT_LE(shrunk.replays, options.max_replays);
   EXPECT_GT(progress_calls, 0u);

@@ -53,6 +53,9 @@ void SimNetwork::set_faults(NetworkFaults faults) {
   SS_ASSERT(faults.loss >= 0 && faults.loss <= 1 && faults.duplication >= 0 && faults.duplication <= 1);
   SS_ASSERT(faults.min_delay_ns >= 0 && faults.min_delay_ns <= faults.max_delay_ns, "delay range [{}, {}]",
             faults.min_delay_ns, faults.max_delay_ns);
+  SS_ASSERT(faults.stall >= 0 && faults.stall <= 1, "stall probability {}", faults.stall);
+  SS_ASSERT(faults.stall == 0 || faults.stall_max_delay_ns >= faults.max_delay_ns, "stalls up to {} ns, delays up to {} ns",
+            faults.stall_max_delay_ns, faults.max_delay_ns);
   faults_ = faults;
 }
 
@@ -101,6 +104,11 @@ void SimNetwork::Heal() {
 bool SimNetwork::IsBlocked(PeerId from, PeerId to) const { return blocked_.contains({from, to}); }
 
 int64_t SimNetwork::DrawDelay() {
+  // Drawn only when stalls are on, so a tape recorded without them replays.
+  if (faults_.stall > 0 && decisions_.Rare(faults_.stall)) {
+    return static_cast<int64_t>(decisions_.Between(static_cast<uint64_t>(faults_.max_delay_ns),
+                                                   static_cast<uint64_t>(faults_.stall_max_delay_ns)));
+  }
   const uint64_t delay_ns = decisions_.Between(static_cast<uint64_t>(faults_.min_delay_ns),
                                                static_cast<uint64_t>(faults_.max_delay_ns));
   return static_cast<int64_t>(delay_ns);

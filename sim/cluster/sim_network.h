@@ -37,12 +37,25 @@ struct NetworkFaults {
   double duplication = 0;  // per request
   int64_t min_delay_ns = 50'000;
   int64_t max_delay_ns = 1'000'000;
+  // A stalled message (a congested link, a retransmission, a paused peer)
+  // is delayed up to `stall_max_delay_ns` instead: at times past its
+  // caller's timeout, so it is handled after the caller gave up on it.
+  double stall = 0;
+  int64_t stall_max_delay_ns = 0;
 
   // No loss or duplication; delays are still drawn (messages reorder).
   static NetworkFaults NoFault() { return {}; }
   // A few percent lost or duplicated, delays up to 20 ms.
   static NetworkFaults Faulty() {
     return {.loss = 0.03, .duplication = 0.03, .min_delay_ns = 50'000, .max_delay_ns = 20'000'000};
+  }
+  // These faults plus stalls: one message in fifty delayed up to 3 s (the
+  // peers' calls time out after 2 s).
+  NetworkFaults WithStalls() const {
+    NetworkFaults stalling = *this;
+    stalling.stall = 0.02;
+    stalling.stall_max_delay_ns = 3'000'000'000;
+    return stalling;
   }
 };
 

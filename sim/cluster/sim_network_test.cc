@@ -182,6 +182,34 @@ TEST(SimNetworkTest, MessagesReorder) {
   EXPECT_LT(reordered_seeds, 20);
 }
 
+// A stalled request can arrive after its caller's timeout: the caller gets
+// DeadlineExceeded and the handler still runs later (a write applied after
+// its coordinator gave up on it).
+TEST(SimNetworkTest, AStalledRequestIsHandledAfterItsCallerTimedOut) {
+  NetworkFaults faults = NetworkFaults::NoFault();
+  faults.stall = 1.0;
+  faults.stall_max_delay_ns = 3'000 * kMillisecond;
+  int handled_after_timeout = 0;
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    Harness harness(seed, faults);
+    absl::Status status;
+    const RunResult result = harness.Run([&] {
+      harness.world.env(1).SleepForNanos(kMillisecond);
+      status = CallShard(harness.network, 2, 1, 9, 100 * kMillisecond).status();
+      const bool handled_in_time = !harness.handler1.started.empty();
+      harness.world.env(1).SleepForNanos(2 * faults.stall_max_delay_ns);  // the request arrives by then
+      if (status.code() == absl::StatusCode::kDeadlineExceeded && !handled_in_time &&
+          harness.handler1.started == std::vector<engine::ShardId>{9}) {
+        ++handled_after_timeout;
+      }
+    });
+    ASSERT_EQ(result.outcome, RunOutcome::kCompleted) << result.report;
+    EXPECT_EQ(harness.handler1.finished, std::vector<engine::ShardId>{9});
+  }
+  // Delays are drawn in [1 ms, 3 s]: nearly all past the 100 ms timeout.
+  EXPECT_GE(handled_after_timeout, 8);
+}
+
 uint64_t FaultyRunHash(uint64_t seed) {
   Harness harness(seed, NetworkFaults::Faulty(), /*work_ns=*/kMillisecond);
   const RunResult result = harness.Run([&] {

@@ -56,6 +56,7 @@ std::optional<std::string> ClusterFlags::FirstGiven() const {
   if (write_consistency_factor) return "--wcf";
   if (lossy_network) return "--lossy-network";
   if (lossy_log) return "--lossy-log";
+  if (network_stalls) return "--network-stalls";
   if (transfer_method) return "--transfer-method";
   if (trace_json_path) return "--trace-json";
   if (seeds) return "--seeds";
@@ -78,6 +79,11 @@ void AddClusterFlags(CLI::App& command, ClusterFlags& flags, ClusterCommandFlags
   command.add_flag_function(
              "--lossy-log", [&flags](int64_t count) { flags.lossy_log = count > 0; },
              "Metadata proposals lost and duplicated (--lossy-log=false: never; default: drawn)")
+      ->group(group);
+  command.add_flag_function(
+             "--network-stalls", [&flags](int64_t count) { flags.network_stalls = count > 0; },
+             "One message in fifty delayed up to 3 s, past its caller's 2 s timeout at times "
+             "(--network-stalls=false: never; default: drawn)")
       ->group(group);
   command.add_option("--transfer-method", flags.transfer_method,
                      "Default transfer method: stream_records or wal_delta (default: drawn)")
@@ -111,6 +117,7 @@ std::optional<std::string> BuildClusterConfig(uint64_t seed, const ClusterFlags&
   }
   if (flags.lossy_network) config.lossy_network = *flags.lossy_network;
   if (flags.lossy_log) config.lossy_log = *flags.lossy_log;
+  if (flags.network_stalls) config.network_stalls = *flags.network_stalls;
   if (flags.transfer_method) {
     if (*flags.transfer_method == "stream_records") {
       config.default_transfer_method = engine::TransferMethod::kStreamRecords;

@@ -33,6 +33,7 @@ struct ClusterFlags {
   std::optional<uint32_t> write_consistency_factor;
   std::optional<bool> lossy_network;
   std::optional<bool> lossy_log;
+  std::optional<bool> network_stalls;
   std::optional<std::string> transfer_method;
   std::optional<std::string> trace_json_path;  // run only
   std::optional<std::string> seeds;            // check-determinism only: "A..B"
