@@ -110,7 +110,18 @@ void ClockMap::AdvanceToAtLeast(const ClockMap& floor) {
   const size_t clocks_before = clocks_.size();
   for (const auto& [key, clock] : floor.clocks_) {
     SS_ASSERT(clock.tick > 0, "floor clock ({}, {}) at tick 0", key.first, key.second);
-    Advance(ClockTag{.peer_id = key.first, .clock_id = key.second, .tick = clock.tick, .token = clock.token});
+    // Raised with no op's token: the op that set `floor`'s tick never ran
+    // here, so when it arrives late (a stalled request, cluster seed 9049)
+    // it is not a retry of an op this replica applied, and is rejected.
+    // Qdrant copies the token and accepts it as one, over newer writes.
+    auto it = clocks_.find(key);
+    if (it == clocks_.end()) {
+      clocks_.emplace(key, Clock{clock.tick, kNoOpToken});
+      changed_ = true;
+    } else if (it->second.tick < clock.tick) {
+      it->second = Clock{clock.tick, kNoOpToken};
+      changed_ = true;
+    }
   }
   // Every clock of `floor` is here now, at its tick or past it; none was lost.
   SS_ASSERT(floor.NotAheadOf(*this), "a clock stayed below the floor");

@@ -32,6 +32,10 @@
 
 namespace engine {
 
+// The token of a clock raised by a floor (AdvanceToAtLeast), not by an op:
+// no op carries it (ShardReplicaSet::NextToken never returns it).
+inline constexpr uint64_t kNoOpToken = 0;
+
 class ClockMap {
  public:
   struct Clock {
@@ -65,7 +69,9 @@ class ClockMap {
   // True if some clock of this map is not in `other` (ticks aside).
   bool HasClocksNotIn(const ClockMap& other) const;
   // Advances every clock to at least the tick `floor` has for it (a clock
-  // only `floor` has is added): Qdrant's update_cutoff on one map. The
+  // only `floor` has is added): Qdrant's update_cutoff on one map, except
+  // that a raised clock gets kNoOpToken, so the op that set the floor's tick
+  // is rejected if it arrives later (Qdrant would take it as a retry). The
   // snapshot is left as it is.
   void AdvanceToAtLeast(const ClockMap& floor);
 

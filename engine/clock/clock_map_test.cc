@@ -69,5 +69,26 @@ TEST(ClockMapTest, TicksOnlyGrow) {
   EXPECT_TRUE(ClockMap().NotAheadOf(clocks));  // an empty map is behind every map
 }
 
+// A cutoff raises clocks past ops this replica never applied: when such an
+// op arrives late (its request stalled past its coordinator's timeout), it
+// is no retry and must not overwrite what the transfer brought (cluster
+// seed 9049). An op this replica applied itself stays retryable.
+TEST(ClockMapTest, AClockRaisedByAFloorRejectsTheOpThatSetIt) {
+  ClockMap floor;
+  floor.Advance({1, 0, 5, 7});
+  floor.Advance({2, 0, 3, 4});
+  ClockMap clocks;
+  ClockTag applied{2, 0, 3, 4};
+  ASSERT_TRUE(clocks.AdvanceAndCorrect(applied));
+  clocks.AdvanceToAtLeast(floor);
+  ClockTag late{1, 0, 5, 7};
+  EXPECT_FALSE(clocks.AdvanceAndCorrect(late));
+  EXPECT_EQ(late.tick, 5u);
+  ClockTag retry{2, 0, 3, 4};
+  EXPECT_TRUE(clocks.AdvanceAndCorrect(retry));  // applied here: still a retry
+  ClockTag next{1, 0, 6, 8};
+  EXPECT_TRUE(clocks.AdvanceAndCorrect(next));
+}
+
 }  // namespace
 }  // namespace engine

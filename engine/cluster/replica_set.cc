@@ -239,7 +239,8 @@ uint64_t ShardReplicaSet::NextToken() {
   uint64_t z = options_.token_seed + token_counter_ * 0x9E3779B97F4A7C15ULL;
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
+  z ^= z >> 31;
+  return z == kNoOpToken ? 1 : z;
 }
 
 std::vector<SetReplicaState> ShardReplicaSet::DueFailureReports() {
