@@ -156,6 +156,12 @@ absl::Status ShardReplicaSet::HandleSyncPoints(const SyncPointsRequest& request)
   if (!state.has_value() || !AcceptsLocalUpdate(*state, /*forced=*/false)) {
     return absl::FailedPreconditionError("No target shard: sync points to a replica that refuses writes");
   }
+  if (request.transfer_key.to != options_.this_peer ||
+      !TransferStillRegistered(ShardTransfer{.key = request.transfer_key, .id = request.transfer_id})) {
+    return absl::FailedPreconditionError(fmt::format("sync points of transfer {} -> {} #{}, not registered here",
+                                                     request.transfer_key.from, request.transfer_key.to,
+                                                     request.transfer_id));
+  }
   ReadLock local(*local_lock_);
   if (local_->shard == nullptr) return absl::UnavailableError("no local shard to sync");
   if (local_->kind != LocalKind::kLocal) return absl::FailedPreconditionError("sync points to a proxied replica");

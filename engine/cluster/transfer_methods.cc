@@ -40,7 +40,8 @@ absl::Status ShardReplicaSet::StreamRecords(const ShardTransfer& transfer) {
     const std::optional<PointId> through = last ? std::nullopt : std::optional<PointId>(points.back().id);
     const std::optional<PointId> next_after = points.empty() ? after : std::optional<PointId>(points.back().id);
     absl::StatusOr<RpcResponse> sent = CallPeer(
-        target, SyncPointsRequest{.shard = options_.shard, .after_id = after, .through_id = through,
+        target, SyncPointsRequest{.shard = options_.shard, .transfer_key = transfer.key, .transfer_id = transfer.id,
+                                  .after_id = after, .through_id = through,
                                   .points = std::move(points), .wait = last,
                                   .source_clocks = std::move(source_clocks)});
     if (!sent.ok()) return sent.status();

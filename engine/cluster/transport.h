@@ -62,8 +62,15 @@ struct ReadResponse {
 // point the receiver wrote directly with a tick the sender had not yet seen
 // is newer than the batch and is left alone (a deviation from Qdrant, see
 // docs/cluster.md "Stale batches").
+// `transfer` names the registration the batch belongs to: the receiver
+// applies it only while that registration (key and id) is in its state, so
+// a batch of an aborted transfer that arrives late (a stalled request,
+// cluster seed 10223) cannot overwrite or delete what a later transfer or
+// later writes put there.
 struct SyncPointsRequest {
   ShardId shard = 0;
+  TransferKey transfer_key;
+  uint64_t transfer_id = 0;
   std::optional<PointId> after_id;
   std::optional<PointId> through_id;
   std::vector<Point> points;
