@@ -114,12 +114,9 @@ void ClockMap::AdvanceToAtLeast(const ClockMap& floor) {
     // here, so when it arrives late (a stalled request, cluster seed 9049)
     // it is not a retry of an op this replica applied, and is rejected.
     // Qdrant copies the token and accepts it as one, over newer writes.
-    auto it = clocks_.find(key);
-    if (it == clocks_.end()) {
-      clocks_.emplace(key, Clock{clock.tick, kNoOpToken});
-      changed_ = true;
-    } else if (it->second.tick < clock.tick) {
-      it->second = Clock{clock.tick, kNoOpToken};
+    Clock& current = clocks_[key];  // a clock only `floor` has starts at tick 0, below any floor tick
+    if (current.tick < clock.tick) {
+      current = Clock{clock.tick, kNoOpToken};
       changed_ = true;
     }
   }

@@ -225,7 +225,8 @@ absl::Status ShardReplicaSet::HandleFailures(Attempt& attempt, size_t first_fail
   std::vector<Attempt::Failure> failures(attempt.failures.begin() + static_cast<ptrdiff_t>(first_failure),
                                          attempt.failures.end());
   for (size_t index = 0; index < failures.size(); ++index) {
-    SS_ASSERT(index < attempt.failures.size() - first_failure + 64, "failure closure of {} entries ran away", failures.size());
+    SS_ASSERT(index < attempt.failures.size() - first_failure + 64, "failure closure of {} entries ran away",
+              failures.size());
     const Attempt::Failure failure = failures[index];  // (push_back below may move it)
     if (!IsTransient(failure.status) && !attempt.any_completed) continue;
     for (PeerId target : TransferTargetsFrom(failure.peer, write_started_ns)) {

@@ -54,8 +54,8 @@ void SimNetwork::set_faults(NetworkFaults faults) {
   SS_ASSERT(faults.min_delay_ns >= 0 && faults.min_delay_ns <= faults.max_delay_ns, "delay range [{}, {}]",
             faults.min_delay_ns, faults.max_delay_ns);
   SS_ASSERT(faults.stall >= 0 && faults.stall <= 1, "stall probability {}", faults.stall);
-  SS_ASSERT(faults.stall == 0 || faults.stall_max_delay_ns >= faults.max_delay_ns, "stalls up to {} ns, delays up to {} ns",
-            faults.stall_max_delay_ns, faults.max_delay_ns);
+  SS_ASSERT(faults.stall == 0 || faults.stall_max_delay_ns >= faults.max_delay_ns,
+            "stalls up to {} ns, delays up to {} ns", faults.stall_max_delay_ns, faults.max_delay_ns);
   faults_ = faults;
 }
 
