@@ -68,6 +68,41 @@ TEST(ClusterFormatTest, NetworkStallsIsOptionalAndWrittenOnlyWhenOn) {
   EXPECT_EQ(drawn.size(), 2u);
 }
 
+// The stall rate is written only when it is not the default, and only with
+// stalls: files written before it was drawn mean the default.
+TEST(ClusterFormatTest, NetworkStallPercentIsWrittenOnlyWhenNotTheDefault) {
+  const std::string base =
+      "cluster v1\nexpect pass\nconfig seed=1 peers=3 replication_factor=2 write_consistency_factor=1 clients=1 "
+      "steps_per_client=1 nemesis_steps=0 point_ids=4 lossy_network=false lossy_log=false "
+      "default_transfer_method=wal_delta";
+  auto plain = ParseClusterScenario(base + " network_stalls=true\nclient 1: sleep 5ms\n");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->config.network_stall_percent, properties::kDefaultNetworkStallPercent);
+  EXPECT_EQ(ClusterConfigLine(plain->config).find("network_stall_percent"), std::string::npos);
+  auto busy = ParseClusterScenario(base + " network_stalls=true network_stall_percent=25\nclient 1: sleep 5ms\n");
+  ASSERT_TRUE(busy.ok()) << busy.status();
+  EXPECT_EQ(busy->config.network_stall_percent, 25u);
+  EXPECT_TRUE(ClusterConfigLine(busy->config).ends_with(" network_stalls=true network_stall_percent=25"));
+  auto again = ParseClusterScenario(WriteClusterScenario(*busy, ""));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->config, busy->config);
+  // A rate without stalls, or out of 1..100, is an error, not a silent default.
+  EXPECT_FALSE(ParseClusterScenario(base + " network_stall_percent=25\nclient 1: sleep 5ms\n").ok());
+  EXPECT_FALSE(ParseClusterScenario(base + " network_stalls=true network_stall_percent=0\nclient 1: sleep 5ms\n").ok());
+  EXPECT_FALSE(ParseClusterScenario(base + " network_stalls=true network_stall_percent=101\nclient 1: sleep 5ms\n").ok());
+  // The draw gives stalling seeds both rates, and non-stalling ones the default.
+  std::set<uint32_t> stalling_rates;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    const properties::ClusterConfig config = properties::DrawClusterConfig(seed);
+    if (config.network_stalls) {
+      stalling_rates.insert(config.network_stall_percent);
+    } else {
+      EXPECT_EQ(config.network_stall_percent, properties::kDefaultNetworkStallPercent);
+    }
+  }
+  EXPECT_EQ(stalling_rates, (std::set<uint32_t>{properties::kDefaultNetworkStallPercent, 25}));
+}
+
 TEST(ClusterFormatTest, WritesReadableSteps) {
   ClusterStep upsert{.kind = ClusterStepKind::kUpsert, .actor = 2, .peer = 3, .id = 5, .value = 17,
                      .ordering = engine::WriteOrdering::kMedium};

@@ -109,6 +109,8 @@ absl::Status ApplyConfigValue(std::string_view key, std::string_view value, Clus
     if ((flag = ParseBool(value)).ok()) config.lossy_log = *flag;
   } else if (key == "network_stalls") {
     if ((flag = ParseBool(value)).ok()) config.network_stalls = *flag;
+  } else if (key == "network_stall_percent") {
+    if ((parsed = number(1, 100)).ok()) config.network_stall_percent = *parsed;
   } else if (key == "default_transfer_method") {
     const auto method = MethodFromName(value);
     if (!method) return Error(fmt::format("default_transfer_method={} is not stream_records or wal_delta", value));
@@ -140,6 +142,9 @@ absl::StatusOr<ClusterConfig> ParseConfig(std::string_view rest) {
   }
   for (std::string_view key : ConfigKeys()) {
     if (!seen[key]) return Error(fmt::format("config lacks {}=", key));
+  }
+  if (seen["network_stall_percent"] && !config.network_stalls) {
+    return Error("network_stall_percent= needs network_stalls=true");
   }
   if (config.replication_factor > config.peers) {
     return Error(fmt::format("replication_factor={} exceeds peers={}", config.replication_factor, config.peers));

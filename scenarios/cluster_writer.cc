@@ -59,7 +59,10 @@ std::string ClusterConfigLine(const properties::ClusterConfig& config) {
       MethodName(config.default_transfer_method)) +
          // Written only when on: files from before the key existed read and
          // write back unchanged.
-         (config.network_stalls ? " network_stalls=true" : "");
+         (config.network_stalls ? " network_stalls=true" : "") +
+         (config.network_stalls && config.network_stall_percent != properties::kDefaultNetworkStallPercent
+              ? fmt::format(" network_stall_percent={}", config.network_stall_percent)
+              : std::string());
 }
 
 std::string ClusterStepLine(const ClusterStep& step) {

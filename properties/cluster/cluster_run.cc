@@ -68,7 +68,9 @@ ClusterRun::ClusterRun(const ClusterScenario& scenario, sim::DecisionSource& dec
   world_ = std::make_unique<sim::ClusterWorld>(world, decisions);
   sim::NetworkFaults network_faults =
       config_.lossy_network ? sim::NetworkFaults::Faulty() : sim::NetworkFaults::NoFault();
-  if (config_.network_stalls) network_faults = network_faults.WithStalls();
+  if (config_.network_stalls) {
+    network_faults = network_faults.WithStalls(config_.network_stall_percent / 100.0);
+  }
   network_ = std::make_unique<sim::SimNetwork>(*world_, network_faults);
   log_ = std::make_unique<sim::SimMetaLog>(
       *world_, config_.lossy_log ? sim::LogFaults::Faulty() : sim::LogFaults::NoFault(),

@@ -23,6 +23,10 @@
 
 namespace properties {
 
+// The stall rate of a seed with network stalls unless its config says
+// otherwise (scenario files from before the rate was drawn say nothing).
+inline constexpr uint32_t kDefaultNetworkStallPercent = 2;
+
 struct ClusterConfig {
   uint64_t seed = 0;
   uint32_t peers = 3;               // 2..5
@@ -35,6 +39,8 @@ struct ClusterConfig {
   bool lossy_network = false;  // loss, duplication, wider delays
   bool lossy_log = false;      // proposals lost and duplicated
   bool network_stalls = false;  // a few messages delayed past their caller's timeout
+  // Percent of messages stalled when network_stalls (1..100).
+  uint32_t network_stall_percent = kDefaultNetworkStallPercent;
   engine::TransferMethod default_transfer_method = engine::TransferMethod::kWalDelta;
   bool verbose = false;
   bool record_trace = false;

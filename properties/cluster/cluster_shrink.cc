@@ -113,6 +113,12 @@ bool ClusterShrinker::LosslessConfig() {
   if (best_.config.network_stalls) {
     ClusterScenario candidate = best_;
     candidate.config.network_stalls = false;
+    candidate.config.network_stall_percent = kDefaultNetworkStallPercent;
+    changed |= TryCandidate(std::move(candidate));
+  }
+  if (best_.config.network_stalls && best_.config.network_stall_percent != kDefaultNetworkStallPercent) {
+    ClusterScenario candidate = best_;
+    candidate.config.network_stall_percent = kDefaultNetworkStallPercent;
     changed |= TryCandidate(std::move(candidate));
   }
   return changed;

@@ -28,6 +28,7 @@
 #include <string_view>
 
 #include "engine/cluster/transport.h"
+#include "engine/common/assert.h"
 #include "sim/cluster/cluster_world.h"
 
 namespace sim {
@@ -49,11 +50,13 @@ struct NetworkFaults {
   static NetworkFaults Faulty() {
     return {.loss = 0.03, .duplication = 0.03, .min_delay_ns = 50'000, .max_delay_ns = 20'000'000};
   }
-  // These faults plus stalls: one message in fifty delayed up to 3 s (the
-  // peers' calls time out after 2 s).
-  NetworkFaults WithStalls() const {
+  // These faults plus stalls: by default one message in fifty delayed up to
+  // 3 s (the peers' calls time out after 2 s).
+  // REQUIRES: 0 < stall_probability <= 1.
+  NetworkFaults WithStalls(double stall_probability = 0.02) const {
+    SS_ASSERT(stall_probability > 0 && stall_probability <= 1, "stall probability {}", stall_probability);
     NetworkFaults stalling = *this;
-    stalling.stall = 0.02;
+    stalling.stall = stall_probability;
     stalling.stall_max_delay_ns = 3'000'000'000;
     return stalling;
   }

@@ -57,6 +57,7 @@ std::optional<std::string> ClusterFlags::FirstGiven() const {
   if (lossy_network) return "--lossy-network";
   if (lossy_log) return "--lossy-log";
   if (network_stalls) return "--network-stalls";
+  if (network_stall_percent) return "--network-stall-percent";
   if (transfer_method) return "--transfer-method";
   if (trace_json_path) return "--trace-json";
   if (seeds) return "--seeds";
@@ -82,8 +83,11 @@ void AddClusterFlags(CLI::App& command, ClusterFlags& flags, ClusterCommandFlags
       ->group(group);
   command.add_flag_function(
              "--network-stalls", [&flags](int64_t count) { flags.network_stalls = count > 0; },
-             "One message in fifty delayed up to 3 s, past its caller's 2 s timeout at times "
+             "Some messages delayed up to 3 s, past their caller's 2 s timeout at times "
              "(--network-stalls=false: never; default: drawn)")
+      ->group(group);
+  command.add_option("--network-stall-percent", flags.network_stall_percent,
+                     "Percent of messages stalled, 1..100; implies --network-stalls (default: drawn, 2 or 25)")
       ->group(group);
   command.add_option("--transfer-method", flags.transfer_method,
                      "Default transfer method: stream_records or wal_delta (default: drawn)")
@@ -118,6 +122,17 @@ std::optional<std::string> BuildClusterConfig(uint64_t seed, const ClusterFlags&
   if (flags.lossy_network) config.lossy_network = *flags.lossy_network;
   if (flags.lossy_log) config.lossy_log = *flags.lossy_log;
   if (flags.network_stalls) config.network_stalls = *flags.network_stalls;
+  if (flags.network_stall_percent) {
+    if (*flags.network_stall_percent < 1 || *flags.network_stall_percent > 100) {
+      return fmt::format("--network-stall-percent {} is not 1..100", *flags.network_stall_percent);
+    }
+    if (flags.network_stalls == std::optional<bool>(false)) {
+      return "--network-stall-percent contradicts --network-stalls=false";
+    }
+    config.network_stalls = true;
+    config.network_stall_percent = *flags.network_stall_percent;
+  }
+  if (!config.network_stalls) config.network_stall_percent = properties::kDefaultNetworkStallPercent;
   if (flags.transfer_method) {
     if (*flags.transfer_method == "stream_records") {
       config.default_transfer_method = engine::TransferMethod::kStreamRecords;
