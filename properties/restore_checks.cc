@@ -315,23 +315,7 @@ bool Run::ArchiveMayBeDamaged(const TakenSnapshot& snapshot) const {
 }
 
 std::optional<size_t> Run::MatchRestored(engine::LocalShard& shard, const TakenSnapshot& snapshot) {
-  const std::vector<engine::Point> actual = shard.Scroll(nullptr, std::nullopt, SIZE_MAX);
-  const OperationHistory& operations = snapshot.history.operations;
-  const auto matches = [&](const ReferenceModel& model) {
-    return ExpectedPoints(model, config_.collection) == actual;
-  };
-  const size_t frozen_length = snapshot.frozen_through ? operations.PrefixLengthThrough(*snapshot.frozen_through) : 0;
-  if (!snapshot.save_wal) {
-    if (matches(operations.StateAfterPrefix(frozen_length))) return frozen_length;
-    return std::nullopt;
-  }
-  const size_t last = snapshot.wal_next_index == 0 ? 0 : operations.PrefixLengthThrough(snapshot.wal_next_index - 1);
-  ReferenceModel model = operations.StateAfterPrefix(frozen_length);
-  for (size_t length = frozen_length;; ++length) {
-    if (matches(model)) return length;
-    if (length >= last) return std::nullopt;
-    model.Apply(operations.op_num(length), operations.operation(length));
-  }
+  return properties::MatchRestored(shard, snapshot, config_.collection);
 }
 
 bool Run::CheckRestoredState(engine::LocalShard& shard, size_t index) {
@@ -349,42 +333,9 @@ bool Run::CheckRestoredState(engine::LocalShard& shard, size_t index) {
 }
 
 std::optional<Run::Problem> Run::RestoredProblem(engine::LocalShard& shard, size_t index) {
-  const TakenSnapshot& snapshot = snapshots_[index];
-  if (!MatchRestored(shard, snapshot)) {
-    const OperationHistory& operations = snapshot.history.operations;
-    const size_t frozen_length = snapshot.frozen_through ? operations.PrefixLengthThrough(*snapshot.frozen_through) : 0;
-    return Problem{"snapshot-point-in-time",
-                   fmt::format("snapshot {} ({} WAL, frozen through op {}, WAL continues at {}) restored to {} "
-                               "but the model at the freeze holds {}",
-                               snapshot.path, snapshot.save_wal ? "with" : "without", OpLabel(snapshot.frozen_through),
-                               snapshot.wal_next_index, DescribePoints(shard.Scroll(nullptr, std::nullopt, SIZE_MAX)),
-                               DescribePoints(ExpectedPoints(operations.StateAfterPrefix(frozen_length),
-                                                             config_.collection)))};
-  }
-  if (auto broken = shard.CheckStructure()) {
-    return Problem{"structure", fmt::format("restored snapshot {}: {}", snapshot.path, *broken)};
-  }
-  const engine::LocalShard::Summary summary = shard.Summarize();
-  // I7, clocks never ahead of the data: a restored clock newer
-  // than every op the snapshot holds would reject a retry of an op it lacks.
-  if (snapshot.clocks_bound && !summary.newest_clocks.NotAheadOf(*snapshot.clocks_bound)) {
-    return Problem{"snapshot-point-in-time",
-                   fmt::format("restored snapshot {} ({} WAL, frozen through op {}): its newest clocks {} are ahead "
-                               "of the clocks {} of every op written through the last op it holds",
-                               snapshot.path, snapshot.save_wal ? "with" : "without", OpLabel(snapshot.frozen_through),
-                               summary.newest_clocks.ToJson().dump(), snapshot.clocks_bound->ToJson().dump())};
-  }
-  // I8: new ops after a restore are never skipped, so the
-  // restored WAL continues after the live WAL's end at the snapshot (an
-  // earlier start reuses op numbers that segments already hold).
-  if (summary.wal_next_index < snapshot.wal_next_index) {
-    return Problem{"snapshot-point-in-time",
-                   fmt::format("restored snapshot {} ({} WAL): its WAL continues at {}, before the live WAL's end {} "
-                               "at the snapshot, so new ops would reuse op numbers",
-                               snapshot.path, snapshot.save_wal ? "with" : "without", summary.wal_next_index,
-                               snapshot.wal_next_index)};
-  }
-  return std::nullopt;
+  std::optional<properties::RestoredProblem> problem = CheckRestored(shard, snapshots_[index], config_.collection);
+  if (!problem) return std::nullopt;
+  return Problem{std::move(problem->invariant), std::move(problem->what)};
 }
 
 }  // namespace properties

@@ -22,6 +22,7 @@
 #include "properties/history.h"
 #include "properties/scenario.h"
 #include "properties/shard_run.h"
+#include "properties/taken_snapshot.h"
 #include "properties/workload.h"
 #include "sim/decision.h"
 #include "sim/world.h"
@@ -50,29 +51,6 @@ class Run {
   ShardRunResult Execute();
 
  private:
-  enum class SnapshotKind { kShard, kPartial, kCollection };
-  // A snapshot taken, with what a restore of it must show: the model after
-  // exactly `frozen_through` (no WAL), or after some prefix between it and
-  // the archived WAL's end.
-  struct TakenSnapshot {
-    SnapshotKind kind = SnapshotKind::kShard;
-    std::string path;
-    bool save_wal = false;
-    std::optional<engine::SeqNumber> frozen_through;
-    uint64_t wal_next_index = 0;
-    History::Saved history;  // when it was taken
-    // The clocks of every op written up to the last op the snapshot may
-    // hold (the freeze without WAL, the archived WAL's end with it): the
-    // restored clocks may not be newer (nullopt: no bound known).
-    std::optional<engine::ClockMap> clocks_bound;
-    engine::SnapshotManifest manifest;  // of its frozen segments
-    std::optional<size_t> base;         // a partial snapshot's base (index)
-    // Its creation's trace steps: a fault in between may have put a bad
-    // byte into the archive (a restore then refuses it).
-    uint64_t started_at_step = 0;
-    uint64_t ended_at_step = 0;
-  };
-
   static sim::WorldConfig MakeWorldConfig(const ShardRunConfig& config);
   engine::ShardOptions Options();
   engine::ShardOptions RestoreOptions();
@@ -122,11 +100,6 @@ class Run {
   // ---- shard_run_checks.cc ----
   // A client's read, checked against the history (docs/invariants.md I1).
   void CheckRead(engine::LocalShard& shard, const Step& step);
-  // The one shape of every read check: `read` runs between the two history
-  // cursors, so the engine's answer must be what `expect` gives for some
-  // model state in that window; `show` prints an answer in a failure.
-  template <typename Read, typename Expect, typename Show>
-  void CheckReadAgainstHistory(std::string_view what, Read read, Expect expect, Show show);
 
   // ---- restore_checks.cc ----
   void CheckRestores();

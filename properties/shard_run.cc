@@ -400,27 +400,12 @@ void Run::CollectionSnapshot(engine::LocalShard& shard, bool save_wal) {
   snapshots_.push_back(Taken(SnapshotKind::kCollection, path, save_wal, info->shards.at(0), started, applied_before));
 }
 
-Run::TakenSnapshot Run::Taken(SnapshotKind kind, std::string path, bool save_wal,
-                              const engine::SnapshotInfo& info, uint64_t started_at_step,
-                              std::optional<engine::SeqNumber> applied_before) {
-  // Every op known applied before the call is in the freeze. The engine
-  // knows only the ops that changed a segment (after a restore, its count
-  // starts at the segments' highest version), so trailing ops that changed
-  // nothing may be missing from its frozen_through.
-  std::optional<engine::SeqNumber> frozen = info.frozen_through;
-  if (applied_before && (!frozen || *frozen < *applied_before)) frozen = applied_before;
-  std::optional<engine::SeqNumber> last_held = frozen;
-  if (save_wal) last_held = info.wal_next_index == 0 ? std::nullopt : std::optional(info.wal_next_index - 1);
-  return TakenSnapshot{.kind = kind,
-                       .path = std::move(path),
-                       .save_wal = save_wal,
-                       .frozen_through = frozen,
-                       .wal_next_index = info.wal_next_index,
-                       .history = history_.Save(),
-                       .clocks_bound = last_held ? history_.ClocksAfterWriteOf(*last_held) : std::nullopt,
-                       .manifest = info.manifest,
-                       .started_at_step = started_at_step,
-                       .ended_at_step = TraceStep()};
+TakenSnapshot Run::Taken(SnapshotKind kind, std::string path, bool save_wal, const engine::SnapshotInfo& info,
+                         uint64_t started_at_step, std::optional<engine::SeqNumber> applied_before) {
+  TakenSnapshot taken = MakeTakenSnapshot(kind, std::move(path), save_wal, info, applied_before, history_);
+  taken.started_at_step = started_at_step;
+  taken.ended_at_step = TraceStep();
+  return taken;
 }
 
 ShardRunResult RunShardScenario(const ShardRunConfig& config) {

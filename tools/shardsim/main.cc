@@ -23,6 +23,7 @@
 #include "tools/shardsim/campaign.h"
 #include "tools/shardsim/crash_every.h"
 #include "tools/shardsim/report_command.h"
+#include "tools/shardsim/real_command.h"
 #include "tools/shardsim/run_command.h"
 #include "tools/shardsim/scenario_commands.h"
 
@@ -71,6 +72,11 @@ int main(int argc, char** argv) {
   CLI::App* envelope = app.add_subcommand("envelope", "The fault-tolerance envelope of campaign summaries, summed (Markdown)");
   shardsim::AddEnvelopeFlags(*envelope, envelope_options);
 
+  shardsim::RealOptions real_options;
+  CLI::App* real = app.add_subcommand(
+      "real", "Run seeds' workloads on real threads and real files (PosixEnv), checked by the same model");
+  shardsim::AddRealFlags(*real, real_options);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -86,5 +92,6 @@ int main(int argc, char** argv) {
   if (*from_fuzz) return shardsim::FromFuzzCommand(from_fuzz_options);
   if (*crash_every) return shardsim::CrashEveryCommand(crash_every_options);
   if (*envelope) return shardsim::EnvelopeCommand(envelope_options);
+  if (*real) return shardsim::RealCommand(real_options);
   return 2;
 }
