@@ -23,6 +23,10 @@
 namespace engine {
 
 void PosixEnv::Log(std::string_view line) {
+  if (log_sink_) {
+    log_sink_(line);
+    return;
+  }
   std::fprintf(stderr, "shardsim: %.*s\n", static_cast<int>(line.size()), line.data());
 }
 
@@ -405,7 +409,8 @@ class PosixTask final : public Task {
 
 }  // namespace
 
-PosixEnv::PosixEnv(std::string root_dir) : fs_(std::make_unique<PosixFileSystem>(std::move(root_dir))) {}
+PosixEnv::PosixEnv(std::string root_dir, LogSink log_sink)
+    : fs_(std::make_unique<PosixFileSystem>(std::move(root_dir))), log_sink_(std::move(log_sink)) {}
 PosixEnv::~PosixEnv() = default;
 
 int64_t PosixEnv::NowNanos() {

@@ -6,6 +6,7 @@
 // Thread-safe: every call may come from any thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -15,8 +16,12 @@ namespace engine {
 
 class PosixEnv final : public Env {
  public:
+  // Where Log lines go: a function called from any thread (it must be
+  // thread-safe), or by default stderr as "shardsim: <line>".
+  using LogSink = std::function<void(std::string_view line)>;
+
   // REQUIRES: `root_dir` exists. Every path is relative to it.
-  explicit PosixEnv(std::string root_dir);
+  explicit PosixEnv(std::string root_dir, LogSink log_sink = nullptr);
   ~PosixEnv() override;
 
   FileSystem& fs() override { return *fs_; }
@@ -31,6 +36,7 @@ class PosixEnv final : public Env {
 
  private:
   std::unique_ptr<FileSystem> fs_;
+  LogSink log_sink_;
 };
 
 }  // namespace engine

@@ -14,10 +14,10 @@
 namespace properties {
 
 namespace {
-constexpr char kShardDir[] = "shard";
+constexpr const char* kShardDir = kRealShardDir;
 }  // namespace
 
-void RealRun::MaybeRestoreOverLive() {
+void RealRun::MaybeRestoreOverLive(size_t epoch) {
   std::vector<std::string> archives;
   {
     std::lock_guard lock(mutex_);
@@ -31,6 +31,10 @@ void RealRun::MaybeRestoreOverLive() {
   if (config_.verbose) std::printf("restore %s over the live shard\n", archive->c_str());
   size_t index = 0;
   while (WithHistory([&](History&) { return snapshots_[index].path != *archive; })) ++index;
+  if (config_.crash) {
+    RestoreOverLiveInChild(index, epoch);
+    return;
+  }
   const TakenSnapshot snapshot = WithHistory([&](History&) { return snapshots_[index]; });
   auto restored = engine::RestoreSnapshot(env_, *archive, kShardDir, RestoreOptions());
   FailOnError(fmt::format("restore of {} over the live shard", *archive), restored.status());
@@ -46,6 +50,60 @@ void RealRun::MaybeRestoreOverLive() {
     lineage_start_ = snapshots_.size();
   }
   FailOnError("restored shard shutdown", (*restored)->Shutdown());
+}
+
+void RealRun::RestoreOverLiveInChild(size_t index, size_t epoch) {
+  const TakenSnapshot snapshot = WithHistory([&](History&) { return snapshots_[index]; });
+  // Bounded: a dirty shard is restored again, and only the first try is killed.
+  constexpr int kMaxAttempts = 5;
+  for (int attempt = 0; attempt < kMaxAttempts && !failed(); ++attempt) {
+    const KillPlan plan = attempt == 0 ? DrawKillPlan(epoch, /*restore=*/true) : KillPlan{.never = true};
+    const ChildOutcome outcome = RunChild(ChildArguments(epoch, snapshot.path), plan);
+    log_.push_back(fmt::format("epoch {}: restore {} over the live shard: {}; the engine process {}", epoch,
+                               snapshot.path, plan.Describe(), outcome.status));
+    if (config_.verbose) std::printf("%s\n", log_.back().c_str());
+    if (failed()) return;
+    if (outcome.killed) {
+      ++crash_stats_.kills;
+      ++crash_stats_.kills_by_phase["restore"];
+      ++crash_stats_.restores_crashed;
+    }
+    auto loaded = engine::LocalShard::Load(env_, kShardDir, RestoreOptions());
+    if (!loaded.ok()) {
+      // Dirty, and says so: the operator restores again.
+      if (outcome.killed && absl::IsFailedPrecondition(loaded.status())) {
+        ++crash_stats_.restores_left_dirty;
+        continue;
+      }
+      Fail("restore-atomicity", fmt::format("after the restore of {} over the live shard ({}), the shard did not "
+                                            "load: {}", snapshot.path, outcome.status, loaded.status().ToString()));
+      return;
+    }
+    // The snapshot in full (state, clocks, WAL), or else the old shard.
+    auto problem = CheckRestored(**loaded, snapshot, drawn_.collection);
+    const uint64_t next_index = (*loaded)->Summarize().wal_next_index;
+    if (!problem && next_index != snapshot.wal_next_index) {
+      problem = RestoredProblem{"restore-atomicity", fmt::format("its WAL continues at {}, the archive's at {}",
+                                                                  next_index, snapshot.wal_next_index)};
+    }
+    if (!problem) {
+      const size_t length = *MatchRestored(**loaded, snapshot, drawn_.collection);
+      std::lock_guard lock(mutex_);
+      history_.ResetToRestored(snapshot.history, length, next_index);
+      lineage_start_ = snapshots_.size();
+      ++stats_.restores_over_live;
+    } else if (outcome.restore_done) {
+      Fail(problem->invariant, fmt::format("the restore of {} over the live shard returned, but: {}", snapshot.path,
+                                           problem->what));
+    } else if (CheckRecovered(**loaded, fmt::format("after a kill during the restore of {} over the live shard "
+                                                    "(not the snapshot: {})", snapshot.path, problem->what))) {
+      WithHistory([](History& history) { history.NoteCleanStop(); });
+    }
+    FailOnError("shutdown after the restore check", (*loaded)->Shutdown());
+    return;
+  }
+  if (!failed()) Fail("restore-atomicity", fmt::format("the restore of {} left the shard dirty {} times", snapshot.path,
+                                                       kMaxAttempts));
 }
 
 void RealRun::CheckRestores() {

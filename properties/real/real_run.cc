@@ -16,16 +16,16 @@ namespace properties {
 
 namespace {
 
-constexpr char kShardDir[] = "shard";
+constexpr const char* kShardDir = kRealShardDir;
 // Streams of the seed of their own, apart from the simulated run's.
 constexpr uint64_t kRealClientStream = 0x5245'414c'434c'4e54ull;      // "REALCLNT"
 constexpr uint64_t kRealSupervisorStream = 0x5245'414c'5355'5056ull;  // "REALSUPV"
 
-uint64_t ClientStreamSeed(uint64_t seed, size_t epoch, int client) {
+}  // namespace
+
+uint64_t RealClientStreamSeed(uint64_t seed, size_t epoch, int client) {
   return seed ^ kRealClientStream ^ ((uint64_t{epoch} << 32 | static_cast<uint32_t>(client)) * 0x9e37'79b9'7f4a'7c15ull);
 }
-
-}  // namespace
 
 void RealRun::Observer::OnWalAppend(engine::SeqNumber op_num, const engine::WalRecord& record) {
   std::lock_guard lock(run_.mutex_);
@@ -40,9 +40,20 @@ void RealRun::Observer::OnWalSynced(uint64_t next_index) {
 RealRun::RealRun(const RealRunConfig& config)
     : config_(config),
       drawn_(ShardRunConfig::Draw(config.seed)),
-      env_(config.dir),
+      log_file_(std::fopen(fmt::format("{}/run.log", config.dir).c_str(), "w")),
+      env_(config.dir, [this](std::string_view line) { LogLine(line); }),
       supervisor_decisions_(config.seed ^ kRealSupervisorStream) {
   history_.set_verbose(config.verbose);
+}
+
+RealRun::~RealRun() {
+  if (log_file_ != nullptr) std::fclose(log_file_);
+}
+
+void RealRun::LogLine(std::string_view line) {
+  std::lock_guard lock(log_mutex_);
+  if (log_file_ != nullptr) std::fprintf(log_file_, "%.*s\n", static_cast<int>(line.size()), line.data());
+  if (config_.verbose) std::printf("log: %.*s\n", static_cast<int>(line.size()), line.data());
 }
 
 engine::ShardOptions RealRun::RestoreOptions() {
@@ -77,7 +88,8 @@ void RealRun::FailOnError(std::string_view what, const absl::Status& status) {
 }
 
 RealRunResult RealRun::Execute() {
-  const size_t epochs = static_cast<size_t>(std::max(drawn_.crashes, 0)) + 1;
+  // Kill -9 mode: at least two engine processes, each killed at times.
+  const size_t epochs = static_cast<size_t>(std::max(drawn_.crashes, 0)) + (config_.crash ? 2 : 1);
   for (size_t epoch = 0; epoch < epochs && !failed(); ++epoch) RunEpoch(epoch);
   // The final reload: everything written is back after the last clean stop.
   if (!failed()) {
@@ -86,14 +98,18 @@ RealRunResult RealRun::Execute() {
   if (!failed()) CheckRestores();
   std::lock_guard lock(mutex_);
   RealRunResult result{.passed = failure_.empty(), .invariant = invariant_, .failure = failure_, .drawn = drawn_,
-                       .stats = stats_};
+                       .stats = stats_, .crash = crash_stats_, .log = log_};
   for (const TakenSnapshot& snapshot : snapshots_) result.archives.push_back(snapshot.path);
   return result;
 }
 
 void RealRun::RunEpoch(size_t epoch) {
-  if (epoch > 0) MaybeRestoreOverLive();
+  if (epoch > 0) MaybeRestoreOverLive(epoch);
   if (failed()) return;
+  if (config_.crash) {
+    RunChildEpoch(epoch);
+    return;
+  }
   std::unique_ptr<engine::LocalShard> shard = LoadAndCheck();
   if (shard == nullptr) return;
   if (config_.verbose) std::printf("epoch %zu: %d clients\n", epoch, drawn_.clients);
@@ -122,7 +138,9 @@ std::unique_ptr<engine::LocalShard> RealRun::LoadAndCheck() {
   return std::move(*loaded);
 }
 
-bool RealRun::CheckRecovered(engine::LocalShard& shard) {
+bool RealRun::CheckRecovered(engine::LocalShard& shard, std::string_view context) {
+  const std::string invariant = context.empty() ? "recovery" : "restore-atomicity";
+  const std::string prefix = context.empty() ? "" : fmt::format("{}: ", context);
   const engine::LocalShard::Summary summary = shard.Summarize();
   std::optional<std::string> failure;
   ReferenceModel model;
@@ -132,25 +150,25 @@ bool RealRun::CheckRecovered(engine::LocalShard& shard) {
     if (!failure) model = history_.ModelBelow(summary.wal_next_index);
   }
   if (failure) {
-    Fail("recovery", *failure);
+    Fail(invariant, prefix + *failure);
     return false;
   }
   const std::vector<engine::Point> actual = shard.Scroll(nullptr, std::nullopt, SIZE_MAX);
   const std::vector<engine::Point> expected = ExpectedPoints(model, drawn_.collection);
   if (actual != expected) {
-    Fail("recovery", fmt::format("reloaded shard (WAL continues at {}) holds {}, the model holds {}",
-                                 summary.wal_next_index, DescribePoints(actual), DescribePoints(expected)));
+    Fail(invariant, prefix + fmt::format("reloaded shard (WAL continues at {}) holds {}, the model holds {}",
+                                         summary.wal_next_index, DescribePoints(actual), DescribePoints(expected)));
     return false;
   }
   if (auto broken = shard.CheckStructure()) {
-    Fail("structure", fmt::format("reloaded shard: {}", *broken));
+    Fail("structure", prefix + fmt::format("reloaded shard: {}", *broken));
     return false;
   }
   return true;
 }
 
 void RealRun::Client(engine::LocalShard& shard, size_t epoch, int client) {
-  sim::PrngSource decisions(ClientStreamSeed(config_.seed, epoch, client));
+  sim::PrngSource decisions(RealClientStreamSeed(config_.seed, epoch, client));
   Workload workload(decisions, drawn_);
   for (int count = 0; count < drawn_.ops_per_client && !failed(); ++count) {
     const Step step = workload.NextStep(client);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,26 @@ struct RealRunConfig {
   // archives and restores go in it.
   std::string dir;
   bool verbose = false;  // print epochs, restores and failures as they happen
+  // Kill -9 mode: every epoch's engine runs in a child process (the
+  // `real-child` command of `child_binary`) that the run kills with SIGKILL
+  // at a moment drawn from `timing_seed`; the run, which survives, then
+  // checks what the shard recovered (docs/real.md).
+  bool crash = false;
+  uint64_t timing_seed = 0;
+  std::string child_binary;  // REQUIRES with crash: the shardsim executable
+};
+
+// What a kill -9 run did (zeros without `crash`).
+struct CrashStats {
+  uint64_t children = 0;              // engine processes started
+  uint64_t kills = 0;                 // SIGKILLs delivered to a live child
+  uint64_t recoveries_checked = 0;    // reloads after a kill, checked
+  uint64_t ops_verified = 0;          // written ops found back after a kill
+  uint64_t durable_ops_verified = 0;  // of them, reported synced or completed
+  uint64_t unreported_ops = 0;        // in the WAL, killed before their report
+  uint64_t restores_crashed = 0;      // restores over the live shard killed midway
+  uint64_t restores_left_dirty = 0;   // of them, left for the operator to redo
+  std::map<std::string, uint64_t> kills_by_phase;
 };
 
 struct RealRunResult {
@@ -37,9 +58,19 @@ struct RealRunResult {
   ShardRunConfig drawn;  // the seed's draw the run used
   ShardRunStats stats;
   std::vector<std::string> archives;  // snapshot archives made, relative to dir
+  CrashStats crash;
+  // Kill -9 mode: what each child did and how it ended, for a failure's report.
+  std::vector<std::string> log;
 };
 
 // REQUIRES: called from a thread that may block; starts and joins threads.
 RealRunResult RunRealShard(const RealRunConfig& config);
+
+// The seed of client `client`'s workload stream in epoch `epoch` (the same
+// in a real run and in a crash child).
+uint64_t RealClientStreamSeed(uint64_t seed, size_t epoch, int client);
+
+// The live shard's directory, under the run's directory.
+inline constexpr char kRealShardDir[] = "shard";
 
 }  // namespace properties

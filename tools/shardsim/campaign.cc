@@ -17,6 +17,7 @@
 #include "tools/shardsim/campaign_report.h"
 #include "tools/shardsim/campaign_totals.h"
 #include "tools/shardsim/cluster_commands.h"
+#include "tools/shardsim/real_command.h"
 #include "tools/shardsim/run_command.h"
 
 namespace shardsim {
@@ -123,6 +124,9 @@ void AddCampaignFlags(CLI::App& command, CampaignOptions& options) {
                      "Bound on replays when shrinking each distinct failure; 0 = do not shrink (default 3000)")
       ->check(CLI::Range(0, 1'000'000));
   command.add_flag("--cluster", options.cluster, "Run only cluster seeds (a replica set on simulated peers)");
+  command.add_flag("--real", options.real,
+                   "The kill -9 campaign on real files instead (shardsim real --crash): seeds one after another, "
+                   "each engine process killed at a drawn moment");
   command.add_option("--cluster-share", options.cluster_share,
                      "Percent of seeds run as cluster seeds, spread evenly (10: seed % 10 == 9; default 10; 0 = none)")
       ->check(CLI::Range(0, 100));
@@ -184,6 +188,14 @@ std::string FailureSignature(const std::string& failure) {
 }
 
 int CampaignCommand(const CampaignOptions& options) {
+  if (options.real) {
+    if (options.cluster || !options.config.AsFlags().empty()) {
+      std::fprintf(stderr, "shardsim campaign: --real takes only --seeds, --budget, --json and --quiet\n");
+      return 2;
+    }
+    return RealCommand({.seeds = options.seeds, .quiet = options.quiet, .json_path = options.json_path,
+                        .crash = true, .budget = options.seeds ? options.budget : options.budget.value_or("60s")});
+  }
   const auto planned = Plan(options);
   if (const auto* error = std::get_if<std::string>(&planned)) {
     std::fprintf(stderr, "shardsim campaign: %s\n", error->c_str());

@@ -33,6 +33,9 @@ struct CampaignOptions {
   bool cluster = false;
   uint32_t cluster_share = 10;
   size_t cluster_shrink_replays = 400;
+  // The kill -9 campaign on real files (`shardsim real --crash`), one seed
+  // after another: takes --seeds, --budget, --json and --quiet only.
+  bool real = false;
 };
 
 void AddCampaignFlags(CLI::App& command, CampaignOptions& options);

@@ -76,6 +76,10 @@ int main(int argc, char** argv) {
   CLI::App* real = app.add_subcommand(
       "real", "Run seeds' workloads on real threads and real files (PosixEnv), checked by the same model");
   shardsim::AddRealFlags(*real, real_options);
+  shardsim::RealChildOptions real_child_options;
+  CLI::App* real_child = app.add_subcommand("real-child", "The engine process of `real --crash` (not run by hand)");
+  real_child->group("");  // hidden from --help
+  shardsim::AddRealChildFlags(*real_child, real_child_options);
 
   try {
     app.parse(argc, argv);
@@ -93,5 +97,6 @@ int main(int argc, char** argv) {
   if (*crash_every) return shardsim::CrashEveryCommand(crash_every_options);
   if (*envelope) return shardsim::EnvelopeCommand(envelope_options);
   if (*real) return shardsim::RealCommand(real_options);
+  if (*real_child) return shardsim::RealChildCommand(real_child_options);
   return 2;
 }

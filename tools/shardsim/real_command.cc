@@ -1,6 +1,7 @@
 #include "tools/shardsim/real_command.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "properties/real/crash_child.h"
 #include "properties/real/real_run.h"
 #include "properties/run_config.h"
 #include "tools/shardsim/campaign.h"
@@ -20,9 +22,9 @@ namespace shardsim {
 namespace {
 
 namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
 
-// A fresh directory for the runs: `--dir` (created if absent; it must hold
-// nothing the runs would collide with) or a new one under $TMPDIR.
+// `--dir` (created if absent) or a new directory under $TMPDIR.
 std::optional<std::string> RunsRoot(const RealOptions& options, std::string& error) {
   if (options.dir) {
     std::error_code code;
@@ -31,7 +33,7 @@ std::optional<std::string> RunsRoot(const RealOptions& options, std::string& err
       error = fmt::format("cannot create --dir {}: {}", *options.dir, code.message());
       return std::nullopt;
     }
-    return *options.dir;
+    return fs::absolute(*options.dir).string();
   }
   const char* tmp = getenv("TMPDIR");
   std::string pattern = fmt::format("{}/shardsim-real-XXXXXX", tmp != nullptr && *tmp != '\0' ? tmp : "/tmp");
@@ -42,35 +44,118 @@ std::optional<std::string> RunsRoot(const RealOptions& options, std::string& err
   return pattern;
 }
 
+std::string SelfExecutable() {
+  std::error_code code;
+  const fs::path self = fs::read_symlink("/proc/self/exe", code);
+  return code ? std::string("/proc/self/exe") : self.string();
+}
+
 struct Totals {
   uint64_t seeds = 0;
   uint64_t failed = 0;
   properties::ShardRunStats stats;
+  properties::CrashStats crash;
   nlohmann::json failures = nlohmann::json::array();
+
+  void Add(const properties::RealRunResult& result) {
+    ++seeds;
+    properties::AddStats(stats, result.stats);
+    crash.children += result.crash.children;
+    crash.kills += result.crash.kills;
+    crash.recoveries_checked += result.crash.recoveries_checked;
+    crash.ops_verified += result.crash.ops_verified;
+    crash.durable_ops_verified += result.crash.durable_ops_verified;
+    crash.unreported_ops += result.crash.unreported_ops;
+    crash.restores_crashed += result.crash.restores_crashed;
+    crash.restores_left_dirty += result.crash.restores_left_dirty;
+    for (const auto& [phase, count] : result.crash.kills_by_phase) crash.kills_by_phase[phase] += count;
+  }
+  std::string CrashSummary() const {
+    std::string text = fmt::format(
+        "kills: {} delivered to {} engine processes, {} recoveries checked, {} ops verified back ({} of them "
+        "durable when killed, {} found in the WAL unreported), {} restores killed midway ({} left dirty and "
+        "restored again)\n  kills by phase:",
+        crash.kills, crash.children, crash.recoveries_checked, crash.ops_verified, crash.durable_ops_verified,
+        crash.unreported_ops, crash.restores_crashed, crash.restores_left_dirty);
+    for (const auto& [phase, count] : crash.kills_by_phase) text += fmt::format(" {} {}", phase, count);
+    return text + "\n";
+  }
+  nlohmann::json CrashJson() const {
+    return {{"children", crash.children},
+            {"kills", crash.kills},
+            {"recoveries_checked", crash.recoveries_checked},
+            {"ops_verified", crash.ops_verified},
+            {"durable_ops_verified", crash.durable_ops_verified},
+            {"unreported_ops", crash.unreported_ops},
+            {"restores_crashed", crash.restores_crashed},
+            {"restores_left_dirty", crash.restores_left_dirty},
+            {"kills_by_phase", crash.kills_by_phase}};
+  }
 };
+
+void PrintFailure(const RealOptions& options, uint64_t seed, const properties::RealRunResult& result,
+                  const std::string& dir, uint64_t timing_seed) {
+  std::printf("FAILURE seed %llu: %s: %s\n  config: %s\n  directory (kept): %s\n", (unsigned long long)seed,
+              result.invariant.c_str(), result.failure.c_str(), properties::ConfigLine(result.drawn).c_str(),
+              dir.c_str());
+  for (const std::string& line : result.log) std::printf("  %s\n", line.c_str());
+  if (options.crash) {
+    std::printf("  retry: shardsim real --crash --seed %llu --timing-seed %llu --verbose (the kill plans are the "
+                "same; the OS's timing is not)\n",
+                (unsigned long long)seed, (unsigned long long)timing_seed);
+  } else {
+    std::printf("  retry: shardsim real --seed %llu --verbose\n", (unsigned long long)seed);
+  }
+  std::fflush(stdout);
+}
 
 }  // namespace
 
 void AddRealFlags(CLI::App& command, RealOptions& options) {
   command.add_option("--seed", options.seed, "One seed");
   command.add_option("--seeds", options.seeds, "Seeds A..B (inclusive), one after another");
+  command.add_option("--budget", options.budget,
+                     "Run seeds from --seeds' first (default 0) until this time is up, e.g. 10m");
+  command.add_flag("--crash", options.crash,
+                   "Kill -9 mode: each engine process runs in a child that is killed with SIGKILL at a drawn "
+                   "moment (during writes, flushes, optimizations, snapshots or restores), then the recovery is "
+                   "checked");
+  command.add_option("--timing-seed", options.timing_seed,
+                     "With --crash and --seed: draw the kill plans from this seed (default: the seed)");
   command.add_option("--dir", options.dir,
                      "Directory for the runs, one seed-N/ each (default: a fresh one under $TMPDIR or /tmp)");
   command.add_flag("--keep", options.keep,
-                   "Leave every seed's directory with its shard and snapshot archives (failing seeds' are always "
-                   "kept)");
-  command.add_flag("--verbose", options.verbose, "Print epochs, restores and failures as they happen");
+                   "Leave every seed's directory with its shard and snapshot archives (a failing seed's is "
+                   "always kept)");
+  command.add_flag("--verbose", options.verbose, "Print epochs, kills, restores and failures as they happen");
   command.add_flag("--quiet", options.quiet, "No progress line");
   command.add_option("--json", options.json_path, "Write a machine-readable summary to FILE");
 }
 
+void AddRealChildFlags(CLI::App& command, RealChildOptions& options) {
+  command.add_option("--seed", options.seed, "The seed")->required();
+  command.add_option("--dir", options.dir, "The run's directory")->required();
+  command.add_option("--epoch", options.epoch, "The epoch (engine process) of the run")->required();
+  command.add_option("--restore", options.restore, "Restore this archive over the live shard, then exit");
+}
+
+int RealChildCommand(const RealChildOptions& options) {
+  return properties::RunCrashChild(
+      {.seed = options.seed, .dir = options.dir, .epoch = options.epoch, .report_fd = 3,
+       .restore_archive = options.restore});
+}
+
 int RealCommand(const RealOptions& options) {
-  if (options.seed.has_value() == options.seeds.has_value()) {
-    std::fprintf(stderr, "shardsim real: give --seed N or --seeds A..B\n");
+  if (options.seed.has_value() == (options.seeds.has_value() || options.budget.has_value())) {
+    std::fprintf(stderr, "shardsim real: give --seed N, or --seeds A..B and/or --budget T\n");
+    return 2;
+  }
+  if (options.timing_seed && (!options.crash || !options.seed)) {
+    std::fprintf(stderr, "shardsim real: --timing-seed goes with --crash --seed N\n");
     return 2;
   }
   uint64_t first = options.seed.value_or(0);
-  uint64_t last = first;
+  uint64_t last = options.budget ? UINT64_MAX - 1 : first;
   if (options.seeds) {
     const auto range = ParseSeedRange(*options.seeds);
     if (!range) {
@@ -79,16 +164,25 @@ int RealCommand(const RealOptions& options) {
     }
     std::tie(first, last) = *range;
   }
+  std::optional<int64_t> budget_seconds;
+  if (options.budget && !(budget_seconds = ParseDurationSeconds(*options.budget))) {
+    std::fprintf(stderr, "shardsim real: --budget wants a time like 60s, 10m or 1h, got '%s'\n",
+                 options.budget->c_str());
+    return 2;
+  }
   std::string error;
   const std::optional<std::string> root = RunsRoot(options, error);
   if (!root) {
     std::fprintf(stderr, "shardsim real: %s\n", error.c_str());
     return 2;
   }
-  std::printf("real: seeds %llu..%llu in %s\n", (unsigned long long)first, (unsigned long long)last, root->c_str());
+  const std::string child_binary = SelfExecutable();
+  std::printf("real%s: seeds %llu..%s%s in %s\n", options.crash ? " --crash" : "", (unsigned long long)first,
+              last == UINT64_MAX - 1 ? "" : fmt::format("{}", last).c_str(),
+              budget_seconds ? fmt::format(", budget {}s", *budget_seconds).c_str() : "", root->c_str());
   std::fflush(stdout);
-  const auto started = std::chrono::steady_clock::now();
-  auto last_progress = started;
+  const Clock::time_point started = Clock::now();
+  Clock::time_point last_progress = started;
   Totals totals;
   for (uint64_t seed = first;; ++seed) {
     const std::string dir = fmt::format("{}/seed-{}", *root, seed);
@@ -99,41 +193,54 @@ int RealCommand(const RealOptions& options) {
       std::fprintf(stderr, "shardsim real: cannot create %s: %s\n", dir.c_str(), code.message().c_str());
       return 2;
     }
-    const properties::RealRunResult result =
-        properties::RunRealShard({.seed = seed, .dir = dir, .verbose = options.verbose});
-    ++totals.seeds;
-    properties::AddStats(totals.stats, result.stats);
+    const uint64_t timing_seed = options.timing_seed.value_or(seed);
+    const properties::RealRunResult result = properties::RunRealShard({.seed = seed,
+                                                                       .dir = dir,
+                                                                       .verbose = options.verbose,
+                                                                       .crash = options.crash,
+                                                                       .timing_seed = timing_seed,
+                                                                       .child_binary = child_binary});
+    totals.Add(result);
     if (!result.passed) {
       ++totals.failed;
-      std::printf("FAILURE seed %llu: %s: %s\n  config: %s\n  directory (kept): %s\n  retry: shardsim real --seed "
-                  "%llu --verbose\n",
-                  (unsigned long long)seed, result.invariant.c_str(), result.failure.c_str(),
-                  properties::ConfigLine(result.drawn).c_str(), dir.c_str(), (unsigned long long)seed);
-      totals.failures.push_back(
-          {{"seed", seed}, {"invariant", result.invariant}, {"failure", result.failure}, {"dir", dir}});
+      PrintFailure(options, seed, result, dir, timing_seed);
+      totals.failures.push_back({{"seed", seed},
+                                 {"timing_seed", timing_seed},
+                                 {"invariant", result.invariant},
+                                 {"failure", result.failure},
+                                 {"dir", dir},
+                                 {"log", result.log}});
     } else if (!options.keep) {
       fs::remove_all(dir, code);
     }
-    const auto now = std::chrono::steady_clock::now();
-    if (!options.quiet && (now - last_progress > std::chrono::seconds(10) || seed == last)) {
+    const Clock::time_point now = Clock::now();
+    const double elapsed = std::chrono::duration<double>(now - started).count();
+    const bool out_of_time = budget_seconds && elapsed >= static_cast<double>(*budget_seconds);
+    if (!options.quiet && (now - last_progress > std::chrono::seconds(10) || seed == last || out_of_time)) {
       last_progress = now;
-      std::printf("%llu seeds, %llu failed, %.0fs\n", (unsigned long long)totals.seeds,
-                  (unsigned long long)totals.failed, std::chrono::duration<double>(now - started).count());
+      std::printf("%llu seeds, %llu failed, %llu kills, %.0fs\n", (unsigned long long)totals.seeds,
+                  (unsigned long long)totals.failed, (unsigned long long)totals.crash.kills, elapsed);
       std::fflush(stdout);
     }
-    if (seed == last) break;
+    if (seed == last || out_of_time) break;
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::printf("real: %llu seeds, %llu passed, %llu failed in %.1fs\n%s", (unsigned long long)totals.seeds,
-              (unsigned long long)(totals.seeds - totals.failed), (unsigned long long)totals.failed, seconds,
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  std::printf("real%s: %llu seeds, %llu passed, %llu failed in %.1fs\n%s%s", options.crash ? " --crash" : "",
+              (unsigned long long)totals.seeds, (unsigned long long)(totals.seeds - totals.failed),
+              (unsigned long long)totals.failed, seconds, options.crash ? totals.CrashSummary().c_str() : "",
               properties::StatsTable(totals.stats, false).c_str());
   if (options.keep || totals.failed > 0) std::printf("directories kept under %s\n", root->c_str());
   if (!options.keep && totals.failed == 0 && !options.dir) fs::remove_all(*root);
   if (options.json_path) {
-    const nlohmann::json json = {{"seeds", {{"first", first}, {"last", last}}}, {"runs", totals.seeds},
-                                 {"failed", totals.failed}, {"seconds", seconds},
-                                 {"stats", properties::StatsToJson(totals.stats)}, {"failures", totals.failures},
-                                 {"dir", *root}};
+    nlohmann::json json = {{"mode", options.crash ? "crash" : "real"},
+                           {"seeds", {{"first", first}, {"last", first + totals.seeds - 1}}},
+                           {"runs", totals.seeds},
+                           {"failed", totals.failed},
+                           {"seconds", seconds},
+                           {"stats", properties::StatsToJson(totals.stats)},
+                           {"failures", totals.failures},
+                           {"dir", *root}};
+    if (options.crash) json["crash"] = totals.CrashJson();
     std::ofstream out(*options.json_path);
     out << json.dump(2) << "\n";
     if (!out) {
