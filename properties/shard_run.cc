@@ -62,12 +62,7 @@ void Run::OnTraceEvent(const sim::TraceEvent& event) {
 
 // Options for shards restored from snapshots: no observer (their ops are
 // not part of the run's history).
-engine::ShardOptions Run::RestoreOptions() {
-  engine::ShardOptions options;
-  options.collection = config_.collection;
-  options.wal_segment_capacity_bytes = config_.wal_segment_capacity_bytes;
-  return options;
-}
+engine::ShardOptions Run::RestoreOptions() { return ShardOptionsOf(config_); }
 
 engine::ShardOptions Run::Options() {
   engine::ShardOptions options = RestoreOptions();

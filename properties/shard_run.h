@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/common/coverage.h"
+#include "engine/shard/local_shard.h"
 #include "engine/model/types.h"
 #include "properties/fault_ledger.h"
 #include "properties/run_stats.h"
@@ -111,5 +112,9 @@ struct ShardRunResult {
 };
 
 ShardRunResult RunShardScenario(const ShardRunConfig& config);
+
+// The options of a shard of a run with this config, without an observer
+// (as restored shards get them; the live shard adds its history's).
+engine::ShardOptions ShardOptionsOf(const ShardRunConfig& config);
 
 }  // namespace properties

@@ -36,4 +36,11 @@ ShardRunConfig ShardRunConfig::Draw(uint64_t seed) {
 
 std::string ShardRunConfig::Describe() const { return ConfigLine(*this); }
 
+engine::ShardOptions ShardOptionsOf(const ShardRunConfig& config) {
+  engine::ShardOptions options;
+  options.collection = config.collection;
+  options.wal_segment_capacity_bytes = config.wal_segment_capacity_bytes;
+  return options;
+}
+
 }  // namespace properties

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs the whole test suite: the default preset (g++,
 # RelWithDebInfo with always-on assertions), then the asan preset (clang,
-# ASan + UBSan). Pass --quick to run only the default preset.
+# ASan + UBSan), then the tsan preset (clang, ThreadSanitizer: the
+# real-world programs and the tests labelled real). Pass --quick to run only
+# the default preset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tools/setup.sh
 
-presets=(default asan)
+presets=(default asan tsan)
 [ "${1:-}" = "--quick" ] && presets=(default)
 
 for preset in "${presets[@]}"; do

@@ -68,9 +68,7 @@ class CrashChild {
 
  private:
   engine::ShardOptions Options(bool observed) {
-    engine::ShardOptions options;
-    options.collection = drawn_.collection;
-    options.wal_segment_capacity_bytes = drawn_.wal_segment_capacity_bytes;
+    engine::ShardOptions options = ShardOptionsOf(drawn_);
     if (observed) options.observer = &observer_;
     return options;
   }
@@ -120,6 +118,9 @@ int CrashChild::Restore() {
 }
 
 int CrashChild::Run() {
+  // A load repairs what the last kill left (torn WAL tails, half-made
+  // segments): killed midway, the next load must still recover.
+  reporter_.Send(crash::Phase{"load"});
   auto loaded = engine::LocalShard::Load(env_, kRealShardDir, Options(true));
   if (!Check("shard load", loaded.status())) return 1;
   engine::LocalShard& shard = **loaded;

@@ -11,7 +11,7 @@
 //   C <client> <op_num>                   it returned completed (wait=true)
 //   R <client>                            it returned (after K or C, or rejected)
 //   P <op_num>                            a plunger returned: ops through op_num applied
-//   H <phase>                             a phase begins: update, flush, freeze,
+//   H <phase>                             a phase begins: load, update, flush, freeze,
 //                                         optimize, vacuum, snapshot, restore
 //   T <kind> <path> <save_wal> <frozen> <wal_next> <applied_before> <base>
 //                                         a snapshot was made ("-" for none)

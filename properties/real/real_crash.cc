@@ -59,9 +59,10 @@ RealRun::KillPlan RealRun::DrawKillPlan(size_t epoch, bool restore) {
     plan.delay_us = draw.Between(0, 30'000);
     return plan;
   }
-  // update 30, snapshot 20, optimize 15, flush 10, freeze 10, vacuum 5, any time 10.
+  // update 30, snapshot 20, optimize 15, flush 10, freeze 10, load 5, vacuum 5, any time 5.
   static constexpr std::pair<const char*, uint64_t> kPhases[] = {
-      {"update", 30}, {"snapshot", 20}, {"optimize", 15}, {"flush", 10}, {"freeze", 10}, {"vacuum", 5}, {"", 10}};
+      {"update", 30}, {"snapshot", 20}, {"optimize", 15}, {"flush", 10},
+      {"freeze", 10}, {"load", 5},      {"vacuum", 5},    {"", 5}};
   uint64_t roll = draw.Draw(100);
   for (const auto& [phase, weight] : kPhases) {
     if (roll < weight) {
@@ -70,7 +71,7 @@ RealRun::KillPlan RealRun::DrawKillPlan(size_t epoch, bool restore) {
     }
     roll -= weight;
   }
-  plan.ordinal = static_cast<uint32_t>(draw.Between(1, 3));
+  plan.ordinal = plan.phase == "load" ? 1 : static_cast<uint32_t>(draw.Between(1, 3));
   plan.delay_us = draw.Between(0, 3'000);
   plan.at_ms = draw.Between(0, 150);
   return plan;
@@ -83,6 +84,9 @@ void RealRun::HandleMessage(const crash::Message& message, ChildOutcome& outcome
   }
   std::lock_guard lock(mutex_);
   std::visit(Overloaded{
+                 // Every op the history holds is in the WAL the child just
+                 // loaded, so applied before any step of this child.
+                 [&](const crash::Loaded&) { applied_at_load_ = history_.last_written(); },
                  [&](const crash::Appended& m) {
                    history_.OnWalAppend(m.op_num, m.record);
                    child_ops_.push_back(m.op_num);
@@ -126,7 +130,12 @@ void RealRun::AddReportedSnapshot(const crash::SnapshotMade& made) {
   engine::SnapshotInfo info;
   info.frozen_through = made.frozen_through;
   info.wal_next_index = made.wal_next_index;
-  TakenSnapshot taken = MakeTakenSnapshot(kind, made.path, made.save_wal, info, made.applied_before, history_);
+  // The child knows only what it applied itself; what it loaded counts too
+  // (a snapshot after a restore over the live shard may otherwise seem
+  // frozen before ops that changed no segment but advanced its clocks).
+  std::optional<engine::SeqNumber> applied_before = made.applied_before;
+  if (applied_at_load_ && (!applied_before || *applied_before < *applied_at_load_)) applied_before = applied_at_load_;
+  TakenSnapshot taken = MakeTakenSnapshot(kind, made.path, made.save_wal, info, applied_before, history_);
   if (made.base) {
     for (size_t index = 0; index < snapshots_.size(); ++index) {
       if (snapshots_[index].path == *made.base) taken.base = index;
@@ -254,6 +263,7 @@ void RealRun::RunChildEpoch(size_t epoch) {
     std::lock_guard lock(mutex_);
     in_flight_.clear();
     child_ops_.clear();
+    applied_at_load_.reset();
   }
   const ChildOutcome outcome = RunChild(ChildArguments(epoch, std::nullopt), plan);
   log_.push_back(fmt::format("epoch {}: {}; the engine process (engine-{}.log) {}{}", epoch, plan.Describe(),

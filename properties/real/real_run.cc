@@ -56,12 +56,7 @@ void RealRun::LogLine(std::string_view line) {
   if (config_.verbose) std::printf("log: %.*s\n", static_cast<int>(line.size()), line.data());
 }
 
-engine::ShardOptions RealRun::RestoreOptions() {
-  engine::ShardOptions options;
-  options.collection = drawn_.collection;
-  options.wal_segment_capacity_bytes = drawn_.wal_segment_capacity_bytes;
-  return options;
-}
+engine::ShardOptions RealRun::RestoreOptions() { return ShardOptionsOf(drawn_); }
 
 engine::ShardOptions RealRun::Options() {
   engine::ShardOptions options = RestoreOptions();

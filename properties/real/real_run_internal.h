@@ -156,6 +156,8 @@ class RealRun {
   // what the children did.
   std::map<int, engine::WalRecord> in_flight_;
   std::vector<engine::SeqNumber> child_ops_;  // the ops the current child wrote
+  // The last op the history held when the current child loaded the shard.
+  std::optional<engine::SeqNumber> applied_at_load_;
   uint64_t durable_below_ = 0;  // every op below was reported synced or completed
   CrashStats crash_stats_;
   std::vector<std::string> log_;

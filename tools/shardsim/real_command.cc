@@ -94,10 +94,10 @@ struct Totals {
 };
 
 void PrintFailure(const RealOptions& options, uint64_t seed, const properties::RealRunResult& result,
-                  const std::string& dir, uint64_t timing_seed) {
-  std::printf("FAILURE seed %llu: %s: %s\n  config: %s\n  directory (kept): %s\n", (unsigned long long)seed,
-              result.invariant.c_str(), result.failure.c_str(), properties::ConfigLine(result.drawn).c_str(),
-              dir.c_str());
+                  const std::string& dir, uint64_t timing_seed, double elapsed_seconds) {
+  std::printf("FAILURE seed %llu (after %.1fs): %s: %s\n  config: %s\n  directory (kept): %s\n",
+              (unsigned long long)seed, elapsed_seconds, result.invariant.c_str(), result.failure.c_str(),
+              properties::ConfigLine(result.drawn).c_str(), dir.c_str());
   for (const std::string& line : result.log) std::printf("  %s\n", line.c_str());
   if (options.crash) {
     std::printf("  retry: shardsim real --crash --seed %llu --timing-seed %llu --verbose (the kill plans are the "
@@ -203,7 +203,8 @@ int RealCommand(const RealOptions& options) {
     totals.Add(result);
     if (!result.passed) {
       ++totals.failed;
-      PrintFailure(options, seed, result, dir, timing_seed);
+      PrintFailure(options, seed, result, dir, timing_seed,
+                   std::chrono::duration<double>(Clock::now() - started).count());
       totals.failures.push_back({{"seed", seed},
                                  {"timing_seed", timing_seed},
                                  {"invariant", result.invariant},
