@@ -33,6 +33,8 @@ template <class... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
 };
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;  // (clang 14 does not deduce it)
 
 std::string WaitStatusText(int status) {
   if (WIFEXITED(status)) return fmt::format("exited {}", WEXITSTATUS(status));
