@@ -138,4 +138,18 @@ ReferenceModel History::ModelBelow(uint64_t next_index) const {
       next_index == 0 ? 0 : operations_.PrefixLengthThrough(next_index - 1));
 }
 
+void NoteUpdateOutcome(const engine::UpdateResult& result, History& history, ShardRunStats& stats) {
+  if (result.status == engine::UpdateStatus::kClockRejected) {
+    ++stats.clock_rejections;
+    return;
+  }
+  ++stats.ops_written;
+  if (stats.restores_over_live > 0) ++stats.ops_after_restore;
+  if (result.op_num) history.NoteAcknowledged(*result.op_num);
+  if (result.status == engine::UpdateStatus::kCompleted) {
+    ++stats.ops_completed;
+    history.NoteCompleted(*result.op_num);
+  }
+}
+
 }  // namespace properties

@@ -13,6 +13,7 @@
 #include "engine/clock/clock_map.h"
 #include "engine/shard/local_shard.h"
 #include "properties/reference_model.h"
+#include "properties/run_stats.h"
 
 namespace properties {
 
@@ -123,5 +124,9 @@ std::optional<size_t> History::FindPrefix(std::optional<engine::SeqNumber> low,
     model.Apply(operations_.op_num(length), operations_.operation(length));
   }
 }
+
+// What an update call's result tells the history (acknowledged, completed)
+// and the run's counters.
+void NoteUpdateOutcome(const engine::UpdateResult& result, History& history, ShardRunStats& stats);
 
 }  // namespace properties

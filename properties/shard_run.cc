@@ -294,19 +294,7 @@ void Run::DoUpdate(engine::LocalShard& shard, const Step& step) {
   NoteUpdateResult(*result);
 }
 
-void Run::NoteUpdateResult(const engine::UpdateResult& result) {
-  if (result.status == engine::UpdateStatus::kClockRejected) {
-    ++stats_.clock_rejections;
-    return;
-  }
-  ++stats_.ops_written;
-  if (stats_.restores_over_live > 0) ++stats_.ops_after_restore;
-  if (result.op_num) history_.NoteAcknowledged(*result.op_num);
-  if (result.status == engine::UpdateStatus::kCompleted) {
-    ++stats_.ops_completed;
-    history_.NoteCompleted(*result.op_num);
-  }
-}
+void Run::NoteUpdateResult(const engine::UpdateResult& result) { NoteUpdateOutcome(result, history_, stats_); }
 
 // proxy_all_segments_and_apply with a reader as the operation: writes go on
 // meanwhile; every read check still applies.

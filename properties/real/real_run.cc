@@ -222,17 +222,7 @@ void RealRun::DoUpdate(engine::LocalShard& shard, const Step& step) {
 
 void RealRun::NoteUpdateResult(const engine::UpdateResult& result) {
   std::lock_guard lock(mutex_);
-  if (result.status == engine::UpdateStatus::kClockRejected) {
-    ++stats_.clock_rejections;
-    return;
-  }
-  ++stats_.ops_written;
-  if (stats_.restores_over_live > 0) ++stats_.ops_after_restore;
-  if (result.op_num) history_.NoteAcknowledged(*result.op_num);
-  if (result.status == engine::UpdateStatus::kCompleted) {
-    ++stats_.ops_completed;
-    history_.NoteCompleted(*result.op_num);
-  }
+  NoteUpdateOutcome(result, history_, stats_);
 }
 
 void RealRun::Plunge(engine::LocalShard& shard) {
