@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   cmake ninja-build g++ pkg-config
-  clang libclang-rt-14-dev        # asan and fuzz presets
+  clang libclang-rt-14-dev        # asan, tsan and fuzz presets (the sanitizer runtimes)
   libgtest-dev librapidcheck-dev libbenchmark-dev
   libabsl-dev libfmt-dev libboost-context-dev
   libarchive-dev nlohmann-json3-dev libssl-dev libcli11-dev libxxhash-dev libpcg-cpp-dev
