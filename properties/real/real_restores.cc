@@ -1,10 +1,12 @@
 // Restores of a real-world run: over the live shard between epochs, and
 // every snapshot at the end into a directory of its own, each checked as
 // in a simulated run (docs/invariants.md I6-I8).
+#include <algorithm>
 #include <cstdio>
 
 #include <fmt/format.h>
 
+#include "engine/common/assert.h"
 #include "engine/snapshot/collection_snapshot.h"
 #include "engine/snapshot/partial_snapshot.h"
 #include "engine/snapshot/restore.h"
@@ -19,18 +21,22 @@ constexpr const char* kShardDir = kRealShardDir;
 
 void RealRun::MaybeRestoreOverLive(size_t epoch) {
   std::vector<std::string> archives;
+  std::vector<size_t> indexes;  // of each archive in snapshots_
   {
     std::lock_guard lock(mutex_);
-    for (const TakenSnapshot& snapshot : snapshots_) {
-      if (snapshot.kind == SnapshotKind::kShard) archives.push_back(snapshot.path);
+    for (size_t index = 0; index < snapshots_.size(); ++index) {
+      if (snapshots_[index].kind != SnapshotKind::kShard) continue;
+      archives.push_back(snapshots_[index].path);
+      indexes.push_back(index);
     }
   }
   Workload supervisor(supervisor_decisions_, drawn_);
   const std::optional<std::string> archive = supervisor.NextRestore(archives);
   if (!archive) return;
   if (config_.verbose) std::printf("restore %s over the live shard\n", archive->c_str());
-  size_t index = 0;
-  while (WithHistory([&](History&) { return snapshots_[index].path != *archive; })) ++index;
+  const auto position = std::find(archives.begin(), archives.end(), *archive);
+  SS_ASSERT(position != archives.end(), "restore of {}, which this run never made", *archive);
+  const size_t index = indexes[static_cast<size_t>(position - archives.begin())];
   if (config_.crash) {
     RestoreOverLiveInChild(index, epoch);
     return;
