@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "scenarios/cluster_format.h"
+#include "scenarios/parse_util.h"
 #include "scenarios/scenario_codec.h"
 #include "scenarios/cluster_names.h"
 
@@ -23,11 +24,9 @@ using properties::ClusterStep;
 using properties::ClusterStepKind;
 
 // Bounds that keep a hostile file from asking for unbounded work.
-constexpr size_t kMaxLines = 1'000'000;
 constexpr size_t kMaxSteps = 100'000;
-constexpr size_t kMaxTapeBytes = 16u << 20;
-constexpr uint32_t kMinPeers = 2;
-constexpr uint32_t kMaxPeers = 5;
+using properties::kMaxPeers;
+using properties::kMinPeers;
 constexpr uint32_t kMaxClients = 16;
 constexpr uint64_t kMaxPointIds = 1'000'000;
 constexpr uint64_t kMaxSleepMs = 3'600'000;
@@ -42,13 +41,6 @@ std::vector<std::string_view> Words(std::string_view text) {
     if (!word.empty()) words.push_back(word);
   }
   return words;
-}
-
-std::optional<uint64_t> ParseUnsigned(std::string_view text) {
-  uint64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return value;
 }
 
 // `word` must be "<key>=<unsigned in [low, high]>".
@@ -327,20 +319,6 @@ absl::StatusOr<ClusterStep> ParseStep(std::string_view line, const ClusterConfig
   step.actor = static_cast<uint32_t>(*client);
   if (auto status = ParseClientStep(words, config, step); !status.ok()) return status;
   return step;
-}
-
-absl::Status AppendTape(std::string_view hex, std::vector<uint8_t>& tape) {
-  if (hex.size() % 2 != 0) return Error("tape line has an odd number of hex digits");
-  if (tape.size() + hex.size() / 2 > kMaxTapeBytes) return Error("tape too long");
-  for (size_t index = 0; index < hex.size(); index += 2) {
-    uint8_t byte = 0;
-    const auto [end, error] = std::from_chars(hex.data() + index, hex.data() + index + 2, byte, 16);
-    if (error != std::errc() || end != hex.data() + index + 2) {
-      return Error(fmt::format("bad hex '{}' in tape", hex.substr(index, 2)));
-    }
-    tape.push_back(byte);
-  }
-  return absl::OkStatus();
 }
 
 // `stage`: 0 header, 1 expect, 2 config, 3 steps, 4 tape.

@@ -8,6 +8,7 @@
 
 #include "engine/model/types.h"
 #include "properties/run_config.h"
+#include "scenarios/parse_util.h"
 #include "scenarios/scenario_codec.h"
 #include "scenarios/scenario_format.h"
 
@@ -19,9 +20,7 @@ using properties::Action;
 using properties::Step;
 
 // Bounds that keep a hostile file from asking for unbounded work.
-constexpr size_t kMaxLines = 1'000'000;
 constexpr size_t kMaxEpochs = 1000;
-constexpr size_t kMaxTapeBytes = 16u << 20;
 constexpr uint64_t kMaxPendingOperations = 1'000'000;
 
 
@@ -37,13 +36,6 @@ bool IsArchiveName(std::string_view name) {
 
 absl::Status LineError(size_t line, std::string_view what) {
   return absl::InvalidArgumentError(fmt::format("line {}: {}", line, what));
-}
-
-std::optional<uint64_t> ParseUnsigned(std::string_view text) {
-  uint64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return value;
 }
 
 // Splits "word rest" at the first space.
@@ -257,20 +249,6 @@ absl::StatusOr<properties::CrashPoint> ParseCrash(std::string_view rest) {
   if (!keep.ok()) return keep.status();
   crash.keep = *std::move(keep);
   return crash;
-}
-
-absl::Status AppendTape(std::string_view hex, std::vector<uint8_t>& tape) {
-  if (hex.size() % 2 != 0) return absl::InvalidArgumentError("tape line has an odd number of hex digits");
-  if (tape.size() + hex.size() / 2 > kMaxTapeBytes) return absl::InvalidArgumentError("tape too long");
-  for (size_t index = 0; index < hex.size(); index += 2) {
-    uint8_t byte = 0;
-    const auto [end, error] = std::from_chars(hex.data() + index, hex.data() + index + 2, byte, 16);
-    if (error != std::errc() || end != hex.data() + index + 2) {
-      return absl::InvalidArgumentError(fmt::format("bad hex '{}' in tape", hex.substr(index, 2)));
-    }
-    tape.push_back(byte);
-  }
-  return absl::OkStatus();
 }
 
 // Parses one line into `scenario`; `stage` tracks what may come next:

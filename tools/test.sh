@@ -14,7 +14,9 @@ presets=(default asan tsan)
 
 for preset in "${presets[@]}"; do
   echo "== preset ${preset}: configure and build"
-  cmake --preset "$preset" >/dev/null
+  # From scratch, a unity build (sources compiled in batches) takes about
+  # half the time (README, "Building by hand").
+  cmake --preset "$preset" -DCMAKE_UNITY_BUILD=ON >/dev/null
   cmake --build --preset "$preset" -j "$(nproc)"
   echo "== preset ${preset}: test"
   ctest --preset "$preset"

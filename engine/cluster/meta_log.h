@@ -14,6 +14,10 @@
 
 namespace engine {
 
+// How long a transfer step waits for the log before it gives up (the step
+// fails and the transfer aborts; the op may still be applied later).
+inline constexpr int64_t kConsensusWaitNs = 10'000'000'000;  // 10 s
+
 class MetadataLog {
  public:
   virtual ~MetadataLog() = default;

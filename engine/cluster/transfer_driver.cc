@@ -13,7 +13,6 @@ namespace {
 constexpr int kMaxAttempts = 3;                         // MAX_RETRY_COUNT
 constexpr int kFinishTries = 10;
 constexpr int64_t kRetryDelayNs = 1'000'000'000;        // 1 s x attempt
-constexpr int64_t kConsensusWaitNs = 10'000'000'000;    // 10 s
 constexpr int64_t kReceiverWaitNs = 60'000'000'000;     // 60 s
 }  // namespace
 

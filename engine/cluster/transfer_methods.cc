@@ -12,7 +12,6 @@ namespace engine {
 namespace {
 constexpr size_t kBatchPoints = 100;
 constexpr size_t kQueueBatchRecords = 64;
-constexpr int64_t kConsensusWaitNs = 10'000'000'000;
 }  // namespace
 
 absl::Status ShardReplicaSet::StreamRecords(const ShardTransfer& transfer) {

@@ -15,7 +15,7 @@ namespace {
 constexpr int kFormatVersion = 1;
 constexpr size_t kMaxIds = 1 << 20;
 
-absl::Status Invalid(std::string_view why) {
+absl::Status InvalidOperation(std::string_view why) {
   return absl::InvalidArgumentError(fmt::format("operation: {}", why));
 }
 
@@ -35,11 +35,11 @@ nlohmann::json VectorToJson(const Vector& vector) {
 }
 
 absl::StatusOr<Vector> VectorFromJson(const nlohmann::json& json) {
-  if (!json.is_array()) return Invalid("'vector' must be an array");
+  if (!json.is_array()) return InvalidOperation("'vector' must be an array");
   Vector vector;
   for (const auto& bits : json) {
     if (!bits.is_number_unsigned() || bits.get<uint64_t>() > UINT32_MAX) {
-      return Invalid("vector elements are 32-bit patterns");
+      return InvalidOperation("vector elements are 32-bit patterns");
     }
     vector.push_back(std::bit_cast<float>(static_cast<uint32_t>(bits.get<uint64_t>())));
   }
@@ -47,11 +47,11 @@ absl::StatusOr<Vector> VectorFromJson(const nlohmann::json& json) {
 }
 
 absl::StatusOr<std::vector<PointId>> IdsFromJson(const nlohmann::json& json) {
-  if (!json.contains("ids") || !json["ids"].is_array()) return Invalid("'ids' must be an array");
-  if (json["ids"].size() > kMaxIds) return Invalid("too many ids");
+  if (!json.contains("ids") || !json["ids"].is_array()) return InvalidOperation("'ids' must be an array");
+  if (json["ids"].size() > kMaxIds) return InvalidOperation("too many ids");
   std::vector<PointId> ids;
   for (const auto& id : json["ids"]) {
-    if (!id.is_number_unsigned()) return Invalid("point ids are unsigned integers");
+    if (!id.is_number_unsigned()) return InvalidOperation("point ids are unsigned integers");
     ids.push_back(id.get<uint64_t>());
   }
   return ids;
@@ -59,19 +59,19 @@ absl::StatusOr<std::vector<PointId>> IdsFromJson(const nlohmann::json& json) {
 
 absl::StatusOr<Payload> PayloadFromJson(const nlohmann::json& json) {
   if (!json.contains("payload") || !json["payload"].is_object()) {
-    return Invalid("'payload' must be an object");
+    return InvalidOperation("'payload' must be an object");
   }
   return json["payload"];
 }
 
 absl::StatusOr<UpsertPoints> UpsertFromJson(const nlohmann::json& json) {
-  if (!json.contains("points") || !json["points"].is_array()) return Invalid("'points' must be an array");
+  if (!json.contains("points") || !json["points"].is_array()) return InvalidOperation("'points' must be an array");
   UpsertPoints upsert;
   for (const auto& item : json["points"]) {
     if (!item.is_object() || !item.contains("id") || !item["id"].is_number_unsigned()) {
-      return Invalid("a point needs an unsigned 'id'");
+      return InvalidOperation("a point needs an unsigned 'id'");
     }
-    if (!item.contains("vector")) return Invalid("a point needs a 'vector'");
+    if (!item.contains("vector")) return InvalidOperation("a point needs a 'vector'");
     auto vector = VectorFromJson(item["vector"]);
     if (!vector.ok()) return vector.status();
     auto payload = PayloadFromJson(item);
@@ -83,7 +83,7 @@ absl::StatusOr<UpsertPoints> UpsertFromJson(const nlohmann::json& json) {
 
 absl::StatusOr<std::string> StringField(const nlohmann::json& json, const char* name) {
   if (!json.contains(name) || !json[name].is_string()) {
-    return Invalid(fmt::format("'{}' must be a string", name));
+    return InvalidOperation(fmt::format("'{}' must be a string", name));
   }
   return json[name].get<std::string>();
 }
@@ -142,7 +142,7 @@ nlohmann::json OperationToJson(const Operation& operation) {
 }
 
 absl::StatusOr<Operation> OperationFromJson(const nlohmann::json& json) {
-  if (!json.is_object()) return Invalid("must be an object");
+  if (!json.is_object()) return InvalidOperation("must be an object");
   auto name = StringField(json, "op");
   if (!name.ok()) return name.status();
   if (*name == "upsert") {
@@ -156,7 +156,7 @@ absl::StatusOr<Operation> OperationFromJson(const nlohmann::json& json) {
     if (*name == "delete_index") return Operation{DeleteFieldIndex{*key}};
     auto type = StringField(json, "type");
     if (!type.ok()) return type.status();
-    if (*type != "keyword" && *type != "integer") return Invalid("unknown index type");
+    if (*type != "keyword" && *type != "integer") return InvalidOperation("unknown index type");
     const CreateFieldIndex create{*key, *type == "keyword" ? FieldType::kKeyword : FieldType::kInteger};
     // Written with FieldTypeName, read here: the same type.
     SS_ASSERT(FieldTypeName(create.type) == *type, "index type '{}' read as '{}'", *type, FieldTypeName(create.type));
@@ -167,10 +167,10 @@ absl::StatusOr<Operation> OperationFromJson(const nlohmann::json& json) {
   if (*name == "delete") return Operation{DeletePoints{std::move(*ids)}};
   if (*name == "clear_payload") return Operation{ClearPayload{std::move(*ids)}};
   if (*name == "delete_payload") {
-    if (!json.contains("keys") || !json["keys"].is_array()) return Invalid("'keys' must be an array");
+    if (!json.contains("keys") || !json["keys"].is_array()) return InvalidOperation("'keys' must be an array");
     DeletePayloadKeys remove{std::move(*ids), {}};
     for (const auto& key : json["keys"]) {
-      if (!key.is_string()) return Invalid("keys are strings");
+      if (!key.is_string()) return InvalidOperation("keys are strings");
       remove.keys.push_back(key.get<std::string>());
     }
     return Operation{std::move(remove)};
@@ -179,7 +179,7 @@ absl::StatusOr<Operation> OperationFromJson(const nlohmann::json& json) {
   if (!payload.ok()) return payload.status();
   if (*name == "set_payload") return Operation{SetPayload{std::move(*ids), std::move(*payload)}};
   if (*name == "overwrite_payload") return Operation{OverwritePayload{std::move(*ids), std::move(*payload)}};
-  return Invalid(fmt::format("unknown operation '{}'", *name));
+  return InvalidOperation(fmt::format("unknown operation '{}'", *name));
 }
 
 std::string EncodeWalRecord(const WalRecord& record) {

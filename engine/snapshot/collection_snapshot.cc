@@ -14,7 +14,7 @@ namespace engine {
 
 namespace {
 
-absl::Status Invalid(std::string_view why) {
+absl::Status InvalidCollectionSnapshot(std::string_view why) {
   return absl::InvalidArgumentError(fmt::format("collection snapshot: {}", why));
 }
 
@@ -26,18 +26,18 @@ nlohmann::json ShardJson(const SnapshotInfo& info) {
 // The shard ids collection_manifest.json lists.
 absl::StatusOr<std::set<ShardId>> ListedShards(const std::vector<TarEntry>& entries) {
   const TarEntry* entry = FindEntry(entries, kCollectionManifestName);
-  if (entry == nullptr) return Invalid("no collection_manifest.json");
+  if (entry == nullptr) return InvalidCollectionSnapshot("no collection_manifest.json");
   const nlohmann::json json = nlohmann::json::parse(entry->contents, nullptr, false);
   if (json.is_discarded() || !json.is_object() || !json.contains("shards") || !json["shards"].is_object() ||
       json["shards"].empty()) {
-    return Invalid("collection_manifest.json is malformed");
+    return InvalidCollectionSnapshot("collection_manifest.json is malformed");
   }
   std::set<ShardId> ids;
   for (const auto& [key, unused] : json["shards"].items()) {
     // Canonical decimal only, so that one id has one directory name.
     if (key.empty() || key.size() > 9 || key.find_first_not_of("0123456789") != std::string::npos ||
         (key.size() > 1 && key[0] == '0')) {
-      return Invalid(fmt::format("bad shard id '{}'", key));
+      return InvalidCollectionSnapshot(fmt::format("bad shard id '{}'", key));
     }
     const unsigned long id = std::stoul(key);
     SS_ASSERT(id <= UINT32_MAX, "shard id {} does not fit", id);  // nine digits at most
@@ -66,7 +66,7 @@ absl::StatusOr<std::map<ShardId, std::vector<TarEntry>>> SplitByShard(std::vecto
         if (fmt::format("{}", listed) == name) id = listed;
       }
     }
-    if (!id) return Invalid(fmt::format("unexpected entry '{}'", entry.path));
+    if (!id) return InvalidCollectionSnapshot(fmt::format("unexpected entry '{}'", entry.path));
     entry.path = entry.path.substr(slash + 1);
     if (entry.path.empty()) continue;  // the shard's own directory entry
     // What a shard archive would hold: a relative path (ReadTar refused

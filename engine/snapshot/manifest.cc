@@ -12,7 +12,7 @@ namespace engine {
 
 namespace {
 
-absl::Status Invalid(std::string_view why) {
+absl::Status InvalidManifest(std::string_view why) {
   return absl::InvalidArgumentError(fmt::format("segments manifest: {}", why));
 }
 
@@ -22,7 +22,7 @@ nlohmann::json VersionJson(const Version& version) {
 
 absl::StatusOr<Version> VersionFromJson(const nlohmann::json& json) {
   if (json.is_null()) return Version();
-  if (!json.is_number_unsigned()) return Invalid("a version is neither null nor an unsigned number");
+  if (!json.is_number_unsigned()) return InvalidManifest("a version is neither null nor an unsigned number");
   return Version(json.get<uint64_t>());
 }
 
@@ -41,37 +41,37 @@ void AssertWellFormed(const SegmentManifest& manifest) {
 }
 
 absl::StatusOr<SegmentManifest> SegmentFromJson(const std::string& key, const nlohmann::json& json) {
-  if (!IsPlainName(key)) return Invalid(fmt::format("bad segment id '{}'", key));
+  if (!IsPlainName(key)) return InvalidManifest(fmt::format("bad segment id '{}'", key));
   if (!json.is_object() || !json.contains("segment_id") || !json["segment_id"].is_string() ||
       json["segment_id"].get<std::string>() != key || !json.contains("segment_version") ||
       !json.contains("file_versions") || !json["file_versions"].is_object()) {
-    return Invalid(fmt::format("segment '{}' is malformed", key));
+    return InvalidManifest(fmt::format("segment '{}' is malformed", key));
   }
   SegmentManifest segment{.segment_id = key};
   auto version = VersionFromJson(json["segment_version"]);
   if (!version.ok()) return version.status();
   segment.segment_version = *version;
   for (const auto& [file, file_json] : json["file_versions"].items()) {
-    if (!IsPlainName(file)) return Invalid(fmt::format("bad file name '{}' in segment '{}'", file, key));
+    if (!IsPlainName(file)) return InvalidManifest(fmt::format("bad file name '{}' in segment '{}'", file, key));
     auto file_version = VersionFromJson(file_json);
     if (!file_version.ok()) return file_version.status();
     // A file cannot hold an op its segment has not applied.
     if (*file_version > segment.segment_version) {
-      return Invalid(fmt::format("file {}/{} is newer than its segment", key, file));
+      return InvalidManifest(fmt::format("file {}/{} is newer than its segment", key, file));
     }
     segment.files[file] = *file_version;
   }
   if (!json.contains("file_checksums") || !json["file_checksums"].is_object()) {
-    return Invalid(fmt::format("segment '{}' has no file checksums", key));
+    return InvalidManifest(fmt::format("segment '{}' has no file checksums", key));
   }
   for (const auto& [file, checksum] : json["file_checksums"].items()) {
     if (!segment.files.contains(file) || !checksum.is_number_unsigned() || checksum.get<uint64_t>() > UINT32_MAX) {
-      return Invalid(fmt::format("bad checksum of file {}/{}", key, file));
+      return InvalidManifest(fmt::format("bad checksum of file {}/{}", key, file));
     }
     segment.checksums[file] = static_cast<uint32_t>(checksum.get<uint64_t>());
   }
   if (segment.checksums.size() != segment.files.size()) {
-    return Invalid(fmt::format("segment '{}' lacks a file's checksum", key));
+    return InvalidManifest(fmt::format("segment '{}' lacks a file's checksum", key));
   }
   AssertWellFormed(segment);
   return segment;
@@ -115,7 +115,7 @@ nlohmann::json ToJson(const SnapshotManifest& manifest) {
 }
 
 absl::StatusOr<SnapshotManifest> SnapshotManifestFromJson(const nlohmann::json& json) {
-  if (!json.is_object()) return Invalid("not an object");
+  if (!json.is_object()) return InvalidManifest("not an object");
   SnapshotManifest manifest;
   for (const auto& [id, segment_json] : json.items()) {
     auto segment = SegmentFromJson(id, segment_json);

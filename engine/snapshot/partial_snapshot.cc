@@ -15,7 +15,7 @@ namespace engine {
 
 namespace {
 
-absl::Status Invalid(std::string_view why) {
+absl::Status InvalidPartialSnapshot(std::string_view why) {
   return absl::InvalidArgumentError(fmt::format("partial snapshot: {}", why));
 }
 
@@ -53,11 +53,11 @@ absl::StatusOr<std::set<std::string>> CheckArchivedPaths(const std::vector<TarEn
     if (kShardFiles.contains(entry.path)) continue;
     if (entry.path.starts_with("wal/") && IsPlainName(entry.path.substr(4))) continue;
     const auto segment_file = SegmentFile(entry.path);
-    if (!segment_file) return Invalid(fmt::format("unexpected entry '{}'", entry.path));
+    if (!segment_file) return InvalidPartialSnapshot(fmt::format("unexpected entry '{}'", entry.path));
     const auto& [id, file] = *segment_file;
     const auto segment = full.segments.find(id);
     if (segment == full.segments.end() || !segment->second.files.contains(file)) {
-      return Invalid(fmt::format("'{}' is not in the segments manifest", entry.path));
+      return InvalidPartialSnapshot(fmt::format("'{}' is not in the segments manifest", entry.path));
     }
     archived.insert(entry.path);
   }
@@ -68,11 +68,11 @@ absl::StatusOr<std::set<std::string>> CheckArchivedPaths(const std::vector<TarEn
 // The archive must be for this collection's vectors.
 absl::Status CheckShardConfig(const std::vector<TarEntry>& files, const CollectionConfig& collection) {
   const TarEntry* entry = FindEntry(files, "shard_config.json");
-  if (entry == nullptr) return Invalid("no shard_config.json");
+  if (entry == nullptr) return InvalidPartialSnapshot("no shard_config.json");
   const nlohmann::json json = nlohmann::json::parse(entry->contents, nullptr, false);
   if (json.is_discarded() || !json.is_object() || json.value("dimension", uint64_t{0}) != collection.dimension ||
       json.value("distance", std::string()) != DistanceName(collection.distance)) {
-    return Invalid("shard_config.json does not match the shard's collection");
+    return InvalidPartialSnapshot("shard_config.json does not match the shard's collection");
   }
   return absl::OkStatus();
 }
@@ -256,7 +256,7 @@ absl::StatusOr<std::unique_ptr<LocalShard>> RecoverPartialSnapshot(Env& env, con
   if (!files.ok()) return files.status();
   auto archived = ReadArchivedSegments(*files);
   if (!archived.ok()) return archived.status();
-  if (!archived->present || !archived->partial) return Invalid("not a partial snapshot");
+  if (!archived->present || !archived->partial) return InvalidPartialSnapshot("not a partial snapshot");
   auto archived_files = CheckArchivedPaths(*files, archived->manifest);
   if (!archived_files.ok()) return archived_files.status();
   if (auto status = CheckShardConfig(*files, options.shard.collection); !status.ok()) return status;

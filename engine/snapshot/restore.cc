@@ -15,7 +15,7 @@ namespace engine {
 
 namespace {
 
-absl::Status Invalid(std::string_view why) {
+absl::Status InvalidSnapshot(std::string_view why) {
   return absl::InvalidArgumentError(fmt::format("snapshot: {}", why));
 }
 
@@ -48,11 +48,11 @@ std::string InitializingFlagPath(const std::string& shard_dir) {
 
 absl::StatusOr<std::vector<TarEntry>> VerifyManifest(std::vector<TarEntry> entries, bool require_segments) {
   const TarEntry* manifest_entry = FindEntry(entries, "manifest.json");
-  if (manifest_entry == nullptr) return Invalid("no manifest.json");
+  if (manifest_entry == nullptr) return InvalidSnapshot("no manifest.json");
   const nlohmann::json manifest = nlohmann::json::parse(manifest_entry->contents, nullptr, false);
   if (manifest.is_discarded() || !manifest.is_object() || !manifest.contains("files") ||
       !manifest["files"].is_object()) {
-    return Invalid("manifest.json is malformed");
+    return InvalidSnapshot("manifest.json is malformed");
   }
   std::vector<TarEntry> files;
   std::set<std::string> seen;
@@ -65,12 +65,12 @@ absl::StatusOr<std::vector<TarEntry>> VerifyManifest(std::vector<TarEntry> entri
     if (entry.path == "manifest.json" || entry.directory) continue;
     const auto& listed = manifest["files"];
     if (!listed.contains(entry.path) || !listed[entry.path].is_object()) {
-      return Invalid(fmt::format("'{}' is not in the manifest", entry.path));
+      return InvalidSnapshot(fmt::format("'{}' is not in the manifest", entry.path));
     }
     const auto& expected = listed[entry.path];
     if (expected.value("size", uint64_t{0}) != entry.contents.size() ||
         expected.value("sha256", std::string()) != Sha256Hex(entry.contents)) {
-      return Invalid(fmt::format("'{}' does not match its manifest size and checksum", entry.path));
+      return InvalidSnapshot(fmt::format("'{}' does not match its manifest size and checksum", entry.path));
     }
     has_wal = has_wal || entry.path.starts_with("wal/");
     has_segments = has_segments || entry.path.starts_with("segments/");
@@ -79,9 +79,9 @@ absl::StatusOr<std::vector<TarEntry>> VerifyManifest(std::vector<TarEntry> entri
     files.push_back(std::move(entry));
   }
   for (const auto& [path, unused] : manifest["files"].items()) {
-    if (!seen.contains(path)) return Invalid(fmt::format("manifest lists missing '{}'", path));
+    if (!seen.contains(path)) return InvalidSnapshot(fmt::format("manifest lists missing '{}'", path));
   }
-  if (!has_wal || (require_segments && !has_segments)) return Invalid("the archive lacks wal/ or segments/");
+  if (!has_wal || (require_segments && !has_segments)) return InvalidSnapshot("the archive lacks wal/ or segments/");
   // Exactly the listed files.
   SS_ASSERT(files.size() == manifest["files"].size(), "{} files kept, {} listed", files.size(),
             manifest["files"].size());
@@ -150,7 +150,7 @@ absl::StatusOr<std::vector<TarEntry>> ReadVerifiedTar(FileSystem& fs, const std:
   if (!bytes.ok()) return bytes.status();
   auto checksum = ReadWholeFile(fs, archive_path + ".checksum");
   if (!checksum.ok()) return checksum.status();
-  if (*checksum != Sha256Hex(*bytes)) return Invalid("the archive does not match its .checksum");
+  if (*checksum != Sha256Hex(*bytes)) return InvalidSnapshot("the archive does not match its .checksum");
   return ReadTar(*bytes, limits);
 }
 
@@ -162,7 +162,7 @@ absl::StatusOr<ArchivedSegments> ReadArchivedSegments(const std::vector<TarEntry
   const nlohmann::json json = nlohmann::json::parse(entry->contents, nullptr, false);
   if (json.is_discarded() || !json.is_object() || !json.contains("partial") ||
       !json["partial"].is_boolean() || !json.contains("segments")) {
-    return Invalid(fmt::format("{} is malformed", kSegmentsManifestName));
+    return InvalidSnapshot(fmt::format("{} is malformed", kSegmentsManifestName));
   }
   auto manifest = SnapshotManifestFromJson(json["segments"]);
   if (!manifest.ok()) return manifest.status();
@@ -255,7 +255,7 @@ absl::StatusOr<std::unique_ptr<LocalShard>> RestoreFromEntries(Env& env, std::ve
   if (!files.ok()) return files.status();
   auto segments = ReadArchivedSegments(*files);
   if (!segments.ok()) return segments.status();
-  if (segments->partial) return Invalid("a partial snapshot: recover it with RecoverPartialSnapshot");
+  if (segments->partial) return InvalidSnapshot("a partial snapshot: recover it with RecoverPartialSnapshot");
   // Verified: from here on the live shard is replaced.
   const std::string staging = shard_dir + ".staging";
   if (auto status = Unpack(env.fs(), staging, *files); !status.ok()) return status;

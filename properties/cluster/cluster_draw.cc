@@ -18,8 +18,6 @@ namespace {
 constexpr uint64_t kClusterConfigStream = 0x434c'5553'5443'4647ull;  // "CLUSTCFG"
 constexpr uint64_t kClusterStepsStream = 0x434c'5553'5453'5450ull;   // "CLUSTSTP"
 
-constexpr uint32_t kMinPeers = 2;
-constexpr uint32_t kMaxPeers = 5;
 constexpr uint32_t kMaxReplicationFactor = 3;
 
 // A weighted choice: the index of the bucket `Draw(100)` falls in.

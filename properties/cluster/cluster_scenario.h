@@ -27,6 +27,10 @@ namespace properties {
 // otherwise (scenario files from before the rate was drawn say nothing).
 inline constexpr uint32_t kDefaultNetworkStallPercent = 2;
 
+// A cluster has 2..5 peers.
+inline constexpr uint32_t kMinPeers = 2;
+inline constexpr uint32_t kMaxPeers = 5;
+
 struct ClusterConfig {
   uint64_t seed = 0;
   uint32_t peers = 3;               // 2..5

@@ -9,7 +9,6 @@ namespace properties {
 
 namespace {
 
-constexpr uint32_t kMinPeers = 2;
 
 class ClusterShrinker {
  public:

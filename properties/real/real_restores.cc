@@ -16,7 +16,6 @@
 namespace properties {
 
 namespace {
-constexpr const char* kShardDir = kRealShardDir;
 }  // namespace
 
 void RealRun::MaybeRestoreOverLive(size_t epoch) {
@@ -42,7 +41,7 @@ void RealRun::MaybeRestoreOverLive(size_t epoch) {
     return;
   }
   const TakenSnapshot snapshot = WithHistory([&](History&) { return snapshots_[index]; });
-  auto restored = engine::RestoreSnapshot(env_, *archive, kShardDir, RestoreOptions());
+  auto restored = engine::RestoreSnapshot(env_, *archive, kRealShardDir, RestoreOptions());
   FailOnError(fmt::format("restore of {} over the live shard", *archive), restored.status());
   if (!restored.ok()) return;
   Count(&ShardRunStats::restores_over_live);
@@ -74,7 +73,7 @@ void RealRun::RestoreOverLiveInChild(size_t index, size_t epoch) {
       ++crash_stats_.kills_by_phase["restore"];
       ++crash_stats_.restores_crashed;
     }
-    auto loaded = engine::LocalShard::Load(env_, kShardDir, RestoreOptions());
+    auto loaded = engine::LocalShard::Load(env_, kRealShardDir, RestoreOptions());
     if (!loaded.ok()) {
       // Dirty, and says so: the operator restores again.
       if (outcome.killed && absl::IsFailedPrecondition(loaded.status())) {

@@ -11,6 +11,9 @@
 
 namespace sim {
 
+// The root directory's inode number.
+inline constexpr uint64_t kRootInode = 1;
+
 struct SimFileSystem::Inode {
   bool directory = false;
   // A file: what reads see, what is durable, and the changes in between.

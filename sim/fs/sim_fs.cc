@@ -15,7 +15,6 @@ namespace sim {
 
 namespace {
 
-constexpr uint64_t kRootInode = 1;
 constexpr int kMaxDepth = 256;
 constexpr uint64_t kMaxFileBytes = uint64_t{1} << 34;
 

@@ -14,7 +14,6 @@ namespace sim {
 
 namespace {
 
-constexpr uint64_t kRootInode = 1;
 
 }  // namespace
 
