@@ -16,6 +16,7 @@
 #include "engine/snapshot/restore.h"
 #include "engine/snapshot/snapshot_create.h"
 #include "properties/real/crash_protocol.h"
+#include "properties/real/kill_in_write.h"
 #include "properties/real/real_run.h"
 #include "properties/workload.h"
 
@@ -61,7 +62,12 @@ class ReportingObserver final : public engine::ShardObserver {
 class CrashChild {
  public:
   explicit CrashChild(const CrashChildConfig& config)
-      : config_(config), drawn_(ShardRunConfig::Draw(config.seed)), env_(config.dir), reporter_(config.report_fd) {}
+      : config_(config), drawn_(RealDraw(config.seed, /*crash=*/true)), env_(config.dir), reporter_(config.report_fd) {
+    if (config.kill_in_write) {
+      kill_env_ = std::make_unique<KillInWriteEnv>(env_, *config.kill_in_write,
+                                                   [this] { reporter_.Send(crash::Phase{"wal-write"}); });
+    }
+  }
 
   int Restore();
   int Run();
@@ -96,6 +102,8 @@ class CrashChild {
   const CrashChildConfig& config_;
   const ShardRunConfig drawn_;
   engine::PosixEnv env_;
+  std::unique_ptr<KillInWriteEnv> kill_env_;  // with a kill inside a write
+  engine::Env& env() { return kill_env_ ? static_cast<engine::Env&>(*kill_env_) : env_; }
   Reporter reporter_;
   ReportingObserver observer_{reporter_};
   std::atomic<bool> failed_{false};
@@ -109,7 +117,7 @@ class CrashChild {
 
 int CrashChild::Restore() {
   reporter_.Send(crash::Phase{"restore"});
-  auto restored = engine::RestoreSnapshot(env_, *config_.restore_archive, kRealShardDir, Options(false));
+  auto restored = engine::RestoreSnapshot(env(), *config_.restore_archive, kRealShardDir, Options(false));
   if (!Check("restore over the live shard", restored.status())) return 1;
   reporter_.Send(crash::RestoreDone{});
   if (!Check("restored shard shutdown", (*restored)->Shutdown())) return 1;
@@ -121,7 +129,7 @@ int CrashChild::Run() {
   // A load repairs what the last kill left (torn WAL tails, half-made
   // segments): killed midway, the next load must still recover.
   reporter_.Send(crash::Phase{"load"});
-  auto loaded = engine::LocalShard::Load(env_, kRealShardDir, Options(true));
+  auto loaded = engine::LocalShard::Load(env(), kRealShardDir, Options(true));
   if (!Check("shard load", loaded.status())) return 1;
   engine::LocalShard& shard = **loaded;
   reporter_.Send(crash::Loaded{shard.Summarize().wal_next_index});
@@ -231,7 +239,7 @@ void CrashChild::Snapshot(engine::LocalShard& shard, Action action, bool save_wa
   } else if (action == Action::kPartialSnapshot) {
     info = CreatePartialSnapshot(shard, base->second, path);
   } else {
-    auto collection = engine::CreateCollectionSnapshot(env_, {{0, &shard}}, path, save_wal);
+    auto collection = engine::CreateCollectionSnapshot(env(), {{0, &shard}}, path, save_wal);
     info = collection.ok() ? absl::StatusOr<engine::SnapshotInfo>(collection->shards.at(0)) : collection.status();
   }
   if (!Check(fmt::format("snapshot {}", path), info.status())) return;

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "properties/real/kill_in_write.h"
+
 namespace properties {
 
 struct CrashChildConfig {
@@ -17,6 +19,8 @@ struct CrashChildConfig {
   int report_fd = -1;  // REQUIRES: open for writing (a pipe to the parent)
   // Restore this archive (relative to dir) over the live shard, then exit.
   std::optional<std::string> restore_archive;
+  // Die by SIGKILL inside a multi-page WAL write (kill_in_write.h).
+  std::optional<KillInWrite> kill_in_write;
 };
 
 // Returns the process's exit code: 0 when it finished (`E` sent), 1 when

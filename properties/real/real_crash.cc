@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "engine/common/assert.h"
+#include "engine/common/coverage.h"
 #include "properties/real/real_run_internal.h"
 #include "properties/workload.h"
 
@@ -46,6 +47,7 @@ std::string WaitStatusText(int status) {
 
 std::string RealRun::KillPlan::Describe() const {
   if (never) return "no kill planned";
+  if (in_write) return fmt::format("SIGKILL by a timer {} ns into multi-page WAL write #{}", delay_ns, ordinal);
   if (phase.empty()) return fmt::format("kill {} ms after the load", at_ms);
   return fmt::format("kill {} us after the start of {} phase #{}", delay_us, phase, ordinal);
 }
@@ -59,6 +61,15 @@ RealRun::KillPlan RealRun::DrawKillPlan(size_t epoch, bool restore) {
     plan.never = !draw.Chance(0.7);
     plan.phase = "restore";
     plan.delay_us = draw.Between(0, 30'000);
+    return plan;
+  }
+  if (drawn_.collection.dimension == kWideDimension && draw.Chance(0.5)) {
+    // Half the kills of a wide run come inside a WAL entry's write of
+    // several pages (tens of microseconds): a torn WAL tail.
+    plan.in_write = true;
+    plan.phase = "wal-write";
+    plan.ordinal = static_cast<uint32_t>(draw.Between(1, 4));
+    plan.delay_ns = static_cast<uint32_t>(draw.Between(0, 40'000));
     return plan;
   }
   // update 30, snapshot 20, optimize 15, flush 10, freeze 10, load 5, vacuum 5, any time 5.
@@ -189,6 +200,7 @@ RealRun::ChildOutcome RealRun::RunChild(const std::vector<std::string>& argument
   }
   outcome.status = WaitStatusText(status);
   const bool clean_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (plan.in_write && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) outcome.killed = true;
   if (!outcome.killed && !clean_exit && !failed()) {
     Fail("run-outcome", fmt::format("the engine process {} (last phase '{}')", outcome.status, outcome.phase));
   }
@@ -236,7 +248,7 @@ void RealRun::ReadChild(int fd, pid_t pid, const KillPlan& plan, ChildOutcome& o
         continue;
       }
       HandleMessage(*message, outcome);
-      if (plan.never || kill_at) continue;
+      if (plan.never || plan.in_write || kill_at) continue;
       if (const auto* phase = std::get_if<crash::Phase>(&*message);
           phase != nullptr && phase->name == plan.phase && ++phase_starts[phase->name] == plan.ordinal) {
         kill_at = Clock::now() + std::chrono::microseconds(plan.delay_us);
@@ -267,7 +279,12 @@ void RealRun::RunChildEpoch(size_t epoch) {
     child_ops_.clear();
     applied_at_load_.reset();
   }
-  const ChildOutcome outcome = RunChild(ChildArguments(epoch, std::nullopt), plan);
+  std::vector<std::string> arguments = ChildArguments(epoch, std::nullopt);
+  if (plan.in_write) {
+    arguments.insert(arguments.end(), {"--kill-in-wal-write", fmt::format("{}", plan.ordinal), "--kill-delay-ns",
+                                       fmt::format("{}", plan.delay_ns)});
+  }
+  const ChildOutcome outcome = RunChild(arguments, plan);
   log_.push_back(fmt::format("epoch {}: {}; the engine process (engine-{}.log) {}{}", epoch, plan.Describe(),
                              crash_stats_.children - 1, outcome.status,
                              outcome.killed ? fmt::format(" during '{}'", outcome.phase) : ""));
@@ -284,7 +301,12 @@ void RealRun::RunChildEpoch(size_t epoch) {
 }
 
 void RealRun::CheckAfterKill() {
+  // (The counter is process-wide: exact while this process runs one run at
+  // a time, as `shardsim real` does.)
+  std::atomic<uint64_t>& torn_tails_cut = engine::CoverageCounters()[static_cast<size_t>(engine::Mark::kWalTornTailCut)];
+  const uint64_t torn_tails_before = torn_tails_cut.load();
   auto loaded = engine::LocalShard::Load(env_, kRealShardDir, RestoreOptions());
+  if (torn_tails_cut.load() > torn_tails_before) ++crash_stats_.torn_wal_tails_cut;
   if (!loaded.ok()) {
     Fail("recovery", fmt::format("after a kill -9 the shard did not load: {}", loaded.status().ToString()));
     return;

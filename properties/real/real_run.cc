@@ -10,16 +10,17 @@
 #include "engine/snapshot/snapshot_create.h"
 #include "properties/read_check.h"
 #include "properties/real/real_run_internal.h"
+#include "properties/run_config.h"
 #include "properties/workload.h"
 
 namespace properties {
 
 namespace {
 
-constexpr const char* kShardDir = kRealShardDir;
 // Streams of the seed of their own, apart from the simulated run's.
 constexpr uint64_t kRealClientStream = 0x5245'414c'434c'4e54ull;      // "REALCLNT"
 constexpr uint64_t kRealSupervisorStream = 0x5245'414c'5355'5056ull;  // "REALSUPV"
+constexpr uint64_t kRealWideStream = 0x5245'414c'5749'4445ull;        // "REALWIDE"
 
 }  // namespace
 
@@ -39,7 +40,7 @@ void RealRun::Observer::OnWalSynced(uint64_t next_index) {
 
 RealRun::RealRun(const RealRunConfig& config)
     : config_(config),
-      drawn_(ShardRunConfig::Draw(config.seed)),
+      drawn_(RealDraw(config.seed, config.crash)),
       log_file_(std::fopen(fmt::format("{}/run.log", config.dir).c_str(), "w")),
       env_(config.dir, [this](std::string_view line) { LogLine(line); }),
       supervisor_decisions_(config.seed ^ kRealSupervisorStream) {
@@ -85,6 +86,8 @@ void RealRun::FailOnError(std::string_view what, const absl::Status& status) {
 RealRunResult RealRun::Execute() {
   // Kill -9 mode: at least two engine processes, each killed at times.
   const size_t epochs = static_cast<size_t>(std::max(drawn_.crashes, 0)) + (config_.crash ? 2 : 1);
+  if (config_.crash && drawn_.collection.dimension == kWideDimension) crash_stats_.wide_runs = 1;
+  if (config_.verbose) std::printf("config: %s\n", ConfigLine(drawn_).c_str());
   for (size_t epoch = 0; epoch < epochs && !failed(); ++epoch) RunEpoch(epoch);
   // The final reload: everything written is back after the last clean stop.
   if (!failed()) {
@@ -120,7 +123,7 @@ void RealRun::RunEpoch(size_t epoch) {
 }
 
 std::unique_ptr<engine::LocalShard> RealRun::LoadAndCheck() {
-  auto loaded = engine::LocalShard::Load(env_, kShardDir, Options());
+  auto loaded = engine::LocalShard::Load(env_, kRealShardDir, Options());
   if (!loaded.ok()) {
     Fail("recovery", fmt::format("shard load failed with no fault injected: {}", loaded.status().ToString()));
     return nullptr;
@@ -294,6 +297,15 @@ void RealRun::CheckAfterClients(engine::LocalShard& shard) {
       break;
     }
   }
+}
+
+ShardRunConfig RealDraw(uint64_t seed, bool crash) {
+  ShardRunConfig config = ShardRunConfig::Draw(seed);
+  if (crash && sim::PrngSource(seed ^ kRealWideStream).Chance(0.25)) {
+    config.collection.dimension = kWideDimension;
+    config.wal_segment_capacity_bytes = kWideWalSegmentCapacityBytes;
+  }
+  return config;
 }
 
 RealRunResult RunRealShard(const RealRunConfig& config) {

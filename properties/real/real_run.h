@@ -48,6 +48,8 @@ struct CrashStats {
   uint64_t unreported_ops = 0;        // in the WAL, killed before their report
   uint64_t restores_crashed = 0;      // restores over the live shard killed midway
   uint64_t restores_left_dirty = 0;   // of them, left for the operator to redo
+  uint64_t wide_runs = 0;             // runs with wide vectors (RealDraw)
+  uint64_t torn_wal_tails_cut = 0;    // recoveries that cut a torn WAL tail
   std::map<std::string, uint64_t> kills_by_phase;
 };
 
@@ -65,6 +67,16 @@ struct RealRunResult {
 
 // REQUIRES: called from a thread that may block; starts and joins threads.
 RealRunResult RunRealShard(const RealRunConfig& config);
+
+// The workload of a real run of `seed`: the seed's swarm draw, except that
+// in kill -9 mode one seed in four has wide vectors (kWideDimension floats,
+// WAL entries of about 45 KiB: eleven pages). A process crash tears a write
+// only between pages (the kernel stops copying a write at a page boundary
+// when the process gets SIGKILL), so only such entries let a kill leave a
+// torn WAL tail for the recovery to cut.
+ShardRunConfig RealDraw(uint64_t seed, bool crash);
+inline constexpr uint32_t kWideDimension = 4096;
+inline constexpr uint64_t kWideWalSegmentCapacityBytes = 1 << 20;
 
 // The seed of client `client`'s workload stream in epoch `epoch` (the same
 // in a real run and in a crash child).

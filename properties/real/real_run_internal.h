@@ -81,6 +81,10 @@ class RealRun {
     int64_t delay_us = 0;
     int64_t at_ms = 0;
     bool never = false;
+    // The child dies by its own kill timer inside its `ordinal`-th
+    // multi-page WAL write, `delay_ns` after its start (kill_in_write.h).
+    bool in_write = false;
+    uint32_t delay_ns = 0;
     std::string Describe() const;
   };
   struct ChildOutcome {

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -44,6 +46,26 @@ std::optional<std::string> RunsRoot(const RealOptions& options, std::string& err
   return pattern;
 }
 
+// This process loads the shard itself to check it (after a kill, and at the
+// end), so an engine assertion there aborts it: the handler names the seed
+// being checked first. The note is written before each seed, never while
+// the handler may run.
+char abort_note[1024];
+void OnAbort(int) {
+  const ssize_t ignored = ::write(2, abort_note, strnlen(abort_note, sizeof abort_note));
+  (void)ignored;  // (abort() then ends the process)
+}
+
+void SetAbortNote(const RealOptions& options, uint64_t seed, uint64_t timing_seed, const std::string& dir) {
+  const std::string retry = options.crash ? fmt::format("shardsim real --crash --seed {} --timing-seed {} --verbose",
+                                                        seed, timing_seed)
+                                          : fmt::format("shardsim real --seed {} --verbose", seed);
+  fmt::format_to_n(abort_note, sizeof abort_note - 1,
+                   "shardsim real: aborted (an engine assertion, above) while checking seed {}; its directory "
+                   "{} is left as it was; retry: {}\n{}",
+                   seed, dir, retry, '\0');
+}
+
 std::string SelfExecutable() {
   std::error_code code;
   const fs::path self = fs::read_symlink("/proc/self/exe", code);
@@ -68,15 +90,18 @@ struct Totals {
     crash.unreported_ops += result.crash.unreported_ops;
     crash.restores_crashed += result.crash.restores_crashed;
     crash.restores_left_dirty += result.crash.restores_left_dirty;
+    crash.wide_runs += result.crash.wide_runs;
+    crash.torn_wal_tails_cut += result.crash.torn_wal_tails_cut;
     for (const auto& [phase, count] : result.crash.kills_by_phase) crash.kills_by_phase[phase] += count;
   }
   std::string CrashSummary() const {
     std::string text = fmt::format(
         "kills: {} delivered to {} engine processes, {} recoveries checked, {} ops verified back ({} of them "
         "durable when killed, {} found in the WAL unreported), {} restores killed midway ({} left dirty and "
-        "restored again)\n  kills by phase:",
+        "restored again), {} torn WAL tails cut at recovery ({} runs with wide vectors)\n  kills by phase:",
         crash.kills, crash.children, crash.recoveries_checked, crash.ops_verified, crash.durable_ops_verified,
-        crash.unreported_ops, crash.restores_crashed, crash.restores_left_dirty);
+        crash.unreported_ops, crash.restores_crashed, crash.restores_left_dirty, crash.torn_wal_tails_cut,
+        crash.wide_runs);
     for (const auto& [phase, count] : crash.kills_by_phase) text += fmt::format(" {} {}", phase, count);
     return text + "\n";
   }
@@ -89,6 +114,8 @@ struct Totals {
             {"unreported_ops", crash.unreported_ops},
             {"restores_crashed", crash.restores_crashed},
             {"restores_left_dirty", crash.restores_left_dirty},
+            {"wide_runs", crash.wide_runs},
+            {"torn_wal_tails_cut", crash.torn_wal_tails_cut},
             {"kills_by_phase", crash.kills_by_phase}};
   }
 };
@@ -137,12 +164,20 @@ void AddRealChildFlags(CLI::App& command, RealChildOptions& options) {
   command.add_option("--dir", options.dir, "The run's directory")->required();
   command.add_option("--epoch", options.epoch, "The epoch (engine process) of the run")->required();
   command.add_option("--restore", options.restore, "Restore this archive over the live shard, then exit");
+  command.add_option("--kill-in-wal-write", options.kill_in_wal_write,
+                     "Die by SIGKILL inside the N-th multi-page WAL write (from a kernel timer)")
+      ->check(CLI::PositiveNumber);
+  command.add_option("--kill-delay-ns", options.kill_delay_ns, "With --kill-in-wal-write: the timer's delay")
+      ->check(CLI::Range(0, 1'000'000));
 }
 
 int RealChildCommand(const RealChildOptions& options) {
   return properties::RunCrashChild(
       {.seed = options.seed, .dir = options.dir, .epoch = options.epoch, .report_fd = 3,
-       .restore_archive = options.restore});
+       .restore_archive = options.restore,
+       .kill_in_write = options.kill_in_wal_write
+                            ? std::optional(properties::KillInWrite{*options.kill_in_wal_write, options.kill_delay_ns})
+                            : std::nullopt});
 }
 
 int RealCommand(const RealOptions& options) {
@@ -177,6 +212,7 @@ int RealCommand(const RealOptions& options) {
     return 2;
   }
   const std::string child_binary = SelfExecutable();
+  std::signal(SIGABRT, OnAbort);
   std::printf("real%s: seeds %llu..%s%s in %s\n", options.crash ? " --crash" : "", (unsigned long long)first,
               last == UINT64_MAX - 1 ? "" : fmt::format("{}", last).c_str(),
               budget_seconds ? fmt::format(", budget {}s", *budget_seconds).c_str() : "", root->c_str());
@@ -194,6 +230,7 @@ int RealCommand(const RealOptions& options) {
       return 2;
     }
     const uint64_t timing_seed = options.timing_seed.value_or(seed);
+    SetAbortNote(options, seed, timing_seed, dir);
     const properties::RealRunResult result = properties::RunRealShard({.seed = seed,
                                                                        .dir = dir,
                                                                        .verbose = options.verbose,

@@ -33,6 +33,8 @@ struct RealChildOptions {
   std::string dir;
   size_t epoch = 0;
   std::optional<std::string> restore;
+  std::optional<uint32_t> kill_in_wal_write;
+  uint32_t kill_delay_ns = 0;
 };
 void AddRealChildFlags(CLI::App& command, RealChildOptions& options);
 int RealChildCommand(const RealChildOptions& options);
