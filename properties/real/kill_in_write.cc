@@ -4,12 +4,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
-#include <fmt/format.h>
-
 #include "engine/common/assert.h"
+#include "engine/env/file_system_wrapper.h"
 
 namespace properties {
 
@@ -76,7 +76,7 @@ class KillInWriteEnv::Fs final : public engine::FileSystemWrapper {
 };
 
 KillInWriteEnv::KillInWriteEnv(engine::PosixEnv& target, KillInWrite plan, std::function<void()> before_kill)
-    : target_(target), fs_(std::make_unique<Fs>(target.fs(), plan, std::move(before_kill))) {}
+    : EnvWrapper(target), fs_(std::make_unique<Fs>(target.fs(), plan, std::move(before_kill))) {}
 
 KillInWriteEnv::~KillInWriteEnv() = default;
 

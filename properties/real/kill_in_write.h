@@ -11,17 +11,17 @@
 // cache copy, or just before or after it, and the file system keeps what a
 // real kill -9 leaves there (docs/real.md).
 //
-// KillInWriteEnv forwards everything to a PosixEnv but its file system,
-// which wraps the files under a `wal/` directory (FileSystemWrapper).
+// KillInWriteEnv forwards everything to a PosixEnv (EnvWrapper) but its
+// file system, which wraps the files under a `wal/` directory
+// (FileSystemWrapper).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <string>
 
-#include "engine/env/file_system_wrapper.h"
+#include "engine/env/env_wrapper.h"
 #include "engine/env/posix_env.h"
 
 namespace properties {
@@ -34,7 +34,7 @@ struct KillInWrite {
 // Writes of at least this many bytes span a page boundary wherever they start.
 inline constexpr size_t kMultiPageWriteBytes = 8192;
 
-class KillInWriteEnv final : public engine::Env {
+class KillInWriteEnv final : public engine::EnvWrapper {
  public:
   // `before_kill` runs just before the timer is armed (the child reports the
   // phase). REQUIRES: `target` outlives this.
@@ -42,24 +42,9 @@ class KillInWriteEnv final : public engine::Env {
   ~KillInWriteEnv() override;
 
   engine::FileSystem& fs() override;
-  int64_t NowNanos() override { return target_.NowNanos(); }
-  void SleepForNanos(int64_t duration_ns) override { target_.SleepForNanos(duration_ns); }
-  std::unique_ptr<engine::Task> Spawn(std::string name, std::function<void()> body) override {
-    return target_.Spawn(std::move(name), std::move(body));
-  }
-  void YieldPoint(std::string_view label) override { target_.YieldPoint(label); }
-  void Log(std::string_view line) override { target_.Log(line); }
-  std::unique_ptr<engine::Mutex> NewMutex(std::string name) override { return target_.NewMutex(std::move(name)); }
-  std::unique_ptr<engine::RwLock> NewRwLock(std::string name) override {
-    return target_.NewRwLock(std::move(name));
-  }
-  std::unique_ptr<engine::CondVar> NewCondVar(engine::Mutex& mutex, std::string name) override {
-    return target_.NewCondVar(mutex, std::move(name));
-  }
 
  private:
   class Fs;
-  engine::PosixEnv& target_;
   std::unique_ptr<Fs> fs_;
 };
 
