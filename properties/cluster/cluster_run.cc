@@ -21,7 +21,7 @@ constexpr int64_t kConvergeBudgetNs = 900 * kSecondNs;
 // whose RPC timed out; its entry, committed after a first look found the
 // cluster converged, made the end check see a peer that had not applied it
 // yet (a false state-agreement failure, cluster seed 11921 with
-// tools/bugs/33 applied).
+// tools/bugs/masked/33 applied).
 constexpr int64_t kSettledNs = 3 * kSecondNs;
 }  // namespace
 
