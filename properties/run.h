@@ -183,6 +183,9 @@ class Run {
   // injected during the attempt itself: what keeps refusing is then on
   // disk, not a fault of the moment (at rate 1 every attempt has one).
   int refusals_without_fault_in_attempt_ = 0;
+  // The last load refusal, named in a recovery failure so that failures
+  // group by what refused (a campaign's signature) and not only by the fact.
+  std::string last_load_error_;
   uint64_t attempt_start_step_ = 0;
   std::array<uint64_t, engine::kMarkCount> coverage_before_{};
   size_t epoch_ = 0;

@@ -34,7 +34,8 @@ bool Run::RunEngineProcess(size_t epoch) {
       // Rot of the shard's stored bytes, detected: it refuses to load for
       // good. Anything else that keeps a shard from loading is a bug.
       if (ShardRefusesForNoReason()) {
-        Fail("recovery", fmt::format("the shard did not load in {} attempts under injected faults", kMaxLoadAttempts));
+        Fail("recovery", fmt::format("the shard did not load in {} attempts under injected faults: last refusal: {}",
+                                     kMaxLoadAttempts, last_load_error_));
         return false;
       }
       if (!ShardHoldsRot() || replacements == kMaxShardReplacements) {
@@ -82,7 +83,8 @@ void Run::VerifyFinalState() {
   if (!ShardRefusesForNoReason()) {
     if (!ShardHoldsRot()) EndByFaults();
   } else {
-    Fail("recovery", "the shard did not load for the final check under injected faults");
+    Fail("recovery", fmt::format("the shard did not load for the final check under injected faults: last refusal: {}",
+                                 last_load_error_));
   }
 }
 
@@ -96,7 +98,8 @@ void Run::EngineProcess(bool final_check) {
       Fail("recovery", fmt::format("shard load failed: {}", loaded.status().ToString()));
       return;
     }
-    if (config_.verbose) std::printf("load failed: %s\n", loaded.status().ToString().c_str());
+    last_load_error_ = loaded.status().ToString();
+    if (config_.verbose) std::printf("load failed: %s\n", last_load_error_.c_str());
     if (!ledger_.Any(attempt_start_step_)) ++refusals_without_fault_in_attempt_;
     ++stats_.failed_loads;
     load_failed_ = true;

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "engine/common/assert.h"
+#include "properties/failure_signature.h"
 
 namespace properties {
 
@@ -27,8 +28,12 @@ class Shrinker {
   // no larger. Returns true when kept.
   bool TryCandidate(Scenario candidate);
   bool BudgetLeft() const { return replays_ < options_.max_replays; }
+  // The same signature, not only the same invariant: a reduction that
+  // trades the failure's cause for another (EIO on a directory sync for EIO
+  // on a read) is a different bug. Empty until the input has reproduced.
   bool StillFails(const ShardRunResult& result) const {
-    return !result.passed && result.invariant == best_.expected_invariant;
+    if (result.passed || result.invariant != best_.expected_invariant) return false;
+    return signature_key_.empty() || SignatureOf(result.invariant, result.failure).Key() == signature_key_;
   }
   bool SimplifyProfile();
   bool DropRestores();
@@ -42,6 +47,7 @@ class Shrinker {
   bool SimplifyTape();
 
   const ShrinkOptions& options_;
+  std::string signature_key_;
   Scenario best_;
   ShardRunResult best_result_;
   size_t replays_ = 0;
@@ -288,6 +294,7 @@ ShrinkResult Shrinker::Run() {
     return out;
   }
   out.reproduced = true;
+  signature_key_ = SignatureOf(best_result_.invariant, best_result_.failure).Key();
   constexpr int kMaxRounds = 20;
   for (int round = 0; round < kMaxRounds && BudgetLeft(); ++round) {
     bool changed = false;

@@ -1,6 +1,8 @@
 // Shrinking a failing scenario: fewer steps, fewer crashes, fewer clients,
 // simpler operations and a shorter, simpler decision tape, keeping the
-// failure's signature (the invariant it breaks). Deterministic: the same
+// failure's signature (properties/failure_signature.h: the invariant it
+// breaks, the check, the component and the error's class; a reduction that
+// changes any of them is refused). Deterministic: the same
 // scenario always shrinks to the same result.
 #pragma once
 

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "engine/common/assert.h"
+#include "properties/failure_signature.h"
 
 namespace properties {
 
@@ -21,9 +22,13 @@ class ClusterShrinker {
   ClusterRunResult Replay(const ClusterScenario& candidate) {
     return options_.replay ? options_.replay(candidate) : ReplayCluster(candidate, {});
   }
+  // The same signature, not only the same invariant (properties/shrink.cc).
   bool StillFails(const ClusterRunResult& result) const {
-    return result.failure.has_value() && result.failure->invariant == best_.expected_invariant;
+    if (!result.failure.has_value() || result.failure->invariant != best_.expected_invariant) return false;
+    return signature_key_.empty() ||
+           SignatureOf(result.failure->invariant, result.failure->message).Key() == signature_key_;
   }
+  std::string signature_key_;
   bool BudgetLeft() const { return replays_ < options_.max_replays; }
   // Replays a candidate; keeps it if it still fails the same way.
   bool TryCandidate(ClusterScenario candidate);
@@ -174,6 +179,7 @@ ClusterShrinkResult ClusterShrinker::Run() {
   best_result_ = Replay(best_);
   if (StillFails(best_result_)) {
     out.reproduced = true;
+    signature_key_ = SignatureOf(best_result_.failure->invariant, best_result_.failure->message).Key();
     constexpr int kMaxRounds = 20;
     for (int round = 0; round < kMaxRounds && BudgetLeft(); ++round) {
       bool changed = false;

@@ -178,15 +178,6 @@ std::optional<int64_t> ParseDurationSeconds(const std::string& text) {
   }
 }
 
-std::string FailureSignature(const std::string& failure) {
-  // The leading words name the invariant; values start at the first
-  // number, bracket or colon.
-  const size_t cut = failure.find_first_of("0123456789{[:");
-  std::string signature = failure.substr(0, cut);
-  while (!signature.empty() && (signature.back() == ' ' || signature.back() == '(')) signature.pop_back();
-  return signature.empty() ? failure.substr(0, 80) : signature;
-}
-
 int CampaignCommand(const CampaignOptions& options) {
   if (options.real) {
     if (options.cluster || !options.config.AsFlags().empty()) {

@@ -1,5 +1,5 @@
 // `shardsim campaign`: sweeps seeds over J worker processes, shows progress,
-// stops at a time budget (or Ctrl-C), groups failures by their invariant,
+// stops at a time budget (or Ctrl-C), groups failures by their signature
 // shrinks the first failure of each into a scenario file and prints how to
 // replay it. The pieces: campaign_pool (workers), campaign_totals (the
 // reducer), campaign_report (progress, summary, JSON), campaign_shrink.
@@ -47,8 +47,5 @@ bool IsClusterSeed(uint64_t seed, const CampaignOptions& options);
 // Parsers shared with tests. nullopt on malformed input.
 std::optional<std::pair<uint64_t, uint64_t>> ParseSeedRange(const std::string& text);
 std::optional<int64_t> ParseDurationSeconds(const std::string& text);
-// The invariant a failure message names: its text with numbers and
-// bracketed values removed, so runs failing the same way group together.
-std::string FailureSignature(const std::string& failure);
 
 }  // namespace shardsim

@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "engine/common/coverage.h"
+#include "properties/failure_signature.h"
 #include "tools/shardsim/campaign_cluster.h"
 #include "tools/shardsim/campaign_shrink.h"
 
@@ -49,21 +50,33 @@ void PrintCoverage(const CampaignTotals& totals) {
   }
 }
 
-nlohmann::json FailureJson(const std::string& invariant, const std::vector<nlohmann::json>& runs,
+nlohmann::json SignatureJson(const nlohmann::json& run) {
+  const properties::FailureSignature signature = properties::SignatureOf(InvariantOf(run), run.value("failure", ""));
+  return {{"key", signature.Key()},
+          {"invariant", signature.invariant},
+          {"check", signature.check},
+          {"component", signature.component},
+          {"message_class", signature.message_class}};
+}
+
+nlohmann::json FailureJson(const std::string& key, const std::vector<nlohmann::json>& runs,
                            const CampaignTotals& totals, const CampaignOptions& options) {
-  nlohmann::json failure = {{"invariant", invariant},
-                            {"count", runs.size()},
-                            {"first_seed", runs.front().value("seed", 0ull)},
-                            {"first_failure_seconds", totals.first_failure_seconds.at(invariant)},
-                            {"failure", runs.front().value("failure", "")},
-                            {"profile", runs.front().value("profile", "")},
-                            {"replay", ReplayCommand(runs.front().value("seed", 0ull), options)}};
-  // Every failing seed (bounded), so each can be replayed after the fix.
-  constexpr size_t kSeedsListed = 1000;
+  const nlohmann::json& first = runs.front();
+  nlohmann::json failure = {{"invariant", InvariantOf(first)},
+                            {"signature", SignatureJson(first)},
+                            {"count", totals.failure_counts.at(key)},
+                            {"first_seed", first.value("seed", 0ull)},
+                            {"first_failure_seconds", totals.first_failure_seconds.at(key)},
+                            {"failure", first.value("failure", "")},
+                            {"profile", first.value("profile", "")},
+                            {"replay", ReplayCommand(first.value("seed", 0ull), options)}};
+  // Every failing seed (bounded by kRunsKeptPerSignature), so each can be
+  // replayed after the fix; `seeds_listed` < `count` says the list is cut.
   nlohmann::json seeds = nlohmann::json::array();
-  for (size_t i = 0; i < runs.size() && i < kSeedsListed; ++i) seeds.push_back(runs[i].value("seed", 0ull));
+  for (const nlohmann::json& run : runs) seeds.push_back(run.value("seed", 0ull));
+  failure["seeds_listed"] = seeds.size();
   failure["seeds"] = std::move(seeds);
-  if (const auto it = totals.shrunk.find(invariant); it != totals.shrunk.end()) failure.update(it->second);
+  if (const auto it = totals.shrunk.find(key); it != totals.shrunk.end()) failure.update(it->second);
   return failure;
 }
 
@@ -107,11 +120,17 @@ void PrintSummary(const CampaignTotals& totals, double elapsed_seconds, const Ca
 }
 
 void ReportFailures(CampaignTotals& totals, const CampaignOptions& options) {
-  for (const auto& [invariant, runs] : totals.failures) {
+  for (const auto& [key, runs] : totals.failures) {
     const uint64_t seed = runs.front().value("seed", 0ull);
     const bool cluster = IsClusterSeed(seed, options);
-    std::printf("FAILURE x%zu: %s (first after %.1fs)\n  first: seed %llu: %s\n  %s: %s\n  replay: %s --verbose\n",
-                runs.size(), invariant.c_str(), totals.first_failure_seconds.at(invariant), (unsigned long long)seed,
+    const std::string invariant = InvariantOf(runs.front());
+    const nlohmann::json signature = SignatureJson(runs.front());
+    std::printf("FAILURE x%llu: %s (first after %.1fs)\n  signature: %s [%s]%s%s\n"
+                "  first: seed %llu: %s\n  %s: %s\n  replay: %s --verbose\n",
+                (unsigned long long)totals.failure_counts.at(key), invariant.c_str(),
+                totals.first_failure_seconds.at(key), signature.value("check", "").c_str(),
+                signature.value("component", "").c_str(), signature.value("message_class", "").empty() ? "" : ": ",
+                signature.value("message_class", "").c_str(), (unsigned long long)seed,
                 runs.front().value("failure", "").c_str(), cluster ? "cluster config" : "profile",
                 runs.front().value(cluster ? "config" : "profile", "").c_str(), ReplayCommand(seed, options).c_str());
     if (options.shrink_replays == 0) continue;
@@ -120,7 +139,7 @@ void ReportFailures(CampaignTotals& totals, const CampaignOptions& options) {
                   shrunk->value("scenario", "").c_str(), shrunk->value("shrunk_steps", size_t{0}),
                   shrunk->value("original_steps", size_t{0}), shrunk->value("scenario", "").c_str(),
                   cluster ? "--verbose" : "--trace");
-      totals.shrunk[invariant] = *shrunk;
+      totals.shrunk[key] = *shrunk;
     } else {
       std::printf("  (not shrunk: the failure does not replay in-process, e.g. an abort)\n");
     }
@@ -129,7 +148,7 @@ void ReportFailures(CampaignTotals& totals, const CampaignOptions& options) {
 
 nlohmann::json SummaryJson(const CampaignTotals& totals, double elapsed_seconds, const CampaignOptions& options) {
   nlohmann::json failures = nlohmann::json::array();
-  for (const auto& [invariant, runs] : totals.failures) failures.push_back(FailureJson(invariant, runs, totals, options));
+  for (const auto& [key, runs] : totals.failures) failures.push_back(FailureJson(key, runs, totals, options));
   return {{"seeds", totals.seeds},
           {"passed", totals.passed},
           {"failed", totals.failed},

@@ -29,13 +29,6 @@ TEST(CampaignTest, Durations) {
   }
 }
 
-TEST(CampaignTest, FailuresGroupByInvariant) {
-  EXPECT_EQ(FailureSignature("read of point 3 returned {id 3, ...}, which no model state"),
-            FailureSignature("read of point 17 returned nothing, which no model state"));
-  EXPECT_NE(FailureSignature("crash recovery lost durable ops: x"),
-            FailureSignature("shard load failed: y"));
-}
-
 // The reducer sums every counter the run's JSON holds (it used to drop the
 // ones its hand-written list missed).
 TEST(CampaignTest, TotalsSumEveryCounter) {
@@ -53,7 +46,25 @@ TEST(CampaignTest, TotalsSumEveryCounter) {
   EXPECT_EQ(totals.stats.clock_rejections, 4u);
   EXPECT_EQ(totals.stats.failed_loads, 6u);
   EXPECT_EQ(totals.stats.ops_written, 10u);
-  EXPECT_EQ(totals.failures.at("read").size(), 1u);
+  EXPECT_EQ(totals.failures.at(SignatureKeyOf(failed)).size(), 1u);
+}
+
+// Two bugs that break one invariant are two groups; two seeds of one bug
+// (differing in ids and paths only) are one, with every seed counted.
+TEST(CampaignTest, FailuresGroupBySignature) {
+  CampaignTotals totals;
+  auto failing = [](uint64_t seed, std::string message) {
+    return nlohmann::json{{"seed", seed}, {"passed", false}, {"invariant", "recovery"}, {"failure", message}};
+  };
+  const std::string prefix = "the shard did not load for the final check under injected faults: last refusal: ";
+  EXPECT_TRUE(Absorb(totals, failing(1, prefix + "UNAVAILABLE: EIO on syncdir of shard/segments"), 0.1));
+  EXPECT_TRUE(Absorb(totals, failing(2, prefix + "UNAVAILABLE: EIO on read of shard/wal/open-3"), 0.2));
+  EXPECT_TRUE(Absorb(totals, failing(3, prefix + "UNAVAILABLE: EIO on syncdir of shard/segments/7"), 0.3));
+  EXPECT_EQ(totals.failures.size(), 2u);
+  const std::string syncdir = SignatureKeyOf(failing(1, prefix + "UNAVAILABLE: EIO on syncdir of shard/segments/9"));
+  EXPECT_EQ(totals.failure_counts.at(syncdir), 2u);
+  EXPECT_EQ(totals.failures.at(syncdir).size(), 2u);
+  EXPECT_DOUBLE_EQ(totals.first_failure_seconds.at(syncdir), 0.1);
 }
 
 // 10% by default: exactly the seeds ending in 9; 0 none; --cluster all.
@@ -96,7 +107,8 @@ TEST(CampaignTest, TotalsKeepClusterSeedsApart) {
   EXPECT_EQ(totals.cluster_stats.transitions.at("Active->Dead"), 4u);
   EXPECT_EQ(totals.cluster_stats.crashes_per_peer.at(2), 2u);
   EXPECT_EQ(totals.cluster_stats.crashes_per_peer.size(), 1u);  // "x" is no peer
-  EXPECT_EQ(totals.failures.at("convergence").size(), 2u);
+  EXPECT_EQ(totals.failures.size(), 1u);
+  EXPECT_EQ(totals.failures.begin()->second.size(), 2u);
   EXPECT_EQ(totals.coverage.at("transfer.finished"), 2u);
   const auto missing = MissingTransitions(totals);
   EXPECT_EQ(std::find(missing.begin(), missing.end(), "Active->Dead"), missing.end());

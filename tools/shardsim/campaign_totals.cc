@@ -3,6 +3,7 @@
 #include "engine/common/assert.h"
 #include "engine/common/coverage.h"
 #include "properties/cluster/cluster_stats.h"
+#include "properties/failure_signature.h"
 
 namespace shardsim {
 
@@ -39,6 +40,10 @@ std::string InvariantOf(const nlohmann::json& run) {
   return invariant.empty() ? "run-outcome" : invariant;
 }
 
+std::string SignatureKeyOf(const nlohmann::json& run) {
+  return properties::SignatureOf(InvariantOf(run), run.value("failure", "")).Key();
+}
+
 bool Absorb(CampaignTotals& totals, const nlohmann::json& run, double elapsed_seconds) {
   SS_ASSERT(totals.passed + totals.failed == totals.seeds);
   SS_ASSERT(totals.cluster_seeds <= totals.seeds && totals.cluster_failed <= totals.failed);
@@ -63,9 +68,11 @@ bool Absorb(CampaignTotals& totals, const nlohmann::json& run, double elapsed_se
     ++totals.passed;
   } else {
     ++totals.failed;
-    const std::string invariant = InvariantOf(run);
-    totals.failures[invariant].push_back(run);
-    totals.first_failure_seconds.emplace(invariant, elapsed_seconds);
+    const std::string key = SignatureKeyOf(run);
+    std::vector<nlohmann::json>& runs = totals.failures[key];
+    if (runs.size() < kRunsKeptPerSignature) runs.push_back(run);
+    totals.failure_counts[key] += 1;
+    totals.first_failure_seconds.emplace(key, elapsed_seconds);
   }
   SS_ASSERT(totals.passed + totals.failed == totals.seeds);
   return !passed;

@@ -25,9 +25,13 @@ struct CampaignTotals {
   std::array<uint64_t, sim::kFaultClassCount> seeds_with_fault{};  // seeds with >= 1 injection, by class
   uint64_t seeds_with_any_fault = 0;
   std::map<std::string, uint64_t> coverage;                      // mark -> hits
-  std::map<std::string, std::vector<nlohmann::json>> failures;   // invariant -> failing runs
-  std::map<std::string, double> first_failure_seconds;           // invariant -> when first seen
-  std::map<std::string, nlohmann::json> shrunk;                  // invariant -> scenario file facts
+  // Keyed by failure signature (properties/failure_signature.h), so two bugs
+  // that break one invariant stay two groups. Each group keeps at most
+  // kRunsKeptPerSignature runs; failure_counts has them all.
+  std::map<std::string, std::vector<nlohmann::json>> failures;   // signature key -> failing runs (bounded)
+  std::map<std::string, uint64_t> failure_counts;                // signature key -> failing seeds
+  std::map<std::string, double> first_failure_seconds;           // signature key -> when first seen
+  std::map<std::string, nlohmann::json> shrunk;                  // signature key -> scenario file facts
   // The cluster seeds among `seeds` (their lines say "cluster": true); the
   // shard counters above (stats, envelope, steps) hold shard seeds only.
   uint64_t cluster_seeds = 0, cluster_failed = 0;
@@ -36,8 +40,12 @@ struct CampaignTotals {
   uint64_t ShardSeeds() const { return seeds - cluster_seeds; }
 };
 
+inline constexpr size_t kRunsKeptPerSignature = 1000;
+
 // The invariant a failing run's line names ("run-outcome" for an abort).
 std::string InvariantOf(const nlohmann::json& run);
+// The signature key of a failing run's line.
+std::string SignatureKeyOf(const nlohmann::json& run);
 
 // Adds one seed's line. Returns true when the run failed.
 bool Absorb(CampaignTotals& totals, const nlohmann::json& run, double elapsed_seconds);
