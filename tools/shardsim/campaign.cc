@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -13,6 +14,7 @@
 
 #include "engine/common/assert.h"
 #include "properties/shard_run.h"
+#include "tools/shardsim/campaign_json.h"
 #include "tools/shardsim/campaign_pool.h"
 #include "tools/shardsim/campaign_report.h"
 #include "tools/shardsim/campaign_totals.h"
@@ -48,6 +50,15 @@ std::variant<CampaignPlan, std::string> Plan(const CampaignOptions& options) {
     if (!parsed) return fmt::format("--seeds wants A..B with A <= B, got '{}'", *options.seeds);
     plan.range = {parsed->first, parsed->second};
     plan.planned = parsed->second - parsed->first + 1;
+  }
+  if (options.shard) {
+    const auto shard = ParseShard(*options.shard);
+    if (!shard) return fmt::format("--shard wants I/N with 0 <= I < N, got '{}'", *options.shard);
+    const auto part = ShardOfRange(plan.range.first, plan.range.last, shard->first, shard->second);
+    if (!part) return fmt::format("--shard {}: part {} of {} is empty (fewer seeds than parts)", *options.shard,
+                                  shard->first, shard->second);
+    plan.range = {part->first, part->second};
+    if (plan.planned) plan.planned = part->second - part->first + 1;
   }
   if (options.budget || !options.seeds) {
     plan.budget_seconds = ParseDurationSeconds(options.budget.value_or("60s"));
@@ -109,6 +120,9 @@ double Sweep(const CampaignPlan& plan, const CampaignOptions& options, CampaignT
 void AddCampaignFlags(CLI::App& command, CampaignOptions& options) {
   command.add_option("--seeds", options.seeds, "Seed range A..B (inclusive)");
   command.add_option("--budget", options.budget, "Time budget, e.g. 60s, 5m, 1h (default 60s)");
+  command.add_option("--shard", options.shard,
+                     "I/N: run only the I-th of N disjoint parts of the seed range (of every seed with a budget); "
+                     "for N machines, then `shardsim merge`");
   command.add_option("--jobs", options.jobs, "Worker processes (default: every core)")
       ->check(CLI::Range(0, 1024));
   command.add_option("--json", options.json_path, "Write a machine-readable summary to FILE");
@@ -162,6 +176,33 @@ std::optional<std::pair<uint64_t, uint64_t>> ParseSeedRange(const std::string& t
   }
 }
 
+std::optional<std::pair<uint64_t, uint64_t>> ParseShard(const std::string& text) {
+  constexpr uint64_t kMaxParts = 1'000'000;
+  const size_t slash = text.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 >= text.size()) return std::nullopt;
+  const std::string index_text = text.substr(0, slash), count_text = text.substr(slash + 1);
+  const auto digits = [](const std::string& part) {
+    return part.size() <= 7 && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!digits(index_text) || !digits(count_text)) return std::nullopt;
+  const uint64_t index = std::stoull(index_text), count = std::stoull(count_text);
+  if (count == 0 || count > kMaxParts || index >= count) return std::nullopt;
+  return std::make_pair(index, count);
+}
+
+std::optional<std::pair<uint64_t, uint64_t>> ShardOfRange(uint64_t first, uint64_t last, uint64_t index,
+                                                          uint64_t count) {
+  SS_ASSERT(first <= last && count >= 1 && index < count, "part {} of {} of [{}, {}]", index, count, first, last);
+  // size / count seeds each, the first size % count parts one more. The
+  // range may be the whole seed space, so its size is counted as size - 1.
+  const unsigned __int128 size = static_cast<unsigned __int128>(last - first) + 1;
+  const unsigned __int128 base = size / count, extra = size % count;
+  const unsigned __int128 begin = index * base + std::min<unsigned __int128>(index, extra);
+  const unsigned __int128 length = base + (index < extra ? 1 : 0);
+  if (length == 0) return std::nullopt;
+  return std::make_pair(static_cast<uint64_t>(first + begin), static_cast<uint64_t>(first + begin + length - 1));
+}
+
 std::optional<int64_t> ParseDurationSeconds(const std::string& text) {
   if (text.size() < 2) return std::nullopt;
   const char unit = text.back();
@@ -193,8 +234,9 @@ int CampaignCommand(const CampaignOptions& options) {
     return 2;
   }
   const CampaignPlan& plan = std::get<CampaignPlan>(planned);
-  std::fprintf(stderr, "campaign: seeds %llu..%llu, %d jobs%s%s%s\n", (unsigned long long)plan.range.first,
-               (unsigned long long)plan.range.last, plan.jobs,
+  std::fprintf(stderr, "campaign: seeds %llu..%llu%s, %d jobs%s%s%s\n", (unsigned long long)plan.range.first,
+               (unsigned long long)plan.range.last,
+               options.shard ? fmt::format(" (part {})", *options.shard).c_str() : "", plan.jobs,
                options.cluster           ? ", cluster seeds only"
                : options.cluster_share   ? fmt::format(", {}% cluster seeds", options.cluster_share).c_str()
                                          : "",
@@ -210,7 +252,12 @@ int CampaignCommand(const CampaignOptions& options) {
   ReportFailures(totals, options);
   if (options.json_path) {
     std::ofstream out(*options.json_path);
-    out << SummaryJson(totals, seconds, options).dump(2) << "\n";
+    const CampaignProvenance provenance{.seed_ranges = {{plan.range.first, plan.range.last}},
+                                        .shard = options.shard,
+                                        .identity = IdentityJson(),
+                                        .parts = 1,
+                                        .worker_seconds = seconds};
+    out << SummaryJson(totals, seconds, options, provenance).dump(2) << "\n";
     if (!out) {
       std::fprintf(stderr, "shardsim campaign: cannot write %s\n", options.json_path->c_str());
       return 2;

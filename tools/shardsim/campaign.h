@@ -1,5 +1,5 @@
 // `shardsim campaign`: sweeps seeds over J worker processes, shows progress,
-// stops at a time budget (or Ctrl-C), groups failures by their signature
+// stops at a time budget (or Ctrl-C), groups failures by their signature,
 // shrinks the first failure of each into a scenario file and prints how to
 // replay it. The pieces: campaign_pool (workers), campaign_totals (the
 // reducer), campaign_report (progress, summary, JSON), campaign_shrink.
@@ -18,6 +18,9 @@ namespace shardsim {
 struct CampaignOptions {
   std::optional<std::string> seeds;   // "A..B", inclusive
   std::optional<std::string> budget;  // "60s", "5m", "1h"
+  // "I/N": run the I-th of N disjoint, contiguous parts of the seed range
+  // (of the whole seed space with a budget and no --seeds), for N machines.
+  std::optional<std::string> shard;
   int jobs = 0;                       // 0 = every core
   std::optional<std::string> json_path;
   ConfigOverrides config;  // --profile, --weights, ...: the same for every seed
@@ -45,6 +48,13 @@ int CampaignCommand(const CampaignOptions& options);
 bool IsClusterSeed(uint64_t seed, const CampaignOptions& options);
 
 // Parsers shared with tests. nullopt on malformed input.
+// "I/N" with 0 <= I < N <= 1,000,000.
+std::optional<std::pair<uint64_t, uint64_t>> ParseShard(const std::string& text);
+// The I-th of N contiguous parts of [first, last]: sizes differ by at most
+// one, the parts cover the range, and none overlaps another. nullopt for an
+// empty part (more parts than seeds).
+std::optional<std::pair<uint64_t, uint64_t>> ShardOfRange(uint64_t first, uint64_t last, uint64_t index,
+                                                          uint64_t count);
 std::optional<std::pair<uint64_t, uint64_t>> ParseSeedRange(const std::string& text);
 std::optional<int64_t> ParseDurationSeconds(const std::string& text);
 

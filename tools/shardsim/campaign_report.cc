@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include "engine/common/coverage.h"
 #include "properties/failure_signature.h"
 #include "tools/shardsim/campaign_cluster.h"
+#include "tools/shardsim/campaign_json.h"
 #include "tools/shardsim/campaign_shrink.h"
 
 namespace shardsim {
@@ -146,12 +148,72 @@ void ReportFailures(CampaignTotals& totals, const CampaignOptions& options) {
   }
 }
 
-nlohmann::json SummaryJson(const CampaignTotals& totals, double elapsed_seconds, const CampaignOptions& options) {
+nlohmann::json OptionsJson(const CampaignOptions& options) {
+  return {{"cluster", options.cluster},
+          {"cluster_share", options.cluster_share},
+          {"config_overrides", options.config.ToJson()}};
+}
+
+CampaignOptions OptionsFromJson(const nlohmann::json& json) {
+  CampaignOptions options;
+  options.cluster = json.value("cluster", false);
+  options.cluster_share = json.value("cluster_share", 10u);
+  for (const auto& [key, value] : json.value("config_overrides", nlohmann::json::object()).items()) {
+    if (value.is_string()) options.config.values[key] = value.get<std::string>();
+  }
+  return options;
+}
+
+namespace {
+
+nlohmann::json MixJson(const CampaignTotals& totals, const CampaignOptions& options) {
+  return {{"cluster_only", options.cluster},
+          {"cluster_share_percent", options.cluster ? 100u : options.cluster_share},
+          {"profile", options.config.Value("profile").value_or("drawn per seed")},
+          {"config_overrides", options.config.ToJson()},
+          {"profiles", totals.profile_mix},
+          {"strategies", totals.strategy_mix}};
+}
+
+nlohmann::json SeedRangeJson(const CampaignProvenance& provenance) {
+  nlohmann::json ranges = nlohmann::json::array();
+  uint64_t first = UINT64_MAX, last = 0;
+  for (const auto& [from, to] : provenance.seed_ranges) {
+    ranges.push_back({{"first", from}, {"last", to}});
+    first = std::min(first, from);
+    last = std::max(last, to);
+  }
+  nlohmann::json range = {{"ranges", std::move(ranges)}};
+  if (!provenance.seed_ranges.empty()) {
+    range["first"] = first;
+    range["last"] = last;
+  }
+  if (provenance.shard) range["shard"] = *provenance.shard;
+  return range;
+}
+
+}  // namespace
+
+nlohmann::json SummaryJson(const CampaignTotals& totals, double elapsed_seconds, const CampaignOptions& options,
+                           const CampaignProvenance& provenance) {
   nlohmann::json failures = nlohmann::json::array();
   for (const auto& [key, runs] : totals.failures) failures.push_back(FailureJson(key, runs, totals, options));
-  return {{"seeds", totals.seeds},
+  nlohmann::json failing_seeds = nlohmann::json::array();
+  for (const auto& [key, runs] : totals.failures) {
+    for (const nlohmann::json& run : runs) failing_seeds.push_back(run.value("seed", 0ull));
+  }
+  std::sort(failing_seeds.begin(), failing_seeds.end());
+  return {{"schema", kCampaignSchemaName},
+          {"schema_version", kCampaignSchemaVersion},
+          {"identity", provenance.identity},
+          {"parts", provenance.parts},
+          {"seed_range", SeedRangeJson(provenance)},
+          {"mix", MixJson(totals, options)},
+          {"options", OptionsJson(options)},
+          {"seeds", totals.seeds},
           {"passed", totals.passed},
           {"failed", totals.failed},
+          {"failing_seeds", std::move(failing_seeds)},
           {"profile", options.config.Value("profile").value_or("drawn per seed")},
           {"config_overrides", options.config.ToJson()},
           {"steps", totals.steps},
@@ -159,10 +221,12 @@ nlohmann::json SummaryJson(const CampaignTotals& totals, double elapsed_seconds,
           {"faults", FaultsJson(totals)},
           {"coverage", CoverageJson(totals)},
           {"elapsed_seconds", elapsed_seconds},
+          {"worker_seconds", provenance.worker_seconds},
           {"seeds_per_second", elapsed_seconds > 0 ? totals.seeds / elapsed_seconds : 0},
           {"simulated_ops_per_second", elapsed_seconds > 0 ? totals.stats.ops_written / elapsed_seconds : 0},
           {"failures", failures},
-          {"cluster", ClusterSummaryJson(totals, elapsed_seconds)}};
+          {"cluster", ClusterSummaryJson(totals, elapsed_seconds)},
+          {"totals", TotalsToJson(totals)}};
 }
 
 bool CheckCoverage(const CampaignTotals& totals, const CampaignOptions& options) {

@@ -6,6 +6,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -29,7 +32,24 @@ void PrintSummary(const CampaignTotals& totals, double elapsed_seconds, const Ca
 // (unless --shrink-replays 0) its shrunk scenario, recorded in totals.shrunk.
 void ReportFailures(CampaignTotals& totals, const CampaignOptions& options);
 
-nlohmann::json SummaryJson(const CampaignTotals& totals, double elapsed_seconds, const CampaignOptions& options);
+// Where a summary's seeds came from: one campaign, or the merge of many.
+struct CampaignProvenance {
+  std::vector<std::pair<uint64_t, uint64_t>> seed_ranges;  // as planned, one per part
+  std::optional<std::string> shard;                        // "I/N" of a campaign run with --shard
+  nlohmann::json identity;                                 // commit, build_type, host (a merge: hosts)
+  uint64_t parts = 1;
+  double worker_seconds = 0;  // the parts' elapsed seconds, summed
+};
+
+// The --json document (docs/campaign-json.md): the figures, the failures by
+// signature, the identity, and the totals that `shardsim merge` adds up.
+nlohmann::json SummaryJson(const CampaignTotals& totals, double elapsed_seconds, const CampaignOptions& options,
+                           const CampaignProvenance& provenance);
+
+// The options a summary depends on (which seeds are cluster seeds, the
+// config overrides), and back: a merge renders its parts with them.
+nlohmann::json OptionsJson(const CampaignOptions& options);
+CampaignOptions OptionsFromJson(const nlohmann::json& json);
 
 // --require-coverage: prints what was never reached; false if anything was not.
 bool CheckCoverage(const CampaignTotals& totals, const CampaignOptions& options);

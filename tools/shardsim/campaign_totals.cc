@@ -33,6 +33,26 @@ void AbsorbCoverage(CampaignTotals& totals, const nlohmann::json& run) {
   }
 }
 
+void AbsorbMix(CampaignTotals& totals, const nlohmann::json& run) {
+  const auto config = run.find("config");
+  if (config == run.end() || !config->is_object()) return;
+  const std::string profile = config->value("profile", "");
+  // A drawn profile prints as "drawn{...}": its family, not each draw.
+  if (!profile.empty()) totals.profile_mix[profile.substr(0, profile.find('{'))] += 1;
+  const std::string strategy = config->value("strategy", "");
+  if (!strategy.empty()) totals.strategy_mix[strategy] += 1;
+}
+
+// What a failure group keeps of a failing run: enough to name, replay and
+// merge it, not its counters (a thousand runs per group stay small).
+nlohmann::json SlimRun(const nlohmann::json& run) {
+  nlohmann::json slim = nlohmann::json::object();
+  for (const char* key : {"seed", "cluster", "passed", "invariant", "failure", "profile", "config"}) {
+    if (const auto it = run.find(key); it != run.end()) slim[key] = *it;
+  }
+  return slim;
+}
+
 }  // namespace
 
 std::string InvariantOf(const nlohmann::json& run) {
@@ -62,6 +82,7 @@ bool Absorb(CampaignTotals& totals, const nlohmann::json& run, double elapsed_se
       properties::AddStats(totals.stats, properties::StatsFromJson(*it));
     }
     AbsorbEnvelope(totals, run);
+    AbsorbMix(totals, run);
   }
   AbsorbCoverage(totals, run);
   if (passed) {
@@ -70,7 +91,7 @@ bool Absorb(CampaignTotals& totals, const nlohmann::json& run, double elapsed_se
     ++totals.failed;
     const std::string key = SignatureKeyOf(run);
     std::vector<nlohmann::json>& runs = totals.failures[key];
-    if (runs.size() < kRunsKeptPerSignature) runs.push_back(run);
+    if (runs.size() < kRunsKeptPerSignature) runs.push_back(SlimRun(run));
     totals.failure_counts[key] += 1;
     totals.first_failure_seconds.emplace(key, elapsed_seconds);
   }

@@ -36,6 +36,9 @@ struct CampaignTotals {
   // shard counters above (stats, envelope, steps) hold shard seeds only.
   uint64_t cluster_seeds = 0, cluster_failed = 0;
   properties::ClusterRunStats cluster_stats;  // counters, transitions, crashes per peer, summed
+  // The swarm mix the shard seeds drew: profile name ("drawn" for a drawn
+  // profile, else the name given) and scheduler strategy -> seeds.
+  std::map<std::string, uint64_t> profile_mix, strategy_mix;
 
   uint64_t ShardSeeds() const { return seeds - cluster_seeds; }
 };

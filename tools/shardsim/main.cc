@@ -13,6 +13,7 @@
 //   shardsim crash-every FILE                before every file-system call of each engine process: a
 //                                            process crash and legal power-loss states, each checked
 //   shardsim envelope CAMPAIGN.json... [-o MD]  the fault-tolerance envelope of campaigns, summed, as Markdown
+//   shardsim merge A.json B.json ... -o ALL.json  campaign summaries of many machines, summed into one
 //
 // Exit codes: 0 all runs passed, 1 a failure was found, 2 bad usage.
 #include <CLI/CLI.hpp>
@@ -22,6 +23,7 @@
 
 #include "tools/shardsim/campaign.h"
 #include "tools/shardsim/crash_every.h"
+#include "tools/shardsim/merge_command.h"
 #include "tools/shardsim/report_command.h"
 #include "tools/shardsim/real_command.h"
 #include "tools/shardsim/run_command.h"
@@ -72,6 +74,11 @@ int main(int argc, char** argv) {
   CLI::App* envelope = app.add_subcommand("envelope", "The fault-tolerance envelope of campaign summaries, summed (Markdown)");
   shardsim::AddEnvelopeFlags(*envelope, envelope_options);
 
+  shardsim::MergeOptions merge_options;
+  CLI::App* merge = app.add_subcommand(
+      "merge", "Sum the --json summaries of campaigns run on many machines (--shard I/N) into one");
+  shardsim::AddMergeFlags(*merge, merge_options);
+
   shardsim::RealOptions real_options;
   CLI::App* real = app.add_subcommand(
       "real", "Run seeds' workloads on real threads and real files (PosixEnv), checked by the same model");
@@ -96,6 +103,7 @@ int main(int argc, char** argv) {
   if (*from_fuzz) return shardsim::FromFuzzCommand(from_fuzz_options);
   if (*crash_every) return shardsim::CrashEveryCommand(crash_every_options);
   if (*envelope) return shardsim::EnvelopeCommand(envelope_options);
+  if (*merge) return shardsim::MergeCommand(merge_options);
   if (*real) return shardsim::RealCommand(real_options);
   if (*real_child) return shardsim::RealChildCommand(real_child_options);
   return 2;
