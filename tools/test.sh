@@ -20,4 +20,16 @@ for preset in "${presets[@]}"; do
   cmake --build --preset "$preset" -j "$(nproc)"
   echo "== preset ${preset}: test"
   ctest --preset "$preset"
+  if [ "$preset" = default ] && [ "$(id -u)" = 0 ]; then
+    # A campaign split over a Slurm job array and merged, on a single-node
+    # Slurm started here (docs/running-on-a-cluster.md); needs root.
+    echo "== Slurm: a campaign as a job array, merged"
+    status=0
+    bash tools/cluster/slurm/slurm_test.sh --install --shardsim build/default/tools/shardsim || status=$?
+    if [ "$status" = 77 ]; then
+      echo "== Slurm: SKIPPED (Slurm could not start on this machine; see above)"
+    elif [ "$status" != 0 ]; then
+      exit "$status"
+    fi
+  fi
 done
