@@ -25,9 +25,10 @@ log() { echo "slurm_test: $*" >&2; }
 [[ -x "$shardsim" ]] || { log "--shardsim PATH to a built shardsim is required"; exit 2; }
 shardsim="$(cd "$(dirname "$shardsim")" && pwd)/$(basename "$shardsim")"
 [[ $(id -u) -eq 0 ]] || { log "needs root (it starts munged and the Slurm daemons)"; exit 2; }
-if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
-  [[ "$install" == yes ]] || { log "slurm-wlm and munge are not installed (--install installs them)"; exit 2; }
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
+# python3 compares the merged summary with a direct campaign's.
+if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null || ! command -v python3 >/dev/null; then
+  [[ "$install" == yes ]] || { log "slurm-wlm, munge or python3 is missing (--install installs them)"; exit 2; }
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge python3 >/dev/null
 fi
 
 work="$(mktemp -d /tmp/shardsim-slurm.XXXXXX)"
