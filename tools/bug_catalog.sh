@@ -129,8 +129,12 @@ details=()   # first failure message per bug
 missed=()    # catalog notes of each bug not caught
 md_escape() { local s="${1//|/\\|}"; echo "${s//$'\n'/ }"; }
 
+json_rows=()  # the same rows as JSON objects (reports/bug_catalog.json, for `shardsim report --catalog`)
 record() {  # name caught time invariant shrunk failed seeds message
   rows+=("| $1 | $2 | $3 | $(md_escape "$4") | $5 | $6 / $7 |")
+  json_rows+=("$(python3 -c 'import json, sys
+keys = ["bug", "caught", "time_to_first_failure_seconds", "invariant", "shrunk", "failed", "seeds", "message"]
+print(json.dumps(dict(zip(keys, sys.argv[1:] + [""] * 8))))' "$@")")
   [[ -n "${8:-}" ]] && details+=("- **$1** (first failure): $(md_escape "$8")")
 }
 
@@ -245,10 +249,17 @@ done
   fi
 } > "$scratch/bug_catalog.md"
 cat "$scratch/bug_catalog.md"
+printf '%s\n' "${json_rows[@]}" | python3 -c 'import json, sys
+rows = [json.loads(line) for line in sys.stdin if line.strip()]
+print(json.dumps({"generated_by": "tools/bug_catalog.sh --budget " + sys.argv[1] + " --jobs " + sys.argv[2],
+                  "commit": sys.argv[3], "generated_at": sys.argv[4], "budget_seconds": int(sys.argv[1]),
+                  "rows": rows}, indent=1))' "$budget" "$jobs" "${head:0:12}" "$(date -u +%Y-%m-%dT%H:%MZ)" \
+  > "$scratch/bug_catalog.json"
 if [[ -z "$only" ]]; then
   mkdir -p "$root/reports"
   cp "$scratch/bug_catalog.md" "$root/reports/bug_catalog.md"
-  log "wrote $root/reports/bug_catalog.md"
+  cp "$scratch/bug_catalog.json" "$root/reports/bug_catalog.json"
+  log "wrote $root/reports/bug_catalog.md and bug_catalog.json"
 else
   log "--only: $root/reports/bug_catalog.md left alone ($scratch/bug_catalog.md has this run)"
 fi

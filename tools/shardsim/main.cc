@@ -14,6 +14,7 @@
 //                                            process crash and legal power-loss states, each checked
 //   shardsim envelope CAMPAIGN.json... [-o MD]  the fault-tolerance envelope of campaigns, summed, as Markdown
 //   shardsim merge A.json B.json ... -o ALL.json  campaign summaries of many machines, summed into one
+//   shardsim report CAMPAIGN.json [--catalog C.json] -o INDEX.html [--junit X.xml]  the HTML report, JUnit XML
 //
 // Exit codes: 0 all runs passed, 1 a failure was found, 2 bad usage.
 #include <CLI/CLI.hpp>
@@ -23,6 +24,7 @@
 
 #include "tools/shardsim/campaign.h"
 #include "tools/shardsim/crash_every.h"
+#include "tools/shardsim/html_report_command.h"
 #include "tools/shardsim/merge_command.h"
 #include "tools/shardsim/report_command.h"
 #include "tools/shardsim/real_command.h"
@@ -79,6 +81,11 @@ int main(int argc, char** argv) {
       "merge", "Sum the --json summaries of campaigns run on many machines (--shard I/N) into one");
   shardsim::AddMergeFlags(*merge, merge_options);
 
+  shardsim::HtmlReportOptions report_options;
+  CLI::App* report = app.add_subcommand(
+      "report", "Render a campaign summary as one self-contained HTML page (and JUnit XML for CI dashboards)");
+  shardsim::AddHtmlReportFlags(*report, report_options);
+
   shardsim::RealOptions real_options;
   CLI::App* real = app.add_subcommand(
       "real", "Run seeds' workloads on real threads and real files (PosixEnv), checked by the same model");
@@ -104,6 +111,7 @@ int main(int argc, char** argv) {
   if (*crash_every) return shardsim::CrashEveryCommand(crash_every_options);
   if (*envelope) return shardsim::EnvelopeCommand(envelope_options);
   if (*merge) return shardsim::MergeCommand(merge_options);
+  if (*report) return shardsim::HtmlReportCommand(report_options);
   if (*real) return shardsim::RealCommand(real_options);
   if (*real_child) return shardsim::RealChildCommand(real_child_options);
   return 2;
