@@ -17,6 +17,7 @@
 #include "engine/archive/sha256.h"
 #include "fuzz/fuzz_common.h"
 #include "fuzz/restore_input.h"
+#include "fuzz/restore_mutator.h"
 #include "sim/world.h"
 
 namespace {
@@ -116,6 +117,22 @@ void ExpectRestoredShardSound(sim::World& world, std::unique_ptr<LocalShard> sha
 }
 
 }  // namespace
+
+// Structure-aware (restore_mutator.h): seven mutations in eight change one
+// archive entry and re-derive its manifest record; the eighth, or one whose
+// archive does not parse, is libFuzzer's own byte mutation.
+extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size, unsigned int seed) {
+  std::minstd_rand rng(seed);
+  if (size >= 1 && rng() % 8 != 0) {
+    const std::string_view input(reinterpret_cast<const char*>(data), size);
+    if (auto mutated = fuzz::MutateArchiveEntry(input, max_size, rng)) {
+      if (rng() % 16 == 0) (*mutated)[0] = static_cast<char>((*mutated)[0] ^ (1 << (rng() % 3)));
+      std::copy(mutated->begin(), mutated->end(), data);
+      return mutated->size();
+    }
+  }
+  return LLVMFuzzerMutate(data, size, max_size);
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const LiveShard& live = Live();

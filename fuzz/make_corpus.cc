@@ -1,5 +1,5 @@
 // Regenerates the seed corpora: `make_corpus <fuzz/corpus dir>` writes
-// <dir>/fuzz_wal/* and <dir>/fuzz_restore/*, and the reproducers of open
+// <dir>/fuzz_wal/*, <dir>/fuzz_restore/* and <dir>/fuzz_segment/*, and the reproducers of open
 // findings into <dir>/../findings/. Every seed is made by the
 // engine itself in a seeded simulated world (so the output is the same on
 // every run), then some are damaged or extended with hostile tar entries.
@@ -11,14 +11,17 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "engine/common/file_util.h"
+#include "engine/common/sealed_file.h"
 #include "engine/shard/local_shard.h"
 #include "engine/archive/sha256.h"
 #include "engine/archive/tar_archive.h"
 #include "engine/wal/wal.h"
+#include "engine/snapshot/manifest.h"
 #include "engine/snapshot/snapshot_create.h"
 #include "fuzz/fuzz_common.h"
 #include "fuzz/restore_input.h"
@@ -270,6 +273,50 @@ void MakeFindings(const fs::path& dir) {
        fuzz::EncodeRestoreInput(fuzz::kOverLiveShard, RawTar(entries)));
 }
 
+// ---- fuzz_segment seeds ----
+
+// Every segment directory of a populated shard (closed cleanly), each as a
+// fuzz_segment input; the first also carries the segments manifest of a
+// snapshot of that shard.
+void MakeSegmentSeeds(const fs::path& dir) {
+  sim::World world(sim::WorldConfig{.seed = 7});
+  world.RunSupervisor([&] {
+    engine::FileSystem& efs = world.env().fs();
+    auto shard = engine::LocalShard::Load(world.env(), "shard", fuzz::RestoreShardOptions());
+    Check(shard.status(), "load");
+    Check(fuzz::Populate(**shard, 4, 0), "populate");
+    Check(CreateSnapshot(**shard, false, "nowal.tar").status(), "snapshot");
+    Check((*shard)->Shutdown(), "shutdown");
+    std::string manifest;
+    for (const RawEntry& entry : EntriesOf(*engine::ReadWholeFile(efs, "nowal.tar"))) {
+      if (entry.path.ends_with(engine::kSegmentsManifestName)) manifest = entry.contents;
+    }
+    std::map<std::string, fuzz::WalInput> segments;  // by segment directory
+    for (const auto& [path, contents] : fuzz::TreeOf(efs, "shard/segments")) {
+      const std::string relative = path.substr(std::string("shard/segments/").size());
+      const size_t slash = relative.find('/');
+      if (slash == std::string::npos || slash + 1 == relative.size()) continue;  // a directory itself
+      segments[relative.substr(0, slash)].files.push_back({relative.substr(slash + 1), contents});
+    }
+    int index = 0;
+    for (auto& [name, input] : segments) {
+      if (index == 0) input.files.push_back({engine::kSegmentsManifestName, manifest});
+      Save(dir, fmt::format("segment-{}-sealed", index), fuzz::EncodeWalInput(input));
+      // Flag 1 (fuzz_segment.cc): the sealed files as bodies.
+      input.flags = 1;
+      for (fuzz::WalFile& file : input.files) {
+        if (file.name == "segment.json" || file.name == "payload_index.json") {
+          auto body = engine::Unseal(file.contents, file.name);
+          Check(body.status(), "unseal");
+          file.contents = *body;
+        }
+      }
+      Save(dir, fmt::format("segment-{}", index++), fuzz::EncodeWalInput(input));
+    }
+    if (index == 0) fuzz::Fail("the shard has no segment");
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -281,6 +328,7 @@ int main(int argc, char** argv) {
   if (!corpus.has_filename()) corpus = corpus.parent_path();  // "fuzz/corpus/"
   MakeWalSeeds(corpus / "fuzz_wal");
   MakeRestoreSeeds(corpus / "fuzz_restore");
+  MakeSegmentSeeds(corpus / "fuzz_segment");
   MakeFindings(corpus.parent_path() / "findings");
   return 0;
 }

@@ -2,7 +2,8 @@
 # OSS-Fuzz build script (what a project's build.sh calls): builds every fuzz
 # target (fuzz/fuzz_*.cc) with $CC, $CXX, $CFLAGS and $CXXFLAGS, links
 # $LIB_FUZZING_ENGINE, and copies into $OUT each binary, its dictionary as
-# <target>.dict and its seed corpus as <target>_seed_corpus.zip.
+# <target>.dict, its libFuzzer options as <target>.options and its seed
+# corpus as <target>_seed_corpus.zip.
 #
 # Locally: CC=clang CXX=clang++ CFLAGS='-fsanitize=address,fuzzer-no-link' \
 #   CXXFLAGS='-fsanitize=address,fuzzer-no-link' \
@@ -31,6 +32,7 @@ mkdir -p "$OUT"
 for target in "${targets[@]}"; do
   cp "$build/fuzz/$target" "$OUT/"
   [ -f "$src/fuzz/$target.dict" ] && cp "$src/fuzz/$target.dict" "$OUT/$target.dict"
+  [ -f "$src/fuzz/$target.options" ] && cp "$src/fuzz/$target.options" "$OUT/$target.options"
   if ! command -v zip >/dev/null; then
     echo "zip not found: skipping ${target}_seed_corpus.zip" >&2
   elif [ -d "$src/fuzz/corpus/$target" ]; then

@@ -5,7 +5,9 @@
 //
 // flags bit 0: write a wrong .checksum sidecar (the restore must then fail
 // before reading the tar); bit 1: restore over the live shard's own
-// directory instead of into a fresh one.
+// directory instead of into a fresh one; bit 2: the structure-aware mutator
+// (restore_mutator.h) leaves the manifest's checksums stale (the harness
+// itself ignores it).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +22,7 @@ namespace fuzz {
 
 inline constexpr uint8_t kWrongChecksum = 1;
 inline constexpr uint8_t kOverLiveShard = 2;
+inline constexpr uint8_t kStaleManifest = 4;
 
 // The collection of the live shard and of the corpus's snapshots.
 inline engine::ShardOptions RestoreShardOptions() {

@@ -1,5 +1,7 @@
 #include "sim/sim_env.h"
 
+#include <iterator>
+
 #include <fmt/format.h>
 
 #include "engine/common/assert.h"
@@ -11,16 +13,23 @@ absl::Status TracingFileSystem::BeforeCall(const FsCall& call) {
   if (scheduler_.in_task()) scheduler_.Yield();
   if (before_call_) before_call_();
   const std::string_view name = FsCallName(call.kind);
-  const std::string what = call.kind == FsCallKind::kRename
-                               ? fmt::format("{} {} -> {}", name, call.path, call.to_path)
-                               : fmt::format("{} {}", name, call.path);
+  // Formatted into an inline buffer: this runs on every file-system call,
+  // and a heap string here was one allocation per call (the hashed bytes
+  // are the same).
+  fmt::memory_buffer what;
+  if (call.kind == FsCallKind::kRename) {
+    fmt::format_to(std::back_inserter(what), "{} {} -> {}", name, call.path, call.to_path);
+  } else {
+    fmt::format_to(std::back_inserter(what), "{} {}", name, call.path);
+  }
+  const std::string_view detail(what.data(), what.size());
   if (scheduler_.IsProcessDead(scheduler_.current_process())) {
     // Inside a task this switches away and unwinds the task for good.
     if (scheduler_.in_task()) scheduler_.Yield();
-    return absl::UnavailableError(fmt::format("{}: the process has crashed", what));
+    return absl::UnavailableError(fmt::format("{}: the process has crashed", detail));
   }
   ++calls_;
-  scheduler_.trace().Record(EventKind::kFsCall, scheduler_.current(), call.arg, scheduler_.now_ns(), what);
+  scheduler_.trace().Record(EventKind::kFsCall, scheduler_.current(), call.arg, scheduler_.now_ns(), detail);
   return absl::OkStatus();
 }
 

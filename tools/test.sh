@@ -2,14 +2,17 @@
 # Sets up, builds and runs the whole test suite: the default preset (g++,
 # RelWithDebInfo with always-on assertions), then the asan preset (clang,
 # ASan + UBSan), then the tsan preset (clang, ThreadSanitizer: the
-# real-world programs and the tests labelled real). Pass --quick to run only
-# the default preset.
+# real-world programs and the tests labelled real), then the fuzz preset
+# (clang, libFuzzer + ASan: only the fuzz targets and the libraries they
+# link, target `fuzzers`; its tests are label fuzz-smoke: each target's
+# corpus, then 30 s of fuzzing per target). Pass --quick to run only the
+# default preset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tools/setup.sh
 
-presets=(default asan tsan)
+presets=(default asan tsan fuzz)
 [ "${1:-}" = "--quick" ] && presets=(default)
 
 for preset in "${presets[@]}"; do

@@ -2,20 +2,35 @@
 
 #include <openssl/evp.h>
 
-#include <fmt/format.h>
-
 #include "engine/common/assert.h"
 
 namespace engine {
 
+namespace {
+// Fetched once: passing EVP_sha256() fetches the implementation anew on
+// every call (OpenSSL 3), which cost more than hashing a small file. Never
+// freed: it lives as long as the process.
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* const md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    SS_ASSERT(fetched != nullptr, "SHA-256 is not available");
+    return fetched;
+  }();
+  return md;
+}
+}  // namespace
+
 std::string Sha256Hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  SS_ASSERT(EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) == 1,
-            "SHA-256 failed");
+  SS_ASSERT(EVP_Digest(data.data(), data.size(), digest, &length, Sha256Md(), nullptr) == 1, "SHA-256 failed");
   SS_ASSERT(length == 32, "a SHA-256 digest of {} bytes", length);
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex(2 * length, '0');
+  for (unsigned int i = 0; i < length; ++i) {
+    hex[2 * i] = kDigits[digest[i] >> 4];
+    hex[2 * i + 1] = kDigits[digest[i] & 0xf];
+  }
   // What manifests and `.checksum` sidecars hold, compared as text.
   SS_ASSERT(hex.size() == 64);
   return hex;

@@ -182,7 +182,9 @@ absl::StatusOr<Operation> OperationFromJson(const nlohmann::json& json) {
   return InvalidOperation(fmt::format("unknown operation '{}'", *name));
 }
 
-std::string EncodeWalRecord(const WalRecord& record) {
+namespace {
+// The encoding alone, not yet read back.
+std::string WalRecordCbor(const WalRecord& record) {
   SS_ASSERT(!record.operation.valueless_by_exception());
   nlohmann::json json = {{"v", kFormatVersion}, {"operation", OperationToJson(record.operation)}};
   if (record.clock_tag) {
@@ -194,18 +196,28 @@ std::string EncodeWalRecord(const WalRecord& record) {
   // A CBOR map (major type 5), which is all DecodeWalRecord accepts.
   SS_ASSERT(!bytes.empty() && (bytes.front() >> 5) == 5, "a WAL record encoded as CBOR type {}",
             bytes.empty() ? -1 : bytes.front() >> 5);
-  std::string encoded(bytes.begin(), bytes.end());
+  return std::string(bytes.begin(), bytes.end());
+}
+}  // namespace
+
+absl::StatusOr<std::string> EncodeReplayableWalRecord(const WalRecord& record) {
+  std::string encoded = WalRecordCbor(record);
   // Encoded then decoded in memory, as a WAL replay would: the same op and
   // clock tag. (A record the decoder refuses, such as a payload that is no
   // object, is one the caller must not have built.)
   const auto decoded = DecodeWalRecord(encoded);
-  if (decoded.ok()) {
-    SS_ASSERT(decoded->clock_tag == record.clock_tag, "a WAL record's clock tag does not read back");
-    SS_ASSERT(OperationName(decoded->operation) == OperationName(record.operation) &&
-                  OperationPointIds(decoded->operation) == OperationPointIds(record.operation),
-              "a {} does not read back as itself", OperationName(record.operation));
-  }
+  if (!decoded.ok()) return decoded.status();
+  SS_ASSERT(decoded->clock_tag == record.clock_tag, "a WAL record's clock tag does not read back");
+  SS_ASSERT(OperationName(decoded->operation) == OperationName(record.operation) &&
+                OperationPointIds(decoded->operation) == OperationPointIds(record.operation),
+            "a {} does not read back as itself", OperationName(record.operation));
   return encoded;
+}
+
+std::string EncodeWalRecord(const WalRecord& record) {
+  auto encoded = EncodeReplayableWalRecord(record);
+  // Refused on read-back: still the record's bytes (the caller decides).
+  return encoded.ok() ? *std::move(encoded) : WalRecordCbor(record);
 }
 
 absl::StatusOr<WalRecord> DecodeWalRecord(std::string_view bytes) {

@@ -82,6 +82,10 @@ struct WalRecord {
 
 // Deterministic binary encoding (CBOR of a canonical JSON form).
 std::string EncodeWalRecord(const WalRecord& record);
+// The same bytes, decoded back once in memory as a WAL replay would: the
+// decoder's refusal when it would refuse them. (For callers that must not
+// write a record replay refuses; one decode instead of two per update.)
+absl::StatusOr<std::string> EncodeReplayableWalRecord(const WalRecord& record);
 // A clear error (never a crash) for any malformed input.
 absl::StatusOr<WalRecord> DecodeWalRecord(std::string_view bytes);
 

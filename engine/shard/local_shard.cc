@@ -161,13 +161,14 @@ absl::Status LocalShard::health() {
 }
 
 absl::StatusOr<std::string> LocalShard::EncodeForWal(const WalRecord& record) const {
-  std::string encoded = EncodeWalRecord(record);
   // Replay decodes every record with these rules (ReplayWal): one it would
   // refuse must not reach the WAL, or the shard would never load again.
-  if (const auto decoded = DecodeWalRecord(encoded); !decoded.ok()) {
+  auto replayable = EncodeReplayableWalRecord(record);
+  if (!replayable.ok()) {
     return absl::InvalidArgumentError(
-        fmt::format("update refused, its WAL record would not replay: {}", std::string(decoded.status().message())));
+        fmt::format("update refused, its WAL record would not replay: {}", std::string(replayable.status().message())));
   }
+  std::string encoded = *std::move(replayable);
   // Wal::Append refuses it too, but after the clock advanced, and the
   // refusal would stop the shard.
   if (encoded.size() > wal_format::kMaxEntryBytes ||
