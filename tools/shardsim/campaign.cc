@@ -17,6 +17,7 @@
 #include "tools/shardsim/campaign_report.h"
 #include "tools/shardsim/campaign_totals.h"
 #include "tools/shardsim/cluster_commands.h"
+#include "tools/shardsim/flag_checks.h"
 #include "tools/shardsim/real_command.h"
 #include "tools/shardsim/run_command.h"
 
@@ -45,7 +46,7 @@ std::variant<CampaignPlan, std::string> Plan(const CampaignOptions& options) {
   CampaignPlan plan;
   if (options.seeds) {
     const auto parsed = ParseSeedRange(*options.seeds);
-    if (!parsed) return fmt::format("--seeds wants A..B with A <= B, got '{}'", *options.seeds);
+    if (!parsed) return SeedRangeError(*options.seeds);
     plan.range = {parsed->first, parsed->second};
     plan.planned = parsed->second - parsed->first + 1;
   }
@@ -110,7 +111,7 @@ void AddCampaignFlags(CLI::App& command, CampaignOptions& options) {
   command.add_option("--seeds", options.seeds, "Seed range A..B (inclusive)");
   command.add_option("--budget", options.budget, "Time budget, e.g. 60s, 5m, 1h (default 60s)");
   command.add_option("--jobs", options.jobs, "Worker processes (default: every core)")
-      ->check(CLI::Range(0, 1024));
+      ->check(DecimalIn(0, 1024));
   command.add_option("--json", options.json_path, "Write a machine-readable summary to FILE");
   command.add_flag("--quiet", options.quiet, "No progress line");
   command.add_flag("--stop-on-failure", options.stop_on_failure,
@@ -122,17 +123,17 @@ void AddCampaignFlags(CLI::App& command, CampaignOptions& options) {
                      "Where shrunk scenarios of failures go (default scenarios/found)");
   command.add_option("--shrink-replays", options.shrink_replays,
                      "Bound on replays when shrinking each distinct failure; 0 = do not shrink (default 3000)")
-      ->check(CLI::Range(0, 1'000'000));
+      ->check(DecimalIn(0, 1'000'000));
   command.add_flag("--cluster", options.cluster, "Run only cluster seeds (a replica set on simulated peers)");
   command.add_flag("--real", options.real,
                    "The kill -9 campaign on real files instead (shardsim real --crash): seeds one after another, "
                    "each engine process killed at a drawn moment");
   command.add_option("--cluster-share", options.cluster_share,
                      "Percent of seeds run as cluster seeds, spread evenly (10: seed % 10 == 9; default 10; 0 = none)")
-      ->check(CLI::Range(0, 100));
+      ->check(DecimalIn(0, 100));
   command.add_option("--cluster-shrink-replays", options.cluster_shrink_replays,
                      "Bound on replays when shrinking a cluster failure (default 400)")
-      ->check(CLI::Range(1, 1'000'000));
+      ->check(DecimalIn(1, 1'000'000));
   AddConfigFlags(command, options.config);
 }
 
@@ -146,36 +147,30 @@ bool IsClusterSeed(uint64_t seed, const CampaignOptions& options) {
 
 std::optional<std::pair<uint64_t, uint64_t>> ParseSeedRange(const std::string& text) {
   const size_t dots = text.find("..");
-  if (dots == std::string::npos || dots == 0 || dots + 2 >= text.size()) return std::nullopt;
-  try {
-    size_t used_first = 0, used_last = 0;
-    const std::string first_text = text.substr(0, dots), last_text = text.substr(dots + 2);
-    if (first_text[0] == '-' || last_text[0] == '-') return std::nullopt;
-    const uint64_t first = std::stoull(first_text, &used_first);
-    const uint64_t last = std::stoull(last_text, &used_last);
-    if (used_first != first_text.size() || used_last != last_text.size() || first > last) {
-      return std::nullopt;
-    }
-    return std::make_pair(first, last);
-  } catch (const std::exception&) {
-    return std::nullopt;
+  if (dots == std::string::npos) return std::nullopt;
+  const auto first = ParseDecimal(std::string_view(text).substr(0, dots));
+  const auto last = ParseDecimal(std::string_view(text).substr(dots + 2));
+  if (!first || !last || *first > *last) return std::nullopt;
+  return std::make_pair(*first, *last);
+}
+
+std::string SeedRangeError(const std::string& text) {
+  const size_t dots = text.find("..");
+  const auto first = ParseDecimal(std::string_view(text).substr(0, dots));
+  const auto last = dots == std::string::npos ? std::nullopt : ParseDecimal(std::string_view(text).substr(dots + 2));
+  if (first && last && *first > *last) {
+    return fmt::format("--seeds {}: the first seed is above the last (A..B wants A <= B)", text);
   }
+  return fmt::format("--seeds wants A..B, two whole decimal numbers with A <= B, got '{}'", text);
 }
 
 std::optional<int64_t> ParseDurationSeconds(const std::string& text) {
-  if (text.size() < 2) return std::nullopt;
+  if (text.empty()) return std::nullopt;
   const char unit = text.back();
   const int64_t scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 0;
-  if (scale == 0) return std::nullopt;
-  try {
-    size_t used = 0;
-    const std::string number = text.substr(0, text.size() - 1);
-    const int64_t value = std::stoll(number, &used);
-    if (used != number.size() || value <= 0 || value > 10'000'000) return std::nullopt;
-    return value * scale;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  const auto value = ParseDecimal(std::string_view(text).substr(0, text.size() - 1));
+  if (scale == 0 || !value || *value == 0 || *value > 10'000'000) return std::nullopt;
+  return static_cast<int64_t>(*value) * scale;
 }
 
 std::string FailureSignature(const std::string& failure) {

@@ -47,6 +47,8 @@ bool IsClusterSeed(uint64_t seed, const CampaignOptions& options);
 // Parsers shared with tests. nullopt on malformed input.
 std::optional<std::pair<uint64_t, uint64_t>> ParseSeedRange(const std::string& text);
 std::optional<int64_t> ParseDurationSeconds(const std::string& text);
+// The error for a --seeds value ParseSeedRange refuses: "--seeds wants ...".
+std::string SeedRangeError(const std::string& text);
 // The invariant a failure message names: its text with numbers and
 // bracketed values removed, so runs failing the same way group together.
 std::string FailureSignature(const std::string& failure);

@@ -15,16 +15,20 @@ namespace {
 TEST(CampaignTest, SeedRanges) {
   EXPECT_EQ(ParseSeedRange("0..99"), std::make_pair(uint64_t{0}, uint64_t{99}));
   EXPECT_EQ(ParseSeedRange("7..7"), std::make_pair(uint64_t{7}, uint64_t{7}));
-  for (const char* bad : {"", "5", "..9", "9..", "9..5", "a..b", "-1..3", "1..2x", "1...3"}) {
+  EXPECT_EQ(ParseSeedRange("0..18446744073709551615"), std::make_pair(uint64_t{0}, UINT64_MAX));
+  for (const char* bad : {"", "5", "..9", "9..", "9..5", "a..b", "-1..3", "1..2x", "1...3", "+1..3", " 1..3",
+                          "1.. 3", "0..18446744073709551616", "0x1..3"}) {
     EXPECT_FALSE(ParseSeedRange(bad).has_value()) << bad;
   }
+  EXPECT_EQ(SeedRangeError("9..5"), "--seeds 9..5: the first seed is above the last (A..B wants A <= B)");
+  EXPECT_NE(SeedRangeError("-1..3").find("two whole decimal numbers"), std::string::npos);
 }
 
 TEST(CampaignTest, Durations) {
   EXPECT_EQ(ParseDurationSeconds("60s"), 60);
   EXPECT_EQ(ParseDurationSeconds("5m"), 300);
   EXPECT_EQ(ParseDurationSeconds("2h"), 7200);
-  for (const char* bad : {"", "s", "10", "0s", "-3s", "5x", "1.5m"}) {
+  for (const char* bad : {"", "s", "10", "0s", "-3s", "5x", "1.5m", "+5s", " 5s", "0x5s"}) {
     EXPECT_FALSE(ParseDurationSeconds(bad).has_value()) << bad;
   }
 }

@@ -11,6 +11,7 @@
 #include "properties/cluster/cluster_stats.h"
 #include "scenarios/cluster_format.h"
 #include "tools/shardsim/campaign.h"
+#include "tools/shardsim/flag_checks.h"
 #include "tools/shardsim/scenario_commands.h"
 
 namespace shardsim {
@@ -68,9 +69,13 @@ void AddClusterFlags(CLI::App& command, ClusterFlags& flags, ClusterCommandFlags
   const std::string group = "Cluster run (a replica set on simulated peers)";
   command.add_flag("--cluster", flags.cluster, "Run the seed's cluster scenario instead of a shard run")->group(group);
   command.add_option("--peers", flags.peers, "Peers in the cluster, 2..5 (default: drawn from the seed)")
+      ->check(DecimalIn(0, UINT32_MAX))
       ->group(group);
-  command.add_option("--rf", flags.replication_factor, "Replication factor, 1..peers (default: drawn)")->group(group);
+  command.add_option("--rf", flags.replication_factor, "Replication factor, 1..peers (default: drawn)")
+      ->check(DecimalIn(0, UINT32_MAX))
+      ->group(group);
   command.add_option("--wcf", flags.write_consistency_factor, "Write consistency factor, 1..rf (default: drawn)")
+      ->check(DecimalIn(0, UINT32_MAX))
       ->group(group);
   // (A flag given as --lossy-log=false counts negative.)
   command.add_flag_function(
@@ -88,6 +93,7 @@ void AddClusterFlags(CLI::App& command, ClusterFlags& flags, ClusterCommandFlags
       ->group(group);
   command.add_option("--network-stall-percent", flags.network_stall_percent,
                      "Percent of messages stalled, 1..100; implies --network-stalls (default: drawn, 2 or 25)")
+      ->check(DecimalIn(0, UINT32_MAX))
       ->group(group);
   command.add_option("--transfer-method", flags.transfer_method,
                      "Default transfer method: stream_records or wal_delta (default: drawn)")
@@ -207,8 +213,7 @@ int ClusterCheckDeterminismCommand(std::optional<uint64_t> seed, const ClusterFl
   if (flags.seeds) {
     const auto range = ParseSeedRange(*flags.seeds);
     if (!range) {
-      std::fprintf(stderr, "shardsim check-determinism: --seeds wants A..B with A <= B, got '%s'\n",
-                   flags.seeds->c_str());
+      std::fprintf(stderr, "shardsim check-determinism: %s\n", SeedRangeError(*flags.seeds).c_str());
       return 2;
     }
     std::tie(first, last) = *range;

@@ -12,6 +12,7 @@
 #include "scenarios/scenario_format.h"
 #include "sim/fs/power_loss_states.h"
 #include "tools/shardsim/crash_points.h"
+#include "tools/shardsim/flag_checks.h"
 
 namespace shardsim {
 
@@ -209,19 +210,19 @@ CrashEverySummary CrashEvery(const properties::Scenario& scenario, const CrashEv
 void AddCrashEveryFlags(CLI::App& command, CrashEveryOptions& options) {
   command.add_option("file", options.path, "A small scenario file")->required();
   command.add_option("--max-calls", options.max_calls, "Crash before the first N file-system calls of each engine process (default 2000)")
-      ->check(CLI::Range(1, 1'000'000));
+      ->check(DecimalIn(1, 1'000'000));
   command.add_option("--max-dropped", options.max_dropped,
                      "Try every legal subset of the pending operations that drops at most K of them, and every one "
                      "that keeps at most K (default 2)")
-      ->check(CLI::Range(0, 16));
+      ->check(DecimalIn(0, 16));
   command.add_option("--states-per-point", options.states_per_point,
                      "Power-loss states per crash point, the systematic ones first, then drawn (default 32)")
-      ->check(CLI::Range(1, 1'000'000));
+      ->check(DecimalIn(1, 1'000'000));
   command.add_option("--max-states", options.max_states, "States checked in all (default 200000)")
-      ->check(CLI::Range(1, 1'000'000'000));
+      ->check(DecimalIn(1, 1'000'000'000));
   command.add_option("--failures-dir", options.failures_dir, "Write each failing state there as a scenario");
   command.add_option("--max-saved", options.max_saved, "Write at most this many failing states (default 20)")
-      ->check(CLI::Range(0, 100'000));
+      ->check(DecimalIn(0, 100'000));
   command.add_flag("--quiet", options.quiet, "No progress line");
   command.footer(
       "Crash points: every file-system call of each epoch's engine process. Not crashed: the restores the "

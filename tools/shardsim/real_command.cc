@@ -18,6 +18,7 @@
 #include "properties/real/real_run.h"
 #include "properties/run_config.h"
 #include "tools/shardsim/campaign.h"
+#include "tools/shardsim/flag_checks.h"
 
 namespace shardsim {
 
@@ -139,7 +140,7 @@ void PrintFailure(const RealOptions& options, uint64_t seed, const properties::R
 }  // namespace
 
 void AddRealFlags(CLI::App& command, RealOptions& options) {
-  command.add_option("--seed", options.seed, "One seed");
+  command.add_option("--seed", options.seed, "One seed")->check(DecimalIn(0, UINT64_MAX));
   command.add_option("--seeds", options.seeds, "Seeds A..B (inclusive), one after another");
   command.add_option("--budget", options.budget,
                      "Run seeds from --seeds' first (default 0) until this time is up, e.g. 10m");
@@ -148,7 +149,8 @@ void AddRealFlags(CLI::App& command, RealOptions& options) {
                    "moment (during writes, flushes, optimizations, snapshots or restores), then the recovery is "
                    "checked");
   command.add_option("--timing-seed", options.timing_seed,
-                     "With --crash and --seed: draw the kill plans from this seed (default: the seed)");
+                     "With --crash and --seed: draw the kill plans from this seed (default: the seed)")
+      ->check(DecimalIn(0, UINT64_MAX));
   command.add_option("--dir", options.dir,
                      "Directory for the runs, one seed-N/ each (default: a fresh one under $TMPDIR or /tmp)");
   command.add_flag("--keep", options.keep,
@@ -160,15 +162,17 @@ void AddRealFlags(CLI::App& command, RealOptions& options) {
 }
 
 void AddRealChildFlags(CLI::App& command, RealChildOptions& options) {
-  command.add_option("--seed", options.seed, "The seed")->required();
+  command.add_option("--seed", options.seed, "The seed")->required()->check(DecimalIn(0, UINT64_MAX));
   command.add_option("--dir", options.dir, "The run's directory")->required();
-  command.add_option("--epoch", options.epoch, "The epoch (engine process) of the run")->required();
+  command.add_option("--epoch", options.epoch, "The epoch (engine process) of the run")
+      ->required()
+      ->check(DecimalIn(0, UINT32_MAX));
   command.add_option("--restore", options.restore, "Restore this archive over the live shard, then exit");
   command.add_option("--kill-in-wal-write", options.kill_in_wal_write,
                      "Die by SIGKILL inside the N-th multi-page WAL write (from a kernel timer)")
-      ->check(CLI::PositiveNumber);
+      ->check(DecimalIn(1, UINT32_MAX));
   command.add_option("--kill-delay-ns", options.kill_delay_ns, "With --kill-in-wal-write: the timer's delay")
-      ->check(CLI::Range(0, 1'000'000));
+      ->check(DecimalIn(0, 1'000'000));
 }
 
 int RealChildCommand(const RealChildOptions& options) {
@@ -194,7 +198,7 @@ int RealCommand(const RealOptions& options) {
   if (options.seeds) {
     const auto range = ParseSeedRange(*options.seeds);
     if (!range) {
-      std::fprintf(stderr, "shardsim real: --seeds wants A..B with A <= B, got '%s'\n", options.seeds->c_str());
+      std::fprintf(stderr, "shardsim real: %s\n", SeedRangeError(*options.seeds).c_str());
       return 2;
     }
     std::tie(first, last) = *range;

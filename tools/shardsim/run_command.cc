@@ -9,6 +9,7 @@
 #include "properties/scenario.h"
 #include "scenarios/scenario_format.h"
 #include "sim/profile.h"
+#include "tools/shardsim/flag_checks.h"
 #include "tools/shardsim/scenario_commands.h"
 #include "sim/trace.h"
 
@@ -16,6 +17,7 @@ namespace shardsim {
 
 void AddRunFlags(CLI::App& command, RunOptions& options, ClusterCommandFlags offered) {
   command.add_option("--seed", options.seed, "Seed of the run (decides everything; required but with --cluster)")
+      ->check(DecimalIn(0, UINT64_MAX))
       ->each([&options](const std::string&) { options.seed_given = true; });
   command.add_flag("--json", options.json, "Print the result as one JSON object");
   command.add_flag("--trace", options.trace, "Print every trace step as it happens");

@@ -12,6 +12,7 @@
 #include "scenarios/cluster_format.h"
 #include "scenarios/scenario_format.h"
 #include "tools/shardsim/cluster_commands.h"
+#include "tools/shardsim/flag_checks.h"
 #include "tools/shardsim/trace_json.h"
 
 namespace shardsim {
@@ -67,9 +68,11 @@ void AddReplayFlags(CLI::App& command, ReplayOptions& options) {
   command.add_flag("--trace", options.trace, "Print every step: virtual time, task, event, file-system call");
   command.add_flag("--verbose", options.verbose, "Print ops, crashes, reloads and restores as they happen");
   command.add_option("--trace-json", options.trace_json_path, "Write Chrome trace-event JSON (Perfetto) to OUT");
-  command.add_option("--until", options.until_step, "Stop the trace at this step and wind the run down");
+  command.add_option("--until", options.until_step, "Stop the trace at this step and wind the run down")
+      ->check(DecimalIn(0, UINT64_MAX));
   command.add_option("--dump-state", options.dump_state_step,
-                     "Print segments, proxies, WAL range and clocks at the first client step at or after STEP");
+                     "Print segments, proxies, WAL range and clocks at the first client step at or after STEP")
+      ->check(DecimalIn(0, UINT64_MAX));
 }
 
 int ReplayCommand(const ReplayOptions& options) {
@@ -108,7 +111,7 @@ void AddShrinkFlags(CLI::App& command, ShrinkOptions& options) {
   command.add_option("file", options.path, "A failing scenario file")->required();
   command.add_option("-o,--output", options.output_path, "Where to write the shrunk scenario")->required();
   command.add_option("--max-replays", options.max_replays, "Bound on replays (default 3000; 400 for a cluster scenario)")
-      ->check(CLI::Range(1, 1'000'000))
+      ->check(DecimalIn(1, 1'000'000))
       ->each([&options](const std::string&) { options.max_replays_given = true; });
 }
 
