@@ -2,14 +2,13 @@
 // InvalidArgument naming the line; nothing in a file is trusted (values are
 // range-checked against the config before a run sees them).
 #include <charconv>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "scenarios/cluster_format.h"
+#include "scenarios/input_file.h"
 #include "scenarios/parse_util.h"
 #include "scenarios/scenario_codec.h"
 #include "scenarios/cluster_names.h"
@@ -391,11 +390,9 @@ absl::StatusOr<ClusterScenario> ParseClusterScenario(std::string_view text) {
 }
 
 absl::StatusOr<ClusterScenario> ReadClusterScenarioFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(fmt::format("cannot open {}", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  auto scenario = ParseClusterScenario(buffer.str());
+  const absl::StatusOr<std::string> text = ReadNonEmptyInputFile(path);
+  if (!text.ok()) return text.status();
+  auto scenario = ParseClusterScenario(*text);
   if (!scenario.ok()) return Error(fmt::format("{}: {}", path, std::string(scenario.status().message())));
   return scenario;
 }

@@ -1,13 +1,12 @@
 #include <charconv>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "engine/model/types.h"
 #include "properties/run_config.h"
+#include "scenarios/input_file.h"
 #include "scenarios/parse_util.h"
 #include "scenarios/scenario_codec.h"
 #include "scenarios/scenario_format.h"
@@ -351,11 +350,9 @@ absl::StatusOr<properties::Scenario> ParseScenario(std::string_view text) {
 }
 
 absl::StatusOr<properties::Scenario> ReadScenarioFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(fmt::format("cannot open {}", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  auto scenario = ParseScenario(buffer.str());
+  const absl::StatusOr<std::string> text = ReadNonEmptyInputFile(path);
+  if (!text.ok()) return text.status();
+  auto scenario = ParseScenario(*text);
   if (!scenario.ok()) return absl::InvalidArgumentError(fmt::format("{}: {}", path, std::string(scenario.status().message())));
   return scenario;
 }

@@ -4,12 +4,12 @@
 
 #include <cstdio>
 #include <fstream>
-#include <iterator>
 
 #include <fmt/format.h>
 
 #include "properties/fuzz_input.h"
 #include "scenarios/cluster_format.h"
+#include "scenarios/input_file.h"
 #include "scenarios/scenario_format.h"
 #include "tools/shardsim/cluster_commands.h"
 #include "tools/shardsim/flag_checks.h"
@@ -54,11 +54,8 @@ bool WriteText(const std::string& path, const std::string& text) {
 // A `cluster v1` file is a cluster scenario; anything else (an unreadable
 // file included) goes to the shard parser, which says what is wrong.
 bool IsClusterFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string head(64 * 1024, '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<size_t>(in.gcount()));
-  return scenarios::IsClusterScenarioText(head);
+  const absl::StatusOr<std::string> text = scenarios::ReadInputFile(path);
+  return text.ok() && scenarios::IsClusterScenarioText(*text);
 }
 
 }  // namespace
@@ -177,12 +174,13 @@ void AddFromFuzzFlags(CLI::App& command, FromFuzzOptions& options) {
 }
 
 int FromFuzzCommand(const FromFuzzOptions& options) {
-  std::ifstream in(options.path, std::ios::binary);
-  if (!in) {
-    std::fprintf(stderr, "shardsim from-fuzz: cannot open %s\n", options.path.c_str());
+  // (An empty input is a valid one: libFuzzer tries it first.)
+  const absl::StatusOr<std::string> file = scenarios::ReadInputFile(options.path);
+  if (!file.ok()) {
+    std::fprintf(stderr, "shardsim from-fuzz: %s\n", std::string(file.status().message()).c_str());
     return 2;
   }
-  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::vector<uint8_t> bytes(file->begin(), file->end());
   const properties::FuzzInput input = properties::DecodeFuzzInput(bytes);
   const properties::RecordedRun recorded = properties::RecordTapeRun(input.config, input.tape);
   const std::string text = scenarios::WriteScenario(

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# End-to-end checks of `shardsim`'s command line: for each bad (or edge)
+# invocation, the exit status and a line of its output. Every one of these
+# was wrong once (issue 14: a seed of -1 ran, `from-fuzz DIR` aborted, ...).
+# Cases are cheap: none runs a campaign or more than a few small runs.
+#
+#   tools/shardsim/cli_test.sh SHARDSIM SOURCE_DIR
+#
+# Exit 0 when every case holds, 1 naming each that does not, 2 on bad usage.
+set -uo pipefail
+shardsim=${1:?usage: cli_test.sh SHARDSIM SOURCE_DIR}
+source_dir=${2:?usage: cli_test.sh SHARDSIM SOURCE_DIR}
+[ -x "$shardsim" ] || { echo "not executable: $shardsim" >&2; exit 2; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failed=0
+cases=0
+
+# expect STATUS PATTERN ARGS...: `shardsim ARGS` exits with STATUS and its
+# output (stdout and stderr) has a line matching the extended regex PATTERN.
+expect() {
+  local status=$1 pattern=$2
+  shift 2
+  cases=$((cases + 1))
+  "$shardsim" "$@" > "$work/out" 2>&1
+  local got=$?
+  if [ "$got" -ne "$status" ] || ! grep -Eq -- "$pattern" "$work/out"; then
+    echo "FAIL: shardsim $* exited $got (want $status), output (want /$pattern/):"
+    head -n 5 "$work/out" | sed 's/^/  | /'
+    failed=$((failed + 1))
+  fi
+}
+
+mkdir -p "$work/dir"
+: > "$work/empty"
+
+# Numeric flags: digits only, in range (flag_checks.h).
+expect 2 "^--seed: '-1' is not a whole decimal number" run --seed -1
+expect 2 "^--seed: '18446744073709551616' is not a whole decimal number" run --seed 18446744073709551616
+expect 2 "^--seed: '12abc' is not a whole decimal number" record --seed 12abc -o "$work/x.scn"
+expect 2 "^--seed: '0x10' is not a whole decimal number" check-determinism --seed 0x10
+expect 2 "first seed is above the last" campaign --seeds 9..5
+expect 2 "two whole decimal numbers" campaign --seeds -1..3
+expect 2 "first seed is above the last" check-determinism --cluster --seeds 3..1
+expect 2 "two whole decimal numbers" real --seeds 1..2x
+expect 2 "^--jobs: '-2' is not a whole decimal number in 0..1024" campaign --jobs -2
+expect 2 "^--peers: '-1' is not" run --cluster --peers -1
+expect 2 "^--until: '-5' is not" replay "$work/empty" --until -5
+
+# Input files: a directory, a missing file, an empty one.
+expect 2 "from-fuzz: $work/dir is a directory" from-fuzz "$work/dir"
+expect 2 "from-fuzz: cannot open $work/absent: No such file or directory" from-fuzz "$work/absent"
+expect 0 "^tape " from-fuzz "$work/empty"  # libFuzzer's first input: a valid one
+for command in replay crash-every; do
+  expect 2 "$command: $work/dir is a directory" $command "$work/dir"
+  expect 2 "$command: $work/empty: empty file" $command "$work/empty"
+  expect 2 "$command: cannot open $work/absent: No such file" $command "$work/absent"
+done
+expect 2 "shrink: $work/dir is a directory" shrink "$work/dir" -o "$work/out.scn"
+expect 2 "shrink: $work/empty: empty file" shrink "$work/empty" -o "$work/out.scn"
+expect 2 "envelope: $work/dir is a directory" envelope "$work/dir"
+expect 2 "envelope: $work/empty: empty file" envelope "$work/empty"
+
+echo "cli_test: $cases cases, $failed failed"
+[ "$failed" -eq 0 ]
