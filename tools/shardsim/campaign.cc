@@ -18,6 +18,7 @@
 #include "tools/shardsim/campaign_totals.h"
 #include "tools/shardsim/cluster_commands.h"
 #include "tools/shardsim/flag_checks.h"
+#include "tools/shardsim/output_paths.h"
 #include "tools/shardsim/real_command.h"
 #include "tools/shardsim/run_command.h"
 
@@ -58,6 +59,15 @@ std::variant<CampaignPlan, std::string> Plan(const CampaignOptions& options) {
   }
   properties::ShardRunConfig probe;
   if (auto error = BuildConfig(plan.range.first, options.config, probe)) return *error;
+  // Checked now, not after the sweep has run.
+  if (options.json_path) {
+    if (auto status = CheckOutputFile("--json", *options.json_path); !status.ok()) return std::string(status.message());
+  }
+  if (options.shrink_replays > 0) {  // (shrunk failures are written there)
+    if (auto status = CheckOutputDirectory("--found-dir", options.found_dir); !status.ok()) {
+      return std::string(status.message());
+    }
+  }
   const uint64_t seeds = plan.range.last - plan.range.first + 1;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   plan.jobs = static_cast<int>(std::min<uint64_t>(options.jobs > 0 ? options.jobs : cores, seeds == 0 ? 1 : seeds));

@@ -17,12 +17,13 @@ failed=0
 cases=0
 
 # expect STATUS PATTERN ARGS...: `shardsim ARGS` exits with STATUS and its
-# output (stdout and stderr) has a line matching the extended regex PATTERN.
+# output (stdout and stderr) has a line matching the extended regex PATTERN,
+# within 60 s (a usage error must come before the work, not after it).
 expect() {
   local status=$1 pattern=$2
   shift 2
   cases=$((cases + 1))
-  "$shardsim" "$@" > "$work/out" 2>&1
+  timeout 60 "$shardsim" "$@" > "$work/out" 2>&1
   local got=$?
   if [ "$got" -ne "$status" ] || ! grep -Eq -- "$pattern" "$work/out"; then
     echo "FAIL: shardsim $* exited $got (want $status), output (want /$pattern/):"
@@ -60,6 +61,26 @@ expect 2 "shrink: $work/dir is a directory" shrink "$work/dir" -o "$work/out.scn
 expect 2 "shrink: $work/empty: empty file" shrink "$work/empty" -o "$work/out.scn"
 expect 2 "envelope: $work/dir is a directory" envelope "$work/dir"
 expect 2 "envelope: $work/empty: empty file" envelope "$work/empty"
+
+# Output paths: checked before the run (a campaign's budget is an hour here).
+expect 2 "^shardsim campaign: --json $work/absent/x.json: the directory $work/absent does not exist" \
+  campaign --budget 1h --json "$work/absent/x.json"
+expect 2 "^shardsim campaign: --found-dir $work/empty/found: $work/empty is not a directory" \
+  campaign --budget 1h --found-dir "$work/empty/found"
+expect 2 "^shardsim real: --json $work/dir: is a directory" real --budget 1h --json "$work/dir"
+expect 2 "^shardsim real: --json $work/absent/x.json: the directory" campaign --real --budget 1h \
+  --json "$work/absent/x.json"
+expect 2 "^shardsim record: -o $work/absent/s.scn: the directory" record --seed 1 -o "$work/absent/s.scn"
+expect 2 "^shardsim record: -o $work/dir: is a directory" record --cluster --seed 1 -o "$work/dir"
+expect 2 "^shardsim run: --trace-json $work/absent/t.json: the directory" run --cluster --seed 1 \
+  --trace-json "$work/absent/t.json"
+scenario="$source_dir/scenarios/regressions/snapshot-without-forced-flush.scn"
+expect 2 "^shardsim replay: --trace-json $work/dir: is a directory" replay "$scenario" --trace-json "$work/dir"
+expect 2 "^shardsim shrink: -o $work/absent/s.scn: the directory" shrink "$scenario" -o "$work/absent/s.scn"
+expect 2 "^shardsim from-fuzz: -o $work/dir: is a directory" from-fuzz "$work/empty" -o "$work/dir"
+expect 2 "^shardsim crash-every: --failures-dir $work/empty/f: $work/empty is not a directory" crash-every \
+  "$scenario" --failures-dir "$work/empty/f"
+expect 2 "^shardsim envelope: -o $work/absent/e.md: the directory" envelope "$work/empty" -o "$work/absent/e.md"
 
 echo "cli_test: $cases cases, $failed failed"
 [ "$failed" -eq 0 ]

@@ -13,6 +13,7 @@
 #include "sim/fs/power_loss_states.h"
 #include "tools/shardsim/crash_points.h"
 #include "tools/shardsim/flag_checks.h"
+#include "tools/shardsim/output_paths.h"
 
 namespace shardsim {
 
@@ -234,6 +235,12 @@ void AddCrashEveryFlags(CLI::App& command, CrashEveryOptions& options) {
 }
 
 int CrashEveryCommand(const CrashEveryOptions& options) {
+  if (options.failures_dir) {
+    if (auto status = CheckOutputDirectory("--failures-dir", *options.failures_dir); !status.ok()) {
+      std::fprintf(stderr, "shardsim crash-every: %s\n", std::string(status.message()).c_str());
+      return 2;
+    }
+  }
   auto loaded = scenarios::ReadScenarioFile(options.path);
   if (!loaded.ok()) {
     std::fprintf(stderr, "shardsim crash-every: %s\n", std::string(loaded.status().message()).c_str());

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <system_error>
+#include <variant>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,7 @@
 #include "properties/run_config.h"
 #include "tools/shardsim/campaign.h"
 #include "tools/shardsim/flag_checks.h"
+#include "tools/shardsim/output_paths.h"
 
 namespace shardsim {
 
@@ -184,31 +186,46 @@ int RealChildCommand(const RealChildOptions& options) {
                             : std::nullopt});
 }
 
-int RealCommand(const RealOptions& options) {
+namespace {
+
+struct RealPlan {
+  uint64_t first = 0;
+  uint64_t last = 0;  // UINT64_MAX - 1: until the budget ends
+  std::optional<int64_t> budget_seconds;
+};
+
+// The seeds and the budget the flags ask for, or the usage error (every
+// flag checked before the first seed runs, the --json path included).
+std::variant<RealPlan, std::string> PlanReal(const RealOptions& options) {
   if (options.seed.has_value() == (options.seeds.has_value() || options.budget.has_value())) {
-    std::fprintf(stderr, "shardsim real: give --seed N, or --seeds A..B and/or --budget T\n");
-    return 2;
+    return "give --seed N, or --seeds A..B and/or --budget T";
   }
-  if (options.timing_seed && (!options.crash || !options.seed)) {
-    std::fprintf(stderr, "shardsim real: --timing-seed goes with --crash --seed N\n");
-    return 2;
-  }
-  uint64_t first = options.seed.value_or(0);
-  uint64_t last = options.budget ? UINT64_MAX - 1 : first;
+  if (options.timing_seed && (!options.crash || !options.seed)) return "--timing-seed goes with --crash --seed N";
+  RealPlan plan{.first = options.seed.value_or(0)};
+  plan.last = options.budget ? UINT64_MAX - 1 : plan.first;
   if (options.seeds) {
     const auto range = ParseSeedRange(*options.seeds);
-    if (!range) {
-      std::fprintf(stderr, "shardsim real: %s\n", SeedRangeError(*options.seeds).c_str());
-      return 2;
-    }
-    std::tie(first, last) = *range;
+    if (!range) return SeedRangeError(*options.seeds);
+    std::tie(plan.first, plan.last) = *range;
   }
-  std::optional<int64_t> budget_seconds;
-  if (options.budget && !(budget_seconds = ParseDurationSeconds(*options.budget))) {
-    std::fprintf(stderr, "shardsim real: --budget wants a time like 60s, 10m or 1h, got '%s'\n",
-                 options.budget->c_str());
+  if (options.budget && !(plan.budget_seconds = ParseDurationSeconds(*options.budget))) {
+    return fmt::format("--budget wants a time like 60s, 10m or 1h, got '{}'", *options.budget);
+  }
+  if (options.json_path) {
+    if (auto status = CheckOutputFile("--json", *options.json_path); !status.ok()) return std::string(status.message());
+  }
+  return plan;
+}
+
+}  // namespace
+
+int RealCommand(const RealOptions& options) {
+  const auto planned = PlanReal(options);
+  if (const auto* error = std::get_if<std::string>(&planned)) {
+    std::fprintf(stderr, "shardsim real: %s\n", error->c_str());
     return 2;
   }
+  const auto [first, last, budget_seconds] = std::get<RealPlan>(planned);
   std::string error;
   const std::optional<std::string> root = RunsRoot(options, error);
   if (!root) {

@@ -6,6 +6,7 @@
 #include "engine/common/assert.h"
 #include "reports/envelope_report.h"
 #include "scenarios/input_file.h"
+#include "tools/shardsim/output_paths.h"
 
 namespace shardsim {
 
@@ -18,6 +19,12 @@ void AddEnvelopeFlags(CLI::App& command, EnvelopeOptions& options) {
 }
 
 int EnvelopeCommand(const EnvelopeOptions& options) {
+  if (options.output) {
+    if (auto status = CheckOutputFile("-o", *options.output); !status.ok()) {
+      std::fprintf(stderr, "shardsim envelope: %s\n", std::string(status.message()).c_str());
+      return 2;
+    }
+  }
   std::vector<nlohmann::json> campaigns;
   for (const std::string& path : options.campaign_jsons) {
     const absl::StatusOr<std::string> text = scenarios::ReadNonEmptyInputFile(path);

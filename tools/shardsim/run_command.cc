@@ -10,6 +10,7 @@
 #include "scenarios/scenario_format.h"
 #include "sim/profile.h"
 #include "tools/shardsim/flag_checks.h"
+#include "tools/shardsim/output_paths.h"
 #include "tools/shardsim/scenario_commands.h"
 #include "sim/trace.h"
 
@@ -26,7 +27,7 @@ void AddRunFlags(CLI::App& command, RunOptions& options, ClusterCommandFlags off
   AddClusterFlags(command, options.cluster, offered);
 }
 
-static std::optional<std::string> CheckRunKind(const RunOptions& options) {
+static std::optional<std::string> KindError(const RunOptions& options) {
   if (options.cluster.cluster) {
     for (const auto& [key, value] : options.config.values) {
       if (value) return fmt::format("the shard-run knob {}= does not apply to a cluster run", key);
@@ -36,6 +37,18 @@ static std::optional<std::string> CheckRunKind(const RunOptions& options) {
   }
   if (auto flag = options.cluster.FirstGiven()) return fmt::format("{} needs --cluster", *flag);
   if (!options.seed_given) return std::string("--seed is required (but for a --cluster run)");
+  return std::nullopt;
+}
+
+// The flags fit the kind of run, and the files it will write (`output`:
+// record's scenario; run --cluster's --trace-json) can be written: checked
+// before the run, not after it.
+static std::optional<std::string> CheckRunKind(const RunOptions& options, const std::optional<std::string>& output) {
+  if (auto error = KindError(options)) return error;
+  for (const auto& [flag, path] : {std::pair{"-o", output}, std::pair{"--trace-json", options.cluster.trace_json_path}}) {
+    if (!path) continue;
+    if (absl::Status status = CheckOutputFile(flag, *path); !status.ok()) return std::string(status.message());
+  }
   return std::nullopt;
 }
 
@@ -67,7 +80,7 @@ std::string ResultJson(const properties::ShardRunConfig& config,
 }
 
 int RunCommand(const RunOptions& options) {
-  if (auto error = CheckRunKind(options)) {
+  if (auto error = CheckRunKind(options, /*output=*/std::nullopt)) {
     std::fprintf(stderr, "shardsim run: %s\n", error->c_str());
     return 2;
   }
@@ -100,7 +113,7 @@ int RunCommand(const RunOptions& options) {
 namespace shardsim {
 
 int CheckDeterminismCommand(const RunOptions& options) {
-  if (auto error = CheckRunKind(options)) {
+  if (auto error = CheckRunKind(options, /*output=*/std::nullopt)) {
     std::fprintf(stderr, "shardsim check-determinism: %s\n", error->c_str());
     return 2;
   }
@@ -144,7 +157,7 @@ int CheckDeterminismCommand(const RunOptions& options) {
 namespace shardsim {
 
 int RecordCommand(const RunOptions& options, const std::string& path) {
-  if (auto error = CheckRunKind(options)) {
+  if (auto error = CheckRunKind(options, path)) {
     std::fprintf(stderr, "shardsim record: %s\n", error->c_str());
     return 2;
   }

@@ -13,6 +13,7 @@
 #include "scenarios/scenario_format.h"
 #include "tools/shardsim/cluster_commands.h"
 #include "tools/shardsim/flag_checks.h"
+#include "tools/shardsim/output_paths.h"
 #include "tools/shardsim/trace_json.h"
 
 namespace shardsim {
@@ -73,6 +74,12 @@ void AddReplayFlags(CLI::App& command, ReplayOptions& options) {
 }
 
 int ReplayCommand(const ReplayOptions& options) {
+  if (options.trace_json_path) {
+    if (auto status = CheckOutputFile("--trace-json", *options.trace_json_path); !status.ok()) {
+      std::fprintf(stderr, "shardsim replay: %s\n", std::string(status.message()).c_str());
+      return 2;
+    }
+  }
   if (IsClusterFile(options.path)) return ClusterReplayCommand(options);
   auto scenario = scenarios::ReadScenarioFile(options.path);
   if (!scenario.ok()) {
@@ -140,6 +147,10 @@ properties::ShrinkResult ShrinkWithProgress(const properties::Scenario& scenario
 }
 
 int ShrinkCommand(const ShrinkOptions& options) {
+  if (auto status = CheckOutputFile("-o", options.output_path); !status.ok()) {
+    std::fprintf(stderr, "shardsim shrink: %s\n", std::string(status.message()).c_str());
+    return 2;
+  }
   if (IsClusterFile(options.path)) return ClusterShrinkCommand(options);
   auto scenario = scenarios::ReadScenarioFile(options.path);
   if (!scenario.ok()) {
@@ -174,6 +185,12 @@ void AddFromFuzzFlags(CLI::App& command, FromFuzzOptions& options) {
 }
 
 int FromFuzzCommand(const FromFuzzOptions& options) {
+  if (options.output_path) {
+    if (auto status = CheckOutputFile("-o", *options.output_path); !status.ok()) {
+      std::fprintf(stderr, "shardsim from-fuzz: %s\n", std::string(status.message()).c_str());
+      return 2;
+    }
+  }
   // (An empty input is a valid one: libFuzzer tries it first.)
   const absl::StatusOr<std::string> file = scenarios::ReadInputFile(options.path);
   if (!file.ok()) {
