@@ -17,7 +17,8 @@ failed=0
 cases=0
 
 # expect STATUS PATTERN ARGS...: `shardsim ARGS` exits with STATUS and its
-# output (stdout and stderr) has a line matching the extended regex PATTERN,
+# output (stdout and stderr) has a line matching the extended regex PATTERN
+# (an empty one checks nothing),
 # within 60 s (a usage error must come before the work, not after it).
 expect() {
   local status=$1 pattern=$2
@@ -25,7 +26,7 @@ expect() {
   cases=$((cases + 1))
   timeout 60 "$shardsim" "$@" > "$work/out" 2>&1
   local got=$?
-  if [ "$got" -ne "$status" ] || ! grep -Eq -- "$pattern" "$work/out"; then
+  if [ "$got" -ne "$status" ] || { [ -n "$pattern" ] && ! grep -Eq -- "$pattern" "$work/out"; }; then
     echo "FAIL: shardsim $* exited $got (want $status), output (want /$pattern/):"
     head -n 5 "$work/out" | sed 's/^/  | /'
     failed=$((failed + 1))
@@ -81,6 +82,43 @@ expect 2 "^shardsim from-fuzz: -o $work/dir: is a directory" from-fuzz "$work/em
 expect 2 "^shardsim crash-every: --failures-dir $work/empty/f: $work/empty is not a directory" crash-every \
   "$scenario" --failures-dir "$work/empty/f"
 expect 2 "^shardsim envelope: -o $work/absent/e.md: the directory" envelope "$work/empty" -o "$work/absent/e.md"
+
+# Scenario files end with a marker and pin their trace hash (scenarios/README.md).
+regression="$source_dir/scenarios/regressions/hidden-entries-in-segments.scn"
+cluster_regression="$source_dir/scenarios/regressions/cluster-ack-lost-to-a-skipped-replica.scn"
+head -n -1 "$regression" > "$work/cut.scn"
+expect 2 "cut.scn: truncated scenario: no end marker" replay "$work/cut.scn"
+head -n -3 "$cluster_regression" > "$work/cut-cluster.scn"
+expect 2 "cut-cluster.scn: truncated cluster scenario: no end marker" replay "$work/cut-cluster.scn"
+expect 2 "cut.scn: truncated scenario" shrink "$work/cut.scn" -o "$work/out.scn"
+expect 2 "cut.scn: truncated scenario" crash-every "$work/cut.scn"
+sed 's/^trace-hash .*/trace-hash 0000000000000000/' "$regression" > "$work/drift.scn"
+expect 1 "^trace drift: the replay's trace hash [0-9a-f]{16} is not the pinned 0000000000000000" replay "$work/drift.scn"
+expect 0 "^trace: not compared with the pinned 0000000000000000 \(--verbose" replay "$work/drift.scn" --verbose
+sed 's/^trace-hash .*/trace-hash 0000000000000000/' "$cluster_regression" > "$work/drift-cluster.scn"
+expect 1 "^trace drift" replay "$work/drift-cluster.scn"
+expect 0 "^trace: as pinned" replay "$regression"
+expect 0 "^trace: as pinned" replay "$cluster_regression"
+# A version-1 file (no end marker) is refused but by pin, which upgrades it.
+sed '/^trace-hash /d; /^end /d; s/^shardsim-scenario 2$/shardsim-scenario 1/' "$regression" > "$work/v1.scn"
+expect 2 "line [0-9]+: format version 1 has no end marker" replay "$work/v1.scn"
+expect 0 "v1.scn: pass, trace-hash [0-9a-f]{16} \(was not pinned\)" pin "$work/v1.scn"
+cmp -s "$work/v1.scn" "$regression" || { echo "FAIL: pin did not restore $regression's text"; failed=$((failed + 1)); }
+expect 0 "v1.scn: pass, trace-hash [0-9a-f]{16} \(unchanged\)" pin "$work/v1.scn"
+expect 1 "drift.scn: pass, trace-hash [0-9a-f]{16} \(was 0000000000000000\)|^pin: 2 files, 1 pinned, 1 not reproduced" \
+  pin "$work/drift.scn" "$source_dir/scenarios/testdata/cluster-mismatch.scn"
+cp "$source_dir/scenarios/testdata/cluster-mismatch.scn" "$work/mismatch.scn"
+expect 1 "mismatch.scn: NOT pinned: it expects no-such-invariant and replays as pass" pin "$work/mismatch.scn"
+cmp -s "$work/mismatch.scn" "$source_dir/scenarios/testdata/cluster-mismatch.scn" ||
+  { echo "FAIL: pin changed a file that did not reproduce"; failed=$((failed + 1)); }
+expect 2 "cut.scn: truncated scenario" pin "$work/cut.scn"
+# What record and from-fuzz write replays as pinned.
+expect 0 "^trace-hash: [0-9a-f]{16}" record --seed 7 -o "$work/s7.scn"
+expect 0 "^trace: as pinned" replay "$work/s7.scn"
+expect 0 "^trace-hash: [0-9a-f]{16}" record --cluster --seed 7 -o "$work/c7.scn"
+expect 0 "^trace: as pinned" replay "$work/c7.scn"
+expect 0 "" from-fuzz "$work/empty" -o "$work/fuzz.scn"
+expect 0 "^trace: as pinned" replay "$work/fuzz.scn"
 
 echo "cli_test: $cases cases, $failed failed"
 [ "$failed" -eq 0 ]

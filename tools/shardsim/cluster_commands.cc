@@ -253,7 +253,8 @@ int ClusterRecordCommand(uint64_t seed, const ClusterFlags& flags, const std::st
   recorded.scenario.expected_invariant = InvariantOf(recorded.result);
   const std::string comment =
       ClusterScenarioComment(recorded.scenario, recorded.result, fmt::format("recorded from cluster seed {}", seed));
-  if (auto status = scenarios::WriteClusterScenarioFile(path, recorded.scenario, comment); !status.ok()) {
+  if (auto status = scenarios::WriteClusterScenarioFile(path, recorded.scenario, comment, recorded.result.trace_hash);
+      !status.ok()) {
     std::fprintf(stderr, "shardsim record: %s\n", std::string(status.message()).c_str());
     return 2;
   }
@@ -265,11 +266,12 @@ int ClusterRecordCommand(uint64_t seed, const ClusterFlags& flags, const std::st
 }
 
 int ClusterReplayCommand(const ReplayOptions& options) {
-  auto scenario = scenarios::ReadClusterScenarioFile(options.path);
-  if (!scenario.ok()) {
-    std::fprintf(stderr, "shardsim replay: %s\n", std::string(scenario.status().message()).c_str());
+  auto file = scenarios::ReadClusterScenarioFile(options.path);
+  if (!file.ok()) {
+    std::fprintf(stderr, "shardsim replay: %s\n", std::string(file.status().message()).c_str());
     return 2;
   }
+  properties::ClusterScenario* scenario = &file->scenario;
   if (options.until_step || options.dump_state_step || options.trace) {
     std::fprintf(stderr, "shardsim replay: --until, --dump-state and --trace are for shard scenarios\n");
     return 2;
@@ -293,7 +295,8 @@ int ClusterReplayCommand(const ReplayOptions& options) {
   std::printf("trace-hash: %016llx\n", (unsigned long long)result.trace_hash);
   const bool as_expected = InvariantOf(result) == scenario->expected_invariant;
   std::printf("reproduced: %s\n", as_expected ? "yes" : "NO");
-  return as_expected ? 0 : 1;
+  const bool as_pinned = CheckPinnedTraceHash(options.path, file->trace_hash, result.trace_hash, nullptr);
+  return as_expected && as_pinned ? 0 : 1;
 }
 
 }  // namespace shardsim

@@ -173,7 +173,8 @@ class Sweep {
     const absl::Status written = scenarios::WriteScenarioFile(
         path, failing,
         fmt::format("crash-every {}: {}\n{}: {}{}{}", options_.path, what.what, result.invariant, result.failure,
-                    what.pending_listing.empty() ? "" : "\n", what.pending_listing));
+                    what.pending_listing.empty() ? "" : "\n", what.pending_listing),
+        result.trace_hash);
     if (!written.ok()) {
       std::fprintf(out_, "  (not saved: %s)\n", std::string(written.message()).c_str());
       return;
@@ -248,10 +249,11 @@ int CrashEveryCommand(const CrashEveryOptions& options) {
   }
   std::printf("crash-every %s: %zu epochs; per crash point a process crash and up to %zu power-loss states (every "
               "legal subset dropping or keeping at most %zu pending operations, then drawn)\n",
-              options.path.c_str(), std::max<size_t>(loaded->epochs.size(), 1), options.states_per_point,
+              options.path.c_str(), std::max<size_t>(loaded->scenario.epochs.size(), 1), options.states_per_point,
               options.max_dropped);
   const bool progress = !options.quiet && isatty(STDERR_FILENO);
-  const CrashEverySummary summary = CrashEvery(*loaded, options, properties::ReplayScenario, stdout, progress);
+  const CrashEverySummary summary =
+      CrashEvery(loaded->scenario, options, properties::ReplayScenario, stdout, progress);
   std::printf("crash-every: %zu processes, %zu crash points, %zu states checked, %zu failed%s\n",
               summary.processes.size(), summary.crash_points, summary.states, summary.failures,
               summary.stopped_at_max_states ? " (stopped at --max-states)" : "");

@@ -9,6 +9,7 @@
 //   shardsim record --seed S -o FILE         writes the scenario that replays a seeded run
 //   shardsim replay FILE [--trace] [--trace-json OUT] [--until STEP] [--dump-state STEP]
 //   shardsim shrink FILE -o OUT              minimises a failing scenario
+//   shardsim pin FILE...                     replays each scenario and pins its trace hash
 //   shardsim from-fuzz CRASH [-o OUT]        the scenario of a fuzz_shard input
 //   shardsim crash-every FILE                before every file-system call of each engine process: a
 //                                            process crash and legal power-loss states, each checked
@@ -22,6 +23,7 @@
 
 #include "tools/shardsim/campaign.h"
 #include "tools/shardsim/crash_every.h"
+#include "tools/shardsim/pin_command.h"
 #include "tools/shardsim/report_command.h"
 #include "tools/shardsim/real_command.h"
 #include "tools/shardsim/run_command.h"
@@ -59,6 +61,11 @@ int main(int argc, char** argv) {
   CLI::App* shrink = app.add_subcommand("shrink", "Minimise a failing scenario, keeping its invariant");
   shardsim::AddShrinkFlags(*shrink, shrink_options);
 
+  shardsim::PinOptions pin_options;
+  CLI::App* pin = app.add_subcommand(
+      "pin", "Replay scenario files and rewrite them with their trace hash pinned (and in the current format)");
+  shardsim::AddPinFlags(*pin, pin_options);
+
   shardsim::FromFuzzOptions from_fuzz_options;
   CLI::App* from_fuzz = app.add_subcommand("from-fuzz", "Convert a fuzz_shard input into a scenario file");
   shardsim::AddFromFuzzFlags(*from_fuzz, from_fuzz_options);
@@ -93,6 +100,7 @@ int main(int argc, char** argv) {
   if (*record) return shardsim::RecordCommand(record_options, record_path);
   if (*replay) return shardsim::ReplayCommand(replay_options);
   if (*shrink) return shardsim::ShrinkCommand(shrink_options);
+  if (*pin) return shardsim::PinCommand(pin_options);
   if (*from_fuzz) return shardsim::FromFuzzCommand(from_fuzz_options);
   if (*crash_every) return shardsim::CrashEveryCommand(crash_every_options);
   if (*envelope) return shardsim::EnvelopeCommand(envelope_options);

@@ -170,7 +170,8 @@ int RecordCommand(const RunOptions& options, const std::string& path) {
   const properties::RecordedRun recorded = properties::RecordShardRun(config);
   const std::string comment =
       ScenarioComment(recorded.scenario, recorded.result, fmt::format("recorded from seed {}", options.seed));
-  if (auto status = scenarios::WriteScenarioFile(path, recorded.scenario, comment); !status.ok()) {
+  if (auto status = scenarios::WriteScenarioFile(path, recorded.scenario, comment, recorded.result.trace_hash);
+      !status.ok()) {
     std::fprintf(stderr, "shardsim record: %s\n", std::string(status.message()).c_str());
     return 2;
   }

@@ -81,11 +81,12 @@ int ReplayCommand(const ReplayOptions& options) {
     }
   }
   if (IsClusterFile(options.path)) return ClusterReplayCommand(options);
-  auto scenario = scenarios::ReadScenarioFile(options.path);
-  if (!scenario.ok()) {
-    std::fprintf(stderr, "shardsim replay: %s\n", std::string(scenario.status().message()).c_str());
+  auto file = scenarios::ReadScenarioFile(options.path);
+  if (!file.ok()) {
+    std::fprintf(stderr, "shardsim replay: %s\n", std::string(file.status().message()).c_str());
     return 2;
   }
+  const properties::Scenario* scenario = &file->scenario;
   properties::ShardRunConfig print;
   print.verbose = options.verbose;
   print.record_trace = options.trace_json_path.has_value();
@@ -108,7 +109,32 @@ int ReplayCommand(const ReplayOptions& options) {
   const bool as_expected = result.passed ? scenario->expected_invariant.empty()
                                          : result.invariant == scenario->expected_invariant;
   std::printf("reproduced: %s\n", as_expected ? "yes" : "NO");
-  return as_expected ? 0 : 1;
+  // These change the schedule, so the trace differs from the pinned one.
+  const char* perturbed = options.dump_state_step ? "--dump-state takes the shard's locks"
+                          : options.until_step   ? "--until may stop the run"
+                          : options.verbose      ? "--verbose changes a shard run's schedule (docs/simulation.md)"
+                                                 : nullptr;
+  const bool as_pinned = CheckPinnedTraceHash(options.path, file->trace_hash, result.trace_hash, perturbed);
+  return as_expected && as_pinned ? 0 : 1;
+}
+
+bool CheckPinnedTraceHash(const std::string& path, std::optional<uint64_t> pinned, uint64_t replayed,
+                          const char* not_compared_because) {
+  if (!pinned) {
+    std::printf("trace: not pinned (the file has no trace-hash line)\n");
+  } else if (not_compared_because != nullptr) {
+    std::printf("trace: not compared with the pinned %016llx (%s)\n", (unsigned long long)*pinned,
+                not_compared_because);
+  } else if (*pinned == replayed) {
+    std::printf("trace: as pinned\n");
+  } else {
+    std::printf("trace drift: the replay's trace hash %016llx is not the pinned %016llx: the run took other steps "
+                "than when the file was written (an engine or simulator change); if that is intended, check the "
+                "replay and re-pin it with `shardsim pin %s`\n",
+                (unsigned long long)replayed, (unsigned long long)*pinned, path.c_str());
+    return false;
+  }
+  return true;
 }
 
 void AddShrinkFlags(CLI::App& command, ShrinkOptions& options) {
@@ -152,11 +178,12 @@ int ShrinkCommand(const ShrinkOptions& options) {
     return 2;
   }
   if (IsClusterFile(options.path)) return ClusterShrinkCommand(options);
-  auto scenario = scenarios::ReadScenarioFile(options.path);
-  if (!scenario.ok()) {
-    std::fprintf(stderr, "shardsim shrink: %s\n", std::string(scenario.status().message()).c_str());
+  auto file = scenarios::ReadScenarioFile(options.path);
+  if (!file.ok()) {
+    std::fprintf(stderr, "shardsim shrink: %s\n", std::string(file.status().message()).c_str());
     return 2;
   }
+  const properties::Scenario* scenario = &file->scenario;
   if (scenario->expected_invariant.empty()) {
     std::fprintf(stderr, "shardsim shrink: %s expects a pass; only a failing scenario shrinks\n", options.path.c_str());
     return 2;
@@ -168,7 +195,9 @@ int ShrinkCommand(const ShrinkOptions& options) {
     return 1;
   }
   const std::string comment = ScenarioComment(shrunk.scenario, shrunk.result, "shrunk from " + options.path);
-  if (auto status = scenarios::WriteScenarioFile(options.output_path, shrunk.scenario, comment); !status.ok()) {
+  if (auto status = scenarios::WriteScenarioFile(options.output_path, shrunk.scenario, comment,
+                                                 shrunk.result.trace_hash);
+      !status.ok()) {
     std::fprintf(stderr, "shardsim shrink: %s\n", std::string(status.message()).c_str());
     return 2;
   }
@@ -201,7 +230,8 @@ int FromFuzzCommand(const FromFuzzOptions& options) {
   const properties::FuzzInput input = properties::DecodeFuzzInput(bytes);
   const properties::RecordedRun recorded = properties::RecordTapeRun(input.config, input.tape);
   const std::string text = scenarios::WriteScenario(
-      recorded.scenario, ScenarioComment(recorded.scenario, recorded.result, "fuzz_shard input " + options.path));
+      recorded.scenario, ScenarioComment(recorded.scenario, recorded.result, "fuzz_shard input " + options.path),
+      recorded.result.trace_hash);
   if (!options.output_path) {
     std::fputs(text.c_str(), stdout);
   } else if (!WriteText(*options.output_path, text)) {
@@ -217,7 +247,6 @@ std::string ScenarioComment(const properties::Scenario& scenario, const properti
                                     scenario.StepCount(), scenario.tape.size());
   comment += result.passed ? "outcome: pass\n"
                            : fmt::format("outcome: FAIL {}\nfailure: {}\n", result.invariant, result.failure);
-  comment += fmt::format("trace-hash: {:016x}\n", result.trace_hash);
   comment += "replay: shardsim replay <this file> [--trace] [--trace-json out.json] [--dump-state STEP]";
   return comment;
 }
