@@ -145,6 +145,33 @@ void AddCampaignFlags(CLI::App& command, CampaignOptions& options) {
                      "Bound on replays when shrinking a cluster failure (default 400)")
       ->check(DecimalIn(1, 1'000'000));
   AddConfigFlags(command, options.config);
+  for (CLI::Option* option : command.get_options()) {
+    option->each([&options, name = option->get_name()](const std::string&) { options.given.insert(name); });
+  }
+}
+
+std::optional<std::string> IgnoredCampaignFlag(const CampaignOptions& options) {
+  const auto given = [&options](const std::string& flag) { return options.given.contains(flag); };
+  if (options.real) {
+    for (const std::string& flag : options.given) {
+      if (flag != "--real" && flag != "--seeds" && flag != "--budget" && flag != "--json" && flag != "--quiet") {
+        return fmt::format("--real takes only --seeds, --budget, --json and --quiet, not {}", flag);
+      }
+    }
+    return std::nullopt;
+  }
+  if (options.cluster) {
+    if (auto flag = options.config.FirstGivenFlag()) {
+      return fmt::format("{} is a shard-run knob, and --cluster runs cluster seeds only", *flag);
+    }
+    if (given("--cluster-share")) return std::string("--cluster-share does not go with --cluster (every seed is one)");
+  } else if (options.cluster_share == 0 && given("--cluster-shrink-replays")) {
+    return std::string("--cluster-shrink-replays: --cluster-share 0 runs no cluster seeds");
+  }
+  for (const char* flag : {"--found-dir", "--cluster-shrink-replays"}) {
+    if (options.shrink_replays == 0 && given(flag)) return fmt::format("{}: --shrink-replays 0 shrinks nothing", flag);
+  }
+  return std::nullopt;
 }
 
 bool IsClusterSeed(uint64_t seed, const CampaignOptions& options) {
@@ -193,11 +220,11 @@ std::string FailureSignature(const std::string& failure) {
 }
 
 int CampaignCommand(const CampaignOptions& options) {
+  if (auto error = IgnoredCampaignFlag(options)) {
+    std::fprintf(stderr, "shardsim campaign: %s\n", error->c_str());
+    return 2;
+  }
   if (options.real) {
-    if (options.cluster || !options.config.AsFlags().empty()) {
-      std::fprintf(stderr, "shardsim campaign: --real takes only --seeds, --budget, --json and --quiet\n");
-      return 2;
-    }
     return RealCommand({.seeds = options.seeds, .quiet = options.quiet, .json_path = options.json_path,
                         .crash = true, .budget = options.seeds ? options.budget : options.budget.value_or("60s")});
   }

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "tools/shardsim/campaign_pool.h"
 #include "tools/shardsim/campaign_totals.h"
@@ -22,6 +24,48 @@ TEST(CampaignTest, SeedRanges) {
   }
   EXPECT_EQ(SeedRangeError("9..5"), "--seeds 9..5: the first seed is above the last (A..B wants A <= B)");
   EXPECT_NE(SeedRangeError("-1..3").find("two whole decimal numbers"), std::string::npos);
+}
+
+// The campaign flags parsed from `args`, as main() parses them.
+CampaignOptions ParseCampaign(std::vector<std::string> args) {
+  CampaignOptions options;
+  CLI::App app;
+  AddCampaignFlags(app, options);
+  args.insert(args.begin(), "shardsim-campaign");
+  std::vector<const char*> argv;
+  for (const std::string& arg : args) argv.push_back(arg.c_str());
+  app.parse(static_cast<int>(argv.size()), argv.data());
+  return options;
+}
+
+// The issue: flags a campaign parsed and then did not use (--real ran one
+// seed after another whatever --jobs said).
+TEST(CampaignTest, FlagsTheCampaignWouldIgnoreAreRefused) {
+  const std::pair<std::vector<std::string>, std::string> refused[] = {
+      {{"--real", "--jobs", "4"}, "--real takes only --seeds, --budget, --json and --quiet, not --jobs"},
+      {{"--real", "--coverage"}, "--real takes only --seeds, --budget, --json and --quiet, not --coverage"},
+      {{"--real", "--profile", "faulty"}, "--real takes only --seeds, --budget, --json and --quiet, not --profile"},
+      {{"--real", "--shrink-replays", "5"}, "not --shrink-replays"},
+      {{"--cluster", "--profile", "faulty"}, "--profile is a shard-run knob, and --cluster runs cluster seeds only"},
+      {{"--cluster", "--steps", "3"}, "--ops is a shard-run knob"},
+      {{"--cluster", "--cluster-share", "50"}, "--cluster-share does not go with --cluster"},
+      {{"--cluster-share", "0", "--cluster-shrink-replays", "9"}, "--cluster-share 0 runs no cluster seeds"},
+      {{"--shrink-replays", "0", "--found-dir", "x"}, "--found-dir: --shrink-replays 0 shrinks nothing"},
+  };
+  for (const auto& [args, error] : refused) {
+    const std::string got = IgnoredCampaignFlag(ParseCampaign(args)).value_or("(accepted)");
+    EXPECT_NE(got.find(error), std::string::npos) << args.front() << ": " << got;
+  }
+  const std::vector<std::string> accepted[] = {
+      {},
+      {"--real", "--seeds", "0..9", "--budget", "1m", "--json", "x.json", "--quiet"},
+      {"--cluster", "--jobs", "2", "--found-dir", "x", "--cluster-shrink-replays", "9"},
+      {"--profile", "faulty", "--cluster-share", "20", "--coverage"},
+      {"--shrink-replays", "0", "--quiet"},
+  };
+  for (const std::vector<std::string>& args : accepted) {
+    EXPECT_EQ(IgnoredCampaignFlag(ParseCampaign(args)), std::nullopt) << (args.empty() ? "" : args.front());
+  }
 }
 
 TEST(CampaignTest, Durations) {

@@ -120,5 +120,31 @@ expect 0 "^trace: as pinned" replay "$work/c7.scn"
 expect 0 "" from-fuzz "$work/empty" -o "$work/fuzz.scn"
 expect 0 "^trace: as pinned" replay "$work/fuzz.scn"
 
+# Flags a command would parse and then ignore are refused.
+expect 2 "The following argument was not expected: --json" record --seed 1 -o "$work/r.scn" --json
+expect 2 "The following argument was not expected: --trace" record --seed 1 -o "$work/r.scn" --trace
+expect 2 "The following argument was not expected: --json" check-determinism --seed 1 --json
+expect 2 "^shardsim campaign: --real takes only --seeds, --budget, --json and --quiet, not --jobs" \
+  campaign --real --jobs 2 --budget 1h
+expect 2 "^shardsim campaign: --profile is a shard-run knob" campaign --cluster --profile faulty --budget 1h
+expect 2 "^shardsim campaign: --found-dir: --shrink-replays 0 shrinks nothing" campaign --shrink-replays 0 \
+  --found-dir "$work/f" --budget 1h
+expect 2 "^shardsim crash-every: --max-saved bounds the files --failures-dir writes" crash-every "$scenario" \
+  --max-saved 3
+expect 2 "^shardsim run: --json prints one JSON object on stdout" run --seed 1 --json --verbose
+# `run --json` prints one JSON object and nothing else; it holds the trace hash.
+for run_args in "--seed 7" "--cluster --seed 7"; do
+  cases=$((cases + 1))
+  # shellcheck disable=SC2086 # (the words are flags)
+  # (No JSON parser is installed by tools/setup.sh: the object is one line,
+  # as nlohmann::json::dump writes it, and nothing follows it.)
+  if ! "$shardsim" run $run_args --json > "$work/run.json" 2> /dev/null || [ "$(wc -l < "$work/run.json")" != 1 ] ||
+    ! grep -Eq '^\{.*"trace_hash":"[0-9a-f]{16}".*\}$' "$work/run.json"; then
+    echo "FAIL: shardsim run $run_args --json is not one JSON object with a trace_hash:"
+    head -c 300 "$work/run.json" | sed 's/^/  | /'
+    failed=$((failed + 1))
+  fi
+done
+
 echo "cli_test: $cases cases, $failed failed"
 [ "$failed" -eq 0 ]

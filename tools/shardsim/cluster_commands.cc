@@ -199,11 +199,12 @@ int ClusterRunCommand(uint64_t seed, const ClusterFlags& flags, bool json, bool 
     std::fprintf(stderr, "trace-json: %s (open in ui.perfetto.dev)\n", flags.trace_json_path->c_str());
   }
   if (json) {
+    // One object and nothing else on stdout (it holds trace_hash).
     std::printf("%s\n", ClusterRunJson(config, result, CoverageSince(before)).dump().c_str());
-  } else {
-    std::printf("cluster config: %s\n", scenarios::ClusterConfigLine(config).c_str());
-    PrintResult(result);
+    return result.failure ? 1 : 0;
   }
+  std::printf("cluster config: %s\n", scenarios::ClusterConfigLine(config).c_str());
+  PrintResult(result);
   std::printf("trace-hash: %016llx\n", (unsigned long long)result.trace_hash);
   return result.failure ? 1 : 0;
 }

@@ -24,6 +24,13 @@ std::string ConfigOverrides::AsFlags() const {
   return flags;
 }
 
+std::optional<std::string> ConfigOverrides::FirstGivenFlag() const {
+  for (const properties::ConfigField& field : properties::ConfigFields()) {
+    if (Given(std::string(field.key))) return std::string(field.flag.substr(0, field.flag.find(',')));
+  }
+  return std::nullopt;
+}
+
 nlohmann::json ConfigOverrides::ToJson() const {
   nlohmann::json json = nlohmann::json::object();
   for (const auto& [key, value] : values) {

@@ -25,6 +25,8 @@ struct ConfigOverrides {
   // " --profile 'faulty' --weights '...'" for the flags given, to print a
   // command that runs the same config again.
   std::string AsFlags() const;
+  // The first flag given (its first name, "--ops" for --ops,--steps), if any.
+  std::optional<std::string> FirstGivenFlag() const;
   nlohmann::json ToJson() const;
 };
 

@@ -223,8 +223,9 @@ void AddCrashEveryFlags(CLI::App& command, CrashEveryOptions& options) {
   command.add_option("--max-states", options.max_states, "States checked in all (default 200000)")
       ->check(DecimalIn(1, 1'000'000'000));
   command.add_option("--failures-dir", options.failures_dir, "Write each failing state there as a scenario");
-  command.add_option("--max-saved", options.max_saved, "Write at most this many failing states (default 20)")
-      ->check(DecimalIn(0, 100'000));
+  command.add_option("--max-saved", options.max_saved, "With --failures-dir: write at most this many failing states (default 20)")
+      ->check(DecimalIn(0, 100'000))
+      ->each([&options](const std::string&) { options.max_saved_given = true; });
   command.add_flag("--quiet", options.quiet, "No progress line");
   command.footer(
       "Crash points: every file-system call of each epoch's engine process. Not crashed: the restores the "
@@ -236,6 +237,10 @@ void AddCrashEveryFlags(CLI::App& command, CrashEveryOptions& options) {
 }
 
 int CrashEveryCommand(const CrashEveryOptions& options) {
+  if (options.max_saved_given && !options.failures_dir) {
+    std::fprintf(stderr, "shardsim crash-every: --max-saved bounds the files --failures-dir writes; give both\n");
+    return 2;
+  }
   if (options.failures_dir) {
     if (auto status = CheckOutputDirectory("--failures-dir", *options.failures_dir); !status.ok()) {
       std::fprintf(stderr, "shardsim crash-every: %s\n", std::string(status.message()).c_str());

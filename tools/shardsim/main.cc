@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
 
   shardsim::RunOptions run_options;
   CLI::App* run = app.add_subcommand("run", "Run one simulated scenario from a seed");
-  shardsim::AddRunFlags(*run, run_options, {.trace_json = true});
+  shardsim::AddRunFlags(*run, run_options, {.printing = true, .cluster = {.trace_json = true}});
 
   shardsim::CampaignOptions campaign_options;
   CLI::App* campaign = app.add_subcommand("campaign", "Sweep seeds in parallel processes");
@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   shardsim::RunOptions determinism_options;
   CLI::App* determinism = app.add_subcommand(
       "check-determinism", "Run a seed twice and name the first step where the traces differ");
-  shardsim::AddRunFlags(*determinism, determinism_options, {.seeds = true});
+  shardsim::AddRunFlags(*determinism, determinism_options, {.cluster = {.seeds = true}});
 
   shardsim::RunOptions record_options;
   std::string record_path;

@@ -16,18 +16,25 @@
 
 namespace shardsim {
 
-void AddRunFlags(CLI::App& command, RunOptions& options, ClusterCommandFlags offered) {
+void AddRunFlags(CLI::App& command, RunOptions& options, RunFlagsOffered offered) {
   command.add_option("--seed", options.seed, "Seed of the run (decides everything; required but with --cluster)")
       ->check(DecimalIn(0, UINT64_MAX))
       ->each([&options](const std::string&) { options.seed_given = true; });
-  command.add_flag("--json", options.json, "Print the result as one JSON object");
-  command.add_flag("--trace", options.trace, "Print every trace step as it happens");
-  command.add_flag("--verbose", options.verbose, "Print ops, crashes and reloads as they happen");
+  if (offered.printing) {
+    command.add_flag("--json", options.json, "Print the result as one JSON object (and nothing else)");
+    command.add_flag("--trace", options.trace, "Print every trace step as it happens");
+    command.add_flag("--verbose", options.verbose,
+                     "Print ops, crashes and reloads as they happen (changes a shard run's trace: docs/simulation.md)");
+  }
   AddConfigFlags(command, options.config);
-  AddClusterFlags(command, options.cluster, offered);
+  AddClusterFlags(command, options.cluster, offered.cluster);
 }
 
 static std::optional<std::string> KindError(const RunOptions& options) {
+  // (--trace and --verbose print on stdout, where --json's object goes alone.)
+  if (options.json && (options.trace || options.verbose)) {
+    return std::string("--json prints one JSON object on stdout; --trace and --verbose would print there too");
+  }
   if (options.cluster.cluster) {
     for (const auto& [key, value] : options.config.values) {
       if (value) return fmt::format("the shard-run knob {}= does not apply to a cluster run", key);
@@ -96,14 +103,14 @@ int RunCommand(const RunOptions& options) {
   config.verbose = options.verbose;
   const properties::ShardRunResult result = properties::RunShardScenario(config);
   if (options.json) {
-    std::printf("%s\n", ResultJson(config, result).c_str());
-  } else {
-    std::printf("config: %s\n", config.Describe().c_str());
-    std::printf("result: %s\n", result.passed ? "PASS" : "FAIL");
-    if (!result.passed) std::printf("failure: %s\n", result.failure.c_str());
-    std::printf("steps: %llu\n%s", (unsigned long long)result.steps,
-                properties::StatsTable(result.stats, /*show_zeros=*/false).c_str());
+    std::printf("%s\n", ResultJson(config, result).c_str());  // (it holds trace_hash: nothing else on stdout)
+    return result.passed ? 0 : 1;
   }
+  std::printf("config: %s\n", config.Describe().c_str());
+  std::printf("result: %s\n", result.passed ? "PASS" : "FAIL");
+  if (!result.passed) std::printf("failure: %s\n", result.failure.c_str());
+  std::printf("steps: %llu\n%s", (unsigned long long)result.steps,
+              properties::StatsTable(result.stats, /*show_zeros=*/false).c_str());
   std::printf("trace-hash: %016llx\n", (unsigned long long)result.trace_hash);
   return result.passed ? 0 : 1;
 }
