@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/profile.h"
 #include "tools/shardsim/campaign_pool.h"
 #include "tools/shardsim/campaign_totals.h"
 
@@ -65,6 +66,17 @@ TEST(CampaignTest, FlagsTheCampaignWouldIgnoreAreRefused) {
   };
   for (const std::vector<std::string>& args : accepted) {
     EXPECT_EQ(IgnoredCampaignFlag(ParseCampaign(args)), std::nullopt) << (args.empty() ? "" : args.front());
+  }
+}
+
+// The issue: `campaign --help` did not list the profiles --profile takes.
+TEST(CampaignTest, HelpListsEveryProfileFromTheTable) {
+  CampaignOptions options;
+  CLI::App app;
+  AddCampaignFlags(app, options);
+  const std::string help = app.help();
+  for (const std::string& name : sim::PersistenceProfile::Names()) {
+    EXPECT_NE(help.find("\n  " + name + " (crash models: "), std::string::npos) << name << " in:\n" << help;
   }
 }
 
