@@ -16,11 +16,6 @@ namespace shardsim {
 
 namespace {
 
-std::string ReplayCommand(uint64_t seed, const CampaignOptions& options) {
-  if (IsClusterSeed(seed, options)) return fmt::format("shardsim run --cluster --seed {}", seed);
-  return fmt::format("shardsim run --seed {}{}", seed, options.config.AsFlags());
-}
-
 void PrintFaults(const CampaignTotals& totals) {
   const auto by_class = properties::InjectionsByClass(totals.envelope);
   std::string classes;
@@ -57,7 +52,7 @@ nlohmann::json FailureJson(const std::string& invariant, const std::vector<nlohm
                             {"first_failure_seconds", totals.first_failure_seconds.at(invariant)},
                             {"failure", runs.front().value("failure", "")},
                             {"profile", runs.front().value("profile", "")},
-                            {"replay", ReplayCommand(runs.front().value("seed", 0ull), options)}};
+                            {"replay", FailureReplayCommand(runs.front().value("seed", 0ull), options)}};
   // Every failing seed (bounded), so each can be replayed after the fix.
   constexpr size_t kSeedsListed = 1000;
   nlohmann::json seeds = nlohmann::json::array();
@@ -68,6 +63,14 @@ nlohmann::json FailureJson(const std::string& invariant, const std::vector<nlohm
 }
 
 }  // namespace
+
+std::string FailureReplayCommand(uint64_t seed, const CampaignOptions& options) {
+  // A cluster seed runs its drawn config (RunClusterSeedLine); a shard seed
+  // its draw with the campaign's overrides (RunSeed). No --verbose: it
+  // changes a shard run's trace (docs/simulation.md).
+  if (IsClusterSeed(seed, options)) return fmt::format("shardsim run --cluster --seed {}", seed);
+  return fmt::format("shardsim run --seed {}{}", seed, options.config.AsFlags());
+}
 
 void PrintProgress(const CampaignTotals& totals, double elapsed_seconds, std::optional<uint64_t> planned) {
   const double rate = elapsed_seconds > 0 ? totals.seeds / elapsed_seconds : 0;
@@ -110,10 +113,11 @@ void ReportFailures(CampaignTotals& totals, const CampaignOptions& options) {
   for (const auto& [invariant, runs] : totals.failures) {
     const uint64_t seed = runs.front().value("seed", 0ull);
     const bool cluster = IsClusterSeed(seed, options);
-    std::printf("FAILURE x%zu: %s (first after %.1fs)\n  first: seed %llu: %s\n  %s: %s\n  replay: %s --verbose\n",
+    std::printf("FAILURE x%zu: %s (first after %.1fs)\n  first: seed %llu: %s\n  %s: %s\n  replay: %s%s\n",
                 runs.size(), invariant.c_str(), totals.first_failure_seconds.at(invariant), (unsigned long long)seed,
                 runs.front().value("failure", "").c_str(), cluster ? "cluster config" : "profile",
-                runs.front().value(cluster ? "config" : "profile", "").c_str(), ReplayCommand(seed, options).c_str());
+                runs.front().value(cluster ? "config" : "profile", "").c_str(), FailureReplayCommand(seed, options).c_str(),
+                cluster ? " --verbose" : "  (--trace prints every step; --verbose would change the run)");
     if (options.shrink_replays == 0) continue;
     if (auto shrunk = ShrinkFailure(seed, invariant, options)) {
       std::printf("  shrunk: %s (%zu steps, was %zu)\n  replay: shardsim replay %s %s\n",

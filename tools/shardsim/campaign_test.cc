@@ -8,7 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "properties/run_config.h"
 #include "sim/profile.h"
+#include "tools/shardsim/campaign_report.h"
+#include "tools/shardsim/cluster_commands.h"
+#include "tools/shardsim/run_command.h"
 #include "tools/shardsim/campaign_pool.h"
 #include "tools/shardsim/campaign_totals.h"
 
@@ -182,6 +186,56 @@ TEST(CampaignTest, PoolReportsAnAbortedSeedAndGoesOn) {
   }
   ASSERT_EQ(reported.size(), 20u);
   for (const auto& [seed, passed] : reported) EXPECT_EQ(passed, seed != 14) << seed;
+}
+
+}  // namespace
+}  // namespace shardsim
+
+namespace shardsim {
+namespace {
+
+// The issue: a failure's printed replay command must run what the campaign
+// ran (it carried --verbose, which changes a shard run's trace). Parsed
+// back as `shardsim run` parses it, it must give the campaign's config for
+// that seed, and nothing that changes the run.
+TEST(CampaignTest, AFailuresReplayCommandRunsTheCampaignsConfig) {
+  const std::string spec = properties::ShardRunConfig::Draw(1).profile.ToSpec();  // braces, semicolons
+  const std::vector<std::string> campaigns[] = {
+      {},
+      {"--profile", "faulty"},
+      {"--profile", spec, "--weights", "update:60,snapshot:40", "--clients", "3", "--steps", "5", "--wait", "0.25"},
+      {"--profile", "small-disk", "--crashes", "2", "--power-loss", "1", "--dim", "4", "--wal-segment", "4096"},
+      {"--cluster"},
+      {"--cluster-share", "50", "--distance", "cosine", "--ids", "9", "--strategy", "pct"},
+  };
+  for (const std::vector<std::string>& args : campaigns) {
+    const CampaignOptions campaign = ParseCampaign(args);
+    for (uint64_t seed : {53, 59, 7}) {
+      const std::string command = FailureReplayCommand(seed, campaign);
+      SCOPED_TRACE(command);
+      ASSERT_TRUE(command.starts_with("shardsim run "));
+      RunOptions run;
+      CLI::App app;
+      AddRunFlags(app, run, kRunCommandFlags);
+      ASSERT_NO_THROW(app.parse(command.substr(std::string("shardsim run ").size()), false));
+      EXPECT_EQ(run.seed, seed);
+      EXPECT_FALSE(run.verbose);
+      EXPECT_FALSE(run.json);
+      EXPECT_EQ(run.cluster.cluster, IsClusterSeed(seed, campaign));
+      if (run.cluster.cluster) {
+        properties::ClusterConfig replayed, ran;
+        ASSERT_EQ(BuildClusterConfig(run.seed, run.cluster, replayed), std::nullopt);
+        ASSERT_EQ(BuildClusterConfig(seed, ClusterFlags{}, ran), std::nullopt);  // (as RunClusterSeedLine)
+        EXPECT_EQ(replayed, ran);
+        continue;
+      }
+      properties::ShardRunConfig replayed, ran;
+      ASSERT_EQ(BuildConfig(run, replayed), std::nullopt);
+      ASSERT_EQ(BuildConfig(seed, campaign.config, ran), std::nullopt);  // (as RunSeed)
+      EXPECT_EQ(properties::ConfigLine(replayed), properties::ConfigLine(ran));
+      EXPECT_EQ(replayed.profile.ToSpec(), ran.profile.ToSpec());
+    }
+  }
 }
 
 }  // namespace

@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
 
   shardsim::RunOptions run_options;
   CLI::App* run = app.add_subcommand("run", "Run one simulated scenario from a seed");
-  shardsim::AddRunFlags(*run, run_options, {.printing = true, .cluster = {.trace_json = true}});
+  shardsim::AddRunFlags(*run, run_options, shardsim::kRunCommandFlags);
 
   shardsim::CampaignOptions campaign_options;
   CLI::App* campaign = app.add_subcommand("campaign", "Sweep seeds in parallel processes");

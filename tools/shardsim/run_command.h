@@ -30,6 +30,8 @@ struct RunFlagsOffered {
   ClusterCommandFlags cluster;  // --trace-json (run), --seeds (check-determinism)
 };
 void AddRunFlags(CLI::App& command, RunOptions& options, RunFlagsOffered offered = {});
+// What `shardsim run` offers: every flag.
+inline constexpr RunFlagsOffered kRunCommandFlags = {.printing = true, .cluster = {.trace_json = true}};
 // Builds the run's config: the seed's swarm draw, then the overrides.
 // Returns an error message for a value a knob does not take.
 std::optional<std::string> BuildConfig(const RunOptions& options,
