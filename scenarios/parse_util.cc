@@ -47,7 +47,9 @@ absl::StatusOr<EndMarker> ParseEndMarker(std::string_view text) {
   const std::string_view tape_word = space == std::string_view::npos ? std::string_view() : text.substr(space + 1);
   const auto steps = steps_word.starts_with("steps=") ? ParseUnsigned(steps_word.substr(6)) : std::nullopt;
   const auto tape = tape_word.starts_with("tape=") ? ParseUnsigned(tape_word.substr(5)) : std::nullopt;
-  if (!steps || !tape) return absl::InvalidArgumentError(fmt::format("expected 'end steps=<n> tape=<n>', got 'end {}'", text));
+  if (!steps || !tape) {
+    return absl::InvalidArgumentError(fmt::format("expected 'end steps=<n> tape=<n>', got 'end {}'", text));
+  }
   return EndMarker{*steps, *tape};
 }
 

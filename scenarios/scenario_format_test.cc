@@ -149,7 +149,8 @@ TEST(ScenarioFormat, KeepListsRoundTrip) {
   }
   // The longer side reads the same, and is written back as the shorter.
   std::string text = WriteScenario(properties::Scenario{});
-  text.replace(text.find("end "), std::string::npos, "epoch\ncrash power-loss after=4 pending=4 keep=0,1,3\nend steps=1 tape=0\n");
+  text.replace(text.find("end "), std::string::npos,
+               "epoch\ncrash power-loss after=4 pending=4 keep=0,1,3\nend steps=1 tape=0\n");
   auto parsed = ParseScenario(text);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->epochs[0].crash->keep, (std::vector<bool>{true, true, false, true}));

@@ -223,7 +223,9 @@ void AddCrashEveryFlags(CLI::App& command, CrashEveryOptions& options) {
   command.add_option("--max-states", options.max_states, "States checked in all (default 200000)")
       ->check(DecimalIn(1, 1'000'000'000));
   command.add_option("--failures-dir", options.failures_dir, "Write each failing state there as a scenario");
-  command.add_option("--max-saved", options.max_saved, "With --failures-dir: write at most this many failing states (default 20)")
+  command
+      .add_option("--max-saved", options.max_saved,
+                  "With --failures-dir: write at most this many failing states (default 20)")
       ->check(DecimalIn(0, 100'000))
       ->each([&options](const std::string&) { options.max_saved_given = true; });
   command.add_flag("--quiet", options.quiet, "No progress line");

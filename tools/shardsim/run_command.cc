@@ -52,7 +52,8 @@ static std::optional<std::string> KindError(const RunOptions& options) {
 // before the run, not after it.
 static std::optional<std::string> CheckRunKind(const RunOptions& options, const std::optional<std::string>& output) {
   if (auto error = KindError(options)) return error;
-  for (const auto& [flag, path] : {std::pair{"-o", output}, std::pair{"--trace-json", options.cluster.trace_json_path}}) {
+  const auto& trace_json = options.cluster.trace_json_path;
+  for (const auto& [flag, path] : {std::pair{"-o", output}, std::pair{"--trace-json", trace_json}}) {
     if (!path) continue;
     if (absl::Status status = CheckOutputFile(flag, *path); !status.ok()) return std::string(status.message());
   }
