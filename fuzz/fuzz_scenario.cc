@@ -13,12 +13,15 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  auto scenario = scenarios::ParseScenario(text);
-  if (!scenario.ok()) return 0;
-  const std::string written = scenarios::WriteScenario(*scenario);
-  auto again = scenarios::ParseScenario(written);
+  auto file = scenarios::ParseScenarioFile(text);
+  if (!file.ok()) return 0;
+  const properties::Scenario* scenario = &file->scenario;
+  const std::string written = scenarios::WriteScenario(*scenario, {}, file->trace_hash);
+  auto again = scenarios::ParseScenarioFile(written);
   if (!again.ok()) fuzz::Fail("a written scenario does not parse: {}", std::string(again.status().message()));
-  if (scenarios::WriteScenario(*again) != written) fuzz::Fail("the scenario round trip is not exact");
+  if (scenarios::WriteScenario(again->scenario, {}, again->trace_hash) != written) {
+    fuzz::Fail("the scenario round trip is not exact");
+  }
   // Bounded replays only: a file may ask for 64 clients and 1000 epochs.
   constexpr size_t kMaxReplaySteps = 200;
   if (scenario->StepCount() > kMaxReplaySteps || scenario->epochs.size() > 8 || scenario->config.clients > 8 ||

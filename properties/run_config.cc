@@ -97,8 +97,7 @@ const ConfigField kFields[] = {
     {"strategy", "--strategy", "Scheduler: random, pct, round-robin",
      [](const C& c) { return std::string(sim::StrategyName(c.strategy)); }, SetStrategy},
     {"profile", "--profile",
-     "Persistence and fault profile: a name (no-fault, strict-posix, ext4-ordered, faulty, small-disk) or a spec "
-     "as a failure prints it",
+     "Persistence and fault profile: a name (the profiles are listed below) or a spec as a failure prints it",
      [](const C& c) { return c.profile.ToSpec(); }, SetProfile},
     {"clients", "--clients", "Concurrent clients",
      [](const C& c) { return fmt::format("{}", c.clients); },

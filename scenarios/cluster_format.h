@@ -1,9 +1,10 @@
-// The cluster scenario file format, version 1: line-oriented text like the
+// The cluster scenario file format, version 2: line-oriented text like the
 // shard scenario format (scenario_format.h), `#` starts a comment line,
 // blank lines are ignored.
 //
-//   cluster v1
+//   cluster v2
 //   expect pass                          # or the invariant the run breaks
+//   trace-hash 059fd2b8659f2d25          # optional: the run's trace hash when written
 //   config seed=7 peers=3 replication_factor=2 write_consistency_factor=1 clients=2
 //          steps_per_client=12 nemesis_steps=6 point_ids=8 lossy_network=false
 //          lossy_log=true default_transfer_method=wal_delta
@@ -19,6 +20,7 @@
 //   nemesis: transfer 1->2 wal_delta     # or stream_records
 //   nemesis: sleep 1500ms
 //   tape 00ff3a...                       # the world's decisions, hex, any number of lines
+//   end steps=24 tape=1234               # required, last: the steps and tape bytes
 //
 // (`config` is one line in a file, every key required but network_stalls
 // (default false) and network_stall_percent (default 2, only with stalls),
@@ -27,8 +29,12 @@
 // runs its own in that order. ClusterConfig's output switches (verbose,
 // record_trace) are not part of a scenario and are not written.
 // `Parse(Write(s))` gives `s` back and `Write` of that gives the same text.
+// Version 1 (`cluster v1`) had no end marker; as for shard files, only
+// `shardsim pin` reads it, to rewrite it as version 2.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,7 +43,14 @@
 
 namespace scenarios {
 
-inline constexpr std::string_view kClusterHeader = "cluster v1";
+inline constexpr std::string_view kClusterHeader = "cluster v2";
+inline constexpr std::string_view kClusterHeaderVersion1 = "cluster v1";
+
+// A cluster scenario file: the scenario and the trace hash it pins, if any.
+struct ClusterScenarioFile {
+  properties::ClusterScenario scenario;
+  std::optional<uint64_t> trace_hash;
+};
 
 // True when the first line that is not blank or a comment is a cluster
 // header (any version): such a file is a cluster scenario, not a shard one.
@@ -48,16 +61,21 @@ std::string ClusterConfigLine(const properties::ClusterConfig& config);
 // One step as written ("client 2: upsert id=5 value=17 via peer 3 wait ordering=medium").
 std::string ClusterStepLine(const properties::ClusterStep& step);
 
-// The scenario as text; `comment` lines (may be empty) first, each "# ".
-std::string WriteClusterScenario(const properties::ClusterScenario& scenario, std::string_view comment = {});
+// The scenario as text; `comment` lines (may be empty) first, each "# ";
+// then the trace-hash line when given.
+std::string WriteClusterScenario(const properties::ClusterScenario& scenario, std::string_view comment = {},
+                                 std::optional<uint64_t> trace_hash = std::nullopt);
 
 // A clear error naming the line ("line 7: peer 9 is not 1..3") for any
-// malformed input; never a crash.
+// malformed input, "truncated cluster scenario: no end marker" for a file
+// without its end line; never a crash. `accept_version_1`: for `shardsim pin`.
+absl::StatusOr<ClusterScenarioFile> ParseClusterScenarioFile(std::string_view text, bool accept_version_1 = false);
+// ParseClusterScenarioFile without the trace hash.
 absl::StatusOr<properties::ClusterScenario> ParseClusterScenario(std::string_view text);
 
-// File helpers for the tools (real files).
-absl::StatusOr<properties::ClusterScenario> ReadClusterScenarioFile(const std::string& path);
+// File helpers for the tools (real files; input_file.h's errors).
+absl::StatusOr<ClusterScenarioFile> ReadClusterScenarioFile(const std::string& path, bool accept_version_1 = false);
 absl::Status WriteClusterScenarioFile(const std::string& path, const properties::ClusterScenario& scenario,
-                                      std::string_view comment = {});
+                                      std::string_view comment = {}, std::optional<uint64_t> trace_hash = std::nullopt);
 
 }  // namespace scenarios

@@ -46,13 +46,48 @@ TEST(ClusterFormatTest, RoundTripsAThousandDrawnScenarios) {
   }
 }
 
+TEST(ClusterFormatTest, TheTraceHashRoundTrips) {
+  const std::string text = WriteClusterScenario(Drawn(4), "", 0x059fd2b8659f2d25u);
+  EXPECT_NE(text.find("\ntrace-hash 059fd2b8659f2d25\nconfig "), std::string::npos) << text;
+  auto parsed = ParseClusterScenarioFile(text);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->trace_hash, 0x059fd2b8659f2d25u);
+  EXPECT_EQ(WriteClusterScenario(parsed->scenario, "", parsed->trace_hash), text);
+}
+
+// A file cut at any line boundary misses its end marker (it used to read as
+// a shorter scenario).
+TEST(ClusterFormatTest, EveryCutAtALineBoundaryIsRefused) {
+  const std::string text = WriteClusterScenario(Drawn(50), "", 1);
+  size_t cuts = 0;
+  for (size_t end = text.find('\n'); end + 1 < text.size(); end = text.find('\n', end + 1)) {
+    auto parsed = ParseClusterScenario(text.substr(0, end + 1));
+    ASSERT_FALSE(parsed.ok()) << "cut after byte " << end;
+    EXPECT_NE(std::string(parsed.status().message()).find("truncated cluster scenario: no end marker"),
+              std::string::npos)
+        << parsed.status();
+    ++cuts;
+  }
+  EXPECT_GT(cuts, 10u);
+}
+
+TEST(ClusterFormatTest, VersionOneReadsOnlyForAnUpgrade) {
+  std::string text = WriteClusterScenario(Drawn(7));
+  text.replace(text.find("cluster v2"), 10, "cluster v1");
+  text.erase(text.rfind("end "));
+  EXPECT_FALSE(ParseClusterScenarioFile(text).ok());
+  auto upgraded = ParseClusterScenarioFile(text, /*accept_version_1=*/true);
+  ASSERT_TRUE(upgraded.ok()) << upgraded.status();
+  ExpectSame(Drawn(7), upgraded->scenario);
+}
+
 // network_stalls is the one optional key: absent means off, and it is
 // written only when on, so scenario files from before it replay unchanged.
 TEST(ClusterFormatTest, NetworkStallsIsOptionalAndWrittenOnlyWhenOn) {
   const std::string without =
-      "cluster v1\nexpect pass\nconfig seed=1 peers=3 replication_factor=2 write_consistency_factor=1 clients=1 "
+      "cluster v2\nexpect pass\nconfig seed=1 peers=3 replication_factor=2 write_consistency_factor=1 clients=1 "
       "steps_per_client=1 nemesis_steps=0 point_ids=4 lossy_network=false lossy_log=false "
-      "default_transfer_method=wal_delta\nclient 1: sleep 5ms\n";
+      "default_transfer_method=wal_delta\nclient 1: sleep 5ms\nend steps=1 tape=0\n";
   auto parsed = ParseClusterScenario(without);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_FALSE(parsed->config.network_stalls);
@@ -72,14 +107,15 @@ TEST(ClusterFormatTest, NetworkStallsIsOptionalAndWrittenOnlyWhenOn) {
 // stalls: files written before it was drawn mean the default.
 TEST(ClusterFormatTest, NetworkStallPercentIsWrittenOnlyWhenNotTheDefault) {
   const std::string base =
-      "cluster v1\nexpect pass\nconfig seed=1 peers=3 replication_factor=2 write_consistency_factor=1 clients=1 "
+      "cluster v2\nexpect pass\nconfig seed=1 peers=3 replication_factor=2 write_consistency_factor=1 clients=1 "
       "steps_per_client=1 nemesis_steps=0 point_ids=4 lossy_network=false lossy_log=false "
       "default_transfer_method=wal_delta";
-  auto plain = ParseClusterScenario(base + " network_stalls=true\nclient 1: sleep 5ms\n");
+  const std::string step = "\nclient 1: sleep 5ms\nend steps=1 tape=0\n";
+  auto plain = ParseClusterScenario(base + " network_stalls=true" + step);
   ASSERT_TRUE(plain.ok()) << plain.status();
   EXPECT_EQ(plain->config.network_stall_percent, properties::kDefaultNetworkStallPercent);
   EXPECT_EQ(ClusterConfigLine(plain->config).find("network_stall_percent"), std::string::npos);
-  auto busy = ParseClusterScenario(base + " network_stalls=true network_stall_percent=25\nclient 1: sleep 5ms\n");
+  auto busy = ParseClusterScenario(base + " network_stalls=true network_stall_percent=25" + step);
   ASSERT_TRUE(busy.ok()) << busy.status();
   EXPECT_EQ(busy->config.network_stall_percent, 25u);
   EXPECT_TRUE(ClusterConfigLine(busy->config).ends_with(" network_stalls=true network_stall_percent=25"));
@@ -87,9 +123,9 @@ TEST(ClusterFormatTest, NetworkStallPercentIsWrittenOnlyWhenNotTheDefault) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->config, busy->config);
   // A rate without stalls, or out of 1..100, is an error, not a silent default.
-  EXPECT_FALSE(ParseClusterScenario(base + " network_stall_percent=25\nclient 1: sleep 5ms\n").ok());
-  EXPECT_FALSE(ParseClusterScenario(base + " network_stalls=true network_stall_percent=0\nclient 1: sleep 5ms\n").ok());
-  EXPECT_FALSE(ParseClusterScenario(base + " network_stalls=true network_stall_percent=101\nclient 1: sleep 5ms\n").ok());
+  EXPECT_FALSE(ParseClusterScenario(base + " network_stall_percent=25" + step).ok());
+  EXPECT_FALSE(ParseClusterScenario(base + " network_stalls=true network_stall_percent=0" + step).ok());
+  EXPECT_FALSE(ParseClusterScenario(base + " network_stalls=true network_stall_percent=101" + step).ok());
   // The draw gives stalling seeds both rates, and non-stalling ones the default.
   std::set<uint32_t> stalling_rates;
   for (uint64_t seed = 0; seed < 200; ++seed) {
@@ -128,16 +164,22 @@ constexpr std::string_view kConfig =
 
 // Each malformed input is an error naming its line, never a crash.
 TEST(ClusterFormatTest, RefusesMalformedInput) {
-  const std::string head = std::string("cluster v1\nexpect pass\n") + std::string(kConfig);
+  const std::string head = std::string("cluster v2\nexpect pass\n") + std::string(kConfig);
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"", "incomplete"},
-      {"cluster v2\n", "line 1: expected the header"},
-      {"cluster v1\nexpect\n", "line 2: expected 'expect"},
-      {"cluster v1\nexpect pass\nconfig seed=1\n", "line 3: config lacks peers="},
-      {"cluster v1\nexpect pass\nconfig seed=1 seed=2\n", "given twice"},
-      {"cluster v1\nexpect pass\nconfig peers=9\n", "peers=9 is not 2..5"},
-      {"cluster v1\nexpect pass\nconfig colour=red\n", "unknown config key 'colour'"},
-      {"cluster v1\nexpect pass\nconfig " + std::string(kConfig.substr(7)).replace(
+      {"", "not a cluster scenario: no 'cluster v2' header line"},
+      {"cluster v3\n", "line 1: expected the header"},
+      {"cluster v1\n", "line 1: format version 1 (cluster v1) has no end marker"},
+      {"cluster v2\nexpect pass\n", "truncated cluster scenario: no end marker"},
+      {head, "truncated cluster scenario: no end marker"},
+      {"cluster v2\nexpect pass\ntrace-hash xyz\n", "line 3: trace-hash wants 16 hex digits, got 'xyz'"},
+      {head + "nemesis: heal\nend steps=2 tape=0\n", "damaged cluster scenario: its end marker says 2 steps"},
+      {head + "end steps=0 tape=0\nnemesis: heal\n", "line 5: nothing may follow the end line"},
+      {"cluster v2\nexpect\n", "line 2: expected 'expect"},
+      {"cluster v2\nexpect pass\nconfig seed=1\n", "line 3: config lacks peers="},
+      {"cluster v2\nexpect pass\nconfig seed=1 seed=2\n", "given twice"},
+      {"cluster v2\nexpect pass\nconfig peers=9\n", "peers=9 is not 2..5"},
+      {"cluster v2\nexpect pass\nconfig colour=red\n", "unknown config key 'colour'"},
+      {"cluster v2\nexpect pass\nconfig " + std::string(kConfig.substr(7)).replace(
            std::string(kConfig.substr(7)).find("replication_factor=2"), 20, "replication_factor=4"),
        "exceeds peers"},
       {head + "client 3: sleep 5ms\n", "line 4: actor 'client 3' is not"},

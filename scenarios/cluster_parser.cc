@@ -2,14 +2,13 @@
 // InvalidArgument naming the line; nothing in a file is trusted (values are
 // range-checked against the config before a run sees them).
 #include <charconv>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "scenarios/cluster_format.h"
+#include "scenarios/input_file.h"
 #include "scenarios/parse_util.h"
 #include "scenarios/scenario_codec.h"
 #include "scenarios/cluster_names.h"
@@ -321,31 +320,66 @@ absl::StatusOr<ClusterStep> ParseStep(std::string_view line, const ClusterConfig
   return step;
 }
 
-// `stage`: 0 header, 1 expect, 2 config, 3 steps, 4 tape.
-absl::Status ParseLine(std::string_view line, int& stage, ClusterScenario& scenario) {
-  const size_t space = line.find(' ');
-  const std::string_view word = line.substr(0, space);
-  const std::string_view rest = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
-  if (stage == 0) {
-    if (line != kClusterHeader) return Error(fmt::format("expected the header '{}', got '{}'", kClusterHeader, line));
-    stage = 1;
-  } else if (stage == 1) {
+// What the parse has read so far.
+struct ParseState {
+  bool accept_version_1 = false;
+  int version = 0;
+  // What may come next: 0 header, 1 expect, 2 trace-hash or config, 3 steps,
+  // 4 tape, 5 nothing (after the end line).
+  int stage = 0;
+  std::optional<EndMarker> end;
+  ClusterScenarioFile file;
+};
+
+// The lines before the steps: header, expect, trace-hash, config.
+absl::Status ParseHeadLine(std::string_view line, std::string_view word, std::string_view rest, ParseState& state) {
+  if (state.stage == 0) {
+    if (line == kClusterHeaderVersion1 && !state.accept_version_1) {
+      return Error("format version 1 (cluster v1) has no end marker, so a cut file cannot be told from a whole one; "
+                   "`shardsim pin FILE` replays it and rewrites it as cluster v2");
+    }
+    if (line != kClusterHeader && line != kClusterHeaderVersion1) {
+      return Error(fmt::format("expected the header '{}', got '{}'", kClusterHeader, line));
+    }
+    state.version = line == kClusterHeader ? 2 : 1;
+    state.stage = 1;
+  } else if (state.stage == 1) {
     if (word != "expect" || rest.empty() || rest.find(' ') != std::string_view::npos) {
       return Error("expected 'expect <invariant>' or 'expect pass'");
     }
-    scenario.expected_invariant = rest == "pass" ? "" : std::string(rest);
-    stage = 2;
-  } else if (stage == 2) {
+    state.file.scenario.expected_invariant = rest == "pass" ? "" : std::string(rest);
+    state.stage = 2;
+  } else if (word == "trace-hash" && state.version >= 2 && !state.file.trace_hash) {
+    auto hash = ParseTraceHash(rest);
+    if (!hash.ok()) return hash.status();
+    state.file.trace_hash = *hash;
+  } else {
     if (word != "config") return Error("expected 'config key=value ...'");
     auto config = ParseConfig(rest);
     if (!config.ok()) return config.status();
-    scenario.config = *config;
-    stage = 3;
+    state.file.scenario.config = *config;
+    state.stage = 3;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseLine(std::string_view line, ParseState& state) {
+  const size_t space = line.find(' ');
+  const std::string_view word = line.substr(0, space);
+  const std::string_view rest = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+  ClusterScenario& scenario = state.file.scenario;
+  if (state.stage == 5) return Error("nothing may follow the end line");
+  if (state.stage < 3) return ParseHeadLine(line, word, rest, state);
+  if (word == "end" && state.version >= 2) {
+    auto end = ParseEndMarker(rest);
+    if (!end.ok()) return end.status();
+    state.end = *end;
+    state.stage = 5;
   } else if (word == "tape") {
-    stage = 4;
+    state.stage = 4;
     return AppendTape(rest, scenario.tape);
-  } else if (stage == 4) {
-    return Error("only tape lines may follow the tape");
+  } else if (state.stage == 4) {
+    return Error("only tape lines (and the end line) may follow the tape");
   } else {
     if (scenario.steps.size() >= kMaxSteps) return Error("too many steps");
     auto step = ParseStep(line, scenario.config);
@@ -374,30 +408,41 @@ bool IsClusterScenarioText(std::string_view text) {
   return false;
 }
 
-absl::StatusOr<ClusterScenario> ParseClusterScenario(std::string_view text) {
-  ClusterScenario scenario;
-  int stage = 0;
+absl::StatusOr<ClusterScenarioFile> ParseClusterScenarioFile(std::string_view text, bool accept_version_1) {
+  ParseState state{.accept_version_1 = accept_version_1};
   size_t number = 0;
   for (std::string_view line : Split(text, '\n')) {
     if (++number > kMaxLines) return Error(fmt::format("line {}: too many lines", number));
     line = Trimmed(line);
     if (line.empty() || line.front() == '#') continue;
-    if (auto status = ParseLine(line, stage, scenario); !status.ok()) {
+    if (auto status = ParseLine(line, state); !status.ok()) {
       return Error(fmt::format("line {}: {}", number, std::string(status.message())));
     }
   }
-  if (stage < 3) return Error("incomplete cluster scenario: needs the header, expect and config lines");
-  return scenario;
+  if (state.stage == 0) return Error(fmt::format("not a cluster scenario: no '{}' header line", kClusterHeader));
+  if (state.version >= 2) {
+    const ClusterScenario& scenario = state.file.scenario;
+    if (auto status = CheckEndMarker("cluster scenario", state.end, scenario.StepCount(), scenario.tape.size());
+        !status.ok()) {
+      return status;
+    }
+  }
+  if (state.stage < 3) return Error("incomplete cluster scenario: needs the header, expect and config lines");
+  return std::move(state.file);
 }
 
-absl::StatusOr<ClusterScenario> ReadClusterScenarioFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(fmt::format("cannot open {}", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  auto scenario = ParseClusterScenario(buffer.str());
-  if (!scenario.ok()) return Error(fmt::format("{}: {}", path, std::string(scenario.status().message())));
-  return scenario;
+absl::StatusOr<ClusterScenario> ParseClusterScenario(std::string_view text) {
+  absl::StatusOr<ClusterScenarioFile> file = ParseClusterScenarioFile(text);
+  if (!file.ok()) return file.status();
+  return std::move(file->scenario);
+}
+
+absl::StatusOr<ClusterScenarioFile> ReadClusterScenarioFile(const std::string& path, bool accept_version_1) {
+  const absl::StatusOr<std::string> text = ReadNonEmptyInputFile(path);
+  if (!text.ok()) return text.status();
+  auto file = ParseClusterScenarioFile(*text, accept_version_1);
+  if (!file.ok()) return Error(fmt::format("{}: {}", path, std::string(file.status().message())));
+  return file;
 }
 
 }  // namespace scenarios

@@ -8,6 +8,7 @@
 #include "engine/common/assert.h"
 #include "scenarios/cluster_format.h"
 #include "scenarios/cluster_names.h"
+#include "scenarios/parse_util.h"
 
 namespace scenarios {
 
@@ -70,7 +71,8 @@ std::string ClusterStepLine(const ClusterStep& step) {
   return fmt::format("client {}: {}", step.actor, ClientStepText(step));
 }
 
-std::string WriteClusterScenario(const properties::ClusterScenario& scenario, std::string_view comment) {
+std::string WriteClusterScenario(const properties::ClusterScenario& scenario, std::string_view comment,
+                                 std::optional<uint64_t> trace_hash) {
   std::string text;
   size_t start = 0;
   while (start < comment.size()) {
@@ -80,6 +82,7 @@ std::string WriteClusterScenario(const properties::ClusterScenario& scenario, st
   }
   text += fmt::format("{}\n", kClusterHeader);
   text += fmt::format("expect {}\n", scenario.expected_invariant.empty() ? "pass" : scenario.expected_invariant);
+  if (trace_hash) text += TraceHashLine(*trace_hash) + "\n";
   text += "config " + ClusterConfigLine(scenario.config) + "\n";
   for (const ClusterStep& step : scenario.steps) text += ClusterStepLine(step) + "\n";
   constexpr size_t kTapeBytesPerLine = 32;
@@ -90,14 +93,14 @@ std::string WriteClusterScenario(const properties::ClusterScenario& scenario, st
     }
     text += "\n";
   }
-  return text;
+  return text + EndLine(scenario.StepCount(), scenario.tape.size()) + "\n";
 }
 
 absl::Status WriteClusterScenarioFile(const std::string& path, const properties::ClusterScenario& scenario,
-                                      std::string_view comment) {
+                                      std::string_view comment, std::optional<uint64_t> trace_hash) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return absl::UnavailableError(fmt::format("cannot write {}", path));
-  out << WriteClusterScenario(scenario, comment);
+  out << WriteClusterScenario(scenario, comment, trace_hash);
   out.close();
   if (!out) return absl::UnavailableError(fmt::format("write to {} failed", path));
   return absl::OkStatus();

@@ -77,12 +77,13 @@ TEST(ScenarioReplay, ReplayGivesTheSameTraceHash) {
 }
 
 TEST(ScenarioFormat, ErrorsNameTheLine) {
-  const std::string header = "shardsim-scenario 1\nexpect pass\nconfig seed=1 clients=2 dim=2\nepoch\n";
+  const std::string header = "shardsim-scenario 2\nexpect pass\nconfig seed=1 clients=2 dim=2\nepoch\n";
   const std::pair<std::string, std::string> cases[] = {
-      {"shardsim-scenario 2\n", "line 1: unsupported format version '2'"},
-      {"shardsim-scenario 1\nexpect pass\nconfig seed=x\n", "line 3: seed=x is not a number"},
-      {"shardsim-scenario 1\nexpect pass\nconfig clients=0\n", "line 3: clients=0 is not a number in [1, 64]"},
-      {"shardsim-scenario 1\nexpect pass\nconfig bogus=1\n", "line 3: unknown config key 'bogus'"},
+      {"shardsim-scenario 3\n", "line 1: unsupported format version '3'"},
+      {"shardsim-scenario 1\n", "line 1: format version 1 has no end marker"},
+      {"shardsim-scenario 2\nexpect pass\nconfig seed=x\n", "line 3: seed=x is not a number"},
+      {"shardsim-scenario 2\nexpect pass\nconfig clients=0\n", "line 3: clients=0 is not a number in [1, 64]"},
+      {"shardsim-scenario 2\nexpect pass\nconfig bogus=1\n", "line 3: unknown config key 'bogus'"},
       {header + "c0 upsertt\n", "line 5: unknown action 'upsertt'"},
       {header + "c2 flush\n", "line 5: client 'c2' is not c0..c1"},
       {header + "c0 retrieve x\n", "line 5: expected a point id"},
@@ -93,7 +94,7 @@ TEST(ScenarioFormat, ErrorsNameTheLine) {
       {header + "restore ../etc/passwd\n", "line 5: restore wants an archive of the run"},
       {header + "c0 snapshot sometimes\n", "line 5: expected wal or nowal"},
       {header + "c0 partial-snapshot now\n", "line 5: unexpected arguments 'now'"},
-      {"shardsim-scenario 1\nexpect pass\nconfig profile=drawn{models=bogus}\n", "line 3: unknown or malformed profile"},
+      {"shardsim-scenario 2\nexpect pass\nconfig profile=drawn{models=bogus}\n", "line 3: unknown or malformed profile"},
       {header + "crash meteor after=3\n", "line 5: unknown crash kind 'meteor'"},
       {header + "crash process-crash after=3 pending=2 keep=0\n", "line 5: a keep list belongs to a power loss"},
       {header + "crash power-loss after=3 keep=0\n", "line 5: expected pending=<0..1000000>"},
@@ -105,8 +106,15 @@ TEST(ScenarioFormat, ErrorsNameTheLine) {
       {header + "crash power-loss after=3 pending=3 drop=\n", "line 5: drop= wants 'none' or indices"},
       {header + "crash power-loss after=3 pending=3 drop=1 again\n", "line 5: unexpected 'again' after the keep list"},
       {header + "tape 0g\n", "line 5: bad hex '0g'"},
-      {header + "tape 00\nc0 flush\n", "line 6: only tape lines may follow the tape"},
-      {"shardsim-scenario 1\nexpect pass\n", "incomplete scenario"},
+      {header + "tape 00\nc0 flush\n", "line 6: only tape lines (and the end line) may follow the tape"},
+      {"shardsim-scenario 2\nexpect pass\n", "truncated scenario: no end marker"},
+      {"# only a comment\n", "not a scenario: no 'shardsim-scenario' header line"},
+      {"shardsim-scenario 2\nexpect pass\ntrace-hash 12\n", "line 3: trace-hash wants 16 hex digits, got '12'"},
+      {"shardsim-scenario 2\nexpect pass\ntrace-hash 00591091FE3CA971\n", "line 3: trace-hash wants 16 hex digits"},
+      {header + "end steps=0\n", "line 5: expected 'end steps=<n> tape=<n>'"},
+      {header + "end steps=1 tape=0\nc0 flush\n", "line 6: nothing may follow the end line"},
+      {header + "c0 flush\nend steps=2 tape=0\n", "damaged scenario: its end marker says 2 steps and 0 tape bytes, "
+                                                  "the file holds 1 steps and 0 tape bytes"},
   };
   for (const auto& [text, message] : cases) {
     auto parsed = ParseScenario(text);
@@ -119,7 +127,6 @@ TEST(ScenarioFormat, ErrorsNameTheLine) {
 // A power loss's keep list: the writer lists the shorter side, the parser
 // reads either, and the text round trip is exact.
 TEST(ScenarioFormat, KeepListsRoundTrip) {
-  const std::string head = "shardsim-scenario 1\nexpect pass\n";
   const std::pair<std::vector<bool>, std::string> cases[] = {
       {{true, true, false, true, true, false, true}, "crash power-loss after=12 pending=7 drop=2,5"},
       {{false, true, false, false, false}, "crash power-loss after=12 pending=5 keep=1"},
@@ -141,8 +148,10 @@ TEST(ScenarioFormat, KeepListsRoundTrip) {
     EXPECT_EQ(WriteScenario(*parsed), text);
   }
   // The longer side reads the same, and is written back as the shorter.
-  const std::string header = WriteScenario(properties::Scenario{});
-  auto parsed = ParseScenario(header + "epoch\ncrash power-loss after=4 pending=4 keep=0,1,3\n");
+  std::string text = WriteScenario(properties::Scenario{});
+  text.replace(text.find("end "), std::string::npos,
+               "epoch\ncrash power-loss after=4 pending=4 keep=0,1,3\nend steps=1 tape=0\n");
+  auto parsed = ParseScenario(text);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->epochs[0].crash->keep, (std::vector<bool>{true, true, false, true}));
   EXPECT_NE(WriteScenario(*parsed).find("crash power-loss after=4 pending=4 drop=2\n"), std::string::npos);
@@ -192,6 +201,50 @@ TEST(ScenarioReplay, KeepListsReplayTheChosenPowerLoss) {
         << misfit.failure;
   }
   EXPECT_TRUE(tried) << "no seed crashed with operations pending";
+}
+
+// The issue: a file cut at a line boundary parsed as a shorter scenario and
+// replayed as PASS. Every such cut now misses the end marker.
+TEST(ScenarioFormat, EveryCutAtALineBoundaryIsRefused) {
+  properties::ShardRunConfig config = SmallConfig(7);
+  config.crashes = 2;
+  const std::string text = WriteScenario(properties::RecordShardRun(config).scenario, "a comment", 0x0123456789abcdefu);
+  ASSERT_TRUE(ParseScenario(text).ok());
+  size_t cuts = 0;
+  for (size_t end = text.find('\n'); end + 1 < text.size(); end = text.find('\n', end + 1)) {
+    const std::string cut = text.substr(0, end + 1);
+    if (cut.find("shardsim-scenario") == std::string::npos) continue;  // (the comment alone: no scenario at all)
+    auto parsed = ParseScenario(cut);
+    ASSERT_FALSE(parsed.ok()) << "cut after byte " << end;
+    EXPECT_EQ(std::string(parsed.status().message()),
+              "truncated scenario: no end marker (the file stops before its 'end steps=... tape=...' line)");
+    ++cuts;
+  }
+  EXPECT_GT(cuts, 10u);
+}
+
+TEST(ScenarioFormat, TheTraceHashRoundTrips) {
+  const properties::RecordedRun recorded = properties::RecordShardRun(SmallConfig(3));
+  const std::string text = WriteScenario(recorded.scenario, "", recorded.result.trace_hash);
+  EXPECT_NE(text.find(fmt::format("\ntrace-hash {:016x}\nconfig ", recorded.result.trace_hash)), std::string::npos);
+  auto parsed = ParseScenarioFile(text);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->trace_hash, recorded.result.trace_hash);
+  EXPECT_EQ(WriteScenario(parsed->scenario, "", parsed->trace_hash), text);
+  auto unpinned = ParseScenarioFile(WriteScenario(recorded.scenario));
+  ASSERT_TRUE(unpinned.ok());
+  EXPECT_FALSE(unpinned->trace_hash.has_value());
+}
+
+// Version 1 (no end marker) reads only when asked: `shardsim pin` upgrades.
+TEST(ScenarioFormat, VersionOneReadsOnlyForAnUpgrade) {
+  std::string text = WriteScenario(properties::RecordShardRun(SmallConfig(5)).scenario);
+  text.replace(text.find("shardsim-scenario 2"), 19, "shardsim-scenario 1");
+  text.erase(text.rfind("end "));
+  EXPECT_FALSE(ParseScenarioFile(text).ok());
+  auto upgraded = ParseScenarioFile(text, {.accept_version_1 = true});
+  ASSERT_TRUE(upgraded.ok()) << upgraded.status();
+  EXPECT_FALSE(ParseScenarioFile(text + "trace-hash 0000000000000000\n", {.accept_version_1 = true}).ok());
 }
 
 // A damaged file is an error or a scenario, never a crash.

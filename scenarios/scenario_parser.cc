@@ -1,13 +1,12 @@
 #include <charconv>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "engine/model/types.h"
 #include "properties/run_config.h"
+#include "scenarios/input_file.h"
 #include "scenarios/parse_util.h"
 #include "scenarios/scenario_codec.h"
 #include "scenarios/scenario_format.h"
@@ -251,28 +250,56 @@ absl::StatusOr<properties::CrashPoint> ParseCrash(std::string_view rest) {
   return crash;
 }
 
-// Parses one line into `scenario`; `stage` tracks what may come next:
-// 0 header, 1 expect, 2 config, 3 epochs and steps, 4 tape.
-absl::Status ParseLine(std::string_view line, int& stage, properties::Scenario& scenario) {
-  auto [word, rest] = SplitWord(line);
-  if (stage == 0) {
-    if (word != "shardsim-scenario") return absl::InvalidArgumentError("expected the header 'shardsim-scenario 1'");
-    if (rest != "1") return absl::InvalidArgumentError(fmt::format("unsupported format version '{}' (this build reads 1)", rest));
-    stage = 1;
-  } else if (stage == 1) {
+// What the parse has read so far.
+struct ParseState {
+  ScenarioParseOptions options;
+  int version = 0;
+  // What may come next: 0 header, 1 expect, 2 trace-hash or config, 3 epochs
+  // and steps, 4 tape, 5 nothing (after the end line).
+  int stage = 0;
+  std::optional<EndMarker> end;
+  ScenarioFile file;
+};
+
+absl::Status ParseHeader(std::string_view word, std::string_view rest, ParseState& state) {
+  if (word != "shardsim-scenario") return absl::InvalidArgumentError("expected the header 'shardsim-scenario 2'");
+  if (rest == "1" && !state.options.accept_version_1) {
+    return absl::InvalidArgumentError(
+        "format version 1 has no end marker, so a cut file cannot be told from a whole one; `shardsim pin FILE` "
+        "replays it and rewrites it as version 2");
+  }
+  if (rest != "1" && rest != "2") {
+    return absl::InvalidArgumentError(fmt::format("unsupported format version '{}' (this build reads 2)", rest));
+  }
+  state.version = rest == "1" ? 1 : 2;
+  state.stage = 1;
+  return absl::OkStatus();
+}
+
+// The lines before the epochs: header, expect, trace-hash, config.
+absl::Status ParseHeadLine(std::string_view word, std::string_view rest, ParseState& state) {
+  properties::Scenario& scenario = state.file.scenario;
+  if (state.stage == 0) return ParseHeader(word, rest, state);
+  if (state.stage == 1) {
     if (word != "expect" || rest.empty()) return absl::InvalidArgumentError("expected 'expect <invariant>' or 'expect pass'");
     scenario.expected_invariant = rest == "pass" ? "" : std::string(rest);
-    stage = 2;
-  } else if (stage == 2) {
+    state.stage = 2;
+  } else if (word == "trace-hash" && state.version >= 2 && !state.file.trace_hash) {
+    auto hash = ParseTraceHash(rest);
+    if (!hash.ok()) return hash.status();
+    state.file.trace_hash = *hash;
+  } else {
     if (word != "config") return absl::InvalidArgumentError("expected 'config key=value ...'");
     if (auto status = properties::ParseConfigLine(rest, scenario.config); !status.ok()) return status;
-    stage = 3;
-  } else if (word == "tape") {
-    stage = 4;
-    return AppendTape(rest, scenario.tape);
-  } else if (stage == 4) {
-    return absl::InvalidArgumentError("only tape lines may follow the tape");
-  } else if (word == "epoch") {
+    state.stage = 3;
+  }
+  return absl::OkStatus();
+}
+
+// The epoch, restore, crash and step lines.
+absl::Status ParseEpochLine(std::string_view line, std::string_view word, std::string_view rest,
+                            properties::Scenario& scenario) {
+  if (word == "epoch") {
     if (!rest.empty()) return absl::InvalidArgumentError("'epoch' takes no arguments");
     if (scenario.epochs.size() >= kMaxEpochs) return absl::InvalidArgumentError("too many epochs");
     scenario.epochs.emplace_back();
@@ -304,6 +331,26 @@ absl::Status ParseLine(std::string_view line, int& stage, properties::Scenario& 
   return absl::OkStatus();
 }
 
+// Parses one line into `state`.
+absl::Status ParseLine(std::string_view line, ParseState& state) {
+  auto [word, rest] = SplitWord(line);
+  if (state.stage == 5) return absl::InvalidArgumentError("nothing may follow the end line");
+  if (state.stage < 3) return ParseHeadLine(word, rest, state);
+  if (word == "end" && state.version >= 2) {
+    auto end = ParseEndMarker(rest);
+    if (!end.ok()) return end.status();
+    state.end = *end;
+    state.stage = 5;
+    return absl::OkStatus();
+  }
+  if (word == "tape") {
+    state.stage = 4;
+    return AppendTape(rest, state.file.scenario.tape);
+  }
+  if (state.stage == 4) return absl::InvalidArgumentError("only tape lines (and the end line) may follow the tape");
+  return ParseEpochLine(line, word, rest, state.file.scenario);
+}
+
 }  // namespace
 
 absl::StatusOr<engine::Vector> VectorFromReadableJson(const nlohmann::json& json) {
@@ -332,9 +379,8 @@ absl::StatusOr<engine::Operation> OperationFromReadableJson(nlohmann::json json)
   return engine::OperationFromJson(json);
 }
 
-absl::StatusOr<properties::Scenario> ParseScenario(std::string_view text) {
-  properties::Scenario scenario;
-  int stage = 0;
+absl::StatusOr<ScenarioFile> ParseScenarioFile(std::string_view text, ScenarioParseOptions options) {
+  ParseState state{.options = options};
   size_t number = 0;
   for (std::string_view line : Split(text, '\n')) {
     if (++number > kMaxLines) return LineError(number, "too many lines");
@@ -342,22 +388,33 @@ absl::StatusOr<properties::Scenario> ParseScenario(std::string_view text) {
     while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
     while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
     if (line.empty() || line.front() == '#') continue;
-    if (auto status = ParseLine(line, stage, scenario); !status.ok()) {
+    if (auto status = ParseLine(line, state); !status.ok()) {
       return LineError(number, std::string(status.message()));
     }
   }
-  if (stage < 3) return absl::InvalidArgumentError("incomplete scenario: needs the header, expect and config lines");
-  return scenario;
+  if (state.stage == 0) return absl::InvalidArgumentError("not a scenario: no 'shardsim-scenario' header line");
+  if (state.version >= 2) {
+    const properties::Scenario& scenario = state.file.scenario;
+    if (auto status = CheckEndMarker("scenario", state.end, scenario.StepCount(), scenario.tape.size()); !status.ok()) {
+      return status;
+    }
+  }
+  if (state.stage < 3) return absl::InvalidArgumentError("incomplete scenario: needs the header, expect and config lines");
+  return std::move(state.file);
 }
 
-absl::StatusOr<properties::Scenario> ReadScenarioFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(fmt::format("cannot open {}", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  auto scenario = ParseScenario(buffer.str());
-  if (!scenario.ok()) return absl::InvalidArgumentError(fmt::format("{}: {}", path, std::string(scenario.status().message())));
-  return scenario;
+absl::StatusOr<properties::Scenario> ParseScenario(std::string_view text) {
+  absl::StatusOr<ScenarioFile> file = ParseScenarioFile(text);
+  if (!file.ok()) return file.status();
+  return std::move(file->scenario);
+}
+
+absl::StatusOr<ScenarioFile> ReadScenarioFile(const std::string& path, ScenarioParseOptions options) {
+  const absl::StatusOr<std::string> text = ReadNonEmptyInputFile(path);
+  if (!text.ok()) return text.status();
+  auto file = ParseScenarioFile(*text, options);
+  if (!file.ok()) return absl::InvalidArgumentError(fmt::format("{}: {}", path, std::string(file.status().message())));
+  return file;
 }
 
 }  // namespace scenarios

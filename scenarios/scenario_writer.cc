@@ -9,6 +9,7 @@
 #include "engine/common/assert.h"
 #include "engine/model/types.h"
 #include "properties/run_config.h"
+#include "scenarios/parse_util.h"
 #include "scenarios/scenario_codec.h"
 #include "scenarios/scenario_format.h"
 
@@ -94,7 +95,8 @@ std::string CrashLine(const properties::CrashPoint& crash) {
   return line;
 }
 
-std::string WriteScenario(const properties::Scenario& scenario, std::string_view comment) {
+std::string WriteScenario(const properties::Scenario& scenario, std::string_view comment,
+                          std::optional<uint64_t> trace_hash) {
   std::string text;
   size_t start = 0;
   while (start < comment.size()) {
@@ -104,6 +106,7 @@ std::string WriteScenario(const properties::Scenario& scenario, std::string_view
   }
   text += fmt::format("shardsim-scenario {}\n", kFormatVersion);
   text += fmt::format("expect {}\n", scenario.expected_invariant.empty() ? "pass" : scenario.expected_invariant);
+  if (trace_hash) text += TraceHashLine(*trace_hash) + "\n";
   text += "config " + properties::ConfigLine(scenario.config) + "\n";
   for (const properties::Epoch& epoch : scenario.epochs) {
     text += "epoch\n";
@@ -119,14 +122,14 @@ std::string WriteScenario(const properties::Scenario& scenario, std::string_view
     }
     text += "\n";
   }
-  return text;
+  return text + EndLine(scenario.StepCount(), scenario.tape.size()) + "\n";
 }
 
 absl::Status WriteScenarioFile(const std::string& path, const properties::Scenario& scenario,
-                               std::string_view comment) {
+                               std::string_view comment, std::optional<uint64_t> trace_hash) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return absl::UnavailableError(fmt::format("cannot write {}", path));
-  out << WriteScenario(scenario, comment);
+  out << WriteScenario(scenario, comment, trace_hash);
   out.close();
   if (!out) return absl::UnavailableError(fmt::format("write to {} failed", path));
   return absl::OkStatus();

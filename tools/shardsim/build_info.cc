@@ -8,6 +8,8 @@
 
 namespace shardsim {
 
+std::string BuildVersion() { return SHARDSIM_VERSION; }
+
 std::string BuildCommit() { return SHARDSIM_COMMIT; }
 
 std::string BuildType() { return SHARDSIM_BUILD_TYPE; }

@@ -7,6 +7,8 @@
 
 namespace shardsim {
 
+// The project's version (CMakeLists.txt's project()).
+std::string BuildVersion();
 // The short commit id, with "-dirty" for uncommitted changes to tracked
 // files, or "unknown" outside a git checkout. Refreshed at every build.
 std::string BuildCommit();

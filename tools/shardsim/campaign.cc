@@ -19,6 +19,8 @@
 #include "tools/shardsim/campaign_report.h"
 #include "tools/shardsim/campaign_totals.h"
 #include "tools/shardsim/cluster_commands.h"
+#include "tools/shardsim/flag_checks.h"
+#include "tools/shardsim/output_paths.h"
 #include "tools/shardsim/real_command.h"
 #include "tools/shardsim/run_command.h"
 
@@ -47,7 +49,7 @@ std::variant<CampaignPlan, std::string> Plan(const CampaignOptions& options) {
   CampaignPlan plan;
   if (options.seeds) {
     const auto parsed = ParseSeedRange(*options.seeds);
-    if (!parsed) return fmt::format("--seeds wants A..B with A <= B, got '{}'", *options.seeds);
+    if (!parsed) return SeedRangeError(*options.seeds);
     plan.range = {parsed->first, parsed->second};
     plan.planned = parsed->second - parsed->first + 1;
   }
@@ -68,6 +70,15 @@ std::variant<CampaignPlan, std::string> Plan(const CampaignOptions& options) {
   }
   properties::ShardRunConfig probe;
   if (auto error = BuildConfig(plan.range.first, options.config, probe)) return *error;
+  // Checked now, not after the sweep has run.
+  if (options.json_path) {
+    if (auto status = CheckOutputFile("--json", *options.json_path); !status.ok()) return std::string(status.message());
+  }
+  if (options.shrink_replays > 0) {  // (shrunk failures are written there)
+    if (auto status = CheckOutputDirectory("--found-dir", options.found_dir); !status.ok()) {
+      return std::string(status.message());
+    }
+  }
   const uint64_t seeds = plan.range.last - plan.range.first + 1;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   plan.jobs = static_cast<int>(std::min<uint64_t>(options.jobs > 0 ? options.jobs : cores, seeds == 0 ? 1 : seeds));
@@ -124,7 +135,7 @@ void AddCampaignFlags(CLI::App& command, CampaignOptions& options) {
                      "I/N: run only the I-th of N disjoint parts of the seed range (of every seed with a budget); "
                      "for N machines, then `shardsim merge`");
   command.add_option("--jobs", options.jobs, "Worker processes (default: every core)")
-      ->check(CLI::Range(0, 1024));
+      ->check(DecimalIn(0, 1024));
   command.add_option("--json", options.json_path, "Write a machine-readable summary to FILE");
   command.add_flag("--quiet", options.quiet, "No progress line");
   command.add_flag("--stop-on-failure", options.stop_on_failure,
@@ -136,18 +147,45 @@ void AddCampaignFlags(CLI::App& command, CampaignOptions& options) {
                      "Where shrunk scenarios of failures go (default scenarios/found)");
   command.add_option("--shrink-replays", options.shrink_replays,
                      "Bound on replays when shrinking each distinct failure; 0 = do not shrink (default 3000)")
-      ->check(CLI::Range(0, 1'000'000));
+      ->check(DecimalIn(0, 1'000'000));
   command.add_flag("--cluster", options.cluster, "Run only cluster seeds (a replica set on simulated peers)");
   command.add_flag("--real", options.real,
                    "The kill -9 campaign on real files instead (shardsim real --crash): seeds one after another, "
                    "each engine process killed at a drawn moment");
   command.add_option("--cluster-share", options.cluster_share,
                      "Percent of seeds run as cluster seeds, spread evenly (10: seed % 10 == 9; default 10; 0 = none)")
-      ->check(CLI::Range(0, 100));
+      ->check(DecimalIn(0, 100));
   command.add_option("--cluster-shrink-replays", options.cluster_shrink_replays,
                      "Bound on replays when shrinking a cluster failure (default 400)")
-      ->check(CLI::Range(1, 1'000'000));
+      ->check(DecimalIn(1, 1'000'000));
   AddConfigFlags(command, options.config);
+  for (CLI::Option* option : command.get_options()) {
+    option->each([&options, name = option->get_name()](const std::string&) { options.given.insert(name); });
+  }
+}
+
+std::optional<std::string> IgnoredCampaignFlag(const CampaignOptions& options) {
+  const auto given = [&options](const std::string& flag) { return options.given.contains(flag); };
+  if (options.real) {
+    for (const std::string& flag : options.given) {
+      if (flag != "--real" && flag != "--seeds" && flag != "--budget" && flag != "--json" && flag != "--quiet") {
+        return fmt::format("--real takes only --seeds, --budget, --json and --quiet, not {}", flag);
+      }
+    }
+    return std::nullopt;
+  }
+  if (options.cluster) {
+    if (auto flag = options.config.FirstGivenFlag()) {
+      return fmt::format("{} is a shard-run knob, and --cluster runs cluster seeds only", *flag);
+    }
+    if (given("--cluster-share")) return std::string("--cluster-share does not go with --cluster (every seed is one)");
+  } else if (options.cluster_share == 0 && given("--cluster-shrink-replays")) {
+    return std::string("--cluster-shrink-replays: --cluster-share 0 runs no cluster seeds");
+  }
+  for (const char* flag : {"--found-dir", "--cluster-shrink-replays"}) {
+    if (options.shrink_replays == 0 && given(flag)) return fmt::format("{}: --shrink-replays 0 shrinks nothing", flag);
+  }
+  return std::nullopt;
 }
 
 bool IsClusterSeed(uint64_t seed, const CampaignOptions& options) {
@@ -160,20 +198,21 @@ bool IsClusterSeed(uint64_t seed, const CampaignOptions& options) {
 
 std::optional<std::pair<uint64_t, uint64_t>> ParseSeedRange(const std::string& text) {
   const size_t dots = text.find("..");
-  if (dots == std::string::npos || dots == 0 || dots + 2 >= text.size()) return std::nullopt;
-  try {
-    size_t used_first = 0, used_last = 0;
-    const std::string first_text = text.substr(0, dots), last_text = text.substr(dots + 2);
-    if (first_text[0] == '-' || last_text[0] == '-') return std::nullopt;
-    const uint64_t first = std::stoull(first_text, &used_first);
-    const uint64_t last = std::stoull(last_text, &used_last);
-    if (used_first != first_text.size() || used_last != last_text.size() || first > last) {
-      return std::nullopt;
-    }
-    return std::make_pair(first, last);
-  } catch (const std::exception&) {
-    return std::nullopt;
+  if (dots == std::string::npos) return std::nullopt;
+  const auto first = ParseDecimal(std::string_view(text).substr(0, dots));
+  const auto last = ParseDecimal(std::string_view(text).substr(dots + 2));
+  if (!first || !last || *first > *last) return std::nullopt;
+  return std::make_pair(*first, *last);
+}
+
+std::string SeedRangeError(const std::string& text) {
+  const size_t dots = text.find("..");
+  const auto first = ParseDecimal(std::string_view(text).substr(0, dots));
+  const auto last = dots == std::string::npos ? std::nullopt : ParseDecimal(std::string_view(text).substr(dots + 2));
+  if (first && last && *first > *last) {
+    return fmt::format("--seeds {}: the first seed is above the last (A..B wants A <= B)", text);
   }
+  return fmt::format("--seeds wants A..B, two whole decimal numbers with A <= B, got '{}'", text);
 }
 
 std::optional<std::pair<uint64_t, uint64_t>> ParseShard(const std::string& text) {
@@ -204,27 +243,20 @@ std::optional<std::pair<uint64_t, uint64_t>> ShardOfRange(uint64_t first, uint64
 }
 
 std::optional<int64_t> ParseDurationSeconds(const std::string& text) {
-  if (text.size() < 2) return std::nullopt;
+  if (text.empty()) return std::nullopt;
   const char unit = text.back();
   const int64_t scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 0;
-  if (scale == 0) return std::nullopt;
-  try {
-    size_t used = 0;
-    const std::string number = text.substr(0, text.size() - 1);
-    const int64_t value = std::stoll(number, &used);
-    if (used != number.size() || value <= 0 || value > 10'000'000) return std::nullopt;
-    return value * scale;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  const auto value = ParseDecimal(std::string_view(text).substr(0, text.size() - 1));
+  if (scale == 0 || !value || *value == 0 || *value > 10'000'000) return std::nullopt;
+  return static_cast<int64_t>(*value) * scale;
 }
 
 int CampaignCommand(const CampaignOptions& options) {
+  if (auto error = IgnoredCampaignFlag(options)) {
+    std::fprintf(stderr, "shardsim campaign: %s\n", error->c_str());
+    return 2;
+  }
   if (options.real) {
-    if (options.cluster || !options.config.AsFlags().empty()) {
-      std::fprintf(stderr, "shardsim campaign: --real takes only --seeds, --budget, --json and --quiet\n");
-      return 2;
-    }
     return RealCommand({.seeds = options.seeds, .quiet = options.quiet, .json_path = options.json_path,
                         .crash = true, .budget = options.seeds ? options.budget : options.budget.value_or("60s")});
   }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -39,9 +40,16 @@ struct CampaignOptions {
   // The kill -9 campaign on real files (`shardsim real --crash`), one seed
   // after another: takes --seeds, --budget, --json and --quiet only.
   bool real = false;
+  // The flags given (each option's first name), whatever their values: a
+  // flag the campaign would not act on is refused (IgnoredCampaignFlag).
+  std::set<std::string> given;
 };
 
 void AddCampaignFlags(CLI::App& command, CampaignOptions& options);
+// A given flag this campaign would parse and not use (--jobs with --real,
+// --profile with --cluster, --found-dir with --shrink-replays 0, ...), as a
+// usage error naming it; nullopt when every flag given has an effect.
+std::optional<std::string> IgnoredCampaignFlag(const CampaignOptions& options);
 int CampaignCommand(const CampaignOptions& options);
 
 // Whether the campaign runs `seed` as a cluster seed.
@@ -57,5 +65,7 @@ std::optional<std::pair<uint64_t, uint64_t>> ShardOfRange(uint64_t first, uint64
                                                           uint64_t count);
 std::optional<std::pair<uint64_t, uint64_t>> ParseSeedRange(const std::string& text);
 std::optional<int64_t> ParseDurationSeconds(const std::string& text);
+// The error for a --seeds value ParseSeedRange refuses: "--seeds wants ...".
+std::string SeedRangeError(const std::string& text);
 
 }  // namespace shardsim

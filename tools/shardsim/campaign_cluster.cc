@@ -104,7 +104,9 @@ std::optional<nlohmann::json> ShrinkClusterFailure(uint64_t seed, const std::str
     if (!shrunk.reproduced) return std::nullopt;
     const std::string comment =
         ClusterScenarioComment(shrunk.scenario, shrunk.result, fmt::format("found by a campaign, cluster seed {}", seed));
-    if (!scenarios::WriteClusterScenarioFile(path, shrunk.scenario, comment).ok()) return std::nullopt;
+    if (!scenarios::WriteClusterScenarioFile(path, shrunk.scenario, comment, shrunk.result.trace_hash).ok()) {
+      return std::nullopt;
+    }
     return nlohmann::json{{"scenario", path},
                           {"shrunk_steps", shrunk.scenario.StepCount()},
                           {"original_steps", recorded.scenario.StepCount()},

@@ -19,11 +19,6 @@ namespace shardsim {
 
 namespace {
 
-std::string ReplayCommand(uint64_t seed, const CampaignOptions& options) {
-  if (IsClusterSeed(seed, options)) return fmt::format("shardsim run --cluster --seed {}", seed);
-  return fmt::format("shardsim run --seed {}{}", seed, options.config.AsFlags());
-}
-
 void PrintFaults(const CampaignTotals& totals) {
   const auto by_class = properties::InjectionsByClass(totals.envelope);
   std::string classes;
@@ -71,7 +66,7 @@ nlohmann::json FailureJson(const std::string& key, const std::vector<nlohmann::j
                             {"first_failure_seconds", totals.first_failure_seconds.at(key)},
                             {"failure", first.value("failure", "")},
                             {"profile", first.value("profile", "")},
-                            {"replay", ReplayCommand(first.value("seed", 0ull), options)}};
+                            {"replay", FailureReplayCommand(first.value("seed", 0ull), options)}};
   // Every failing seed (bounded by kRunsKeptPerSignature), so each can be
   // replayed after the fix; `seeds_listed` < `count` says the list is cut.
   nlohmann::json seeds = nlohmann::json::array();
@@ -83,6 +78,14 @@ nlohmann::json FailureJson(const std::string& key, const std::vector<nlohmann::j
 }
 
 }  // namespace
+
+std::string FailureReplayCommand(uint64_t seed, const CampaignOptions& options) {
+  // A cluster seed runs its drawn config (RunClusterSeedLine); a shard seed
+  // its draw with the campaign's overrides (RunSeed). No --verbose: it
+  // changes a shard run's trace (docs/simulation.md).
+  if (IsClusterSeed(seed, options)) return fmt::format("shardsim run --cluster --seed {}", seed);
+  return fmt::format("shardsim run --seed {}{}", seed, options.config.AsFlags());
+}
 
 void PrintProgress(const CampaignTotals& totals, double elapsed_seconds, std::optional<uint64_t> planned) {
   const double rate = elapsed_seconds > 0 ? totals.seeds / elapsed_seconds : 0;
@@ -128,13 +131,14 @@ void ReportFailures(CampaignTotals& totals, const CampaignOptions& options) {
     const std::string invariant = InvariantOf(runs.front());
     const nlohmann::json signature = SignatureJson(runs.front());
     std::printf("FAILURE x%llu: %s (first after %.1fs)\n  signature: %s [%s]%s%s\n"
-                "  first: seed %llu: %s\n  %s: %s\n  replay: %s --verbose\n",
+                "  first: seed %llu: %s\n  %s: %s\n  replay: %s%s\n",
                 (unsigned long long)totals.failure_counts.at(key), invariant.c_str(),
                 totals.first_failure_seconds.at(key), signature.value("check", "").c_str(),
                 signature.value("component", "").c_str(), signature.value("message_class", "").empty() ? "" : ": ",
                 signature.value("message_class", "").c_str(), (unsigned long long)seed,
                 runs.front().value("failure", "").c_str(), cluster ? "cluster config" : "profile",
-                runs.front().value(cluster ? "config" : "profile", "").c_str(), ReplayCommand(seed, options).c_str());
+                runs.front().value(cluster ? "config" : "profile", "").c_str(), FailureReplayCommand(seed, options).c_str(),
+                cluster ? " --verbose" : "  (--trace prints every step; --verbose would change the run)");
     if (options.shrink_replays == 0) continue;
     if (auto shrunk = ShrinkFailure(seed, invariant, options)) {
       std::printf("  shrunk: %s (%zu steps, was %zu)\n  replay: shardsim replay %s %s\n",

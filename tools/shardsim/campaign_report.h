@@ -17,6 +17,12 @@
 
 namespace shardsim {
 
+// The command that runs `seed` again exactly as the campaign ran it: the
+// seed, --cluster for a cluster seed, and every run-config flag the campaign
+// was given ("shardsim run --seed 53 --profile 'faulty'"); nothing that
+// changes the run (not --verbose). Printed with each failure and in the JSON.
+std::string FailureReplayCommand(uint64_t seed, const CampaignOptions& options);
+
 // "[####    ] 1234 seeds, 0 failed, 512.3 seeds/s, 12s" on stderr; the bar
 // only when the number of seeds is known.
 void PrintProgress(const CampaignTotals& totals, double elapsed_seconds, std::optional<uint64_t> planned);

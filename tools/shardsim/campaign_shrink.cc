@@ -29,7 +29,9 @@ std::optional<nlohmann::json> ShrinkFailure(uint64_t seed, const std::string& in
     if (!shrunk.reproduced) return std::nullopt;
     const std::string comment = ScenarioComment(shrunk.scenario, shrunk.result,
                                                 fmt::format("found by a campaign, seed {}", seed));
-    if (!scenarios::WriteScenarioFile(path, shrunk.scenario, comment).ok()) return std::nullopt;
+    if (!scenarios::WriteScenarioFile(path, shrunk.scenario, comment, shrunk.result.trace_hash).ok()) {
+      return std::nullopt;
+    }
     return nlohmann::json{{"scenario", path},
                           {"shrunk_steps", shrunk.scenario.StepCount()},
                           {"original_steps", recorded.scenario.StepCount()},

@@ -5,7 +5,14 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <string>
+#include <vector>
 
+#include "properties/run_config.h"
+#include "sim/profile.h"
+#include "tools/shardsim/campaign_report.h"
+#include "tools/shardsim/cluster_commands.h"
+#include "tools/shardsim/run_command.h"
 #include "tools/shardsim/campaign_pool.h"
 #include "tools/shardsim/campaign_totals.h"
 
@@ -15,8 +22,65 @@ namespace {
 TEST(CampaignTest, SeedRanges) {
   EXPECT_EQ(ParseSeedRange("0..99"), std::make_pair(uint64_t{0}, uint64_t{99}));
   EXPECT_EQ(ParseSeedRange("7..7"), std::make_pair(uint64_t{7}, uint64_t{7}));
-  for (const char* bad : {"", "5", "..9", "9..", "9..5", "a..b", "-1..3", "1..2x", "1...3"}) {
+  EXPECT_EQ(ParseSeedRange("0..18446744073709551615"), std::make_pair(uint64_t{0}, UINT64_MAX));
+  for (const char* bad : {"", "5", "..9", "9..", "9..5", "a..b", "-1..3", "1..2x", "1...3", "+1..3", " 1..3",
+                          "1.. 3", "0..18446744073709551616", "0x1..3"}) {
     EXPECT_FALSE(ParseSeedRange(bad).has_value()) << bad;
+  }
+  EXPECT_EQ(SeedRangeError("9..5"), "--seeds 9..5: the first seed is above the last (A..B wants A <= B)");
+  EXPECT_NE(SeedRangeError("-1..3").find("two whole decimal numbers"), std::string::npos);
+}
+
+// The campaign flags parsed from `args`, as main() parses them.
+CampaignOptions ParseCampaign(std::vector<std::string> args) {
+  CampaignOptions options;
+  CLI::App app;
+  AddCampaignFlags(app, options);
+  args.insert(args.begin(), "shardsim-campaign");
+  std::vector<const char*> argv;
+  for (const std::string& arg : args) argv.push_back(arg.c_str());
+  app.parse(static_cast<int>(argv.size()), argv.data());
+  return options;
+}
+
+// The issue: flags a campaign parsed and then did not use (--real ran one
+// seed after another whatever --jobs said).
+TEST(CampaignTest, FlagsTheCampaignWouldIgnoreAreRefused) {
+  const std::pair<std::vector<std::string>, std::string> refused[] = {
+      {{"--real", "--jobs", "4"}, "--real takes only --seeds, --budget, --json and --quiet, not --jobs"},
+      {{"--real", "--coverage"}, "--real takes only --seeds, --budget, --json and --quiet, not --coverage"},
+      {{"--real", "--profile", "faulty"}, "--real takes only --seeds, --budget, --json and --quiet, not --profile"},
+      {{"--real", "--shrink-replays", "5"}, "not --shrink-replays"},
+      {{"--cluster", "--profile", "faulty"}, "--profile is a shard-run knob, and --cluster runs cluster seeds only"},
+      {{"--cluster", "--steps", "3"}, "--ops is a shard-run knob"},
+      {{"--cluster", "--cluster-share", "50"}, "--cluster-share does not go with --cluster"},
+      {{"--cluster-share", "0", "--cluster-shrink-replays", "9"}, "--cluster-share 0 runs no cluster seeds"},
+      {{"--shrink-replays", "0", "--found-dir", "x"}, "--found-dir: --shrink-replays 0 shrinks nothing"},
+  };
+  for (const auto& [args, error] : refused) {
+    const std::string got = IgnoredCampaignFlag(ParseCampaign(args)).value_or("(accepted)");
+    EXPECT_NE(got.find(error), std::string::npos) << args.front() << ": " << got;
+  }
+  const std::vector<std::string> accepted[] = {
+      {},
+      {"--real", "--seeds", "0..9", "--budget", "1m", "--json", "x.json", "--quiet"},
+      {"--cluster", "--jobs", "2", "--found-dir", "x", "--cluster-shrink-replays", "9"},
+      {"--profile", "faulty", "--cluster-share", "20", "--coverage"},
+      {"--shrink-replays", "0", "--quiet"},
+  };
+  for (const std::vector<std::string>& args : accepted) {
+    EXPECT_EQ(IgnoredCampaignFlag(ParseCampaign(args)), std::nullopt) << (args.empty() ? "" : args.front());
+  }
+}
+
+// The issue: `campaign --help` did not list the profiles --profile takes.
+TEST(CampaignTest, HelpListsEveryProfileFromTheTable) {
+  CampaignOptions options;
+  CLI::App app;
+  AddCampaignFlags(app, options);
+  const std::string help = app.help();
+  for (const std::string& name : sim::PersistenceProfile::Names()) {
+    EXPECT_NE(help.find("\n  " + name + " (crash models: "), std::string::npos) << name << " in:\n" << help;
   }
 }
 
@@ -24,7 +88,7 @@ TEST(CampaignTest, Durations) {
   EXPECT_EQ(ParseDurationSeconds("60s"), 60);
   EXPECT_EQ(ParseDurationSeconds("5m"), 300);
   EXPECT_EQ(ParseDurationSeconds("2h"), 7200);
-  for (const char* bad : {"", "s", "10", "0s", "-3s", "5x", "1.5m"}) {
+  for (const char* bad : {"", "s", "10", "0s", "-3s", "5x", "1.5m", "+5s", " 5s", "0x5s"}) {
     EXPECT_FALSE(ParseDurationSeconds(bad).has_value()) << bad;
   }
 }
@@ -134,6 +198,56 @@ TEST(CampaignTest, PoolReportsAnAbortedSeedAndGoesOn) {
   }
   ASSERT_EQ(reported.size(), 20u);
   for (const auto& [seed, passed] : reported) EXPECT_EQ(passed, seed != 14) << seed;
+}
+
+}  // namespace
+}  // namespace shardsim
+
+namespace shardsim {
+namespace {
+
+// The issue: a failure's printed replay command must run what the campaign
+// ran (it carried --verbose, which changes a shard run's trace). Parsed
+// back as `shardsim run` parses it, it must give the campaign's config for
+// that seed, and nothing that changes the run.
+TEST(CampaignTest, AFailuresReplayCommandRunsTheCampaignsConfig) {
+  const std::string spec = properties::ShardRunConfig::Draw(1).profile.ToSpec();  // braces, semicolons
+  const std::vector<std::string> campaigns[] = {
+      {},
+      {"--profile", "faulty"},
+      {"--profile", spec, "--weights", "update:60,snapshot:40", "--clients", "3", "--steps", "5", "--wait", "0.25"},
+      {"--profile", "small-disk", "--crashes", "2", "--power-loss", "1", "--dim", "4", "--wal-segment", "4096"},
+      {"--cluster"},
+      {"--cluster-share", "50", "--distance", "cosine", "--ids", "9", "--strategy", "pct"},
+  };
+  for (const std::vector<std::string>& args : campaigns) {
+    const CampaignOptions campaign = ParseCampaign(args);
+    for (uint64_t seed : {53, 59, 7}) {
+      const std::string command = FailureReplayCommand(seed, campaign);
+      SCOPED_TRACE(command);
+      ASSERT_TRUE(command.starts_with("shardsim run "));
+      RunOptions run;
+      CLI::App app;
+      AddRunFlags(app, run, kRunCommandFlags);
+      ASSERT_NO_THROW(app.parse(command.substr(std::string("shardsim run ").size()), false));
+      EXPECT_EQ(run.seed, seed);
+      EXPECT_FALSE(run.verbose);
+      EXPECT_FALSE(run.json);
+      EXPECT_EQ(run.cluster.cluster, IsClusterSeed(seed, campaign));
+      if (run.cluster.cluster) {
+        properties::ClusterConfig replayed, ran;
+        ASSERT_EQ(BuildClusterConfig(run.seed, run.cluster, replayed), std::nullopt);
+        ASSERT_EQ(BuildClusterConfig(seed, ClusterFlags{}, ran), std::nullopt);  // (as RunClusterSeedLine)
+        EXPECT_EQ(replayed, ran);
+        continue;
+      }
+      properties::ShardRunConfig replayed, ran;
+      ASSERT_EQ(BuildConfig(run, replayed), std::nullopt);
+      ASSERT_EQ(BuildConfig(seed, campaign.config, ran), std::nullopt);  // (as RunSeed)
+      EXPECT_EQ(properties::ConfigLine(replayed), properties::ConfigLine(ran));
+      EXPECT_EQ(replayed.profile.ToSpec(), ran.profile.ToSpec());
+    }
+  }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "properties/cluster/cluster_stats.h"
 #include "scenarios/cluster_format.h"
 #include "tools/shardsim/campaign.h"
+#include "tools/shardsim/flag_checks.h"
 #include "tools/shardsim/scenario_commands.h"
 
 namespace shardsim {
@@ -68,9 +69,13 @@ void AddClusterFlags(CLI::App& command, ClusterFlags& flags, ClusterCommandFlags
   const std::string group = "Cluster run (a replica set on simulated peers)";
   command.add_flag("--cluster", flags.cluster, "Run the seed's cluster scenario instead of a shard run")->group(group);
   command.add_option("--peers", flags.peers, "Peers in the cluster, 2..5 (default: drawn from the seed)")
+      ->check(DecimalIn(0, UINT32_MAX))
       ->group(group);
-  command.add_option("--rf", flags.replication_factor, "Replication factor, 1..peers (default: drawn)")->group(group);
+  command.add_option("--rf", flags.replication_factor, "Replication factor, 1..peers (default: drawn)")
+      ->check(DecimalIn(0, UINT32_MAX))
+      ->group(group);
   command.add_option("--wcf", flags.write_consistency_factor, "Write consistency factor, 1..rf (default: drawn)")
+      ->check(DecimalIn(0, UINT32_MAX))
       ->group(group);
   // (A flag given as --lossy-log=false counts negative.)
   command.add_flag_function(
@@ -88,6 +93,7 @@ void AddClusterFlags(CLI::App& command, ClusterFlags& flags, ClusterCommandFlags
       ->group(group);
   command.add_option("--network-stall-percent", flags.network_stall_percent,
                      "Percent of messages stalled, 1..100; implies --network-stalls (default: drawn, 2 or 25)")
+      ->check(DecimalIn(0, UINT32_MAX))
       ->group(group);
   command.add_option("--transfer-method", flags.transfer_method,
                      "Default transfer method: stream_records or wal_delta (default: drawn)")
@@ -193,11 +199,12 @@ int ClusterRunCommand(uint64_t seed, const ClusterFlags& flags, bool json, bool 
     std::fprintf(stderr, "trace-json: %s (open in ui.perfetto.dev)\n", flags.trace_json_path->c_str());
   }
   if (json) {
+    // One object and nothing else on stdout (it holds trace_hash).
     std::printf("%s\n", ClusterRunJson(config, result, CoverageSince(before)).dump().c_str());
-  } else {
-    std::printf("cluster config: %s\n", scenarios::ClusterConfigLine(config).c_str());
-    PrintResult(result);
+    return result.failure ? 1 : 0;
   }
+  std::printf("cluster config: %s\n", scenarios::ClusterConfigLine(config).c_str());
+  PrintResult(result);
   std::printf("trace-hash: %016llx\n", (unsigned long long)result.trace_hash);
   return result.failure ? 1 : 0;
 }
@@ -207,8 +214,7 @@ int ClusterCheckDeterminismCommand(std::optional<uint64_t> seed, const ClusterFl
   if (flags.seeds) {
     const auto range = ParseSeedRange(*flags.seeds);
     if (!range) {
-      std::fprintf(stderr, "shardsim check-determinism: --seeds wants A..B with A <= B, got '%s'\n",
-                   flags.seeds->c_str());
+      std::fprintf(stderr, "shardsim check-determinism: %s\n", SeedRangeError(*flags.seeds).c_str());
       return 2;
     }
     std::tie(first, last) = *range;
@@ -248,7 +254,8 @@ int ClusterRecordCommand(uint64_t seed, const ClusterFlags& flags, const std::st
   recorded.scenario.expected_invariant = InvariantOf(recorded.result);
   const std::string comment =
       ClusterScenarioComment(recorded.scenario, recorded.result, fmt::format("recorded from cluster seed {}", seed));
-  if (auto status = scenarios::WriteClusterScenarioFile(path, recorded.scenario, comment); !status.ok()) {
+  if (auto status = scenarios::WriteClusterScenarioFile(path, recorded.scenario, comment, recorded.result.trace_hash);
+      !status.ok()) {
     std::fprintf(stderr, "shardsim record: %s\n", std::string(status.message()).c_str());
     return 2;
   }
@@ -260,11 +267,12 @@ int ClusterRecordCommand(uint64_t seed, const ClusterFlags& flags, const std::st
 }
 
 int ClusterReplayCommand(const ReplayOptions& options) {
-  auto scenario = scenarios::ReadClusterScenarioFile(options.path);
-  if (!scenario.ok()) {
-    std::fprintf(stderr, "shardsim replay: %s\n", std::string(scenario.status().message()).c_str());
+  auto file = scenarios::ReadClusterScenarioFile(options.path);
+  if (!file.ok()) {
+    std::fprintf(stderr, "shardsim replay: %s\n", std::string(file.status().message()).c_str());
     return 2;
   }
+  properties::ClusterScenario* scenario = &file->scenario;
   if (options.until_step || options.dump_state_step || options.trace) {
     std::fprintf(stderr, "shardsim replay: --until, --dump-state and --trace are for shard scenarios\n");
     return 2;
@@ -288,7 +296,8 @@ int ClusterReplayCommand(const ReplayOptions& options) {
   std::printf("trace-hash: %016llx\n", (unsigned long long)result.trace_hash);
   const bool as_expected = InvariantOf(result) == scenario->expected_invariant;
   std::printf("reproduced: %s\n", as_expected ? "yes" : "NO");
-  return as_expected ? 0 : 1;
+  const bool as_pinned = CheckPinnedTraceHash(options.path, file->trace_hash, result.trace_hash, nullptr);
+  return as_expected && as_pinned ? 0 : 1;
 }
 
 }  // namespace shardsim

@@ -19,7 +19,6 @@ std::string ClusterScenarioComment(const properties::ClusterScenario& scenario,
   comment += result.failure ? fmt::format("outcome: FAIL {}\nfailure: {}\n", result.failure->invariant,
                                           result.failure->message)
                             : "outcome: pass\n";
-  comment += fmt::format("trace-hash: {:016x}\n", result.trace_hash);
   comment += "replay: shardsim replay <this file> [--verbose] [--trace-json out.json]";
   return comment;
 }
@@ -52,11 +51,12 @@ properties::ClusterShrinkResult ClusterShrinkWithProgress(const properties::Clus
 }
 
 int ClusterShrinkCommand(const ShrinkOptions& options) {
-  auto scenario = scenarios::ReadClusterScenarioFile(options.path);
-  if (!scenario.ok()) {
-    std::fprintf(stderr, "shardsim shrink: %s\n", std::string(scenario.status().message()).c_str());
+  auto file = scenarios::ReadClusterScenarioFile(options.path);
+  if (!file.ok()) {
+    std::fprintf(stderr, "shardsim shrink: %s\n", std::string(file.status().message()).c_str());
     return 2;
   }
+  const properties::ClusterScenario* scenario = &file->scenario;
   if (scenario->expected_invariant.empty()) {
     std::fprintf(stderr, "shardsim shrink: %s expects a pass; only a failing scenario shrinks\n", options.path.c_str());
     return 2;
@@ -69,7 +69,9 @@ int ClusterShrinkCommand(const ShrinkOptions& options) {
     return 1;
   }
   const std::string comment = ClusterScenarioComment(shrunk.scenario, shrunk.result, "shrunk from " + options.path);
-  if (auto status = scenarios::WriteClusterScenarioFile(options.output_path, shrunk.scenario, comment); !status.ok()) {
+  if (auto status = scenarios::WriteClusterScenarioFile(options.output_path, shrunk.scenario, comment,
+                                                        shrunk.result.trace_hash);
+      !status.ok()) {
     std::fprintf(stderr, "shardsim shrink: %s\n", std::string(status.message()).c_str());
     return 2;
   }

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "engine/common/assert.h"
 #include "properties/run_config.h"
+#include "sim/profile.h"
 
 namespace shardsim {
 
@@ -24,12 +26,30 @@ std::string ConfigOverrides::AsFlags() const {
   return flags;
 }
 
+std::optional<std::string> ConfigOverrides::FirstGivenFlag() const {
+  for (const properties::ConfigField& field : properties::ConfigFields()) {
+    if (Given(std::string(field.key))) return std::string(field.flag.substr(0, field.flag.find(',')));
+  }
+  return std::nullopt;
+}
+
 nlohmann::json ConfigOverrides::ToJson() const {
   nlohmann::json json = nlohmann::json::object();
   for (const auto& [key, value] : values) {
     if (value) json[key] = *value;
   }
   return json;
+}
+
+std::string ProfilesHelp() {
+  // From the profile table itself, so that a new profile shows up here.
+  std::string text = "Profiles (--profile NAME; sim/profile.h, docs/simulation.md):\n";
+  for (const std::string& name : sim::PersistenceProfile::Names()) {
+    const std::optional<sim::PersistenceProfile> profile = sim::PersistenceProfile::Named(name);
+    SS_ASSERT(profile.has_value(), "a listed profile name has a profile: {}", name);
+    text += fmt::format("  {}\n", profile->Describe());
+  }
+  return text;
 }
 
 void AddConfigFlags(CLI::App& command, ConfigOverrides& overrides) {
@@ -42,6 +62,7 @@ void AddConfigFlags(CLI::App& command, ConfigOverrides& overrides) {
                                                         : "'" + field.format(properties::ShardRunConfig{}) + "'"))
         ->group("Run config (each overrides the seed's draw)");
   }
+  command.footer(ProfilesHelp());
 }
 
 std::optional<std::string> BuildConfig(uint64_t seed, const ConfigOverrides& overrides,

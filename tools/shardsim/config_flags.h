@@ -25,11 +25,17 @@ struct ConfigOverrides {
   // " --profile 'faulty' --weights '...'" for the flags given, to print a
   // command that runs the same config again.
   std::string AsFlags() const;
+  // The first flag given (its first name, "--ops" for --ops,--steps), if any.
+  std::optional<std::string> FirstGivenFlag() const;
   nlohmann::json ToJson() const;
 };
 
-// Adds a flag for every knob that has one (the seed is each command's own).
+// Adds a flag for every knob that has one (the seed is each command's own),
+// and sets the command's help footer to ProfilesHelp().
 void AddConfigFlags(CLI::App& command, ConfigOverrides& overrides);
+// "Profiles (--profile NAME ...):" and a line per named profile saying what
+// it is (PersistenceProfile::Describe), from sim::PersistenceProfile's table.
+std::string ProfilesHelp();
 
 // The seed's swarm draw, then each given override in the table's order, then
 // the fault profile sized to the workload. Returns an error message (naming

@@ -12,6 +12,8 @@
 #include "scenarios/scenario_format.h"
 #include "sim/fs/power_loss_states.h"
 #include "tools/shardsim/crash_points.h"
+#include "tools/shardsim/flag_checks.h"
+#include "tools/shardsim/output_paths.h"
 
 namespace shardsim {
 
@@ -171,7 +173,8 @@ class Sweep {
     const absl::Status written = scenarios::WriteScenarioFile(
         path, failing,
         fmt::format("crash-every {}: {}\n{}: {}{}{}", options_.path, what.what, result.invariant, result.failure,
-                    what.pending_listing.empty() ? "" : "\n", what.pending_listing));
+                    what.pending_listing.empty() ? "" : "\n", what.pending_listing),
+        result.trace_hash);
     if (!written.ok()) {
       std::fprintf(out_, "  (not saved: %s)\n", std::string(written.message()).c_str());
       return;
@@ -209,19 +212,22 @@ CrashEverySummary CrashEvery(const properties::Scenario& scenario, const CrashEv
 void AddCrashEveryFlags(CLI::App& command, CrashEveryOptions& options) {
   command.add_option("file", options.path, "A small scenario file")->required();
   command.add_option("--max-calls", options.max_calls, "Crash before the first N file-system calls of each engine process (default 2000)")
-      ->check(CLI::Range(1, 1'000'000));
+      ->check(DecimalIn(1, 1'000'000));
   command.add_option("--max-dropped", options.max_dropped,
                      "Try every legal subset of the pending operations that drops at most K of them, and every one "
                      "that keeps at most K (default 2)")
-      ->check(CLI::Range(0, 16));
+      ->check(DecimalIn(0, 16));
   command.add_option("--states-per-point", options.states_per_point,
                      "Power-loss states per crash point, the systematic ones first, then drawn (default 32)")
-      ->check(CLI::Range(1, 1'000'000));
+      ->check(DecimalIn(1, 1'000'000));
   command.add_option("--max-states", options.max_states, "States checked in all (default 200000)")
-      ->check(CLI::Range(1, 1'000'000'000));
+      ->check(DecimalIn(1, 1'000'000'000));
   command.add_option("--failures-dir", options.failures_dir, "Write each failing state there as a scenario");
-  command.add_option("--max-saved", options.max_saved, "Write at most this many failing states (default 20)")
-      ->check(CLI::Range(0, 100'000));
+  command
+      .add_option("--max-saved", options.max_saved,
+                  "With --failures-dir: write at most this many failing states (default 20)")
+      ->check(DecimalIn(0, 100'000))
+      ->each([&options](const std::string&) { options.max_saved_given = true; });
   command.add_flag("--quiet", options.quiet, "No progress line");
   command.footer(
       "Crash points: every file-system call of each epoch's engine process. Not crashed: the restores the "
@@ -233,6 +239,16 @@ void AddCrashEveryFlags(CLI::App& command, CrashEveryOptions& options) {
 }
 
 int CrashEveryCommand(const CrashEveryOptions& options) {
+  if (options.max_saved_given && !options.failures_dir) {
+    std::fprintf(stderr, "shardsim crash-every: --max-saved bounds the files --failures-dir writes; give both\n");
+    return 2;
+  }
+  if (options.failures_dir) {
+    if (auto status = CheckOutputDirectory("--failures-dir", *options.failures_dir); !status.ok()) {
+      std::fprintf(stderr, "shardsim crash-every: %s\n", std::string(status.message()).c_str());
+      return 2;
+    }
+  }
   auto loaded = scenarios::ReadScenarioFile(options.path);
   if (!loaded.ok()) {
     std::fprintf(stderr, "shardsim crash-every: %s\n", std::string(loaded.status().message()).c_str());
@@ -240,10 +256,11 @@ int CrashEveryCommand(const CrashEveryOptions& options) {
   }
   std::printf("crash-every %s: %zu epochs; per crash point a process crash and up to %zu power-loss states (every "
               "legal subset dropping or keeping at most %zu pending operations, then drawn)\n",
-              options.path.c_str(), std::max<size_t>(loaded->epochs.size(), 1), options.states_per_point,
+              options.path.c_str(), std::max<size_t>(loaded->scenario.epochs.size(), 1), options.states_per_point,
               options.max_dropped);
   const bool progress = !options.quiet && isatty(STDERR_FILENO);
-  const CrashEverySummary summary = CrashEvery(*loaded, options, properties::ReplayScenario, stdout, progress);
+  const CrashEverySummary summary =
+      CrashEvery(loaded->scenario, options, properties::ReplayScenario, stdout, progress);
   std::printf("crash-every: %zu processes, %zu crash points, %zu states checked, %zu failed%s\n",
               summary.processes.size(), summary.crash_points, summary.states, summary.failures,
               summary.stopped_at_max_states ? " (stopped at --max-states)" : "");

@@ -41,6 +41,7 @@ struct CrashEveryOptions {
   size_t max_states = 200'000;     // states in all (process crashes included)
   std::optional<std::string> failures_dir;  // write failing states there as scenarios
   size_t max_saved = 20;           // ... at most this many
+  bool max_saved_given = false;    // (without --failures-dir it would do nothing: refused)
   bool quiet = false;              // no progress line
 };
 

@@ -21,9 +21,9 @@ using properties::ShardRunConfig;
 using properties::ShardRunResult;
 
 Scenario LoadRegression(const std::string& name) {
-  auto scenario = scenarios::ReadScenarioFile(std::string(SHARDSIM_SOURCE_DIR) + "/scenarios/regressions/" + name);
-  EXPECT_TRUE(scenario.ok()) << scenario.status();
-  return scenario.ok() ? *scenario : Scenario{};
+  auto file = scenarios::ReadScenarioFile(std::string(SHARDSIM_SOURCE_DIR) + "/scenarios/regressions/" + name);
+  EXPECT_TRUE(file.ok()) << file.status();
+  return file.ok() ? file->scenario : Scenario{};
 }
 
 // A sink for the sweep's report.
@@ -156,8 +156,9 @@ TEST(CrashEveryTest, FailingStatesAreSavedAsScenariosThatReplayThem) {
   EXPECT_EQ(summary.failures, dropping_states);
   ASSERT_EQ(summary.saved.size(), 3u);
   for (const std::string& path : summary.saved) {
-    auto saved = scenarios::ReadScenarioFile(path);
-    ASSERT_TRUE(saved.ok()) << saved.status();
+    auto file = scenarios::ReadScenarioFile(path);
+    ASSERT_TRUE(file.ok()) << file.status();
+    const Scenario* saved = &file->scenario;
     EXPECT_EQ(saved->expected_invariant, "recovery");
     const auto& crash = saved->epochs[saved->epochs.size() - 2].crash;
     ASSERT_TRUE(crash && crash->keep) << path;
@@ -167,6 +168,7 @@ TEST(CrashEveryTest, FailingStatesAreSavedAsScenariosThatReplayThem) {
     const ShardRunResult replayed = properties::ReplayScenario(*saved, {});
     EXPECT_TRUE(replayed.passed) << path << ": " << replayed.failure;
     EXPECT_EQ(replayed.trace_hash, judged->second) << path;
+    EXPECT_EQ(file->trace_hash, judged->second) << path << ": the file pins the trace it was judged on";
   }
   std::filesystem::remove_all(dir);
 }

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <system_error>
+#include <variant>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -18,6 +19,8 @@
 #include "properties/real/real_run.h"
 #include "properties/run_config.h"
 #include "tools/shardsim/campaign.h"
+#include "tools/shardsim/flag_checks.h"
+#include "tools/shardsim/output_paths.h"
 
 namespace shardsim {
 
@@ -139,7 +142,7 @@ void PrintFailure(const RealOptions& options, uint64_t seed, const properties::R
 }  // namespace
 
 void AddRealFlags(CLI::App& command, RealOptions& options) {
-  command.add_option("--seed", options.seed, "One seed");
+  command.add_option("--seed", options.seed, "One seed")->check(DecimalIn(0, UINT64_MAX));
   command.add_option("--seeds", options.seeds, "Seeds A..B (inclusive), one after another");
   command.add_option("--budget", options.budget,
                      "Run seeds from --seeds' first (default 0) until this time is up, e.g. 10m");
@@ -148,7 +151,8 @@ void AddRealFlags(CLI::App& command, RealOptions& options) {
                    "moment (during writes, flushes, optimizations, snapshots or restores), then the recovery is "
                    "checked");
   command.add_option("--timing-seed", options.timing_seed,
-                     "With --crash and --seed: draw the kill plans from this seed (default: the seed)");
+                     "With --crash and --seed: draw the kill plans from this seed (default: the seed)")
+      ->check(DecimalIn(0, UINT64_MAX));
   command.add_option("--dir", options.dir,
                      "Directory for the runs, one seed-N/ each (default: a fresh one under $TMPDIR or /tmp)");
   command.add_flag("--keep", options.keep,
@@ -160,15 +164,17 @@ void AddRealFlags(CLI::App& command, RealOptions& options) {
 }
 
 void AddRealChildFlags(CLI::App& command, RealChildOptions& options) {
-  command.add_option("--seed", options.seed, "The seed")->required();
+  command.add_option("--seed", options.seed, "The seed")->required()->check(DecimalIn(0, UINT64_MAX));
   command.add_option("--dir", options.dir, "The run's directory")->required();
-  command.add_option("--epoch", options.epoch, "The epoch (engine process) of the run")->required();
+  command.add_option("--epoch", options.epoch, "The epoch (engine process) of the run")
+      ->required()
+      ->check(DecimalIn(0, UINT32_MAX));
   command.add_option("--restore", options.restore, "Restore this archive over the live shard, then exit");
   command.add_option("--kill-in-wal-write", options.kill_in_wal_write,
                      "Die by SIGKILL inside the N-th multi-page WAL write (from a kernel timer)")
-      ->check(CLI::PositiveNumber);
+      ->check(DecimalIn(1, UINT32_MAX));
   command.add_option("--kill-delay-ns", options.kill_delay_ns, "With --kill-in-wal-write: the timer's delay")
-      ->check(CLI::Range(0, 1'000'000));
+      ->check(DecimalIn(0, 1'000'000));
 }
 
 int RealChildCommand(const RealChildOptions& options) {
@@ -180,31 +186,46 @@ int RealChildCommand(const RealChildOptions& options) {
                             : std::nullopt});
 }
 
-int RealCommand(const RealOptions& options) {
+namespace {
+
+struct RealPlan {
+  uint64_t first = 0;
+  uint64_t last = 0;  // UINT64_MAX - 1: until the budget ends
+  std::optional<int64_t> budget_seconds;
+};
+
+// The seeds and the budget the flags ask for, or the usage error (every
+// flag checked before the first seed runs, the --json path included).
+std::variant<RealPlan, std::string> PlanReal(const RealOptions& options) {
   if (options.seed.has_value() == (options.seeds.has_value() || options.budget.has_value())) {
-    std::fprintf(stderr, "shardsim real: give --seed N, or --seeds A..B and/or --budget T\n");
-    return 2;
+    return "give --seed N, or --seeds A..B and/or --budget T";
   }
-  if (options.timing_seed && (!options.crash || !options.seed)) {
-    std::fprintf(stderr, "shardsim real: --timing-seed goes with --crash --seed N\n");
-    return 2;
-  }
-  uint64_t first = options.seed.value_or(0);
-  uint64_t last = options.budget ? UINT64_MAX - 1 : first;
+  if (options.timing_seed && (!options.crash || !options.seed)) return "--timing-seed goes with --crash --seed N";
+  RealPlan plan{.first = options.seed.value_or(0)};
+  plan.last = options.budget ? UINT64_MAX - 1 : plan.first;
   if (options.seeds) {
     const auto range = ParseSeedRange(*options.seeds);
-    if (!range) {
-      std::fprintf(stderr, "shardsim real: --seeds wants A..B with A <= B, got '%s'\n", options.seeds->c_str());
-      return 2;
-    }
-    std::tie(first, last) = *range;
+    if (!range) return SeedRangeError(*options.seeds);
+    std::tie(plan.first, plan.last) = *range;
   }
-  std::optional<int64_t> budget_seconds;
-  if (options.budget && !(budget_seconds = ParseDurationSeconds(*options.budget))) {
-    std::fprintf(stderr, "shardsim real: --budget wants a time like 60s, 10m or 1h, got '%s'\n",
-                 options.budget->c_str());
+  if (options.budget && !(plan.budget_seconds = ParseDurationSeconds(*options.budget))) {
+    return fmt::format("--budget wants a time like 60s, 10m or 1h, got '{}'", *options.budget);
+  }
+  if (options.json_path) {
+    if (auto status = CheckOutputFile("--json", *options.json_path); !status.ok()) return std::string(status.message());
+  }
+  return plan;
+}
+
+}  // namespace
+
+int RealCommand(const RealOptions& options) {
+  const auto planned = PlanReal(options);
+  if (const auto* error = std::get_if<std::string>(&planned)) {
+    std::fprintf(stderr, "shardsim real: %s\n", error->c_str());
     return 2;
   }
+  const auto [first, last, budget_seconds] = std::get<RealPlan>(planned);
   std::string error;
   const std::optional<std::string> root = RunsRoot(options, error);
   if (!root) {

@@ -2,10 +2,11 @@
 
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 
 #include "engine/common/assert.h"
 #include "reports/envelope_report.h"
+#include "scenarios/input_file.h"
+#include "tools/shardsim/output_paths.h"
 
 namespace shardsim {
 
@@ -18,16 +19,20 @@ void AddEnvelopeFlags(CLI::App& command, EnvelopeOptions& options) {
 }
 
 int EnvelopeCommand(const EnvelopeOptions& options) {
-  std::vector<nlohmann::json> campaigns;
-  for (const std::string& path : options.campaign_jsons) {
-    std::ifstream in(path);
-    if (!in) {
-      std::fprintf(stderr, "shardsim envelope: cannot read %s\n", path.c_str());
+  if (options.output) {
+    if (auto status = CheckOutputFile("-o", *options.output); !status.ok()) {
+      std::fprintf(stderr, "shardsim envelope: %s\n", std::string(status.message()).c_str());
       return 2;
     }
-    std::stringstream text;
-    text << in.rdbuf();
-    campaigns.push_back(nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false));
+  }
+  std::vector<nlohmann::json> campaigns;
+  for (const std::string& path : options.campaign_jsons) {
+    const absl::StatusOr<std::string> text = scenarios::ReadNonEmptyInputFile(path);
+    if (!text.ok()) {
+      std::fprintf(stderr, "shardsim envelope: %s\n", std::string(text.status().message()).c_str());
+      return 2;
+    }
+    campaigns.push_back(nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false));
     // Checked alone first, so that an error names the file.
     if (auto alone = reports::RenderEnvelopeMarkdown({campaigns.back()}); !alone.ok()) {
       std::fprintf(stderr, "shardsim envelope: %s: %s\n", path.c_str(), std::string(alone.status().message()).c_str());

@@ -9,22 +9,32 @@
 #include "properties/scenario.h"
 #include "scenarios/scenario_format.h"
 #include "sim/profile.h"
+#include "tools/shardsim/flag_checks.h"
+#include "tools/shardsim/output_paths.h"
 #include "tools/shardsim/scenario_commands.h"
 #include "sim/trace.h"
 
 namespace shardsim {
 
-void AddRunFlags(CLI::App& command, RunOptions& options, ClusterCommandFlags offered) {
+void AddRunFlags(CLI::App& command, RunOptions& options, RunFlagsOffered offered) {
   command.add_option("--seed", options.seed, "Seed of the run (decides everything; required but with --cluster)")
+      ->check(DecimalIn(0, UINT64_MAX))
       ->each([&options](const std::string&) { options.seed_given = true; });
-  command.add_flag("--json", options.json, "Print the result as one JSON object");
-  command.add_flag("--trace", options.trace, "Print every trace step as it happens");
-  command.add_flag("--verbose", options.verbose, "Print ops, crashes and reloads as they happen");
+  if (offered.printing) {
+    command.add_flag("--json", options.json, "Print the result as one JSON object (and nothing else)");
+    command.add_flag("--trace", options.trace, "Print every trace step as it happens");
+    command.add_flag("--verbose", options.verbose,
+                     "Print ops, crashes and reloads as they happen (changes a shard run's trace: docs/simulation.md)");
+  }
   AddConfigFlags(command, options.config);
-  AddClusterFlags(command, options.cluster, offered);
+  AddClusterFlags(command, options.cluster, offered.cluster);
 }
 
-static std::optional<std::string> CheckRunKind(const RunOptions& options) {
+static std::optional<std::string> KindError(const RunOptions& options) {
+  // (--trace and --verbose print on stdout, where --json's object goes alone.)
+  if (options.json && (options.trace || options.verbose)) {
+    return std::string("--json prints one JSON object on stdout; --trace and --verbose would print there too");
+  }
   if (options.cluster.cluster) {
     for (const auto& [key, value] : options.config.values) {
       if (value) return fmt::format("the shard-run knob {}= does not apply to a cluster run", key);
@@ -34,6 +44,19 @@ static std::optional<std::string> CheckRunKind(const RunOptions& options) {
   }
   if (auto flag = options.cluster.FirstGiven()) return fmt::format("{} needs --cluster", *flag);
   if (!options.seed_given) return std::string("--seed is required (but for a --cluster run)");
+  return std::nullopt;
+}
+
+// The flags fit the kind of run, and the files it will write (`output`:
+// record's scenario; run --cluster's --trace-json) can be written: checked
+// before the run, not after it.
+static std::optional<std::string> CheckRunKind(const RunOptions& options, const std::optional<std::string>& output) {
+  if (auto error = KindError(options)) return error;
+  const auto& trace_json = options.cluster.trace_json_path;
+  for (const auto& [flag, path] : {std::pair{"-o", output}, std::pair{"--trace-json", trace_json}}) {
+    if (!path) continue;
+    if (absl::Status status = CheckOutputFile(flag, *path); !status.ok()) return std::string(status.message());
+  }
   return std::nullopt;
 }
 
@@ -65,7 +88,7 @@ std::string ResultJson(const properties::ShardRunConfig& config,
 }
 
 int RunCommand(const RunOptions& options) {
-  if (auto error = CheckRunKind(options)) {
+  if (auto error = CheckRunKind(options, /*output=*/std::nullopt)) {
     std::fprintf(stderr, "shardsim run: %s\n", error->c_str());
     return 2;
   }
@@ -81,14 +104,14 @@ int RunCommand(const RunOptions& options) {
   config.verbose = options.verbose;
   const properties::ShardRunResult result = properties::RunShardScenario(config);
   if (options.json) {
-    std::printf("%s\n", ResultJson(config, result).c_str());
-  } else {
-    std::printf("config: %s\n", config.Describe().c_str());
-    std::printf("result: %s\n", result.passed ? "PASS" : "FAIL");
-    if (!result.passed) std::printf("failure: %s\n", result.failure.c_str());
-    std::printf("steps: %llu\n%s", (unsigned long long)result.steps,
-                properties::StatsTable(result.stats, /*show_zeros=*/false).c_str());
+    std::printf("%s\n", ResultJson(config, result).c_str());  // (it holds trace_hash: nothing else on stdout)
+    return result.passed ? 0 : 1;
   }
+  std::printf("config: %s\n", config.Describe().c_str());
+  std::printf("result: %s\n", result.passed ? "PASS" : "FAIL");
+  if (!result.passed) std::printf("failure: %s\n", result.failure.c_str());
+  std::printf("steps: %llu\n%s", (unsigned long long)result.steps,
+              properties::StatsTable(result.stats, /*show_zeros=*/false).c_str());
   std::printf("trace-hash: %016llx\n", (unsigned long long)result.trace_hash);
   return result.passed ? 0 : 1;
 }
@@ -98,7 +121,7 @@ int RunCommand(const RunOptions& options) {
 namespace shardsim {
 
 int CheckDeterminismCommand(const RunOptions& options) {
-  if (auto error = CheckRunKind(options)) {
+  if (auto error = CheckRunKind(options, /*output=*/std::nullopt)) {
     std::fprintf(stderr, "shardsim check-determinism: %s\n", error->c_str());
     return 2;
   }
@@ -142,7 +165,7 @@ int CheckDeterminismCommand(const RunOptions& options) {
 namespace shardsim {
 
 int RecordCommand(const RunOptions& options, const std::string& path) {
-  if (auto error = CheckRunKind(options)) {
+  if (auto error = CheckRunKind(options, path)) {
     std::fprintf(stderr, "shardsim record: %s\n", error->c_str());
     return 2;
   }
@@ -155,7 +178,8 @@ int RecordCommand(const RunOptions& options, const std::string& path) {
   const properties::RecordedRun recorded = properties::RecordShardRun(config);
   const std::string comment =
       ScenarioComment(recorded.scenario, recorded.result, fmt::format("recorded from seed {}", options.seed));
-  if (auto status = scenarios::WriteScenarioFile(path, recorded.scenario, comment); !status.ok()) {
+  if (auto status = scenarios::WriteScenarioFile(path, recorded.scenario, comment, recorded.result.trace_hash);
+      !status.ok()) {
     std::fprintf(stderr, "shardsim record: %s\n", std::string(status.message()).c_str());
     return 2;
   }

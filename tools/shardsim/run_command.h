@@ -23,8 +23,15 @@ struct RunOptions {
   ClusterFlags cluster;  // --cluster and its knobs
 };
 
-// `offered`: the cluster flags only some commands take (--trace-json, --seeds).
-void AddRunFlags(CLI::App& command, RunOptions& options, ClusterCommandFlags offered = {});
+// The flags only some of run, record and check-determinism take (each
+// command offers only the flags it acts on; CLI11 refuses the others).
+struct RunFlagsOffered {
+  bool printing = false;        // --json, --trace, --verbose: what `run` prints
+  ClusterCommandFlags cluster;  // --trace-json (run), --seeds (check-determinism)
+};
+void AddRunFlags(CLI::App& command, RunOptions& options, RunFlagsOffered offered = {});
+// What `shardsim run` offers: every flag.
+inline constexpr RunFlagsOffered kRunCommandFlags = {.printing = true, .cluster = {.trace_json = true}};
 // Builds the run's config: the seed's swarm draw, then the overrides.
 // Returns an error message for a value a knob does not take.
 std::optional<std::string> BuildConfig(const RunOptions& options,

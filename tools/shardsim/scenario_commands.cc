@@ -4,14 +4,16 @@
 
 #include <cstdio>
 #include <fstream>
-#include <iterator>
 
 #include <fmt/format.h>
 
 #include "properties/fuzz_input.h"
 #include "scenarios/cluster_format.h"
+#include "scenarios/input_file.h"
 #include "scenarios/scenario_format.h"
 #include "tools/shardsim/cluster_commands.h"
+#include "tools/shardsim/flag_checks.h"
+#include "tools/shardsim/output_paths.h"
 #include "tools/shardsim/trace_json.h"
 
 namespace shardsim {
@@ -53,11 +55,8 @@ bool WriteText(const std::string& path, const std::string& text) {
 // A `cluster v1` file is a cluster scenario; anything else (an unreadable
 // file included) goes to the shard parser, which says what is wrong.
 bool IsClusterFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string head(64 * 1024, '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<size_t>(in.gcount()));
-  return scenarios::IsClusterScenarioText(head);
+  const absl::StatusOr<std::string> text = scenarios::ReadInputFile(path);
+  return text.ok() && scenarios::IsClusterScenarioText(*text);
 }
 
 }  // namespace
@@ -67,18 +66,27 @@ void AddReplayFlags(CLI::App& command, ReplayOptions& options) {
   command.add_flag("--trace", options.trace, "Print every step: virtual time, task, event, file-system call");
   command.add_flag("--verbose", options.verbose, "Print ops, crashes, reloads and restores as they happen");
   command.add_option("--trace-json", options.trace_json_path, "Write Chrome trace-event JSON (Perfetto) to OUT");
-  command.add_option("--until", options.until_step, "Stop the trace at this step and wind the run down");
+  command.add_option("--until", options.until_step, "Stop the trace at this step and wind the run down")
+      ->check(DecimalIn(0, UINT64_MAX));
   command.add_option("--dump-state", options.dump_state_step,
-                     "Print segments, proxies, WAL range and clocks at the first client step at or after STEP");
+                     "Print segments, proxies, WAL range and clocks at the first client step at or after STEP")
+      ->check(DecimalIn(0, UINT64_MAX));
 }
 
 int ReplayCommand(const ReplayOptions& options) {
+  if (options.trace_json_path) {
+    if (auto status = CheckOutputFile("--trace-json", *options.trace_json_path); !status.ok()) {
+      std::fprintf(stderr, "shardsim replay: %s\n", std::string(status.message()).c_str());
+      return 2;
+    }
+  }
   if (IsClusterFile(options.path)) return ClusterReplayCommand(options);
-  auto scenario = scenarios::ReadScenarioFile(options.path);
-  if (!scenario.ok()) {
-    std::fprintf(stderr, "shardsim replay: %s\n", std::string(scenario.status().message()).c_str());
+  auto file = scenarios::ReadScenarioFile(options.path);
+  if (!file.ok()) {
+    std::fprintf(stderr, "shardsim replay: %s\n", std::string(file.status().message()).c_str());
     return 2;
   }
+  const properties::Scenario* scenario = &file->scenario;
   properties::ShardRunConfig print;
   print.verbose = options.verbose;
   print.record_trace = options.trace_json_path.has_value();
@@ -101,14 +109,39 @@ int ReplayCommand(const ReplayOptions& options) {
   const bool as_expected = result.passed ? scenario->expected_invariant.empty()
                                          : result.invariant == scenario->expected_invariant;
   std::printf("reproduced: %s\n", as_expected ? "yes" : "NO");
-  return as_expected ? 0 : 1;
+  // These change the schedule, so the trace differs from the pinned one.
+  const char* perturbed = options.dump_state_step ? "--dump-state takes the shard's locks"
+                          : options.until_step   ? "--until may stop the run"
+                          : options.verbose      ? "--verbose changes a shard run's schedule (docs/simulation.md)"
+                                                 : nullptr;
+  const bool as_pinned = CheckPinnedTraceHash(options.path, file->trace_hash, result.trace_hash, perturbed);
+  return as_expected && as_pinned ? 0 : 1;
+}
+
+bool CheckPinnedTraceHash(const std::string& path, std::optional<uint64_t> pinned, uint64_t replayed,
+                          const char* not_compared_because) {
+  if (!pinned) {
+    std::printf("trace: not pinned (the file has no trace-hash line)\n");
+  } else if (not_compared_because != nullptr) {
+    std::printf("trace: not compared with the pinned %016llx (%s)\n", (unsigned long long)*pinned,
+                not_compared_because);
+  } else if (*pinned == replayed) {
+    std::printf("trace: as pinned\n");
+  } else {
+    std::printf("trace drift: the replay's trace hash %016llx is not the pinned %016llx: the run took other steps "
+                "than when the file was written (an engine or simulator change); if that is intended, check the "
+                "replay and re-pin it with `shardsim pin %s`\n",
+                (unsigned long long)replayed, (unsigned long long)*pinned, path.c_str());
+    return false;
+  }
+  return true;
 }
 
 void AddShrinkFlags(CLI::App& command, ShrinkOptions& options) {
   command.add_option("file", options.path, "A failing scenario file")->required();
   command.add_option("-o,--output", options.output_path, "Where to write the shrunk scenario")->required();
   command.add_option("--max-replays", options.max_replays, "Bound on replays (default 3000; 400 for a cluster scenario)")
-      ->check(CLI::Range(1, 1'000'000))
+      ->check(DecimalIn(1, 1'000'000))
       ->each([&options](const std::string&) { options.max_replays_given = true; });
 }
 
@@ -140,12 +173,17 @@ properties::ShrinkResult ShrinkWithProgress(const properties::Scenario& scenario
 }
 
 int ShrinkCommand(const ShrinkOptions& options) {
-  if (IsClusterFile(options.path)) return ClusterShrinkCommand(options);
-  auto scenario = scenarios::ReadScenarioFile(options.path);
-  if (!scenario.ok()) {
-    std::fprintf(stderr, "shardsim shrink: %s\n", std::string(scenario.status().message()).c_str());
+  if (auto status = CheckOutputFile("-o", options.output_path); !status.ok()) {
+    std::fprintf(stderr, "shardsim shrink: %s\n", std::string(status.message()).c_str());
     return 2;
   }
+  if (IsClusterFile(options.path)) return ClusterShrinkCommand(options);
+  auto file = scenarios::ReadScenarioFile(options.path);
+  if (!file.ok()) {
+    std::fprintf(stderr, "shardsim shrink: %s\n", std::string(file.status().message()).c_str());
+    return 2;
+  }
+  const properties::Scenario* scenario = &file->scenario;
   if (scenario->expected_invariant.empty()) {
     std::fprintf(stderr, "shardsim shrink: %s expects a pass; only a failing scenario shrinks\n", options.path.c_str());
     return 2;
@@ -157,7 +195,9 @@ int ShrinkCommand(const ShrinkOptions& options) {
     return 1;
   }
   const std::string comment = ScenarioComment(shrunk.scenario, shrunk.result, "shrunk from " + options.path);
-  if (auto status = scenarios::WriteScenarioFile(options.output_path, shrunk.scenario, comment); !status.ok()) {
+  if (auto status = scenarios::WriteScenarioFile(options.output_path, shrunk.scenario, comment,
+                                                 shrunk.result.trace_hash);
+      !status.ok()) {
     std::fprintf(stderr, "shardsim shrink: %s\n", std::string(status.message()).c_str());
     return 2;
   }
@@ -174,16 +214,24 @@ void AddFromFuzzFlags(CLI::App& command, FromFuzzOptions& options) {
 }
 
 int FromFuzzCommand(const FromFuzzOptions& options) {
-  std::ifstream in(options.path, std::ios::binary);
-  if (!in) {
-    std::fprintf(stderr, "shardsim from-fuzz: cannot open %s\n", options.path.c_str());
+  if (options.output_path) {
+    if (auto status = CheckOutputFile("-o", *options.output_path); !status.ok()) {
+      std::fprintf(stderr, "shardsim from-fuzz: %s\n", std::string(status.message()).c_str());
+      return 2;
+    }
+  }
+  // (An empty input is a valid one: libFuzzer tries it first.)
+  const absl::StatusOr<std::string> file = scenarios::ReadInputFile(options.path);
+  if (!file.ok()) {
+    std::fprintf(stderr, "shardsim from-fuzz: %s\n", std::string(file.status().message()).c_str());
     return 2;
   }
-  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::vector<uint8_t> bytes(file->begin(), file->end());
   const properties::FuzzInput input = properties::DecodeFuzzInput(bytes);
   const properties::RecordedRun recorded = properties::RecordTapeRun(input.config, input.tape);
   const std::string text = scenarios::WriteScenario(
-      recorded.scenario, ScenarioComment(recorded.scenario, recorded.result, "fuzz_shard input " + options.path));
+      recorded.scenario, ScenarioComment(recorded.scenario, recorded.result, "fuzz_shard input " + options.path),
+      recorded.result.trace_hash);
   if (!options.output_path) {
     std::fputs(text.c_str(), stdout);
   } else if (!WriteText(*options.output_path, text)) {
@@ -199,7 +247,6 @@ std::string ScenarioComment(const properties::Scenario& scenario, const properti
                                     scenario.StepCount(), scenario.tape.size());
   comment += result.passed ? "outcome: pass\n"
                            : fmt::format("outcome: FAIL {}\nfailure: {}\n", result.invariant, result.failure);
-  comment += fmt::format("trace-hash: {:016x}\n", result.trace_hash);
   comment += "replay: shardsim replay <this file> [--trace] [--trace-json out.json] [--dump-state STEP]";
   return comment;
 }

@@ -55,6 +55,13 @@ int FromFuzzCommand(const FromFuzzOptions& options);
 std::string ScenarioComment(const properties::Scenario& scenario, const properties::ShardRunResult& result,
                             const std::string& origin);
 
+// Prints how a replay's trace hash compares with the one its file pins
+// (`path`: named in the re-pin hint). False only for a drift: both known,
+// comparable and different. `not_compared_because`: why this replay's
+// trace cannot match (an option that changes the schedule), or nullptr.
+bool CheckPinnedTraceHash(const std::string& path, std::optional<uint64_t> pinned, uint64_t replayed,
+                          const char* not_compared_because);
+
 // Shrinks with progress on stderr; prints the before/after sizes.
 properties::ShrinkResult ShrinkWithProgress(const properties::Scenario& scenario, size_t max_replays, bool quiet);
 
