@@ -321,7 +321,9 @@ absl::StatusOr<ClusterStep> ParseStep(std::string_view line, const ClusterConfig
 }
 
 // What the parse has read so far.
-struct ParseState {
+// (Not ParseState: the shard parser's is another struct, and a unity build
+// puts both files in one translation unit.)
+struct ClusterParseState {
   bool accept_version_1 = false;
   int version = 0;
   // What may come next: 0 header, 1 expect, 2 trace-hash or config, 3 steps,
@@ -332,7 +334,8 @@ struct ParseState {
 };
 
 // The lines before the steps: header, expect, trace-hash, config.
-absl::Status ParseHeadLine(std::string_view line, std::string_view word, std::string_view rest, ParseState& state) {
+absl::Status ParseClusterHeadLine(std::string_view line, std::string_view word, std::string_view rest,
+                                  ClusterParseState& state) {
   if (state.stage == 0) {
     if (line == kClusterHeaderVersion1 && !state.accept_version_1) {
       return Error("format version 1 (cluster v1) has no end marker, so a cut file cannot be told from a whole one; "
@@ -363,13 +366,13 @@ absl::Status ParseHeadLine(std::string_view line, std::string_view word, std::st
   return absl::OkStatus();
 }
 
-absl::Status ParseLine(std::string_view line, ParseState& state) {
+absl::Status ParseLine(std::string_view line, ClusterParseState& state) {
   const size_t space = line.find(' ');
   const std::string_view word = line.substr(0, space);
   const std::string_view rest = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
   ClusterScenario& scenario = state.file.scenario;
   if (state.stage == 5) return Error("nothing may follow the end line");
-  if (state.stage < 3) return ParseHeadLine(line, word, rest, state);
+  if (state.stage < 3) return ParseClusterHeadLine(line, word, rest, state);
   if (word == "end" && state.version >= 2) {
     auto end = ParseEndMarker(rest);
     if (!end.ok()) return end.status();
@@ -409,7 +412,7 @@ bool IsClusterScenarioText(std::string_view text) {
 }
 
 absl::StatusOr<ClusterScenarioFile> ParseClusterScenarioFile(std::string_view text, bool accept_version_1) {
-  ParseState state{.accept_version_1 = accept_version_1};
+  ClusterParseState state{.accept_version_1 = accept_version_1};
   size_t number = 0;
   for (std::string_view line : Split(text, '\n')) {
     if (++number > kMaxLines) return Error(fmt::format("line {}: too many lines", number));
