@@ -13,7 +13,7 @@ rm -rf "$work" && mkdir -p "$work"
 # A campaign with a failure: --profile with a value the run refuses is not
 # it; a real failing seed needs a planted bug, so the failing document is a
 # passing campaign's summary with one failure group added by hand.
-"$shardsim" campaign --seeds 0..39 --jobs 2 --quiet --shrink-replays 0 --found-dir "$work/found" \
+"$shardsim" campaign --seeds 0..39 --jobs 2 --quiet --shrink-replays 0 \
   --json "$work/campaign.json" >/dev/null
 "$shardsim" report "$work/campaign.json" --catalog "$source_dir/reports/bug_catalog.json" \
   -o "$work/index.html" --junit "$work/junit.xml"

@@ -150,7 +150,7 @@ expect 0 "^  faulty \(crash models: " campaign --help
 expect 0 "^Subcommands:" help
 expect 0 "^Usage: .*shardsim run \[OPTIONS\]" help run
 expect 2 "^shardsim help: no command 'nosuch'" help nosuch
-expect 0 "^shardsim [0-9]+\.[0-9]+\.[0-9]+ \(commit ([0-9a-f]{12}(-dirty)?|unknown)\)$" --version
+expect 0 "^shardsim [0-9]+\.[0-9]+\.[0-9]+ \(commit ([0-9a-f]{12}(-dirty)?|unknown), [A-Za-z+]+\)$" --version
 expect 2 "A subcommand is required"
 
 echo "cli_test: $cases cases, $failed failed"

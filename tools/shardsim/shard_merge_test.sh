@@ -6,7 +6,7 @@
 set -euo pipefail
 shardsim="$1" work="$2" seeds="${3:-0..239}"
 rm -rf "$work" && mkdir -p "$work"
-run() { "$shardsim" campaign --seeds "$seeds" --jobs 2 --quiet --shrink-replays 0 --found-dir "$work/found" "$@" >/dev/null; }
+run() { "$shardsim" campaign --seeds "$seeds" --jobs 2 --quiet --shrink-replays 0 "$@" >/dev/null; }
 run --json "$work/whole.json"
 for part in 0 1 2 3; do run --shard "$part/4" --json "$work/part-$part.json"; done
 "$shardsim" merge "$work"/part-{0,1,2,3}.json -o "$work/merged.json"

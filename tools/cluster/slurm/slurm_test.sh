@@ -115,7 +115,7 @@ log "array and merge jobs done in $((SECONDS - start)) s"
 
 # The same seeds in one campaign on this machine: the merged counters,
 # coverage, envelope and failures must be the ones it finds.
-"$shardsim" campaign --seeds "$seeds" --jobs 2 --quiet --shrink-replays 0 --found-dir "$work/found-whole" \
+"$shardsim" campaign --seeds "$seeds" --jobs 2 --quiet --shrink-replays 0 \
   --json "$work/whole.json" >/dev/null || true
 python3 - "$work/out/all.json" "$work/whole.json" "$parts" <<'PY'
 import json, sys
