@@ -441,11 +441,9 @@ absl::StatusOr<ClusterScenario> ParseClusterScenario(std::string_view text) {
 }
 
 absl::StatusOr<ClusterScenarioFile> ReadClusterScenarioFile(const std::string& path, bool accept_version_1) {
-  const absl::StatusOr<std::string> text = ReadNonEmptyInputFile(path);
-  if (!text.ok()) return text.status();
-  auto file = ParseClusterScenarioFile(*text, accept_version_1);
-  if (!file.ok()) return Error(fmt::format("{}: {}", path, std::string(file.status().message())));
-  return file;
+  return ReadAndParseInputFile(path, [accept_version_1](std::string_view text) {
+    return ParseClusterScenarioFile(text, accept_version_1);
+  });
 }
 
 }  // namespace scenarios

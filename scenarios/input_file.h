@@ -7,8 +7,10 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 
 namespace scenarios {
 
@@ -25,5 +27,16 @@ absl::StatusOr<std::string> ReadInputFile(const std::string& path);
 // ReadInputFile, and "X: empty file" for an empty one: for inputs that must
 // say something (scenarios).
 absl::StatusOr<std::string> ReadNonEmptyInputFile(const std::string& path);
+
+// ReadNonEmptyInputFile, then `parse(text)`, whose error is prefixed with
+// the path ("X: line 3: ..."): the reading half of every scenario format.
+template <typename Parse>
+auto ReadAndParseInputFile(const std::string& path, Parse parse) -> decltype(parse(std::string_view())) {
+  const absl::StatusOr<std::string> text = ReadNonEmptyInputFile(path);
+  if (!text.ok()) return text.status();
+  auto parsed = parse(std::string_view(*text));
+  if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", parsed.status().message()));
+  return parsed;
+}
 
 }  // namespace scenarios

@@ -410,11 +410,7 @@ absl::StatusOr<properties::Scenario> ParseScenario(std::string_view text) {
 }
 
 absl::StatusOr<ScenarioFile> ReadScenarioFile(const std::string& path, ScenarioParseOptions options) {
-  const absl::StatusOr<std::string> text = ReadNonEmptyInputFile(path);
-  if (!text.ok()) return text.status();
-  auto file = ParseScenarioFile(*text, options);
-  if (!file.ok()) return absl::InvalidArgumentError(fmt::format("{}: {}", path, std::string(file.status().message())));
-  return file;
+  return ReadAndParseInputFile(path, [options](std::string_view text) { return ParseScenarioFile(text, options); });
 }
 
 }  // namespace scenarios

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "properties/cluster/cluster_stats.h"
+#include "scenarios/input_file.h"
 #include "tools/shardsim/build_info.h"
 
 namespace shardsim {
@@ -160,6 +161,14 @@ void AddTotals(CampaignTotals& sum, const CampaignTotals& more) {
   properties::AddClusterStats(sum.cluster_stats, more.cluster_stats);
   for (const auto& [name, seeds] : more.profile_mix) sum.profile_mix[name] += seeds;
   for (const auto& [name, seeds] : more.strategy_mix) sum.strategy_mix[name] += seeds;
+}
+
+absl::StatusOr<nlohmann::json> ReadJsonFile(const std::string& path) {
+  absl::StatusOr<std::string> text = scenarios::ReadNonEmptyInputFile(path);
+  if (!text.ok()) return text.status();
+  nlohmann::json json = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) return absl::InvalidArgumentError(path + " is not JSON");
+  return json;
 }
 
 nlohmann::json IdentityJson() {

@@ -28,6 +28,11 @@ absl::StatusOr<CampaignTotals> TotalsFromJson(const nlohmann::json& json);
 // earliest of the two, a shrunk scenario is kept from whichever has one.
 void AddTotals(CampaignTotals& sum, const CampaignTotals& more);
 
+// A JSON file the user named (a summary, a catalog): the errors of
+// scenarios::ReadInputFile (directory, missing, unreadable, too large,
+// empty), or "X is not JSON".
+absl::StatusOr<nlohmann::json> ReadJsonFile(const std::string& path);
+
 // {"commit", "build_type", "host"} of this binary and machine.
 nlohmann::json IdentityJson();
 

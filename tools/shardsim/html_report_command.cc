@@ -1,9 +1,7 @@
 #include "tools/shardsim/html_report_command.h"
 
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <absl/status/statusor.h>
 #include <fmt/format.h>
@@ -11,27 +9,11 @@
 
 #include "reports/html_report.h"
 #include "reports/junit_report.h"
+#include "tools/shardsim/campaign_json.h"
 
 namespace shardsim {
 
 namespace {
-
-constexpr uintmax_t kMaxInputBytes = uintmax_t{1} << 30;
-
-absl::StatusOr<nlohmann::json> ReadJson(const std::string& path) {
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) return absl::InvalidArgumentError(path + " is a directory");
-  const uintmax_t size = std::filesystem::file_size(path, error);
-  if (error) return absl::NotFoundError(fmt::format("{}: {}", path, error.message()));
-  if (size > kMaxInputBytes) return absl::InvalidArgumentError(path + " is over 1 GiB");
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in) return absl::NotFoundError(path + ": cannot read");
-  nlohmann::json json = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) return absl::InvalidArgumentError(path + " is not JSON");
-  return json;
-}
 
 bool WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
@@ -56,9 +38,9 @@ int HtmlReportCommand(const HtmlReportOptions& options) {
     std::fprintf(stderr, "shardsim report: nothing to write: give -o FILE.html and/or --junit FILE.xml\n");
     return 2;
   }
-  absl::StatusOr<nlohmann::json> campaign = ReadJson(options.campaign_json);
+  absl::StatusOr<nlohmann::json> campaign = ReadJsonFile(options.campaign_json);
   absl::StatusOr<nlohmann::json> catalog = nlohmann::json();
-  if (options.catalog_json) catalog = ReadJson(*options.catalog_json);
+  if (options.catalog_json) catalog = ReadJsonFile(*options.catalog_json);
   for (const absl::Status& status : {campaign.status(), catalog.status()}) {
     if (!status.ok()) {
       std::fprintf(stderr, "shardsim report: %s\n", std::string(status.message()).c_str());

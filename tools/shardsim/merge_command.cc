@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -19,7 +18,6 @@ namespace shardsim {
 namespace {
 
 constexpr size_t kMaxParts = 100'000;
-constexpr uintmax_t kMaxPartBytes = uintmax_t{1} << 30;
 
 struct Part {
   std::string path;
@@ -27,21 +25,8 @@ struct Part {
   CampaignTotals totals;
 };
 
-absl::StatusOr<nlohmann::json> ReadDocument(const std::string& path) {
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) return absl::InvalidArgumentError(path + " is a directory");
-  const uintmax_t size = std::filesystem::file_size(path, error);
-  if (error) return absl::NotFoundError(fmt::format("{}: {}", path, error.message()));
-  if (size > kMaxPartBytes) return absl::InvalidArgumentError(fmt::format("{} is over 1 GiB", path));
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(path + ": cannot open");
-  nlohmann::json document = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (document.is_discarded()) return absl::InvalidArgumentError(path + " is not JSON");
-  return document;
-}
-
 absl::StatusOr<Part> ReadPart(const std::string& path) {
-  absl::StatusOr<nlohmann::json> document = ReadDocument(path);
+  absl::StatusOr<nlohmann::json> document = ReadJsonFile(path);
   if (!document.ok()) return document.status();
   if (!document->is_object() || document->value("schema", "") != kCampaignSchemaName) {
     return absl::InvalidArgumentError(path + " is not a campaign summary (no \"schema\": \"shardsim-campaign\")");
