@@ -162,7 +162,9 @@ CampaignOptions OptionsFromJson(const nlohmann::json& json) {
   CampaignOptions options;
   options.cluster = json.value("cluster", false);
   options.cluster_share = json.value("cluster_share", 10u);
-  for (const auto& [key, value] : json.value("config_overrides", nlohmann::json::object()).items()) {
+  // items() refers into its json: the value() temporary must outlive the loop.
+  const nlohmann::json overrides = json.value("config_overrides", nlohmann::json::object());
+  for (const auto& [key, value] : overrides.items()) {
     if (value.is_string()) options.config.values[key] = value.get<std::string>();
   }
   return options;
