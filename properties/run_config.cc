@@ -102,7 +102,7 @@ const ConfigField kFields[] = {
     {"clients", "--clients", "Concurrent clients",
      [](const C& c) { return fmt::format("{}", c.clients); },
      [](C& c, V v) { return SetNumber(c.clients, "clients", v, 1, kMaxClients); }},
-    {"ops_per_client", "--ops,--steps", "Client steps (operations and reads) per client per process",
+    {"ops_per_client", "--ops,--steps,--ops-per-client", "Client steps (operations and reads) per client per process",
      [](const C& c) { return fmt::format("{}", c.ops_per_client); },
      [](C& c, V v) { return SetNumber(c.ops_per_client, "ops_per_client", v, 0, kMaxOpsPerClient); }},
     {"wait", "--wait", "Probability that an update waits for its result (wait=true)",

@@ -74,20 +74,33 @@ LocalShard::~LocalShard() {
 }
 
 absl::StatusOr<std::shared_ptr<SegmentEntry>> LocalShard::CreateSegment(bool appendable) {
-  // The updates mutex guards the segment numbers and the schema; the WAL
-  // mutex below is taken inside it.
-  SS_ASSERT(segments_lock_->held(), "a segment is numbered against the holder, under the segments lock");
   SS_ASSERT(updates_mutex_->held(), "a segment is created under the updates mutex");
-  const std::string dir = JoinPath(paths_.segments(), fmt::format("{}", next_segment_number_++));
+  return CreatePlannedSegment(PlanSegment(), appendable);
+}
+
+LocalShard::SegmentPlan LocalShard::PlanSegment() {
+  // The updates mutex guards the segment numbers and the schema.
+  SS_ASSERT(segments_lock_->held(), "a segment is numbered against the holder, under the segments lock");
+  SS_ASSERT(updates_mutex_->held(), "a segment is planned under the updates mutex");
+  SegmentPlan plan{.directory = JoinPath(paths_.segments(), fmt::format("{}", next_segment_number_++)),
+                   .schema = payload_schema_};
   // Segment numbers are never reused (the load starts past every directory).
   for (SegmentId id : holder_.Ids()) {
-    SS_ASSERT(holder_.Get(id)->segment->directory() != dir, "segment {} already lives in {}", id, dir);
+    SS_ASSERT(holder_.Get(id)->segment->directory() != plan.directory, "segment {} already lives in {}", id,
+              plan.directory);
   }
+  return plan;
+}
+
+absl::StatusOr<std::shared_ptr<SegmentEntry>> LocalShard::CreatePlannedSegment(const SegmentPlan& plan,
+                                                                               bool appendable) {
+  SS_ASSERT(segments_lock_->held(), "a segment is created against the holder, under the segments lock");
   // The segment's first files hold the schema: the index ops behind it must
   // be durable first, or a power loss could keep the index and lose the op.
   // That holds for an index's absence too: a schema without a field whose
   // delete_index op was lost would leave the segment without an index the
-  // rest of the shard has (seed 44759).
+  // rest of the shard has (seed 44759). The plan's schema is that of ops
+  // already appended, so a sync now covers them (and maybe newer ones).
   if (wal_ != nullptr) {
     MutexLock wal(*wal_mutex_);
     if (auto status = SyncWal(); !status.ok()) {
@@ -95,19 +108,19 @@ absl::StatusOr<std::shared_ptr<SegmentEntry>> LocalShard::CreateSegment(bool app
       return status;
     }
   }
-  auto segment = Segment::Create(env_.fs(), dir, options_.collection, appendable, /*complete=*/true,
-                                 payload_schema_);
+  auto segment = Segment::Create(env_.fs(), plan.directory, options_.collection, appendable, /*complete=*/true,
+                                 plan.schema);
   if (!segment.ok()) {
     // A failed creation may have got as far as the marker: remove what it
     // left, best effort — a leftover holds no op and takes
     // the shard's indexes at the next load (AdoptSchema).
-    (void)RemoveSegmentDirectory(dir);
+    (void)RemoveSegmentDirectory(plan.directory);
     return segment.status();
   }
-  // Empty, of the kind asked for, holding the shard's indexes.
-  SS_ASSERT((*segment)->is_appendable() == appendable, "{} created of the other kind", dir);
-  SS_ASSERT((*segment)->LiveIds().empty() && !(*segment)->version(), "{} created holding ops", dir);
-  SS_ASSERT((*segment)->indexed_fields() == payload_schema_, "{} created without the shard's indexes", dir);
+  // Empty, of the kind asked for, holding the planned indexes.
+  SS_ASSERT((*segment)->is_appendable() == appendable, "{} created of the other kind", plan.directory);
+  SS_ASSERT((*segment)->LiveIds().empty() && !(*segment)->version(), "{} created holding ops", plan.directory);
+  SS_ASSERT((*segment)->indexed_fields() == plan.schema, "{} created without the planned indexes", plan.directory);
   return std::shared_ptr<SegmentEntry>(std::move(*segment));
 }
 

@@ -331,6 +331,18 @@ class LocalShard {
   // A new empty segment in segments/, with the shard's indexes, not yet in
   // the holder. REQUIRES: segments lock (any mode) and updates mutex held.
   absl::StatusOr<std::shared_ptr<SegmentEntry>> CreateSegment(bool appendable);
+  // CreateSegment in two steps: the slow one (files, fsyncs) runs without the
+  // updates mutex, as Qdrant builds its temporary segment under the
+  // upgradable read only. The caller reconciles a schema that moved on since
+  // the plan (SyncIndexesWithSchema) before the segment joins the holder.
+  struct SegmentPlan {
+    std::string directory;                    // a number never used before
+    std::map<std::string, FieldType> schema;  // the shard's indexes at the plan
+  };
+  // REQUIRES: segments lock (any mode) and updates mutex held.
+  SegmentPlan PlanSegment();
+  // REQUIRES: segments lock (any mode) held; needs no updates mutex.
+  absl::StatusOr<std::shared_ptr<SegmentEntry>> CreatePlannedSegment(const SegmentPlan& plan, bool appendable);
   absl::Status ReplayWal();
   void StartWorkers();
   void UpdateWorker();

@@ -98,11 +98,14 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::ProxyAllSegmentsAndApply(
   UpgradableReadLock upgradable(*segments_lock_);
   // 2. A temporary appendable segment (inside segments/, so that what is
   //    written during the snapshot survives a restart) and one proxy each.
-  absl::StatusOr<std::shared_ptr<SegmentEntry>> temporary;
+  //    Only its number and schema are taken under the updates mutex: writes
+  //    go on while its files are made (SwapInProxies syncs its indexes).
+  SegmentPlan plan;
   {
     MutexLock updates(*updates_mutex_);
-    temporary = CreateSegment(/*appendable=*/true);
+    plan = PlanSegment();
   }
+  absl::StatusOr<std::shared_ptr<SegmentEntry>> temporary = CreatePlannedSegment(plan, /*appendable=*/true);
   if (!temporary.ok()) return temporary.status();
   std::vector<std::pair<SegmentId, std::shared_ptr<ProxySegment>>> proxies;
   for (SegmentId id : holder_.Ids()) {
