@@ -41,8 +41,8 @@ for depth in $depths; do
     # One worker: the figures are per core. No budget: every run does the
     # same seeds. Shard seeds only: the depth is the shard workload's.
     /usr/bin/time -f "%U %S" -o "$work/time" "$shardsim" campaign --seeds "0..$((seeds - 1))" \
-      --ops-per-client "$depth" --cluster-share 0 --jobs 1 --quiet --shrink-replays 0 \
-      --found-dir "$work/found" --json "$json" >"$work/out" 2>&1 || {
+      --ops "$depth" --cluster-share 0 --jobs 1 --quiet --shrink-replays 0 \
+      --json "$json" >"$work/out" 2>&1 || {
       echo "campaign_depth.sh: the campaign at depth $depth failed (output below)" >&2
       cat "$work/out" >&2
       exit 1

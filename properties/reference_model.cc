@@ -54,8 +54,23 @@ void OperationHistory::Append(engine::SeqNumber op_num, Operation operation) {
 
 ReferenceModel OperationHistory::StateAfterPrefix(size_t prefix_length) const {
   SS_ASSERT(prefix_length <= entries_.size());
-  ReferenceModel model;
-  for (size_t i = 0; i < prefix_length; ++i) model.Apply(entries_[i].op_num, entries_[i].operation);
+  // The nearest checkpoint at or below the prefix, made first if missing
+  // (each from the one before it): a query replays fewer than
+  // kCheckpointInterval operations, not the whole history.
+  const size_t wanted = prefix_length / kCheckpointInterval;
+  if (checkpoints_.empty()) checkpoints_.emplace_back();  // the empty prefix
+  while (checkpoints_.size() <= wanted) {
+    ReferenceModel next = checkpoints_.back();
+    const size_t from = (checkpoints_.size() - 1) * kCheckpointInterval;
+    for (size_t i = from; i < from + kCheckpointInterval; ++i) next.Apply(entries_[i].op_num, entries_[i].operation);
+    checkpoints_.push_back(std::move(next));
+  }
+  ReferenceModel model = checkpoints_[wanted];
+  for (size_t i = wanted * kCheckpointInterval; i < prefix_length; ++i) {
+    model.Apply(entries_[i].op_num, entries_[i].operation);
+  }
+  SS_ASSERT(prefix_length == 0 || model.last_op() == entries_[prefix_length - 1].op_num,
+            "the model after {} operations stops at another op", prefix_length);
   return model;
 }
 

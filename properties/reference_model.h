@@ -58,7 +58,14 @@ class OperationHistory {
     engine::SeqNumber op_num;
     engine::Operation operation;
   };
+  // Every read check asks for a prefix's state; replaying from the start
+  // each time made a run's checking quadratic in its length.
+  static constexpr size_t kCheckpointInterval = 256;
   std::vector<Entry> entries_;
+  // checkpoints_[k]: the model after the first k * kCheckpointInterval
+  // entries (entries are only appended, so a checkpoint never goes stale).
+  // Filled on demand by the const queries.
+  mutable std::vector<ReferenceModel> checkpoints_;
 };
 
 }  // namespace properties

@@ -32,16 +32,33 @@ std::string NamespaceOp::Describe() const {
 void NamespaceLog::Append(NamespaceOp op) {
   SS_ASSERT(pending_.empty() || pending_.back().sequence < op.sequence,
             "namespace operations are logged in order");
+  ++pending_per_directory_[op.directory];
   pending_.push_back(std::move(op));
 }
 
 std::vector<NamespaceOp> NamespaceLog::TakeDirectory(uint64_t directory) {
   std::vector<NamespaceOp> taken;
-  std::vector<NamespaceOp> kept;
-  for (NamespaceOp& op : pending_) {
-    (op.directory == directory ? taken : kept).push_back(std::move(op));
+  const auto count = pending_per_directory_.find(directory);
+  // The log only grows between crashes (a removed directory's operations
+  // stay until then), so a sync must not cost the whole log: most syncs
+  // find nothing, or their own operations near the end.
+  if (count == pending_per_directory_.end()) return taken;
+  taken.reserve(count->second);
+  // Stable in place: the kept operations keep their order and only those
+  // after the first taken one move.
+  size_t write = 0;
+  for (size_t read = 0; read < pending_.size(); ++read) {
+    if (pending_[read].directory == directory) {
+      taken.push_back(std::move(pending_[read]));
+    } else {
+      if (write != read) pending_[write] = std::move(pending_[read]);
+      ++write;
+    }
   }
-  pending_ = std::move(kept);
+  pending_.resize(write);
+  SS_ASSERT(taken.size() == count->second, "{} operations of directory {} taken, {} counted", taken.size(),
+            directory, count->second);
+  pending_per_directory_.erase(count);
   return taken;
 }
 

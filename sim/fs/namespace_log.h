@@ -49,7 +49,10 @@ class NamespaceLog {
   // Removes and returns the pending operations of `directory`, oldest first
   // (what SyncDir makes durable).
   std::vector<NamespaceOp> TakeDirectory(uint64_t directory);
-  void Clear() { pending_.clear(); }
+  void Clear() {
+    pending_.clear();
+    pending_per_directory_.clear();
+  }
   const std::vector<NamespaceOp>& pending() const { return pending_; }
 
   // The other half of pending_[index] when both halves of its rename are pending.
@@ -73,6 +76,8 @@ class NamespaceLog {
 
  private:
   std::vector<NamespaceOp> pending_;
+  // How many of pending_ each directory has (none: no entry).
+  std::map<uint64_t, size_t> pending_per_directory_;
 };
 
 }  // namespace sim
