@@ -8,7 +8,7 @@
 //   config seed=7 peers=3 replication_factor=2 write_consistency_factor=1 clients=2
 //          steps_per_client=12 nemesis_steps=6 point_ids=8 lossy_network=false
 //          lossy_log=true default_transfer_method=wal_delta
-//          [network_stalls=true [network_stall_percent=25]]
+//          [network_stalls=true [network_stall_percent=25]] [paced_clients=true] [slow_log=true]
 //   client 2: upsert id=5 value=17 via peer 3 wait ordering=medium
 //   client 1: delete id=5 via peer 1 nowait ordering=weak
 //   client 1: read factor=2 via peer 2
@@ -23,8 +23,9 @@
 //   end steps=24 tape=1234               # required, last: the steps and tape bytes
 //
 // (`config` is one line in a file, every key required but network_stalls
-// (default false) and network_stall_percent (default 2, only with stalls),
-// in any order.) The
+// (default false), network_stall_percent (default 2, only with stalls),
+// paced_clients and slow_log (default false), in any order; the optional
+// keys are written only when not the default.) The
 // steps are listed in the order of the scenario's step vector; each actor
 // runs its own in that order. ClusterConfig's output switches (verbose,
 // record_trace) are not part of a scenario and are not written.

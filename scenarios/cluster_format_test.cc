@@ -228,8 +228,9 @@ TEST(ClusterDrawTest, ConfigsStayInTheirRanges) {
     EXPECT_LE(config.write_consistency_factor, config.replication_factor);
     EXPECT_GE(config.clients, 1u);
     EXPECT_LE(config.clients, 3u);
-    EXPECT_GE(config.point_ids, 4u);
-    EXPECT_LE(config.point_ids, 16u);
+    // A loaded cluster has many points.
+    EXPECT_GE(config.point_ids, config.paced_clients ? 64u : 4u);
+    EXPECT_LE(config.point_ids, config.paced_clients ? 256u : 16u);
     ++peers_seen[config.peers];
     lossy_network += config.lossy_network;
     replicated += config.replication_factor >= 2;
@@ -246,7 +247,13 @@ TEST(ClusterDrawTest, StepsFollowTheirActorsRules) {
     const ClusterConfig config = properties::DrawClusterConfig(seed);
     const std::vector<ClusterStep> steps = properties::DrawClusterSteps(config);
     EXPECT_EQ(steps, properties::DrawClusterSteps(config));
-    EXPECT_EQ(steps.size(), size_t{config.clients} * config.steps_per_client + config.nemesis_steps);
+    // A paced client's ops are each followed by a pause (a sleep step).
+    size_t pauses = 0;
+    for (size_t index = 1; index < steps.size(); ++index) {
+      pauses += config.paced_clients && steps[index].kind == ClusterStepKind::kSleep && steps[index].actor != 0 &&
+                steps[index - 1].kind != ClusterStepKind::kSleep && steps[index - 1].actor == steps[index].actor;
+    }
+    EXPECT_EQ(steps.size(), size_t{config.clients} * config.steps_per_client + config.nemesis_steps + pauses);
     std::set<uint64_t> values;
     for (const ClusterStep& step : steps) {
       ++kinds[step.kind];
@@ -278,6 +285,46 @@ TEST(ClusterDrawTest, StepsFollowTheirActorsRules) {
     }
   }
   EXPECT_EQ(kinds.size(), 9u);  // every kind drawn
+}
+
+// The loaded-cluster keys are optional like network_stalls: absent means
+// off, written only when on. The draw turns them on together for some
+// seeds, and a paced seed's clients sleep after every op.
+TEST(ClusterFormatTest, LoadedClusterKeysAreOptionalAndWrittenOnlyWhenOn) {
+  const std::string base =
+      "cluster v2\nexpect pass\nconfig seed=1 peers=3 replication_factor=2 write_consistency_factor=1 clients=1 "
+      "steps_per_client=1 nemesis_steps=0 point_ids=4 lossy_network=false lossy_log=false "
+      "default_transfer_method=wal_delta";
+  const std::string step = "\nclient 1: sleep 5ms\nend steps=1 tape=0\n";
+  auto plain = ParseClusterScenario(base + step);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_FALSE(plain->config.paced_clients);
+  EXPECT_FALSE(plain->config.slow_log);
+  EXPECT_EQ(ClusterConfigLine(plain->config).find("paced_clients"), std::string::npos);
+  EXPECT_EQ(ClusterConfigLine(plain->config).find("slow_log"), std::string::npos);
+  auto loaded = ParseClusterScenario(base + " paced_clients=true slow_log=true" + step);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_TRUE(loaded->config.paced_clients);
+  EXPECT_TRUE(loaded->config.slow_log);
+  EXPECT_TRUE(ClusterConfigLine(loaded->config).ends_with(" paced_clients=true slow_log=true"));
+  auto again = ParseClusterScenario(WriteClusterScenario(*loaded, ""));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->config, loaded->config);
+  std::set<bool> drawn;
+  for (uint64_t seed = 0; seed < 100; ++seed) {
+    const properties::ClusterConfig config = properties::DrawClusterConfig(seed);
+    EXPECT_EQ(config.paced_clients, config.slow_log);
+    drawn.insert(config.paced_clients);
+    const std::vector<properties::ClusterStep> steps = properties::DrawClusterSteps(config);
+    for (size_t index = 0; index < steps.size(); ++index) {
+      const properties::ClusterStep& op = steps[index];
+      if (!config.paced_clients || op.actor == 0 || op.kind == properties::ClusterStepKind::kSleep) continue;
+      ASSERT_LT(index + 1, steps.size());
+      EXPECT_EQ(steps[index + 1].kind, properties::ClusterStepKind::kSleep) << "seed " << seed << " step " << index;
+      EXPECT_EQ(steps[index + 1].actor, op.actor);
+    }
+  }
+  EXPECT_EQ(drawn.size(), 2u);
 }
 
 }  // namespace

@@ -102,6 +102,10 @@ absl::Status ApplyConfigValue(std::string_view key, std::string_view value, Clus
     if ((flag = ParseBool(value)).ok()) config.network_stalls = *flag;
   } else if (key == "network_stall_percent") {
     if ((parsed = number(1, 100)).ok()) config.network_stall_percent = *parsed;
+  } else if (key == "paced_clients") {
+    if ((flag = ParseBool(value)).ok()) config.paced_clients = *flag;
+  } else if (key == "slow_log") {
+    if ((flag = ParseBool(value)).ok()) config.slow_log = *flag;
   } else if (key == "default_transfer_method") {
     const auto method = MethodFromName(value);
     if (!method) return Error(fmt::format("default_transfer_method={} is not stream_records or wal_delta", value));

@@ -63,7 +63,8 @@ std::string ClusterConfigLine(const properties::ClusterConfig& config) {
          (config.network_stalls ? " network_stalls=true" : "") +
          (config.network_stalls && config.network_stall_percent != properties::kDefaultNetworkStallPercent
               ? fmt::format(" network_stall_percent={}", config.network_stall_percent)
-              : std::string());
+              : std::string()) +
+         (config.paced_clients ? " paced_clients=true" : "") + (config.slow_log ? " slow_log=true" : "");
 }
 
 std::string ClusterStepLine(const ClusterStep& step) {

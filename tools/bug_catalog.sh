@@ -228,8 +228,8 @@ done
   masked=("$bugs_dir"/masked/[0-9][0-9]-*.patch)
   if [[ ${#masked[@]} -gt 0 ]]; then
     echo "Not run: $(for m in "${masked[@]}"; do basename "$m" .patch; done | paste -sd, - | sed 's/,/, /g')"
-    echo "(\`tools/bugs/masked/\`: each removes one of two defences against one race, so no"
-    echo "state check can see it; its README says which defence masks it)."
+    echo "(\`tools/bugs/masked/\`: no campaign can catch them, each removing one of two defences"
+    echo "against one race or planting a race the simulation opens no window for; its README says why)."
   fi
   echo
   echo "| bug | caught | time to first failure (s) | invariant | shrunk steps | failed / seeds |"

@@ -80,6 +80,9 @@ absl::Status ShardReplicaSet::WalDelta(const ShardTransfer& transfer, bool& fell
       from = delta.status();
     }
   }
+  // A queue even for an empty delta: until a peer applies RecoveryToPartial
+  // its writes skip the receiver, and only the queue brings them there
+  // (Qdrant made no queue then before PR #5271; tools/bugs/35).
   absl::Status queued = from.ok() ? Proxify(transfer, LocalKind::kQueueProxy, *from) : from.status();
   if (absl::IsCancelled(queued)) return queued;
   if (!queued.ok()) {
@@ -128,7 +131,17 @@ absl::Status ShardReplicaSet::SendQueued(PeerId target, bool until_end) {
     if (!records.ok()) return records.status();
     if (records->empty()) break;
     for (auto& [op_num, record] : *records) {
-      if (record.clock_tag.has_value()) record.clock_tag->force = true;
+      // Sent with no op's token, as a cutoff raises a clock with none: when
+      // the op's own request reaches the receiver late (stalled past its
+      // coordinator's timeout), it is no retry of an op applied there and
+      // is rejected. Cluster seed 658 (a loaded cluster): a stalled upsert
+      // reached a replica after this queue had replayed it there and a
+      // newer write of its point had landed, was taken as a retry and
+      // overwrote the newer value. Qdrant sends the token.
+      if (record.clock_tag.has_value()) {
+        record.clock_tag->force = true;
+        record.clock_tag->token = kNoOpToken;
+      }
       absl::StatusOr<RpcResponse> sent =
           CallPeer(target, UpdateRequest{.shard = options_.shard, .record = record, .wait = false});
       // A refusal the sender itself would make is skipped (PR #9125);

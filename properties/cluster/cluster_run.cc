@@ -72,8 +72,10 @@ ClusterRun::ClusterRun(const ClusterScenario& scenario, sim::DecisionSource& dec
     network_faults = network_faults.WithStalls(config_.network_stall_percent / 100.0);
   }
   network_ = std::make_unique<sim::SimNetwork>(*world_, network_faults);
+  sim::LogFaults log_faults = config_.lossy_log ? sim::LogFaults::Faulty() : sim::LogFaults::NoFault();
+  if (config_.slow_log) log_faults = log_faults.WithSlowCommits();
   log_ = std::make_unique<sim::SimMetaLog>(
-      *world_, config_.lossy_log ? sim::LogFaults::Faulty() : sim::LogFaults::NoFault(),
+      *world_, log_faults,
       [this](engine::CollectionState& state, const engine::MetaOp& op) { OnCommitted(state, op); },
       [](const engine::MetaOp& op) { return engine::DescribeMetaOp(op); });
   for (engine::PeerId peer = 1; peer <= config_.peers; ++peer) {

@@ -46,6 +46,12 @@ struct ClusterConfig {
   // Percent of messages stalled when network_stalls (1..100).
   uint32_t network_stall_percent = kDefaultNetworkStallPercent;
   engine::TransferMethod default_transfer_method = engine::TransferMethod::kWalDelta;
+  // A loaded cluster (drawn together, DrawClusterConfig): clients pause
+  // after each op, so their writes go on through the nemesis's crashes and
+  // the transfers that heal them (the draw inserts the pauses as sleep
+  // steps), and the metadata log commits in up to 100 ms instead of 1 ms.
+  bool paced_clients = false;
+  bool slow_log = false;
   bool verbose = false;
   bool record_trace = false;
   friend bool operator==(const ClusterConfig&, const ClusterConfig&) = default;

@@ -125,6 +125,11 @@ bool ClusterShrinker::LosslessConfig() {
     candidate.config.network_stall_percent = kDefaultNetworkStallPercent;
     changed |= TryCandidate(std::move(candidate));
   }
+  if (best_.config.slow_log) {
+    ClusterScenario candidate = best_;
+    candidate.config.slow_log = false;
+    changed |= TryCandidate(std::move(candidate));
+  }
   return changed;
 }
 

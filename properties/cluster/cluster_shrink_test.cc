@@ -34,6 +34,8 @@ ClusterScenario PlantedScenario() {
   scenario.config.lossy_log = true;
   scenario.config.network_stalls = true;
   scenario.config.network_stall_percent = 25;
+  scenario.config.paced_clients = true;
+  scenario.config.slow_log = true;
   scenario.steps = DrawClusterSteps(scenario.config);
   // The needed pair, among the drawn noise: the write by client 3, the crash last.
   ClusterStep write{.kind = ClusterStepKind::kUpsert, .actor = 3, .peer = 3, .id = 1, .value = 7};
@@ -69,6 +71,7 @@ TEST(ClusterShrinkTest, ShrinksToTheStepsTheFailureNeeds) {
   EXPECT_FALSE(shrunk.scenario.config.lossy_log);
   EXPECT_FALSE(shrunk.scenario.config.network_stalls);
   EXPECT_EQ(shrunk.scenario.config.network_stall_percent, kDefaultNetworkStallPercent);
+  EXPECT_FALSE(shrunk.scenario.config.slow_log);
   EXPECT_EQ(shrunk.scenario.tape, (std::vector<uint8_t>{1, 2, 3}));
   EXPECT_LE(shrunk.replays, options.max_replays);
   EXPECT_GT(progress_calls, 0u);

@@ -20,6 +20,7 @@
 // applies: its apply lag.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -53,6 +54,14 @@ struct LogFaults {
             .min_apply_lag_ns = 0,
             .max_apply_lag_ns = 10'000'000,
             .compaction = 0.05};
+  }
+  // These faults with commits taking up to 100 ms, as Raft's do on a loaded
+  // cluster (Qdrant's consensus ticks every 100 ms), instead of 1 ms (20 ms
+  // when faulty).
+  LogFaults WithSlowCommits() const {
+    LogFaults slow = *this;
+    slow.max_commit_delay_ns = std::max<int64_t>(max_commit_delay_ns, 100'000'000);
+    return slow;
   }
 };
 

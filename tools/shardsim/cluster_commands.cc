@@ -59,6 +59,8 @@ std::optional<std::string> ClusterFlags::FirstGiven() const {
   if (lossy_log) return "--lossy-log";
   if (network_stalls) return "--network-stalls";
   if (network_stall_percent) return "--network-stall-percent";
+  if (paced_clients) return "--paced-clients";
+  if (slow_log) return "--slow-log";
   if (transfer_method) return "--transfer-method";
   if (trace_json_path) return "--trace-json";
   if (seeds) return "--seeds";
@@ -94,6 +96,15 @@ void AddClusterFlags(CLI::App& command, ClusterFlags& flags, ClusterCommandFlags
   command.add_option("--network-stall-percent", flags.network_stall_percent,
                      "Percent of messages stalled, 1..100; implies --network-stalls (default: drawn, 2 or 25)")
       ->check(DecimalIn(0, UINT32_MAX))
+      ->group(group);
+  command.add_flag_function(
+             "--paced-clients", [&flags](int64_t count) { flags.paced_clients = count > 0; },
+             "Clients pause 20-300 ms after each op, writing on through the nemesis's steps "
+             "(--paced-clients=false: never; default: drawn)")
+      ->group(group);
+  command.add_flag_function(
+             "--slow-log", [&flags](int64_t count) { flags.slow_log = count > 0; },
+             "Metadata log commits take up to 100 ms (--slow-log=false: up to 1 ms, 20 ms lossy; default: drawn)")
       ->group(group);
   command.add_option("--transfer-method", flags.transfer_method,
                      "Default transfer method: stream_records or wal_delta (default: drawn)")
@@ -139,6 +150,8 @@ std::optional<std::string> BuildClusterConfig(uint64_t seed, const ClusterFlags&
     config.network_stall_percent = *flags.network_stall_percent;
   }
   if (!config.network_stalls) config.network_stall_percent = properties::kDefaultNetworkStallPercent;
+  if (flags.paced_clients) config.paced_clients = *flags.paced_clients;
+  if (flags.slow_log) config.slow_log = *flags.slow_log;
   if (flags.transfer_method) {
     if (*flags.transfer_method == "stream_records") {
       config.default_transfer_method = engine::TransferMethod::kStreamRecords;

@@ -35,6 +35,8 @@ struct ClusterFlags {
   std::optional<bool> lossy_log;
   std::optional<bool> network_stalls;
   std::optional<uint32_t> network_stall_percent;
+  std::optional<bool> paced_clients;
+  std::optional<bool> slow_log;
   std::optional<std::string> transfer_method;
   std::optional<std::string> trace_json_path;  // run only
   std::optional<std::string> seeds;            // check-determinism only: "A..B"
