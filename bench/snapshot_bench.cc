@@ -6,16 +6,18 @@
 //    time per snapshot, archive bytes, bytes per point, archive bytes per
 //    second.
 // 2. BM_RestoreSnapshotReal: RestoreSnapshot of those archives, including the
-//    load of the restored shard (WAL replay): archive bytes per second, and
-//    the process's resident memory (the source shards dropped first): its
-//    peak during a restore, how far that is above the resident set before
-//    it (restore_peak_growth_mb), and what the open restored shard holds
-//    after it (restored_shard_mb; the engine keeps segments in memory).
+//    load of the restored shard (WAL replay): archive bytes per second.
 // 3. BM_UnpackSnapshotReal: only the archive part of a restore (the
 //    checksum and strict first pass, the manifest listing, the streaming
 //    unpack into staging, synced), with its peak memory growth: what a
 //    restore's archive handling costs apart from loading the shard.
-// 4. BM_WriteStallDuringSnapshotSim (bench/write_stall_bench.cc): in the
+// 4. BM_RestoreMemoryReal: one RestoreSnapshot per iteration with the
+//    source shards dropped and freed memory handed back first (so not timed
+//    like 2, whose restores reuse the heap): the process's peak resident set
+//    during the restore, how far it is above the resident set before it
+//    (restore_peak_growth_mb), and what the open restored shard holds after
+//    it (restored_shard_mb; the engine keeps segments in memory).
+// 5. BM_WriteStallDuringSnapshotSim (bench/write_stall_bench.cc): in the
 //    simulated world, the latency of writes issued while a snapshot runs,
 //    with and without a modelled SSD's cost (bench/ssd_cost_env.h).
 //
@@ -141,9 +143,48 @@ void BM_CreateSnapshotReal(benchmark::State& state) {
 
 // Args: points, save_wal (which archive). Timed: RestoreSnapshot (checksum,
 // strict unpacking, manifest check, staging sync, swap, load with WAL replay).
-// Not timed: shutting the restored shard down and removing it, reading
-// /proc/self/status.
+// Not timed: shutting the restored shard down and removing it.
 void BM_RestoreSnapshotReal(benchmark::State& state) {
+  const auto points = static_cast<size_t>(state.range(0));
+  const bool save_wal = state.range(1) != 0;
+  RealWorld& world = RealWorld::Get();
+  if (auto status = world.EnsureArchive(points, save_wal); !status.ok()) {
+    Skip(state, status.ToString());
+    return;
+  }
+  const std::string archive = RealWorld::ArchivePath(points, save_wal);
+  int round = 0;
+  size_t restored_points = 0;
+  for (auto _ : state) {
+    const std::string dir = fmt::format("restored-{}-{}", points, round++);
+    auto restored = engine::RestoreSnapshot(world.env(), archive, dir, {.collection = kCollection});
+    state.PauseTiming();
+    if (!restored.ok()) {
+      Skip(state, restored.status().ToString());
+      state.ResumeTiming();
+      return;
+    }
+    restored_points = (*restored)->Count(nullptr);
+    (void)(*restored)->Shutdown();
+    restored->reset();
+    std::filesystem::remove_all(std::filesystem::path(world.root()) / dir);
+    state.ResumeTiming();
+  }
+  if (restored_points != points) {
+    Skip(state, fmt::format("restored {} points, expected {}", restored_points, points));
+  }
+  auto bytes = engine::ReadWholeFile(world.env().fs(), archive);
+  const double archive_bytes = bytes.ok() ? double(bytes->size()) : 0.0;
+  state.SetBytesProcessed(int64_t(archive_bytes) * state.iterations());
+  state.counters["points"] = double(points);
+  state.counters["archive_bytes"] = archive_bytes;
+  state.SetLabel(save_wal ? "archive with WAL" : "archive without WAL");
+}
+
+// Args: points, save_wal. Each iteration: RestoreSnapshot from a trimmed
+// heap, its memory read from /proc/self/status (the largest of the
+// iterations reported).
+void BM_RestoreMemoryReal(benchmark::State& state) {
   const auto points = static_cast<size_t>(state.range(0));
   const bool save_wal = state.range(1) != 0;
   RealWorld& world = RealWorld::Get();
@@ -153,12 +194,13 @@ void BM_RestoreSnapshotReal(benchmark::State& state) {
   }
   world.DropShards();
   const std::string archive = RealWorld::ArchivePath(points, save_wal);
-  int round = 0;
-  size_t restored_points = 0;
   double peak_mb = 0, growth_mb = 0, held_mb = 0;
-  Rss before = ResetPeakRss();
+  int round = 0;
   for (auto _ : state) {
-    const std::string dir = fmt::format("restored-{}-{}", points, round++);
+    state.PauseTiming();
+    const Rss before = ResetPeakRss();
+    state.ResumeTiming();
+    const std::string dir = fmt::format("memory-{}-{}", points, round++);
     auto restored = engine::RestoreSnapshot(world.env(), archive, dir, {.collection = kCollection});
     state.PauseTiming();
     if (!restored.ok()) {
@@ -170,21 +212,12 @@ void BM_RestoreSnapshotReal(benchmark::State& state) {
     peak_mb = std::max(peak_mb, after.peak_mb);
     growth_mb = std::max(growth_mb, after.peak_mb - before.now_mb);
     held_mb = std::max(held_mb, after.now_mb - before.now_mb);
-    restored_points = (*restored)->Count(nullptr);
     (void)(*restored)->Shutdown();
     restored->reset();
     std::filesystem::remove_all(std::filesystem::path(world.root()) / dir);
-    before = ResetPeakRss();
     state.ResumeTiming();
   }
-  if (restored_points != points) {
-    Skip(state, fmt::format("restored {} points, expected {}", restored_points, points));
-  }
-  auto bytes = engine::ReadWholeFile(world.env().fs(), archive);
-  const double archive_bytes = bytes.ok() ? double(bytes->size()) : 0.0;
-  state.SetBytesProcessed(int64_t(archive_bytes) * state.iterations());
   state.counters["points"] = double(points);
-  state.counters["archive_bytes"] = archive_bytes;
   state.counters["peak_rss_mb"] = peak_mb;
   state.counters["restore_peak_growth_mb"] = growth_mb;
   state.counters["restored_shard_mb"] = held_mb;
@@ -251,6 +284,7 @@ const bool kRegistered = [] {
   RegisterForEveryShardSize("BM_CreateSnapshotReal", BM_CreateSnapshotReal);
   RegisterForEveryShardSize("BM_RestoreSnapshotReal", BM_RestoreSnapshotReal);
   RegisterForEveryShardSize("BM_UnpackSnapshotReal", BM_UnpackSnapshotReal);
+  RegisterForEveryShardSize("BM_RestoreMemoryReal", BM_RestoreMemoryReal);
   return true;
 }();
 
