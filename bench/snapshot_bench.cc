@@ -3,10 +3,21 @@
 // 1. BM_CreateSnapshotReal: create_snapshot (with and without WAL) of a
 //    flushed shard of 1k/10k/100k points (dense, dim 64) on the real world
 //    (PosixEnv in a temporary directory under /tmp, removed at exit): wall
-//    time per snapshot, archive bytes, bytes per point.
+//    time per snapshot, archive bytes, bytes per point, archive bytes per
+//    second.
 // 2. BM_RestoreSnapshotReal: RestoreSnapshot of those archives, including the
-//    load of the restored shard (WAL replay).
-// 3. BM_WriteStallDuringSnapshotSim (bench/write_stall_bench.cc): in the
+//    load of the restored shard (WAL replay): archive bytes per second.
+// 3. BM_UnpackSnapshotReal: only the archive part of a restore (the
+//    checksum and strict first pass, the manifest listing, the streaming
+//    unpack into staging, synced), with its peak memory growth: what a
+//    restore's archive handling costs apart from loading the shard.
+// 4. BM_RestoreMemoryReal: one RestoreSnapshot per iteration with the
+//    source shards dropped and freed memory handed back first (so not timed
+//    like 2, whose restores reuse the heap): the process's peak resident set
+//    during the restore, how far it is above the resident set before it
+//    (restore_peak_growth_mb), and what the open restored shard holds after
+//    it (restored_shard_mb; the engine keeps segments in memory).
+// 5. BM_WriteStallDuringSnapshotSim (bench/write_stall_bench.cc): in the
 //    simulated world, the latency of writes issued while a snapshot runs,
 //    with and without a modelled SSD's cost (bench/ssd_cost_env.h).
 //
@@ -15,6 +26,7 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -31,6 +43,7 @@
 #include "engine/env/posix_env.h"
 #include "engine/shard/local_shard.h"
 #include "engine/snapshot/restore.h"
+#include "engine/snapshot/restore_steps.h"
 #include "engine/snapshot/snapshot_create.h"
 
 namespace bench {
@@ -67,6 +80,13 @@ class RealWorld {
     auto shard = Shard(points);
     if (!shard.ok()) return shard.status();
     return CreateSnapshot(**shard, save_wal, path).status();
+  }
+
+  // The source shards go (their archives stay), so that a restore's memory
+  // is measured without them.
+  void DropShards() {
+    for (auto& [points, shard] : shards_) (void)shard->Shutdown();
+    shards_.clear();
   }
 
   void TearDown() {
@@ -114,6 +134,7 @@ void BM_CreateSnapshotReal(benchmark::State& state) {
     bytes = info->archive_bytes;
   }
   // The last archive stays for the restore benchmark.
+  state.SetBytesProcessed(int64_t(bytes) * state.iterations());
   state.counters["points"] = double(points);
   state.counters["archive_bytes"] = double(bytes);
   state.counters["bytes_per_point"] = double(bytes) / double(points);
@@ -153,8 +174,94 @@ void BM_RestoreSnapshotReal(benchmark::State& state) {
     Skip(state, fmt::format("restored {} points, expected {}", restored_points, points));
   }
   auto bytes = engine::ReadWholeFile(world.env().fs(), archive);
+  const double archive_bytes = bytes.ok() ? double(bytes->size()) : 0.0;
+  state.SetBytesProcessed(int64_t(archive_bytes) * state.iterations());
   state.counters["points"] = double(points);
-  state.counters["archive_bytes"] = bytes.ok() ? double(bytes->size()) : 0.0;
+  state.counters["archive_bytes"] = archive_bytes;
+  state.SetLabel(save_wal ? "archive with WAL" : "archive without WAL");
+}
+
+// Args: points, save_wal. Each iteration: RestoreSnapshot from a trimmed
+// heap, its memory read from /proc/self/status (the largest of the
+// iterations reported).
+void BM_RestoreMemoryReal(benchmark::State& state) {
+  const auto points = static_cast<size_t>(state.range(0));
+  const bool save_wal = state.range(1) != 0;
+  RealWorld& world = RealWorld::Get();
+  if (auto status = world.EnsureArchive(points, save_wal); !status.ok()) {
+    Skip(state, status.ToString());
+    return;
+  }
+  world.DropShards();
+  const std::string archive = RealWorld::ArchivePath(points, save_wal);
+  double peak_mb = 0, growth_mb = 0, held_mb = 0;
+  int round = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    const Rss before = ResetPeakRss();
+    state.ResumeTiming();
+    const std::string dir = fmt::format("memory-{}-{}", points, round++);
+    auto restored = engine::RestoreSnapshot(world.env(), archive, dir, {.collection = kCollection});
+    state.PauseTiming();
+    if (!restored.ok()) {
+      Skip(state, restored.status().ToString());
+      state.ResumeTiming();
+      return;
+    }
+    const Rss after = ReadRss();
+    peak_mb = std::max(peak_mb, after.peak_mb);
+    growth_mb = std::max(growth_mb, after.peak_mb - before.now_mb);
+    held_mb = std::max(held_mb, after.now_mb - before.now_mb);
+    (void)(*restored)->Shutdown();
+    restored->reset();
+    std::filesystem::remove_all(std::filesystem::path(world.root()) / dir);
+    state.ResumeTiming();
+  }
+  state.counters["points"] = double(points);
+  state.counters["peak_rss_mb"] = peak_mb;
+  state.counters["restore_peak_growth_mb"] = growth_mb;
+  state.counters["restored_shard_mb"] = held_mb;
+  state.SetLabel(save_wal ? "archive with WAL" : "archive without WAL");
+}
+
+// Args: points, save_wal. Timed: the archive part of RestoreSnapshot alone
+// (ScanArchive, CheckListing, UnpackArchive into a staging directory).
+void BM_UnpackSnapshotReal(benchmark::State& state) {
+  const auto points = static_cast<size_t>(state.range(0));
+  const bool save_wal = state.range(1) != 0;
+  RealWorld& world = RealWorld::Get();
+  if (auto status = world.EnsureArchive(points, save_wal); !status.ok()) {
+    Skip(state, status.ToString());
+    return;
+  }
+  world.DropShards();
+  engine::FileSystem& fs = world.env().fs();
+  const std::string archive = RealWorld::ArchivePath(points, save_wal);
+  const std::string staging = fmt::format("unpacked-{}.staging", points);
+  uint64_t archive_bytes = 0;
+  double growth_mb = 0;
+  Rss before = ResetPeakRss();
+  for (auto _ : state) {
+    auto scan = engine::ScanArchive(fs, archive, {});
+    auto manifest = scan.ok() ? engine::CheckListing(*scan, true) : scan.status();
+    absl::Status status = manifest.status();
+    if (status.ok()) status = engine::UnpackArchive(fs, archive, staging, *scan, *manifest, {});
+    state.PauseTiming();
+    if (!status.ok()) {
+      Skip(state, status.ToString());
+      state.ResumeTiming();
+      return;
+    }
+    growth_mb = std::max(growth_mb, ReadRss().peak_mb - before.now_mb);
+    std::filesystem::remove_all(std::filesystem::path(world.root()) / staging);
+    auto file = fs.Open(archive, engine::OpenMode::kRead);
+    archive_bytes = file.ok() ? (*file)->Size().value_or(0) : 0;
+    before = ResetPeakRss();
+    state.ResumeTiming();
+  }
+  state.SetBytesProcessed(int64_t(archive_bytes) * state.iterations());
+  state.counters["archive_bytes"] = double(archive_bytes);
+  state.counters["unpack_peak_growth_mb"] = growth_mb;
   state.SetLabel(save_wal ? "archive with WAL" : "archive without WAL");
 }
 
@@ -176,6 +283,8 @@ void RegisterForEveryShardSize(const char* name, void (*run)(benchmark::State&))
 const bool kRegistered = [] {
   RegisterForEveryShardSize("BM_CreateSnapshotReal", BM_CreateSnapshotReal);
   RegisterForEveryShardSize("BM_RestoreSnapshotReal", BM_RestoreSnapshotReal);
+  RegisterForEveryShardSize("BM_UnpackSnapshotReal", BM_UnpackSnapshotReal);
+  RegisterForEveryShardSize("BM_RestoreMemoryReal", BM_RestoreMemoryReal);
   return true;
 }();
 

@@ -1,6 +1,11 @@
 #include "bench/snapshot_bench_util.h"
 
+#include <malloc.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <string>
 #include <utility>
 
 #include <fmt/format.h>
@@ -24,6 +29,25 @@ engine::Vector VectorFor(uint64_t id, uint64_t salt) {
 }
 
 }  // namespace
+
+Rss ReadRss() {
+  Rss rss;
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  // A few dozen lines: bounded by the file.
+  while (std::getline(status, line)) {
+    double kib = 0;
+    if (std::sscanf(line.c_str(), "VmRSS: %lf kB", &kib) == 1) rss.now_mb = kib / 1024;
+    if (std::sscanf(line.c_str(), "VmHWM: %lf kB", &kib) == 1) rss.peak_mb = kib / 1024;
+  }
+  return rss;
+}
+
+Rss ResetPeakRss() {
+  malloc_trim(0);
+  std::ofstream("/proc/self/clear_refs") << "5";
+  return ReadRss();
+}
 
 std::string Us(int64_t ns) { return fmt::format("{:.1f} us", double(ns) / 1000.0); }
 

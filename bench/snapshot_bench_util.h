@@ -27,6 +27,20 @@ std::string Us(int64_t ns);
 // drawn from its id and `salt`.
 engine::WalRecord UpsertOf(engine::PointId first, size_t count, uint64_t salt);
 
+// The process's resident set, from /proc/self/status (Linux), in MiB:
+// now (VmRSS) and its peak (VmHWM) since the last ResetPeakRss. Zeros where
+// /proc is missing.
+struct Rss {
+  double now_mb = 0;
+  double peak_mb = 0;
+};
+Rss ReadRss();
+// Makes the peak the current resident set (writes 5 to
+// /proc/self/clear_refs), so that a peak read later is one of what ran in
+// between; returns the resident set after it, with memory freed so far
+// handed back to the system first (malloc_trim) so that it does not count.
+Rss ResetPeakRss();
+
 // Upserts points [0, points) in batches, then forces a flush so that the
 // segment files hold every point and the WAL is acked.
 absl::Status Fill(engine::LocalShard& shard, size_t points);

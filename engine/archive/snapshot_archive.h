@@ -7,7 +7,9 @@
 // manifest.json that RestoreSnapshot's checks apply to unchanged.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,7 +28,13 @@ class ArchiveBuilder {
   // `path` is relative to the prefix. REQUIRES: the manifest is not written
   // yet, and `path` is not in it (each file is archived once).
   absl::Status Add(const std::string& path, std::string_view contents);
-  absl::Status AddFileFrom(FileSystem& fs, const std::string& source, const std::string& path);
+  // The same for the file at `source`, copied in bounded chunks (hashed
+  // on the way, never held whole). With `expected_crc32c`, the bytes copied
+  // must have that CRC32C (a segment manifest's), else DataLoss naming
+  // `source`: the caller then abandons the archive, which would otherwise
+  // ship bytes its segment manifest does not describe.
+  absl::Status AddFileFrom(FileSystem& fs, const std::string& source, const std::string& path,
+                           std::optional<uint32_t> expected_crc32c = std::nullopt);
   // Writes manifest.json (under the prefix); the tar itself stays open.
   // REQUIRES: not written before.
   absl::Status WriteManifest();
@@ -59,8 +67,9 @@ class PendingArchive {
   PendingArchive(FileSystem& fs, std::string path) : fs_(fs), path_(std::move(path)) {}
   std::string temporary() const { return path_ + ".tmp"; }
   absl::StatusOr<uint64_t> Commit();
-  // After the rename: syncs the directory, writes the `.checksum` sidecar.
-  absl::StatusOr<uint64_t> WriteSidecar();
+  // After the rename: syncs the directory, writes the `.checksum` sidecar
+  // (the SHA-256 the writer computed as it wrote).
+  absl::StatusOr<uint64_t> WriteSidecar(const std::string& sha256_hex, uint64_t archive_bytes);
 
   FileSystem& fs_;
   const std::string path_;

@@ -1,10 +1,11 @@
+// TarWriter and the path rules shared by the writer and the reader
+// (tar_reader.cc).
 #include "engine/archive/tar_archive.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 
 #include <memory>
-#include <set>
 
 #include <fmt/format.h>
 
@@ -28,31 +29,29 @@ la_ssize_t WriteCallback(struct archive*, void* client, const void* buffer, size
 constexpr uint64_t kTarBlockBytes = 512;
 constexpr uint64_t kBytesPerRecord = 10240;
 
-absl::Status Refused(std::string_view path, std::string_view why) {
+absl::Status RefusedPath(std::string_view path, std::string_view why) {
   return absl::InvalidArgumentError(fmt::format("archive entry '{}': {}", path, why));
 }
 
-// Returns true if the path is acceptable; sets `hidden` if a component
-// starts with '.'.
-absl::Status CheckPath(std::string_view path, bool& hidden) {
+}  // namespace
+
+absl::Status CheckArchivePath(std::string_view path, bool& hidden) {
   hidden = false;
-  if (path.empty()) return Refused(path, "empty name");
-  if (path.front() == '/') return Refused(path, "absolute path");
+  if (path.empty()) return RefusedPath(path, "empty name");
+  if (path.front() == '/') return RefusedPath(path, "absolute path");
   std::string_view rest = path;
   if (rest.back() == '/') rest.remove_suffix(1);
   for (int depth = 0; !rest.empty(); ++depth) {
-    if (depth > 64) return Refused(path, "too deep");
+    if (depth > 64) return RefusedPath(path, "too deep");
     const size_t slash = rest.find('/');
     const std::string_view part = rest.substr(0, slash);
-    if (part.empty() || part == "." || part == "..") return Refused(path, "'.', '..' or empty component");
+    if (part.empty() || part == "." || part == "..") return RefusedPath(path, "'.', '..' or empty component");
     if (part.front() == '.') hidden = true;
     if (slash == std::string_view::npos) break;
     rest.remove_prefix(slash + 1);
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<TarWriter>> TarWriter::Open(File& out) {
   std::unique_ptr<TarWriter> writer(new TarWriter(out));
@@ -70,39 +69,74 @@ absl::StatusOr<std::unique_ptr<TarWriter>> TarWriter::Open(File& out) {
 }
 
 TarWriter::~TarWriter() {
-  if (archive_ != nullptr) archive_write_free(archive_);
+  if (archive_ == nullptr) return;
+  // An abandoned archive is not completed: closing it would pad a file cut
+  // short with zeros up to its declared size, in memory, for nothing.
+  if (!finished_) archive_write_fail(archive_);
+  archive_write_free(archive_);
 }
 
 absl::Status TarWriter::AddFile(const std::string& path, std::string_view contents) {
-  SS_ASSERT(!finished_);
-  // What the writer writes, the reader must take back: a path ReadTar
+  if (auto status = BeginFile(path, contents.size()); !status.ok()) return status;
+  if (auto status = AppendData(contents); !status.ok()) return status;
+  return EndFile();
+}
+
+absl::Status TarWriter::BeginFile(const std::string& path, uint64_t size_bytes) {
+  SS_ASSERT(!finished_ && !open_file_, "{} begun while {} is open", path, open_file_ ? open_file_->path : "");
+  // What the writer writes, the reader must take back: a path the reader
   // refused or skipped would make the archive unrestorable.
   bool hidden = false;
-  SS_ASSERT(CheckPath(path, hidden).ok() && !hidden && path.back() != '/', "unreadable archive path '{}'", path);
+  SS_ASSERT(CheckArchivePath(path, hidden).ok() && !hidden && path.back() != '/', "unreadable archive path '{}'",
+            path);
   // Owned by a guard: a simulated crash can unwind through the write below.
   std::unique_ptr<archive_entry, decltype(&archive_entry_free)> entry(archive_entry_new(),
                                                                       archive_entry_free);
   archive_entry_set_pathname(entry.get(), path.c_str());
   archive_entry_set_filetype(entry.get(), AE_IFREG);
   archive_entry_set_perm(entry.get(), 0644);
-  archive_entry_set_size(entry.get(), static_cast<la_int64_t>(contents.size()));
+  archive_entry_set_size(entry.get(), static_cast<la_int64_t>(size_bytes));
   archive_entry_set_mtime(entry.get(), 0, 0);  // deterministic archives
   const int header = archive_write_header(archive_, entry.get());
   entry.reset();
   if (header != ARCHIVE_OK) {
     return absl::InternalError(fmt::format("archive header for {}: {}", path, archive_error_string(archive_)));
   }
-  if (!contents.empty() &&
-      archive_write_data(archive_, contents.data(), contents.size()) != static_cast<la_ssize_t>(contents.size())) {
-    return absl::InternalError(fmt::format("archive data for {}: {}", path, archive_error_string(archive_)));
-  }
-  // A header block, then the contents padded to whole blocks.
-  const uint64_t contents_blocks_bytes = (contents.size() + kTarBlockBytes - 1) / kTarBlockBytes * kTarBlockBytes;
-  SS_ASSERT(contents_blocks_bytes >= contents.size() && contents_blocks_bytes - contents.size() < kTarBlockBytes);
-  ++files_;
-  contents_bytes_ += contents.size();
-  least_stream_bytes_ += kTarBlockBytes + contents_blocks_bytes;
+  open_file_ = OpenFile{.path = path, .size_bytes = size_bytes};
   return FlushPending();
+}
+
+absl::Status TarWriter::AppendData(std::string_view chunk) {
+  SS_ASSERT(!finished_ && open_file_, "data appended with no file open");
+  // A header declared the size: more would be cut by libarchive, silently.
+  SS_ASSERT(chunk.size() <= open_file_->size_bytes - open_file_->written_bytes, "{}: {} bytes past its size {}",
+            open_file_->path, open_file_->written_bytes + chunk.size() - open_file_->size_bytes,
+            open_file_->size_bytes);
+  if (chunk.empty()) return absl::OkStatus();
+  if (archive_write_data(archive_, chunk.data(), chunk.size()) != static_cast<la_ssize_t>(chunk.size())) {
+    return absl::InternalError(
+        fmt::format("archive data for {}: {}", open_file_->path, archive_error_string(archive_)));
+  }
+  open_file_->written_bytes += chunk.size();
+  contents_bytes_ += chunk.size();
+  // libarchive keeps less than a record: what it handed over goes to the
+  // file now, so memory stays bounded by the chunk.
+  return FlushPending();
+}
+
+absl::Status TarWriter::EndFile() {
+  SS_ASSERT(!finished_ && open_file_, "no file open to end");
+  // A short file would leave the tar's blocks misaligned with its headers.
+  SS_ASSERT(open_file_->written_bytes == open_file_->size_bytes, "{}: {} of {} bytes written", open_file_->path,
+            open_file_->written_bytes, open_file_->size_bytes);
+  // A header block, then the contents padded to whole blocks.
+  const uint64_t size = open_file_->size_bytes;
+  const uint64_t contents_blocks_bytes = (size + kTarBlockBytes - 1) / kTarBlockBytes * kTarBlockBytes;
+  SS_ASSERT(contents_blocks_bytes >= size && contents_blocks_bytes - size < kTarBlockBytes);
+  ++files_;
+  least_stream_bytes_ += kTarBlockBytes + contents_blocks_bytes;
+  open_file_.reset();
+  return absl::OkStatus();
 }
 
 void TarWriter::Take(std::string_view blocks) {
@@ -117,13 +151,17 @@ absl::Status TarWriter::FlushPending() {
   // Nothing libarchive handed over is lost or handed to the file twice.
   SS_ASSERT(handed_bytes_ + pending_.size() == stream_bytes_);
   handed_bytes_ += pending_.size();
+  // Hashed as written, so the `.checksum` describes the bytes meant for the
+  // file: damage on the way to the disk, or later, is caught at restore
+  // instead of being sealed into the checksum by a read-back.
+  hash_.Update(pending_);
   absl::Status status = out_.Append(std::span<const char>(pending_.data(), pending_.size()));
   pending_.clear();
   return status;
 }
 
 absl::Status TarWriter::Finish() {
-  SS_ASSERT(!finished_);
+  SS_ASSERT(!finished_ && !open_file_, "finished with {} open", open_file_ ? open_file_->path : "");
   finished_ = true;
   if (archive_write_close(archive_) != ARCHIVE_OK) {
     return absl::InternalError(fmt::format("archive close: {}", archive_error_string(archive_)));
@@ -136,94 +174,18 @@ absl::Status TarWriter::Finish() {
   absl::Status status = FlushPending();
   // Finished, the whole stream went to the file.
   SS_ASSERT(!status.ok() || handed_bytes_ == stream_bytes_);
+  if (status.ok()) sha256_hex_ = hash_.FinishHex();
   return status;
 }
 
-namespace {
-
-struct EntryHeader {
-  std::string name;  // without a directory's trailing '/'
-  bool directory = false;
-  bool hidden = false;
-  uint64_t size_bytes = 0;
-};
-
-// Checks one entry's header against the rules (tar_archive.h) and the size
-// bounds, given the bytes read so far; `names` collects every name.
-absl::StatusOr<EntryHeader> CheckedHeader(archive_entry* entry, const TarLimits& limits, uint64_t archive_bytes,
-                                          uint64_t total_bytes, std::set<std::string>& names) {
-  SS_ASSERT(entry != nullptr && total_bytes <= limits.max_total_bytes);
-  const char* raw_path = archive_entry_pathname(entry);
-  const std::string path = raw_path ? raw_path : "";
-  EntryHeader header;
-  if (auto status = CheckPath(path, header.hidden); !status.ok()) return status;
-  const mode_t type = archive_entry_filetype(entry);
-  if (archive_entry_hardlink(entry) != nullptr || archive_entry_symlink(entry) != nullptr) {
-    return Refused(path, "links are not allowed");
-  }
-  if (type != AE_IFREG && type != AE_IFDIR) return Refused(path, "only regular files and directories are allowed");
-  header.directory = type == AE_IFDIR;
-  header.name = path;
-  if (header.name.back() == '/') header.name.pop_back();
-  if (!names.insert(header.name).second) return Refused(path, "duplicate entry");
-  const la_int64_t size = archive_entry_size(entry);
-  if (size < 0 || uint64_t(size) > limits.max_entry_bytes || total_bytes + uint64_t(size) > limits.max_total_bytes) {
-    return Refused(path, "larger than the size bound");
-  }
-  // The size field is untrusted: an entry cannot hold more than the whole
-  // archive, so check that before allocating its contents (else a 2 KiB
-  // archive declaring a 1 GiB entry allocates 1 GiB).
-  if (uint64_t(size) > archive_bytes) return absl::DataLossError(fmt::format("archive entry '{}' is truncated", path));
-  header.size_bytes = uint64_t(size);
-  SS_ASSERT(!header.name.empty() && header.name.back() != '/' && header.name.front() != '/');
-  return header;
+uint64_t TarWriter::archive_bytes() const {
+  SS_ASSERT(finished_ && !sha256_hex_.empty(), "the archive's size asked before it was finished");
+  return handed_bytes_;
 }
 
-}  // namespace
-
-absl::StatusOr<std::vector<TarEntry>> ReadTar(std::string_view bytes, const TarLimits& limits) {
-  struct archive* archive = archive_read_new();
-  SS_ASSERT(archive != nullptr);
-  archive_read_support_format_tar(archive);
-  std::vector<TarEntry> entries;
-  std::set<std::string> names;
-  uint64_t total_bytes = 0;
-  absl::Status status;
-  if (archive_read_open_memory(archive, bytes.data(), bytes.size()) != ARCHIVE_OK) {
-    status = absl::DataLossError(fmt::format("archive: {}", archive_error_string(archive)));
-  }
-  for (uint64_t count = 0; status.ok(); ++count) {
-    SS_ASSERT(names.size() == count && entries.size() <= count && total_bytes <= limits.max_total_bytes);
-    archive_entry* entry = nullptr;
-    const int next = archive_read_next_header(archive, &entry);
-    if (next == ARCHIVE_EOF) break;
-    if (next != ARCHIVE_OK) {
-      status = absl::DataLossError(fmt::format("archive is truncated or corrupt: {}", archive_error_string(archive)));
-      break;
-    }
-    if (count >= limits.max_entries) {
-      status = absl::InvalidArgumentError(fmt::format("archive has more than {} entries", limits.max_entries));
-      break;
-    }
-    auto header = CheckedHeader(entry, limits, bytes.size(), total_bytes, names);
-    if (!header.ok()) {
-      status = header.status();
-      break;
-    }
-    total_bytes += header->size_bytes;
-    TarEntry out{header->name, header->directory, {}};
-    out.contents.resize(header->size_bytes);
-    if (header->size_bytes > 0 &&
-        archive_read_data(archive, out.contents.data(), out.contents.size()) != la_ssize_t(header->size_bytes)) {
-      status = absl::DataLossError(fmt::format("archive entry '{}' is truncated", archive_entry_pathname(entry)));
-      break;
-    }
-    if (!header->hidden) entries.push_back(std::move(out));
-  }
-  archive_read_free(archive);
-  if (!status.ok()) return status;
-  SS_ASSERT(entries.size() <= limits.max_entries && total_bytes <= limits.max_total_bytes);
-  return entries;
+const std::string& TarWriter::sha256_hex() const {
+  SS_ASSERT(finished_ && sha256_hex_.size() == 64, "the archive's checksum asked before it was finished");
+  return sha256_hex_;
 }
 
 }  // namespace engine

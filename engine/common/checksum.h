@@ -13,8 +13,12 @@
 
 namespace engine {
 
+// Incremental: process_bytes over consecutive pieces, then checksum(), equals
+// Crc32c of their concatenation (seed 0).
+using Crc32cHasher = boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true>;
+
 inline uint32_t Crc32c(std::string_view data, uint32_t seed_crc = 0) {
-  boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> crc;
+  Crc32cHasher crc;
   if (seed_crc != 0) {
     const uint32_t seed_le = seed_crc;
     crc.process_bytes(&seed_le, sizeof seed_le);

@@ -1,10 +1,12 @@
 #include "engine/common/file_util.h"
 
+#include <algorithm>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "engine/common/assert.h"
+#include "engine/common/checksum.h"
 
 namespace engine {
 
@@ -38,6 +40,50 @@ absl::StatusOr<std::string> ReadWholeFile(FileSystem& fs, std::string_view path)
     return absl::DataLossError(fmt::format("{}: short read ({} of {} bytes)", path, *read, *size));
   }
   return contents;
+}
+
+ChunkedFileReader::ChunkedFileReader(std::string path, std::unique_ptr<File> file, uint64_t size,
+                                     size_t chunk_bytes)
+    : path_(std::move(path)), file_(std::move(file)), size_(size), chunk_bytes_(chunk_bytes) {
+  // Never more than the file needs: small files cost no big buffer.
+  buffer_ = std::make_unique<char[]>(static_cast<size_t>(std::min<uint64_t>(chunk_bytes_, std::max<uint64_t>(size_, 1))));
+}
+
+absl::StatusOr<ChunkedFileReader> ChunkedFileReader::Open(FileSystem& fs, std::string_view path, size_t chunk_bytes) {
+  SS_ASSERT(!path.empty() && chunk_bytes > 0, "chunked read of '{}' by {} bytes", path, chunk_bytes);
+  auto file = fs.Open(path, OpenMode::kRead);
+  if (!file.ok()) return file.status();
+  auto size = (*file)->Size();
+  if (!size.ok()) return size.status();
+  return ChunkedFileReader(std::string(path), std::move(*file), *size, chunk_bytes);
+}
+
+absl::StatusOr<std::string_view> ChunkedFileReader::Next() {
+  SS_ASSERT(file_ != nullptr && offset_ <= size_);
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(chunk_bytes_, size_ - offset_));
+  if (want == 0) return std::string_view();
+  auto read = file_->ReadAt(offset_, std::span<char>(buffer_.get(), want));
+  if (!read.ok()) return read.status();
+  if (*read != want) {
+    return absl::DataLossError(fmt::format("{}: short read ({} of {} bytes)", path_, offset_ + *read, size_));
+  }
+  offset_ += want;
+  return std::string_view(buffer_.get(), want);
+}
+
+absl::StatusOr<uint32_t> FileCrc32c(FileSystem& fs, std::string_view path) {
+  auto reader = ChunkedFileReader::Open(fs, path);
+  if (!reader.ok()) return reader.status();
+  Crc32cHasher crc;
+  // One chunk per call at least: bounded by the file's size.
+  for (uint64_t done = 0; done < reader->size();) {
+    auto chunk = reader->Next();
+    if (!chunk.ok()) return chunk.status();
+    SS_ASSERT(!chunk->empty(), "{}: no progress at {} of {} bytes", path, done, reader->size());
+    crc.process_bytes(chunk->data(), chunk->size());
+    done += chunk->size();
+  }
+  return crc.checksum();
 }
 
 absl::Status WriteFileAtomically(FileSystem& fs, std::string_view path, std::string_view contents) {

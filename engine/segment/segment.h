@@ -148,7 +148,8 @@ class Segment final : public SegmentEntry {
   absl::Status LoadFromDisk();
   absl::Status ReadComponentLogs(segment_load::ComponentLogs& logs);
   // A point exists at its durable version, with the data of that version.
-  absl::Status RebuildPoints(const segment_load::DecodedEntries& entries);
+  // Takes the vectors and payloads out of `entries` (moved, not copied).
+  absl::Status RebuildPoints(segment_load::DecodedEntries& entries);
   absl::Status LoadPayloadIndex();
 
   std::string PathOf(std::string_view name) const;

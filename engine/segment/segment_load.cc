@@ -190,7 +190,7 @@ absl::Status Segment::ReadComponentLogs(segment_load::ComponentLogs& logs) {
   return absl::OkStatus();
 }
 
-absl::Status Segment::RebuildPoints(const segment_load::DecodedEntries& entries) {
+absl::Status Segment::RebuildPoints(segment_load::DecodedEntries& entries) {
   SS_ASSERT(points_.empty(), "{}: points rebuilt twice", dir_);
   // Id mappings without a durable version (an interrupted flush) are dropped.
   for (const auto& [id, version] : entries.versions) {
@@ -208,8 +208,10 @@ absl::Status Segment::RebuildPoints(const segment_load::DecodedEntries& entries)
         return absl::DataLossError(
             fmt::format("{}: point {} has version {} but no data of that version", dir_, id, version));
       }
-      record.vector = vector->second;
-      record.payload = payload->second;
+      // Moved: each (id, version) key is taken once, and a load of a large
+      // segment would otherwise copy every vector and payload.
+      record.vector = std::move(vector->second);
+      record.payload = std::move(payload->second);
     }
     SS_ASSERT(record.payload.is_object());
     points_[id] = std::move(record);

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "engine/common/assert.h"
-#include "engine/common/checksum.h"
 #include "engine/common/file_util.h"
 #include "engine/common/sealed_file.h"
 #include "engine/segment/segment.h"
@@ -144,10 +143,11 @@ absl::StatusOr<SegmentManifest> SegmentManifestFromDisk(FileSystem& fs, const st
   SegmentManifest manifest{.segment_id = segment_id, .segment_version = *version};
   for (const DirEntry& entry : *entries) {
     if (entry.kind != EntryKind::kFile || !IsPlainName(entry.name) || entry.name.ends_with(".tmp")) continue;
-    auto file = ReadWholeFile(fs, JoinPath(dir, entry.name));
-    if (!file.ok()) return file.status();
+    // In chunks: a segment's vectors can be most of the shard.
+    auto crc = FileCrc32c(fs, JoinPath(dir, entry.name));
+    if (!crc.ok()) return crc.status();
     manifest.files[entry.name] = *version;
-    manifest.checksums[entry.name] = Crc32c(*file);
+    manifest.checksums[entry.name] = *crc;
   }
   AssertWellFormed(manifest);
   return manifest;

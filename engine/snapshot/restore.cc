@@ -1,173 +1,19 @@
 #include "engine/snapshot/restore.h"
 #include "engine/snapshot/restore_steps.h"
 
-#include <set>
-
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "engine/common/assert.h"
 #include "engine/common/coverage.h"
 #include "engine/common/file_util.h"
-#include "engine/archive/sha256.h"
 
 namespace engine {
-
-namespace {
-
-absl::Status InvalidSnapshot(std::string_view why) {
-  return absl::InvalidArgumentError(fmt::format("snapshot: {}", why));
-}
-
-// The steps run in order: what Unpack and ReadArchivedSegments take is
-// VerifyManifest's output (manifest.json and directories dropped, every
-// file checked), never raw archive entries.
-void AssertVerifiedFiles(const std::vector<TarEntry>& files) {
-  for (const TarEntry& file : files) {
-    SS_ASSERT(!file.directory && file.path != "manifest.json", "'{}' is not a verified file", file.path);
-  }
-}
-
-}  // namespace
-
-static absl::Status UnpackFiles(FileSystem& fs, const std::string& staging, const std::vector<TarEntry>& files);
-
-const TarEntry* FindEntry(const std::vector<TarEntry>& entries, std::string_view path) {
-  for (const TarEntry& entry : entries) {
-    if (entry.path == path) return &entry;
-  }
-  return nullptr;
-}
 
 std::string InitializingFlagPath(const std::string& shard_dir) {
   // The flag is beside the shard, not in it: the swap replaces the shard's
   // directory while the flag stays.
   SS_ASSERT(!shard_dir.empty(), "the root is no shard directory");
   return shard_dir + ".initializing";
-}
-
-absl::StatusOr<std::vector<TarEntry>> VerifyManifest(std::vector<TarEntry> entries, bool require_segments) {
-  const TarEntry* manifest_entry = FindEntry(entries, "manifest.json");
-  if (manifest_entry == nullptr) return InvalidSnapshot("no manifest.json");
-  const nlohmann::json manifest = nlohmann::json::parse(manifest_entry->contents, nullptr, false);
-  if (manifest.is_discarded() || !manifest.is_object() || !manifest.contains("files") ||
-      !manifest["files"].is_object()) {
-    return InvalidSnapshot("manifest.json is malformed");
-  }
-  std::vector<TarEntry> files;
-  std::set<std::string> seen;
-  bool has_wal = false, has_segments = false;
-  for (TarEntry& entry : entries) {
-    // ReadTar's output (or a collection's part of it): relative names
-    // without a directory's trailing '/'.
-    SS_ASSERT(!entry.path.empty() && entry.path.front() != '/' && entry.path.back() != '/', "entry '{}'",
-              entry.path);
-    if (entry.path == "manifest.json" || entry.directory) continue;
-    const auto& listed = manifest["files"];
-    if (!listed.contains(entry.path) || !listed[entry.path].is_object()) {
-      return InvalidSnapshot(fmt::format("'{}' is not in the manifest", entry.path));
-    }
-    const auto& expected = listed[entry.path];
-    if (expected.value("size", uint64_t{0}) != entry.contents.size() ||
-        expected.value("sha256", std::string()) != Sha256Hex(entry.contents)) {
-      return InvalidSnapshot(fmt::format("'{}' does not match its manifest size and checksum", entry.path));
-    }
-    has_wal = has_wal || entry.path.starts_with("wal/");
-    has_segments = has_segments || entry.path.starts_with("segments/");
-    // ReadTar refuses duplicate names: each file is checked once.
-    SS_ASSERT(seen.insert(entry.path).second, "'{}' twice in the archive", entry.path);
-    files.push_back(std::move(entry));
-  }
-  for (const auto& [path, unused] : manifest["files"].items()) {
-    if (!seen.contains(path)) return InvalidSnapshot(fmt::format("manifest lists missing '{}'", path));
-  }
-  if (!has_wal || (require_segments && !has_segments)) return InvalidSnapshot("the archive lacks wal/ or segments/");
-  // Exactly the listed files.
-  SS_ASSERT(files.size() == manifest["files"].size(), "{} files kept, {} listed", files.size(),
-            manifest["files"].size());
-  AssertVerifiedFiles(files);
-  return files;
-}
-
-absl::Status Unpack(FileSystem& fs, const std::string& staging, const std::vector<TarEntry>& files) {
-  SS_ASSERT(staging.ends_with(".staging"), "unpacking into '{}'", staging);
-  AssertVerifiedFiles(files);
-  // VerifyManifest refuses an archive without its WAL.
-  SS_ASSERT(std::any_of(files.begin(), files.end(), [](const TarEntry& file) { return file.path.starts_with("wal/"); }),
-            "a shard unpacked without its WAL");
-  absl::Status status = UnpackFiles(fs, staging, files);
-  // A failed unpack (out of space, an I/O error) leaves no partial copy.
-  if (!status.ok()) {
-    SS_COVER(kRestoreUndone);
-    (void)RemoveTree(fs, staging);
-  }
-  return status;
-}
-
-static absl::Status UnpackFiles(FileSystem& fs, const std::string& staging, const std::vector<TarEntry>& files) {
-  if (auto status = RemoveTree(fs, staging); !status.ok()) return status;
-  if (auto status = fs.Mkdir(staging); !status.ok()) return status;
-  std::set<std::string> directories{staging};
-  std::set<std::string_view> unpacked;
-  for (const TarEntry& file : files) {
-    // Each path once (verified archives, disjoint merge plans): a second
-    // one would fail its exclusive create as if the disk had refused it.
-    SS_ASSERT(unpacked.insert(file.path).second, "'{}' unpacked twice", file.path);
-    // A relative path (ReadTar refuses others): everything lands in staging.
-    SS_ASSERT(!file.path.empty() && file.path.front() != '/', "archive path '{}'", file.path);
-    const std::string path = JoinPath(staging, file.path);
-    // Create parent directories, outermost first.
-    std::vector<std::string> parents;
-    for (std::string_view dir = ParentDir(path); !directories.contains(std::string(dir)); dir = ParentDir(dir)) {
-      // Every walk up ends at staging, which is in `directories`.
-      SS_ASSERT(dir.size() > staging.size() && dir.starts_with(staging), "'{}' outside '{}'", dir, staging);
-      parents.emplace_back(dir);
-    }
-    for (auto it = parents.rbegin(); it != parents.rend(); ++it) {
-      if (auto status = EnsureDir(fs, *it); !status.ok()) return status;
-      directories.insert(*it);
-    }
-    auto out = fs.Open(path, OpenMode::kCreateExclusive);
-    if (!out.ok()) return out.status();
-    if (auto status = (*out)->Append(std::span<const char>(file.contents.data(), file.contents.size()));
-        !status.ok()) {
-      return status;
-    }
-    if (auto status = (*out)->Sync(); !status.ok()) return status;
-  }
-  // Deepest first, so every entry is durable before its parent's entry is.
-  for (auto it = directories.rbegin(); it != directories.rend(); ++it) {
-    if (auto status = fs.SyncDir(*it); !status.ok()) return status;
-  }
-  return fs.SyncDir(ParentDir(staging));
-}
-
-
-absl::StatusOr<std::vector<TarEntry>> ReadVerifiedTar(FileSystem& fs, const std::string& archive_path,
-                                                      const TarLimits& limits) {
-  SS_ASSERT(!archive_path.empty());
-  auto bytes = ReadWholeFile(fs, archive_path);
-  if (!bytes.ok()) return bytes.status();
-  auto checksum = ReadWholeFile(fs, archive_path + ".checksum");
-  if (!checksum.ok()) return checksum.status();
-  if (*checksum != Sha256Hex(*bytes)) return InvalidSnapshot("the archive does not match its .checksum");
-  return ReadTar(*bytes, limits);
-}
-
-absl::StatusOr<ArchivedSegments> ReadArchivedSegments(const std::vector<TarEntry>& files) {
-  AssertVerifiedFiles(files);
-  const TarEntry* entry = FindEntry(files, kSegmentsManifestName);
-  // Archives from before segment manifests are full snapshots.
-  if (entry == nullptr) return ArchivedSegments{};
-  const nlohmann::json json = nlohmann::json::parse(entry->contents, nullptr, false);
-  if (json.is_discarded() || !json.is_object() || !json.contains("partial") ||
-      !json["partial"].is_boolean() || !json.contains("segments")) {
-    return InvalidSnapshot(fmt::format("{} is malformed", kSegmentsManifestName));
-  }
-  auto manifest = SnapshotManifestFromJson(json["segments"]);
-  if (!manifest.ok()) return manifest.status();
-  return ArchivedSegments{.present = true, .partial = json["partial"].get<bool>(),
-                          .manifest = std::move(*manifest)};
 }
 
 static absl::Status TrialLoad(Env& env, const std::string& staging, ShardOptions options) {
@@ -255,7 +101,7 @@ absl::StatusOr<std::unique_ptr<LocalShard>> RestoreFromEntries(Env& env, std::ve
   if (!files.ok()) return files.status();
   auto segments = ReadArchivedSegments(*files);
   if (!segments.ok()) return segments.status();
-  if (segments->partial) return InvalidSnapshot("a partial snapshot: recover it with RecoverPartialSnapshot");
+  if (segments->partial) return SnapshotRefused("a partial snapshot: recover it with RecoverPartialSnapshot");
   // Verified: from here on the live shard is replaced.
   const std::string staging = shard_dir + ".staging";
   if (auto status = Unpack(env.fs(), staging, *files); !status.ok()) return status;
@@ -267,9 +113,25 @@ absl::StatusOr<std::unique_ptr<LocalShard>> RestoreSnapshot(Env& env, const std:
                                                             ShardOptions options,
                                                             const TarLimits& limits) {
   SS_ASSERT(archive_path != shard_dir, "restoring '{}' over itself", archive_path);
-  auto entries = ReadVerifiedTar(env.fs(), archive_path, limits);
-  if (!entries.ok()) return entries.status();
-  return RestoreFromEntries(env, std::move(*entries), shard_dir, std::move(options));
+  SS_ASSERT(!shard_dir.empty() && !shard_dir.ends_with('/'), "restore into '{}'", shard_dir);
+  // First pass: the checksum over the whole file, every header, the listing
+  // against manifest.json. Nothing is written until all of it holds.
+  auto scan = ScanArchive(env.fs(), archive_path, limits);
+  if (!scan.ok()) return scan.status();
+  auto manifest = CheckListing(*scan, /*require_segments=*/true);
+  if (!manifest.ok()) return manifest.status();
+  const auto segments_json = scan->manifests.find(kSegmentsManifestName);
+  auto segments =
+      ParseArchivedSegments(segments_json == scan->manifests.end() ? nullptr : &segments_json->second);
+  if (!segments.ok()) return segments.status();
+  if (segments->partial) return SnapshotRefused("a partial snapshot: recover it with RecoverPartialSnapshot");
+  // Second pass: unpacked beside the shard, each file checked against the
+  // manifest as it is written; only a fully verified copy is swapped in.
+  const std::string staging = shard_dir + ".staging";
+  if (auto status = UnpackArchive(env.fs(), archive_path, staging, *scan, *manifest, limits); !status.ok()) {
+    return status;
+  }
+  return SwapInStaged(env, staging, shard_dir, std::move(options));
 }
 
 }  // namespace engine

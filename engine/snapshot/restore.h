@@ -2,7 +2,11 @@
 //
 // The archive is verified (its .checksum sidecar, strict tar reading, the
 // manifest's sizes and SHA-256s, wal/ and segments/ present) and unpacked
-// into a staging directory beside the shard, synced; then the
+// into a staging directory beside the shard, synced. It streams, in two
+// passes over the file through fixed-size buffers: the first hashes the
+// whole file and checks every header and the listing, the second unpacks
+// entry by entry with each file's SHA-256 checked before it is synced (a
+// mismatch removes staging); memory does not grow with the archive. Then the
 // `<shard>.initializing` flag is written and synced, the shard's directory
 // is swapped for the staged one, the shard is loaded (WAL replay included),
 // and the flag is removed. A crash at any point leaves the old shard, the new
