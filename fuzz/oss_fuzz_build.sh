@@ -5,7 +5,12 @@
 # <target>.dict, its libFuzzer options as <target>.options and its seed
 # corpus as <target>_seed_corpus.zip.
 #
-# Locally: CC=clang CXX=clang++ CFLAGS='-fsanitize=address,fuzzer-no-link' \
+# Arguments are passed on to CMake's configure step: the OSS-Fuzz build script
+# (fuzz/oss-fuzz/build.sh) passes the prefix of its statically built
+# dependencies and -DSHARDSIM_STATIC_DEPS=ON -DSHARDSIM_TESTS_AND_TOOLS=OFF.
+#
+# Locally, against the system's (shared) libraries:
+#   CC=clang CXX=clang++ CFLAGS='-fsanitize=address,fuzzer-no-link' \
 #   CXXFLAGS='-fsanitize=address,fuzzer-no-link' \
 #   LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=/tmp/ossout bash fuzz/oss_fuzz_build.sh
 set -euo pipefail
@@ -22,7 +27,7 @@ cmake -S "$src" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo 
   -DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX" \
   -DCMAKE_C_FLAGS="$CFLAGS" -DCMAKE_CXX_FLAGS="$CXXFLAGS" \
   -DSHARDSIM_FUZZ=ON -DSHARDSIM_FUZZ_INSTRUMENT=OFF -DSHARDSIM_BENCHMARKS=OFF \
-  -DSHARDSIM_LIB_FUZZING_ENGINE="$LIB_FUZZING_ENGINE"
+  -DSHARDSIM_LIB_FUZZING_ENGINE="$LIB_FUZZING_ENGINE" "$@"
 
 targets=()
 for source in "$src"/fuzz/fuzz_*.cc; do targets+=("$(basename "$source" .cc)"); done

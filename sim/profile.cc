@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "absl/strings/charconv.h"
 #include "engine/common/assert.h"
 #include "sim/split.h"
 
@@ -79,7 +80,10 @@ std::optional<DirectoryModel> ParseDirectoryModel(std::string_view text) {
 std::optional<double> ParseProbability(std::string_view text) {
   if (text.empty() || text.front() == '-' || text.front() == '+') return std::nullopt;
   double value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  // absl::from_chars: std::from_chars for double is missing from libc++
+  // before LLVM 20 (the OSS-Fuzz build uses libc++); same grammar, same
+  // correctly rounded result.
+  const auto [end, error] = absl::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
   if (!std::isfinite(value) || value < 0 || value > 1) return std::nullopt;
   return value;
