@@ -44,6 +44,7 @@ expect 2 "^--seed: '0x10' is not a whole decimal number" check-determinism --see
 expect 2 "first seed is above the last" campaign --seeds 9..5
 expect 2 "two whole decimal numbers" campaign --seeds -1..3
 expect 2 "first seed is above the last" check-determinism --cluster --seeds 3..1
+expect 0 "^cluster seeds 0..2: 0 of 3 differ; digest of the trace hashes: [0-9a-f]{16}$" check-determinism --cluster --seeds 0..2
 expect 2 "two whole decimal numbers" real --seeds 1..2x
 expect 2 "^--jobs: '-2' is not a whole decimal number in 0..1024" campaign --jobs -2
 expect 2 "^--peers: '-1' is not" run --cluster --peers -1

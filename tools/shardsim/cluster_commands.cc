@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include <fmt/format.h>
+#include <xxhash.h>
 
 #include "engine/common/coverage.h"
 #include "properties/cluster/cluster_stats.h"
@@ -233,6 +234,9 @@ int ClusterCheckDeterminismCommand(std::optional<uint64_t> seed, const ClusterFl
     std::tie(first, last) = *range;
   }
   uint64_t differing = 0;
+  // One value for the whole range, so two builds (e.g. default and asan) are
+  // compared by one line rather than a thousand.
+  uint64_t digest = 0;
   for (uint64_t current = first; current <= last; ++current) {
     properties::ClusterConfig config;
     if (auto error = BuildClusterConfig(current, flags, config)) {
@@ -248,11 +252,13 @@ int ClusterCheckDeterminismCommand(std::optional<uint64_t> seed, const ClusterFl
     } else if (first == last) {
       std::printf("deterministic: trace-hash: %016llx\n", (unsigned long long)once);
     }
+    digest = XXH3_64bits_withSeed(&once, sizeof once, digest);
     if (current == UINT64_MAX) break;
   }
   if (first != last) {
-    std::printf("cluster seeds %llu..%llu: %llu of %llu differ\n", (unsigned long long)first,
-                (unsigned long long)last, (unsigned long long)differing, (unsigned long long)(last - first + 1));
+    std::printf("cluster seeds %llu..%llu: %llu of %llu differ; digest of the trace hashes: %016llx\n",
+                (unsigned long long)first, (unsigned long long)last, (unsigned long long)differing,
+                (unsigned long long)(last - first + 1), (unsigned long long)digest);
   }
   return differing == 0 ? 0 : 1;
 }
