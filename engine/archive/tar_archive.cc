@@ -70,9 +70,14 @@ absl::StatusOr<std::unique_ptr<TarWriter>> TarWriter::Open(File& out) {
 
 TarWriter::~TarWriter() {
   if (archive_ == nullptr) return;
-  // An abandoned archive is not completed: closing it would pad a file cut
-  // short with zeros up to its declared size, in memory, for nothing.
-  if (!finished_) archive_write_fail(archive_);
+  // An abandoned archive is closed too, its output dropped (Take): libarchive
+  // 3.6 frees its output buffer only in close, and archive_write_fail would
+  // skip that and leak it. Close pads a file cut short up to its declared
+  // size, which costs CPU only.
+  if (!finished_) {
+    abandoned_ = true;
+    archive_write_close(archive_);
+  }
   archive_write_free(archive_);
 }
 
@@ -142,6 +147,7 @@ absl::Status TarWriter::EndFile() {
 void TarWriter::Take(std::string_view blocks) {
   // libarchive hands over whole records only.
   SS_ASSERT(blocks.size() % kBytesPerRecord == 0, "a tar write of {} bytes", blocks.size());
+  if (abandoned_) return;
   pending_.append(blocks);
   stream_bytes_ += blocks.size();
 }

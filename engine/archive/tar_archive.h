@@ -91,6 +91,7 @@ class TarWriter {
   uint64_t stream_bytes_ = 0;  // handed over by libarchive
   uint64_t handed_bytes_ = 0;  // handed on to `out_`
   bool finished_ = false;
+  bool abandoned_ = false;  // destroyed unfinished: libarchive's output is dropped
 };
 
 struct TarEntry {
