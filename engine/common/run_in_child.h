@@ -13,6 +13,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "absl/status/statusor.h"
 
@@ -22,32 +24,63 @@ namespace engine {
 inline constexpr int kChildBodyGaveNothing = 5;  // the body returned nullopt
 inline constexpr int kChildWriteFailed = 4;      // its bytes did not all reach the parent
 
-// `body`'s bytes, or an error when the pipe or fork failed or the child did
-// not exit 0 (it died, or the body returned nullopt: kChildBodyGaveNothing).
-inline absl::StatusOr<std::string> RunInChild(const std::function<std::optional<std::string>()>& body) {
+// What a child wrote to its pipe, and how it ended (a waitpid status).
+struct ChildOutput {
+  std::string bytes;
+  int wait_status = 0;
+  bool exited_zero() const { return WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0; }
+};
+
+// Runs `body` in a child with the write end of a pipe; the child exits with
+// the code `body` returns. What it wrote before it died still reaches the
+// parent (an assertion hook's last words). An error only when the pipe or
+// fork failed.
+inline absl::StatusOr<ChildOutput> RunInChildWithPipe(const std::function<int(int write_fd)>& body) {
   int fds[2];
   if (pipe(fds) != 0) return absl::InternalError("RunInChild: pipe failed");
   std::fflush(nullptr);  // (a child must not flush the parent's buffered output again)
   const pid_t child = fork();
-  if (child < 0) return absl::InternalError("RunInChild: fork failed");
+  if (child < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return absl::InternalError("RunInChild: fork failed");
+  }
   if (child == 0) {
     close(fds[0]);
-    const std::optional<std::string> bytes = body();
-    if (!bytes) _exit(kChildBodyGaveNothing);
-    const bool written = write(fds[1], bytes->data(), bytes->size()) == static_cast<ssize_t>(bytes->size());
-    _exit(written ? 0 : kChildWriteFailed);
+    _exit(body(fds[1]));
   }
   close(fds[1]);
-  std::string bytes;
+  ChildOutput output;
   char chunk[4096];
-  for (ssize_t got; (got = read(fds[0], chunk, sizeof chunk)) > 0;) bytes.append(chunk, static_cast<size_t>(got));
+  for (ssize_t got; (got = read(fds[0], chunk, sizeof chunk)) > 0;) output.bytes.append(chunk, static_cast<size_t>(got));
   close(fds[0]);
-  int status = 0;
-  waitpid(child, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return absl::AbortedError("RunInChild: the child ended with status " + std::to_string(status));
+  waitpid(child, &output.wait_status, 0);
+  return output;
+}
+
+// Writes all of `bytes` to `fd`; false when it could not.
+inline bool WriteAllToFd(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t wrote = write(fd, bytes.data(), bytes.size());
+    if (wrote <= 0) return false;
+    bytes.remove_prefix(static_cast<size_t>(wrote));
   }
-  return bytes;
+  return true;
+}
+
+// `body`'s bytes, or an error when the pipe or fork failed or the child did
+// not exit 0 (it died, or the body returned nullopt: kChildBodyGaveNothing).
+inline absl::StatusOr<std::string> RunInChild(const std::function<std::optional<std::string>()>& body) {
+  absl::StatusOr<ChildOutput> output = RunInChildWithPipe([&](int write_fd) {
+    const std::optional<std::string> bytes = body();
+    if (!bytes) return kChildBodyGaveNothing;
+    return WriteAllToFd(write_fd, *bytes) ? 0 : kChildWriteFailed;
+  });
+  if (!output.ok()) return output.status();
+  if (!output->exited_zero()) {
+    return absl::AbortedError("RunInChild: the child ended with status " + std::to_string(output->wait_status));
+  }
+  return std::move(output->bytes);
 }
 
 }  // namespace engine

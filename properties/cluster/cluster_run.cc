@@ -377,6 +377,15 @@ RecordedClusterRun RecordClusterRun(const ClusterConfig& config, const ClusterRu
   recorded.scenario = ClusterScenario{.config = config, .steps = DrawClusterSteps(config)};
   sim::PrngSource world(config.seed);
   sim::TapeRecorder recorder(world);
+  shardsim::ScopedAssertionHook last_words(nullptr);
+  if (options.on_assertion) {
+    shardsim::AssertionHookSlot() = [&](std::string_view assertion) {
+      ClusterScenario so_far = recorded.scenario;
+      so_far.tape = recorder.tape();
+      so_far.expected_invariant = "run-outcome";
+      options.on_assertion(so_far, assertion);
+    };
+  }
   ClusterRun run(recorded.scenario, recorder, options);
   recorded.result = run.Execute();
   recorded.scenario.tape = recorder.tape();

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -70,6 +72,11 @@ struct ClusterRunResult {
 struct ClusterRunOptions {
   bool verbose = false;
   bool trace_json = false;
+  // RecordClusterRun only: when an engine assertion is about to abort the
+  // process, gets the scenario recorded so far (its tape through the last
+  // draw, which replays to the same assertion) and the assertion's text, so a
+  // forked child can hand them back (tools/shardsim/child_runs.h).
+  std::function<void(const ClusterScenario& so_far, std::string_view assertion)> on_assertion;
 };
 
 // Runs the scenario's steps; the world draws from config.seed.

@@ -11,6 +11,7 @@
 #include "properties/cluster/cluster_stats.h"
 #include "scenarios/cluster_format.h"
 #include "tools/shardsim/cluster_commands.h"
+#include "tools/shardsim/child_runs.h"
 #include "tools/shardsim/in_child.h"
 
 namespace shardsim {
@@ -91,12 +92,17 @@ bool CheckClusterCoverage(const CampaignTotals& totals) {
 
 std::optional<nlohmann::json> ShrinkClusterFailure(uint64_t seed, const std::string& invariant,
                                                    const CampaignOptions& options) {
-  if (invariant == "run-outcome") return std::nullopt;  // aborts and hangs replay out of process only
   std::error_code error;
   std::filesystem::create_directories(options.found_dir, error);
   const std::string path = fmt::format("{}/cluster-{}-seed{}.scn", options.found_dir, invariant, seed);
   return InChild([&]() -> std::optional<std::string> {
-    properties::RecordedClusterRun recorded = properties::RecordClusterRun(properties::DrawClusterConfig(seed), {});
+    // (In a grandchild: a run that ends in an engine assertion, run-outcome,
+    // comes back recorded through the assertion; the shrinker then replays in
+    // children too.)
+    absl::StatusOr<properties::RecordedClusterRun> in_child =
+        RecordClusterRunInChild(properties::DrawClusterConfig(seed));
+    if (!in_child.ok()) return std::nullopt;
+    properties::RecordedClusterRun& recorded = *in_child;
     if (!recorded.result.failure || recorded.result.failure->invariant != invariant) return std::nullopt;
     recorded.scenario.expected_invariant = invariant;
     const properties::ClusterShrinkResult shrunk =
@@ -104,7 +110,9 @@ std::optional<nlohmann::json> ShrinkClusterFailure(uint64_t seed, const std::str
     if (!shrunk.reproduced) return std::nullopt;
     const std::string comment =
         ClusterScenarioComment(shrunk.scenario, shrunk.result, fmt::format("found by a campaign, cluster seed {}", seed));
-    if (!scenarios::WriteClusterScenarioFile(path, shrunk.scenario, comment, shrunk.result.trace_hash).ok()) {
+    const std::optional<uint64_t> pinned =
+        EndedInAssertion(shrunk.result) ? std::nullopt : std::optional<uint64_t>(shrunk.result.trace_hash);
+    if (!scenarios::WriteClusterScenarioFile(path, shrunk.scenario, comment, pinned).ok()) {
       return std::nullopt;
     }
     return nlohmann::json{{"scenario", path},

@@ -15,8 +15,8 @@ namespace shardsim {
 
 std::optional<nlohmann::json> ShrinkFailure(uint64_t seed, const std::string& invariant,
                                             const CampaignOptions& options) {
-  if (invariant == "run-outcome") return std::nullopt;  // aborts and hangs replay out of process only
   if (IsClusterSeed(seed, options)) return ShrinkClusterFailure(seed, invariant, options);
+  if (invariant == "run-outcome") return std::nullopt;  // a shard run's abort is not recorded yet
   std::error_code error;
   std::filesystem::create_directories(options.found_dir, error);
   const std::string path = fmt::format("{}/{}-seed{}.scn", options.found_dir, invariant, seed);

@@ -12,6 +12,7 @@
 #include "properties/cluster/cluster_stats.h"
 #include "scenarios/cluster_format.h"
 #include "tools/shardsim/campaign.h"
+#include "tools/shardsim/child_runs.h"
 #include "tools/shardsim/flag_checks.h"
 #include "tools/shardsim/scenario_commands.h"
 
@@ -269,19 +270,31 @@ int ClusterRecordCommand(uint64_t seed, const ClusterFlags& flags, const std::st
     std::fprintf(stderr, "shardsim record --cluster: %s\n", error->c_str());
     return 2;
   }
-  properties::RecordedClusterRun recorded = properties::RecordClusterRun(config, {});
-  recorded.scenario.expected_invariant = InvariantOf(recorded.result);
+  // In a child, so that a run ending in an engine assertion is still written
+  // (through the assertion) to be replayed and shrunk.
+  absl::StatusOr<properties::RecordedClusterRun> recorded = RecordClusterRunInChild(config);
+  if (!recorded.ok()) {
+    std::fprintf(stderr, "shardsim record --cluster: seed %llu: %s\n", (unsigned long long)seed,
+                 std::string(recorded.status().message()).c_str());
+    return 1;
+  }
+  const std::optional<uint64_t> pinned =
+      EndedInAssertion(recorded->result) ? std::nullopt : std::optional<uint64_t>(recorded->result.trace_hash);
   const std::string comment =
-      ClusterScenarioComment(recorded.scenario, recorded.result, fmt::format("recorded from cluster seed {}", seed));
-  if (auto status = scenarios::WriteClusterScenarioFile(path, recorded.scenario, comment, recorded.result.trace_hash);
-      !status.ok()) {
+      ClusterScenarioComment(recorded->scenario, recorded->result, fmt::format("recorded from cluster seed {}", seed));
+  if (auto status = scenarios::WriteClusterScenarioFile(path, recorded->scenario, comment, pinned); !status.ok()) {
     std::fprintf(stderr, "shardsim record: %s\n", std::string(status.message()).c_str());
     return 2;
   }
   std::printf("%s: %s, %zu steps, %zu tape bytes\n", path.c_str(),
-              recorded.result.failure ? recorded.result.failure->invariant.c_str() : "pass",
-              recorded.scenario.StepCount(), recorded.scenario.tape.size());
-  std::printf("trace-hash: %016llx\n", (unsigned long long)recorded.result.trace_hash);
+              recorded->result.failure ? recorded->result.failure->invariant.c_str() : "pass",
+              recorded->scenario.StepCount(), recorded->scenario.tape.size());
+  if (pinned) {
+    std::printf("trace-hash: %016llx\n", (unsigned long long)*pinned);
+  } else {
+    std::printf("%s\ntrace-hash: not pinned (the run ends in an engine assertion)\n",
+                recorded->result.failure->message.c_str());
+  }
   return 0;
 }
 
@@ -299,8 +312,14 @@ int ClusterReplayCommand(const ReplayOptions& options) {
   scenario->config.verbose = options.verbose;
   scenario->config.record_trace = options.trace_json_path.has_value();
   std::printf("cluster config: %s\n", scenarios::ClusterConfigLine(scenario->config).c_str());
-  const properties::ClusterRunResult result = properties::ReplayCluster(
-      *scenario, {.verbose = options.verbose, .trace_json = options.trace_json_path.has_value()});
+  const properties::ClusterRunOptions run_options{.verbose = options.verbose,
+                                                 .trace_json = options.trace_json_path.has_value()};
+  // A scenario that ends in an engine assertion replays in a child, so the
+  // replay can say whether it reproduced (under a debugger, `run --cluster`
+  // with the seed stops at the assertion itself).
+  const properties::ClusterRunResult result = scenario->expected_invariant == "run-outcome"
+                                                  ? ReplayClusterInChild(*scenario, run_options)
+                                                  : properties::ReplayCluster(*scenario, run_options);
   if (options.trace_json_path) {
     if (!WriteText(*options.trace_json_path, result.trace_json + "\n")) {
       std::fprintf(stderr, "shardsim replay: cannot write %s\n", options.trace_json_path->c_str());
@@ -315,7 +334,8 @@ int ClusterReplayCommand(const ReplayOptions& options) {
   std::printf("trace-hash: %016llx\n", (unsigned long long)result.trace_hash);
   const bool as_expected = InvariantOf(result) == scenario->expected_invariant;
   std::printf("reproduced: %s\n", as_expected ? "yes" : "NO");
-  const bool as_pinned = CheckPinnedTraceHash(options.path, file->trace_hash, result.trace_hash, nullptr);
+  const bool as_pinned = CheckPinnedTraceHash(options.path, file->trace_hash, result.trace_hash,
+                                              EndedInAssertion(result) ? "the run ended in an engine assertion" : nullptr);
   return as_expected && as_pinned ? 0 : 1;
 }
 

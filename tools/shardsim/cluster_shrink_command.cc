@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "scenarios/cluster_format.h"
+#include "tools/shardsim/child_runs.h"
 #include "tools/shardsim/cluster_commands.h"
 #include "tools/shardsim/scenario_commands.h"
 
@@ -27,6 +28,10 @@ properties::ClusterShrinkResult ClusterShrinkWithProgress(const properties::Clus
                                                           size_t max_replays, bool quiet) {
   properties::ClusterShrinkOptions options;
   options.max_replays = max_replays;
+  // A run that ends in an engine assertion aborts: each replay runs in a child.
+  if (scenario.expected_invariant == "run-outcome") {
+    options.replay = [](const properties::ClusterScenario& candidate) { return ReplayClusterInChild(candidate); };
+  }
   const bool live = !quiet && isatty(STDERR_FILENO);
   if (live) {
     options.progress = [](size_t replays, size_t steps, size_t tape_bytes) {
@@ -69,8 +74,9 @@ int ClusterShrinkCommand(const ShrinkOptions& options) {
     return 1;
   }
   const std::string comment = ClusterScenarioComment(shrunk.scenario, shrunk.result, "shrunk from " + options.path);
-  if (auto status = scenarios::WriteClusterScenarioFile(options.output_path, shrunk.scenario, comment,
-                                                        shrunk.result.trace_hash);
+  const std::optional<uint64_t> pinned =
+      EndedInAssertion(shrunk.result) ? std::nullopt : std::optional<uint64_t>(shrunk.result.trace_hash);
+  if (auto status = scenarios::WriteClusterScenarioFile(options.output_path, shrunk.scenario, comment, pinned);
       !status.ok()) {
     std::fprintf(stderr, "shardsim shrink: %s\n", std::string(status.message()).c_str());
     return 2;

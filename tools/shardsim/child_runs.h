@@ -1,0 +1,35 @@
+// Cluster runs in a forked child, for a run that may end in an engine
+// assertion (an abort): the child hands back the assertion's text, and when
+// it records, the scenario recorded through the assertion. The parent reports
+// such a run as a run-outcome failure whose message starts with
+// kEngineAssertionPrefix, so `record`, `shrink` and the campaign can write and
+// shrink a run that aborts (a planted bug that trips an engine assertion).
+//
+// REQUIRES (all): the calling process runs one thread (fork).
+#pragma once
+
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "properties/cluster/cluster_run.h"
+
+namespace shardsim {
+
+inline constexpr std::string_view kEngineAssertionPrefix = "engine assertion: ";
+
+// Records the seed's run; the result's stats are not kept (only its failure,
+// trace hash and steps). An error when the child died without a word (a
+// signal that is not an engine assertion) or could not be started.
+absl::StatusOr<properties::RecordedClusterRun> RecordClusterRunInChild(const properties::ClusterConfig& config);
+
+// Replays the scenario (with `options`' verbose log and Perfetto trace); a
+// child that dies without a word fails the replay as run-outcome "the run
+// died with status N". Stats are not kept.
+properties::ClusterRunResult ReplayClusterInChild(const properties::ClusterScenario& scenario,
+                                                  const properties::ClusterRunOptions& options = {});
+
+// True when the run ended in an engine assertion: its trace hash is not a
+// whole run's, so it is neither pinned nor compared.
+bool EndedInAssertion(const properties::ClusterRunResult& result);
+
+}  // namespace shardsim
