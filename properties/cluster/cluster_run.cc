@@ -374,7 +374,7 @@ ClusterRunResult ReplayCluster(const ClusterScenario& scenario, const ClusterRun
 
 RecordedClusterRun RecordClusterRun(const ClusterConfig& config, const ClusterRunOptions& options) {
   RecordedClusterRun recorded;
-  recorded.scenario = ClusterScenario{.config = config, .steps = DrawClusterSteps(config)};
+  recorded.scenario.config = config;
   sim::PrngSource world(config.seed);
   sim::TapeRecorder recorder(world);
   shardsim::ScopedAssertionHook last_words(nullptr);
@@ -386,6 +386,7 @@ RecordedClusterRun RecordClusterRun(const ClusterConfig& config, const ClusterRu
       options.on_assertion(so_far, assertion);
     };
   }
+  recorded.scenario.steps = DrawClusterSteps(config);
   ClusterRun run(recorded.scenario, recorder, options);
   recorded.result = run.Execute();
   recorded.scenario.tape = recorder.tape();
