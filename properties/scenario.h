@@ -13,8 +13,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/model/filter.h"
@@ -82,7 +84,12 @@ struct RecordedRun {
   ShardRunResult result;
   Scenario scenario;
 };
-RecordedRun RecordShardRun(const ShardRunConfig& config);
+// `on_assertion`, when set: an engine assertion about to abort the process
+// gets the scenario recorded so far (its steps and its tape through the last
+// draw, which replay to the same assertion) and the assertion's text, so a
+// forked child can hand them back (tools/shardsim/child_runs.h).
+using RecordAssertionHandler = std::function<void(const Scenario& so_far, std::string_view assertion)>;
+RecordedRun RecordShardRun(const ShardRunConfig& config, const RecordAssertionHandler& on_assertion = {});
 
 // Runs with both the workload and the world drawing from one byte tape (a
 // fuzzer's input). RecordTapeRun also records the scenario that replays it.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -399,10 +400,21 @@ ShardRunResult RunShardScenario(const ShardRunConfig& config) {
 
 namespace {
 // Runs with the world's decisions recorded into the scenario's tape.
-RecordedRun Record(const ShardRunConfig& config, sim::DecisionSource& world, sim::DecisionSource& workload) {
+RecordedRun Record(const ShardRunConfig& config, sim::DecisionSource& world, sim::DecisionSource& workload,
+                   const RecordAssertionHandler& on_assertion = {}) {
   sim::TapeRecorder recorder(world);
   RecordedRun recorded;
   recorded.scenario.config = config;
+  // (Only when asked: a campaign worker keeps its own hook otherwise.)
+  std::optional<shardsim::ScopedAssertionHook> last_words;
+  if (on_assertion) {
+    last_words.emplace([&](std::string_view assertion) {
+      Scenario so_far = recorded.scenario;
+      so_far.tape = recorder.tape();
+      so_far.expected_invariant = "run-outcome";
+      on_assertion(so_far, assertion);
+    });
+  }
   recorded.result =
       Run(config, {.world = &recorder, .workload = &workload, .record = &recorded.scenario}).Execute();
   recorded.scenario.tape = recorder.tape();
@@ -411,10 +423,10 @@ RecordedRun Record(const ShardRunConfig& config, sim::DecisionSource& world, sim
 }
 }  // namespace
 
-RecordedRun RecordShardRun(const ShardRunConfig& config) {
+RecordedRun RecordShardRun(const ShardRunConfig& config, const RecordAssertionHandler& on_assertion) {
   sim::PrngSource world(config.seed);
   sim::PrngSource workload(config.seed ^ kWorkloadStream);
-  return Record(config, world, workload);
+  return Record(config, world, workload, on_assertion);
 }
 
 ShardRunResult RunFromTape(const ShardRunConfig& config, const std::vector<uint8_t>& tape) {

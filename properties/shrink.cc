@@ -28,6 +28,9 @@ class Shrinker {
   // no larger. Returns true when kept.
   bool TryCandidate(Scenario candidate);
   bool BudgetLeft() const { return replays_ < options_.max_replays; }
+  ShardRunResult Replay(const Scenario& candidate) const {
+    return options_.replay ? options_.replay(candidate) : ReplayScenario(candidate, {});
+  }
   // The same signature, not only the same invariant: a reduction that
   // trades the failure's cause for another (EIO on a directory sync for EIO
   // on a read) is a different bug. Empty until the input has reproduced.
@@ -101,7 +104,7 @@ std::optional<Scenario> WithoutStepsAndTheirTape(const Scenario& scenario, const
 bool Shrinker::TryCandidate(Scenario candidate) {
   if (!BudgetLeft()) return false;
   ++replays_;
-  ShardRunResult result = ReplayScenario(candidate, {});
+  ShardRunResult result = Replay(candidate);
   if (!StillFails(result)) return false;
   best_ = std::move(candidate);
   best_result_ = std::move(result);
@@ -286,7 +289,7 @@ ShrinkResult Shrinker::Run() {
   SS_ASSERT(!best_.expected_invariant.empty(), "only a failing scenario shrinks");
   ShrinkResult out;
   ++replays_;
-  best_result_ = ReplayScenario(best_, {});
+  best_result_ = Replay(best_);
   if (!StillFails(best_result_)) {
     out.result = best_result_;
     out.scenario = best_;

@@ -18,6 +18,9 @@ struct ShrinkOptions {
   size_t max_replays = 3000;
   // Called after each accepted reduction.
   std::function<void(size_t replays, size_t steps, size_t tape_bytes)> progress;
+  // Replays a candidate; ReplayScenario when empty (a run that ends in an
+  // assertion replays in a child: tools/shardsim/child_runs.h).
+  std::function<ShardRunResult(const Scenario&)> replay;
 };
 
 struct ShrinkResult {

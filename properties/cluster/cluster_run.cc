@@ -2,6 +2,8 @@
 // cluster_checks.cc).
 #include "properties/cluster/cluster_run.h"
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "engine/common/assert.h"
@@ -377,14 +379,15 @@ RecordedClusterRun RecordClusterRun(const ClusterConfig& config, const ClusterRu
   recorded.scenario.config = config;
   sim::PrngSource world(config.seed);
   sim::TapeRecorder recorder(world);
-  shardsim::ScopedAssertionHook last_words(nullptr);
+  // (Only when asked: a campaign worker keeps its own hook otherwise.)
+  std::optional<shardsim::ScopedAssertionHook> last_words;
   if (options.on_assertion) {
-    shardsim::AssertionHookSlot() = [&](std::string_view assertion) {
+    last_words.emplace([&](std::string_view assertion) {
       ClusterScenario so_far = recorded.scenario;
       so_far.tape = recorder.tape();
       so_far.expected_invariant = "run-outcome";
       options.on_assertion(so_far, assertion);
-    };
+    });
   }
   recorded.scenario.steps = DrawClusterSteps(config);
   ClusterRun run(recorded.scenario, recorder, options);

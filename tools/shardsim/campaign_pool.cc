@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "engine/common/assert.h"
+#include "tools/shardsim/child_runs.h"
 
 namespace shardsim {
 
@@ -22,6 +23,8 @@ namespace {
 // worker is replaced (a livelock without scheduling points is a bug too).
 constexpr unsigned kSeedTimeoutSeconds = 60;
 constexpr int kExitHung = 4;
+// A run ended in an engine assertion; its line, naming the assertion, is out.
+constexpr int kExitAsserted = 6;
 volatile sig_atomic_t g_hung_seed_fd = -1;
 char g_hung_line[256];
 
@@ -39,7 +42,21 @@ void OnSeedTimeout(int) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   g_hung_seed_fd = write_fd;
   signal(SIGALRM, OnSeedTimeout);
+  uint64_t running_seed = first;
+  // The seed's failure names the assertion (the report's first failure and
+  // the shrunk scenario's comment say which), not only "signal 6".
+  AssertionHookSlot() = [write_fd, &running_seed](std::string_view assertion) {
+    const std::string line = nlohmann::json{{"seed", running_seed},
+                                            {"passed", false},
+                                            {"failure", std::string(kEngineAssertionPrefix) + std::string(assertion)}}
+                                 .dump() +
+                             "\n";
+    const ssize_t ignored = write(write_fd, line.data(), line.size());
+    (void)ignored;
+    _exit(kExitAsserted);
+  };
   for (uint64_t seed = first; seed <= range.last; seed += stride) {
+    running_seed = seed;
     snprintf(g_hung_line, sizeof g_hung_line,
              "{\"seed\":%llu,\"passed\":false,\"failure\":\"hung: the run took over %us of wall time\"}\n",
              (unsigned long long)seed, kSeedTimeoutSeconds);
@@ -105,7 +122,8 @@ void CampaignPool::Reap(Worker& worker, const std::function<void(const nlohmann:
   waitpid(worker.pid, &status, 0);
   worker.done = true;
   const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  const bool hung = WIFEXITED(status) && WEXITSTATUS(status) == kExitHung;  // its line is already out
+  // (Its line is already out.)
+  const bool hung = WIFEXITED(status) && (WEXITSTATUS(status) == kExitHung || WEXITSTATUS(status) == kExitAsserted);
   if (clean) return;
   if (!hung && InRange(worker.next_seed)) {
     const std::string why = WIFSIGNALED(status) ? fmt::format("the run aborted with signal {}", WTERMSIG(status))

@@ -1,5 +1,9 @@
 #include "tools/shardsim/child_runs.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -8,6 +12,7 @@
 #include "engine/common/assert.h"
 #include "engine/common/run_in_child.h"
 #include "scenarios/cluster_format.h"
+#include "scenarios/scenario_format.h"
 
 namespace shardsim {
 
@@ -48,6 +53,23 @@ absl::StatusOr<nlohmann::json> ChildJson(const absl::StatusOr<engine::ChildOutpu
   return json;
 }
 
+// A run that hangs (a livelock without scheduling points) must not hang its
+// caller: the child is killed after this much wall time, as a campaign's
+// worker is (campaign_pool.cc; a cluster run takes seconds, under ASan too).
+constexpr unsigned kChildRunWallSeconds = 120;
+
+// Also: an abort flushes no stdio buffer, so a child's printing (--verbose,
+// --trace) goes out line by line.
+void StartChild(bool quiet = false) {
+  signal(SIGALRM, SIG_DFL);
+  alarm(kChildRunWallSeconds);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  if (quiet) {
+    const int null_fd = open("/dev/null", O_WRONLY);
+    if (null_fd >= 0) dup2(null_fd, STDERR_FILENO);
+  }
+}
+
 // The child's exit code once `json` is written.
 int Send(int write_fd, const nlohmann::json& json) { return engine::WriteAllToFd(write_fd, json.dump()) ? 0 : 4; }
 
@@ -55,6 +77,7 @@ int Send(int write_fd, const nlohmann::json& json) { return engine::WriteAllToFd
 
 absl::StatusOr<properties::RecordedClusterRun> RecordClusterRunInChild(const properties::ClusterConfig& config) {
   const absl::StatusOr<nlohmann::json> json = ChildJson(engine::RunInChildWithPipe([&](int write_fd) {
+    StartChild();
     properties::ClusterRunOptions options;
     options.on_assertion = [write_fd](const properties::ClusterScenario& so_far, std::string_view assertion) {
       Send(write_fd, {{"assertion", assertion}, {"scenario", scenarios::WriteClusterScenario(so_far)}});
@@ -74,10 +97,9 @@ absl::StatusOr<properties::RecordedClusterRun> RecordClusterRunInChild(const pro
 }
 
 properties::ClusterRunResult ReplayClusterInChild(const properties::ClusterScenario& scenario,
-                                                  const properties::ClusterRunOptions& options) {
+                                                  const properties::ClusterRunOptions& options, bool quiet) {
   const absl::StatusOr<nlohmann::json> json = ChildJson(engine::RunInChildWithPipe([&](int write_fd) {
-    // (An abort flushes no stdio buffer: a verbose log must reach the terminal line by line.)
-    if (options.verbose) std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    StartChild(quiet);
     ScopedAssertionHook last_words([write_fd](std::string_view assertion) { Send(write_fd, {{"assertion", assertion}}); });
     return Send(write_fd, ResultJson(properties::ReplayCluster(scenario, options)));
   }));
@@ -87,6 +109,84 @@ properties::ClusterRunResult ReplayClusterInChild(const properties::ClusterScena
     return died;
   }
   return ResultFromJson(*json);
+}
+
+namespace {
+
+nlohmann::json ShardResultJson(const properties::ShardRunResult& result) {
+  nlohmann::json ranges = nlohmann::json::array();
+  for (const properties::TapeRange& range : result.step_tape_ranges) ranges.push_back({range.begin, range.end});
+  return {{"passed", result.passed},           {"invariant", result.invariant},
+          {"failure", result.failure},         {"trace_hash", result.trace_hash},
+          {"steps", result.steps},             {"tape_bytes_consumed", result.tape_bytes_consumed},
+          {"step_tape_ranges", ranges}};
+}
+
+properties::ShardRunResult ShardAssertionResult(std::string_view assertion, size_t tape_bytes) {
+  properties::ShardRunResult result;
+  result.passed = false;
+  result.invariant = "run-outcome";
+  result.failure = std::string(kEngineAssertionPrefix) + std::string(assertion);
+  result.tape_bytes_consumed = tape_bytes;
+  return result;
+}
+
+properties::ShardRunResult ShardResultFromJson(const nlohmann::json& json, size_t tape_bytes) {
+  if (json.contains("assertion")) return ShardAssertionResult(json["assertion"].get<std::string>(), tape_bytes);
+  properties::ShardRunResult result;
+  result.passed = json.value("passed", false);
+  result.invariant = json.value("invariant", std::string(result.passed ? "" : "run-outcome"));
+  result.failure = json.value("failure", std::string());
+  result.trace_hash = json.value("trace_hash", uint64_t{0});
+  result.steps = json.value("steps", uint64_t{0});
+  result.tape_bytes_consumed = json.value("tape_bytes_consumed", uint64_t{0});
+  for (const nlohmann::json& range : json.value("step_tape_ranges", nlohmann::json::array())) {
+    if (range.is_array() && range.size() == 2 && range[0].is_number_unsigned() && range[1].is_number_unsigned()) {
+      result.step_tape_ranges.push_back({range[0].get<uint64_t>(), range[1].get<uint64_t>()});
+    }
+  }
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<properties::RecordedRun> RecordShardRunInChild(const properties::ShardRunConfig& config) {
+  const absl::StatusOr<nlohmann::json> json = ChildJson(engine::RunInChildWithPipe([&](int write_fd) {
+    StartChild();
+    const auto on_assertion = [write_fd](const properties::Scenario& so_far, std::string_view assertion) {
+      Send(write_fd, {{"assertion", assertion}, {"scenario", scenarios::WriteScenario(so_far)}});
+    };
+    const properties::RecordedRun recorded = properties::RecordShardRun(config, on_assertion);
+    nlohmann::json facts = ShardResultJson(recorded.result);
+    facts["scenario"] = scenarios::WriteScenario(recorded.scenario);
+    return Send(write_fd, facts);
+  }));
+  if (!json.ok()) return json.status();
+  absl::StatusOr<properties::Scenario> scenario = scenarios::ParseScenario(json->value("scenario", std::string()));
+  if (!scenario.ok()) return scenario.status();
+  properties::RecordedRun recorded{.result = ShardResultFromJson(*json, scenario->tape.size()),
+                                   .scenario = std::move(*scenario)};
+  recorded.scenario.expected_invariant = recorded.result.invariant;
+  return recorded;
+}
+
+properties::ShardRunResult ReplayShardInChild(const properties::Scenario& scenario,
+                                              const properties::ShardRunConfig& print_options, bool quiet) {
+  const absl::StatusOr<nlohmann::json> json = ChildJson(engine::RunInChildWithPipe([&](int write_fd) {
+    StartChild(quiet);
+    ScopedAssertionHook last_words([write_fd](std::string_view assertion) { Send(write_fd, {{"assertion", assertion}}); });
+    return Send(write_fd, ShardResultJson(properties::ReplayScenario(scenario, print_options)));
+  }));
+  if (!json.ok()) {
+    properties::ShardRunResult died = ShardAssertionResult("", scenario.tape.size());
+    died.failure = std::string(json.status().message());
+    return died;
+  }
+  return ShardResultFromJson(*json, scenario.tape.size());
+}
+
+bool EndedInAssertion(const properties::ShardRunResult& result) {
+  return !result.passed && result.invariant == "run-outcome" && result.failure.starts_with(kEngineAssertionPrefix);
 }
 
 bool EndedInAssertion(const properties::ClusterRunResult& result) {

@@ -1,9 +1,13 @@
-// Cluster runs in a forked child, for a run that may end in an engine
+// Shard and cluster runs in a forked child, for a run that may end in an engine
 // assertion (an abort): the child hands back the assertion's text, and when
 // it records, the scenario recorded through the assertion. The parent reports
 // such a run as a run-outcome failure whose message starts with
 // kEngineAssertionPrefix, so `record`, `shrink` and the campaign can write and
 // shrink a run that aborts (a planted bug that trips an engine assertion).
+//
+// A child that runs over 120 s of wall time is killed (a hung run), and
+// comes back as an error or a run-outcome failure like any child that dies
+// without a word.
 //
 // REQUIRES (all): the calling process runs one thread (fork).
 #pragma once
@@ -12,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "properties/cluster/cluster_run.h"
+#include "properties/scenario.h"
 
 namespace shardsim {
 
@@ -25,11 +30,24 @@ absl::StatusOr<properties::RecordedClusterRun> RecordClusterRunInChild(const pro
 // Replays the scenario (with `options`' verbose log and Perfetto trace); a
 // child that dies without a word fails the replay as run-outcome "the run
 // died with status N". Stats are not kept.
+// `quiet`: the child's stderr goes to /dev/null (a shrinker's hundreds of
+// replays would each print the assertion; its text comes back anyway).
 properties::ClusterRunResult ReplayClusterInChild(const properties::ClusterScenario& scenario,
-                                                  const properties::ClusterRunOptions& options = {});
+                                                  const properties::ClusterRunOptions& options = {},
+                                                  bool quiet = false);
 
 // True when the run ended in an engine assertion: its trace hash is not a
 // whole run's, so it is neither pinned nor compared.
 bool EndedInAssertion(const properties::ClusterRunResult& result);
+
+// The same for a shard run. The result keeps passed, invariant, failure,
+// trace hash, steps and the replay's tape ranges (for the shrinker); a run
+// that ended in an assertion has no tape ranges and counts its whole tape as
+// read.
+absl::StatusOr<properties::RecordedRun> RecordShardRunInChild(const properties::ShardRunConfig& config);
+properties::ShardRunResult ReplayShardInChild(const properties::Scenario& scenario,
+                                              const properties::ShardRunConfig& print_options = {},
+                                              bool quiet = false);
+bool EndedInAssertion(const properties::ShardRunResult& result);
 
 }  // namespace shardsim

@@ -9,6 +9,7 @@
 #include "engine/common/assert.h"
 #include "engine/common/run_in_child.h"
 #include "properties/cluster/cluster_shrink.h"
+#include "properties/shrink.h"
 
 namespace shardsim {
 namespace {
@@ -78,7 +79,7 @@ TEST(ChildRuns, AnAssertionMidRunIsARunOutcomeThatShrinks) {
   planted.expected_invariant = "run-outcome";
   properties::ClusterShrinkOptions options;
   options.max_replays = 60;
-  options.replay = [](const properties::ClusterScenario& candidate) { return ReplayClusterInChild(candidate); };
+  options.replay = [](const properties::ClusterScenario& candidate) { return ReplayClusterInChild(candidate, {}, /*quiet=*/true); };
   const properties::ClusterShrinkResult shrunk = properties::ShrinkClusterScenario(planted, options);
   ASSERT_TRUE(shrunk.reproduced);
   EXPECT_LT(shrunk.scenario.StepCount(), planted.StepCount());
@@ -105,6 +106,55 @@ TEST(ChildRuns, ARecordThatAssertsHandsBackWhatItRecorded) {
   const absl::StatusOr<properties::RecordedClusterRun> recorded = RecordClusterRunInChild(config);
   ASSERT_FALSE(recorded.ok());
   EXPECT_NE(recorded.status().message().find("replication_factor"), std::string::npos) << recorded.status();
+}
+
+TEST(ShardChildRuns, RecordAndReplayInAChildMatchTheRunInProcess) {
+  const properties::ShardRunConfig config = properties::ShardRunConfig::Draw(3);
+  const properties::RecordedRun in_process = properties::RecordShardRun(config);
+  const absl::StatusOr<properties::RecordedRun> in_child = RecordShardRunInChild(config);
+  ASSERT_TRUE(in_child.ok()) << in_child.status();
+  EXPECT_EQ(in_child->scenario.tape, in_process.scenario.tape);
+  EXPECT_EQ(in_child->scenario.StepCount(), in_process.scenario.StepCount());
+  EXPECT_EQ(in_child->result.trace_hash, in_process.result.trace_hash);
+
+  const properties::ShardRunResult replay = properties::ReplayScenario(in_process.scenario, {});
+  const properties::ShardRunResult replay_in_child = ReplayShardInChild(in_process.scenario);
+  EXPECT_EQ(replay_in_child.trace_hash, replay.trace_hash);
+  EXPECT_EQ(replay_in_child.passed, replay.passed);
+  EXPECT_EQ(replay_in_child.tape_bytes_consumed, replay.tape_bytes_consumed);
+  ASSERT_EQ(replay_in_child.step_tape_ranges.size(), replay.step_tape_ranges.size());
+  for (size_t i = 0; i < replay.step_tape_ranges.size(); ++i) {
+    EXPECT_EQ(replay_in_child.step_tape_ranges[i].begin, replay.step_tape_ranges[i].begin) << i;
+    EXPECT_EQ(replay_in_child.step_tape_ranges[i].end, replay.step_tape_ranges[i].end) << i;
+  }
+}
+
+// An update step without its record trips the run's assertion mid-epoch: the
+// replay in a child names it, and the shrinker keeps it.
+TEST(ShardChildRuns, AnAssertionMidRunIsARunOutcomeThatShrinks) {
+  properties::Scenario planted = properties::RecordShardRun(properties::ShardRunConfig::Draw(3)).scenario;
+  bool broke = false;
+  for (properties::Epoch& epoch : planted.epochs) {
+    for (size_t i = epoch.steps.size() / 2; i < epoch.steps.size() && !broke; ++i) {
+      if (!epoch.steps[i].record) continue;
+      epoch.steps[i].record.reset();
+      broke = true;
+    }
+    if (broke) break;
+  }
+  ASSERT_TRUE(broke) << "seed 3 has no update step to break";
+  const properties::ShardRunResult replayed = ReplayShardInChild(planted);
+  ASSERT_TRUE(EndedInAssertion(replayed)) << replayed.failure;
+  EXPECT_NE(replayed.failure.find("an update step carries its record"), std::string::npos) << replayed.failure;
+
+  planted.expected_invariant = "run-outcome";
+  properties::ShrinkOptions options;
+  options.max_replays = 60;
+  options.replay = [](const properties::Scenario& candidate) { return ReplayShardInChild(candidate, {}, /*quiet=*/true); };
+  const properties::ShrinkResult shrunk = properties::ShrinkScenario(planted, options);
+  ASSERT_TRUE(shrunk.reproduced);
+  EXPECT_LT(shrunk.scenario.StepCount(), planted.StepCount());
+  EXPECT_TRUE(EndedInAssertion(shrunk.result));
 }
 
 }  // namespace

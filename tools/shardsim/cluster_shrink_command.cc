@@ -30,7 +30,7 @@ properties::ClusterShrinkResult ClusterShrinkWithProgress(const properties::Clus
   options.max_replays = max_replays;
   // A run that ends in an engine assertion aborts: each replay runs in a child.
   if (scenario.expected_invariant == "run-outcome") {
-    options.replay = [](const properties::ClusterScenario& candidate) { return ReplayClusterInChild(candidate); };
+    options.replay = [](const properties::ClusterScenario& candidate) { return ReplayClusterInChild(candidate, {}, /*quiet=*/true); };
   }
   const bool live = !quiet && isatty(STDERR_FILENO);
   if (live) {

@@ -9,6 +9,7 @@
 #include "properties/scenario.h"
 #include "scenarios/scenario_format.h"
 #include "sim/profile.h"
+#include "tools/shardsim/child_runs.h"
 #include "tools/shardsim/flag_checks.h"
 #include "tools/shardsim/output_paths.h"
 #include "tools/shardsim/scenario_commands.h"
@@ -175,18 +176,30 @@ int RecordCommand(const RunOptions& options, const std::string& path) {
     std::fprintf(stderr, "shardsim record: %s\n", error->c_str());
     return 2;
   }
-  const properties::RecordedRun recorded = properties::RecordShardRun(config);
+  // In a child, so that a run ending in an engine assertion is still written
+  // (through the assertion) to be replayed and shrunk.
+  const absl::StatusOr<properties::RecordedRun> recorded = RecordShardRunInChild(config);
+  if (!recorded.ok()) {
+    std::fprintf(stderr, "shardsim record: seed %llu: %s\n", (unsigned long long)options.seed,
+                 std::string(recorded.status().message()).c_str());
+    return 1;
+  }
+  const std::optional<uint64_t> pinned =
+      EndedInAssertion(recorded->result) ? std::nullopt : std::optional<uint64_t>(recorded->result.trace_hash);
   const std::string comment =
-      ScenarioComment(recorded.scenario, recorded.result, fmt::format("recorded from seed {}", options.seed));
-  if (auto status = scenarios::WriteScenarioFile(path, recorded.scenario, comment, recorded.result.trace_hash);
-      !status.ok()) {
+      ScenarioComment(recorded->scenario, recorded->result, fmt::format("recorded from seed {}", options.seed));
+  if (auto status = scenarios::WriteScenarioFile(path, recorded->scenario, comment, pinned); !status.ok()) {
     std::fprintf(stderr, "shardsim record: %s\n", std::string(status.message()).c_str());
     return 2;
   }
   std::printf("%s: %s, %zu steps, %zu tape bytes\n", path.c_str(),
-              recorded.result.passed ? "pass" : recorded.result.invariant.c_str(), recorded.scenario.StepCount(),
-              recorded.scenario.tape.size());
-  std::printf("trace-hash: %016llx\n", (unsigned long long)recorded.result.trace_hash);
+              recorded->result.passed ? "pass" : recorded->result.invariant.c_str(), recorded->scenario.StepCount(),
+              recorded->scenario.tape.size());
+  if (pinned) {
+    std::printf("trace-hash: %016llx\n", (unsigned long long)*pinned);
+  } else {
+    std::printf("%s\ntrace-hash: not pinned (the run ends in an engine assertion)\n", recorded->result.failure.c_str());
+  }
   return 0;
 }
 

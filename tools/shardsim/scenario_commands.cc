@@ -11,6 +11,7 @@
 #include "scenarios/cluster_format.h"
 #include "scenarios/input_file.h"
 #include "scenarios/scenario_format.h"
+#include "tools/shardsim/child_runs.h"
 #include "tools/shardsim/cluster_commands.h"
 #include "tools/shardsim/flag_checks.h"
 #include "tools/shardsim/output_paths.h"
@@ -95,7 +96,13 @@ int ReplayCommand(const ReplayOptions& options) {
   TracePrinter printer;
   if (options.trace) print.trace_listener = [&printer](const sim::TraceEvent& event) { printer(event); };
   std::printf("config: %s\n", scenario->config.Describe().c_str());
-  const properties::ShardRunResult result = properties::ReplayScenario(*scenario, print);
+  // A scenario that ends in an engine assertion replays in a child, so the
+  // replay can say whether it reproduced; not with --trace-json, whose events
+  // stay in the child (under a debugger, `run --seed N` stops at the
+  // assertion itself).
+  const bool in_child = scenario->expected_invariant == "run-outcome" && !options.trace_json_path;
+  const properties::ShardRunResult result =
+      in_child ? ReplayShardInChild(*scenario, print) : properties::ReplayScenario(*scenario, print);
   if (options.trace_json_path) {
     if (!WriteText(*options.trace_json_path, ChromeTraceJson(result.events).dump() + "\n")) {
       std::fprintf(stderr, "shardsim replay: cannot write %s\n", options.trace_json_path->c_str());
@@ -114,6 +121,7 @@ int ReplayCommand(const ReplayOptions& options) {
                           : options.until_step   ? "--until may stop the run"
                           : options.verbose      ? "--verbose changes a shard run's schedule (docs/simulation.md)"
                                                  : nullptr;
+  if (perturbed == nullptr && EndedInAssertion(result)) perturbed = "the run ended in an engine assertion";
   const bool as_pinned = CheckPinnedTraceHash(options.path, file->trace_hash, result.trace_hash, perturbed);
   return as_expected && as_pinned ? 0 : 1;
 }
@@ -148,6 +156,10 @@ void AddShrinkFlags(CLI::App& command, ShrinkOptions& options) {
 properties::ShrinkResult ShrinkWithProgress(const properties::Scenario& scenario, size_t max_replays, bool quiet) {
   properties::ShrinkOptions options;
   options.max_replays = max_replays;
+  // A run that ends in an engine assertion aborts: each replay runs in a child.
+  if (scenario.expected_invariant == "run-outcome") {
+    options.replay = [](const properties::Scenario& candidate) { return ReplayShardInChild(candidate, {}, /*quiet=*/true); };
+  }
   // A live line on a terminal; a line now and then otherwise (CI logs).
   const bool live = !quiet && isatty(STDERR_FILENO);
   if (live) {
@@ -195,8 +207,9 @@ int ShrinkCommand(const ShrinkOptions& options) {
     return 1;
   }
   const std::string comment = ScenarioComment(shrunk.scenario, shrunk.result, "shrunk from " + options.path);
-  if (auto status = scenarios::WriteScenarioFile(options.output_path, shrunk.scenario, comment,
-                                                 shrunk.result.trace_hash);
+  const std::optional<uint64_t> pinned =
+      EndedInAssertion(shrunk.result) ? std::nullopt : std::optional<uint64_t>(shrunk.result.trace_hash);
+  if (auto status = scenarios::WriteScenarioFile(options.output_path, shrunk.scenario, comment, pinned);
       !status.ok()) {
     std::fprintf(stderr, "shardsim shrink: %s\n", std::string(status.message()).c_str());
     return 2;
