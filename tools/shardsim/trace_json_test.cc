@@ -36,7 +36,9 @@ TEST(ChromeTraceJson, ParsesAndCountsMatchTheTrace) {
     if (phase == "X" && event["tid"] == kFileSystemTrack) ++fs_calls;
     if (phase == "X" && event["name"] == "running") ++slices;
     if (phase == "i" && event["name"].get<std::string>().starts_with("crash")) ++crashes;
-    if (phase != "M") ASSERT_TRUE(event.contains("ts")) << event.dump();
+    if (phase != "M") {
+      ASSERT_TRUE(event.contains("ts")) << event.dump();
+    }
   }
   EXPECT_EQ(fs_calls, kinds[sim::EventKind::kFsCall]);
   EXPECT_EQ(slices, kinds[sim::EventKind::kSchedule]);
