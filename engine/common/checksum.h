@@ -13,9 +13,63 @@
 
 namespace engine {
 
+// Boost's table-driven CRC32C: the reference, and the fallback on CPUs
+// without the SSE4.2 instruction.
+using Crc32cTableHasher = boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true>;
+
+namespace checksum_internal {
+
+#if defined(__x86_64__)
+// The CPU's crc32 instruction computes CRC32C (reflected, no pre- or
+// post-inversion): 8 bytes a step instead of Boost's byte-at-a-time table,
+// which was a tenth of a restore's time (every segment log and WAL entry
+// is checked at load). Compiled for SSE4.2 in this function only, and
+// called only where the CPU has it.
+__attribute__((target("sse4.2"))) inline uint32_t HardwareCrc32c(uint32_t state, const char* data,
+                                                                   size_t size) {
+  uint64_t wide = state;
+  for (; size >= 8; data += 8, size -= 8) {
+    uint64_t word;
+    std::memcpy(&word, data, 8);
+    wide = __builtin_ia32_crc32di(wide, word);
+  }
+  uint32_t narrow = static_cast<uint32_t>(wide);
+  for (; size > 0; ++data, --size) narrow = __builtin_ia32_crc32qi(narrow, static_cast<unsigned char>(*data));
+  return narrow;
+}
+inline bool HasHardwareCrc32c() {
+  static const bool has = __builtin_cpu_supports("sse4.2");
+  return has;
+}
+#else
+inline uint32_t HardwareCrc32c(uint32_t, const char*, size_t) {
+  SS_ASSERT(false, "no hardware CRC32C");
+  return 0;
+}
+inline bool HasHardwareCrc32c() { return false; }
+#endif
+
+}  // namespace checksum_internal
+
 // Incremental: process_bytes over consecutive pieces, then checksum(), equals
-// Crc32c of their concatenation (seed 0).
-using Crc32cHasher = boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true>;
+// Crc32c of their concatenation (seed 0). The same values as
+// Crc32cTableHasher (checksum_test), faster where the CPU helps.
+class Crc32cHasher {
+ public:
+  void process_bytes(const void* data, size_t size) {
+    if (!hardware_) {
+      table_.process_bytes(data, size);
+      return;
+    }
+    state_ = checksum_internal::HardwareCrc32c(state_, static_cast<const char*>(data), size);
+  }
+  uint32_t checksum() const { return hardware_ ? ~state_ : table_.checksum(); }
+
+ private:
+  bool hardware_ = checksum_internal::HasHardwareCrc32c();
+  uint32_t state_ = 0xFFFFFFFF;  // the register, before the final inversion
+  Crc32cTableHasher table_;
+};
 
 inline uint32_t Crc32c(std::string_view data, uint32_t seed_crc = 0) {
   Crc32cHasher crc;

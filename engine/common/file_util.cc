@@ -42,6 +42,21 @@ absl::StatusOr<std::string> ReadWholeFile(FileSystem& fs, std::string_view path)
   return contents;
 }
 
+absl::StatusOr<FileBytes> ReadWholeFileBytes(FileSystem& fs, std::string_view path) {
+  SS_ASSERT(!path.empty(), "the root is not a file");
+  auto file = fs.Open(path, OpenMode::kRead);
+  if (!file.ok()) return file.status();
+  auto size = (*file)->Size();
+  if (!size.ok()) return size.status();
+  FileBytes bytes{std::make_unique_for_overwrite<char[]>(static_cast<size_t>(*size)), static_cast<size_t>(*size)};
+  auto read = (*file)->ReadAt(0, std::span<char>(bytes.data.get(), bytes.size));
+  if (!read.ok()) return read.status();
+  if (*read != bytes.size) {
+    return absl::DataLossError(fmt::format("{}: short read ({} of {} bytes)", path, *read, *size));
+  }
+  return bytes;
+}
+
 ChunkedFileReader::ChunkedFileReader(std::string path, std::unique_ptr<File> file, uint64_t size,
                                      size_t chunk_bytes)
     : path_(std::move(path)), file_(std::move(file)), size_(size), chunk_bytes_(chunk_bytes) {

@@ -21,6 +21,16 @@ std::string JoinPath(std::string_view left, std::string_view right);
 // Reads a whole file. REQUIRES: the file fits in memory.
 absl::StatusOr<std::string> ReadWholeFile(FileSystem& fs, std::string_view path);
 
+// A whole file's bytes in a buffer the read fills without zeroing it first
+// (a std::string of the size would be: a tenth of a segment load's time
+// for logs of many megabytes). The same file-system calls as ReadWholeFile.
+struct FileBytes {
+  std::unique_ptr<char[]> data;
+  size_t size = 0;
+  std::string_view view() const { return std::string_view(data.get(), size); }
+};
+absl::StatusOr<FileBytes> ReadWholeFileBytes(FileSystem& fs, std::string_view path);
+
 // Reads a file front to back through one buffer of `chunk_bytes`, so that
 // memory does not grow with the file (archiving, checksumming segment
 // files). The size is the file's at open; a file that turns out shorter is

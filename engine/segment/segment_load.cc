@@ -27,13 +27,17 @@ using segment_format::kVersionsLog;
 namespace segment_load {
 
 // A component log's intact batches. Those below `committed_records` lie
-// within the length segment.json vouches for.
+// within the length segment.json vouches for. The bodies are views into
+// the log's bytes (ComponentLogs::bytes): a copy of every batch would double
+// the memory a load of a large segment takes, for nothing.
 struct LoadedLog {
-  std::vector<std::string> bodies;
+  std::vector<std::string_view> bodies;
   size_t committed_records = 0;
 };
 
 struct ComponentLogs {
+  // Each log file's bytes, which `by_name`'s bodies view.
+  std::map<std::string, FileBytes> bytes;
   std::map<std::string, LoadedLog> by_name;
 };
 
@@ -45,6 +49,14 @@ struct DecodedEntries {
   // Ids named by an entry past a committed length: re-flushed after load.
   std::set<PointId> uncommitted_ids;
 };
+
+// The entry of `map` at `key`, or its end. `next` moves forward only:
+// REQUIRES: every key asked of one map is greater than the one before.
+template <typename Map>
+typename Map::iterator Seek(Map& map, typename Map::iterator& next, const EntryKey& key) {
+  while (next != map.end() && next->first < key) ++next;
+  return next != map.end() && next->first == key ? next : map.end();
+}
 
 namespace {
 
@@ -64,7 +76,7 @@ absl::StatusOr<LoadedLog> ParseLog(std::string_view data, std::string_view path,
     SS_ASSERT(batches <= data.size() / segment_format::kBatchHeaderBytes);
     const std::optional<std::string_view> body = segment_format::DecodeBatchAt(data, offset);
     if (!body) break;
-    log.bodies.emplace_back(*body);
+    log.bodies.push_back(*body);
     offset += segment_format::BatchBytes(*body);
     if (offset <= committed_bytes) log.committed_records = log.bodies.size();
   }
@@ -78,27 +90,30 @@ absl::StatusOr<LoadedLog> ParseLog(std::string_view data, std::string_view path,
 }
 
 // Decodes the next entry of `log` into `entries`; returns its key, or
-// nullopt when the body is malformed there.
+// nullopt when the body is malformed there. A flush writes a batch's
+// entries in id order, so the end of each map is the hint that makes an
+// insert constant time (a later batch's entry still lands, and replaces,
+// where it belongs).
 std::optional<EntryKey> DecodeEntry(std::string_view log, BodyReader& reader, DecodedEntries& entries) {
   EntryKey key;
   if (log == kIdMapLog) {
     bool deleted = false;
     if (!segment_format::DecodeIdMapEntry(reader, key, deleted)) return std::nullopt;
-    entries.mapped[key] = deleted;
+    entries.mapped.insert_or_assign(entries.mapped.end(), key, deleted);
   } else if (log == kVersionsLog) {
     if (!segment_format::DecodeVersionEntry(reader, key)) return std::nullopt;
-    entries.versions[key.id] = key.version;
+    entries.versions.insert_or_assign(entries.versions.end(), key.id, key.version);
   } else if (log == kVectorsLog) {
     Vector vector;
     if (!segment_format::DecodeVectorEntry(reader, key, vector)) return std::nullopt;
-    entries.vectors[key] = std::move(vector);
+    entries.vectors.insert_or_assign(entries.vectors.end(), key, std::move(vector));
   } else {
     SS_ASSERT(log == kPayloadsLog, "{} is not a component log", log);
     std::string_view json;
     if (!segment_format::DecodePayloadEntry(reader, key, json)) return std::nullopt;
     Payload payload = Payload::parse(json, nullptr, false);
     if (payload.is_discarded() || !payload.is_object()) return std::nullopt;
-    entries.payloads[key] = std::move(payload);
+    entries.payloads.insert_or_assign(entries.payloads.end(), key, std::move(payload));
   }
   return key;
 }
@@ -109,7 +124,7 @@ absl::Status DecodeLog(std::string_view log, const LoadedLog& loaded, std::strin
                        DecodedEntries& entries) {
   SS_ASSERT(loaded.committed_records <= loaded.bodies.size());
   for (size_t batch = 0; batch < loaded.bodies.size(); ++batch) {
-    const std::string& body = loaded.bodies[batch];
+    const std::string_view body = loaded.bodies[batch];
     BodyReader reader(body);
     for (size_t count = 0; !reader.done(); ++count) {
       // Every entry takes at least its key.
@@ -154,9 +169,14 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Load(FileSystem& fs, std::stri
 absl::Status Segment::LoadFromDisk() {
   SS_ASSERT(points_.empty() && dirty_.empty() && index_.fields().empty(), "{}: loading into a used segment",
             dir_);
-  segment_load::ComponentLogs logs;
-  if (auto status = ReadComponentLogs(logs); !status.ok()) return status;
-  auto entries = segment_load::DecodeComponentLogs(logs, dir_);
+  absl::StatusOr<segment_load::DecodedEntries> entries;
+  {
+    // The logs' bytes go once decoded, before the points are built from
+    // the entries: a load's peak memory holds one copy of the data less.
+    segment_load::ComponentLogs logs;
+    if (auto status = ReadComponentLogs(logs); !status.ok()) return status;
+    entries = segment_load::DecodeComponentLogs(logs, dir_);
+  }
   if (!entries.ok()) return entries.status();
   if (auto status = RebuildPoints(*entries); !status.ok()) return status;
   for (PointId id : entries->uncommitted_ids) {
@@ -169,9 +189,11 @@ absl::Status Segment::LoadFromDisk() {
 absl::Status Segment::ReadComponentLogs(segment_load::ComponentLogs& logs) {
   SS_ASSERT(committed_bytes_.size() == kComponentLogs.size(), "{}: committed lengths not read", dir_);
   for (const char* log : kComponentLogs) {
-    auto data = ReadWholeFile(fs_, PathOf(log));
-    if (!data.ok()) return data.status();
-    auto parsed = segment_load::ParseLog(*data, PathOf(log), committed_bytes_.at(log));
+    auto read = ReadWholeFileBytes(fs_, PathOf(log));
+    if (!read.ok()) return read.status();
+    // Kept while the batches, views into it, are decoded.
+    const std::string_view data = (logs.bytes[log] = std::move(*read)).view();
+    auto parsed = segment_load::ParseLog(data, PathOf(log), committed_bytes_.at(log));
     if (!parsed.ok()) return parsed.status();
     logs.by_name[log] = std::move(*parsed);
     // The next flush writes from the committed length: what lies past it
@@ -179,10 +201,10 @@ absl::Status Segment::ReadComponentLogs(segment_load::ComponentLogs& logs) {
     // dropped that are still readable). Points read from there are
     // re-flushed, so they become durable for real.
     log_end_bytes_[log] = committed_bytes_[log];
-    if (data->size() > committed_bytes_[log]) {
+    if (data.size() > committed_bytes_[log]) {
       cut_uncommitted_tails_ = true;
       load_repairs_.push_back(fmt::format("{}: {} bytes past its flushed length {} (an interrupted flush) will be "
-                                          "cut and flushed again", PathOf(log), data->size() - committed_bytes_[log],
+                                          "cut and flushed again", PathOf(log), data.size() - committed_bytes_[log],
                                           committed_bytes_[log]));
     }
   }
@@ -192,17 +214,22 @@ absl::Status Segment::ReadComponentLogs(segment_load::ComponentLogs& logs) {
 
 absl::Status Segment::RebuildPoints(segment_load::DecodedEntries& entries) {
   SS_ASSERT(points_.empty(), "{}: points rebuilt twice", dir_);
+  // The keys are asked in increasing order (ids ascending, one version
+  // each), so each map is walked once instead of searched per point.
+  auto next_mapping = entries.mapped.begin();
+  auto next_vector = entries.vectors.begin();
+  auto next_payload = entries.payloads.begin();
   // Id mappings without a durable version (an interrupted flush) are dropped.
   for (const auto& [id, version] : entries.versions) {
     const EntryKey key{id, version};
-    const auto mapping = entries.mapped.find(key);
+    const auto mapping = segment_load::Seek(entries.mapped, next_mapping, key);
     if (mapping == entries.mapped.end()) {
       return absl::DataLossError(fmt::format("{}: point {} has version {} but no id mapping", dir_, id, version));
     }
     PointRecord record{version, mapping->second, {}, Payload::object()};
     if (!record.deleted) {
-      const auto vector = entries.vectors.find(key);
-      const auto payload = entries.payloads.find(key);
+      const auto vector = segment_load::Seek(entries.vectors, next_vector, key);
+      const auto payload = segment_load::Seek(entries.payloads, next_payload, key);
       if (vector == entries.vectors.end() || payload == entries.payloads.end() ||
           vector->second.size() != config_.dimension) {
         return absl::DataLossError(
@@ -214,7 +241,8 @@ absl::Status Segment::RebuildPoints(segment_load::DecodedEntries& entries) {
       record.payload = std::move(payload->second);
     }
     SS_ASSERT(record.payload.is_object());
-    points_[id] = std::move(record);
+    // In id order (the versions' map is): constant-time inserts at the end.
+    points_.insert_or_assign(points_.end(), id, std::move(record));
   }
   SS_ASSERT(points_.size() == entries.versions.size());
   return absl::OkStatus();
