@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <functional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -73,6 +74,16 @@ void StartChild(bool quiet = false) {
 // The child's exit code once `json` is written.
 int Send(int write_fd, const nlohmann::json& json) { return engine::WriteAllToFd(write_fd, json.dump()) ? 0 : 4; }
 
+// The JSON `replay` returns in a child, or {"assertion": text} when the
+// replay ended in an assertion; an error when the child died without a word.
+absl::StatusOr<nlohmann::json> ReplayJsonInChild(bool quiet, const std::function<nlohmann::json()>& replay) {
+  return ChildJson(engine::RunInChildWithPipe([&](int write_fd) {
+    StartChild(quiet);
+    ScopedAssertionHook last_words([write_fd](std::string_view assertion) { Send(write_fd, {{"assertion", assertion}}); });
+    return Send(write_fd, replay());
+  }));
+}
+
 }  // namespace
 
 absl::StatusOr<properties::RecordedClusterRun> RecordClusterRunInChild(const properties::ClusterConfig& config) {
@@ -98,11 +109,8 @@ absl::StatusOr<properties::RecordedClusterRun> RecordClusterRunInChild(const pro
 
 properties::ClusterRunResult ReplayClusterInChild(const properties::ClusterScenario& scenario,
                                                   const properties::ClusterRunOptions& options, bool quiet) {
-  const absl::StatusOr<nlohmann::json> json = ChildJson(engine::RunInChildWithPipe([&](int write_fd) {
-    StartChild(quiet);
-    ScopedAssertionHook last_words([write_fd](std::string_view assertion) { Send(write_fd, {{"assertion", assertion}}); });
-    return Send(write_fd, ResultJson(properties::ReplayCluster(scenario, options)));
-  }));
+  const absl::StatusOr<nlohmann::json> json =
+      ReplayJsonInChild(quiet, [&] { return ResultJson(properties::ReplayCluster(scenario, options)); });
   if (!json.ok()) {
     properties::ClusterRunResult died;
     died.failure = properties::ClusterFailure{.invariant = "run-outcome", .message = std::string(json.status().message())};
@@ -172,11 +180,8 @@ absl::StatusOr<properties::RecordedRun> RecordShardRunInChild(const properties::
 
 properties::ShardRunResult ReplayShardInChild(const properties::Scenario& scenario,
                                               const properties::ShardRunConfig& print_options, bool quiet) {
-  const absl::StatusOr<nlohmann::json> json = ChildJson(engine::RunInChildWithPipe([&](int write_fd) {
-    StartChild(quiet);
-    ScopedAssertionHook last_words([write_fd](std::string_view assertion) { Send(write_fd, {{"assertion", assertion}}); });
-    return Send(write_fd, ShardResultJson(properties::ReplayScenario(scenario, print_options)));
-  }));
+  const absl::StatusOr<nlohmann::json> json =
+      ReplayJsonInChild(quiet, [&] { return ShardResultJson(properties::ReplayScenario(scenario, print_options)); });
   if (!json.ok()) {
     properties::ShardRunResult died = ShardAssertionResult("", scenario.tape.size());
     died.failure = std::string(json.status().message());
