@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "engine/common/assert.h"
+#include "properties/recording_last_words.h"
 #include "engine/common/file_util.h"
 #include "engine/snapshot/collection_snapshot.h"
 #include "engine/snapshot/snapshot_create.h"
@@ -407,14 +408,7 @@ RecordedRun Record(const ShardRunConfig& config, sim::DecisionSource& world, sim
   recorded.scenario.config = config;
   // (Only when asked: a campaign worker keeps its own hook otherwise.)
   std::optional<shardsim::ScopedAssertionHook> last_words;
-  if (on_assertion) {
-    last_words.emplace([&](std::string_view assertion) {
-      Scenario so_far = recorded.scenario;
-      so_far.tape = recorder.tape();
-      so_far.expected_invariant = "run-outcome";
-      on_assertion(so_far, assertion);
-    });
-  }
+  if (on_assertion) last_words.emplace(RecordingLastWords(recorded.scenario, recorder, on_assertion));
   recorded.result =
       Run(config, {.world = &recorder, .workload = &workload, .record = &recorded.scenario}).Execute();
   recorded.scenario.tape = recorder.tape();

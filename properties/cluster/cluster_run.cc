@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "engine/common/assert.h"
+#include "properties/recording_last_words.h"
 #include "properties/cluster/cluster_world_run.h"
 
 namespace properties {
@@ -381,14 +382,7 @@ RecordedClusterRun RecordClusterRun(const ClusterConfig& config, const ClusterRu
   sim::TapeRecorder recorder(world);
   // (Only when asked: a campaign worker keeps its own hook otherwise.)
   std::optional<shardsim::ScopedAssertionHook> last_words;
-  if (options.on_assertion) {
-    last_words.emplace([&](std::string_view assertion) {
-      ClusterScenario so_far = recorded.scenario;
-      so_far.tape = recorder.tape();
-      so_far.expected_invariant = "run-outcome";
-      options.on_assertion(so_far, assertion);
-    });
-  }
+  if (options.on_assertion) last_words.emplace(RecordingLastWords(recorded.scenario, recorder, options.on_assertion));
   recorded.scenario.steps = DrawClusterSteps(config);
   ClusterRun run(recorded.scenario, recorder, options);
   recorded.result = run.Execute();

@@ -110,8 +110,7 @@ std::optional<nlohmann::json> ShrinkClusterFailure(uint64_t seed, const std::str
     if (!shrunk.reproduced) return std::nullopt;
     const std::string comment =
         ClusterScenarioComment(shrunk.scenario, shrunk.result, fmt::format("found by a campaign, cluster seed {}", seed));
-    const std::optional<uint64_t> pinned =
-        EndedInAssertion(shrunk.result) ? std::nullopt : std::optional<uint64_t>(shrunk.result.trace_hash);
+    const std::optional<uint64_t> pinned = PinnableTraceHash(shrunk.result);
     if (!scenarios::WriteClusterScenarioFile(path, shrunk.scenario, comment, pinned).ok()) {
       return std::nullopt;
     }

@@ -122,10 +122,11 @@ void CampaignPool::Reap(Worker& worker, const std::function<void(const nlohmann:
   waitpid(worker.pid, &status, 0);
   worker.done = true;
   const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  // (Its line is already out.)
-  const bool hung = WIFEXITED(status) && (WEXITSTATUS(status) == kExitHung || WEXITSTATUS(status) == kExitAsserted);
+  // A hung or asserting run wrote its seed's line itself.
+  const bool line_out =
+      WIFEXITED(status) && (WEXITSTATUS(status) == kExitHung || WEXITSTATUS(status) == kExitAsserted);
   if (clean) return;
-  if (!hung && InRange(worker.next_seed)) {
+  if (!line_out && InRange(worker.next_seed)) {
     const std::string why = WIFSIGNALED(status) ? fmt::format("the run aborted with signal {}", WTERMSIG(status))
                                                 : fmt::format("the run exited with code {}", WEXITSTATUS(status));
     on_run(nlohmann::json{{"seed", worker.next_seed}, {"passed", false}, {"failure", why}});

@@ -34,8 +34,7 @@ std::optional<nlohmann::json> ShrinkFailure(uint64_t seed, const std::string& in
     if (!shrunk.reproduced) return std::nullopt;
     const std::string comment = ScenarioComment(shrunk.scenario, shrunk.result,
                                                 fmt::format("found by a campaign, seed {}", seed));
-    const std::optional<uint64_t> pinned =
-        EndedInAssertion(shrunk.result) ? std::nullopt : std::optional<uint64_t>(shrunk.result.trace_hash);
+    const std::optional<uint64_t> pinned = PinnableTraceHash(shrunk.result);
     if (!scenarios::WriteScenarioFile(path, shrunk.scenario, comment, pinned).ok()) {
       return std::nullopt;
     }

@@ -130,17 +130,20 @@ nlohmann::json ShardResultJson(const properties::ShardRunResult& result) {
           {"step_tape_ranges", ranges}};
 }
 
-properties::ShardRunResult ShardAssertionResult(std::string_view assertion, size_t tape_bytes) {
+// A run that did not complete: no tape ranges, its whole tape counted as read.
+properties::ShardRunResult ShardRunOutcome(std::string failure, size_t tape_bytes) {
   properties::ShardRunResult result;
   result.passed = false;
   result.invariant = "run-outcome";
-  result.failure = std::string(kEngineAssertionPrefix) + std::string(assertion);
+  result.failure = std::move(failure);
   result.tape_bytes_consumed = tape_bytes;
   return result;
 }
 
 properties::ShardRunResult ShardResultFromJson(const nlohmann::json& json, size_t tape_bytes) {
-  if (json.contains("assertion")) return ShardAssertionResult(json["assertion"].get<std::string>(), tape_bytes);
+  if (json.contains("assertion")) {
+    return ShardRunOutcome(std::string(kEngineAssertionPrefix) + json["assertion"].get<std::string>(), tape_bytes);
+  }
   properties::ShardRunResult result;
   result.passed = json.value("passed", false);
   result.invariant = json.value("invariant", std::string(result.passed ? "" : "run-outcome"));
@@ -182,11 +185,7 @@ properties::ShardRunResult ReplayShardInChild(const properties::Scenario& scenar
                                               const properties::ShardRunConfig& print_options, bool quiet) {
   const absl::StatusOr<nlohmann::json> json =
       ReplayJsonInChild(quiet, [&] { return ShardResultJson(properties::ReplayScenario(scenario, print_options)); });
-  if (!json.ok()) {
-    properties::ShardRunResult died = ShardAssertionResult("", scenario.tape.size());
-    died.failure = std::string(json.status().message());
-    return died;
-  }
+  if (!json.ok()) return ShardRunOutcome(std::string(json.status().message()), scenario.tape.size());
   return ShardResultFromJson(*json, scenario.tape.size());
 }
 

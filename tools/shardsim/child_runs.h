@@ -12,6 +12,8 @@
 // REQUIRES (all): the calling process runs one thread (fork).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "absl/status/statusor.h"
@@ -49,5 +51,13 @@ properties::ShardRunResult ReplayShardInChild(const properties::Scenario& scenar
                                               const properties::ShardRunConfig& print_options = {},
                                               bool quiet = false);
 bool EndedInAssertion(const properties::ShardRunResult& result);
+
+// The trace hash a scenario file pins for this run: none when the run ended
+// in an engine assertion.
+template <typename Result>
+std::optional<uint64_t> PinnableTraceHash(const Result& result) {
+  if (EndedInAssertion(result)) return std::nullopt;
+  return result.trace_hash;
+}
 
 }  // namespace shardsim

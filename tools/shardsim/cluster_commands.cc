@@ -278,8 +278,7 @@ int ClusterRecordCommand(uint64_t seed, const ClusterFlags& flags, const std::st
                  std::string(recorded.status().message()).c_str());
     return 1;
   }
-  const std::optional<uint64_t> pinned =
-      EndedInAssertion(recorded->result) ? std::nullopt : std::optional<uint64_t>(recorded->result.trace_hash);
+  const std::optional<uint64_t> pinned = PinnableTraceHash(recorded->result);
   const std::string comment =
       ClusterScenarioComment(recorded->scenario, recorded->result, fmt::format("recorded from cluster seed {}", seed));
   if (auto status = scenarios::WriteClusterScenarioFile(path, recorded->scenario, comment, pinned); !status.ok()) {

@@ -74,8 +74,7 @@ int ClusterShrinkCommand(const ShrinkOptions& options) {
     return 1;
   }
   const std::string comment = ClusterScenarioComment(shrunk.scenario, shrunk.result, "shrunk from " + options.path);
-  const std::optional<uint64_t> pinned =
-      EndedInAssertion(shrunk.result) ? std::nullopt : std::optional<uint64_t>(shrunk.result.trace_hash);
+  const std::optional<uint64_t> pinned = PinnableTraceHash(shrunk.result);
   if (auto status = scenarios::WriteClusterScenarioFile(options.output_path, shrunk.scenario, comment, pinned);
       !status.ok()) {
     std::fprintf(stderr, "shardsim shrink: %s\n", std::string(status.message()).c_str());

@@ -184,8 +184,7 @@ int RecordCommand(const RunOptions& options, const std::string& path) {
                  std::string(recorded.status().message()).c_str());
     return 1;
   }
-  const std::optional<uint64_t> pinned =
-      EndedInAssertion(recorded->result) ? std::nullopt : std::optional<uint64_t>(recorded->result.trace_hash);
+  const std::optional<uint64_t> pinned = PinnableTraceHash(recorded->result);
   const std::string comment =
       ScenarioComment(recorded->scenario, recorded->result, fmt::format("recorded from seed {}", options.seed));
   if (auto status = scenarios::WriteScenarioFile(path, recorded->scenario, comment, pinned); !status.ok()) {

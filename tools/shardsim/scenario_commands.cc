@@ -207,8 +207,7 @@ int ShrinkCommand(const ShrinkOptions& options) {
     return 1;
   }
   const std::string comment = ScenarioComment(shrunk.scenario, shrunk.result, "shrunk from " + options.path);
-  const std::optional<uint64_t> pinned =
-      EndedInAssertion(shrunk.result) ? std::nullopt : std::optional<uint64_t>(shrunk.result.trace_hash);
+  const std::optional<uint64_t> pinned = PinnableTraceHash(shrunk.result);
   if (auto status = scenarios::WriteScenarioFile(options.output_path, shrunk.scenario, comment, pinned);
       !status.ok()) {
     std::fprintf(stderr, "shardsim shrink: %s\n", std::string(status.message()).c_str());
