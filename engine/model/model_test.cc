@@ -2,7 +2,10 @@
 #include <rapidcheck/gtest.h>
 
 #include <bit>
+#include <map>
+#include <optional>
 
+#include "engine/model/cbor.h"
 #include "engine/model/distance.h"
 #include "engine/model/filter.h"
 #include "engine/model/operation.h"
@@ -120,6 +123,160 @@ RC_GTEST_PROP(OperationProperty, DecodingMutatedRecordsNeverCrashes, ()) {
   const size_t at = *rc::gen::inRange<size_t>(0, encoded.size());
   encoded[at] = static_cast<char>(*rc::gen::arbitrary<uint8_t>());
   (void)DecodeWalRecord(encoded);
+}
+
+// The WAL codec before engine/model/cbor.h: a nlohmann::json tree, then
+// to_cbor / from_cbor. The direct codec must write the same bytes (trace
+// hashes depend on them) and accept nothing this one refused.
+std::string ReferenceEncode(const WalRecord& record) {
+  nlohmann::json json = {{"v", 1}, {"operation", OperationToJson(record.operation)}};
+  if (record.clock_tag) {
+    const ClockTag& tag = *record.clock_tag;
+    json["clock"] = {{"peer", tag.peer_id}, {"clock", tag.clock_id}, {"tick", tag.tick},
+                     {"token", tag.token}, {"force", tag.force}};
+  }
+  const std::vector<uint8_t> bytes = nlohmann::json::to_cbor(json);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+std::optional<WalRecord> ReferenceDecode(std::string_view bytes) {
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::from_cbor(bytes.begin(), bytes.end(), true, false);
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+  if (json.is_discarded() || !json.is_object() || !json.contains("v") || json["v"] != 1) return std::nullopt;
+  if (!json.contains("operation")) return std::nullopt;
+  auto operation = OperationFromJson(json["operation"]);
+  if (!operation.ok()) return std::nullopt;
+  WalRecord record{std::move(*operation), std::nullopt};
+  if (json.contains("clock")) {
+    const auto& clock = json["clock"];
+    for (const char* field : {"peer", "clock", "tick", "token"}) {
+      if (!clock.is_object() || !clock.contains(field) || !clock[field].is_number_unsigned()) return std::nullopt;
+    }
+    if (!clock.contains("force") || !clock["force"].is_boolean() || clock["clock"].get<uint64_t>() > UINT32_MAX) {
+      return std::nullopt;
+    }
+    record.clock_tag = ClockTag{clock["peer"].get<uint64_t>(), static_cast<uint32_t>(clock["clock"].get<uint64_t>()),
+                                clock["tick"].get<uint64_t>(), clock["token"].get<uint64_t>(),
+                                clock["force"].get<bool>()};
+  }
+  return record;
+}
+
+// Payload values of every JSON kind, with lengths and magnitudes on both
+// sides of each CBOR head size (23/24, 255/256, 65535/65536, 2^32).
+rc::Gen<Payload> GenJsonValue(int depth);
+
+// An object over a few keys (a repeated key keeps its last value).
+rc::Gen<Payload> GenJsonObject(std::vector<std::string> keys, int depth) {
+  return rc::gen::map(rc::gen::resize(4, rc::gen::container<std::vector<std::pair<std::string, Payload>>>(
+                                             rc::gen::pair(rc::gen::elementOf(keys), GenJsonValue(depth)))),
+                      [](const std::vector<std::pair<std::string, Payload>>& fields) {
+                        Payload object = Payload::object();
+                        for (const auto& [key, value] : fields) object[key] = value;
+                        return object;
+                      });
+}
+
+rc::Gen<Payload> GenJsonValue(int depth) {
+  const auto number = rc::gen::oneOf(
+      rc::gen::map(rc::gen::elementOf(std::vector<uint64_t>{0, 23, 24, 255, 256, 65535, 65536, 4294967295ULL,
+                                                            4294967296ULL, UINT64_MAX}),
+                   [](uint64_t v) { return Payload(v); }),
+      rc::gen::map(rc::gen::arbitrary<int64_t>(), [](int64_t v) { return Payload(v); }),
+      rc::gen::map(rc::gen::elementOf(std::vector<double>{0.5, -1.25, 1e300, 3.4028234663852886e38, 0.1, -0.0}),
+                   [](double v) { return Payload(v); }));
+  const auto scalar = rc::gen::oneOf(
+      number, rc::gen::just(Payload(nullptr)), rc::gen::map(rc::gen::arbitrary<bool>(), [](bool b) { return Payload(b); }),
+      rc::gen::map(rc::gen::elementOf(std::vector<size_t>{0, 5, 23, 24, 255, 256, 65535, 65536}),
+                   [](size_t length) { return Payload(std::string(length, 'x')); }));
+  if (depth == 0) return scalar;
+  return rc::gen::oneOf(
+      scalar,
+      rc::gen::map(rc::gen::resize(4, rc::gen::container<std::vector<Payload>>(GenJsonValue(depth - 1))),
+                   [](std::vector<Payload> items) { return Payload(std::move(items)); }),
+      GenJsonObject({"a", "b", "color", "count", "zz"}, depth - 1));
+}
+
+rc::Gen<WalRecord> GenWalRecord() {
+  const auto object = GenJsonObject({"k", "color", "nested"}, 2);
+  return rc::gen::map(rc::gen::tuple(GenOperation(), object, rc::gen::arbitrary<bool>(),
+                                     rc::gen::arbitrary<uint64_t>(), rc::gen::arbitrary<uint32_t>()),
+                      [](const auto& parts) {
+                        auto [operation, payload, tagged, tick, clock] = parts;
+                        if (auto* upsert = std::get_if<UpsertPoints>(&operation)) {
+                          for (Point& point : upsert->points) point.payload = payload;
+                        }
+                        if (auto* set = std::get_if<SetPayload>(&operation)) set->payload = payload;
+                        WalRecord record{operation, std::nullopt};
+                        if (tagged) record.clock_tag = ClockTag{tick, clock, tick / 3, tick ^ clock, (tick & 1) != 0};
+                        return record;
+                      });
+}
+
+RC_GTEST_PROP(WalRecordProperty, DirectEncodingIsTheJsonTreesCbor, ()) {
+  const WalRecord record = *GenWalRecord();
+  const std::string encoded = EncodeWalRecord(record);
+  RC_ASSERT(encoded == ReferenceEncode(record));
+  auto decoded = DecodeWalRecord(encoded);
+  RC_ASSERT(decoded.ok());
+  RC_ASSERT(EncodeWalRecord(*decoded) == encoded);
+}
+
+// Byte flips, truncations and insertions: the direct decoder accepts only
+// what the tree decoder accepted, and reads it as the same record.
+RC_GTEST_PROP(WalRecordProperty, DirectDecoderIsNoMorePermissive, ()) {
+  std::string bytes = EncodeWalRecord(*GenWalRecord());
+  RC_PRE(!bytes.empty());
+  const int edits = *rc::gen::inRange(1, 4);
+  for (int i = 0; i < edits && !bytes.empty(); ++i) {
+    const size_t at = *rc::gen::inRange<size_t>(0, bytes.size());
+    switch (*rc::gen::inRange(0, 3)) {
+      case 0: bytes[at] = static_cast<char>(*rc::gen::arbitrary<uint8_t>()); break;
+      case 1: bytes.resize(at); break;
+      default: bytes.insert(bytes.begin() + at, static_cast<char>(*rc::gen::arbitrary<uint8_t>())); break;
+    }
+  }
+  auto decoded = DecodeWalRecord(bytes);
+  if (!decoded.ok()) {
+    RC_ASSERT(absl::IsDataLoss(decoded.status()));
+    return;
+  }
+  const auto reference = ReferenceDecode(bytes);
+  RC_ASSERT(reference.has_value());
+  RC_ASSERT(EncodeWalRecord(*decoded) == EncodeWalRecord(*reference));
+}
+
+void ExpectRefusal(const absl::StatusOr<WalRecord>& decoded, std::string_view why) {
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_TRUE(absl::IsDataLoss(decoded.status())) << decoded.status();
+  const std::string message(decoded.status().message());
+  EXPECT_NE(message.find(why), std::string::npos) << decoded.status() << " lacks " << why;
+}
+
+TEST(WalRecordTest, RefusesWhatNoWriterProduces) {
+  const std::string good = EncodeWalRecord({DeletePoints{{1, 2}}, std::nullopt});
+  ASSERT_TRUE(DecodeWalRecord(good).ok());
+  // Trailing bytes, an indefinite-length map, a tag, another version.
+  ExpectRefusal(DecodeWalRecord(good + '\x00'), "bytes after the record");
+  std::string indefinite = good;
+  indefinite[0] = '\xBF';
+  ExpectRefusal(DecodeWalRecord(indefinite), "indefinite length");
+  EXPECT_TRUE(absl::IsDataLoss(DecodeWalRecord("\xC0\xA0").status()));
+  std::string version_two = good;
+  ASSERT_EQ(version_two.back(), '\x01');
+  version_two.back() = '\x02';
+  ExpectRefusal(DecodeWalRecord(version_two), "unknown format version");
+  // A length header of 2^63 elements over 9 bytes: refused, not reserved.
+  ExpectRefusal(DecodeWalRecord(std::string_view("\xBB\x80\x00\x00\x00\x00\x00\x00\x00", 9)), "a length past the end");
+  // Nesting past the reader's bound in a payload: an error, not a deep recursion.
+  std::string deep = "\xA2\x69operation\xA3\x63ids\x81\x01\x62op\x6Bset_payload\x67payload\xA1\x61k";
+  deep += std::string(cbor::Reader::kMaxDepth + 1, '\x81') + '\x01';
+  deep += "\x61v\x01";
+  ExpectRefusal(DecodeWalRecord(deep), "nested too deep");
 }
 
 RC_GTEST_PROP(PayloadIndexProperty, CandidatesNeverMissAMatch, ()) {

@@ -12,7 +12,6 @@ namespace engine {
 
 namespace {
 
-constexpr int kFormatVersion = 1;
 constexpr size_t kMaxIds = 1 << 20;
 
 absl::Status InvalidOperation(std::string_view why) {
@@ -180,81 +179,6 @@ absl::StatusOr<Operation> OperationFromJson(const nlohmann::json& json) {
   if (*name == "set_payload") return Operation{SetPayload{std::move(*ids), std::move(*payload)}};
   if (*name == "overwrite_payload") return Operation{OverwritePayload{std::move(*ids), std::move(*payload)}};
   return InvalidOperation(fmt::format("unknown operation '{}'", *name));
-}
-
-namespace {
-// The encoding alone, not yet read back.
-std::string WalRecordCbor(const WalRecord& record) {
-  SS_ASSERT(!record.operation.valueless_by_exception());
-  nlohmann::json json = {{"v", kFormatVersion}, {"operation", OperationToJson(record.operation)}};
-  if (record.clock_tag) {
-    const ClockTag& tag = *record.clock_tag;
-    json["clock"] = {{"peer", tag.peer_id}, {"clock", tag.clock_id}, {"tick", tag.tick},
-                     {"token", tag.token}, {"force", tag.force}};
-  }
-  const std::vector<uint8_t> bytes = nlohmann::json::to_cbor(json);
-  // A CBOR map (major type 5), which is all DecodeWalRecord accepts.
-  SS_ASSERT(!bytes.empty() && (bytes.front() >> 5) == 5, "a WAL record encoded as CBOR type {}",
-            bytes.empty() ? -1 : bytes.front() >> 5);
-  return std::string(bytes.begin(), bytes.end());
-}
-}  // namespace
-
-absl::StatusOr<std::string> EncodeReplayableWalRecord(const WalRecord& record) {
-  std::string encoded = WalRecordCbor(record);
-  // Encoded then decoded in memory, as a WAL replay would: the same op and
-  // clock tag. (A record the decoder refuses, such as a payload that is no
-  // object, is one the caller must not have built.)
-  const auto decoded = DecodeWalRecord(encoded);
-  if (!decoded.ok()) return decoded.status();
-  SS_ASSERT(decoded->clock_tag == record.clock_tag, "a WAL record's clock tag does not read back");
-  SS_ASSERT(OperationName(decoded->operation) == OperationName(record.operation) &&
-                OperationPointIds(decoded->operation) == OperationPointIds(record.operation),
-            "a {} does not read back as itself", OperationName(record.operation));
-  return encoded;
-}
-
-std::string EncodeWalRecord(const WalRecord& record) {
-  auto encoded = EncodeReplayableWalRecord(record);
-  // Refused on read-back: still the record's bytes (the caller decides).
-  return encoded.ok() ? *std::move(encoded) : WalRecordCbor(record);
-}
-
-absl::StatusOr<WalRecord> DecodeWalRecord(std::string_view bytes) {
-  nlohmann::json json;
-  try {
-    // nlohmann still throws on some malformed sizes with exceptions disabled.
-    json = nlohmann::json::from_cbor(bytes.begin(), bytes.end(), true, false);
-  } catch (const nlohmann::json::exception& error) {
-    return absl::DataLossError(fmt::format("WAL record: not valid CBOR ({})", error.what()));
-  }
-  if (json.is_discarded() || !json.is_object()) return absl::DataLossError("WAL record: not valid CBOR");
-  if (!json.contains("v") || json["v"] != kFormatVersion) {
-    return absl::DataLossError("WAL record: unknown format version");
-  }
-  if (!json.contains("operation")) return absl::DataLossError("WAL record: no operation");
-  auto operation = OperationFromJson(json["operation"]);
-  if (!operation.ok()) return absl::DataLossError(fmt::format("WAL record: {}", std::string(operation.status().message())));
-  // The parser and the name table agree: an op reads back as the kind its
-  // name says.
-  SS_ASSERT(json["operation"]["op"].get_ref<const std::string&>() == OperationName(*operation), "'{}' read as '{}'",
-            json["operation"]["op"].dump(), OperationName(*operation));
-  WalRecord record{std::move(*operation), std::nullopt};
-  if (json.contains("clock")) {
-    const auto& clock = json["clock"];
-    for (const char* field : {"peer", "clock", "tick", "token"}) {
-      if (!clock.is_object() || !clock.contains(field) || !clock[field].is_number_unsigned()) {
-        return absl::DataLossError("WAL record: malformed clock tag");
-      }
-    }
-    if (!clock.contains("force") || !clock["force"].is_boolean() || clock["clock"].get<uint64_t>() > UINT32_MAX) {
-      return absl::DataLossError("WAL record: malformed clock tag");
-    }
-    record.clock_tag = ClockTag{clock["peer"].get<uint64_t>(), static_cast<uint32_t>(clock["clock"].get<uint64_t>()),
-                                clock["tick"].get<uint64_t>(), clock["token"].get<uint64_t>(),
-                                clock["force"].get<bool>()};
-  }
-  return record;
 }
 
 }  // namespace engine
