@@ -21,7 +21,7 @@ void History::NoteClockAdvancedWithoutWrite(const engine::ClockTag& tag) {
   written_clocks_.Advance(tag);
   // A snapshot pinning clocks after this freezes at or after the newest op
   // written so far: its bound must allow the tick.
-  if (!clocks_after_.empty()) clocks_after_.back().Advance(tag);
+  if (!clocks_after_.empty()) clocks_after_.mutable_back().Advance(tag);
 }
 
 std::optional<engine::ClockMap> History::ClocksAfterWriteOf(engine::SeqNumber op_num) const {
@@ -85,12 +85,13 @@ void History::RelaxToDurable() {
 
 void History::ResetToRestored(const Saved& saved, size_t length, uint64_t next_index) {
   SS_ASSERT(length <= saved.operations.size() && saved.clocks_after.size() == saved.operations.size());
-  OperationHistory kept;
-  for (size_t i = 0; i < length; ++i) kept.Append(saved.operations.op_num(i), saved.operations.operation(i));
-  SS_ASSERT(length == 0 || kept.op_num(length - 1) < next_index, "restored op {} at or past the WAL's next index {}",
-            kept.op_num(length - 1), next_index);
-  operations_ = std::move(kept);
-  clocks_after_.assign(saved.clocks_after.begin(), saved.clocks_after.begin() + static_cast<ptrdiff_t>(length));
+  SS_ASSERT(length == 0 || saved.operations.op_num(length - 1) < next_index,
+            "restored op {} at or past the WAL's next index {}", saved.operations.op_num(length - 1), next_index);
+  // Shares the saved history's chunks (no copy of its ops).
+  operations_ = saved.operations;
+  operations_.Truncate(length);
+  clocks_after_ = saved.clocks_after;
+  clocks_after_.Truncate(length);
   // An upper bound of the restored clocks: every clock advanced by then.
   written_clocks_ = saved.written_clocks;
   const std::optional<engine::SeqNumber> last =
@@ -112,12 +113,8 @@ std::optional<std::string> History::NoteRecovered(uint64_t next_index) {
                           "below {} were ever written", next_index, *recover_at_most_below_);
   }
   // Forget what did not survive: later ops reuse those op_nums.
-  OperationHistory kept;
-  for (size_t i = 0; i < operations_.size() && operations_.op_num(i) < next_index; ++i) {
-    kept.Append(operations_.op_num(i), operations_.operation(i));
-  }
-  operations_ = std::move(kept);
-  clocks_after_.resize(operations_.size());
+  operations_.Truncate(next_index == 0 ? 0 : operations_.PrefixLengthThrough(next_index - 1));
+  clocks_after_.Truncate(operations_.size());
   const auto clamp = [&](std::optional<engine::SeqNumber>& through) {
     if (through && *through >= next_index) {
       through = next_index == 0 ? std::nullopt : std::optional(next_index - 1);

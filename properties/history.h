@@ -57,7 +57,7 @@ class History final : public engine::ShardObserver {
   // What a snapshot's checks and a later restore of it need of the history.
   struct Saved {
     OperationHistory operations;
-    std::vector<engine::ClockMap> clocks_after;  // per op of `operations`
+    SharedChunks<engine::ClockMap> clocks_after;  // per op of `operations`
     engine::ClockMap written_clocks;              // every clock advanced so far
   };
   Saved Save() const { return {operations_, clocks_after_, written_clocks_}; }
@@ -97,7 +97,7 @@ class History final : public engine::ShardObserver {
   // op of operations_ (same index). Never rolled back: a crash may lose an
   // op whose tick the persisted clocks already hold.
   engine::ClockMap written_clocks_;
-  std::vector<engine::ClockMap> clocks_after_;
+  SharedChunks<engine::ClockMap> clocks_after_;
   std::optional<engine::SeqNumber> applied_through_;
   std::optional<engine::SeqNumber> acknowledged_through_;
   std::optional<engine::SeqNumber> completed_through_;

@@ -52,20 +52,27 @@ void OperationHistory::Append(engine::SeqNumber op_num, Operation operation) {
   entries_.push_back({op_num, std::move(operation)});
 }
 
+void OperationHistory::Truncate(size_t length) {
+  entries_.Truncate(length);
+  // checkpoints_[k] holds the first k * kCheckpointInterval entries.
+  const size_t valid = length / kCheckpointInterval + 1;
+  if (checkpoints_.size() > valid) checkpoints_.resize(valid);
+}
+
 ReferenceModel OperationHistory::StateAfterPrefix(size_t prefix_length) const {
   SS_ASSERT(prefix_length <= entries_.size());
   // The nearest checkpoint at or below the prefix, made first if missing
   // (each from the one before it): a query replays fewer than
   // kCheckpointInterval operations, not the whole history.
   const size_t wanted = prefix_length / kCheckpointInterval;
-  if (checkpoints_.empty()) checkpoints_.emplace_back();  // the empty prefix
+  if (checkpoints_.empty()) checkpoints_.push_back(std::make_shared<const ReferenceModel>());  // the empty prefix
   while (checkpoints_.size() <= wanted) {
-    ReferenceModel next = checkpoints_.back();
+    ReferenceModel next = *checkpoints_.back();
     const size_t from = (checkpoints_.size() - 1) * kCheckpointInterval;
     for (size_t i = from; i < from + kCheckpointInterval; ++i) next.Apply(entries_[i].op_num, entries_[i].operation);
-    checkpoints_.push_back(std::move(next));
+    checkpoints_.push_back(std::make_shared<const ReferenceModel>(std::move(next)));
   }
-  ReferenceModel model = checkpoints_[wanted];
+  ReferenceModel model = *checkpoints_[wanted];
   for (size_t i = wanted * kCheckpointInterval; i < prefix_length; ++i) {
     model.Apply(entries_[i].op_num, entries_[i].operation);
   }
@@ -75,10 +82,19 @@ ReferenceModel OperationHistory::StateAfterPrefix(size_t prefix_length) const {
 }
 
 size_t OperationHistory::PrefixLengthThrough(engine::SeqNumber last_op_num) const {
-  const auto it = std::upper_bound(
-      entries_.begin(), entries_.end(), last_op_num,
-      [](engine::SeqNumber value, const Entry& entry) { return value < entry.op_num; });
-  return static_cast<size_t>(it - entries_.begin());
+  // The first entry past last_op_num (op_nums increase).
+  size_t low = 0;
+  size_t high = entries_.size();
+  while (low < high) {
+    const size_t middle = low + (high - low) / 2;
+    if (entries_[middle].op_num <= last_op_num) {
+      low = middle + 1;
+    } else {
+      high = middle;
+    }
+  }
+  SS_ASSERT(low == 0 || entries_[low - 1].op_num <= last_op_num);
+  return low;
 }
 
 ReferenceModel OperationHistory::StateThrough(engine::SeqNumber last_op_num) const {

@@ -6,11 +6,13 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/model/operation.h"
 #include "engine/model/types.h"
+#include "properties/shared_chunks.h"
 
 namespace properties {
 
@@ -43,8 +45,10 @@ class OperationHistory {
   void Append(engine::SeqNumber op_num, engine::Operation operation);
 
   size_t size() const { return entries_.size(); }
-  engine::SeqNumber op_num(size_t index) const { return entries_.at(index).op_num; }
-  const engine::Operation& operation(size_t index) const { return entries_.at(index).operation; }
+  engine::SeqNumber op_num(size_t index) const { return entries_[index].op_num; }
+  const engine::Operation& operation(size_t index) const { return entries_[index].operation; }
+  // Keeps the first `length` operations. REQUIRES: length <= size().
+  void Truncate(size_t length);
 
   // The model after the first `prefix_length` operations.
   ReferenceModel StateAfterPrefix(size_t prefix_length) const;
@@ -61,11 +65,12 @@ class OperationHistory {
   // Every read check asks for a prefix's state; replaying from the start
   // each time made a run's checking quadratic in its length.
   static constexpr size_t kCheckpointInterval = 256;
-  std::vector<Entry> entries_;
+  // Copies (a snapshot's saved history) share entries and checkpoints.
+  SharedChunks<Entry> entries_;
   // checkpoints_[k]: the model after the first k * kCheckpointInterval
   // entries (entries are only appended, so a checkpoint never goes stale).
   // Filled on demand by the const queries.
-  mutable std::vector<ReferenceModel> checkpoints_;
+  mutable std::vector<std::shared_ptr<const ReferenceModel>> checkpoints_;
 };
 
 }  // namespace properties

@@ -23,8 +23,11 @@ std::string BlockOf(const std::string& image, uint64_t block) {
 }
 
 DataCrashOutcome KeepPrefix(const std::string& durable, std::span<const LogEntry> log, size_t kept) {
-  DataCrashOutcome outcome{durable, std::nullopt, {}};
-  for (size_t i = 0; i < kept; ++i) ApplyLogEntry(outcome.image, log[i]);
+  DataCrashOutcome outcome{std::nullopt, std::nullopt, {}};
+  if (kept > 0) {
+    outcome.image = durable;
+    for (size_t i = 0; i < kept; ++i) ApplyLogEntry(*outcome.image, log[i]);
+  }
   if (kept < log.size()) {
     outcome.fault = FaultClass::kLostUnsynced;
     outcome.detail = fmt::format("kept {} of {} unsynced writes", kept, log.size());
@@ -63,12 +66,13 @@ DataCrashOutcome MixBlocks(std::string base, const std::string& full, DecisionSo
 }
 
 DataCrashOutcome TearLast(const std::string& durable, std::span<const LogEntry> log, DecisionSource& decisions) {
-  DataCrashOutcome outcome{durable, std::nullopt, {}};
-  for (size_t i = 0; i + 1 < log.size(); ++i) ApplyLogEntry(outcome.image, log[i]);
+  std::string image = durable;
+  for (size_t i = 0; i + 1 < log.size(); ++i) ApplyLogEntry(image, log[i]);
+  DataCrashOutcome outcome{std::move(image), std::nullopt, {}};
   LogEntry last = log.back();
   if (last.truncate) {
     if (decisions.Draw(2) == 0) {
-      ApplyLogEntry(outcome.image, last);
+      ApplyLogEntry(*outcome.image, last);
     } else {
       outcome.fault = FaultClass::kLostUnsynced;
       outcome.detail = fmt::format("kept {} of {} unsynced writes (lost a truncate to {} bytes)",
@@ -79,7 +83,7 @@ DataCrashOutcome TearLast(const std::string& durable, std::span<const LogEntry> 
   const size_t write_bytes = last.bytes.size();
   const size_t kept_bytes = decisions.Draw(write_bytes + 1);
   last.bytes.resize(kept_bytes);
-  ApplyLogEntry(outcome.image, last);
+  ApplyLogEntry(*outcome.image, last);
   if (kept_bytes == 0 && write_bytes > 0) {
     outcome.fault = FaultClass::kLostUnsynced;
     outcome.detail = fmt::format("kept {} of {} unsynced writes", log.size() - 1, log.size());
@@ -102,6 +106,7 @@ DataCrashOutcome ApplyDataCrashModel(CrashModel model, const std::string& durabl
     case CrashModel::kRandomPrefix:
       return KeepPrefix(durable, log, kept_at_least + decisions.Draw(log.size() - kept_at_least + 1));
     case CrashModel::kRandomBlocks: {
+      if (log.empty()) return {std::nullopt, std::nullopt, {}};  // MixBlocks would draw nothing either
       std::string base = durable;
       for (size_t i = 0; i < kept_at_least; ++i) ApplyLogEntry(base, log[i]);
       std::string full = base;

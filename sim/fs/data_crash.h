@@ -15,7 +15,9 @@
 namespace sim {
 
 struct DataCrashOutcome {
-  std::string image;                // the file's contents after the power loss
+  // The file's contents after the power loss; none when they are the
+  // durable image as it was (no copy of an untouched file's bytes).
+  std::optional<std::string> image;
   std::optional<FaultClass> fault;  // kLostUnsynced or kTornWrite if the model destroyed something
   std::string detail;               // "kept 2 of 5 unsynced writes", "write torn at byte 100 of 512"
 };

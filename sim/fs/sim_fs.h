@@ -196,7 +196,7 @@ class SimFileSystem final : public engine::FileSystem {
   };
   // What a power loss leaves of one file.
   struct FileOutcome {
-    std::string image;
+    std::optional<std::string> image;  // none: the durable image is unchanged
     std::optional<FaultClass> fault;
     std::string detail;
   };

@@ -40,6 +40,8 @@ void SimFileSystem::ApplyPowerLoss(CrashModel model, DecisionSource& decisions) 
     const auto floor = kept_at_least.find(id);
     DataCrashOutcome outcome = ApplyDataCrashModel(model, inode->durable, inode->unsynced,
                                                    floor == kept_at_least.end() ? 0 : floor->second, decisions);
+    // Files the crash left as they were need no outcome (and no copy).
+    if (!outcome.image && !outcome.fault) continue;
     outcomes[id] = {std::move(outcome.image), outcome.fault, std::move(outcome.detail)};
   }
   ApplyDecidedPowerLoss(keep_namespace, std::move(outcomes));
@@ -86,8 +88,9 @@ void SimFileSystem::ApplyDecidedPowerLoss(const std::vector<bool>& keep_namespac
       continue;
     }
     const auto outcome = outcomes.find(id);
-    if (outcome != outcomes.end()) inode->durable = outcome->second.image;
-    inode->data = inode->durable;
+    if (outcome != outcomes.end() && outcome->second.image) inode->durable = *std::move(outcome->second.image);
+    // Into data's own buffer: no allocation once a file has its size.
+    inode->data.assign(inode->durable);
     inode->unsynced.clear();
   }
   // Inodes no entry reaches are gone.

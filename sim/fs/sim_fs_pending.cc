@@ -99,11 +99,12 @@ absl::Status SimFileSystem::PowerLossKeeping(const std::vector<bool>& keep) {
   std::map<uint64_t, FileOutcome> outcomes;
   for (const auto& [id, kept] : keep_writes) {
     const Inode& inode = *inodes_.at(id);
-    FileOutcome outcome{inode.durable, std::nullopt, {}};
+    FileOutcome outcome{std::nullopt, std::nullopt, {}};
     size_t kept_count = 0;
     for (size_t i = 0; i < kept.size(); ++i) {
       if (!kept[i]) continue;
-      ApplyLogEntry(outcome.image, inode.unsynced[i]);
+      if (!outcome.image) outcome.image = inode.durable;
+      ApplyLogEntry(*outcome.image, inode.unsynced[i]);
       ++kept_count;
     }
     if (kept_count < kept.size()) {
