@@ -1,6 +1,7 @@
 // One change to a file's contents since its last sync (internal to sim/fs).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -20,9 +21,11 @@ inline void ApplyLogEntry(std::string& image, const LogEntry& entry) {
     image.resize(entry.offset, '\0');
     return;
   }
-  const uint64_t end = entry.offset + entry.bytes.size();
-  if (image.size() < end) image.resize(end, '\0');
-  image.replace(entry.offset, entry.bytes.size(), entry.bytes);
+  // A write past the end leaves a hole of zeros; the bytes themselves are
+  // copied once (not zero-filled first: most writes are appends).
+  if (image.size() < entry.offset) image.resize(entry.offset, '\0');
+  const size_t overwritten = std::min<size_t>(entry.bytes.size(), image.size() - entry.offset);
+  image.replace(entry.offset, overwritten, entry.bytes);
 }
 
 }  // namespace sim
