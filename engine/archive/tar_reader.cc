@@ -31,7 +31,10 @@ absl::StatusOr<std::unique_ptr<TarReader>> TarReader::Open(File& in, const TarLi
   auto size = in.Size();
   if (!size.ok()) return size.status();
   std::unique_ptr<TarReader> reader(new TarReader(limits, &in, *size, whole_file));
-  reader->buffer_ = std::make_unique<char[]>(kArchiveChunkBytes);
+  // Not zero-filled (a read overwrites what it uses), and no bigger than
+  // the archive: reads never ask for more than its bytes.
+  reader->buffer_ = std::make_unique_for_overwrite<char[]>(
+      static_cast<size_t>(std::min<uint64_t>(kArchiveChunkBytes, std::max<uint64_t>(*size, 1))));
   reader->Start({});
   return reader;
 }

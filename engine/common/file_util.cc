@@ -61,7 +61,7 @@ ChunkedFileReader::ChunkedFileReader(std::string path, std::unique_ptr<File> fil
                                      size_t chunk_bytes)
     : path_(std::move(path)), file_(std::move(file)), size_(size), chunk_bytes_(chunk_bytes) {
   // Never more than the file needs: small files cost no big buffer.
-  buffer_ = std::make_unique<char[]>(static_cast<size_t>(std::min<uint64_t>(chunk_bytes_, std::max<uint64_t>(size_, 1))));
+  buffer_ = std::make_unique_for_overwrite<char[]>(static_cast<size_t>(std::min<uint64_t>(chunk_bytes_, std::max<uint64_t>(size_, 1))));
 }
 
 absl::StatusOr<ChunkedFileReader> ChunkedFileReader::Open(FileSystem& fs, std::string_view path, size_t chunk_bytes) {

@@ -124,7 +124,7 @@ absl::Status StreamFiles(FileSystem& fs, const std::string& archive_path, const 
     return absl::DataLossError(
         fmt::format("{}: entry {} reads back other than in the checksummed first pass", archive_path, index));
   };
-  std::unique_ptr<char[]> buffer = std::make_unique<char[]>(kArchiveChunkBytes);
+  std::unique_ptr<char[]> buffer = std::make_unique_for_overwrite<char[]>(kArchiveChunkBytes);
   size_t index = 0;
   for (;; ++index) {
     SS_ASSERT(index <= scan.entries.size());
