@@ -99,7 +99,7 @@ SegmentId SegmentHolder::SmallestAppendable() const {
   for (SegmentId id : AppendableIds()) {
     const LockedSegment& locked = segments_.at(id);
     ReadLock guard(*locked.lock);
-    const size_t points = locked.segment->LiveIds().size();
+    const size_t points = locked.segment->LiveCount();
     if (!best || points < best_points) {
       best = id;
       best_points = points;

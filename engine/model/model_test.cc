@@ -279,6 +279,30 @@ TEST(WalRecordTest, RefusesWhatNoWriterProduces) {
   ExpectRefusal(DecodeWalRecord(deep), "nested too deep");
 }
 
+// Filling an index just created (AddToField) gives the index a full Add
+// would: the same candidates for every condition on it.
+RC_GTEST_PROP(PayloadIndexProperty, AddToFieldFillsOnlyThatIndexAsAddWould, ()) {
+  const auto payloads = *rc::gen::container<std::vector<Payload>>(GenPayload());
+  PayloadIndex late;
+  PayloadIndex early;
+  late.Create("color", FieldType::kKeyword);
+  early.Create("color", FieldType::kKeyword);
+  early.Create("count", FieldType::kInteger);
+  for (size_t id = 0; id < payloads.size(); ++id) {
+    late.Add(id, payloads[id]);
+    early.Add(id, payloads[id]);
+  }
+  late.Create("count", FieldType::kInteger);
+  for (size_t id = 0; id < payloads.size(); ++id) late.AddToField("count", id, payloads[id]);
+  for (int64_t low = -3; low <= 3; ++low) {
+    Filter filter;
+    filter.must.push_back(FieldCondition{"count", IntegerRange{low, std::nullopt}});
+    RC_ASSERT(late.Candidates(filter) == early.Candidates(filter));
+    filter.must.push_back(FieldCondition{"color", MatchKeyword{"red"}});
+    RC_ASSERT(late.Candidates(filter) == early.Candidates(filter));
+  }
+}
+
 RC_GTEST_PROP(PayloadIndexProperty, CandidatesNeverMissAMatch, ()) {
   const auto payloads = *rc::gen::container<std::vector<Payload>>(GenPayload());
   PayloadIndex index;

@@ -50,6 +50,12 @@ void PayloadIndex::Add(PointId id, const Payload& payload) {
   for (auto& [key, index] : fields_) Update(index, key, id, payload, true);
 }
 
+void PayloadIndex::AddToField(const std::string& key, PointId id, const Payload& payload) {
+  const auto it = fields_.find(key);
+  SS_ASSERT(it != fields_.end(), "no index on '{}' to add point {} to", key, id);
+  Update(it->second, key, id, payload, true);
+}
+
 void PayloadIndex::Remove(PointId id, const Payload& payload) {
   for (auto& [key, index] : fields_) Update(index, key, id, payload, false);
 }

@@ -26,6 +26,9 @@ class PayloadIndex {
   std::map<std::string, FieldType> fields() const;
 
   void Add(PointId id, const Payload& payload);
+  // Add to the index on `key` only (filling an index just created: the
+  // others hold the point already). REQUIRES: an index on `key`.
+  void AddToField(const std::string& key, PointId id, const Payload& payload);
   void Remove(PointId id, const Payload& payload);
 
   // Ids that may match: the intersection over the filter's top-level `must`

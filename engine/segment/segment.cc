@@ -72,6 +72,7 @@ absl::StatusOr<bool> Segment::Upsert(SeqNumber op_num, const Point& point) {
   SS_ASSERT(record.deleted ? record.vector.empty() : inserted || record.vector.size() == config_.dimension,
             "{}: point {} holds a vector of dimension {}", dir_, point.id, record.vector.size());
   if (!inserted && !record.deleted) index_.Remove(point.id, record.payload);
+  if (inserted || record.deleted) ++live_count_;
   record.deleted = false;
   record.vector = point.vector;  // already preprocessed by the shard
   record.payload = point.payload;
@@ -84,6 +85,8 @@ void Segment::MakeTombstone(PointId id, PointRecord& record) {
   SS_ASSERT(!record.deleted, "{}: point {} deleted twice", dir_, id);
   SS_ASSERT(&points_.at(id) == &record, "{}: the record deleted is not point {}'s", dir_, id);
   index_.Remove(id, record.payload);
+  SS_ASSERT(live_count_ > 0, "{}: a tombstone with no live point counted", dir_);
+  --live_count_;
   record.deleted = true;
   record.vector.clear();
   record.payload = Payload::object();
@@ -157,7 +160,7 @@ absl::StatusOr<bool> Segment::CreateFieldIndex(SeqNumber op_num, const std::stri
   const bool created = index_.Create(key, type);
   SS_ASSERT(created, "{}: index on {} still there after its drop", dir_, key);
   for (const auto& [id, record] : points_) {
-    if (!record.deleted) index_.Add(id, record.payload);
+    if (!record.deleted) index_.AddToField(key, id, record.payload);
   }
   version_ = std::max(version_.value_or(0), op_num);
   index_dirty_ = true;
@@ -186,6 +189,7 @@ std::vector<PointId> Segment::LiveIds() const {
   for (const auto& [id, record] : points_) {
     if (!record.deleted) ids.push_back(id);
   }
+  SS_ASSERT(ids.size() == live_count_, "{}: {} live points, {} counted", dir_, ids.size(), live_count_);
   return ids;
 }
 

@@ -90,6 +90,7 @@ class Segment final : public SegmentEntry {
 
   std::optional<Point> Retrieve(PointId id) const override;
   std::vector<PointId> LiveIds() const override;
+  size_t LiveCount() const override { return live_count_; }
   std::vector<PointId> ReadFiltered(const Filter* filter, std::optional<PointId> after_id,
                                     size_t limit) const override;
   size_t Count(const Filter* filter) const override;
@@ -159,6 +160,7 @@ class Segment final : public SegmentEntry {
   CollectionConfig config_;
   bool appendable_;
   std::map<PointId, PointRecord> points_;  // live copies and tombstones
+  size_t live_count_ = 0;                  // points_ not deleted (LiveIds checks it)
   PayloadIndex index_;
   std::optional<SeqNumber> version_;
   std::optional<SeqNumber> persisted_version_;

@@ -62,6 +62,9 @@ class SegmentEntry {
   virtual std::optional<Point> Retrieve(PointId id) const = 0;
   // Live ids, sorted.
   virtual std::vector<PointId> LiveIds() const = 0;
+  // LiveIds().size(), in constant time where the segment keeps the count
+  // (placement asks it of every appendable segment at every upsert).
+  virtual size_t LiveCount() const { return LiveIds().size(); }
   // Live ids above `after_id` passing the filter (null = all), sorted, at
   // most `limit`.
   virtual std::vector<PointId> ReadFiltered(const Filter* filter, std::optional<PointId> after_id,

@@ -242,6 +242,7 @@ absl::Status Segment::RebuildPoints(segment_load::DecodedEntries& entries) {
     }
     SS_ASSERT(record.payload.is_object());
     // In id order (the versions' map is): constant-time inserts at the end.
+    live_count_ += record.deleted ? 0 : 1;
     points_.insert_or_assign(points_.end(), id, std::move(record));
   }
   SS_ASSERT(points_.size() == entries.versions.size());

@@ -58,7 +58,7 @@ std::vector<SegmentId> LocalShard::PickMergeInputs() {
   for (SegmentId id : holder_.Ids()) {
     const LockedSegment* locked = holder_.Get(id);
     ReadLock guard(*locked->lock);
-    sizes.emplace_back(locked->segment->LiveIds().size(), id);
+    sizes.emplace_back(locked->segment->LiveCount(), id);
   }
   std::sort(sizes.begin(), sizes.end());
   std::vector<SegmentId> inputs;

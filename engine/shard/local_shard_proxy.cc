@@ -216,7 +216,7 @@ absl::StatusOr<std::optional<SegmentId>> LocalShard::SettleTemporarySegment(Segm
     const LockedSegment* temp = holder_.Get(temporary_id);
     SS_ASSERT(temp != nullptr, "temporary segment {} gone", temporary_id);
     SS_ASSERT(temp->segment->is_appendable(), "temporary segment {} proxied", temporary_id);
-    const bool empty = temp->segment->LiveIds().empty();
+    const bool empty = temp->segment->LiveCount() == 0;
     if (empty && holder_.AppendableIds().size() > 1) {
       dropped = holder_.Remove({temporary_id}).front();
       // Its tombstones may carry the newest op: that op stays acknowledged.

@@ -85,7 +85,7 @@ std::vector<ScoredPoint> LocalShard::Search(const Vector& query, const Filter* f
 LocalShard::Summary LocalShard::Summarize() {
   Summary summary;
   ReadEverySegment([&](SegmentId segment_id, const SegmentEntry& segment) {
-    const size_t points = segment.LiveIds().size();
+    const size_t points = segment.LiveCount();
     summary.points += points;
     summary.segments.push_back(fmt::format(
         "{}: {} {} version={} persisted={} points={}", segment_id, segment.directory(),
@@ -138,7 +138,7 @@ std::optional<std::string> LocalShard::CheckStructure() {
     // skipped by the version rule) leaves a segment without it. Only
     // segments holding points are compared: an empty segment's index is
     // not made durable until it changes, and it indexes nothing.
-    if (!segment.LiveIds().empty() && segment.indexed_fields() != payload_schema_) {
+    if (segment.LiveCount() != 0 && segment.indexed_fields() != payload_schema_) {
       broken = fmt::format("segment {}: indexes [{}] but the shard's are [{}]", segment_id,
                            fmt::join(FieldNames(segment.indexed_fields()), ", "),
                            fmt::join(FieldNames(payload_schema_), ", "));

@@ -55,7 +55,7 @@ std::optional<SegmentId> LocalShard::PickVacuumInput() {
     const auto* segment = dynamic_cast<const Segment*>(locked->segment.get());
     if (segment == nullptr) continue;
     const size_t deleted = segment->deleted_count();
-    const size_t total = deleted + segment->LiveIds().size();
+    const size_t total = deleted + segment->LiveCount();
     if (deleted == 0 || deleted < options_.vacuum_min_deleted_points) continue;
     const double ratio = static_cast<double>(deleted) / static_cast<double>(total);
     if (ratio <= options_.vacuum_deleted_ratio) continue;
