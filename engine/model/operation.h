@@ -80,6 +80,8 @@ struct WalRecord {
   friend bool operator==(const WalRecord&, const WalRecord&) = default;
 };
 
+// The version every WAL record carries ("v"); a record of another is refused.
+inline constexpr uint64_t kWalRecordFormatVersion = 1;
 // Deterministic binary encoding (CBOR of a canonical JSON form).
 std::string EncodeWalRecord(const WalRecord& record);
 // The same bytes, decoded back once in memory as a WAL replay would: the
