@@ -14,60 +14,6 @@
 
 namespace engine::segment_format {
 
-std::string EncodeSegmentJson(const SegmentJson& segment_json) {
-  SS_ASSERT(segment_json.log_bytes.size() == kComponentLogs.size(), "{} log lengths",
-            segment_json.log_bytes.size());
-  SS_ASSERT(segment_json.config.dimension <= kMaxVectorDimension);
-  nlohmann::json lengths = nlohmann::json::object();
-  for (const auto& [log, bytes] : segment_json.log_bytes) lengths[log] = bytes;
-  const nlohmann::json config = {{"dimension", segment_json.config.dimension},
-                                 {"distance", DistanceName(segment_json.config.distance)}};
-  const nlohmann::json json = {
-      {"format", kFormatVersion},
-      {"config", config},
-      {"appendable", segment_json.appendable},
-      {"version", segment_json.version ? nlohmann::json(*segment_json.version) : nlohmann::json(nullptr)},
-      {"log_bytes", lengths}};
-  std::string text = json.dump();
-  const auto decoded = DecodeSegmentJson(text, kSegmentJson);
-  SS_ASSERT(decoded.ok() && *decoded == segment_json, "segment.json does not read back: {}",
-            decoded.status().ToString());
-  return text;
-}
-
-absl::StatusOr<SegmentJson> DecodeSegmentJson(std::string_view text, std::string_view path) {
-  const nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
-  const auto corrupt = [&](std::string_view why) {
-    return absl::DataLossError(fmt::format("{}: {}", path, why));
-  };
-  if (json.is_discarded() || !json.is_object()) return corrupt("not a JSON object");
-  if (!json.contains("format") || json["format"] != kFormatVersion) return corrupt("unknown format");
-  if (!json.contains("config") || !json["config"].is_object() ||
-      !json["config"].contains("dimension") || !json["config"]["dimension"].is_number_unsigned() ||
-      !json["config"].contains("distance") || !json["config"]["distance"].is_string()) {
-    return corrupt("bad config");
-  }
-  const auto distance = ParseDistance(json["config"]["distance"].get<std::string>());
-  if (!distance) return corrupt("unknown distance");
-  if (!json.contains("appendable") || !json["appendable"].is_boolean()) return corrupt("bad appendable flag");
-  if (!json.contains("version") || !(json["version"].is_null() || json["version"].is_number_unsigned())) {
-    return corrupt("bad version");
-  }
-  if (!json.contains("log_bytes") || !json["log_bytes"].is_object()) return corrupt("bad log lengths");
-  SegmentJson segment_json;
-  for (const char* log : kComponentLogs) {
-    const auto& bytes = json["log_bytes"];
-    if (!bytes.contains(log) || !bytes[log].is_number_unsigned()) return corrupt("bad log lengths");
-    segment_json.log_bytes[log] = bytes[log].get<uint64_t>();
-  }
-  const uint64_t dimension = json["config"]["dimension"].get<uint64_t>();
-  if (dimension > kMaxVectorDimension) return corrupt("bad config");
-  segment_json.config = CollectionConfig{static_cast<uint32_t>(dimension), *distance};
-  segment_json.appendable = json["appendable"].get<bool>();
-  if (!json["version"].is_null()) segment_json.version = json["version"].get<uint64_t>();
-  return segment_json;
-}
-
 std::string EncodeIndexJson(const std::map<std::string, FieldType>& fields) {
   nlohmann::json json = nlohmann::json::object();
   for (const auto& [key, type] : fields) json[key] = FieldTypeName(type);

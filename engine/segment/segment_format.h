@@ -59,6 +59,14 @@ struct SegmentJson {
 std::string EncodeSegmentJson(const SegmentJson& segment_json);
 // `path` names the file in error messages.
 absl::StatusOr<SegmentJson> DecodeSegmentJson(std::string_view text, std::string_view path);
+// The parts of DecodeSegmentJson, and the writer it replaced, for tests
+// (segment_json.cc): the canonical text (what EncodeSegmentJson writes)
+// read without a JSON tree, nullopt for any other text; the tree decoder,
+// which decides every other text; the tree encoder, whose bytes
+// EncodeSegmentJson reproduces.
+std::optional<SegmentJson> DecodeCanonicalSegmentJson(std::string_view text);
+absl::StatusOr<SegmentJson> DecodeSegmentJsonTree(std::string_view text, std::string_view path);
+std::string EncodeSegmentJsonTree(const SegmentJson& segment_json);
 
 // payload_index.json's contents: each indexed field and its type.
 std::string EncodeIndexJson(const std::map<std::string, FieldType>& fields);
