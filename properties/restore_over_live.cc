@@ -171,9 +171,17 @@ void Run::RestoreOverLive(const std::string& archive) {
     }
     if (ArchiveMayBeDamaged(snapshot) && !ledger_.Any(started)) return;  // refused for good; the old shard stays
   }
+  // Still dirty after every attempt: each one failed under a fault injected
+  // in it, or on an archive that may be damaged (an attempt failing without
+  // either failed the run above). A dirty shard refusing to load is what the
+  // engine owes then, and nothing after it can be judged (a fuzzer's tape
+  // can fault every attempt: issue 14's fuzz_shard run).
   if (Exists(flag) && !stopping()) {
-    Fail("fault-handling", fmt::format("the restore of {} over the live shard left it dirty after {} attempts", archive,
-                                       kMaxRestoreAttempts));
+    if (config_.verbose) {
+      std::printf("the restore of %s over the live shard failed under faults %d times\n", archive.c_str(),
+                  kMaxRestoreAttempts);
+    }
+    EndByFaults();
   }
 }
 

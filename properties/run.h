@@ -130,8 +130,9 @@ class Run {
   // its sidecar) since: a restore may refuse it.
   bool ArchiveMayBeDamaged(const TakenSnapshot& snapshot) const;
   // Whether `shard_dir` loads to snapshot `index`'s state (retrying loads
-  // that faults injected since `since_step` refuse).
-  bool HoldsSnapshot(size_t index, const std::string& shard_dir, uint64_t since_step);
+  // that faults injected since `since_step` refuse); nullopt when all
+  // kMaxLoadAttempts loads were refused so.
+  std::optional<bool> HoldsSnapshot(size_t index, const std::string& shard_dir, uint64_t since_step);
 
   // ---- restore_over_live.cc ----
   // The epoch's `restore` line: the archive restored over the live shard

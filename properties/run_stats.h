@@ -38,7 +38,7 @@ namespace properties {
   X(power_losses, "power losses ending an engine process")                                          \
   X(reloads, "successful loads of the live shard")                                                  \
   X(failed_loads, "loads refused under injected faults, then retried")                              \
-  X(runs_ended_by_faults, "runs ended early: every load attempt of the shard hit an injected fault")
+  X(runs_ended_by_faults, "runs ended early: every load or restore attempt of the shard hit an injected fault")
 
 struct ShardRunStats {
 #define SHARDSIM_STAT_FIELD(name, description) uint64_t name = 0;
