@@ -9,6 +9,7 @@
 //   one live copy per point, that shuts down and reloads with the same
 //   points; a restore into a fresh directory leaves the live shard alone.
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
@@ -121,9 +122,15 @@ void ExpectRestoredShardSound(sim::World& world, std::unique_ptr<LocalShard> sha
 // Structure-aware (restore_mutator.h): seven mutations in eight change one
 // archive entry and re-derive its manifest record; the eighth, or one whose
 // archive does not parse, is libFuzzer's own byte mutation.
+// SHARDSIM_FUZZ_PLAIN_MUTATOR=1 leaves every mutation to libFuzzer, to
+// measure what the structure-aware ones add (fuzz/README.md).
 extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size, unsigned int seed) {
+  static const bool plain = [] {
+    const char* value = std::getenv("SHARDSIM_FUZZ_PLAIN_MUTATOR");
+    return value != nullptr && std::string_view(value) == "1";
+  }();
   std::minstd_rand rng(seed);
-  if (size >= 1 && rng() % 8 != 0) {
+  if (!plain && size >= 1 && rng() % 8 != 0) {
     const std::string_view input(reinterpret_cast<const char*>(data), size);
     if (auto mutated = fuzz::MutateArchiveEntry(input, max_size, rng)) {
       if (rng() % 16 == 0) (*mutated)[0] = static_cast<char>((*mutated)[0] ^ (1 << (rng() % 3)));
