@@ -89,6 +89,10 @@ TEST(ScenarioFormat, ErrorsNameTheLine) {
       {header + "c0 retrieve x\n", "line 5: expected a point id"},
       {header + "c0 scroll {oops\n", "line 5: malformed JSON"},
       {header + "c0 search k=1 [1]\n", "line 5: search vector has 1 values, the collection 2"},
+      // (Found by fuzz_scenario: a float would hold infinity, written back as null.)
+      {header + "c0 search k=1 [1e39,0]\n", "line 5: vector value 1e+39 is beyond a 32-bit float"},
+      {header + "c0 update wait {\"op\":\"upsert\",\"points\":[{\"id\":1,\"vector\":[0,-1e117]}]}\n",
+       "line 5: vector value -1e+117 is beyond a 32-bit float"},
       {header + "c0 flush\ncrash power-loss after=3\n", "line 6: a crash line comes after a restore line"},
       {header + "crash power-loss after=3\nrestore snapshot-0.tar\n", "line 6: a restore line comes first"},
       {header + "restore ../etc/passwd\n", "line 5: restore wants an archive of the run"},

@@ -1,5 +1,6 @@
 #include <charconv>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -360,6 +361,13 @@ absl::StatusOr<engine::Vector> VectorFromReadableJson(const nlohmann::json& json
     if (!value.is_number()) return absl::InvalidArgumentError("a vector is an array of numbers");
     const double number = value.get<double>();
     if (!std::isfinite(number)) return absl::InvalidArgumentError("vector values must be finite");
+    // A vector holds 32-bit floats: a larger double would become infinity
+    // (the conversion is even undefined), which the writer cannot spell
+    // (fuzz_scenario found 1e117 written back as null).
+    if (std::fabs(number) > std::numeric_limits<float>::max()) {
+      return absl::InvalidArgumentError(
+          fmt::format("vector value {} is beyond a 32-bit float (at most {})", number, std::numeric_limits<float>::max()));
+    }
     vector.push_back(static_cast<float>(number));
   }
   return vector;
