@@ -22,12 +22,16 @@ absl::Status NotCbor(const absl::Status& status) {
   return Refused(std::string_view(status.message().data(), status.message().size()));
 }
 
+// The errors are made only when returned (`not_a_map()`, `not_an_array()`):
+// these readers run for every record a WAL replay reads, and an error's
+// message is formatted on the heap.
+
 // Reads a map's fields in their order, calling `field(name)` with the
-// reader at each value, which `field` must consume. `not_a_map` is the
+// reader at each value, which `field` must consume. `not_a_map()` is the
 // error for an item that is no map.
-template <typename Field>
-absl::Status ForEachField(cbor::Reader& reader, const absl::Status& not_a_map, const Field& field) {
-  if (auto major = reader.PeekMajor(); !major.ok() || *major != cbor::Major::kMap) return not_a_map;
+template <typename NotAMap, typename Field>
+absl::Status ForEachField(cbor::Reader& reader, const NotAMap& not_a_map, const Field& field) {
+  if (auto major = reader.PeekMajor(); !major.ok() || *major != cbor::Major::kMap) return not_a_map();
   auto count = reader.MapHeader();
   if (!count.ok()) return NotCbor(count.status());
   for (uint64_t i = 0; i < *count; ++i) {
@@ -38,13 +42,22 @@ absl::Status ForEachField(cbor::Reader& reader, const absl::Status& not_a_map, c
   return absl::OkStatus();
 }
 
+// The item count of the array the reader is at; `not_an_array()` if it is
+// at something else.
+template <typename NotAnArray>
+absl::StatusOr<uint64_t> ArrayCount(cbor::Reader& reader, const NotAnArray& not_an_array) {
+  if (auto major = reader.PeekMajor(); !major.ok() || *major != cbor::Major::kArray) return not_an_array();
+  auto count = reader.ArrayHeader();
+  if (!count.ok()) return NotCbor(count.status());
+  return count;
+}
+
 // Reads `count` unsigned integers, each checked with `fits`.
 template <typename T, typename Fits>
 absl::Status ReadUnsignedArray(cbor::Reader& reader, std::vector<T>& out, std::string_view not_array,
                                std::string_view bad_element, Fits fits) {
-  if (auto major = reader.PeekMajor(); !major.ok() || *major != cbor::Major::kArray) return BadOperation(not_array);
-  auto count = reader.ArrayHeader();
-  if (!count.ok()) return NotCbor(count.status());
+  auto count = ArrayCount(reader, [&] { return BadOperation(not_array); });
+  if (!count.ok()) return count.status();
   out.reserve(*count);
   for (uint64_t i = 0; i < *count; ++i) {
     if (auto major = reader.PeekMajor(); !major.ok() || *major != cbor::Major::kUnsigned) {
@@ -78,10 +91,10 @@ absl::StatusOr<std::string> ReadString(cbor::Reader& reader, std::string_view na
 absl::StatusOr<Point> ReadPoint(cbor::Reader& reader) {
   Point point;
   bool has_id = false, has_vector = false, has_payload = false;
-  const absl::Status no_id = BadOperation("a point needs an unsigned 'id'");
+  const auto no_id = [] { return BadOperation("a point needs an unsigned 'id'"); };
   absl::Status read = ForEachField(reader, no_id, [&](std::string_view key) -> absl::Status {
     if (key == "id") {
-      if (auto major = reader.PeekMajor(); !major.ok() || *major != cbor::Major::kUnsigned) return no_id;
+      if (auto major = reader.PeekMajor(); !major.ok() || *major != cbor::Major::kUnsigned) return no_id();
       auto id = reader.Unsigned();
       if (!id.ok()) return NotCbor(id.status());
       point.id = *id;
@@ -106,18 +119,15 @@ absl::StatusOr<Point> ReadPoint(cbor::Reader& reader) {
     return absl::OkStatus();
   });
   if (!read.ok()) return read;
-  if (!has_id) return no_id;
+  if (!has_id) return no_id();
   if (!has_vector) return BadOperation("a point needs a 'vector'");
   if (!has_payload) return BadOperation("'payload' must be an object");
   return point;
 }
 
 absl::Status ReadPoints(cbor::Reader& reader, std::vector<Point>& points) {
-  if (auto major = reader.PeekMajor(); !major.ok() || *major != cbor::Major::kArray) {
-    return BadOperation("'points' must be an array");
-  }
-  auto count = reader.ArrayHeader();
-  if (!count.ok()) return NotCbor(count.status());
+  auto count = ArrayCount(reader, [] { return BadOperation("'points' must be an array"); });
+  if (!count.ok()) return count.status();
   points.reserve(*count);
   for (uint64_t i = 0; i < *count; ++i) {
     auto point = ReadPoint(reader);
@@ -128,11 +138,8 @@ absl::Status ReadPoints(cbor::Reader& reader, std::vector<Point>& points) {
 }
 
 absl::Status ReadKeys(cbor::Reader& reader, std::vector<std::string>& keys) {
-  if (auto major = reader.PeekMajor(); !major.ok() || *major != cbor::Major::kArray) {
-    return BadOperation("'keys' must be an array");
-  }
-  auto count = reader.ArrayHeader();
-  if (!count.ok()) return NotCbor(count.status());
+  auto count = ArrayCount(reader, [] { return BadOperation("'keys' must be an array"); });
+  if (!count.ok()) return count.status();
   for (uint64_t i = 0; i < *count; ++i) {
     if (auto major = reader.PeekMajor(); !major.ok() || *major != cbor::Major::kText) {
       return BadOperation("keys are strings");
@@ -226,7 +233,7 @@ absl::StatusOr<Operation> OperationOfFields(OperationFields& fields) {
 
 absl::StatusOr<Operation> ReadOperation(cbor::Reader& reader) {
   OperationFields fields;
-  absl::Status read = ForEachField(reader, BadOperation("must be an object"), [&](std::string_view name) {
+  absl::Status read = ForEachField(reader, [] { return BadOperation("must be an object"); }, [&](std::string_view name) {
     return ReadOperationField(reader, name, fields);
   });
   if (!read.ok()) return read;
@@ -240,7 +247,7 @@ absl::StatusOr<Operation> ReadOperation(cbor::Reader& reader) {
 }
 
 absl::StatusOr<ClockTag> ReadClockTag(cbor::Reader& reader) {
-  const absl::Status malformed = Refused("malformed clock tag");
+  const auto malformed = [] { return Refused("malformed clock tag"); };
   std::optional<uint64_t> peer, clock, tick, token;
   std::optional<bool> force;
   absl::Status read = ForEachField(reader, malformed, [&](std::string_view name) -> absl::Status {
@@ -251,11 +258,11 @@ absl::StatusOr<ClockTag> ReadClockTag(cbor::Reader& reader) {
                                                         : nullptr;
     if (number != nullptr) {
       auto value = reader.Unsigned();
-      if (!value.ok() || number->has_value()) return malformed;
+      if (!value.ok() || number->has_value()) return malformed();
       *number = *value;
     } else if (name == "force") {
       auto value = reader.Bool();
-      if (!value.ok() || force.has_value()) return malformed;
+      if (!value.ok() || force.has_value()) return malformed();
       force = *value;
     } else if (absl::Status skipped = reader.Skip(); !skipped.ok()) {
       return NotCbor(skipped);
@@ -263,7 +270,7 @@ absl::StatusOr<ClockTag> ReadClockTag(cbor::Reader& reader) {
     return absl::OkStatus();
   });
   if (!read.ok()) return read;
-  if (!peer || !clock || !tick || !token || !force || *clock > UINT32_MAX) return malformed;
+  if (!peer || !clock || !tick || !token || !force || *clock > UINT32_MAX) return malformed();
   return ClockTag{*peer, static_cast<uint32_t>(*clock), *tick, *token, *force};
 }
 
@@ -276,7 +283,7 @@ struct RecordLayout {
 
 absl::StatusOr<RecordLayout> ReadRecordLayout(cbor::Reader& reader) {
   RecordLayout layout;
-  absl::Status read = ForEachField(reader, Refused("not valid CBOR (not a map)"), [&](std::string_view name) {
+  absl::Status read = ForEachField(reader, [] { return Refused("not valid CBOR (not a map)"); }, [&](std::string_view name) {
     std::optional<size_t>* slot = name == "v"           ? &layout.version
                                   : name == "operation" ? &layout.operation
                                   : name == "clock"     ? &layout.clock

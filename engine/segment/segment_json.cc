@@ -22,15 +22,13 @@ namespace engine::segment_format {
 namespace {
 
 // The component logs in the order a JSON object's keys are printed.
-std::array<std::string_view, kComponentLogs.size()> LogsInKeyOrder() {
-  std::array<std::string_view, kComponentLogs.size()> logs;
-  for (size_t i = 0; i < logs.size(); ++i) logs[i] = kComponentLogs[i];
-  std::sort(logs.begin(), logs.end());
-  return logs;
-}
-
 const std::array<std::string_view, kComponentLogs.size()>& SortedLogs() {
-  static const auto logs = LogsInKeyOrder();
+  static const auto logs = [] {
+    std::array<std::string_view, kComponentLogs.size()> sorted;
+    std::ranges::copy(kComponentLogs, sorted.begin());
+    std::ranges::sort(sorted);
+    return sorted;
+  }();
   return logs;
 }
 
