@@ -148,8 +148,8 @@ void Run::CrashDuringRestore(size_t index, const std::string& dir) {
   if (!decisions.Chance(0.3)) return;
   const sim::CrashKind kind = decisions.Chance(0.5) ? sim::CrashKind::kPowerLoss : sim::CrashKind::kProcessCrash;
   const uint64_t started = TraceStep();
-  // (A restore takes a few hundred to a few thousand steps: the trial load
-  // of the staged copy, the swap, the final load.)
+  // (A restore takes a few hundred to a few thousand steps: the two passes
+  // over the archive, the swap, the load.)
   world_.CrashAtStep(TraceStep() + decisions.Between(2, 1500), kind);
   const sim::ProcessId restorer = world_.StartProcess("restore-crashing", [&, index] {
     auto restored = CallRestore(index, dir);
@@ -307,6 +307,10 @@ std::optional<bool> Run::HoldsSnapshot(size_t index, const std::string& shard_di
   }
   // Every load refused under faults (a fuzzer's tape can fault each one):
   // nothing to judge.
+  if (config_.verbose && !stopping()) {
+    std::printf("every load of %s after the failed restore was refused under faults: not judged\n",
+                shard_dir.c_str());
+  }
   return std::nullopt;
 }
 

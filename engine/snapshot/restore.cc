@@ -16,13 +16,26 @@ std::string InitializingFlagPath(const std::string& shard_dir) {
   return shard_dir + ".initializing";
 }
 
-static absl::Status TrialLoad(Env& env, const std::string& staging, ShardOptions options) {
-  SS_ASSERT(staging.ends_with(".staging"), "trial load of '{}'", staging);
-  options.ignore_initializing_flag = true;
-  options.observer = nullptr;  // not the shard the caller observes
-  auto shard = LocalShard::Load(env, staging, options);
-  if (!shard.ok()) return shard.status();
-  return (*shard)->Shutdown();
+// Puts the live directory back after the snapshot swapped in for it did not
+// load. REQUIRES: the initializing flag is present (a crash meanwhile leaves
+// the shard dirty); `had_live` says whether the live directory moved to
+// `.old`. Ok only when the shard is back as it was, and clean again unless
+// it was dirty before.
+static absl::Status SwapBack(FileSystem& fs, const std::string& staging, const std::string& shard_dir,
+                             bool had_live, bool was_dirty) {
+  const std::string parent(ParentDir(shard_dir));
+  if (auto status = fs.Rename(shard_dir, staging); !status.ok()) return status;
+  if (had_live) {
+    if (auto status = fs.Rename(shard_dir + ".old", shard_dir); !status.ok()) return status;
+  }
+  // Both renames are durable before the flag goes: a crash in between must
+  // not leave a clean shard directory holding the snapshot's files.
+  if (auto status = fs.SyncDir(parent); !status.ok()) return status;
+  (void)RemoveTree(fs, staging);  // a leftover staging copy is cleared by the next restore
+  if (!was_dirty) {
+    if (auto status = fs.Unlink(InitializingFlagPath(shard_dir)); !status.ok()) return status;
+  }
+  return fs.SyncDir(parent);
 }
 
 absl::StatusOr<std::unique_ptr<LocalShard>> SwapInStaged(Env& env, const std::string& staging,
@@ -31,14 +44,6 @@ absl::StatusOr<std::unique_ptr<LocalShard>> SwapInStaged(Env& env, const std::st
   // Staged beside the shard: the swap is two renames within one directory.
   SS_ASSERT(!shard_dir.empty() && staging == shard_dir + ".staging", "staging '{}' for '{}'", staging, shard_dir);
   FileSystem& fs = env.fs();
-  // A verified archive can still hold a shard that does not load (a
-  // well-formed but wrong segment.json): find out on the staged copy, while
-  // the live shard is still untouched.
-  if (auto status = TrialLoad(env, staging, options); !status.ok()) {
-    (void)RemoveTree(fs, staging);
-    return absl::Status(status.code(), fmt::format("the snapshot does not load (the live shard is untouched): {}",
-                                                   std::string(status.message())));
-  }
   const std::string old = shard_dir + ".old";
   const std::string flag = InitializingFlagPath(shard_dir);
   // Until the live directory moves, a failure leaves it exactly as it was:
@@ -74,14 +79,29 @@ absl::StatusOr<std::unique_ptr<LocalShard>> SwapInStaged(Env& env, const std::st
   }
   live_moved = true;
   // From here a failure leaves the shard dirty (the flag refuses loads)
-  // until the restore is run again.
+  // until the restore is run again; the old directory stays in `.old` until
+  // the snapshot has loaded.
   if (auto status = fs.SyncDir(ParentDir(shard_dir)); !status.ok()) return status;
-  if (auto status = RemoveTree(fs, old); !status.ok()) return status;
   options.ignore_initializing_flag = true;
   auto shard = LocalShard::Load(env, shard_dir, options);
-  if (!shard.ok()) return shard.status();
+  if (!shard.ok()) {
+    // A verified archive can still hold a shard that does not load (a
+    // well-formed but wrong segment.json): the live shard goes back. (Loaded
+    // once, in place: a trial load of the staged copy doubled a restore's
+    // time.)
+    const absl::Status& failed = shard.status();
+    if (auto back = SwapBack(fs, staging, shard_dir, *exists, *was_dirty); !back.ok()) {
+      return absl::Status(failed.code(), fmt::format("the snapshot does not load ({}), and the live shard was "
+                                                     "not put back, so it stays dirty: {}",
+                                                     std::string(failed.message()), back.ToString()));
+    }
+    SS_COVER(kRestoreUndone);
+    return absl::Status(failed.code(), fmt::format("the snapshot does not load (the live shard is untouched): {}",
+                                                   std::string(failed.message())));
+  }
   // (Shut down explicitly on failure: a destructor must not do I/O.)
-  absl::Status cleared = fs.Unlink(flag);
+  absl::Status cleared = RemoveTree(fs, old);
+  if (cleared.ok()) cleared = fs.Unlink(flag);
   if (cleared.ok()) cleared = fs.SyncDir(ParentDir(shard_dir));
   if (!cleared.ok()) {
     (void)(*shard)->Shutdown();

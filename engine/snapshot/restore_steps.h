@@ -113,8 +113,12 @@ absl::Status UnpackArchive(FileSystem& fs, const std::string& archive_path, cons
                            const ArchiveScan& scan, const ArchiveManifest& manifest, const TarLimits& limits);
 
 // The atomic part: writes the initializing flag, swaps `staging` in for
-// `shard_dir`, loads the shard (WAL replay) and removes the flag. A crash
-// leaves the old shard, the new one, or a flagged (dirty) one.
+// `shard_dir` (the live directory kept as `<shard>.old`), loads the shard
+// once, in place (WAL replay), then removes `.old` and the flag. A snapshot
+// that does not load is swapped out again and the live shard put back
+// (the error says "the live shard is untouched"; if putting it back fails,
+// the shard stays dirty). A crash leaves the old shard, the new one, or a
+// flagged (dirty) one.
 absl::StatusOr<std::unique_ptr<LocalShard>> SwapInStaged(Env& env, const std::string& staging,
                                                          const std::string& shard_dir,
                                                          ShardOptions options);

@@ -82,6 +82,98 @@ std::vector<TarEntry> EntriesOf(FileSystem& fs, const std::string& archive) {
   return *entries;
 }
 
+// Re-packs "snap.tar" into `out` with every segment.json replaced by
+// well-formed JSON that is no segment, and a fresh manifest and checksum: an
+// archive that passes every check and still does not load.
+void WriteUnloadableArchive(FileSystem& fs, const std::string& out) {
+  std::vector<TarEntry> entries = EntriesOf(fs, "snap.tar");
+  std::erase_if(entries, [](const TarEntry& e) { return e.path == "manifest.json"; });
+  int replaced = 0;
+  for (TarEntry& entry : entries) {
+    if (!entry.path.ends_with("/segment.json")) continue;
+    entry.contents = "{}";
+    ++replaced;
+  }
+  ASSERT_GT(replaced, 0);
+  auto pending = PendingArchive::Open(fs, out);
+  ASSERT_TRUE(pending.ok());
+  ArchiveBuilder builder((*pending)->writer());
+  for (const TarEntry& entry : entries) {
+    if (entry.directory) continue;
+    ASSERT_TRUE(builder.Add(entry.path, entry.contents).ok());
+  }
+  ASSERT_TRUE(builder.WriteManifest().ok());
+  ASSERT_TRUE((*pending)->Finish(absl::OkStatus()).ok());
+}
+
+// The snapshot loads once, after the swap; one that does not load is
+// swapped out again and the live shard put back, byte for byte, clean.
+TEST(RestoreStreamTest, ASnapshotThatDoesNotLoadIsSwappedBackOut) {
+  InWorld(1, [](sim::World& world) {
+    FileSystem& fs = world.env().fs();
+    MakeShardAndSnapshot(world, 20);
+    WriteUnloadableArchive(fs, "bad.tar");
+    const auto live = TreeOf(fs, "shard");
+    auto restored = RestoreSnapshot(world.env(), "bad.tar", "shard", kOptions);
+    ASSERT_FALSE(restored.ok());
+    EXPECT_NE(restored.status().message().find("does not load (the live shard is untouched)"), std::string::npos)
+        << restored.status();
+    EXPECT_EQ(TreeOf(fs, "shard"), live);
+    for (const char* sibling : {"shard.staging", "shard.old", "shard.initializing"}) {
+      EXPECT_FALSE(*Exists(fs, sibling)) << sibling;
+    }
+    auto reloaded = LocalShard::Load(world.env(), "shard", kOptions);
+    ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+    ASSERT_TRUE((*reloaded)->Shutdown().ok());
+  });
+}
+
+// A power loss anywhere in the restore of a snapshot that does not load
+// leaves the live shard as it was or dirty, never the snapshot's files as a
+// clean shard; a good restore then repairs a dirty one.
+TEST(RestoreStreamTest, APowerLossWhileSwappingBackLeavesTheLiveShardOrADirtyOne) {
+  int outcomes[2] = {0, 0};  // untouched, dirty
+  for (uint64_t crash_offset = 1; crash_offset < 400; crash_offset += 3) {
+    sim::World world(sim::WorldConfig{.seed = crash_offset, .profile = sim::PersistenceProfile::StrictPosix()});
+    world.RunSupervisor([&] {
+      std::vector<Point> live, points;
+      world.WaitProcess(world.StartProcess("setup", [&] {
+        points = MakeShardAndSnapshot(world, 20);
+        WriteUnloadableArchive(world.env().fs(), "bad.tar");
+        auto shard = LocalShard::Load(world.env(), "shard", kOptions);
+        ASSERT_TRUE(shard.ok()) << shard.status();
+        live = PointsOf(**shard);
+        ASSERT_TRUE((*shard)->Shutdown().ok());
+      }));
+      ASSERT_NE(live, points);
+      world.CrashAtStep(world.trace().steps() + crash_offset, sim::CrashKind::kPowerLoss);
+      const bool died = world.WaitProcess(world.StartProcess("restore", [&] {
+        EXPECT_FALSE(RestoreSnapshot(world.env(), "bad.tar", "shard", kOptions).ok());
+      }));
+      world.DisarmCrash();
+      world.WaitProcess(world.StartProcess("check", [&] {
+        FileSystem& fs = world.env().fs();
+        const bool dirty = *Exists(fs, InitializingFlagPath("shard"));
+        if (!dirty) {
+          auto shard = LocalShard::Load(world.env(), "shard", kOptions);
+          ASSERT_TRUE(shard.ok()) << shard.status();
+          EXPECT_TRUE(PointsOf(**shard) == live) << "not the live shard after crash offset " << crash_offset;
+          ASSERT_TRUE((*shard)->Shutdown().ok());
+        }
+        if (died) ++outcomes[dirty ? 1 : 0];
+        auto again = RestoreSnapshot(world.env(), "snap.tar", "shard", kOptions);
+        ASSERT_TRUE(again.ok()) << again.status();
+        EXPECT_EQ(PointsOf(**again), points);
+        (void)(*again)->Shutdown();
+      }));
+    });
+  }
+  std::printf("power losses restoring a snapshot that does not load: %d left the live shard, %d a dirty one\n",
+              outcomes[0], outcomes[1]);
+  EXPECT_GT(outcomes[0], 0);
+  EXPECT_GT(outcomes[1], 0);
+}
+
 // Files bigger than the streaming chunk go through in many chunks, at
 // creation (copy, CRC32C, SHA-256) and at both restore passes.
 TEST(RestoreStreamTest, FilesLargerThanAChunkRoundTrip) {

@@ -121,7 +121,7 @@ TEST(SnapshotTest, HostileOrDamagedArchivesLeaveTheLiveShardUntouched) {
 // shard that refuses to load until restored again.
 TEST(SnapshotTest, CrashDuringRestoreNeverLeavesASilentMix) {
   int outcomes[3] = {0, 0, 0};  // old shard, new shard, dirty
-  // (Past the trial load of the staged copy, the swap and the final load.)
+  // (Past the swap and the load.)
   for (uint64_t crash_offset = 1; crash_offset < 1500; crash_offset += 13) {
     sim::World world(sim::WorldConfig{.seed = crash_offset, .profile = sim::PersistenceProfile::StrictPosix()});
     std::map<PointId, int64_t> old_state, new_state;
