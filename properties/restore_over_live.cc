@@ -177,6 +177,7 @@ void Run::RestoreOverLive(const std::string& archive) {
   // engine owes then, and nothing after it can be judged (a fuzzer's tape
   // can fault every attempt: issue 14's fuzz_shard run).
   if (Exists(flag) && !stopping()) {
+    ++stats_.live_restores_given_up;
     if (config_.verbose) {
       std::printf("the restore of %s over the live shard failed under faults %d times\n", archive.c_str(),
                   kMaxRestoreAttempts);

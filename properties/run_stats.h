@@ -38,7 +38,9 @@ namespace properties {
   X(power_losses, "power losses ending an engine process")                                          \
   X(reloads, "successful loads of the live shard")                                                  \
   X(failed_loads, "loads refused under injected faults, then retried")                              \
-  X(runs_ended_by_faults, "runs ended early: every load or restore attempt of the shard hit an injected fault")
+  X(runs_ended_by_faults, "runs ended early: every load or restore attempt of the shard hit an injected fault") \
+  X(restore_outcomes_unjudged, "failed restores not judged: every load of their target was refused under faults") \
+  X(live_restores_given_up, "restores over the live shard that failed under faults every attempt, leaving it dirty")
 
 struct ShardRunStats {
 #define SHARDSIM_STAT_FIELD(name, description) uint64_t name = 0;
