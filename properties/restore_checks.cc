@@ -307,11 +307,12 @@ std::optional<bool> Run::HoldsSnapshot(size_t index, const std::string& shard_di
   }
   // Every load refused under faults (a fuzzer's tape can fault each one):
   // nothing to judge.
-  if (stopping()) return std::nullopt;
-  ++stats_.restore_outcomes_unjudged;
-  if (config_.verbose) {
-    std::printf("every load of %s after the failed restore was refused under faults: not judged\n",
-                shard_dir.c_str());
+  if (!stopping()) {
+    ++stats_.restore_outcomes_unjudged;
+    if (config_.verbose) {
+      std::printf("every load of %s after the failed restore was refused under faults: not judged\n",
+                  shard_dir.c_str());
+    }
   }
   return std::nullopt;
 }

@@ -20,6 +20,7 @@ using testing::InWorld;
 using testing::kCollection;
 using testing::kOptions;
 using testing::PointsOf;
+using testing::Repack;
 using testing::Write;
 
 void Delete(LocalShard& shard, PointId id) {
@@ -286,22 +287,6 @@ TEST(PartialSnapshotTest, ASecondConcurrentRecoveryOfTheSameShardIsRefused) {
     });
   }
   EXPECT_GT(overlaps, 0);
-}
-
-// Re-packs `archive`'s entries, changed by `edit`, with a fresh manifest.json
-// and checksum: hostile archives that pass the integrity checks.
-void Repack(FileSystem& fs, const std::string& archive, const std::string& out,
-            const std::function<void(std::vector<TarEntry>&)>& edit) {
-  auto entries = ReadTar(*ReadWholeFile(fs, archive), {});
-  ASSERT_TRUE(entries.ok());
-  std::erase_if(*entries, [](const TarEntry& e) { return e.path == "manifest.json"; });
-  edit(*entries);
-  auto pending = PendingArchive::Open(fs, out);
-  ASSERT_TRUE(pending.ok());
-  ArchiveBuilder builder((*pending)->writer());
-  for (const TarEntry& entry : *entries) ASSERT_TRUE(builder.Add(entry.path, entry.contents).ok());
-  ASSERT_TRUE(builder.WriteManifest().ok());
-  ASSERT_TRUE((*pending)->Finish(absl::OkStatus()).ok());
 }
 
 nlohmann::json SegmentsManifestOf(const std::vector<TarEntry>& entries) {

@@ -82,28 +82,19 @@ std::vector<TarEntry> EntriesOf(FileSystem& fs, const std::string& archive) {
   return *entries;
 }
 
-// Re-packs "snap.tar" into `out` with every segment.json replaced by
-// well-formed JSON that is no segment, and a fresh manifest and checksum: an
-// archive that passes every check and still does not load.
+// "snap.tar" re-packed into `out` with every segment.json replaced by
+// well-formed JSON that is no segment: an archive that passes every check
+// and still does not load.
 void WriteUnloadableArchive(FileSystem& fs, const std::string& out) {
-  std::vector<TarEntry> entries = EntriesOf(fs, "snap.tar");
-  std::erase_if(entries, [](const TarEntry& e) { return e.path == "manifest.json"; });
-  int replaced = 0;
-  for (TarEntry& entry : entries) {
-    if (!entry.path.ends_with("/segment.json")) continue;
-    entry.contents = "{}";
-    ++replaced;
-  }
-  ASSERT_GT(replaced, 0);
-  auto pending = PendingArchive::Open(fs, out);
-  ASSERT_TRUE(pending.ok());
-  ArchiveBuilder builder((*pending)->writer());
-  for (const TarEntry& entry : entries) {
-    if (entry.directory) continue;
-    ASSERT_TRUE(builder.Add(entry.path, entry.contents).ok());
-  }
-  ASSERT_TRUE(builder.WriteManifest().ok());
-  ASSERT_TRUE((*pending)->Finish(absl::OkStatus()).ok());
+  testing::Repack(fs, "snap.tar", out, [](std::vector<TarEntry>& entries) {
+    int replaced = 0;
+    for (TarEntry& entry : entries) {
+      if (!entry.path.ends_with("/segment.json")) continue;
+      entry.contents = "{}";
+      ++replaced;
+    }
+    ASSERT_GT(replaced, 0);
+  });
 }
 
 // The snapshot loads once, after the swap; one that does not load is
