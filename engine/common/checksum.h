@@ -2,6 +2,7 @@
 // for on-disk records.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -99,17 +100,27 @@ inline void PutFixed64(std::string& out, uint64_t value) {
   SS_ASSERT(GetFixed64(out.data() + out.size() - 8) == value);
 }
 
+// Little-endian: on such a CPU one unaligned load (every WAL record and
+// segment log entry is read through these).
 inline uint32_t GetFixed32(const char* data) {
   SS_ASSERT(data != nullptr);
   uint32_t value = 0;
-  for (int i = 3; i >= 0; --i) value = (value << 8) | static_cast<uint8_t>(data[i]);
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&value, data, sizeof(value));
+  } else {
+    for (int i = 3; i >= 0; --i) value = (value << 8) | static_cast<uint8_t>(data[i]);
+  }
   return value;
 }
 
 inline uint64_t GetFixed64(const char* data) {
   SS_ASSERT(data != nullptr);
   uint64_t value = 0;
-  for (int i = 7; i >= 0; --i) value = (value << 8) | static_cast<uint8_t>(data[i]);
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&value, data, sizeof(value));
+  } else {
+    for (int i = 7; i >= 0; --i) value = (value << 8) | static_cast<uint8_t>(data[i]);
+  }
   return value;
 }
 

@@ -218,10 +218,16 @@ absl::StatusOr<std::vector<std::string>> SegmentHolder::DeduplicatePoints() {
   // Only ids live in more than one segment need FindCopies (rare: an
   // interrupted optimization or copy-on-write). Asking every segment about
   // every id of the shard was a fifth of a restore's load.
+  // With live points in one segment at most, no id can be in two: its ids
+  // need not be listed (a restore's load of one large segment listed them
+  // for nothing). Counted without the locks: at load no other task runs.
+  const size_t holding_segments = static_cast<size_t>(std::count_if(
+      segments_.begin(), segments_.end(), [](const auto& entry) { return entry.second.segment->LiveCount() > 0; }));
   std::vector<PointId> live;
   for (const auto& [segment_id, locked] : segments_) {
     SS_ASSERT(!IsProxy(*locked.segment), "de-duplication (at load) met proxy {}", segment_id);
     ReadLock guard(*locked.lock);
+    if (holding_segments < 2) continue;
     const std::vector<PointId> ids = locked.segment->LiveIds();
     live.insert(live.end(), ids.begin(), ids.end());
   }
@@ -244,8 +250,10 @@ absl::StatusOr<std::vector<std::string>> SegmentHolder::DeduplicatePoints() {
     }
     resolved.push_back(std::move(line));
   }
-  // One live copy of each point now. Read without the segment locks (taking
+  // One live copy of each point now: `live` showed it when no id was
+  // duplicated. Otherwise read again, without the segment locks (taking
   // them here would add scheduling points): at load no other task runs.
+  if (duplicated.empty()) return resolved;
   std::vector<std::pair<PointId, SegmentId>> holders;
   for (const auto& [segment_id, locked] : segments_) {
     for (PointId id : locked.segment->LiveIds()) holders.emplace_back(id, segment_id);

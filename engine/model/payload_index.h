@@ -23,6 +23,11 @@ class PayloadIndex {
   bool Create(const std::string& key, FieldType type);
   bool Drop(const std::string& key);
   bool Has(const std::string& key) const { return fields_.contains(key); }
+  // The type of the index on `key`, nullopt when there is none.
+  std::optional<FieldType> TypeOf(const std::string& key) const {
+    const auto it = fields_.find(key);
+    return it == fields_.end() ? std::nullopt : std::optional<FieldType>(it->second.type);
+  }
   std::map<std::string, FieldType> fields() const;
 
   void Add(PointId id, const Payload& payload);

@@ -158,24 +158,38 @@ void EncodeVectorEntry(std::string& body, EntryKey key, const Vector& vector) {
             key.id);
 }
 
-bool DecodeVectorEntry(BodyReader& reader, EntryKey& key, Vector& vector) {
+bool DecodeVectorEntryView(BodyReader& reader, EntryKey& key, std::string_view& components) {
   const std::optional<std::string_view> header = reader.Take(kVectorEntryHeaderBytes);
   if (!header) return false;
   const uint32_t dimension = GetFixed32(header->data() + kVectorDimensionOffset);
   if (dimension > kMaxVectorDimension) return false;
-  const std::optional<std::string_view> components = reader.Take(kVectorComponentBytes * size_t{dimension});
-  if (!components) return false;
+  const std::optional<std::string_view> taken = reader.Take(kVectorComponentBytes * size_t{dimension});
+  if (!taken) return false;
   key = DecodeKey(*header);
-  vector.resize(dimension);
+  components = *taken;
+  return true;
+}
+
+Vector VectorOfComponents(std::string_view components) {
+  SS_ASSERT(components.size() % kVectorComponentBytes == 0, "{} bytes of vector components",
+            components.size());
+  Vector vector(components.size() / kVectorComponentBytes);
   // The components are little-endian IEEE floats: on such a CPU one copy
   // (a load decodes every vector of every segment this way).
   if constexpr (std::endian::native == std::endian::little && sizeof(float) == kVectorComponentBytes) {
-    if (dimension > 0) std::memcpy(vector.data(), components->data(), components->size());
+    if (!vector.empty()) std::memcpy(vector.data(), components.data(), components.size());
   } else {
-    for (uint32_t i = 0; i < dimension; ++i) {
-      vector[i] = std::bit_cast<float>(GetFixed32(components->data() + kVectorComponentBytes * i));
+    for (size_t i = 0; i < vector.size(); ++i) {
+      vector[i] = std::bit_cast<float>(GetFixed32(components.data() + kVectorComponentBytes * i));
     }
   }
+  return vector;
+}
+
+bool DecodeVectorEntry(BodyReader& reader, EntryKey& key, Vector& vector) {
+  std::string_view components;
+  if (!DecodeVectorEntryView(reader, key, components)) return false;
+  vector = VectorOfComponents(components);
   return true;
 }
 

@@ -138,6 +138,11 @@ bool DecodeVersionEntry(BodyReader& reader, EntryKey& key);
 // larger dimension).
 void EncodeVectorEntry(std::string& body, EntryKey key, const Vector& vector);
 bool DecodeVectorEntry(BodyReader& reader, EntryKey& key, Vector& vector);
+// The same entry without building the vector: `components` views its
+// dimension x f32 in the body; VectorOfComponents builds it.
+bool DecodeVectorEntryView(BodyReader& reader, EntryKey& key, std::string_view& components);
+// REQUIRES: components.size() is a multiple of kVectorComponentBytes.
+Vector VectorOfComponents(std::string_view components);
 
 // `json` is the payload's serialisation; the decoder returns it unparsed.
 // REQUIRES: json.size() fits the u32 length.

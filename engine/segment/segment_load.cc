@@ -1,7 +1,10 @@
 // Segment load: segment.json, then the component logs (a torn tail past a
 // committed length is tolerated), then the points at their durable
 // versions, then the payload index. A failed load changes nothing on disk.
+#include <algorithm>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -41,21 +44,37 @@ struct ComponentLogs {
   std::map<std::string, LoadedLog> by_name;
 };
 
+// Every entry of the logs, sorted by key with the last written of each key
+// kept (a later flush's entry replaces an earlier one's). Vectors and
+// payloads stay views into the logs' bytes until RebuildPoints takes the
+// one version of each point it keeps: a load of a large segment would
+// otherwise build (and free) a tree node, a vector and a JSON tree for
+// every entry before building the points from them.
 struct DecodedEntries {
-  std::map<EntryKey, bool> mapped;  // -> deleted
-  std::map<PointId, SeqNumber> versions;
-  std::map<EntryKey, Vector> vectors;
-  std::map<EntryKey, Payload> payloads;
+  std::vector<std::pair<EntryKey, bool>> mapped;  // -> deleted
+  std::vector<std::pair<PointId, SeqNumber>> versions;
+  std::vector<std::pair<EntryKey, std::string_view>> vectors;   // components (little-endian f32)
+  std::vector<std::pair<EntryKey, std::string_view>> payloads;  // a JSON object's text
   // Ids named by an entry past a committed length: re-flushed after load.
   std::set<PointId> uncommitted_ids;
 };
 
-// The entry of `map` at `key`, or its end. `next` moves forward only:
-// REQUIRES: every key asked of one map is greater than the one before.
-template <typename Map>
-typename Map::iterator Seek(Map& map, typename Map::iterator& next, const EntryKey& key) {
-  while (next != map.end() && next->first < key) ++next;
-  return next != map.end() && next->first == key ? next : map.end();
+// A payload's text that a load can take: a JSON object. Every entry must
+// be one, kept or not, so a damaged entry fails the load whichever flush
+// wrote it; a kept entry is checked by its parse instead (text that
+// parses and starts with '{' is an object).
+bool IsJsonObject(std::string_view json) {
+  const size_t first = json.find_first_not_of(" \t\n\r");
+  return first != std::string_view::npos && json[first] == '{' && Payload::accept(json);
+}
+
+// The entry of `entries` at `key`, or its end. `next` moves forward only:
+// REQUIRES: `entries` is sorted by key, and every key asked of it is
+// greater than the one before.
+template <typename Entries>
+typename Entries::iterator Seek(Entries& entries, typename Entries::iterator& next, const EntryKey& key) {
+  while (next != entries.end() && next->first < key) ++next;
+  return next != entries.end() && next->first == key ? next : entries.end();
 }
 
 namespace {
@@ -90,30 +109,25 @@ absl::StatusOr<LoadedLog> ParseLog(std::string_view data, std::string_view path,
 }
 
 // Decodes the next entry of `log` into `entries`; returns its key, or
-// nullopt when the body is malformed there. A flush writes a batch's
-// entries in id order, so the end of each map is the hint that makes an
-// insert constant time (a later batch's entry still lands, and replaces,
-// where it belongs).
+// nullopt when the body is malformed there.
 std::optional<EntryKey> DecodeEntry(std::string_view log, BodyReader& reader, DecodedEntries& entries) {
   EntryKey key;
   if (log == kIdMapLog) {
     bool deleted = false;
     if (!segment_format::DecodeIdMapEntry(reader, key, deleted)) return std::nullopt;
-    entries.mapped.insert_or_assign(entries.mapped.end(), key, deleted);
+    entries.mapped.emplace_back(key, deleted);
   } else if (log == kVersionsLog) {
     if (!segment_format::DecodeVersionEntry(reader, key)) return std::nullopt;
-    entries.versions.insert_or_assign(entries.versions.end(), key.id, key.version);
+    entries.versions.emplace_back(key.id, key.version);
   } else if (log == kVectorsLog) {
-    Vector vector;
-    if (!segment_format::DecodeVectorEntry(reader, key, vector)) return std::nullopt;
-    entries.vectors.insert_or_assign(entries.vectors.end(), key, std::move(vector));
+    std::string_view components;
+    if (!segment_format::DecodeVectorEntryView(reader, key, components)) return std::nullopt;
+    entries.vectors.emplace_back(key, components);
   } else {
     SS_ASSERT(log == kPayloadsLog, "{} is not a component log", log);
     std::string_view json;
     if (!segment_format::DecodePayloadEntry(reader, key, json)) return std::nullopt;
-    Payload payload = Payload::parse(json, nullptr, false);
-    if (payload.is_discarded() || !payload.is_object()) return std::nullopt;
-    entries.payloads.insert_or_assign(entries.payloads.end(), key, std::move(payload));
+    entries.payloads.emplace_back(key, json);
   }
   return key;
 }
@@ -138,14 +152,59 @@ absl::Status DecodeLog(std::string_view log, const LoadedLog& loaded, std::strin
   return absl::OkStatus();
 }
 
+// Sorts `entries` by key and keeps, of each key, the entry appended last
+// (what a map assigned in log order would hold); false when
+// `may_drop(entry)` refuses an entry it drops. A flush writes a batch's
+// entries in key order, so a log of one batch is sorted already and costs
+// one pass.
+template <typename Entries, typename MayDrop>
+bool SortKeepingLast(Entries& entries, MayDrop&& may_drop) {
+  const auto not_before = [](const auto& a, const auto& b) { return !(a.first < b.first); };
+  if (std::adjacent_find(entries.begin(), entries.end(), not_before) == entries.end()) return true;
+  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  size_t kept = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (i + 1 < entries.size() && entries[i + 1].first == entries[i].first) {
+      if (!may_drop(entries[i])) return false;
+      continue;
+    }
+    entries[kept++] = entries[i];
+  }
+  entries.resize(kept);
+  SS_ASSERT(std::adjacent_find(entries.begin(), entries.end(), not_before) == entries.end());
+  return true;
+}
+
+absl::Status MalformedPayload(std::string_view dir) {
+  return absl::DataLossError(
+      fmt::format("{}: malformed batch (a payload is not a JSON object)", JoinPath(dir, kPayloadsLog)));
+}
+
 // Every entry of every log, or DataLoss at the first malformed batch.
-absl::StatusOr<DecodedEntries> DecodeComponentLogs(const ComponentLogs& logs, std::string_view dir) {
+absl::Status DecodeComponentLogs(const ComponentLogs& logs, std::string_view dir, DecodedEntries& entries) {
   SS_ASSERT(logs.by_name.size() == kComponentLogs.size());
-  DecodedEntries entries;
+  // Sized once: the id map's and versions' entries have a fixed size, and
+  // each live point has one vector and one payload entry per version entry.
+  const auto entries_in = [&](const char* log, size_t entry_bytes) {
+    size_t bytes = 0;
+    for (const std::string_view body : logs.by_name.at(log).bodies) bytes += body.size();
+    return bytes / entry_bytes;
+  };
+  entries.mapped.reserve(entries_in(kIdMapLog, segment_format::kIdMapEntryBytes));
+  entries.versions.reserve(entries_in(kVersionsLog, segment_format::kVersionEntryBytes));
+  entries.vectors.reserve(entries.versions.capacity());
+  entries.payloads.reserve(entries.versions.capacity());
   for (const char* log : {kIdMapLog, kVersionsLog, kVectorsLog, kPayloadsLog}) {
     if (auto status = DecodeLog(log, logs.by_name.at(log), dir, entries); !status.ok()) return status;
   }
-  return entries;
+  const auto any = [](const auto&) { return true; };
+  SortKeepingLast(entries.mapped, any);
+  SortKeepingLast(entries.versions, any);
+  SortKeepingLast(entries.vectors, any);
+  if (!SortKeepingLast(entries.payloads, [](const auto& entry) { return IsJsonObject(entry.second); })) {
+    return MalformedPayload(dir);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -169,17 +228,14 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Load(FileSystem& fs, std::stri
 absl::Status Segment::LoadFromDisk() {
   SS_ASSERT(points_.empty() && dirty_.empty() && index_.fields().empty(), "{}: loading into a used segment",
             dir_);
-  absl::StatusOr<segment_load::DecodedEntries> entries;
-  {
-    // The logs' bytes go once decoded, before the points are built from
-    // the entries: a load's peak memory holds one copy of the data less.
-    segment_load::ComponentLogs logs;
-    if (auto status = ReadComponentLogs(logs); !status.ok()) return status;
-    entries = segment_load::DecodeComponentLogs(logs, dir_);
-  }
-  if (!entries.ok()) return entries.status();
-  if (auto status = RebuildPoints(*entries); !status.ok()) return status;
-  for (PointId id : entries->uncommitted_ids) {
+  // The entries view the logs' bytes, so those stay until the points are
+  // built; they take less memory than the decoded entries they replace.
+  segment_load::ComponentLogs logs;
+  if (auto status = ReadComponentLogs(logs); !status.ok()) return status;
+  segment_load::DecodedEntries entries;
+  if (auto status = segment_load::DecodeComponentLogs(logs, dir_, entries); !status.ok()) return status;
+  if (auto status = RebuildPoints(entries); !status.ok()) return status;
+  for (PointId id : entries.uncommitted_ids) {
     if (points_.contains(id)) dirty_.insert(id);
   }
   SS_ASSERT(dirty_.size() <= points_.size());
@@ -226,19 +282,22 @@ absl::Status Segment::RebuildPoints(segment_load::DecodedEntries& entries) {
     if (mapping == entries.mapped.end()) {
       return absl::DataLossError(fmt::format("{}: point {} has version {} but no id mapping", dir_, id, version));
     }
-    PointRecord record{version, mapping->second, {}, Payload::object()};
+    // A tombstone's payload is an empty object; a live point's is parsed
+    // below (not built empty first: that allocates once per point for nothing).
+    PointRecord record{version, mapping->second, {}, mapping->second ? Payload::object() : Payload()};
     if (!record.deleted) {
       const auto vector = segment_load::Seek(entries.vectors, next_vector, key);
       const auto payload = segment_load::Seek(entries.payloads, next_payload, key);
       if (vector == entries.vectors.end() || payload == entries.payloads.end() ||
-          vector->second.size() != config_.dimension) {
+          vector->second.size() != segment_format::kVectorComponentBytes * size_t{config_.dimension}) {
         return absl::DataLossError(
             fmt::format("{}: point {} has version {} but no data of that version", dir_, id, version));
       }
-      // Moved: each (id, version) key is taken once, and a load of a large
-      // segment would otherwise copy every vector and payload.
-      record.vector = std::move(vector->second);
-      record.payload = std::move(payload->second);
+      // Decoded here, once per point kept: DecodeEntry checked the text.
+      record.vector = segment_format::VectorOfComponents(vector->second);
+      record.payload = Payload::parse(payload->second, nullptr, false);
+      if (record.payload.is_discarded() || !record.payload.is_object()) return segment_load::MalformedPayload(dir_);
+      payload->second = {};  // parsed: not checked again below
     }
     SS_ASSERT(record.payload.is_object());
     // In id order (the versions' map is): constant-time inserts at the end.
@@ -246,6 +305,11 @@ absl::Status Segment::RebuildPoints(segment_load::DecodedEntries& entries) {
     points_.insert_or_assign(points_.end(), id, std::move(record));
   }
   SS_ASSERT(points_.size() == entries.versions.size());
+  // Payload entries no point took (older versions, or deleted points') are
+  // checked all the same.
+  for (const auto& [key, json] : entries.payloads) {
+    if (json.data() != nullptr && !segment_load::IsJsonObject(json)) return segment_load::MalformedPayload(dir_);
+  }
   return absl::OkStatus();
 }
 
@@ -259,6 +323,9 @@ absl::Status Segment::LoadPayloadIndex() {
     const bool created = index_.Create(key, type);
     SS_ASSERT(created, "{}: index on {} created twice", dir_, key);
   }
+  // Without an indexed field there is nothing to add (and a walk over a
+  // large segment's points for nothing).
+  if (index_.fields().empty()) return absl::OkStatus();
   for (const auto& [id, record] : points_) {
     if (!record.deleted) index_.Add(id, record.payload);
   }

@@ -7,6 +7,7 @@
 
 #include "engine/common/file_util.h"
 #include "engine/model/distance.h"
+#include "engine/segment/segment_format.h"
 #include "sim/fs/sim_fs.h"
 
 namespace engine {
@@ -160,6 +161,58 @@ TEST(SegmentTest, MissingCompletionMarkerIsDetectable) {
   sim::SimFileSystem fs;
   ASSERT_TRUE(fs.Mkdir("half").ok());
   EXPECT_FALSE(*Segment::IsComplete(fs, "half"));
+}
+
+// Replaces, in the first batch of seg/payloads.log, the payload text of
+// point `id` by text of the same length (so no committed length moves),
+// under a valid checksum: damage only the load's own checks can see.
+void RewritePayloadText(sim::SimFileSystem& fs, PointId id, std::string_view (*replace)(size_t length)) {
+  const std::string log = *ReadWholeFile(fs, "seg/payloads.log");
+  const std::optional<std::string_view> body = segment_format::DecodeBatchAt(log, 0);
+  ASSERT_TRUE(body.has_value());
+  std::string rewritten;
+  segment_format::BodyReader reader(*body);
+  while (!reader.done()) {
+    segment_format::EntryKey key;
+    std::string_view json;
+    ASSERT_TRUE(segment_format::DecodePayloadEntry(reader, key, json));
+    segment_format::EncodePayloadEntry(rewritten, key, key.id == id ? replace(json.size()) : json);
+  }
+  std::string batch;
+  segment_format::EncodeBatch(batch, rewritten);
+  ASSERT_EQ(batch.size(), segment_format::BatchBytes(*body));
+  auto file = fs.Open("seg/payloads.log", OpenMode::kReadWrite);
+  ASSERT_TRUE((*file)->WriteAt(0, std::span<const char>(batch.data(), batch.size())).ok());
+}
+
+// A load parses only the payload it keeps of each point, but every payload
+// entry must still be a JSON object: one that is not fails the load, kept
+// or superseded by a later flush.
+TEST(SegmentTest, APayloadEntryThatIsNotAnObjectIsRefusedEvenWhenSuperseded) {
+  const auto array_text = [](size_t length) -> std::string_view {
+    static std::string text;
+    text = "[" + std::string(length - 2, ' ') + "]";  // valid JSON, not an object
+    return text;
+  };
+  for (const bool superseded : {false, true}) {
+    sim::SimFileSystem fs;
+    auto segment = CreateOrDie(fs);
+    for (PointId id = 0; id < 5; ++id) ASSERT_TRUE(segment->Upsert(id, MakePoint(id, 1)).ok());
+    ASSERT_TRUE(segment->Flush(false).ok());
+    if (superseded) {
+      ASSERT_TRUE(segment->Upsert(10, MakePoint(2, 7)).ok());
+      ASSERT_TRUE(segment->Flush(false).ok());
+    }
+    auto intact = Segment::Load(fs, "seg");
+    ASSERT_TRUE(intact.ok()) << intact.status();
+    EXPECT_EQ((*intact)->Retrieve(2), segment->Retrieve(2));
+    RewritePayloadText(fs, 2, array_text);
+    const auto before = Files(fs, "seg");
+    auto loaded = Segment::Load(fs, "seg");
+    EXPECT_TRUE(absl::IsDataLoss(loaded.status())) << "superseded=" << superseded << ": " << loaded.status();
+    EXPECT_NE(std::string(loaded.status().message()).find("payloads.log"), std::string::npos);
+    EXPECT_EQ(Files(fs, "seg"), before);
+  }
 }
 
 // Random op sequences agree with a map model, across flushes and reloads.
