@@ -16,11 +16,16 @@ absl::Status TracingFileSystem::BeforeCall(const FsCall& call) {
   // Formatted into an inline buffer: this runs on every file-system call,
   // and a heap string here was one allocation per call (the hashed bytes
   // are the same).
+  // Appended piece by piece, not through a format string (whose parsing
+  // was half of this function): "<call> <path>[ -> <to_path>]".
   fmt::memory_buffer what;
+  const auto append = [&what](std::string_view text) { what.append(text.data(), text.data() + text.size()); };
+  append(name);
+  append(" ");
+  append(call.path);
   if (call.kind == FsCallKind::kRename) {
-    fmt::format_to(std::back_inserter(what), "{} {} -> {}", name, call.path, call.to_path);
-  } else {
-    fmt::format_to(std::back_inserter(what), "{} {}", name, call.path);
+    append(" -> ");
+    append(call.to_path);
   }
   const std::string_view detail(what.data(), what.size());
   if (scheduler_.IsProcessDead(scheduler_.current_process())) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sim/fs/log_entry.h"
+#include "sim/fs/namespace_log.h"
 #include "sim/fs/sim_fs.h"
 
 namespace sim {
@@ -25,8 +26,8 @@ struct SimFileSystem::Inode {
   // A directory: its entries now, and with only its durable namespace
   // operations applied (the pending ones are in the file system's
   // NamespaceLog). After SyncDir the two are equal.
-  std::map<std::string, uint64_t> entries;
-  std::map<std::string, uint64_t> durable_entries;
+  DirEntries entries;
+  DirEntries durable_entries;
 };
 
 }  // namespace sim

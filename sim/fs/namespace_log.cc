@@ -128,7 +128,7 @@ std::vector<bool> NamespaceLog::DecideJournalPrefix(DecisionSource& decisions) c
   return keep;
 }
 
-void NamespaceLog::Apply(const NamespaceOp& op, std::map<std::string, uint64_t>& entries) {
+void NamespaceLog::Apply(const NamespaceOp& op, DirEntries& entries) {
   if (op.Binds()) {
     SS_ASSERT(op.inode != 0, "'{}' binds no inode", op.Describe());
     entries[op.name] = op.inode;

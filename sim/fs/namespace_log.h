@@ -25,6 +25,10 @@
 
 namespace sim {
 
+// A directory's entries: name -> inode. std::less<> lets a lookup take a
+// string_view (path resolution runs on every file-system call).
+using DirEntries = std::map<std::string, uint64_t, std::less<>>;
+
 struct NamespaceOp {
   enum class Kind : uint8_t { kCreate, kMkdir, kUnlink, kRmdir, kRenameFrom, kRenameTo };
   Kind kind = Kind::kCreate;
@@ -72,7 +76,7 @@ class NamespaceLog {
   std::vector<bool> DecideJournalPrefix(DecisionSource& decisions) const;
 
   // Applies one operation to a directory's entries.
-  static void Apply(const NamespaceOp& op, std::map<std::string, uint64_t>& entries);
+  static void Apply(const NamespaceOp& op, DirEntries& entries);
 
  private:
   std::vector<NamespaceOp> pending_;

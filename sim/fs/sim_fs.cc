@@ -183,10 +183,14 @@ absl::StatusOr<SimFileSystem::Lookup> SimFileSystem::Resolve(std::string_view pa
       return absl::FailedPreconditionError(fmt::format("{}: a component is not a directory", path));
     }
     lookup.parent = lookup.inode;
-    lookup.name = std::string(component);
-    const auto it = parent.entries.find(lookup.name);
+    const auto it = parent.entries.find(component);
     lookup.inode = it == parent.entries.end() ? 0 : it->second;
-    if (slash == std::string_view::npos) return lookup;
+    if (slash == std::string_view::npos) {
+      // Only the last component's name is returned: built once, not per
+      // component (this runs on every file-system call).
+      lookup.name = std::string(component);
+      return lookup;
+    }
     start = slash + 1;
   }
 }
