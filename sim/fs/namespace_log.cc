@@ -1,5 +1,6 @@
 #include "sim/fs/namespace_log.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -32,22 +33,31 @@ std::string NamespaceOp::Describe() const {
 void NamespaceLog::Append(NamespaceOp op) {
   SS_ASSERT(pending_.empty() || pending_.back().sequence < op.sequence,
             "namespace operations are logged in order");
-  ++pending_per_directory_[op.directory];
+  DirectoryPending& directory = pending_per_directory_[op.directory];
+  if (directory.count++ == 0) directory.first_sequence = op.sequence;
   pending_.push_back(std::move(op));
 }
 
 std::vector<NamespaceOp> NamespaceLog::TakeDirectory(uint64_t directory) {
   std::vector<NamespaceOp> taken;
-  const auto count = pending_per_directory_.find(directory);
+  const auto pending = pending_per_directory_.find(directory);
   // The log only grows between crashes (a removed directory's operations
   // stay until then), so a sync must not cost the whole log: most syncs
   // find nothing, or their own operations near the end.
-  if (count == pending_per_directory_.end()) return taken;
-  taken.reserve(count->second);
+  if (pending == pending_per_directory_.end()) return taken;
+  taken.reserve(pending->second.count);
+  // Operations leave the log only here (their own directory's all at once)
+  // or at Clear, so the directory's oldest is still in it.
+  const auto first = std::lower_bound(
+      pending_.begin(), pending_.end(), pending->second.first_sequence,
+      [](const NamespaceOp& op, uint64_t sequence) { return op.sequence < sequence; });
+  SS_ASSERT(first != pending_.end() && first->directory == directory &&
+                first->sequence == pending->second.first_sequence,
+            "the oldest pending operation of directory {} is not in the log", directory);
   // Stable in place: the kept operations keep their order and only those
   // after the first taken one move.
-  size_t write = 0;
-  for (size_t read = 0; read < pending_.size(); ++read) {
+  size_t write = static_cast<size_t>(first - pending_.begin());
+  for (size_t read = write; read < pending_.size(); ++read) {
     if (pending_[read].directory == directory) {
       taken.push_back(std::move(pending_[read]));
     } else {
@@ -56,9 +66,9 @@ std::vector<NamespaceOp> NamespaceLog::TakeDirectory(uint64_t directory) {
     }
   }
   pending_.resize(write);
-  SS_ASSERT(taken.size() == count->second, "{} operations of directory {} taken, {} counted", taken.size(),
-            directory, count->second);
-  pending_per_directory_.erase(count);
+  SS_ASSERT(taken.size() == pending->second.count, "{} operations of directory {} taken, {} counted",
+            taken.size(), directory, pending->second.count);
+  pending_per_directory_.erase(pending);
   return taken;
 }
 

@@ -80,8 +80,14 @@ class NamespaceLog {
 
  private:
   std::vector<NamespaceOp> pending_;
-  // How many of pending_ each directory has (none: no entry).
-  std::map<uint64_t, size_t> pending_per_directory_;
+  // Each directory's operations in pending_ (none: no entry): how many, and
+  // the sequence of the oldest, where TakeDirectory starts (pending_ is in
+  // sequence order), so a sync does not cost the operations before it.
+  struct DirectoryPending {
+    size_t count = 0;
+    uint64_t first_sequence = 0;
+  };
+  std::map<uint64_t, DirectoryPending> pending_per_directory_;
 };
 
 }  // namespace sim
