@@ -325,7 +325,7 @@ absl::Status Segment::LoadPayloadIndex() {
   }
   // Without an indexed field there is nothing to add (and a walk over a
   // large segment's points for nothing).
-  if (index_.fields().empty()) return absl::OkStatus();
+  if (fields->empty()) return absl::OkStatus();
   for (const auto& [id, record] : points_) {
     if (!record.deleted) index_.Add(id, record.payload);
   }
