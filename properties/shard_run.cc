@@ -310,11 +310,25 @@ void Run::Freeze(engine::LocalShard& shard) {
 }
 
 void Run::Optimize(engine::LocalShard& shard) {
-  auto merged = shard.OptimizeMerge();
-  if (merged.ok() && *merged) ++stats_.optimizations;
-  // Another client may cancel it (cancel-optimize): nothing may be lost then.
-  if (!merged.ok() && !absl::IsCancelled(merged.status())) {
-    FailUnlessFaulty(shard, "merge optimization", merged.status());
+  // One merge of the two smallest segments, then more while the shard had
+  // more than merge_max_segments, as Qdrant's merge optimizer bounds them:
+  // a snapshot keeps its temporary segment when writes went into it, and
+  // without the bound a deep run's segment count (and each snapshot's size)
+  // grew with its length. The count comes from the merge's own pick, under
+  // its lock: asking the shard separately would add a lock acquisition, a
+  // scheduling point, to every optimize step of every recorded scenario.
+  std::optional<size_t> rounds;  // the segments at the first pick: a bound
+  for (size_t round = 0; !rounds || round < *rounds; ++round) {
+    size_t segments_at_pick = 0;
+    auto merged = shard.OptimizeMerge(&segments_at_pick);
+    // Another client may cancel it (cancel-optimize): nothing may be lost then.
+    if (!merged.ok() && !absl::IsCancelled(merged.status())) {
+      FailUnlessFaulty(shard, "merge optimization", merged.status());
+    }
+    if (!merged.ok() || !*merged) return;
+    ++stats_.optimizations;
+    if (!rounds) rounds = segments_at_pick;
+    if (segments_at_pick - 1 <= shard.options().merge_max_segments) return;
   }
 }
 

@@ -244,7 +244,9 @@ class LocalShard {
   // into segments/, applies the proxies' pending deletes and index changes,
   // and swaps. The inputs' directories are removed only after a later flush
   // proved the result durable. Returns false if there was nothing to merge.
-  absl::StatusOr<bool> OptimizeMerge();
+  // `segments_at_pick`, if given, is set to the number of segments the
+  // shard had when the inputs were picked (a merge leaves one fewer).
+  absl::StatusOr<bool> OptimizeMerge(size_t* segments_at_pick = nullptr);
   // The vacuum optimizer: rebuilds the segment with the highest share of
   // deleted points (above ShardOptions' thresholds) without them, the same
   // way as a merge of one. Returns false if no segment qualified.

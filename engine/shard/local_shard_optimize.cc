@@ -41,10 +41,11 @@ struct LocalShard::Optimization {
   bool moved = false;  // the build was renamed into segments/
 };
 
-absl::StatusOr<bool> LocalShard::OptimizeMerge() {
+absl::StatusOr<bool> LocalShard::OptimizeMerge(size_t* segments_at_pick) {
   auto epoch = BeginOptimization();
   if (!epoch.ok()) return epoch.status();
-  return OptimizeSegments(*epoch, [this] {
+  return OptimizeSegments(*epoch, [this, segments_at_pick] {
+    if (segments_at_pick != nullptr) *segments_at_pick = holder_.Ids().size();
     std::vector<SegmentId> inputs = PickMergeInputs();
     if (inputs.size() < 2) inputs.clear();
     return inputs;
