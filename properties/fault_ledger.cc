@@ -142,32 +142,42 @@ void FaultLedger::NoteRepair(uint64_t step, std::string message) {
   if (repairs_.size() < kMaxSeen) repairs_.push_back({step, std::move(message)});
 }
 
-bool FaultLedger::Names(const std::vector<Seen>& seen, const sim::Injection& injection) {
+std::optional<uint64_t> FaultLedger::LatestNaming::Of(std::string_view text) {
+  if (auto found = memo_.find(text); found != memo_.end()) return found->second;
+  std::optional<uint64_t> latest;
+  for (const Seen& entry : seen_) {
+    if (entry.message.find(text) == std::string::npos) continue;
+    if (!latest || entry.step > *latest) latest = entry.step;
+  }
+  memo_.emplace(std::string(text), latest);
+  return latest;
+}
+
+bool FaultLedger::Names(LatestNaming& seen, const sim::Injection& injection) {
   // A directory-entry loss is named through its directory (a refused load
   // names the directory it misses), as is a directory sync error.
   const std::string_view path = injection.path;
   const size_t slash = path.rfind('/');
   const std::string_view directory = slash == std::string_view::npos ? path : path.substr(0, slash);
-  for (const Seen& entry : seen) {
-    if (entry.step < injection.step) continue;
-    if (entry.message.find(path) != std::string::npos) return true;
-    if (injection.fault == sim::FaultClass::kDirEntryLoss && !directory.empty() &&
-        entry.message.find(directory) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
+  const auto named_since = [&](std::string_view text) {
+    const std::optional<uint64_t> latest = seen.Of(text);
+    return latest && *latest >= injection.step;
+  };
+  if (named_since(path)) return true;
+  return injection.fault == sim::FaultClass::kDirEntryLoss && !directory.empty() && named_since(directory);
 }
 
 Envelope FaultLedger::Classify() const {
   Envelope envelope;
+  LatestNaming errors(errors_);
+  LatestNaming repairs(repairs_);
   for (const sim::Injection& injection : world_.injections()) {
     Outcome outcome = Outcome::kSurvived;
     if (failure_step_ && *failure_step_ >= injection.step) {
       outcome = Outcome::kLost;
-    } else if (Names(errors_, injection)) {
+    } else if (Names(errors, injection)) {
       outcome = Outcome::kDetected;
-    } else if (Names(repairs_, injection)) {
+    } else if (Names(repairs, injection)) {
       outcome = Outcome::kRepaired;
     }
     ++envelope.at(injection.fault, ComponentOf(injection.path), outcome);

@@ -8,6 +8,8 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,9 +80,22 @@ class FaultLedger {
     uint64_t step;
     std::string message;
   };
-  // Whether a message at or after `step` names the injection's file (or,
+  // The step of the latest entry of `seen` whose message contains `text`,
+  // per text asked, so that classifying a run's injections costs one scan of
+  // `seen` per distinct path rather than per injection (a deep run has
+  // thousands of both).
+  class LatestNaming {
+   public:
+    explicit LatestNaming(const std::vector<Seen>& seen) : seen_(seen) {}
+    std::optional<uint64_t> Of(std::string_view text);
+
+   private:
+    const std::vector<Seen>& seen_;
+    std::map<std::string, std::optional<uint64_t>, std::less<>> memo_;
+  };
+  // Whether a message at or after the injection's step names its file (or,
   // for a directory fault, something in that directory).
-  static bool Names(const std::vector<Seen>& seen, const sim::Injection& injection);
+  static bool Names(LatestNaming& seen, const sim::Injection& injection);
 
   const sim::World& world_;
   std::vector<Seen> errors_;

@@ -64,7 +64,7 @@ class OperationHistory {
   };
   // Every read check asks for a prefix's state; replaying from the start
   // each time made a run's checking quadratic in its length.
-  static constexpr size_t kCheckpointInterval = 256;
+  static constexpr size_t kCheckpointInterval = 32;
   // Copies (a snapshot's saved history) share entries and checkpoints.
   SharedChunks<Entry> entries_;
   // checkpoints_[k]: the model after the first k * kCheckpointInterval
