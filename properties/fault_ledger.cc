@@ -1,5 +1,7 @@
 #include "properties/fault_ledger.h"
 
+#include "engine/common/assert.h"
+
 namespace properties {
 
 namespace {
@@ -142,35 +144,110 @@ void FaultLedger::NoteRepair(uint64_t step, std::string message) {
   if (repairs_.size() < kMaxSeen) repairs_.push_back({step, std::move(message)});
 }
 
-std::optional<uint64_t> FaultLedger::LatestNaming::Of(std::string_view text) {
-  if (auto found = memo_.find(text); found != memo_.end()) return found->second;
-  std::optional<uint64_t> latest;
-  for (const Seen& entry : seen_) {
-    if (entry.message.find(text) == std::string::npos) continue;
-    if (!latest || entry.step > *latest) latest = entry.step;
-  }
-  memo_.emplace(std::string(text), latest);
-  return latest;
+namespace {
+
+// The texts a directory-entry loss is named by: its path and its directory.
+std::string_view DirectoryOf(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(0, slash);
 }
 
-bool FaultLedger::Names(LatestNaming& seen, const sim::Injection& injection) {
+// A trie of byte strings, each ending at a node that holds its index.
+class TextTrie {
+ public:
+  explicit TextTrie(const std::vector<std::string_view>& texts) {
+    nodes_.emplace_back();
+    for (size_t index = 0; index < texts.size(); ++index) {
+      size_t node = 0;
+      for (const char c : texts[index]) {
+        auto next = nodes_[node].next.find(c);
+        if (next == nodes_[node].next.end()) {
+          const size_t added = nodes_.size();
+          nodes_[node].next.emplace(c, added);
+          nodes_.emplace_back();
+          node = added;
+        } else {
+          node = next->second;
+        }
+      }
+      nodes_[node].text = index;
+    }
+  }
+
+  // Calls found(index) for every occurrence of a text in `message`.
+  template <typename Found>
+  void ForEachIn(std::string_view message, const Found& found) const {
+    if (nodes_[0].text) found(*nodes_[0].text);  // "" occurs in every message
+    for (size_t start = 0; start < message.size(); ++start) {
+      size_t node = 0;
+      for (size_t at = start; at < message.size(); ++at) {
+        const auto next = nodes_[node].next.find(message[at]);
+        if (next == nodes_[node].next.end()) break;
+        node = next->second;
+        if (nodes_[node].text) found(*nodes_[node].text);
+      }
+    }
+  }
+
+ private:
+  struct Node {
+    std::map<char, size_t> next;
+    std::optional<size_t> text;
+  };
+  std::vector<Node> nodes_;
+};
+
+}  // namespace
+
+FaultLedger::LatestNaming::LatestNaming(const std::vector<Seen>& seen, const std::vector<std::string_view>& texts) {
+  for (std::string_view text : texts) latest_.try_emplace(std::string(text));
+  std::vector<std::string_view> distinct;
+  std::vector<std::optional<uint64_t>*> slots;
+  for (auto& [text, latest] : latest_) {
+    distinct.push_back(text);
+    slots.push_back(&latest);
+  }
+  const TextTrie trie(distinct);
+  for (const Seen& entry : seen) {
+    trie.ForEachIn(entry.message, [&](size_t index) {
+      std::optional<uint64_t>& latest = *slots[index];
+      if (!latest || entry.step > *latest) latest = entry.step;
+    });
+  }
+}
+
+std::optional<uint64_t> FaultLedger::LatestNaming::Of(std::string_view text) const {
+  const auto found = latest_.find(text);
+  SS_ASSERT(found != latest_.end(), "'{}' was not indexed", text);
+  return found->second;
+}
+
+std::vector<std::string_view> FaultLedger::NamingTexts(const std::vector<sim::Injection>& injections) {
+  std::vector<std::string_view> texts;
+  for (const sim::Injection& injection : injections) {
+    texts.push_back(injection.path);
+    if (injection.fault == sim::FaultClass::kDirEntryLoss) texts.push_back(DirectoryOf(injection.path));
+  }
+  return texts;
+}
+
+bool FaultLedger::Names(const LatestNaming& seen, const sim::Injection& injection) {
   // A directory-entry loss is named through its directory (a refused load
   // names the directory it misses), as is a directory sync error.
-  const std::string_view path = injection.path;
-  const size_t slash = path.rfind('/');
-  const std::string_view directory = slash == std::string_view::npos ? path : path.substr(0, slash);
+  const std::string_view directory = DirectoryOf(injection.path);
   const auto named_since = [&](std::string_view text) {
     const std::optional<uint64_t> latest = seen.Of(text);
     return latest && *latest >= injection.step;
   };
-  if (named_since(path)) return true;
+  if (named_since(injection.path)) return true;
   return injection.fault == sim::FaultClass::kDirEntryLoss && !directory.empty() && named_since(directory);
 }
 
 Envelope FaultLedger::Classify() const {
   Envelope envelope;
-  LatestNaming errors(errors_);
-  LatestNaming repairs(repairs_);
+  const std::vector<std::string_view> texts = NamingTexts(world_.injections());
+  const LatestNaming errors(errors_, texts);
+  const LatestNaming repairs(repairs_, texts);
   for (const sim::Injection& injection : world_.injections()) {
     Outcome outcome = Outcome::kSurvived;
     if (failure_step_ && *failure_step_ >= injection.step) {

@@ -80,22 +80,25 @@ class FaultLedger {
     uint64_t step;
     std::string message;
   };
-  // The step of the latest entry of `seen` whose message contains `text`,
-  // per text asked, so that classifying a run's injections costs one scan of
-  // `seen` per distinct path rather than per injection (a deep run has
-  // thousands of both).
+  // For each of `texts`, the step of the latest entry of `seen` whose
+  // message contains it. Built in one pass over the messages (a trie of the
+  // texts, walked from each position of each message): searching every
+  // message for each text cost a deep run its thousands of injected paths
+  // times its thousands of messages.
   class LatestNaming {
    public:
-    explicit LatestNaming(const std::vector<Seen>& seen) : seen_(seen) {}
-    std::optional<uint64_t> Of(std::string_view text);
+    LatestNaming(const std::vector<Seen>& seen, const std::vector<std::string_view>& texts);
+    // REQUIRES: `text` is one of the texts given.
+    std::optional<uint64_t> Of(std::string_view text) const;
 
    private:
-    const std::vector<Seen>& seen_;
-    std::map<std::string, std::optional<uint64_t>, std::less<>> memo_;
+    std::map<std::string, std::optional<uint64_t>, std::less<>> latest_;
   };
+  // The texts Names asks the index about for these injections.
+  static std::vector<std::string_view> NamingTexts(const std::vector<sim::Injection>& injections);
   // Whether a message at or after the injection's step names its file (or,
   // for a directory fault, something in that directory).
-  static bool Names(LatestNaming& seen, const sim::Injection& injection);
+  static bool Names(const LatestNaming& seen, const sim::Injection& injection);
 
   const sim::World& world_;
   std::vector<Seen> errors_;
