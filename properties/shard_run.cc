@@ -327,6 +327,7 @@ void Run::Optimize(engine::LocalShard& shard) {
     }
     if (!merged.ok() || !*merged) return;
     ++stats_.optimizations;
+    SS_ASSERT(segments_at_pick >= 2, "a merge picked its inputs from {} segments", segments_at_pick);
     if (!rounds) rounds = segments_at_pick;
     if (segments_at_pick - 1 <= shard.options().merge_max_segments) return;
   }
