@@ -1,5 +1,7 @@
 #include "properties/fault_ledger.h"
 
+#include <algorithm>
+
 #include "engine/common/assert.h"
 
 namespace properties {
@@ -199,26 +201,34 @@ class TextTrie {
 
 }  // namespace
 
-FaultLedger::LatestNaming::LatestNaming(const std::vector<Seen>& seen, const std::vector<std::string_view>& texts) {
-  for (std::string_view text : texts) latest_.try_emplace(std::string(text));
-  std::vector<std::string_view> distinct;
-  std::vector<std::optional<uint64_t>*> slots;
-  for (auto& [text, latest] : latest_) {
-    distinct.push_back(text);
-    slots.push_back(&latest);
+FaultLedger::LatestNaming::LatestNaming(const std::vector<Seen>& seen, std::vector<std::string_view> texts) {
+  std::sort(texts.begin(), texts.end());
+  texts.erase(std::unique(texts.begin(), texts.end()), texts.end());
+  latest_.reserve(texts.size());
+  for (std::string_view text : texts) latest_.emplace_back(text, std::nullopt);
+  const auto note = [](std::optional<uint64_t>& latest, uint64_t step) {
+    if (!latest || step > *latest) latest = step;
+  };
+  // A short run (the usual one, and every fuzz input) searches directly:
+  // building the trie would cost more than it saves.
+  if (latest_.size() * seen.size() <= kDirectSearchLimit) {
+    for (auto& [text, latest] : latest_) {
+      for (const Seen& entry : seen) {
+        if (entry.message.find(text) != std::string::npos) note(latest, entry.step);
+      }
+    }
+    return;
   }
-  const TextTrie trie(distinct);
+  const TextTrie trie(texts);
   for (const Seen& entry : seen) {
-    trie.ForEachIn(entry.message, [&](size_t index) {
-      std::optional<uint64_t>& latest = *slots[index];
-      if (!latest || entry.step > *latest) latest = entry.step;
-    });
+    trie.ForEachIn(entry.message, [&](size_t index) { note(latest_[index].second, entry.step); });
   }
 }
 
 std::optional<uint64_t> FaultLedger::LatestNaming::Of(std::string_view text) const {
-  const auto found = latest_.find(text);
-  SS_ASSERT(found != latest_.end(), "'{}' was not indexed", text);
+  const auto found = std::lower_bound(latest_.begin(), latest_.end(), text,
+                                      [](const auto& entry, std::string_view wanted) { return entry.first < wanted; });
+  SS_ASSERT(found != latest_.end() && found->first == text, "'{}' was not indexed", text);
   return found->second;
 }
 

@@ -8,10 +8,10 @@
 
 #include <array>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -85,14 +85,19 @@ class FaultLedger {
   // texts, walked from each position of each message): searching every
   // message for each text cost a deep run its thousands of injected paths
   // times its thousands of messages.
+  // REQUIRES: the texts outlive it (they are the world's injection paths).
   class LatestNaming {
    public:
-    LatestNaming(const std::vector<Seen>& seen, const std::vector<std::string_view>& texts);
+    LatestNaming(const std::vector<Seen>& seen, std::vector<std::string_view> texts);
     // REQUIRES: `text` is one of the texts given.
     std::optional<uint64_t> Of(std::string_view text) const;
 
    private:
-    std::map<std::string, std::optional<uint64_t>, std::less<>> latest_;
+    // Up to this many (text, message) pairs, each message is searched for
+    // each text.
+    static constexpr size_t kDirectSearchLimit = 4096;
+    // Sorted by text, one entry per distinct text.
+    std::vector<std::pair<std::string_view, std::optional<uint64_t>>> latest_;
   };
   // The texts Names asks the index about for these injections.
   static std::vector<std::string_view> NamingTexts(const std::vector<sim::Injection>& injections);
