@@ -1,6 +1,8 @@
 #include "properties/fault_ledger.h"
 
 #include <algorithm>
+#include <map>
+#include <optional>
 
 #include "engine/common/assert.h"
 
@@ -148,7 +150,8 @@ void FaultLedger::NoteRepair(uint64_t step, std::string message) {
 
 namespace {
 
-// The texts a directory-entry loss is named by: its path and its directory.
+// A path's directory (the path itself if it has no slash): a directory-entry
+// loss is also named by it.
 std::string_view DirectoryOf(std::string_view path) {
   const size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? path : path.substr(0, slash);
