@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "engine/common/assert.h"
+#include "engine/common/file_util.h"
 
 namespace properties {
 
@@ -150,13 +151,6 @@ void FaultLedger::NoteRepair(uint64_t step, std::string message) {
 
 namespace {
 
-// A path's directory (the path itself if it has no slash): a directory-entry
-// loss is also named by it.
-std::string_view DirectoryOf(std::string_view path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(0, slash);
-}
-
 // A trie of byte strings, each ending at a node that holds its index.
 class TextTrie {
  public:
@@ -239,7 +233,8 @@ std::vector<std::string_view> FaultLedger::NamingTexts(const std::vector<sim::In
   std::vector<std::string_view> texts;
   for (const sim::Injection& injection : injections) {
     texts.push_back(injection.path);
-    if (injection.fault == sim::FaultClass::kDirEntryLoss) texts.push_back(DirectoryOf(injection.path));
+    const std::string_view directory = engine::ParentDir(injection.path);
+    if (injection.fault == sim::FaultClass::kDirEntryLoss && !directory.empty()) texts.push_back(directory);
   }
   return texts;
 }
@@ -247,7 +242,7 @@ std::vector<std::string_view> FaultLedger::NamingTexts(const std::vector<sim::In
 bool FaultLedger::Names(const LatestNaming& seen, const sim::Injection& injection) {
   // A directory-entry loss is named through its directory (a refused load
   // names the directory it misses), as is a directory sync error.
-  const std::string_view directory = DirectoryOf(injection.path);
+  const std::string_view directory = engine::ParentDir(injection.path);
   const auto named_since = [&](std::string_view text) {
     const std::optional<uint64_t> latest = seen.Of(text);
     return latest && *latest >= injection.step;
