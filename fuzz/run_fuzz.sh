@@ -5,8 +5,10 @@
 #                    [--build-dir DIR] [--work DIR] [-- LIBFUZZER_FLAG...]
 #
 # The campaign fuzzes a working copy of fuzz/corpus/TARGET (the checked-in
-# corpus changes only with --merge-back, which merges the new inputs that add
-# coverage into it with -merge=1) with -fork=N for --budget seconds
+# corpus changes only with --merge-back, which adds the fewest new inputs that
+# cover the edges the run reached and it did not: a set-cover merge on edges
+# alone, not hit counts or comparisons, so the checked-in corpus stays small)
+# with -fork=N for --budget seconds
 # (default 300, jobs default 1), keeping going after a crash so every crash
 # of the budget is collected. Findings (crash-*, leak-*, timeout-*, oom-*)
 # go to WORK/artifacts; the full log is WORK/fuzz.log. At the end it prints
@@ -62,7 +64,10 @@ echo "libFuzzer exit status: $status (log: $work/fuzz.log)"
 
 if [ "$merge_back" = 1 ]; then
   before=$(ls "$seeds" | wc -l)
-  "$binary" -merge=1 "${dict_flag[@]}" "$seeds" "$work/corpus" >"$work/merge.log" 2>&1
+  # (-merge=1 keeps every input with a new feature: 1,513 files where these
+  # flags keep 224 with the same edges, fuzz_shard 2026-12-04.)
+  "$binary" -set_cover_merge=1 -use_counters=0 -use_cmp=0 "${dict_flag[@]}" "$seeds" "$work/corpus" \
+    >"$work/merge.log" 2>&1
   echo "merged into $seeds: $before -> $(ls "$seeds" | wc -l) files"
 fi
 
