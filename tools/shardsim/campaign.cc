@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <numeric>
 #include <thread>
 #include <variant>
 
@@ -98,7 +99,8 @@ std::string RunSeed(uint64_t seed, const CampaignOptions& options) {
 double Sweep(const CampaignPlan& plan, const CampaignOptions& options, CampaignTotals& totals) {
   const auto start = std::chrono::steady_clock::now();
   const auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
-  CampaignPool pool(plan.range, plan.jobs, [&options](uint64_t seed) { return RunSeed(seed, options); });
+  CampaignPool pool(plan.range, plan.jobs, MixPeriodSeeds(options),
+                    [&options](uint64_t seed) { return RunSeed(seed, options); });
   const auto on_run = [&](const nlohmann::json& line) {
     // (A seed whose worker died has a line without the flag.)
     nlohmann::json run = line;
@@ -194,6 +196,14 @@ bool IsClusterSeed(uint64_t seed, const CampaignOptions& options) {
   // floor(r * share / 100) steps up (share 10: r = 9, 19, ..., 99).
   const uint64_t r = seed % 100;
   return (r + 1) * options.cluster_share / 100 > r * options.cluster_share / 100;
+}
+
+uint64_t MixPeriodSeeds(const CampaignOptions& options) {
+  if (options.cluster) return 1;
+  const uint64_t period = 100 / std::gcd(uint64_t{options.cluster_share}, uint64_t{100});
+  // (Share 0 and 100 are periodic at 1: gcd 100.)
+  SS_ASSERT(period >= 1 && 100 % period == 0, "share {} gives period {}", options.cluster_share, period);
+  return period;
 }
 
 std::optional<std::pair<uint64_t, uint64_t>> ParseSeedRange(const std::string& text) {

@@ -54,6 +54,10 @@ int CampaignCommand(const CampaignOptions& options);
 
 // Whether the campaign runs `seed` as a cluster seed.
 bool IsClusterSeed(uint64_t seed, const CampaignOptions& options);
+// The fewest consecutive seeds that hold the campaign's mix exactly: the
+// period of IsClusterSeed (share 10: 10; 25: 4; 0, 100 and --cluster: 1).
+// The worker pool deals seeds in blocks of it.
+uint64_t MixPeriodSeeds(const CampaignOptions& options);
 
 // Parsers shared with tests. nullopt on malformed input.
 // "I/N" with 0 <= I < N <= 1,000,000.

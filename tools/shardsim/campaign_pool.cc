@@ -34,7 +34,8 @@ void OnSeedTimeout(int) {
   _exit(kExitHung);
 }
 
-[[noreturn]] void WorkerMain(int write_fd, uint64_t first, SeedRange range, uint64_t stride,
+[[noreturn]] void WorkerMain(int write_fd, uint64_t first,
+                             const std::function<std::optional<uint64_t>(uint64_t)>& next_seed,
                              const SeedRunner& runner) {
   // Ctrl-C is the parent's to handle (it stops the sweep and reports); a
   // worker ends with its parent, whatever kills the parent.
@@ -55,7 +56,8 @@ void OnSeedTimeout(int) {
     (void)ignored;
     _exit(kExitAsserted);
   };
-  for (uint64_t seed = first; seed <= range.last; seed += stride) {
+  for (std::optional<uint64_t> next = first; next; next = next_seed(*next)) {
+    const uint64_t seed = *next;
     running_seed = seed;
     snprintf(g_hung_line, sizeof g_hung_line,
              "{\"seed\":%llu,\"passed\":false,\"failure\":\"hung: the run took over %us of wall time\"}\n",
@@ -64,17 +66,36 @@ void OnSeedTimeout(int) {
     const std::string line = runner(seed) + "\n";
     alarm(0);
     if (write(write_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(3);
-    if (seed > range.last - stride) break;  // no overflow past UINT64_MAX
   }
   _exit(0);
 }
 
 }  // namespace
 
-CampaignPool::CampaignPool(SeedRange range, int jobs, SeedRunner runner)
-    : range_(range), stride_(static_cast<uint64_t>(jobs)), runner_(std::move(runner)) {
-  SS_ASSERT(jobs >= 1 && range.first <= range.last, "jobs {} over {}..{}", jobs, range.first, range.last);
-  for (int j = 0; j < jobs; ++j) workers_.push_back(Start(range.first + static_cast<uint64_t>(j)));
+CampaignPool::CampaignPool(SeedRange range, int jobs, uint64_t block_seeds, SeedRunner runner)
+    : range_(range), jobs_(static_cast<uint64_t>(jobs)), block_seeds_(block_seeds), runner_(std::move(runner)) {
+  SS_ASSERT(jobs >= 1 && block_seeds >= 1 && range.first <= range.last, "jobs {} in blocks of {} over {}..{}", jobs,
+            block_seeds, range.first, range.last);
+  // Worker j starts at block j; a worker whose first block lies past the
+  // range has nothing to run.
+  for (uint64_t j = 0; j < jobs_; ++j) {
+    const unsigned __int128 first = static_cast<unsigned __int128>(range.first) + j * block_seeds;
+    if (first > range.last) break;
+    workers_.push_back(Start(static_cast<uint64_t>(first)));
+  }
+  SS_ASSERT(!workers_.empty(), "no worker over {}..{}", range.first, range.last);
+}
+
+std::optional<uint64_t> CampaignPool::NextSeed(uint64_t seed) const {
+  SS_ASSERT(seed >= range_.first && seed <= range_.last, "seed {} outside {}..{}", seed, range_.first, range_.last);
+  // Within a block, the next seed; at a block's end, the first seed of this
+  // worker's next block (the J-1 blocks between belong to the others).
+  // 128-bit: a sweep of every seed ends at UINT64_MAX.
+  const uint64_t offset = seed - range_.first;
+  unsigned __int128 next = static_cast<unsigned __int128>(seed) + 1;
+  if ((offset + 1) % block_seeds_ == 0) next += static_cast<unsigned __int128>(jobs_ - 1) * block_seeds_;
+  if (next > range_.last) return std::nullopt;
+  return static_cast<uint64_t>(next);
 }
 
 CampaignPool::~CampaignPool() { KillAll(); }
@@ -93,7 +114,7 @@ CampaignPool::Worker CampaignPool::Start(uint64_t first) {
   }
   if (pid == 0) {
     close(fds[0]);
-    WorkerMain(fds[1], first, range_, stride_, runner_);
+    WorkerMain(fds[1], first, [this](uint64_t seed) { return NextSeed(seed); }, runner_);
   }
   close(fds[1]);
   return Worker{pid, fds[0], {}, false, first};
@@ -107,10 +128,10 @@ void CampaignPool::Drain(Worker& worker, const std::function<void(const nlohmann
     const nlohmann::json run = nlohmann::json::parse(line, nullptr, false);
     if (run.is_discarded()) continue;
     const uint64_t seed = run.value("seed", 0ull);
-    SS_ASSERT(seed == worker.next_seed, "a worker reported seed {} out of turn (expected {})", seed,
-              worker.next_seed);
+    SS_ASSERT(worker.next_seed && seed == *worker.next_seed, "a worker reported seed {} out of turn (expected {})",
+              seed, worker.next_seed ? fmt::to_string(*worker.next_seed) : "none");
     on_run(run);
-    worker.next_seed = seed + stride_;
+    worker.next_seed = NextSeed(seed);
   }
 }
 
@@ -126,14 +147,14 @@ void CampaignPool::Reap(Worker& worker, const std::function<void(const nlohmann:
   const bool line_out =
       WIFEXITED(status) && (WEXITSTATUS(status) == kExitHung || WEXITSTATUS(status) == kExitAsserted);
   if (clean) return;
-  if (!line_out && InRange(worker.next_seed)) {
+  if (!line_out && worker.next_seed) {
     const std::string why = WIFSIGNALED(status) ? fmt::format("the run aborted with signal {}", WTERMSIG(status))
                                                 : fmt::format("the run exited with code {}", WEXITSTATUS(status));
-    on_run(nlohmann::json{{"seed", worker.next_seed}, {"passed", false}, {"failure", why}});
-    worker.next_seed += stride_;
+    on_run(nlohmann::json{{"seed", *worker.next_seed}, {"passed", false}, {"failure", why}});
+    worker.next_seed = NextSeed(*worker.next_seed);
   }
-  if (InRange(worker.next_seed)) {
-    worker = Start(worker.next_seed);
+  if (worker.next_seed) {
+    worker = Start(*worker.next_seed);
   }
 }
 

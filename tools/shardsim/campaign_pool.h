@@ -1,6 +1,10 @@
-// The campaign's worker pool: J forked processes sweep a seed range, each
-// running seeds first+j, first+j+J, ... and writing one JSON line per seed
-// to a pipe. A process, not a thread, per worker: a run that aborts (an
+// The campaign's worker pool: J forked processes sweep a seed range in
+// blocks of B consecutive seeds dealt round-robin (worker j runs blocks j,
+// j+J, j+2J, ...), each writing one JSON line per seed to a pipe. B is the
+// period of the campaign's mix (cluster seeds repeat every B seeds), so
+// every worker runs the mix asked for: a plain stride of J gave worker 1 of
+// 2 every cluster seed (seed % 10 == 9), and a budgeted sweep then ran half
+// the cluster share, its slow seeds all queued behind one worker. A process, not a thread, per worker: a run that aborts (an
 // always-on assertion) or hangs takes down only its worker, which is
 // replaced and goes on with its next seed.
 //
@@ -11,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,8 +33,9 @@ using SeedRunner = std::function<std::string(uint64_t seed)>;
 
 class CampaignPool {
  public:
-  // Starts `jobs` workers over `range`. REQUIRES: jobs >= 1, range.first <= range.last.
-  CampaignPool(SeedRange range, int jobs, SeedRunner runner);
+  // Starts `jobs` workers over `range`, dealing it in blocks of
+  // `block_seeds`. REQUIRES: jobs >= 1, block_seeds >= 1, range.first <= range.last.
+  CampaignPool(SeedRange range, int jobs, uint64_t block_seeds, SeedRunner runner);
   ~CampaignPool();
   CampaignPool(const CampaignPool&) = delete;
   CampaignPool& operator=(const CampaignPool&) = delete;
@@ -49,16 +55,18 @@ class CampaignPool {
     int read_fd = -1;
     std::string buffer;
     bool done = false;
-    uint64_t next_seed = 0;  // the first seed this worker has not reported
+    std::optional<uint64_t> next_seed;  // the first seed this worker has not reported (none: all reported)
   };
 
   Worker Start(uint64_t first);
+  // The seed after `seed` in its worker's sequence, or nullopt past the range.
+  std::optional<uint64_t> NextSeed(uint64_t seed) const;
   void Drain(Worker& worker, const std::function<void(const nlohmann::json&)>& on_run);
   void Reap(Worker& worker, const std::function<void(const nlohmann::json&)>& on_run);
-  bool InRange(uint64_t seed) const { return seed >= range_.first && seed <= range_.last; }
 
   SeedRange range_;
-  uint64_t stride_;
+  uint64_t jobs_;
+  uint64_t block_seeds_;
   SeedRunner runner_;
   std::vector<Worker> workers_;
 };

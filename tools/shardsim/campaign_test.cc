@@ -1,10 +1,13 @@
 #include "tools/shardsim/campaign.h"
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -186,7 +189,7 @@ TEST(CampaignTest, TotalsKeepClusterSeedsApart) {
 TEST(CampaignTest, PoolReportsAnAbortedSeedAndGoesOn) {
   std::map<uint64_t, bool> reported;  // seed -> passed
   {
-    CampaignPool pool({10, 29}, 3, [](uint64_t seed) {
+    CampaignPool pool({10, 29}, 3, 4, [](uint64_t seed) {
       if (seed == 14) std::abort();
       return nlohmann::json{{"seed", seed}, {"passed", true}}.dump();
     });
@@ -198,6 +201,61 @@ TEST(CampaignTest, PoolReportsAnAbortedSeedAndGoesOn) {
   }
   ASSERT_EQ(reported.size(), 20u);
   for (const auto& [seed, passed] : reported) EXPECT_EQ(passed, seed != 14) << seed;
+}
+
+// Every worker runs the campaign's mix: dealt in blocks of the mix's period,
+// each worker's seeds hold the cluster share, whatever the number of jobs
+// (a stride of 2 gave one worker every cluster seed, seed % 10 == 9).
+TEST(CampaignTest, PoolGivesEveryWorkerTheMix) {
+  for (const uint32_t share : {0u, 10u, 25u, 33u, 100u}) {
+    CampaignOptions options;
+    options.cluster_share = share;
+    const uint64_t period = MixPeriodSeeds(options);
+    for (uint64_t seed = 0; seed < 1000; ++seed) {
+      ASSERT_EQ(IsClusterSeed(seed, options), IsClusterSeed(seed + period, options)) << share << " " << seed;
+    }
+  }
+  CampaignOptions options;  // share 10, period 10
+  ASSERT_EQ(MixPeriodSeeds(options), 10u);
+  for (const int jobs : {2, 5}) {
+    std::map<int, std::vector<uint64_t>> seeds_of_worker;  // pid -> seeds, as reported
+    {
+      // 200 seeds from 7: blocks of 10 that do not start at a multiple of 10.
+      CampaignPool pool({7, 206}, jobs, MixPeriodSeeds(options), [](uint64_t seed) {
+        return nlohmann::json{{"seed", seed}, {"passed", true}, {"pid", getpid()}}.dump();
+      });
+      const auto on_run = [&](const nlohmann::json& run) {
+        seeds_of_worker[run["pid"].get<int>()].push_back(run["seed"].get<uint64_t>());
+      };
+      for (int polls = 0; polls < 10'000 && pool.Poll(100, on_run); ++polls) {
+      }
+    }
+    ASSERT_EQ(seeds_of_worker.size(), size_t(jobs));
+    size_t total = 0;
+    for (const auto& [pid, seeds] : seeds_of_worker) {
+      total += seeds.size();
+      EXPECT_TRUE(std::is_sorted(seeds.begin(), seeds.end()));
+      const auto cluster = std::count_if(seeds.begin(), seeds.end(), [&](uint64_t s) { return IsClusterSeed(s, options); });
+      EXPECT_EQ(size_t(cluster) * 10, seeds.size()) << "jobs " << jobs << ": a worker ran " << cluster << " cluster seeds of "
+                                                 << seeds.size();
+    }
+    EXPECT_EQ(total, 200u);
+  }
+}
+
+// A sweep of the last seeds before UINT64_MAX ends there, without wrapping.
+TEST(CampaignTest, PoolEndsAtTheLastSeed) {
+  std::set<uint64_t> reported;
+  {
+    CampaignPool pool({UINT64_MAX - 24, UINT64_MAX}, 2, 10, [](uint64_t seed) {
+      return nlohmann::json{{"seed", seed}, {"passed", true}}.dump();
+    });
+    const auto on_run = [&](const nlohmann::json& run) { EXPECT_TRUE(reported.insert(run["seed"].get<uint64_t>()).second); };
+    for (int polls = 0; polls < 10'000 && pool.Poll(100, on_run); ++polls) {
+    }
+  }
+  EXPECT_EQ(reported.size(), 25u);
+  EXPECT_EQ(*reported.begin(), UINT64_MAX - 24);
 }
 
 }  // namespace
