@@ -109,10 +109,15 @@ void PrintFailureNow(const nlohmann::json& run) {
 
 void PrintSummary(const CampaignTotals& totals, double elapsed_seconds, const CampaignOptions& options) {
   const double seconds = elapsed_seconds;
-  std::printf("campaign: %llu seeds, %llu passed, %llu failed in %.1fs (%.1f seeds/s, %.0f simulated ops/s)\n",
+  // Simulated ops are the shard seeds' (a cluster seed's writes are counted
+  // in its own section): a campaign of cluster seeds only has no such figure.
+  const std::string ops_per_second =
+      totals.ShardSeeds() > 0 ? fmt::format(", {:.0f} simulated ops/s", seconds > 0 ? totals.stats.ops_written / seconds : 0)
+                              : "";
+  std::printf("campaign: %llu seeds, %llu passed, %llu failed in %.1fs (%.1f seeds/s%s)\n",
               (unsigned long long)totals.seeds, (unsigned long long)totals.passed,
               (unsigned long long)totals.failed, seconds, seconds > 0 ? totals.seeds / seconds : 0,
-              seconds > 0 ? totals.stats.ops_written / seconds : 0);
+              ops_per_second.c_str());
   const bool show_coverage = options.coverage || options.require_coverage;
   // The cluster section first: the shard summary's last lines (faults) stay last.
   if (totals.cluster_seeds > 0) PrintClusterSummary(totals, seconds, show_coverage);
