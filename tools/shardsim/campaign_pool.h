@@ -4,9 +4,11 @@
 // period of the campaign's mix (cluster seeds repeat every B seeds), so
 // every worker runs the mix asked for: a plain stride of J gave worker 1 of
 // 2 every cluster seed (seed % 10 == 9), and a budgeted sweep then ran half
-// the cluster share, its slow seeds all queued behind one worker. A process, not a thread, per worker: a run that aborts (an
-// always-on assertion) or hangs takes down only its worker, which is
-// replaced and goes on with its next seed.
+// the cluster share, its slow seeds all queued behind one worker.
+//
+// A process, not a thread, per worker: a run that aborts (an always-on
+// assertion) or hangs takes down only its worker, which is replaced and
+// goes on with its next seed.
 //
 // REQUIRES: one pool per process at a time (the hang timer is a signal).
 #pragma once
