@@ -5,9 +5,9 @@
 #                    [--build-dir DIR] [--work DIR] [-- LIBFUZZER_FLAG...]
 #
 # The campaign fuzzes a working copy of fuzz/corpus/TARGET (the checked-in
-# corpus changes only with --merge-back, which adds the fewest new inputs that
-# cover the edges the run reached and it did not: a set-cover merge on edges
-# alone, not hit counts or comparisons, so the checked-in corpus stays small)
+# corpus changes only with --merge-back, which adds to it the fewest new
+# inputs that cover the edges the run reached beyond it: a set-cover merge on
+# edges alone, not hit counts or comparisons, so the corpus stays small)
 # with -fork=N for --budget seconds
 # (default 300, jobs default 1), keeping going after a crash so every crash
 # of the budget is collected. Findings (crash-*, leak-*, timeout-*, oom-*)

@@ -111,9 +111,9 @@ void PrintSummary(const CampaignTotals& totals, double elapsed_seconds, const Ca
   const double seconds = elapsed_seconds;
   // Simulated ops are the shard seeds' (a cluster seed's writes are counted
   // in its own section): a campaign of cluster seeds only has no such figure.
+  const double ops_written_per_second = seconds > 0 ? totals.stats.ops_written / seconds : 0;
   const std::string ops_per_second =
-      totals.ShardSeeds() > 0 ? fmt::format(", {:.0f} simulated ops/s", seconds > 0 ? totals.stats.ops_written / seconds : 0)
-                              : "";
+      totals.ShardSeeds() > 0 ? fmt::format(", {:.0f} simulated ops/s", ops_written_per_second) : "";
   std::printf("campaign: %llu seeds, %llu passed, %llu failed in %.1fs (%.1f seeds/s%s)\n",
               (unsigned long long)totals.seeds, (unsigned long long)totals.passed,
               (unsigned long long)totals.failed, seconds, seconds > 0 ? totals.seeds / seconds : 0,

@@ -235,9 +235,10 @@ TEST(CampaignTest, PoolGivesEveryWorkerTheMix) {
     for (const auto& [pid, seeds] : seeds_of_worker) {
       total += seeds.size();
       EXPECT_TRUE(std::is_sorted(seeds.begin(), seeds.end()));
-      const auto cluster = std::count_if(seeds.begin(), seeds.end(), [&](uint64_t s) { return IsClusterSeed(s, options); });
-      EXPECT_EQ(size_t(cluster) * 10, seeds.size()) << "jobs " << jobs << ": a worker ran " << cluster << " cluster seeds of "
-                                                 << seeds.size();
+      const auto cluster =
+          std::count_if(seeds.begin(), seeds.end(), [&](uint64_t seed) { return IsClusterSeed(seed, options); });
+      EXPECT_EQ(size_t(cluster) * 10, seeds.size())
+          << "jobs " << jobs << ": a worker ran " << cluster << " cluster seeds of " << seeds.size();
     }
     EXPECT_EQ(total, 200u);
   }
@@ -250,7 +251,9 @@ TEST(CampaignTest, PoolEndsAtTheLastSeed) {
     CampaignPool pool({UINT64_MAX - 24, UINT64_MAX}, 2, 10, [](uint64_t seed) {
       return nlohmann::json{{"seed", seed}, {"passed", true}}.dump();
     });
-    const auto on_run = [&](const nlohmann::json& run) { EXPECT_TRUE(reported.insert(run["seed"].get<uint64_t>()).second); };
+    const auto on_run = [&](const nlohmann::json& run) {
+      EXPECT_TRUE(reported.insert(run["seed"].get<uint64_t>()).second);
+    };
     for (int polls = 0; polls < 10'000 && pool.Poll(100, on_run); ++polls) {
     }
   }
