@@ -11,7 +11,8 @@ namespace {
 constexpr std::string_view kPrefix = "wal delta: ";
 constexpr WalDeltaError kAllErrors[] = {WalDeltaError::kEmpty,          WalDeltaError::kUnknownClocks,
                                         WalDeltaError::kHigherThanCurrent, WalDeltaError::kCutoff,
-                                        WalDeltaError::kUntaggedRecords, WalDeltaError::kNotFound};
+                                        WalDeltaError::kUntaggedRecords, WalDeltaError::kNotFound,
+                                        WalDeltaError::kDiverged};
 
 }  // namespace
 
@@ -23,6 +24,7 @@ std::string_view WalDeltaErrorName(WalDeltaError error) {
     case WalDeltaError::kCutoff: return "cutoff";
     case WalDeltaError::kUntaggedRecords: return "untagged records";
     case WalDeltaError::kNotFound: return "not found (truncated)";
+    case WalDeltaError::kDiverged: return "diverged";
   }
   SS_ASSERT(false, "unknown WAL delta error {}", static_cast<int>(error));
   return "?";
@@ -72,6 +74,16 @@ absl::StatusOr<WalDeltaResolver> WalDeltaResolver::Start(const ClockMap& recover
     if (cutoff != oldest.clocks().end() && seen < cutoff->second.tick) {
       return WalDeltaStatus(WalDeltaError::kCutoff, fmt::format("clock ({}, {}) seen to {}, cut off below {}",
                                                                 key.first, key.second, seen, cutoff->second.tick));
+    }
+  }
+  // Before (7): at the source's tick, the same op (wal_delta.h).
+  for (const auto& [key, seen] : recovery_point.clocks()) {
+    const ClockMap::Clock& source = newest.clocks().at(key);
+    if (source.tick == seen.tick && source.token != seen.token && source.token != kNoOpToken &&
+        seen.token != kNoOpToken) {
+      return WalDeltaStatus(WalDeltaError::kDiverged,
+                            fmt::format("clock ({}, {}) tick {}: token {} here, {} in the recovery point", key.first,
+                                        key.second, seen.tick, source.token, seen.token));
     }
   }
   // (7): clocks the recovering replica has up to the source's tick need nothing.

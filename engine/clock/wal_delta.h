@@ -31,6 +31,7 @@ enum class WalDeltaError : uint8_t {
   kCutoff,             // "cutoff": it needs a tick below the source's oldest clocks
   kUntaggedRecords,    // "untagged records": the WAL suffix holds an op without a clock tag
   kNotFound,           // "not found (truncated)": the WAL ends before every clock is covered
+  kDiverged,           // "diverged": it saw another op than the source's under the source's newest tick of a clock
 };
 std::string_view WalDeltaErrorName(WalDeltaError error);
 // The status for `error`; `detail`, if not empty, follows the name after ": ".
@@ -43,6 +44,12 @@ class WalDeltaResolver {
  public:
   // Steps (1)-(7) of BRIEF §5 against the source's clocks: `newest` as its
   // recovery point gives them (snapshot-aware), `oldest` its cutoff.
+  // Unlike Qdrant, a clock at the source's tick but with another op's token
+  // is Diverged, not "nothing to send": a coordinator's clocks restart at 0
+  // when its process does, so it can tag a new op with a tick its own Dead
+  // replica saw on an older one, and comparing ticks alone then skips the
+  // new op (cluster seed 40013669: an acknowledged write lost). A token of
+  // no op (a tick raised by a cutoff) compares with any.
   // REQUIRES: the maps carry no snapshot (take RecoveryClocks()).
   static absl::StatusOr<WalDeltaResolver> Start(const ClockMap& recovery_point, const ClockMap& newest,
                                                 const ClockMap& oldest);

@@ -88,11 +88,42 @@ TEST(WalDeltaResolverTest, UntaggedAndTruncated) {
   EXPECT_EQ(ErrorOf(Resolve(Clocks({{0, 1}}), newest, ClockMap(), {{5, Tag(0, 3)}})), WalDeltaError::kNotFound);
 }
 
+// Cluster seed 40013669: a restarted coordinator tagged a new op with a
+// tick its Dead replica had seen on an older op. At the source's tick the
+// recovery point must name the same op (token), else nothing can be skipped.
+TEST(WalDeltaResolverTest, SameTickOfAnotherOpIsDiverged) {
+  const auto clocks = [](uint64_t tick, uint64_t token) {
+    ClockMap map;
+    map.Advance(ClockTag{.peer_id = 2, .clock_id = 0, .tick = tick, .token = token});
+    return map;
+  };
+  const std::vector<std::pair<SeqNumber, std::optional<ClockTag>>> wal = {
+      {1, ClockTag{.peer_id = 2, .clock_id = 0, .tick = 1, .token = 22}}};
+  EXPECT_EQ(ErrorOf(Resolve(clocks(1, 11), clocks(1, 22), ClockMap(), wal)), WalDeltaError::kDiverged);
+  // The same op: nothing to send.
+  auto same = Resolve(clocks(1, 22), clocks(1, 22), ClockMap(), wal);
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(*same, std::nullopt);
+  // A tick raised by a cutoff names no op, on either side: no divergence.
+  for (const auto& [seen, source] : {std::pair{kNoOpToken, uint64_t{22}}, std::pair{uint64_t{11}, kNoOpToken}}) {
+    auto raised = Resolve(clocks(1, seen), clocks(1, source), ClockMap(), wal);
+    ASSERT_TRUE(raised.ok()) << raised.status();
+    EXPECT_EQ(*raised, std::nullopt);
+  }
+  // Below the source's tick the tokens are not compared (Qdrant's rule).
+  auto behind = Resolve(clocks(1, 11), clocks(2, 33), ClockMap(),
+                        {{1, ClockTag{.peer_id = 2, .clock_id = 0, .tick = 1, .token = 22}},
+                         {2, ClockTag{.peer_id = 2, .clock_id = 0, .tick = 2, .token = 33}}});
+  ASSERT_TRUE(behind.ok()) << behind.status();
+  EXPECT_EQ(*behind, SeqNumber{2});
+}
+
 TEST(WalDeltaResolverTest, ClassifiesOnlyItsOwnStatuses) {
   EXPECT_EQ(ClassifyWalDeltaStatus(absl::OkStatus()), std::nullopt);
   EXPECT_EQ(ClassifyWalDeltaStatus(absl::DataLossError("wal delta: cutoff")), std::nullopt);
   EXPECT_EQ(ClassifyWalDeltaStatus(absl::FailedPreconditionError("wal delta: cutoffs")), std::nullopt);
   EXPECT_EQ(ClassifyWalDeltaStatus(WalDeltaStatus(WalDeltaError::kNotFound, "x")), WalDeltaError::kNotFound);
+  EXPECT_EQ(ClassifyWalDeltaStatus(WalDeltaStatus(WalDeltaError::kDiverged, "x")), WalDeltaError::kDiverged);
 }
 
 }  // namespace
