@@ -16,7 +16,9 @@ ClockMap Clocks(std::initializer_list<std::pair<uint64_t, uint64_t>> clock_ticks
   return map;
 }
 
-ClockTag Tag(uint32_t clock_id, uint64_t tick) { return {.peer_id = 1, .clock_id = clock_id, .tick = tick}; }
+ClockTag Tag(uint32_t clock_id, uint64_t tick, uint64_t token = 0) {
+  return {.peer_id = 1, .clock_id = clock_id, .tick = tick, .token = token};
+}
 
 // Runs the resolver over `wal` (op_num, tag), newest record last.
 absl::StatusOr<std::optional<SeqNumber>> Resolve(const ClockMap& rp, const ClockMap& newest, const ClockMap& oldest,
@@ -94,11 +96,10 @@ TEST(WalDeltaResolverTest, UntaggedAndTruncated) {
 TEST(WalDeltaResolverTest, SameTickOfAnotherOpIsDiverged) {
   const auto clocks = [](uint64_t tick, uint64_t token) {
     ClockMap map;
-    map.Advance(ClockTag{.peer_id = 2, .clock_id = 0, .tick = tick, .token = token});
+    map.Advance(Tag(0, tick, token));
     return map;
   };
-  const std::vector<std::pair<SeqNumber, std::optional<ClockTag>>> wal = {
-      {1, ClockTag{.peer_id = 2, .clock_id = 0, .tick = 1, .token = 22}}};
+  const std::vector<std::pair<SeqNumber, std::optional<ClockTag>>> wal = {{1, Tag(0, 1, 22)}};
   EXPECT_EQ(ErrorOf(Resolve(clocks(1, 11), clocks(1, 22), ClockMap(), wal)), WalDeltaError::kDiverged);
   // The same op: nothing to send.
   auto same = Resolve(clocks(1, 22), clocks(1, 22), ClockMap(), wal);
@@ -111,9 +112,7 @@ TEST(WalDeltaResolverTest, SameTickOfAnotherOpIsDiverged) {
     EXPECT_EQ(*raised, std::nullopt);
   }
   // Below the source's tick the tokens are not compared (Qdrant's rule).
-  auto behind = Resolve(clocks(1, 11), clocks(2, 33), ClockMap(),
-                        {{1, ClockTag{.peer_id = 2, .clock_id = 0, .tick = 1, .token = 22}},
-                         {2, ClockTag{.peer_id = 2, .clock_id = 0, .tick = 2, .token = 33}}});
+  auto behind = Resolve(clocks(1, 11), clocks(2, 33), ClockMap(), {{1, Tag(0, 1, 22)}, {2, Tag(0, 2, 33)}});
   ASSERT_TRUE(behind.ok()) << behind.status();
   EXPECT_EQ(*behind, SeqNumber{2});
 }
