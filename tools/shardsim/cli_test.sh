@@ -76,6 +76,8 @@ expect 2 "^shardsim record: -o $work/absent/s.scn: the directory" record --seed 
 expect 2 "^shardsim record: -o $work/dir: is a directory" record --cluster --seed 1 -o "$work/dir"
 expect 2 "^shardsim run: --trace-json $work/absent/t.json: the directory" run --cluster --seed 1 \
   --trace-json "$work/absent/t.json"
+expect 2 "^shardsim run: --trace-json $work/absent/t.json: the directory" run --seed 1 \
+  --trace-json "$work/absent/t.json"
 scenario="$source_dir/scenarios/regressions/snapshot-without-forced-flush.scn"
 expect 2 "^shardsim replay: --trace-json $work/dir: is a directory" replay "$scenario" --trace-json "$work/dir"
 expect 2 "^shardsim shrink: -o $work/absent/s.scn: the directory" shrink "$scenario" -o "$work/absent/s.scn"
@@ -83,6 +85,17 @@ expect 2 "^shardsim from-fuzz: -o $work/dir: is a directory" from-fuzz "$work/em
 expect 2 "^shardsim crash-every: --failures-dir $work/empty/f: $work/empty is not a directory" crash-every \
   "$scenario" --failures-dir "$work/empty/f"
 expect 2 "^shardsim envelope: -o $work/absent/e.md: the directory" envelope "$work/empty" -o "$work/absent/e.md"
+
+# A shard run writes its trace as JSON (it once needed --cluster), and
+# recording the events leaves the trace hash alone.
+expect 0 "^trace-json: $work/t1.json \([0-9]+ events" run --seed 1 --trace-json "$work/t1.json"
+cases=$((cases + 1))
+with_json=$("$shardsim" run --seed 1 --trace-json "$work/t1.json" 2>/dev/null | grep '^trace-hash: ')
+without=$("$shardsim" run --seed 1 | grep '^trace-hash: ')
+if [ -z "$without" ] || [ "$with_json" != "$without" ] || ! grep -q '"traceEvents"' "$work/t1.json"; then
+  echo "FAIL: run --seed 1 --trace-json: '$with_json' against '$without', or no traceEvents in the file"
+  failed=$((failed + 1))
+fi
 
 # Scenario files end with a marker and pin their trace hash (scenarios/README.md).
 regression="$source_dir/scenarios/regressions/hidden-entries-in-segments.scn"

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 
 #include <fmt/format.h>
 #include <xxhash.h>
@@ -14,6 +13,7 @@
 #include "tools/shardsim/campaign.h"
 #include "tools/shardsim/child_runs.h"
 #include "tools/shardsim/flag_checks.h"
+#include "tools/shardsim/output_paths.h"
 #include "tools/shardsim/scenario_commands.h"
 
 namespace shardsim {
@@ -22,12 +22,6 @@ namespace {
 
 constexpr uint32_t kMinPeers = 2;
 constexpr uint32_t kMaxPeers = 5;
-
-bool WriteText(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  return static_cast<bool>(out);
-}
 
 void PrintResult(const properties::ClusterRunResult& result) {
   std::printf("result: %s\n", result.failure ? "FAIL" : "PASS");
@@ -64,7 +58,6 @@ std::optional<std::string> ClusterFlags::FirstGiven() const {
   if (paced_clients) return "--paced-clients";
   if (slow_log) return "--slow-log";
   if (transfer_method) return "--transfer-method";
-  if (trace_json_path) return "--trace-json";
   if (seeds) return "--seeds";
   return std::nullopt;
 }
@@ -112,9 +105,9 @@ void AddClusterFlags(CLI::App& command, ClusterFlags& flags, ClusterCommandFlags
                      "Default transfer method: stream_records or wal_delta (default: drawn)")
       ->group(group);
   if (offered.trace_json) {
+    // (Not in the cluster group: a shard run writes its trace too.)
     command.add_option("--trace-json", flags.trace_json_path,
-                       "Write the cluster trace as Perfetto JSON (one process per peer) to FILE")
-        ->group(group);
+                       "Write the run's trace as Perfetto JSON to FILE (a cluster run: one process per peer)");
   }
   if (offered.seeds) {
     command.add_option("--seeds", flags.seeds, "Cluster seeds A..B (inclusive), each run twice")->group(group);

@@ -38,9 +38,10 @@ struct ClusterFlags {
   std::optional<bool> paced_clients;
   std::optional<bool> slow_log;
   std::optional<std::string> transfer_method;
-  std::optional<std::string> trace_json_path;  // run only
+  std::optional<std::string> trace_json_path;  // run only (a shard run's too)
   std::optional<std::string> seeds;            // check-determinism only: "A..B"
-  // The first cluster-only flag given, for "needs --cluster" errors.
+  // The first cluster-only flag given, for "needs --cluster" errors
+  // (--trace-json is not one: a shard run takes it too).
   std::optional<std::string> FirstGiven() const;
 };
 

@@ -1,6 +1,7 @@
 // shardsim: run, sweep and replay simulated shard runs.
 //
-//   shardsim run --seed S [--json]           one simulated run; ends with "trace-hash: <hex>" (--json: one
+//   shardsim run --seed S [--json] [--trace-json FILE]
+//                                            one simulated run; ends with "trace-hash: <hex>" (--json: one
 //                                            JSON object and nothing else)
 //   shardsim run --cluster [--seed S] [--peers N] [--rf N] [--wcf N] [--trace-json FILE] ...
 //                                            one simulated replica-set run (tools/shardsim/cluster_commands.h)

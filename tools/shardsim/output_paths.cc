@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -61,6 +62,12 @@ absl::Status CheckOutputDirectory(std::string_view flag, const std::string& path
     return Error(flag, path, fmt::format("cannot write in {}: {}", existing.string(), std::strerror(errno)));
   }
   return absl::OkStatus();
+}
+
+bool WriteText(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  return static_cast<bool>(out);
 }
 
 }  // namespace shardsim

@@ -20,4 +20,8 @@ absl::Status CheckOutputFile(std::string_view flag, const std::string& path);
 // exists is writable (commands create the rest when they first write).
 absl::Status CheckOutputDirectory(std::string_view flag, const std::string& path);
 
+// Writes `text` to `path`, replacing the file. False when it could not be
+// written whole (the caller names the path in its error).
+bool WriteText(const std::string& path, const std::string& text);
+
 }  // namespace shardsim

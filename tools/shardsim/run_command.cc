@@ -13,6 +13,7 @@
 #include "tools/shardsim/flag_checks.h"
 #include "tools/shardsim/output_paths.h"
 #include "tools/shardsim/scenario_commands.h"
+#include "tools/shardsim/trace_json.h"
 #include "sim/trace.h"
 
 namespace shardsim {
@@ -49,7 +50,7 @@ static std::optional<std::string> KindError(const RunOptions& options) {
 }
 
 // The flags fit the kind of run, and the files it will write (`output`:
-// record's scenario; run --cluster's --trace-json) can be written: checked
+// record's scenario; run's --trace-json) can be written: checked
 // before the run, not after it.
 static std::optional<std::string> CheckRunKind(const RunOptions& options, const std::optional<std::string>& output) {
   if (auto error = KindError(options)) return error;
@@ -103,7 +104,19 @@ int RunCommand(const RunOptions& options) {
   }
   config.print_trace = options.trace;
   config.verbose = options.verbose;
+  const std::optional<std::string>& trace_json_path = options.cluster.trace_json_path;
+  // (Recording the events leaves the schedule and the trace hash as they are.)
+  config.record_trace = trace_json_path.has_value();
   const properties::ShardRunResult result = properties::RunShardScenario(config);
+  if (trace_json_path) {
+    if (!WriteText(*trace_json_path, ChromeTraceJson(result.events).dump() + "\n")) {
+      std::fprintf(stderr, "shardsim run: cannot write %s\n", trace_json_path->c_str());
+      return 2;
+    }
+    // (On stderr: with --json, stdout holds the JSON object alone.)
+    std::fprintf(stderr, "trace-json: %s (%zu events; open in ui.perfetto.dev)\n", trace_json_path->c_str(),
+                 result.events.size());
+  }
   if (options.json) {
     std::printf("%s\n", ResultJson(config, result).c_str());  // (it holds trace_hash: nothing else on stdout)
     return result.passed ? 0 : 1;

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 
 #include <fmt/format.h>
 
@@ -46,12 +45,6 @@ class TracePrinter {
  private:
   std::map<uint32_t, std::string> names_;
 };
-
-bool WriteText(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  return static_cast<bool>(out);
-}
 
 // A `cluster v1` file is a cluster scenario; anything else (an unreadable
 // file included) goes to the shard parser, which says what is wrong.
