@@ -177,14 +177,26 @@ class ShardReplicaSet {
   void AddLocallyDisabled(PeerId peer);
   absl::Status WaitDeactivated(const std::vector<PeerId>& peers);
   // Receiver path (replica_set_local.cc).
-  absl::StatusOr<UpdateResponse> UpdateLocal(const WalRecord& record, bool wait);
-  absl::StatusOr<UpdateResult> ApplyThroughSlot(const WalRecord& record, bool wait);
+  // `below_batches`: refuse a write at or below the batch floor (a
+  // coordinator's direct write to this peer; not a forward proxy's copy,
+  // not this peer's own write as coordinator).
+  absl::StatusOr<UpdateResponse> UpdateLocal(const WalRecord& record, bool wait, bool below_batches = false);
+  absl::StatusOr<UpdateResult> ApplyThroughSlot(const WalRecord& record, bool wait, bool below_batches = false);
   // Remembers the clock tag of a write applied to the local replica.
   // REQUIRES: batch_sync_mutex_ held.
   void NoteDirectWrite(const WalRecord& record, const UpdateResult& result);
   // Applies `record` to the local shard and notes it, under the batch sync
   // mutex. REQUIRES: the local lock held, local_->shard set.
-  absl::StatusOr<UpdateResult> UpdateAndNote(const WalRecord& record, bool wait);
+  absl::StatusOr<UpdateResult> UpdateAndNote(const WalRecord& record, bool wait, bool below_batches = false);
+  // A clock rejection (echoing the floor's tick) for a clock-tagged,
+  // unforced write at or below the newest clocks the sender of this
+  // transfer's batches had seen: the batches brought that op's effect or a
+  // newer one, so the write is a stalled request and would overwrite them
+  // (cluster seed 60013531). nullopt: apply it. REQUIRES: batch_sync_mutex_.
+  std::optional<UpdateResult> RefuseBelowBatches(const WalRecord& record);
+  // Raises the batch floor to the batch's source clocks (a batch of another
+  // registration than the floor's starts it anew). REQUIRES: batch_sync_mutex_.
+  void RaiseBatchFloor(const SyncPointsRequest& request);
   // How long a write's coordinator may still be sending it: every fan-out
   // round reaching every peer at the RPC timeout, doubled.
   int64_t DirectWriteWindowNs();
@@ -252,6 +264,13 @@ class ShardReplicaSet {
     int64_t applied_ns = 0;
   };
   std::map<PointId, DirectWrite> direct_writes_;
+  // The batch floor: the newest clocks the sender of the stream_records
+  // batches applied here had seen, merged over the batches of one
+  // registration (`batch_floor_transfer_`), kept until a batch of another
+  // one arrives. In memory only: a restart drops it (docs/cluster.md "Late
+  // requests"). Guarded by batch_sync_mutex_.
+  ClockMap batch_floor_;
+  std::optional<std::pair<TransferKey, uint64_t>> batch_floor_transfer_;
 
   std::unique_ptr<Mutex> state_mutex_;
   std::unique_ptr<CondVar> state_changed_;  // signalled on every OnApplied

@@ -21,10 +21,10 @@ absl::StatusOr<UpdateResponse> ShardReplicaSet::HandleUpdate(PeerId from, const 
                           .clock_tag = ack->clock_tag};
   }
   (void)from;
-  return UpdateLocal(request.record, request.wait);
+  return UpdateLocal(request.record, request.wait, /*below_batches=*/!request.forwarded);
 }
 
-absl::StatusOr<UpdateResponse> ShardReplicaSet::UpdateLocal(const WalRecord& record, bool wait) {
+absl::StatusOr<UpdateResponse> ShardReplicaSet::UpdateLocal(const WalRecord& record, bool wait, bool below_batches) {
   const std::optional<ReplicaState> state = LocalState();
   const bool forced = record.clock_tag.has_value() && record.clock_tag->force;
   if (!state.has_value()) return absl::FailedPreconditionError("No target shard: no local replica");
@@ -33,12 +33,13 @@ absl::StatusOr<UpdateResponse> ShardReplicaSet::UpdateLocal(const WalRecord& rec
     return absl::FailedPreconditionError(
         fmt::format("No target shard: local replica is {}", ReplicaStateName(*state)));
   }
-  absl::StatusOr<UpdateResult> result = ApplyThroughSlot(record, wait);
+  absl::StatusOr<UpdateResult> result = ApplyThroughSlot(record, wait, below_batches);
   if (!result.ok()) return result.status();
   return ToResponse(*result);
 }
 
-absl::StatusOr<UpdateResult> ShardReplicaSet::ApplyThroughSlot(const WalRecord& record, bool wait) {
+absl::StatusOr<UpdateResult> ShardReplicaSet::ApplyThroughSlot(const WalRecord& record, bool wait,
+                                                               bool below_batches) {
   ReadLock local(*local_lock_);
   switch (local_->kind) {
     case LocalKind::kNone:
@@ -47,20 +48,21 @@ absl::StatusOr<UpdateResult> ShardReplicaSet::ApplyThroughSlot(const WalRecord& 
       // Transient: the coordinator reports this replica, which heals it.
       return absl::UnavailableError("dummy shard: the local replica failed to load");
     case LocalKind::kLocal:
-      return UpdateAndNote(record, wait);
+      return UpdateAndNote(record, wait, below_batches);
     // A proxied replica's writes are noted too: the proxy may go (an aborted
     // transfer) and a batch from a replica that missed them come next (cluster
     // seed 7364 lost a write taken while this replica was a queue proxy).
     case LocalKind::kQueueProxy: {
       MutexLock proxy(*proxy_update_mutex_);
-      return UpdateAndNote(record, wait);
+      return UpdateAndNote(record, wait, below_batches);
     }
     case LocalKind::kForwardProxy: {
       MutexLock proxy(*proxy_update_mutex_);
       absl::StatusOr<UpdateResult> applied = UpdateAndNote(record, /*wait=*/true);
       if (!applied.ok() || applied->status == UpdateStatus::kClockRejected) return applied;
-      absl::StatusOr<RpcResponse> forwarded = CallPeer(
-          local_->proxy_target, UpdateRequest{.shard = options_.shard, .record = record, .wait = false});
+      absl::StatusOr<RpcResponse> forwarded =
+          CallPeer(local_->proxy_target,
+                   UpdateRequest{.shard = options_.shard, .record = record, .wait = false, .forwarded = true});
       if (!forwarded.ok()) {
         // Qdrant's ForwardProxyError: not transient, after the local apply.
         return absl::InternalError(fmt::format("forward proxy: {}", forwarded.status().ToString()));
@@ -108,11 +110,34 @@ absl::StatusOr<ReadResponse> ShardReplicaSet::HandleRead(const ReadRequest& requ
   return response;
 }
 
-absl::StatusOr<UpdateResult> ShardReplicaSet::UpdateAndNote(const WalRecord& record, bool wait) {
+absl::StatusOr<UpdateResult> ShardReplicaSet::UpdateAndNote(const WalRecord& record, bool wait, bool below_batches) {
   MutexLock sync(*batch_sync_mutex_);
+  if (below_batches) {
+    if (std::optional<UpdateResult> refused = RefuseBelowBatches(record)) return *refused;
+  }
   absl::StatusOr<UpdateResult> applied = local_->shard->Update(record, wait);
   if (applied.ok()) NoteDirectWrite(record, *applied);
   return applied;
+}
+
+std::optional<UpdateResult> ShardReplicaSet::RefuseBelowBatches(const WalRecord& record) {
+  if (!record.clock_tag.has_value() || record.clock_tag->force) return std::nullopt;
+  const ClockTag& tag = *record.clock_tag;
+  const std::optional<ClockMap::Clock> floor = batch_floor_.Get(tag.peer_id, tag.clock_id);
+  if (!floor.has_value() || tag.tick > floor->tick) return std::nullopt;
+  SS_COVER(kTransferStaleWriteRefused);
+  ClockTag echoed = tag;
+  echoed.tick = floor->tick;
+  return UpdateResult{.op_num = std::nullopt, .status = UpdateStatus::kClockRejected, .clock_tag = echoed};
+}
+
+void ShardReplicaSet::RaiseBatchFloor(const SyncPointsRequest& request) {
+  const std::pair<TransferKey, uint64_t> transfer{request.transfer_key, request.transfer_id};
+  if (batch_floor_transfer_ != transfer) {
+    batch_floor_ = ClockMap();
+    batch_floor_transfer_ = transfer;
+  }
+  batch_floor_.AdvanceToAtLeast(request.source_clocks);
 }
 
 void ShardReplicaSet::NoteDirectWrite(const WalRecord& record, const UpdateResult& result) {
@@ -191,10 +216,13 @@ absl::Status ShardReplicaSet::HandleSyncPoints(const SyncPointsRequest& request)
   for (const Point& point : request.points) {
     if (!newer.contains(point.id)) upserts.push_back(point);
   }
-  if (upserts.empty()) return absl::OkStatus();
-  absl::StatusOr<UpdateResult> upserted =
-      local_->shard->Update({UpsertPoints{std::move(upserts)}, std::nullopt}, request.wait);
-  return upserted.status();
+  if (!upserts.empty()) {
+    absl::StatusOr<UpdateResult> upserted =
+        local_->shard->Update({UpsertPoints{std::move(upserts)}, std::nullopt}, request.wait);
+    if (!upserted.ok()) return upserted.status();
+  }
+  RaiseBatchFloor(request);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ClockMap> ShardReplicaSet::RecoveryPoint() {

@@ -40,6 +40,10 @@ struct UpdateRequest {
   WalRecord record;
   bool wait = false;
   std::optional<WriteOrdering> ordering;
+  // Sent by a transfer source's forward proxy (a copy of a write it took),
+  // not by a coordinator: exempt from the receiver's batch floor
+  // (ShardReplicaSet::RefuseBelowBatches).
+  bool forwarded = false;
 };
 struct UpdateResponse {
   RemoteUpdateStatus status = RemoteUpdateStatus::kAcknowledged;

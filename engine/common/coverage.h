@@ -65,6 +65,7 @@ namespace engine {
   X(kClusterStateInstalled, "cluster.state_installed", "a far-behind peer had the collection state installed") \
   X(kTransferStreamBatch, "transfer.stream_batch", "stream_records sent a batch under the proxy's update lock") \
   X(kTransferBatchKeptNewerWrite, "transfer.batch_kept_newer_write", "a stream_records batch left alone a point the receiver wrote after the batch was read") \
+  X(kTransferStaleWriteRefused, "transfer.stale_write_refused", "a transfer target refused a coordinator's write at or below the clocks its batches came with (a stalled request)") \
   X(kTransferForwarded, "transfer.forwarded", "a forward proxy forwarded a live write to the transfer target") \
   X(kTransferCutoffSent, "transfer.cutoff_sent", "stream_records advanced the receiver's cutoff clocks") \
   X(kTransferDeltaResolved, "transfer.delta_resolved", "wal_delta resolved a WAL suffix to replay") \
