@@ -1,8 +1,8 @@
 // Shrinking a failing cluster scenario (properties/shrink.h's approach for
 // the shard run): fewer steps (chunks of halving size, then one by one),
 // shorter sleeps, fewer peers, lossless network and log, a shorter tape,
-// keeping the failure's invariant. Deterministic: the same scenario always
-// shrinks to the same result.
+// keeping the failure's signature (invariant, check, component, error
+// class). Deterministic: the same scenario always shrinks to the same result.
 #pragma once
 
 #include <cstddef>

@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
   shardsim::AddReplayFlags(*replay, replay_options);
 
   shardsim::ShrinkOptions shrink_options;
-  CLI::App* shrink = app.add_subcommand("shrink", "Minimise a failing scenario, keeping its invariant");
+  CLI::App* shrink = app.add_subcommand(
+      "shrink", "Minimise a failing scenario, keeping its failure signature (invariant, check, component, error class)");
   shardsim::AddShrinkFlags(*shrink, shrink_options);
 
   shardsim::PinOptions pin_options;
