@@ -9,6 +9,7 @@ packages=(
   libgtest-dev librapidcheck-dev libbenchmark-dev
   libabsl-dev libfmt-dev libboost-context-dev
   libarchive-dev nlohmann-json3-dev libssl-dev libcli11-dev libxxhash-dev libpcg-cpp-dev
+  libgoogle-perftools-dev         # tcmalloc_minimal: the allocator of shardsim, shard_bench and the tests (CMakeLists.txt)
   chromium python3                # the HTML report's browser test (reports/html_report_browser_test.sh)
 )
 
