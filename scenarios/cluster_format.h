@@ -9,6 +9,7 @@
 //          steps_per_client=12 nemesis_steps=6 point_ids=8 lossy_network=false
 //          lossy_log=true default_transfer_method=wal_delta
 //          [network_stalls=true [network_stall_percent=25]] [paced_clients=true] [slow_log=true]
+//          [flush_interval_ms=50]
 //   client 2: upsert id=5 value=17 via peer 3 wait ordering=medium
 //   client 1: delete id=5 via peer 1 nowait ordering=weak
 //   client 1: read factor=2 via peer 2
@@ -24,8 +25,10 @@
 //
 // (`config` is one line in a file, every key required but network_stalls
 // (default false), network_stall_percent (default 2, only with stalls),
-// paced_clients and slow_log (default false), in any order; the optional
-// keys are written only when not the default.) The
+// paced_clients and slow_log (default false), flush_interval_ms (default
+// 5, the interval of files written before the key existed; a drawn config's
+// is 50, so new files name it), in any order; the optional keys are written
+// only when not the default.) The
 // steps are listed in the order of the scenario's step vector; each actor
 // runs its own in that order. ClusterConfig's output switches (verbose,
 // record_trace) are not part of a scenario and are not written.

@@ -139,6 +139,29 @@ TEST(ClusterFormatTest, NetworkStallPercentIsWrittenOnlyWhenNotTheDefault) {
   EXPECT_EQ(stalling_rates, (std::set<uint32_t>{properties::kDefaultNetworkStallPercent, 25}));
 }
 
+// Files from before the flush interval was a key replay as recorded (every
+// peer flushed every 5 ms); a drawn config flushes every 50 ms and says so.
+TEST(ClusterFormatTest, FlushIntervalMeansTheLegacyFiveWhenAbsent) {
+  const std::string base =
+      "cluster v2\nexpect pass\nconfig seed=1 peers=3 replication_factor=2 write_consistency_factor=1 clients=1 "
+      "steps_per_client=1 nemesis_steps=0 point_ids=4 lossy_network=false lossy_log=false "
+      "default_transfer_method=wal_delta";
+  const std::string step = "\nclient 1: sleep 5ms\nend steps=1 tape=0\n";
+  auto old = ParseClusterScenario(base + step);
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->config.flush_interval_ms, properties::kLegacyFlushIntervalMs);
+  EXPECT_EQ(ClusterConfigLine(old->config).find("flush_interval_ms"), std::string::npos);
+  auto slow = ParseClusterScenario(base + " flush_interval_ms=50" + step);
+  ASSERT_TRUE(slow.ok()) << slow.status();
+  EXPECT_EQ(slow->config.flush_interval_ms, 50u);
+  EXPECT_TRUE(ClusterConfigLine(slow->config).ends_with(" flush_interval_ms=50"));
+  EXPECT_FALSE(ParseClusterScenario(base + " flush_interval_ms=0" + step).ok());
+  EXPECT_FALSE(ParseClusterScenario(base + " flush_interval_ms=10001" + step).ok());
+  const properties::ClusterConfig drawn = properties::DrawClusterConfig(7);
+  EXPECT_EQ(drawn.flush_interval_ms, properties::kDefaultFlushIntervalMs);
+  EXPECT_NE(ClusterConfigLine(drawn).find(" flush_interval_ms=50"), std::string::npos);
+}
+
 TEST(ClusterFormatTest, WritesReadableSteps) {
   ClusterStep upsert{.kind = ClusterStepKind::kUpsert, .actor = 2, .peer = 3, .id = 5, .value = 17,
                      .ordering = engine::WriteOrdering::kMedium};

@@ -24,6 +24,8 @@ using properties::ClusterStepKind;
 
 // Bounds that keep a hostile file from asking for unbounded work.
 constexpr size_t kMaxSteps = 100'000;
+using properties::kLegacyFlushIntervalMs;
+using properties::kMaxFlushIntervalMs;
 using properties::kMaxPeers;
 using properties::kMinPeers;
 constexpr uint32_t kMaxClients = 16;
@@ -106,6 +108,8 @@ absl::Status ApplyConfigValue(std::string_view key, std::string_view value, Clus
     if ((flag = ParseBool(value)).ok()) config.paced_clients = *flag;
   } else if (key == "slow_log") {
     if ((flag = ParseBool(value)).ok()) config.slow_log = *flag;
+  } else if (key == "flush_interval_ms") {
+    if ((parsed = number(1, kMaxFlushIntervalMs)).ok()) config.flush_interval_ms = *parsed;
   } else if (key == "default_transfer_method") {
     const auto method = MethodFromName(value);
     if (!method) return Error(fmt::format("default_transfer_method={} is not stream_records or wal_delta", value));
@@ -126,6 +130,8 @@ const std::vector<std::string_view>& ConfigKeys() {
 
 absl::StatusOr<ClusterConfig> ParseConfig(std::string_view rest) {
   ClusterConfig config;
+  // A file without the key was written when every peer flushed every 5 ms.
+  config.flush_interval_ms = kLegacyFlushIntervalMs;
   std::map<std::string_view, bool> seen;
   for (std::string_view word : Words(rest)) {
     const size_t equals = word.find('=');

@@ -64,7 +64,10 @@ std::string ClusterConfigLine(const properties::ClusterConfig& config) {
          (config.network_stalls && config.network_stall_percent != properties::kDefaultNetworkStallPercent
               ? fmt::format(" network_stall_percent={}", config.network_stall_percent)
               : std::string()) +
-         (config.paced_clients ? " paced_clients=true" : "") + (config.slow_log ? " slow_log=true" : "");
+         (config.paced_clients ? " paced_clients=true" : "") + (config.slow_log ? " slow_log=true" : "") +
+         (config.flush_interval_ms != properties::kLegacyFlushIntervalMs
+              ? fmt::format(" flush_interval_ms={}", config.flush_interval_ms)
+              : std::string());
 }
 
 std::string ClusterStepLine(const ClusterStep& step) {

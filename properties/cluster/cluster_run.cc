@@ -145,6 +145,7 @@ void ClusterRun::PeerMain(engine::PeerId peer, uint64_t token_seed) {
   engine::PeerNodeOptions options{
       .peer = peer,
       .shard_options = {.collection = {.dimension = kDimension, .distance = engine::Distance::kDot},
+                        .flush_interval_ns = int64_t{config_.flush_interval_ms} * 1'000'000,
                         .observer = wal_observers_.at(peer - 1).get()},
       .default_transfer_method = config_.default_transfer_method,
       .token_seed = token_seed,
