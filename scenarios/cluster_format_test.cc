@@ -15,6 +15,14 @@ using properties::ClusterScenario;
 using properties::ClusterStep;
 using properties::ClusterStepKind;
 
+// A one-step file's text up to the end of the config line's required keys,
+// and what follows the config line: tests add optional keys between them.
+const std::string kConfigPrefix =
+    "cluster v2\nexpect pass\nconfig seed=1 peers=3 replication_factor=2 write_consistency_factor=1 clients=1 "
+    "steps_per_client=1 nemesis_steps=0 point_ids=4 lossy_network=false lossy_log=false "
+    "default_transfer_method=wal_delta";
+const std::string kAfterConfig = "\nclient 1: sleep 5ms\nend steps=1 tape=0\n";
+
 ClusterScenario Drawn(uint64_t seed) {
   ClusterScenario scenario;
   scenario.config = properties::DrawClusterConfig(seed);
@@ -84,10 +92,7 @@ TEST(ClusterFormatTest, VersionOneReadsOnlyForAnUpgrade) {
 // network_stalls is the one optional key: absent means off, and it is
 // written only when on, so scenario files from before it replay unchanged.
 TEST(ClusterFormatTest, NetworkStallsIsOptionalAndWrittenOnlyWhenOn) {
-  const std::string without =
-      "cluster v2\nexpect pass\nconfig seed=1 peers=3 replication_factor=2 write_consistency_factor=1 clients=1 "
-      "steps_per_client=1 nemesis_steps=0 point_ids=4 lossy_network=false lossy_log=false "
-      "default_transfer_method=wal_delta\nclient 1: sleep 5ms\nend steps=1 tape=0\n";
+  const std::string without = kConfigPrefix + kAfterConfig;
   auto parsed = ParseClusterScenario(without);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_FALSE(parsed->config.network_stalls);
@@ -106,16 +111,11 @@ TEST(ClusterFormatTest, NetworkStallsIsOptionalAndWrittenOnlyWhenOn) {
 // The stall rate is written only when it is not the default, and only with
 // stalls: files written before it was drawn mean the default.
 TEST(ClusterFormatTest, NetworkStallPercentIsWrittenOnlyWhenNotTheDefault) {
-  const std::string base =
-      "cluster v2\nexpect pass\nconfig seed=1 peers=3 replication_factor=2 write_consistency_factor=1 clients=1 "
-      "steps_per_client=1 nemesis_steps=0 point_ids=4 lossy_network=false lossy_log=false "
-      "default_transfer_method=wal_delta";
-  const std::string step = "\nclient 1: sleep 5ms\nend steps=1 tape=0\n";
-  auto plain = ParseClusterScenario(base + " network_stalls=true" + step);
+  auto plain = ParseClusterScenario(kConfigPrefix + " network_stalls=true" + kAfterConfig);
   ASSERT_TRUE(plain.ok()) << plain.status();
   EXPECT_EQ(plain->config.network_stall_percent, properties::kDefaultNetworkStallPercent);
   EXPECT_EQ(ClusterConfigLine(plain->config).find("network_stall_percent"), std::string::npos);
-  auto busy = ParseClusterScenario(base + " network_stalls=true network_stall_percent=25" + step);
+  auto busy = ParseClusterScenario(kConfigPrefix + " network_stalls=true network_stall_percent=25" + kAfterConfig);
   ASSERT_TRUE(busy.ok()) << busy.status();
   EXPECT_EQ(busy->config.network_stall_percent, 25u);
   EXPECT_TRUE(ClusterConfigLine(busy->config).ends_with(" network_stalls=true network_stall_percent=25"));
@@ -123,9 +123,11 @@ TEST(ClusterFormatTest, NetworkStallPercentIsWrittenOnlyWhenNotTheDefault) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->config, busy->config);
   // A rate without stalls, or out of 1..100, is an error, not a silent default.
-  EXPECT_FALSE(ParseClusterScenario(base + " network_stall_percent=25" + step).ok());
-  EXPECT_FALSE(ParseClusterScenario(base + " network_stalls=true network_stall_percent=0" + step).ok());
-  EXPECT_FALSE(ParseClusterScenario(base + " network_stalls=true network_stall_percent=101" + step).ok());
+  EXPECT_FALSE(ParseClusterScenario(kConfigPrefix + " network_stall_percent=25" + kAfterConfig).ok());
+  for (const char* rate : {"0", "101"}) {
+    const std::string keys = std::string(" network_stalls=true network_stall_percent=") + rate;
+    EXPECT_FALSE(ParseClusterScenario(kConfigPrefix + keys + kAfterConfig).ok()) << rate;
+  }
   // The draw gives stalling seeds both rates, and non-stalling ones the default.
   std::set<uint32_t> stalling_rates;
   for (uint64_t seed = 0; seed < 200; ++seed) {
@@ -142,21 +144,16 @@ TEST(ClusterFormatTest, NetworkStallPercentIsWrittenOnlyWhenNotTheDefault) {
 // Files from before the flush interval was a key replay as recorded (every
 // peer flushed every 5 ms); a drawn config flushes every 50 ms and says so.
 TEST(ClusterFormatTest, FlushIntervalMeansTheLegacyFiveWhenAbsent) {
-  const std::string base =
-      "cluster v2\nexpect pass\nconfig seed=1 peers=3 replication_factor=2 write_consistency_factor=1 clients=1 "
-      "steps_per_client=1 nemesis_steps=0 point_ids=4 lossy_network=false lossy_log=false "
-      "default_transfer_method=wal_delta";
-  const std::string step = "\nclient 1: sleep 5ms\nend steps=1 tape=0\n";
-  auto old = ParseClusterScenario(base + step);
+  auto old = ParseClusterScenario(kConfigPrefix + kAfterConfig);
   ASSERT_TRUE(old.ok()) << old.status();
   EXPECT_EQ(old->config.flush_interval_ms, properties::kLegacyFlushIntervalMs);
   EXPECT_EQ(ClusterConfigLine(old->config).find("flush_interval_ms"), std::string::npos);
-  auto slow = ParseClusterScenario(base + " flush_interval_ms=50" + step);
+  auto slow = ParseClusterScenario(kConfigPrefix + " flush_interval_ms=50" + kAfterConfig);
   ASSERT_TRUE(slow.ok()) << slow.status();
   EXPECT_EQ(slow->config.flush_interval_ms, 50u);
   EXPECT_TRUE(ClusterConfigLine(slow->config).ends_with(" flush_interval_ms=50"));
-  EXPECT_FALSE(ParseClusterScenario(base + " flush_interval_ms=0" + step).ok());
-  EXPECT_FALSE(ParseClusterScenario(base + " flush_interval_ms=10001" + step).ok());
+  EXPECT_FALSE(ParseClusterScenario(kConfigPrefix + " flush_interval_ms=0" + kAfterConfig).ok());
+  EXPECT_FALSE(ParseClusterScenario(kConfigPrefix + " flush_interval_ms=10001" + kAfterConfig).ok());
   const properties::ClusterConfig drawn = properties::DrawClusterConfig(7);
   EXPECT_EQ(drawn.flush_interval_ms, properties::kDefaultFlushIntervalMs);
   EXPECT_NE(ClusterConfigLine(drawn).find(" flush_interval_ms=50"), std::string::npos);
@@ -314,18 +311,13 @@ TEST(ClusterDrawTest, StepsFollowTheirActorsRules) {
 // off, written only when on. The draw turns them on together for some
 // seeds, and a paced seed's clients sleep after every op.
 TEST(ClusterFormatTest, LoadedClusterKeysAreOptionalAndWrittenOnlyWhenOn) {
-  const std::string base =
-      "cluster v2\nexpect pass\nconfig seed=1 peers=3 replication_factor=2 write_consistency_factor=1 clients=1 "
-      "steps_per_client=1 nemesis_steps=0 point_ids=4 lossy_network=false lossy_log=false "
-      "default_transfer_method=wal_delta";
-  const std::string step = "\nclient 1: sleep 5ms\nend steps=1 tape=0\n";
-  auto plain = ParseClusterScenario(base + step);
+  auto plain = ParseClusterScenario(kConfigPrefix + kAfterConfig);
   ASSERT_TRUE(plain.ok()) << plain.status();
   EXPECT_FALSE(plain->config.paced_clients);
   EXPECT_FALSE(plain->config.slow_log);
   EXPECT_EQ(ClusterConfigLine(plain->config).find("paced_clients"), std::string::npos);
   EXPECT_EQ(ClusterConfigLine(plain->config).find("slow_log"), std::string::npos);
-  auto loaded = ParseClusterScenario(base + " paced_clients=true slow_log=true" + step);
+  auto loaded = ParseClusterScenario(kConfigPrefix + " paced_clients=true slow_log=true" + kAfterConfig);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_TRUE(loaded->config.paced_clients);
   EXPECT_TRUE(loaded->config.slow_log);
