@@ -31,10 +31,10 @@ inline constexpr uint32_t kDefaultNetworkStallPercent = 2;
 // virtual ms. A cluster run lasts minutes of virtual time, mostly waiting
 // for transfers and convergence; at a shard run's 5 ms the idle flush
 // workers' wake-ups were 93% of a seed's steps (cluster seed 9: 50,030 of
-// 53,705 trace events), at 50 ms a seed runs ~4.7x faster with the same
+// 53,705 trace events), at 50 ms a seed runs ~4.6x faster with the same
 // coverage. Qdrant flushes every 5 s against RPC timeouts of seconds, so
 // 50 ms still flushes many times within every timeout. Scenario files
-// written before the key existed say nothing and mean 5 ms (kLegacy...),
+// written before the key existed say nothing and mean 5 ms (the legacy value),
 // so they replay as they were recorded.
 inline constexpr uint32_t kDefaultFlushIntervalMs = 50;
 inline constexpr uint32_t kLegacyFlushIntervalMs = 5;
