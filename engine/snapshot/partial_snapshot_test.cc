@@ -466,5 +466,38 @@ TEST(PartialSnapshotTest, CrashDuringRecoveryNeverLeavesASilentMix) {
   EXPECT_GT(outcomes[2], 0);
 }
 
+// A receiver left dirty only as `receiver.old` (a crash between the two
+// renames of an earlier recovery) keeps that data through a recovery whose
+// merged shard does not load, so recovering the good archive still repairs
+// it (seed 110021848: the first such recovery removed `.old` before the
+// load, and every later one found no local shard to merge into).
+TEST(PartialSnapshotTest, ARecoveryThatDoesNotLoadKeepsAShardLeftOnlyAsOld) {
+  InWorld(5, [](sim::World& world) {
+    FileSystem& fs = world.env().fs();
+    const CrashStates states = PreparePartialRecovery(world);
+    ASSERT_TRUE(WriteFileAtomically(fs, InitializingFlagPath("receiver"), "restoring\n").ok());
+    ASSERT_TRUE(fs.Rename("receiver", "receiver.old").ok());
+    Repack(fs, "partial.tar", "unloadable.tar", [](std::vector<TarEntry>& entries) {
+      int replaced = 0;
+      for (TarEntry& entry : entries) {
+        if (!entry.path.ends_with("/segment.json")) continue;
+        entry.contents = "{}";
+        ++replaced;
+      }
+      ASSERT_GT(replaced, 0);
+    });
+    auto failed = Recover(world, "unloadable.tar", "receiver");
+    ASSERT_FALSE(failed.ok());
+    EXPECT_NE(failed.status().message().find("does not load"), std::string::npos) << failed.status();
+    EXPECT_TRUE(*Exists(fs, "receiver.old"));
+    EXPECT_TRUE(*Exists(fs, InitializingFlagPath("receiver")));
+    auto repaired = Recover(world, "partial.tar", "receiver");
+    ASSERT_TRUE(repaired.ok()) << repaired.status();
+    EXPECT_EQ(PointsOf(**repaired), states.new_state);
+    EXPECT_FALSE(*Exists(fs, "receiver.old"));
+    ASSERT_TRUE((*repaired)->Shutdown().ok());
+  });
+}
+
 }  // namespace
 }  // namespace engine

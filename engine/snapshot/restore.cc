@@ -67,9 +67,23 @@ absl::StatusOr<std::unique_ptr<LocalShard>> SwapInStaged(Env& env, const std::st
     return status;
   };
   if (auto status = WriteFileAtomically(fs, flag, "restoring\n"); !status.ok()) return undo(status);
-  if (auto status = RemoveTree(fs, old); !status.ok()) return undo(status);
-  auto exists = Exists(fs, shard_dir);
-  if (!exists.ok()) return undo(exists.status());
+  absl::StatusOr<bool> exists;
+  if (!*was_dirty) {
+    if (auto status = RemoveTree(fs, old); !status.ok()) return undo(status);
+    exists = Exists(fs, shard_dir);
+    if (!exists.ok()) return undo(exists.status());
+  } else {
+    // A dirty shard may be left only as `.old` (a crash between the two
+    // renames of an earlier restore): that is its data, and what a partial
+    // recovery merged from. It goes only when the live directory takes its
+    // place, or once this snapshot has loaded; removed first, a load that
+    // then failed left nothing to recover onto (seed 110021848).
+    exists = Exists(fs, shard_dir);
+    if (!exists.ok()) return undo(exists.status());
+    if (*exists) {
+      if (auto status = RemoveTree(fs, old); !status.ok()) return undo(status);
+    }
+  }
   if (*exists) {
     if (auto status = fs.Rename(shard_dir, old); !status.ok()) return undo(status);
   }
