@@ -477,15 +477,7 @@ TEST(PartialSnapshotTest, ARecoveryThatDoesNotLoadKeepsAShardLeftOnlyAsOld) {
     const CrashStates states = PreparePartialRecovery(world);
     ASSERT_TRUE(WriteFileAtomically(fs, InitializingFlagPath("receiver"), "restoring\n").ok());
     ASSERT_TRUE(fs.Rename("receiver", "receiver.old").ok());
-    Repack(fs, "partial.tar", "unloadable.tar", [](std::vector<TarEntry>& entries) {
-      int replaced = 0;
-      for (TarEntry& entry : entries) {
-        if (!entry.path.ends_with("/segment.json")) continue;
-        entry.contents = "{}";
-        ++replaced;
-      }
-      ASSERT_GT(replaced, 0);
-    });
+    testing::RepackUnloadable(fs, "partial.tar", "unloadable.tar");
     auto failed = Recover(world, "unloadable.tar", "receiver");
     ASSERT_FALSE(failed.ok());
     EXPECT_NE(failed.status().message().find("does not load"), std::string::npos) << failed.status();

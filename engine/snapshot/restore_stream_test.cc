@@ -22,6 +22,7 @@ namespace {
 using testing::InWorld;
 using testing::kOptions;
 using testing::PointsOf;
+using testing::RepackUnloadable;
 
 // Every file under `dir`, path → contents.
 std::map<std::string, std::string> TreeOf(FileSystem& fs, const std::string& dir) {
@@ -82,28 +83,13 @@ std::vector<TarEntry> EntriesOf(FileSystem& fs, const std::string& archive) {
   return *entries;
 }
 
-// "snap.tar" re-packed into `out` with every segment.json replaced by
-// well-formed JSON that is no segment: an archive that passes every check
-// and still does not load.
-void WriteUnloadableArchive(FileSystem& fs, const std::string& out) {
-  testing::Repack(fs, "snap.tar", out, [](std::vector<TarEntry>& entries) {
-    int replaced = 0;
-    for (TarEntry& entry : entries) {
-      if (!entry.path.ends_with("/segment.json")) continue;
-      entry.contents = "{}";
-      ++replaced;
-    }
-    ASSERT_GT(replaced, 0);
-  });
-}
-
 // The snapshot loads once, after the swap; one that does not load is
 // swapped out again and the live shard put back, byte for byte, clean.
 TEST(RestoreStreamTest, ASnapshotThatDoesNotLoadIsSwappedBackOut) {
   InWorld(1, [](sim::World& world) {
     FileSystem& fs = world.env().fs();
     MakeShardAndSnapshot(world, 20);
-    WriteUnloadableArchive(fs, "bad.tar");
+    RepackUnloadable(fs, "snap.tar", "bad.tar");
     const auto live = TreeOf(fs, "shard");
     auto restored = RestoreSnapshot(world.env(), "bad.tar", "shard", kOptions);
     ASSERT_FALSE(restored.ok());
@@ -130,7 +116,7 @@ TEST(RestoreStreamTest, APowerLossWhileSwappingBackLeavesTheLiveShardOrADirtyOne
       std::vector<Point> live, points;
       world.WaitProcess(world.StartProcess("setup", [&] {
         points = MakeShardAndSnapshot(world, 20);
-        WriteUnloadableArchive(world.env().fs(), "bad.tar");
+        RepackUnloadable(world.env().fs(), "snap.tar", "bad.tar");
         auto shard = LocalShard::Load(world.env(), "shard", kOptions);
         ASSERT_TRUE(shard.ok()) << shard.status();
         live = PointsOf(**shard);

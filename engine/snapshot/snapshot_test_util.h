@@ -44,4 +44,19 @@ inline void Repack(FileSystem& fs, const std::string& archive, const std::string
   ASSERT_TRUE((*pending)->Finish(absl::OkStatus()).ok());
 }
 
+// `archive` re-packed into `out` with every segment.json replaced by
+// well-formed JSON that is no segment: an archive that passes every check
+// and still does not load.
+inline void RepackUnloadable(FileSystem& fs, const std::string& archive, const std::string& out) {
+  Repack(fs, archive, out, [](std::vector<TarEntry>& entries) {
+    int replaced = 0;
+    for (TarEntry& entry : entries) {
+      if (!entry.path.ends_with("/segment.json")) continue;
+      entry.contents = "{}";
+      ++replaced;
+    }
+    ASSERT_GT(replaced, 0);
+  });
+}
+
 }  // namespace engine::testing
