@@ -434,9 +434,11 @@ class LocalShard {
   std::vector<SegmentId> PickMergeInputs();
   std::optional<SegmentId> PickVacuumInput();
 
-  // Removes the directories of segments an optimizer replaced, once a flush
-  // has made the replacement durable.
-  absl::Status DestroyReplacedSegments();
+  // Removes the directories `doomed` of segments an optimizer replaced,
+  // taken from pending_destroy_ under the same locks as the flush that made
+  // their replacement durable; on failure they go back to pending_destroy_.
+  // REQUIRES: flush-ack mutex held.
+  absl::Status DestroyReplacedSegments(std::vector<std::string> doomed);
   // Removes a segment's directory in segments/ durably: renamed to
   // `<id>.deleted` and synced first, so that a power loss at any later
   // point leaves a directory the load removes (unlinking the completion
