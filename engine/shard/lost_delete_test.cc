@@ -26,6 +26,7 @@
 #include "engine/shard/forwarding_env.h"
 #include "engine/shard/local_shard.h"
 #include "engine/shard/shard_test_model.h"
+#include "engine/shard/task_gate.h"
 #include "engine/shard/world_test_util.h"
 #include "sim/world.h"
 
@@ -44,48 +45,34 @@ Point MakePoint(PointId id) {
 class GatedFileSystem final : public FileSystemWrapper {
  public:
   GatedFileSystem(Env& env, FileSystem& inner)
-      : FileSystemWrapper(inner), env_(env), mutex_(env.NewMutex("test.gate")),
-        released_(env.NewCondVar(*mutex_, "test.gate.released")) {}
+      : FileSystemWrapper(inner), mutex_(env.NewMutex("test.gate.path")), gate_(env) {}
 
   void Arm(std::string path, int64_t timeout_ns) {
     MutexLock lock(*mutex_);
     gate_path_ = std::move(path);
     timeout_ns_ = timeout_ns;
   }
-  bool held() {
-    MutexLock lock(*mutex_);
-    return held_;
-  }
-  void Release() {
-    MutexLock lock(*mutex_);
-    released_flag_ = true;
-    released_->SignalAll();
-  }
+  bool held() { return gate_.held(); }
+  void Release() { gate_.Release(); }
 
   absl::StatusOr<EntryKind> Stat(std::string_view path) override {
+    bool hold = false;
+    int64_t timeout_ns = 0;
     {
       MutexLock lock(*mutex_);
-      if (!gate_path_.empty() && path == gate_path_) {
-        gate_path_.clear();
-        held_ = true;
-        const int64_t deadline = env_.NowNanos() + timeout_ns_;
-        while (!released_flag_ && env_.NowNanos() < deadline) {
-          released_->WaitFor(deadline - env_.NowNanos());
-        }
-        held_ = false;
-      }
+      hold = !gate_path_.empty() && path == gate_path_;
+      if (hold) gate_path_.clear();
+      timeout_ns = timeout_ns_;
     }
+    if (hold) gate_.Hold(timeout_ns);
     return FileSystemWrapper::Stat(path);
   }
 
  private:
-  Env& env_;
   std::unique_ptr<Mutex> mutex_;
-  std::unique_ptr<CondVar> released_;
+  testing::TaskGate gate_;
   std::string gate_path_;
   int64_t timeout_ns_ = 0;
-  bool held_ = false;
-  bool released_flag_ = false;
 };
 
 // The world's environment with the gated file system.

@@ -26,6 +26,7 @@
 #include "engine/shard/forwarding_env.h"
 #include "engine/shard/local_shard.h"
 #include "engine/shard/shard_test_model.h"
+#include "engine/shard/task_gate.h"
 #include "engine/shard/world_test_util.h"
 #include "sim/world.h"
 
@@ -34,13 +35,11 @@ namespace {
 
 using testing::kCollection;
 
-// Where the test holds a task: armed, the first directory sync trips it, and the
-// next release of the shard's segments lock then waits until Release() or
-// `timeout_ns` of virtual time.
+// Armed, the first directory sync trips it, and the next release of the
+// shard's segments lock then holds the releasing task at the gate.
 class Gate {
  public:
-  explicit Gate(Env& env)
-      : env_(env), mutex_(env.NewMutex("test.gate")), released_(env.NewCondVar(*mutex_, "test.gate.released")) {}
+  explicit Gate(Env& env) : mutex_(env.NewMutex("test.gate.arm")), gate_(env) {}
 
   void Arm(int64_t timeout_ns) {
     MutexLock lock(*mutex_);
@@ -53,32 +52,23 @@ class Gate {
   }
   // Called after the segments lock was released.
   void AfterSegmentsUnlock() {
-    MutexLock lock(*mutex_);
-    if (!tripped_) return;
-    armed_ = tripped_ = false;
-    held_ = true;
-    const int64_t deadline = env_.NowNanos() + timeout_ns_;
-    while (!released_flag_ && env_.NowNanos() < deadline) released_->WaitFor(deadline - env_.NowNanos());
-    held_ = false;
+    int64_t timeout_ns = 0;
+    {
+      MutexLock lock(*mutex_);
+      if (!tripped_) return;
+      armed_ = tripped_ = false;
+      timeout_ns = timeout_ns_;
+    }
+    gate_.Hold(timeout_ns);
   }
-  bool held() {
-    MutexLock lock(*mutex_);
-    return held_;
-  }
-  void Release() {
-    MutexLock lock(*mutex_);
-    released_flag_ = true;
-    released_->SignalAll();
-  }
+  bool held() { return gate_.held(); }
+  void Release() { gate_.Release(); }
 
  private:
-  Env& env_;
   std::unique_ptr<Mutex> mutex_;
-  std::unique_ptr<CondVar> released_;
+  testing::TaskGate gate_;
   bool armed_ = false;
   bool tripped_ = false;
-  bool held_ = false;
-  bool released_flag_ = false;
   int64_t timeout_ns_ = 0;
 };
 
