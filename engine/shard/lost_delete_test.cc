@@ -34,10 +34,7 @@ namespace engine {
 namespace {
 
 using testing::kCollection;
-
-Point MakePoint(PointId id) {
-  return {id, {float(id), 1}, Payload{{"v", static_cast<int64_t>(id)}}};
-}
+using testing::PointNamedById;
 
 // Forwards to the world's file system; the first Stat of `gate_path` after
 // Arm() blocks the calling task until Release() or `timeout_ns` of virtual
@@ -107,12 +104,12 @@ TEST(LostDeleteTest, CompletedDeleteSurvivesPowerLossWhileMergeInputsAreRemoved)
       // it); segment 2: appendable, points 10..13. The merge takes both.
       const sim::ProcessId setup = world.StartProcess("setup", [&] {
         std::vector<Point> sealed_points;
-        for (PointId id = 0; id < 10; ++id) sealed_points.push_back(MakePoint(id));
+        for (PointId id = 0; id < 10; ++id) sealed_points.push_back(PointNamedById(id));
         testing::WriteShardWithSealedSegment(world.env().fs(), "shard", kCollection, sealed_points, 10);
         auto shard = LocalShard::Load(world.env(), "shard", Options());
         ASSERT_TRUE(shard.ok()) << shard.status();
         for (PointId id = 10; id < 14; ++id) {
-          ASSERT_TRUE((*shard)->Update({UpsertPoints{{MakePoint(id)}}, std::nullopt}, true).ok());
+          ASSERT_TRUE((*shard)->Update({UpsertPoints{{PointNamedById(id)}}, std::nullopt}, true).ok());
         }
         ASSERT_TRUE((*shard)->Shutdown().ok());
       });
@@ -131,7 +128,7 @@ TEST(LostDeleteTest, CompletedDeleteSurvivesPowerLossWhileMergeInputsAreRemoved)
         ASSERT_EQ(deleted->status, UpdateStatus::kCompleted);
         // A later op, so that the ack can pass the delete (the acked op
         // itself is replayed at load).
-        ASSERT_TRUE((*shard)->Update({UpsertPoints{{MakePoint(20)}}, std::nullopt}, true).ok());
+        ASSERT_TRUE((*shard)->Update({UpsertPoints{{PointNamedById(20)}}, std::nullopt}, true).ok());
         expected = LiveIds(**shard);
         ASSERT_EQ(expected, (std::set<PointId>{1, 12, 20}));
 

@@ -34,6 +34,7 @@ namespace engine {
 namespace {
 
 using testing::kCollection;
+using testing::PointNamedById;
 
 // Armed, the first directory sync trips it, and the next release of the
 // shard's segments lock then holds the releasing task at the gate.
@@ -130,8 +131,6 @@ ShardOptions Options() {
           .vacuum_min_deleted_points = 1};
 }
 
-Point MakePoint(PointId id) { return {id, {float(id), 1}, Payload{{"v", static_cast<int64_t>(id)}}}; }
-
 TEST(ReplacedAfterFlushTest, AFlushKeepsAnInputReplacedAfterItFlushedTheSegments) {
   for (uint64_t seed = 0; seed < 10; ++seed) {
     SCOPED_TRACE(::testing::Message() << "seed " << seed);
@@ -141,7 +140,7 @@ TEST(ReplacedAfterFlushTest, AFlushKeepsAnInputReplacedAfterItFlushedTheSegments
       // Segment 1: sealed, points 0..9.
       const sim::ProcessId setup = world.StartProcess("setup", [&] {
         std::vector<Point> sealed_points;
-        for (PointId id = 0; id < 10; ++id) sealed_points.push_back(MakePoint(id));
+        for (PointId id = 0; id < 10; ++id) sealed_points.push_back(PointNamedById(id));
         testing::WriteShardWithSealedSegment(world.env().fs(), "shard", kCollection, sealed_points, 10);
       });
       ASSERT_FALSE(world.WaitProcess(setup));
@@ -151,7 +150,7 @@ TEST(ReplacedAfterFlushTest, AFlushKeepsAnInputReplacedAfterItFlushedTheSegments
         auto shard = LocalShard::Load(env, "shard", Options());
         ASSERT_TRUE(shard.ok()) << shard.status();
         // Something for the flush to write (it syncs segment.json's directory).
-        ASSERT_TRUE((*shard)->Update({UpsertPoints{{MakePoint(20)}}, std::nullopt}, true).ok());
+        ASSERT_TRUE((*shard)->Update({UpsertPoints{{PointNamedById(20)}}, std::nullopt}, true).ok());
 
         env.gate().Arm(/*timeout_ns=*/1'000'000'000);
         auto flush = env.Spawn("flush", [&] { ASSERT_TRUE((*shard)->FlushAndAck(false).ok()); });
