@@ -66,6 +66,12 @@ std::optional<SeqNumber> ProxySegment::point_version(PointId id) const {
   return it->second;
 }
 
+std::optional<SeqNumber> ProxySegment::newest_point_version() const {
+  std::optional<SeqNumber> newest = wrapped_->newest_point_version();
+  for (const auto& [id, version] : deleted_) newest = std::max(newest.value_or(0), version);
+  return newest;
+}
+
 absl::StatusOr<bool> ProxySegment::Upsert(SeqNumber op_num, const Point& point) {
   return NotAppendable(point.id);
 }

@@ -56,6 +56,7 @@ class ProxySegment final : public SegmentEntry {
   const std::string& directory() const override { return wrapped_->directory(); }
   bool has_point(PointId id) const override;
   std::optional<SeqNumber> point_version(PointId id) const override;
+  std::optional<SeqNumber> newest_point_version() const override;
 
   absl::StatusOr<bool> Upsert(SeqNumber op_num, const Point& point) override;
   absl::StatusOr<bool> DeletePoint(SeqNumber op_num, PointId id) override;

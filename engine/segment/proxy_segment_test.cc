@@ -40,6 +40,8 @@ TEST(ProxySegmentTest, ReadsGoThroughMinusItsDeletes) {
   EXPECT_EQ(proxy.Count(nullptr), 4u);
   EXPECT_EQ(proxy.point_version(2), 7u);
   EXPECT_EQ(proxy.version(), 7u);
+  EXPECT_EQ(segment->newest_point_version(), 5u);
+  EXPECT_EQ(proxy.newest_point_version(), 7u);  // its recorded delete counts
 }
 
 TEST(ProxySegmentTest, AnIndexChangeOlderThanADeleteIsNotLostOnPropagation) {

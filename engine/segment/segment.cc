@@ -30,6 +30,12 @@ std::optional<SeqNumber> Segment::point_version(PointId id) const {
   return it->second.version;
 }
 
+std::optional<SeqNumber> Segment::newest_point_version() const {
+  std::optional<SeqNumber> newest;
+  for (const auto& [id, record] : points_) newest = std::max(newest.value_or(0), record.version);
+  return newest;
+}
+
 size_t Segment::deleted_count() const {
   return static_cast<size_t>(std::count_if(points_.begin(), points_.end(),
                                            [](const auto& entry) { return entry.second.deleted; }));

@@ -73,6 +73,7 @@ class Segment final : public SegmentEntry {
 
   bool has_point(PointId id) const override;
   std::optional<SeqNumber> point_version(PointId id) const override;
+  std::optional<SeqNumber> newest_point_version() const override;
   // Tombstones held (the vacuum optimizer's measure of litter).
   size_t deleted_count() const;
 

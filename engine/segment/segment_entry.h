@@ -35,6 +35,12 @@ class SegmentEntry {
   virtual bool has_point(PointId id) const = 0;
   // The version of the point's live copy or tombstone.
   virtual std::optional<SeqNumber> point_version(PointId id) const = 0;
+  // The highest point_version() of any point it holds (nullopt: none). It
+  // can be above version(): a copy read back from an interrupted flush is
+  // not applied again by WAL replay (the point is already at that op), so
+  // the segment's version stays; the op itself was applied all the same.
+  // O(points): for loads, not for the update path.
+  virtual std::optional<SeqNumber> newest_point_version() const = 0;
 
   // REQUIRES: is_appendable(); the vector is stored as given (the shard
   // preprocesses it once, so a copy-on-write move copies it bit for bit).

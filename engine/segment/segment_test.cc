@@ -61,6 +61,7 @@ TEST(SegmentTest, DeletingASupersededCopyClaimsNoOp) {
   EXPECT_FALSE(segment->has_point(1));
   EXPECT_EQ(segment->point_version(1), 34u);
   EXPECT_EQ(segment->version(), 3u);
+  EXPECT_EQ(segment->newest_point_version(), 34u);  // the op the copy claims is applied all the same
   EXPECT_TRUE(segment->has_unsaved_changes());
   EXPECT_TRUE(*segment->DeleteFieldIndex(33, "tag"));  // replayed, not skipped
   EXPECT_TRUE(segment->indexed_fields().empty());

@@ -195,10 +195,15 @@ absl::Status LocalShard::DeduplicateLoadedPoints() {
   for (const std::string& line : *resolved) env_.Log(fmt::format("repaired: {}", line));
   // Every op the loaded segments hold is applied (a restored WAL-less
   // snapshot replays none: without this its first freeze would claim
-  // that no op was applied).
+  // that no op was applied). A point's version counts too: a segment can
+  // hold a point above its own version (SegmentEntry::newest_point_version),
+  // and a restored WAL-less snapshot of it, merged by an optimizer into a
+  // segment at that point's version, then failed the next snapshot's check
+  // that no frozen segment is past the freeze (seed 230032699).
   for (SegmentId id : holder_.Ids()) {
-    if (const auto version = holder_.Get(id)->segment->version()) {
-      last_applied_ = std::max(last_applied_.value_or(0), *version);
+    const SegmentEntry& segment = *holder_.Get(id)->segment;
+    for (const auto version : {segment.version(), segment.newest_point_version()}) {
+      if (version) last_applied_ = std::max(last_applied_.value_or(0), *version);
     }
   }
   return absl::OkStatus();
