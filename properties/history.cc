@@ -83,7 +83,8 @@ void History::RelaxToDurable() {
   recover_at_least_below_ = std::min(*recover_at_least_below_, durable_below);
 }
 
-void History::ResetToRestored(const Saved& saved, size_t length, uint64_t next_index) {
+void History::ResetToRestored(const Saved& saved, size_t length, uint64_t next_index,
+                              const std::optional<engine::ClockMap>& clocks_bound) {
   SS_ASSERT(length <= saved.operations.size() && saved.clocks_after.size() == saved.operations.size());
   SS_ASSERT(length == 0 || saved.operations.op_num(length - 1) < next_index,
             "restored op {} at or past the WAL's next index {}", saved.operations.op_num(length - 1), next_index);
@@ -92,6 +93,11 @@ void History::ResetToRestored(const Saved& saved, size_t length, uint64_t next_i
   operations_.Truncate(length);
   clocks_after_ = saved.clocks_after;
   clocks_after_.Truncate(length);
+  // A WAL snapshot whose last ops changed nothing restores to a state that
+  // also matches a shorter prefix, with the clocks those ops advanced (seed
+  // 300117850): a later snapshot frozen at the restored state's last op may
+  // carry them too.
+  if (length > 0 && clocks_bound) clocks_after_.mutable_back().AdvanceToAtLeast(*clocks_bound);
   // An upper bound of the restored clocks: every clock advanced by then.
   written_clocks_ = saved.written_clocks;
   const std::optional<engine::SeqNumber> last =

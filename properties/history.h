@@ -63,8 +63,12 @@ class History final : public engine::ShardObserver {
   Saved Save() const { return {operations_, clocks_after_, written_clocks_}; }
   // The live shard was replaced by a restore holding exactly the first
   // `length` ops of `saved`, fully durable, with its WAL continuing at
-  // `next_index`: the history continues from there.
-  void ResetToRestored(const Saved& saved, size_t length, uint64_t next_index);
+  // `next_index`: the history continues from there. `clocks_bound` is the
+  // restored snapshot's own bound on its clocks (docs/invariants.md I7);
+  // the restored shard's clocks may reach it even when its state is that
+  // of a shorter prefix.
+  void ResetToRestored(const Saved& saved, size_t length, uint64_t next_index,
+                       const std::optional<engine::ClockMap>& clocks_bound);
 
   // After a reload whose WAL continues at `next_index`: checks the
   // recovered prefix is within what the crash allowed, then forgets ops at

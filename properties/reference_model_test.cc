@@ -45,5 +45,31 @@ TEST(HistoryTest, RecoveryBoundsAndPrefixes) {
   EXPECT_EQ(*prefix, 2u);
 }
 
+// Seed 300117850: a WAL snapshot's last op (a payload delete of missing
+// points, with a clock tag) changed nothing, so the restored state matched
+// the shorter prefix. The restored shard holds that op's clock; a later
+// snapshot frozen at the restored state's last op must allow it.
+TEST(HistoryTest, ARestoredShardMayHoldTheClocksOfItsSnapshotsNoOpTail) {
+  History history;
+  history.OnWalAppend(0, {engine::UpsertPoints{{{1, {1}, Payload::object()}}}, engine::ClockTag{0, 0, 10, 0}});
+  history.OnWalAppend(1, {engine::DeletePayloadKeys{{7}, {"a"}}, engine::ClockTag{1, 0, 6, 1}});
+  const History::Saved saved = history.Save();
+  const std::optional<engine::ClockMap> snapshot_bound = history.ClocksAfterWriteOf(1);
+  ASSERT_TRUE(snapshot_bound.has_value());
+  ASSERT_TRUE(saved.operations.StateAfterPrefix(1).points() == saved.operations.StateAfterPrefix(2).points());
+
+  History restored;
+  restored.ResetToRestored(saved, /*length=*/1, /*next_index=*/2, snapshot_bound);
+  const std::optional<engine::ClockMap> bound = restored.ClocksAfterWriteOf(0);
+  ASSERT_TRUE(bound.has_value());
+  EXPECT_TRUE(snapshot_bound->NotAheadOf(*bound));
+  // The saved history (shared with the snapshot) keeps op 0's own clocks.
+  EXPECT_FALSE(snapshot_bound->NotAheadOf(history.ClocksAfterWriteOf(0).value()));
+
+  History without_bound;
+  without_bound.ResetToRestored(saved, /*length=*/1, /*next_index=*/2, std::nullopt);
+  EXPECT_FALSE(snapshot_bound->NotAheadOf(without_bound.ClocksAfterWriteOf(0).value()));
+}
+
 }  // namespace
 }  // namespace properties

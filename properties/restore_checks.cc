@@ -318,10 +318,11 @@ std::optional<bool> Run::HoldsSnapshot(size_t index, const std::string& shard_di
 }
 
 bool Run::ArchiveMayBeDamaged(const TakenSnapshot& snapshot) const {
-  // (A bad read is the only fault that lets a snapshot succeed with a bad
-  // byte: any other fails it.)
+  // (A bad read, or rot in the shard it copied, are the only faults that
+  // let a snapshot succeed with a bad byte: any other fails it. Seed
+  // 300241332: rot in a payload index, read right by a load, archived.)
   return ledger_.AnyOfBetween(sim::FaultClass::kReadFlip, snapshot.started_at_step, snapshot.ended_at_step) ||
-         ledger_.AnyOf(sim::FaultClass::kStoredRot, 0, snapshot.path);
+         ledger_.AnyOf(sim::FaultClass::kStoredRot, 0, snapshot.path) || snapshot.source_held_rot;
 }
 
 std::optional<size_t> Run::MatchRestored(engine::LocalShard& shard, const TakenSnapshot& snapshot) {

@@ -66,7 +66,8 @@ void Run::RestoreOverLive(const std::string& archive) {
       replaced = true;
       if (CheckRestoredState(**restored, *index)) {
         const size_t length = *MatchRestored(**restored, snapshot);
-        history_.ResetToRestored(snapshot.history, length, (*restored)->Summarize().wal_next_index);
+        history_.ResetToRestored(snapshot.history, length, (*restored)->Summarize().wal_next_index,
+                                 snapshot.clocks_bound);
         last_restore_replaced_ = true;
         lineage_start_ = snapshots_.size();
       }
@@ -105,7 +106,8 @@ void Run::RestoreOverLive(const std::string& archive) {
         }
         if (!problem) {
           const size_t length = *MatchRestored(**shard, snapshot);
-          history_.ResetToRestored(snapshot.history, length, (*shard)->Summarize().wal_next_index);
+          history_.ResetToRestored(snapshot.history, length, (*shard)->Summarize().wal_next_index,
+                                   snapshot.clocks_bound);
           last_restore_replaced_ = true;
           lineage_start_ = snapshots_.size();
         } else {
@@ -147,7 +149,7 @@ void Run::RestoreOverLive(const std::string& archive) {
         if (!RestoredProblem(**shard, *index)) {
           replaced_anyway = true;
           history_.ResetToRestored(snapshot.history, *MatchRestored(**shard, snapshot),
-                                   (*shard)->Summarize().wal_next_index);
+                                   (*shard)->Summarize().wal_next_index, snapshot.clocks_bound);
           last_restore_replaced_ = true;
           lineage_start_ = snapshots_.size();
         }
@@ -205,7 +207,7 @@ void Run::ReplaceDamagedShard() {
   (void)engine::RemoveTree(fs, kShardDir);
   (void)fs.Unlink(engine::InitializingFlagPath(kShardDir));
   (void)fs.SyncDir("");
-  history_.ResetToRestored(History::Saved{}, 0, 0);
+  history_.ResetToRestored(History::Saved{}, 0, 0, std::nullopt);
   lineage_start_ = snapshots_.size();
 }
 

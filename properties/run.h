@@ -91,8 +91,15 @@ class Run {
   void Snapshot(engine::LocalShard& shard, bool save_wal);
   void PartialSnapshot(engine::LocalShard& shard);
   void CollectionSnapshot(engine::LocalShard& shard, bool save_wal);
+  // What a snapshot's checks need from the moment it was asked for.
+  struct SnapshotStart {
+    uint64_t step = 0;
+    std::optional<engine::SeqNumber> applied_before;
+    bool shard_held_rot = false;
+  };
+  SnapshotStart BeginSnapshot();
   TakenSnapshot Taken(SnapshotKind kind, std::string path, bool save_wal, const engine::SnapshotInfo& info,
-                      uint64_t started_at_step, std::optional<engine::SeqNumber> applied_before);
+                      const SnapshotStart& start);
   void NoteUpdateResult(const engine::UpdateResult& result);
 
   bool CheckRecovered(engine::LocalShard& shard);

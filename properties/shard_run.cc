@@ -343,8 +343,7 @@ void Run::Vacuum(engine::LocalShard& shard) {
 
 void Run::Snapshot(engine::LocalShard& shard, bool save_wal) {
   const std::string path = fmt::format("snapshot-{}.tar", snapshot_counter_++);
-  const uint64_t started = TraceStep();
-  const std::optional<engine::SeqNumber> applied_before = history_.applied_through();
+  const SnapshotStart start = BeginSnapshot();
   auto info = CreateSnapshot(shard, save_wal, path);
   if (!info.ok()) {
     ++stats_.snapshots_failed;
@@ -353,7 +352,7 @@ void Run::Snapshot(engine::LocalShard& shard, bool save_wal) {
     return;
   }
   ++(save_wal ? stats_.snapshots_with_wal : stats_.snapshots_without_wal);
-  snapshots_.push_back(Taken(SnapshotKind::kShard, path, save_wal, *info, started, applied_before));
+  snapshots_.push_back(Taken(SnapshotKind::kShard, path, save_wal, *info, start));
 }
 
 // Against the manifest of the newest WAL-less shard snapshot: its receiver
@@ -368,8 +367,7 @@ void Run::PartialSnapshot(engine::LocalShard& shard) {
   }
   if (!base) return;
   const std::string path = fmt::format("partial-{}.tar", snapshot_counter_++);
-  const uint64_t started = TraceStep();
-  const std::optional<engine::SeqNumber> applied_before = history_.applied_through();
+  const SnapshotStart start = BeginSnapshot();
   // (A copy: other clients' snapshots grow snapshots_ meanwhile.)
   const engine::SnapshotManifest receiver = snapshots_[*base].manifest;
   auto info = CreatePartialSnapshot(shard, receiver, path);
@@ -380,15 +378,14 @@ void Run::PartialSnapshot(engine::LocalShard& shard) {
     return;
   }
   ++stats_.partial_snapshots;
-  TakenSnapshot taken = Taken(SnapshotKind::kPartial, path, false, *info, started, applied_before);
+  TakenSnapshot taken = Taken(SnapshotKind::kPartial, path, false, *info, start);
   taken.base = base;
   snapshots_.push_back(std::move(taken));
 }
 
 void Run::CollectionSnapshot(engine::LocalShard& shard, bool save_wal) {
   const std::string path = fmt::format("collection-{}.tar", snapshot_counter_++);
-  const uint64_t started = TraceStep();
-  const std::optional<engine::SeqNumber> applied_before = history_.applied_through();
+  const SnapshotStart start = BeginSnapshot();
   auto info = engine::CreateCollectionSnapshot(world_.env(), {{0, &shard}}, path, save_wal);
   if (!info.ok()) {
     ++stats_.snapshots_failed;
@@ -397,14 +394,22 @@ void Run::CollectionSnapshot(engine::LocalShard& shard, bool save_wal) {
     return;
   }
   ++stats_.collection_snapshots;
-  snapshots_.push_back(Taken(SnapshotKind::kCollection, path, save_wal, info->shards.at(0), started, applied_before));
+  snapshots_.push_back(Taken(SnapshotKind::kCollection, path, save_wal, info->shards.at(0), start));
+}
+
+Run::SnapshotStart Run::BeginSnapshot() {
+  return SnapshotStart{.step = TraceStep(), .applied_before = history_.applied_through(),
+                       .shard_held_rot = ShardHoldsRot()};
 }
 
 TakenSnapshot Run::Taken(SnapshotKind kind, std::string path, bool save_wal, const engine::SnapshotInfo& info,
-                         uint64_t started_at_step, std::optional<engine::SeqNumber> applied_before) {
-  TakenSnapshot taken = MakeTakenSnapshot(kind, std::move(path), save_wal, info, applied_before, history_);
-  taken.started_at_step = started_at_step;
+                         const SnapshotStart& start) {
+  TakenSnapshot taken = MakeTakenSnapshot(kind, std::move(path), save_wal, info, start.applied_before, history_);
+  taken.started_at_step = start.step;
   taken.ended_at_step = TraceStep();
+  // Rotten bytes the shard's load read right (a bad read flipped them back,
+  // seed 81998) are copied into the archive as they are on disk.
+  taken.source_held_rot = start.shard_held_rot || ShardHoldsRot();
   return taken;
 }
 

@@ -36,6 +36,9 @@ struct TakenSnapshot {
   // have put a bad byte into the archive (a restore then refuses it).
   uint64_t started_at_step = 0;
   uint64_t ended_at_step = 0;
+  // The shard held stored rot while it was archived: the archive may hold
+  // the rotten bytes (simulated runs).
+  bool source_held_rot = false;
 };
 
 // What the history says a snapshot holds, from what its creation returned.

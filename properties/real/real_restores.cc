@@ -51,7 +51,7 @@ void RealRun::MaybeRestoreOverLive(size_t epoch) {
     const size_t length = *MatchRestored(**restored, snapshot, drawn_.collection);
     const uint64_t next_index = (*restored)->Summarize().wal_next_index;
     std::lock_guard lock(mutex_);
-    history_.ResetToRestored(snapshot.history, length, next_index);
+    history_.ResetToRestored(snapshot.history, length, next_index, snapshot.clocks_bound);
     lineage_start_ = snapshots_.size();
   }
   FailOnError("restored shard shutdown", (*restored)->Shutdown());
@@ -94,7 +94,7 @@ void RealRun::RestoreOverLiveInChild(size_t index, size_t epoch) {
     if (!problem) {
       const size_t length = *MatchRestored(**loaded, snapshot, drawn_.collection);
       std::lock_guard lock(mutex_);
-      history_.ResetToRestored(snapshot.history, length, next_index);
+      history_.ResetToRestored(snapshot.history, length, next_index, snapshot.clocks_bound);
       lineage_start_ = snapshots_.size();
       ++stats_.restores_over_live;
     } else if (outcome.restore_done) {
