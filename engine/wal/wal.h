@@ -134,6 +134,9 @@ class Wal {
   // Reads a segment's valid entries; returns the offset where they end and
   // whether a valid entry follows the first bad one (corruption, not a tear).
   absl::StatusOr<std::pair<uint64_t, bool>> LoadSegment(Segment& segment);
+  // Reads the segment's header slots once more, raises `slot_bytes` to what
+  // each vouches for in this read, and returns the larger.
+  absl::StatusOr<uint64_t> ReadSlotsAgain(Segment& segment);
   // Moves every segment but the oldest whose header never reached the disk
   // (shorter than a header: a rollover refused for space, or cut by a crash)
   // out of segments_ into `unused`. REQUIRES: called by Load before the

@@ -271,17 +271,10 @@ absl::StatusOr<std::pair<uint64_t, bool>> Wal::LoadSegment(Segment& segment) {
   const std::string_view data = *contents;
   segment.size_bytes = data.size();
   if (data.size() < kSegmentHeaderBytes) return std::make_pair(uint64_t{0}, data.size() > 0);
-  const uint64_t synced_bytes = wal_format::DecodeSegmentHeader(data);
+  uint64_t synced_bytes = wal_format::DecodeSegmentHeader(data);
   segment.loaded_synced_bytes = synced_bytes;
   for (uint64_t slot = 0; slot < wal_format::kSlotCount; ++slot) {
     segment.slot_bytes[slot] = wal_format::DecodeSlot(data.substr(slot * kSlotBytes, kSlotBytes)).value_or(0);
-  }
-  // The header's length is the larger of what the intact slots vouch for.
-  SS_ASSERT(std::max(segment.slot_bytes[0], segment.slot_bytes[1]) <= synced_bytes, "{}: a slot vouches past {}",
-            segment.name, synced_bytes);
-  if (synced_bytes > data.size()) {
-    return absl::DataLossError(fmt::format("{}: {} bytes, but {} were synced", PathOf(segment.name),
-                                           data.size(), synced_bytes));
   }
   uint64_t offset = kSegmentHeaderBytes;
   for (uint64_t count = 0; offset < data.size(); ++count) {
@@ -293,6 +286,25 @@ absl::StatusOr<std::pair<uint64_t, bool>> Wal::LoadSegment(Segment& segment) {
     offset += size;
   }
   SS_ASSERT(offset <= data.size());
+  // A bad entry past what the intact slot vouches for is cut below as a
+  // torn tail. When the other slot does not decode, make sure it is damaged
+  // on disk, not in this read (seed 300248756: a bad read of the slot that
+  // vouched for a rotten synced entry made the entry look unsynced, and the
+  // cut lost a synced op).
+  const bool slot_damaged = segment.slot_bytes[0] == 0 || segment.slot_bytes[1] == 0;
+  if (offset < data.size() && slot_damaged) {
+    auto vouched_again = ReadSlotsAgain(segment);
+    if (!vouched_again.ok()) return vouched_again.status();
+    synced_bytes = std::max(synced_bytes, *vouched_again);
+    segment.loaded_synced_bytes = synced_bytes;
+  }
+  // The header's length is the larger of what the intact slots vouch for.
+  SS_ASSERT(std::max(segment.slot_bytes[0], segment.slot_bytes[1]) <= synced_bytes, "{}: a slot vouches past {}",
+            segment.name, synced_bytes);
+  if (synced_bytes > data.size()) {
+    return absl::DataLossError(fmt::format("{}: {} bytes, but {} were synced", PathOf(segment.name),
+                                           data.size(), synced_bytes));
+  }
   if (offset < synced_bytes) {
     SS_COVER(kDamageDetected);
     return absl::DataLossError(fmt::format(
@@ -329,6 +341,23 @@ absl::Status Wal::RewriteUnsyncedEntries() {
     segment.unsynced_tail.clear();
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Wal::ReadSlotsAgain(Segment& segment) {
+  std::array<char, kSegmentHeaderBytes> header{};
+  auto file = fs_.Open(PathOf(segment.name), OpenMode::kRead);
+  if (!file.ok()) return file.status();
+  auto read_bytes = (*file)->ReadAt(0, std::span<char>(header.data(), header.size()));
+  if (!read_bytes.ok()) return read_bytes.status();
+  if (*read_bytes < header.size()) return uint64_t{0};  // shrank since: nothing more vouched for
+  const std::string_view data(header.data(), header.size());
+  // A bad read can only make a slot fail its CRC, never vouch for more: a
+  // slot intact in either read is intact on disk.
+  for (uint64_t slot = 0; slot < wal_format::kSlotCount; ++slot) {
+    const uint64_t vouched = wal_format::DecodeSlot(data.substr(slot * kSlotBytes, kSlotBytes)).value_or(0);
+    segment.slot_bytes[slot] = std::max(segment.slot_bytes[slot], vouched);
+  }
+  return std::max(segment.slot_bytes[0], segment.slot_bytes[1]);
 }
 
 }  // namespace engine

@@ -269,6 +269,61 @@ TEST(WalTest, ATornHeaderSlotKeepsTheOtherSlotsVouching) {
   EXPECT_NE(std::string(reopened.status().message()).find("synced"), std::string::npos);
 }
 
+// Flips bit 0 of byte 0 (the first header slot's length) in the first read
+// of `path` that covers it: a bad read, not damage on disk.
+class FlipsTheFirstHeaderRead final : public FileSystemWrapper {
+ public:
+  FlipsTheFirstHeaderRead(FileSystem& inner, std::string path) : FileSystemWrapper(inner), path_(std::move(path)) {}
+  int flipped = 0;
+
+  absl::StatusOr<std::unique_ptr<File>> Open(std::string_view path, OpenMode mode) override {
+    auto file = FileSystemWrapper::Open(path, mode);
+    if (!file.ok() || path != path_) return file;
+    return std::unique_ptr<File>(std::make_unique<Flipping>(std::move(*file), *this));
+  }
+
+ private:
+  class Flipping final : public FileWrapper {
+   public:
+    Flipping(std::unique_ptr<File> target, FlipsTheFirstHeaderRead& owner)
+        : FileWrapper(std::move(target)), owner_(owner) {}
+    absl::StatusOr<size_t> ReadAt(uint64_t offset, std::span<char> out) override {
+      auto read_bytes = FileWrapper::ReadAt(offset, out);
+      if (read_bytes.ok() && *read_bytes > 0 && offset == 0 && owner_.flipped == 0) {
+        out[0] ^= 1;
+        ++owner_.flipped;
+      }
+      return read_bytes;
+    }
+
+   private:
+    FlipsTheFirstHeaderRead& owner_;
+  };
+  std::string path_;
+};
+
+// Faulty seed 300248756: rot damaged a synced entry, and the load's read of
+// the segment returned the one slot vouching for it with a flipped bit. The
+// other slot vouched for less, so the damaged entry looked like a torn
+// unsynced tail and was cut: a synced op silently lost. The load reads the
+// slots again before such a cut and refuses the damage instead.
+TEST(WalTest, ABadReadOfAHeaderSlotDoesNotTurnDamageIntoATornTail) {
+  sim::SimFileSystem fs;
+  auto wal = OpenOrDie(fs, {.segment_capacity_bytes = 4096});
+  ASSERT_TRUE(wal->Append("entry-0").ok());
+  ASSERT_TRUE(wal->Sync().ok());  // slot 0 vouches for entry 0; slot 1 for the header only
+  wal.reset();
+  const std::string segment = "wal/wal-00000000000000000000";
+  FlipBit(fs, segment, 8 * (32 + 20));  // inside entry 0's payload, on disk
+  FlipsTheFirstHeaderRead flipping(fs, segment);
+  auto reopened = Wal::Open(flipping, "wal", {.segment_capacity_bytes = 4096});
+  EXPECT_EQ(flipping.flipped, 1);
+  EXPECT_TRUE(absl::IsDataLoss(reopened.status())) << reopened.status();
+  EXPECT_NE(std::string(reopened.status().message()).find("synced"), std::string::npos);
+  // Nothing was cut: a later load, with good reads, refuses the same way.
+  EXPECT_EQ(ReadWholeFile(fs, segment)->size(), 32u + 16 + 7);
+}
+
 TEST(WalTest, DamagedUnsyncedTailIsCut) {
   sim::SimFileSystem fs;
   auto wal = OpenOrDie(fs, {.segment_capacity_bytes = 4096});
