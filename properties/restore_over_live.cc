@@ -51,6 +51,7 @@ void Run::RestoreOverLive(const std::string& archive) {
   for (int attempt = 0; attempt < kMaxRestoreAttempts && !stopping(); ++attempt) {
     const uint64_t started = TraceStep();
     const std::string before = TreeDigest(kShardDir);
+    const bool started_dirty = Exists(flag);
     if (attempt == 0 && crash) {
       const sim::CrashKind kind = decisions.Chance(0.5) ? sim::CrashKind::kPowerLoss : sim::CrashKind::kProcessCrash;
       world_.CrashAtStep(TraceStep() + decisions.Between(2, 1500), kind);
@@ -134,7 +135,12 @@ void Run::RestoreOverLive(const std::string& archive) {
     }
     ++stats_.restores_failed;
     if (Exists(flag)) continue;
-    if (TreeDigest(kShardDir) != before) {
+    // A restore of a dirty shard clears the flag only once the snapshot has
+    // loaded in place, and the shard it found may already hold the same
+    // files (seed 600255583: an earlier attempt swapped them in and failed
+    // before clearing the flag; this one failed after), so the digest
+    // alone does not say it replaced the shard.
+    if (TreeDigest(kShardDir) != before || started_dirty) {
       // Failing only after it cleared the flag, the restore did replace the
       // shard; anything else is a changed live shard.
       bool replaced_anyway = false;
