@@ -134,9 +134,11 @@ class Wal {
   // Reads a segment's valid entries; returns the offset where they end and
   // whether a valid entry follows the first bad one (corruption, not a tear).
   absl::StatusOr<std::pair<uint64_t, bool>> LoadSegment(Segment& segment);
-  // Reads the segment's header slots once more, raises `slot_bytes` to what
-  // each vouches for in this read, and returns the larger.
-  absl::StatusOr<uint64_t> ReadSlotsAgain(Segment& segment);
+  struct ScannedSegment;  // wal_load.cc
+  // REQUIRES: contents.size() >= the segment header.
+  static ScannedSegment ScanSegment(std::string contents, uint64_t start);
+  // The checks of LoadSegment on the read it settled on; fills `segment`.
+  absl::StatusOr<std::pair<uint64_t, bool>> UseScannedSegment(Segment& segment, const ScannedSegment& scanned);
   // Moves every segment but the oldest whose header never reached the disk
   // (shorter than a header: a rollover refused for space, or cut by a crash)
   // out of segments_ into `unused`. REQUIRES: called by Load before the

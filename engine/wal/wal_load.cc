@@ -264,47 +264,82 @@ absl::Status Wal::RemoveLeftoverSegments(const LoadState& state) {
   return absl::OkStatus();
 }
 
+// One read of a segment file, decoded: what each header slot vouches for
+// (0: does not decode) and the valid entries from the header on.
+struct Wal::ScannedSegment {
+  std::string contents;
+  std::array<uint64_t, wal_format::kSlotCount> slot_bytes = {0, 0};
+  std::vector<uint64_t> offsets;
+  uint64_t valid_end = 0;
+};
+
+Wal::ScannedSegment Wal::ScanSegment(std::string contents, uint64_t start) {
+  SS_ASSERT(contents.size() >= wal_format::kSegmentHeaderBytes);
+  ScannedSegment scanned{.contents = std::move(contents)};
+  const std::string_view data = scanned.contents;
+  for (uint64_t slot = 0; slot < wal_format::kSlotCount; ++slot) {
+    const std::string_view bytes = data.substr(slot * wal_format::kSlotBytes, wal_format::kSlotBytes);
+    scanned.slot_bytes[slot] = wal_format::DecodeSlot(bytes).value_or(0);
+  }
+  uint64_t offset = wal_format::kSegmentHeaderBytes;
+  for (uint64_t count = 0; offset < data.size(); ++count) {
+    // Every entry takes at least its header.
+    SS_ASSERT(count <= data.size() / wal_format::kEntryHeaderBytes);
+    const uint64_t size = wal_format::ValidEntryAt(data, offset, start + count);
+    if (size == 0) break;
+    scanned.offsets.push_back(offset);
+    offset += size;
+  }
+  SS_ASSERT(offset <= data.size());
+  scanned.valid_end = offset;
+  return scanned;
+}
+
 absl::StatusOr<std::pair<uint64_t, bool>> Wal::LoadSegment(Segment& segment) {
   SS_ASSERT(segment.offsets.empty() && segment.unsynced_tail.empty(), "{}: loaded twice", segment.name);
   auto contents = ReadWholeFile(fs_, PathOf(segment.name));
   if (!contents.ok()) return contents.status();
-  const std::string_view data = *contents;
-  segment.size_bytes = data.size();
-  if (data.size() < kSegmentHeaderBytes) return std::make_pair(uint64_t{0}, data.size() > 0);
-  uint64_t synced_bytes = wal_format::DecodeSegmentHeader(data);
-  segment.loaded_synced_bytes = synced_bytes;
-  for (uint64_t slot = 0; slot < wal_format::kSlotCount; ++slot) {
-    segment.slot_bytes[slot] = wal_format::DecodeSlot(data.substr(slot * kSlotBytes, kSlotBytes)).value_or(0);
-  }
-  uint64_t offset = kSegmentHeaderBytes;
-  for (uint64_t count = 0; offset < data.size(); ++count) {
-    // Every entry takes at least its header.
-    SS_ASSERT(count <= data.size() / kHeaderBytes);
-    const uint64_t size = wal_format::ValidEntryAt(data, offset, segment.start + count);
-    if (size == 0) break;
-    segment.offsets.push_back(offset);
-    offset += size;
-  }
-  SS_ASSERT(offset <= data.size());
+  segment.size_bytes = contents->size();
+  if (contents->size() < kSegmentHeaderBytes) return std::make_pair(uint64_t{0}, !contents->empty());
+  ScannedSegment scanned = ScanSegment(std::move(*contents), segment.start);
   // A bad entry past what the intact slot vouches for is cut below as a
-  // torn tail. When the other slot does not decode, make sure it is damaged
-  // on disk, not in this read (seed 300248756: a bad read of the slot that
-  // vouched for a rotten synced entry made the entry look unsynced, and the
-  // cut lost a synced op).
-  const bool slot_damaged = segment.slot_bytes[0] == 0 || segment.slot_bytes[1] == 0;
-  if (offset < data.size() && slot_damaged) {
-    auto vouched_again = ReadSlotsAgain(segment);
-    if (!vouched_again.ok()) return vouched_again.status();
-    synced_bytes = std::max(synced_bytes, *vouched_again);
-    segment.loaded_synced_bytes = synced_bytes;
+  // torn tail. When the other slot does not decode, that verdict rests on
+  // this one read: read the file again first, and count a slot or an entry
+  // intact in either read (a bad read only ever fails a check). Seeds
+  // 300248756 and 600055124: a bad read of the slot vouching for a rotten
+  // synced entry, or of a synced entry behind a rotten slot, made synced
+  // entries look like a torn tail, and the cut lost synced ops.
+  const bool torn = scanned.valid_end < scanned.contents.size();
+  if (torn && (scanned.slot_bytes[0] == 0 || scanned.slot_bytes[1] == 0)) {
+    auto again = ReadWholeFile(fs_, PathOf(segment.name));
+    if (!again.ok()) return again.status();
+    if (again->size() == scanned.contents.size()) {
+      ScannedSegment rescanned = ScanSegment(std::move(*again), segment.start);
+      for (uint64_t slot = 0; slot < wal_format::kSlotCount; ++slot) {
+        rescanned.slot_bytes[slot] = std::max(rescanned.slot_bytes[slot], scanned.slot_bytes[slot]);
+      }
+      if (rescanned.valid_end >= scanned.valid_end) {
+        scanned = std::move(rescanned);
+      } else {
+        scanned.slot_bytes = rescanned.slot_bytes;
+      }
+    }
   }
+  return UseScannedSegment(segment, scanned);
+}
+
+absl::StatusOr<std::pair<uint64_t, bool>> Wal::UseScannedSegment(Segment& segment, const ScannedSegment& scanned) {
+  const std::string_view data = scanned.contents;
+  segment.slot_bytes = scanned.slot_bytes;
+  segment.offsets = scanned.offsets;
   // The header's length is the larger of what the intact slots vouch for.
-  SS_ASSERT(std::max(segment.slot_bytes[0], segment.slot_bytes[1]) <= synced_bytes, "{}: a slot vouches past {}",
-            segment.name, synced_bytes);
+  const uint64_t synced_bytes = std::max({kSegmentHeaderBytes, scanned.slot_bytes[0], scanned.slot_bytes[1]});
+  segment.loaded_synced_bytes = synced_bytes;
   if (synced_bytes > data.size()) {
     return absl::DataLossError(fmt::format("{}: {} bytes, but {} were synced", PathOf(segment.name),
                                            data.size(), synced_bytes));
   }
+  const uint64_t offset = scanned.valid_end;
   if (offset < synced_bytes) {
     SS_COVER(kDamageDetected);
     return absl::DataLossError(fmt::format(
@@ -341,23 +376,6 @@ absl::Status Wal::RewriteUnsyncedEntries() {
     segment.unsynced_tail.clear();
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<uint64_t> Wal::ReadSlotsAgain(Segment& segment) {
-  std::array<char, kSegmentHeaderBytes> header{};
-  auto file = fs_.Open(PathOf(segment.name), OpenMode::kRead);
-  if (!file.ok()) return file.status();
-  auto read_bytes = (*file)->ReadAt(0, std::span<char>(header.data(), header.size()));
-  if (!read_bytes.ok()) return read_bytes.status();
-  if (*read_bytes < header.size()) return uint64_t{0};  // shrank since: nothing more vouched for
-  const std::string_view data(header.data(), header.size());
-  // A bad read can only make a slot fail its CRC, never vouch for more: a
-  // slot intact in either read is intact on disk.
-  for (uint64_t slot = 0; slot < wal_format::kSlotCount; ++slot) {
-    const uint64_t vouched = wal_format::DecodeSlot(data.substr(slot * kSlotBytes, kSlotBytes)).value_or(0);
-    segment.slot_bytes[slot] = std::max(segment.slot_bytes[slot], vouched);
-  }
-  return std::max(segment.slot_bytes[0], segment.slot_bytes[1]);
 }
 
 }  // namespace engine

@@ -269,11 +269,12 @@ TEST(WalTest, ATornHeaderSlotKeepsTheOtherSlotsVouching) {
   EXPECT_NE(std::string(reopened.status().message()).find("synced"), std::string::npos);
 }
 
-// Flips bit 0 of byte 0 (the first header slot's length) in the first read
-// of `path` that covers it: a bad read, not damage on disk.
-class FlipsTheFirstHeaderRead final : public FileSystemWrapper {
+// Flips bit 0 of byte `byte` in the first read of `path` that covers it: a
+// bad read, not damage on disk.
+class FlipsTheFirstRead final : public FileSystemWrapper {
  public:
-  FlipsTheFirstHeaderRead(FileSystem& inner, std::string path) : FileSystemWrapper(inner), path_(std::move(path)) {}
+  FlipsTheFirstRead(FileSystem& inner, std::string path, uint64_t byte)
+      : FileSystemWrapper(inner), path_(std::move(path)), byte_(byte) {}
   int flipped = 0;
 
   absl::StatusOr<std::unique_ptr<File>> Open(std::string_view path, OpenMode mode) override {
@@ -285,21 +286,22 @@ class FlipsTheFirstHeaderRead final : public FileSystemWrapper {
  private:
   class Flipping final : public FileWrapper {
    public:
-    Flipping(std::unique_ptr<File> target, FlipsTheFirstHeaderRead& owner)
-        : FileWrapper(std::move(target)), owner_(owner) {}
+    Flipping(std::unique_ptr<File> target, FlipsTheFirstRead& owner) : FileWrapper(std::move(target)), owner_(owner) {}
     absl::StatusOr<size_t> ReadAt(uint64_t offset, std::span<char> out) override {
       auto read_bytes = FileWrapper::ReadAt(offset, out);
-      if (read_bytes.ok() && *read_bytes > 0 && offset == 0 && owner_.flipped == 0) {
-        out[0] ^= 1;
+      const uint64_t byte = owner_.byte_;
+      if (read_bytes.ok() && owner_.flipped == 0 && offset <= byte && byte < offset + *read_bytes) {
+        out[byte - offset] ^= 1;
         ++owner_.flipped;
       }
       return read_bytes;
     }
 
    private:
-    FlipsTheFirstHeaderRead& owner_;
+    FlipsTheFirstRead& owner_;
   };
   std::string path_;
+  uint64_t byte_;
 };
 
 // Faulty seed 300248756: rot damaged a synced entry, and the load's read of
@@ -315,13 +317,36 @@ TEST(WalTest, ABadReadOfAHeaderSlotDoesNotTurnDamageIntoATornTail) {
   wal.reset();
   const std::string segment = "wal/wal-00000000000000000000";
   FlipBit(fs, segment, 8 * (32 + 20));  // inside entry 0's payload, on disk
-  FlipsTheFirstHeaderRead flipping(fs, segment);
+  FlipsTheFirstRead flipping(fs, segment, /*byte=*/0);  // slot 0's length
   auto reopened = Wal::Open(flipping, "wal", {.segment_capacity_bytes = 4096});
   EXPECT_EQ(flipping.flipped, 1);
   EXPECT_TRUE(absl::IsDataLoss(reopened.status())) << reopened.status();
   EXPECT_NE(std::string(reopened.status().message()).find("synced"), std::string::npos);
   // Nothing was cut: a later load, with good reads, refuses the same way.
   EXPECT_EQ(ReadWholeFile(fs, segment)->size(), 32u + 16 + 7);
+}
+
+// Faulty seed 600055124, the other way round: rot damaged the slot that
+// vouched for a synced entry, and the load's read returned that entry with
+// a flipped bit. Read again, the entry is intact: nothing is cut, and the
+// log keeps every entry.
+TEST(WalTest, ABadReadOfAnEntryBehindADamagedSlotIsNotCut) {
+  sim::SimFileSystem fs;
+  auto wal = OpenOrDie(fs, {.segment_capacity_bytes = 4096});
+  ASSERT_TRUE(wal->Append("entry-0").ok());
+  ASSERT_TRUE(wal->Append("entry-1").ok());
+  ASSERT_TRUE(wal->Sync().ok());  // slot 0 vouches for both entries
+  wal.reset();
+  const std::string segment = "wal/wal-00000000000000000000";
+  const uint64_t size_bytes = ReadWholeFile(fs, segment)->size();
+  FlipBit(fs, segment, 0);  // slot 0's length, on disk
+  FlipsTheFirstRead flipping(fs, segment, /*byte=*/32 + 16 + 2);  // inside entry 0's payload
+  auto reopened = Wal::Open(flipping, "wal", {.segment_capacity_bytes = 4096});
+  EXPECT_EQ(flipping.flipped, 1);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  ASSERT_EQ((*reopened)->next_index(), 2u);
+  EXPECT_EQ(*(*reopened)->Read(0), "entry-0");
+  EXPECT_EQ(ReadWholeFile(fs, segment)->size(), size_bytes);
 }
 
 TEST(WalTest, DamagedUnsyncedTailIsCut) {
