@@ -146,6 +146,9 @@ class Wal {
   absl::Status DropNeverWrittenSegments(std::vector<std::string>& unused);
   absl::StatusOr<Segment*> SegmentFor(uint64_t index);
   absl::Status RewriteUnsyncedEntries();
+  // Rewrites, and syncs, every header slot that did not decode. REQUIRES:
+  // called by Load after RewriteUnsyncedEntries.
+  absl::Status RepairDamagedSlots();
   // Records `status` as the failure that stops the WAL; returns it.
   absl::Status Stop(absl::Status status);
   absl::Status StartSegment();

@@ -349,6 +349,56 @@ TEST(WalTest, ABadReadOfAnEntryBehindADamagedSlotIsNotCut) {
   EXPECT_EQ(ReadWholeFile(fs, segment)->size(), size_bytes);
 }
 
+// Seed 3200038201: rot in the slot vouching for the newest entries, and rot
+// in one of those entries. The other slot vouched for less, so the entry
+// looked like a torn tail, and the cut lost synced ops. A slot that does
+// not decode beside one that does means every entry was synced.
+TEST(WalTest, RotInTheSlotVouchingForARottenEntryIsRefusedNotCut) {
+  sim::SimFileSystem fs;
+  auto wal = OpenOrDie(fs, {.segment_capacity_bytes = 4096});
+  ASSERT_TRUE(wal->Append("entry-0").ok());
+  ASSERT_TRUE(wal->Sync().ok());  // slot 0 vouches for entry 0
+  ASSERT_TRUE(wal->Append("entry-1").ok());
+  ASSERT_TRUE(wal->Sync().ok());  // slot 1 for entries 0 and 1
+  wal.reset();
+  const std::string segment = "wal/wal-00000000000000000000";
+  FlipBit(fs, segment, 8 * (16 + 5));  // slot 1, on disk
+  FlipBit(fs, segment, 8 * (32 + 23 + 20));  // inside entry 1's payload, on disk
+  const auto before = Snapshot(fs);
+  auto reopened = Wal::Open(fs, "wal", {.segment_capacity_bytes = 4096});
+  EXPECT_TRUE(absl::IsDataLoss(reopened.status())) << reopened.status();
+  EXPECT_NE(std::string(reopened.status().message()).find("slot 1"), std::string::npos) << reopened.status();
+  EXPECT_EQ(Snapshot(fs), before);
+}
+
+// Were the slot left as it is until the next Sync, a torn append before
+// that Sync would make the next load refuse a shard that holds no damage.
+TEST(WalTest, ALoadRewritesAHeaderSlotThatDoesNotDecode) {
+  sim::SimFileSystem fs;
+  auto wal = OpenOrDie(fs, {.segment_capacity_bytes = 4096});
+  ASSERT_TRUE(wal->Append("entry-0").ok());
+  ASSERT_TRUE(wal->Sync().ok());
+  ASSERT_TRUE(wal->Append("entry-1").ok());
+  ASSERT_TRUE(wal->Sync().ok());
+  wal.reset();
+  const std::string segment = "wal/wal-00000000000000000000";
+  FlipBit(fs, segment, 8 * (16 + 5));  // slot 1
+  wal = OpenOrDie(fs, {.segment_capacity_bytes = 4096});
+  ASSERT_EQ(wal->next_index(), 2u);
+  const std::string header = ReadWholeFile(fs, segment)->substr(0, 32);
+  EXPECT_TRUE(wal_format::DecodeSlot(std::string_view(header).substr(0, 16)).has_value());
+  EXPECT_TRUE(wal_format::DecodeSlot(std::string_view(header).substr(16, 16)).has_value());
+  ASSERT_TRUE(wal->Append("entry-2").ok());  // never synced, then damaged in place
+  wal.reset();
+  const uint64_t size = ReadWholeFile(fs, segment)->size();
+  {
+    auto file = fs.Open(segment, OpenMode::kReadWrite);
+    ASSERT_TRUE((*file)->WriteAt(size - 2, std::span<const char>("??", 2)).ok());
+  }
+  wal = OpenOrDie(fs, {.segment_capacity_bytes = 4096});
+  EXPECT_EQ(wal->next_index(), 2u);
+}
+
 TEST(WalTest, DamagedUnsyncedTailIsCut) {
   sim::SimFileSystem fs;
   auto wal = OpenOrDie(fs, {.segment_capacity_bytes = 4096});
