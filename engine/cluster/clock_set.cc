@@ -1,5 +1,7 @@
 #include "engine/cluster/clock_set.h"
 
+#include <exception>
+
 #include "engine/common/assert.h"
 
 namespace engine {
@@ -9,11 +11,21 @@ ClockSet::ClockSet(Env& env)
 
 ClockSet::Guard::~Guard() {
   if (set_ == nullptr) return;
+  // Cluster seed 2000260658: the guard went out of scope normally, its lock
+  // yielded, the peer crashed there, and the crash's exception left this
+  // destructor (std::terminate). While unwinding, the lock never yields.
+  SS_ASSERT(std::uncaught_exceptions() > 0, "clock {} dropped without Release", clock_id_);
+  Release();
+}
+
+void ClockSet::Guard::Release() {
+  SS_ASSERT(set_ != nullptr, "clock {} released twice", clock_id_);
   MutexLock lock(*set_->mutex_);
   Clock& clock = set_->clocks_.at(clock_id_);
   SS_ASSERT(clock.in_use, "clock {} released twice", clock_id_);
   clock.in_use = false;
   set_->released_->Signal();
+  set_ = nullptr;
 }
 
 uint64_t ClockSet::Guard::TickOnce() {

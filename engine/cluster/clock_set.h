@@ -23,7 +23,7 @@ class ClockSet {
 
   explicit ClockSet(Env& env);
 
-  // Exclusive use of one clock while alive.
+  // Exclusive use of one clock until Release.
   class Guard {
    public:
     Guard(ClockSet& set, uint32_t clock_id) : set_(&set), clock_id_(clock_id) {}
@@ -31,6 +31,9 @@ class ClockSet {
     Guard(const Guard&) = delete;
     Guard& operator=(const Guard&) = delete;
     Guard& operator=(Guard&&) = delete;
+    // Only while an exception unwinds the stack (a simulated crash) may a
+    // guard be dropped unreleased: taking the set's mutex is a scheduling
+    // point, and a crash there would throw out of the destructor.
     ~Guard();
 
     uint32_t clock_id() const { return clock_id_; }
@@ -38,6 +41,9 @@ class ClockSet {
     uint64_t TickOnce();
     // Never moves the clock backwards.
     void AdvanceTo(uint64_t tick);
+    // Gives the clock back. REQUIRES: not released yet. Every holder calls it
+    // on every normal path (see ~Guard).
+    void Release();
 
    private:
     ClockSet* set_;

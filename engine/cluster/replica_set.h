@@ -153,6 +153,9 @@ class ShardReplicaSet {
   absl::StatusOr<WriteAck> ForwardToLeader(PeerId leader, const Operation& operation, bool wait,
                                            WriteOrdering ordering);
   absl::StatusOr<WriteAck> Coordinate(const Operation& operation, bool wait);
+  // Coordinate's attempts, with the clock it holds (and releases after).
+  absl::StatusOr<WriteAck> CoordinateWithClock(const Operation& operation, bool wait, ClockSet::Guard& clock,
+                                               int64_t started_ns);
   Attempt FanOut(const WalRecord& record, bool wait);
   // Writes, from `first_round` on, every updatable replica not yet in
   // `attempt.written` (round 0: the write's fan-out; later rounds: replicas

@@ -56,13 +56,20 @@ absl::StatusOr<WriteAck> ShardReplicaSet::Coordinate(const Operation& operation,
   const int64_t started_ns = env_.NowNanos();
   std::optional<ClockSet::Guard> clock = clocks_.Acquire(options_.rpc_timeout_ns);
   if (!clock.has_value()) return absl::UnavailableError("every clock of this peer is busy");
+  absl::StatusOr<WriteAck> ack = CoordinateWithClock(operation, wait, *clock, started_ns);
+  clock->Release();
+  return ack;
+}
+
+absl::StatusOr<WriteAck> ShardReplicaSet::CoordinateWithClock(const Operation& operation, bool wait,
+                                                              ClockSet::Guard& clock, int64_t started_ns) {
   for (int attempt = 0; attempt < kMaxClockRejectedRetries; ++attempt) {
-    const ClockTag tag{.peer_id = options_.this_peer, .clock_id = clock->clock_id(),
-                       .tick = clock->TickOnce(), .token = NextToken()};
+    const ClockTag tag{.peer_id = options_.this_peer, .clock_id = clock.clock_id(),
+                       .tick = clock.TickOnce(), .token = NextToken()};
     const WalRecord record{operation, tag};
     Attempt result = FanOut(record, wait);
     if (result.no_targets) return absl::UnavailableError("no active replica to write to");
-    clock->AdvanceTo(result.max_echoed_tick);
+    clock.AdvanceTo(result.max_echoed_tick);
     if (result.successes < result.minimal) {
       // No rollback: the write may stay on the replicas that took it.
       if (!result.failures.empty()) return result.failures.front().status;
