@@ -141,7 +141,17 @@ absl::Status Wal::Sync() {
     // Data first; then the slot vouching for it (the older one).
     if (auto status = file->Sync(); !status.ok()) return Stop(status);
     const size_t slot = segment.slot_bytes[0] <= segment.slot_bytes[1] ? 0 : 1;
-    const std::string encoded = wal_format::EncodeSlot(segment.size_bytes);
+    std::string encoded = wal_format::EncodeSlot(segment.size_bytes);
+    // While no Sync has vouched for anything, the header itself may exist
+    // only in the page cache: a failed fsync drops its dirty pages but they
+    // stay readable, and a load that read them rewrites only the entries. So
+    // the first vouching write is the whole header, slot 1 again vouching
+    // for the header alone; else a power loss would leave slot 1 undecodable
+    // beside slot 0, which a load reads as damage (seed 3400131593).
+    if (segment.slot_bytes[0] == kSegmentHeaderBytes && segment.slot_bytes[1] == kSegmentHeaderBytes) {
+      SS_ASSERT(slot == 0);
+      encoded += wal_format::EncodeSlot(kSegmentHeaderBytes);
+    }
     if (auto status = file->WriteAt(slot * kSlotBytes, std::span<const char>(encoded.data(), encoded.size()));
         !status.ok()) {
       return Stop(status);

@@ -145,5 +145,32 @@ TEST(WalFaultTest, AfterAFailedSyncAReopenWritesThePageCacheAgain) {
   EXPECT_EQ(OpenOrDie(fs)->next_index(), 1u);
 }
 
+// Seed 3400131593: the failed sync dropped the new segment's header too, and
+// the reopened WAL rewrote only the entry; its next Sync wrote slot 0 alone,
+// so after a power loss slot 1 was zeros beside a good slot 0, and a torn
+// append behind them read as damage to synced data (a load refused for good).
+// The first Sync of a segment writes the whole header.
+TEST(WalFaultTest, AfterAFailedSyncTheNextSyncMakesTheWholeHeaderDurable) {
+  sim::SimFileSystem fs;
+  sim::PrngSource decisions(1);
+  sim::FaultInjectingFileSystem faulty(fs, {}, decisions);
+  faulty.set_sync_failure_hook([&](std::string_view path) { fs.DropDirtyPages(path); });
+  auto wal = OpenOrDie(faulty);
+  ASSERT_TRUE(wal->Append("one").ok());
+  faulty.set_rates({.fsync_failure = 1.0});
+  ASSERT_FALSE(wal->Sync().ok());
+  faulty.set_rates({});
+  wal.reset();
+  sim::PrngSource crash_decisions(2);
+  ASSERT_TRUE(fs.Crash(sim::CrashKind::kProcessCrash, sim::CrashModel::kDropAllUnsynced, crash_decisions).ok());
+  auto reopened = OpenOrDie(fs);
+  ASSERT_TRUE(reopened->Sync().ok());
+  reopened.reset();
+  ASSERT_TRUE(fs.Crash(sim::CrashKind::kPowerLoss, sim::CrashModel::kDropAllUnsynced, crash_decisions).ok());
+  const std::string header = ReadWholeFile(fs, "wal/wal-00000000000000000000")->substr(0, 32);
+  EXPECT_TRUE(wal_format::DecodeSlot(std::string_view(header).substr(0, 16)).has_value());
+  EXPECT_TRUE(wal_format::DecodeSlot(std::string_view(header).substr(16, 16)).has_value());
+}
+
 }  // namespace
 }  // namespace engine
