@@ -182,8 +182,10 @@ class ShardReplicaSet {
   // Receiver path (replica_set_local.cc).
   // `below_batches`: refuse a write at or below the batch floor (a
   // coordinator's direct write to this peer; not a forward proxy's copy,
-  // not this peer's own write as coordinator).
-  absl::StatusOr<UpdateResponse> UpdateLocal(const WalRecord& record, bool wait, bool below_batches = false);
+  // not this peer's own write as coordinator). `replay_of`: the wal_delta
+  // registration a replayed record belongs to; refused unless registered.
+  absl::StatusOr<UpdateResponse> UpdateLocal(const WalRecord& record, bool wait, bool below_batches = false,
+                                             const std::optional<ShardTransfer>& replay_of = std::nullopt);
   absl::StatusOr<UpdateResult> ApplyThroughSlot(const WalRecord& record, bool wait, bool below_batches = false);
   // Remembers the clock tag of a write applied to the local replica.
   // REQUIRES: batch_sync_mutex_ held.
@@ -227,7 +229,7 @@ class ShardReplicaSet {
   // queue proxy's WAL pin. REQUIRES: the local lock held for writing; the
   // slot is a proxy.
   void RevertProxy();
-  absl::Status SendQueued(PeerId target, bool until_end);
+  absl::Status SendQueued(const ShardTransfer& transfer, bool until_end);
   absl::StatusOr<RpcResponse> CallPeer(PeerId to, RpcRequest request);
   // CallPeer for a request whose answer must be a `Response`; `what` names
   // the request in the error for any other answer.

@@ -21,11 +21,33 @@ absl::StatusOr<UpdateResponse> ShardReplicaSet::HandleUpdate(PeerId from, const 
                           .clock_tag = ack->clock_tag};
   }
   (void)from;
-  return UpdateLocal(request.record, request.wait, /*below_batches=*/!request.forwarded);
+  std::optional<ShardTransfer> replay_of;
+  if (request.replay_transfer_key.has_value()) {
+    replay_of = ShardTransfer{.key = *request.replay_transfer_key, .id = request.replay_transfer_id};
+  }
+  return UpdateLocal(request.record, request.wait, /*below_batches=*/!request.forwarded, replay_of);
 }
 
-absl::StatusOr<UpdateResponse> ShardReplicaSet::UpdateLocal(const WalRecord& record, bool wait, bool below_batches) {
-  const std::optional<ReplicaState> state = LocalState();
+absl::StatusOr<UpdateResponse> ShardReplicaSet::UpdateLocal(const WalRecord& record, bool wait, bool below_batches,
+                                                            const std::optional<ShardTransfer>& replay_of) {
+  // The state and the replay's registration under one lock: no extra
+  // scheduling point for the check.
+  std::optional<ReplicaState> state;
+  bool replay_registered = true;
+  {
+    MutexLock lock(*state_mutex_);
+    state = state_.Get(options_.this_peer);
+    if (replay_of.has_value()) {
+      const auto found = transfers_.find(replay_of->key);
+      replay_registered = replay_of->key.to == options_.this_peer && found != transfers_.end() &&
+                          found->second.id == replay_of->id && !shut_down_;
+    }
+  }
+  if (!replay_registered) {
+    SS_COVER(kClusterRejectedByState);
+    return absl::FailedPreconditionError(fmt::format("replayed record of transfer {} -> {} #{}, not registered here",
+                                                     replay_of->key.from, replay_of->key.to, replay_of->id));
+  }
   const bool forced = record.clock_tag.has_value() && record.clock_tag->force;
   if (!state.has_value()) return absl::FailedPreconditionError("No target shard: no local replica");
   if (!AcceptsLocalUpdate(*state, forced)) {

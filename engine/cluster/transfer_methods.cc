@@ -93,13 +93,13 @@ absl::Status ShardReplicaSet::WalDelta(const ShardTransfer& transfer, bool& fell
     log_.Propose(RestartTransfer{transfer.key, TransferMethod::kStreamRecords, transfer.id});
     return absl::OkStatus();
   }
-  if (absl::Status sent = SendQueued(target, /*until_end=*/false); !sent.ok()) return sent;
+  if (absl::Status sent = SendQueued(transfer, /*until_end=*/false); !sent.ok()) return sent;
   absl::StatusOr<ApplyOutcome> partial =
       log_.ProposeAndWait(RecoveryToPartial{transfer.key, transfer.id}, kConsensusWaitNs);
   if (!partial.ok()) return partial.status();
   if (!partial->applied) return absl::FailedPreconditionError("RecoveryToPartial refused: " + partial->rejection);
   if (absl::Status seen = WaitRemoteState(transfer, ReplicaState::kPartial); !seen.ok()) return seen;
-  if (absl::Status sent = SendQueued(target, /*until_end=*/true); !sent.ok()) return sent;
+  if (absl::Status sent = SendQueued(transfer, /*until_end=*/true); !sent.ok()) return sent;
   // The replayed records were sent without waiting, so the target's WAL may
   // hold them unsynced; Finish makes it Active, and a power loss after that
   // would leave an Active replica without them. An empty cutoff advances no
@@ -113,7 +113,8 @@ absl::Status ShardReplicaSet::WalDelta(const ShardTransfer& transfer, bool& fell
 // receiver is in Recovery, and WAL order may interleave with direct
 // writes). With `until_end`, the last part runs under the local write lock
 // and the proxy becomes a forward proxy.
-absl::Status ShardReplicaSet::SendQueued(PeerId target, bool until_end) {
+absl::Status ShardReplicaSet::SendQueued(const ShardTransfer& transfer, bool until_end) {
+  const PeerId target = transfer.key.to;
   // The read side lets writes go on (into the WAL the loop reads); the
   // write side at the end stops them so nothing lands between the last
   // record sent and the switch to forwarding.
@@ -143,7 +144,8 @@ absl::Status ShardReplicaSet::SendQueued(PeerId target, bool until_end) {
         record.clock_tag->token = kNoOpToken;
       }
       absl::StatusOr<RpcResponse> sent =
-          CallPeer(target, UpdateRequest{.shard = options_.shard, .record = record, .wait = false});
+          CallPeer(target, UpdateRequest{.shard = options_.shard, .record = record, .wait = false,
+                                         .replay_transfer_key = transfer.key, .replay_transfer_id = transfer.id});
       // A refusal the sender itself would make is skipped (PR #9125);
       // anything transient fails the attempt.
       if (!sent.ok() && (IsTransient(sent.status()) || absl::IsFailedPrecondition(sent.status()))) {

@@ -44,6 +44,14 @@ struct UpdateRequest {
   // not by a coordinator: exempt from the receiver's batch floor
   // (ShardReplicaSet::RefuseBelowBatches).
   bool forwarded = false;
+  // Set by a wal_delta queue's replay (forced: no clock refuses it): the
+  // registration it belongs to. The receiver applies it only while that
+  // registration (key and id) is in its state, as a stream_records batch, so
+  // a replayed record of an aborted transfer that arrives late (a stalled
+  // request) cannot overwrite what a later transfer or later writes put
+  // there (cluster seed 3700021486).
+  std::optional<TransferKey> replay_transfer_key;
+  uint64_t replay_transfer_id = 0;
 };
 struct UpdateResponse {
   RemoteUpdateStatus status = RemoteUpdateStatus::kAcknowledged;
