@@ -122,8 +122,9 @@ TEST(WalFaultTest, AFailedSyncStopsTheWalUntilItIsReopened) {
   EXPECT_TRUE(reopened->Sync().ok());
 }
 
-TEST(WalFaultTest, AfterAFailedSyncAReopenWritesThePageCacheAgain) {
-  sim::SimFileSystem fs;
+// A new WAL's entry "one", whose first sync fails (fsync drops the dirty
+// pages, which stay readable), then a process crash.
+void AppendFailTheSyncAndCrash(sim::SimFileSystem& fs, sim::PrngSource& crash_decisions) {
   sim::PrngSource decisions(1);
   sim::FaultInjectingFileSystem faulty(fs, {}, decisions);
   faulty.set_sync_failure_hook([&](std::string_view path) { fs.DropDirtyPages(path); });
@@ -131,12 +132,16 @@ TEST(WalFaultTest, AfterAFailedSyncAReopenWritesThePageCacheAgain) {
   ASSERT_TRUE(wal->Append("one").ok());
   faulty.set_rates({.fsync_failure = 1.0});
   ASSERT_FALSE(wal->Sync().ok());
-  faulty.set_rates({});
   wal.reset();
+  ASSERT_TRUE(fs.Crash(sim::CrashKind::kProcessCrash, sim::CrashModel::kDropAllUnsynced, crash_decisions).ok());
+}
+
+TEST(WalFaultTest, AfterAFailedSyncAReopenWritesThePageCacheAgain) {
+  sim::SimFileSystem fs;
+  sim::PrngSource crash_decisions(2);
+  AppendFailTheSyncAndCrash(fs, crash_decisions);
   // A process crash keeps the page cache: the reopened WAL still reads the
   // entry, rewrites it, and its next sync makes it durable for real.
-  sim::PrngSource crash_decisions(2);
-  ASSERT_TRUE(fs.Crash(sim::CrashKind::kProcessCrash, sim::CrashModel::kDropAllUnsynced, crash_decisions).ok());
   auto reopened = OpenOrDie(fs);
   ASSERT_EQ(reopened->next_index(), 1u);
   ASSERT_TRUE(reopened->Sync().ok());
@@ -152,17 +157,8 @@ TEST(WalFaultTest, AfterAFailedSyncAReopenWritesThePageCacheAgain) {
 // The first Sync of a segment writes the whole header.
 TEST(WalFaultTest, AfterAFailedSyncTheNextSyncMakesTheWholeHeaderDurable) {
   sim::SimFileSystem fs;
-  sim::PrngSource decisions(1);
-  sim::FaultInjectingFileSystem faulty(fs, {}, decisions);
-  faulty.set_sync_failure_hook([&](std::string_view path) { fs.DropDirtyPages(path); });
-  auto wal = OpenOrDie(faulty);
-  ASSERT_TRUE(wal->Append("one").ok());
-  faulty.set_rates({.fsync_failure = 1.0});
-  ASSERT_FALSE(wal->Sync().ok());
-  faulty.set_rates({});
-  wal.reset();
   sim::PrngSource crash_decisions(2);
-  ASSERT_TRUE(fs.Crash(sim::CrashKind::kProcessCrash, sim::CrashModel::kDropAllUnsynced, crash_decisions).ok());
+  AppendFailTheSyncAndCrash(fs, crash_decisions);
   auto reopened = OpenOrDie(fs);
   ASSERT_TRUE(reopened->Sync().ok());
   reopened.reset();
