@@ -349,7 +349,8 @@ absl::StatusOr<std::pair<uint64_t, bool>> Wal::UseScannedSegment(Segment& segmen
   }
   // One slot that does not decode, beside one that does, is never a torn
   // header: a new segment's header is one write, and a crash tears it whole
-  // or leaves the file shorter than a header. Nor is it a torn slot write
+  // or leaves the file shorter than a header; the first Sync writes it whole
+  // again (a failed fsync may have dropped it). Nor is it a torn slot write
   // with a torn tail behind it: Sync rewrites a slot only after its data is
   // synced, and syncs that write before any later append (both under the
   // WAL's mutex), and a load repairs such a slot before it returns. So every
