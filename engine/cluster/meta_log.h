@@ -30,6 +30,9 @@ class MetadataLog {
   virtual absl::StatusOr<ApplyOutcome> ProposeAndWait(const MetaOp& op, int64_t timeout_ns) = 0;
   // The index of the last entry this peer has applied (0 = none).
   virtual uint64_t applied_index() = 0;
+  // The index of the newest committed entry, as the other peers report it
+  // (Qdrant's GetConsensusCommit, which its readiness check asks for).
+  virtual uint64_t committed_index() = 0;
   // Waits until every live peer has applied `index`, at most `timeout_ns`.
   virtual absl::Status AwaitAllApplied(uint64_t index, int64_t timeout_ns) = 0;
   // True when this peer has applied every committed entry (Qdrant's idle

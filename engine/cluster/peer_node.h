@@ -13,6 +13,7 @@
 // tasks of the peer's process.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -65,6 +66,15 @@ class PeerNode final : public RpcHandler, public MetaApplier {
   absl::Status Shutdown();
 
   // ---- Clients (shard = 0 when the collection has one shard). ----
+  // Qdrant's readiness (/readyz, src/common/health.rs): ready once this
+  // process has applied the commit index the cluster reported when it
+  // started; it stays ready. Handle refuses client requests (Unavailable)
+  // until then, standing in for the load balancer or Kubernetes Service
+  // that routes clients only to ready peers: a restarted peer with an old
+  // collection state would otherwise fan writes out to the replicas it
+  // remembers and miss one made Active meanwhile. Update and Read below
+  // are not gated. REQUIRES: StartBackground was called.
+  bool Ready();
   absl::StatusOr<WriteAck> Update(ShardId shard, const Operation& operation, bool wait, WriteOrdering ordering);
   absl::StatusOr<ShardReplicaSet::ReadResult> Read(ShardId shard, const std::vector<PointId>& ids,
                                                    uint32_t read_factor);
@@ -114,6 +124,8 @@ class PeerNode final : public RpcHandler, public MetaApplier {
   std::vector<Driver> drivers_;
   PeerNodeCounters counters_;
   std::unique_ptr<Task> idle_task_;
+  uint64_t ready_index_ = 0;       // the commit index at StartBackground
+  std::atomic<bool> ready_{false};  // latched: Qdrant's check never turns back
 };
 
 }  // namespace engine

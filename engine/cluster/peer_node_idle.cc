@@ -18,6 +18,13 @@ CollectionState PeerNode::applied_state() {
   return applied_;
 }
 
+bool PeerNode::Ready() {
+  // The log's cursor, not applied_index(): no lock, so no scheduling point
+  // on the client path.
+  if (!ready_.load() && log_.applied_index() >= ready_index_) ready_.store(true);
+  return ready_.load();
+}
+
 uint64_t PeerNode::applied_index() {
   MutexLock lock(*mutex_);
   return applied_index_;
@@ -83,6 +90,12 @@ absl::StatusOr<RpcResponse> PeerNode::Handle(PeerId from, const RpcRequest& requ
   if (const auto* cutoff = std::get_if<UpdateCutoffRequest>(&request)) {
     if (absl::Status updated = target->UpdateCutoff(cutoff->cutoff); !updated.ok()) return updated;
     return RpcResponse{EmptyResponse{}};
+  }
+  const bool from_client = std::holds_alternative<ClientWriteRequest>(request) ||
+                           std::holds_alternative<ClientReadRequest>(request);
+  if (from_client && !Ready()) {
+    return absl::UnavailableError(fmt::format("peer {} is not ready: applied log #{} of the #{} committed at its start",
+                                              options_.peer, log_.applied_index(), ready_index_));
   }
   if (const auto* write = std::get_if<ClientWriteRequest>(&request)) {
     absl::StatusOr<WriteAck> ack = target->UpdateWithConsistency(write->operation, write->wait, write->ordering);

@@ -259,6 +259,10 @@ std::vector<SetReplicaState> ShardReplicaSet::DueFailureReports() {
 
 bool ShardReplicaSet::TransferStillRegistered(const ShardTransfer& transfer) {
   MutexLock lock(*state_mutex_);
+  return TransferRegisteredLocked(transfer);
+}
+
+bool ShardReplicaSet::TransferRegisteredLocked(const ShardTransfer& transfer) const {
   const auto found = transfers_.find(transfer.key);
   return found != transfers_.end() && found->second.id == transfer.id && !shut_down_;
 }

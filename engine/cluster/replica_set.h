@@ -184,15 +184,27 @@ class ShardReplicaSet {
   // coordinator's direct write to this peer; not a forward proxy's copy,
   // not this peer's own write as coordinator). `replay_of`: the wal_delta
   // registration a replayed record belongs to; refused unless registered.
+  // `replay_source_clocks`: with `replay_of`, the source's clocks as of the
+  // record (UpdateRequest::replay_source_clocks).
   absl::StatusOr<UpdateResponse> UpdateLocal(const WalRecord& record, bool wait, bool below_batches = false,
-                                             const std::optional<ShardTransfer>& replay_of = std::nullopt);
-  absl::StatusOr<UpdateResult> ApplyThroughSlot(const WalRecord& record, bool wait, bool below_batches = false);
+                                             const std::optional<ShardTransfer>& replay_of = std::nullopt,
+                                             const ClockMap* replay_source_clocks = nullptr);
+  absl::StatusOr<UpdateResult> ApplyThroughSlot(const WalRecord& record, bool wait, bool below_batches = false,
+                                                const ClockMap* replay_source_clocks = nullptr);
   // Remembers the clock tag of a write applied to the local replica.
   // REQUIRES: batch_sync_mutex_ held.
   void NoteDirectWrite(const WalRecord& record, const UpdateResult& result);
   // Applies `record` to the local shard and notes it, under the batch sync
   // mutex. REQUIRES: the local lock held, local_->shard set.
-  absl::StatusOr<UpdateResult> UpdateAndNote(const WalRecord& record, bool wait, bool below_batches = false);
+  absl::StatusOr<UpdateResult> UpdateAndNote(const WalRecord& record, bool wait, bool below_batches = false,
+                                             const ClockMap* replay_source_clocks = nullptr);
+  // A replayed record without the points this replica wrote directly, with
+  // a clock tick `source_clocks` had not seen, recently enough that the
+  // write may still reach the source (the window of NewerThanBatch), or
+  // nullopt when it keeps them all. Only upserts and deletes are cut (the
+  // only writes whose effect on a point does not depend on what it held).
+  // REQUIRES: batch_sync_mutex_ held.
+  std::optional<WalRecord> WithoutNewerDirectWrites(const WalRecord& record, const ClockMap& source_clocks);
   // A clock rejection (echoing the floor's tick) for a clock-tagged,
   // unforced write at or below the newest clocks the sender of this
   // transfer's batches had seen: the batches brought that op's effect or a
@@ -221,7 +233,8 @@ class ShardReplicaSet {
   absl::Status WalDelta(const ShardTransfer& transfer, bool& fell_back);
   // REQUIRES: the transfer is this peer's outgoing one; Cancelled if it is
   // no longer registered.
-  absl::Status Proxify(const ShardTransfer& transfer, LocalKind kind, uint64_t queue_from);
+  absl::Status Proxify(const ShardTransfer& transfer, LocalKind kind, uint64_t queue_from,
+                       ClockMap queue_seen_clocks = ClockMap());
   void Unproxify();
   // Unproxies if the proxy is `key`'s and `key` is no longer registered.
   void UnproxifyIfOrphaned(const ShardTransfer& transfer);
@@ -242,6 +255,9 @@ class ShardReplicaSet {
   }
   absl::Status WaitRemoteState(const ShardTransfer& transfer, ReplicaState state);
   bool TransferStillRegistered(const ShardTransfer& transfer);
+  // REQUIRES: state_mutex_ held. The same test as TransferStillRegistered,
+  // for callers that read other state under the same lock.
+  bool TransferRegisteredLocked(const ShardTransfer& transfer) const;
   uint64_t NextToken();
 
   Env& env_;

@@ -25,11 +25,13 @@ absl::StatusOr<UpdateResponse> ShardReplicaSet::HandleUpdate(PeerId from, const 
   if (request.replay_transfer_key.has_value()) {
     replay_of = ShardTransfer{.key = *request.replay_transfer_key, .id = request.replay_transfer_id};
   }
-  return UpdateLocal(request.record, request.wait, /*below_batches=*/!request.forwarded, replay_of);
+  return UpdateLocal(request.record, request.wait, /*below_batches=*/!request.forwarded, replay_of,
+                     replay_of.has_value() ? &request.replay_source_clocks : nullptr);
 }
 
 absl::StatusOr<UpdateResponse> ShardReplicaSet::UpdateLocal(const WalRecord& record, bool wait, bool below_batches,
-                                                            const std::optional<ShardTransfer>& replay_of) {
+                                                            const std::optional<ShardTransfer>& replay_of,
+                                                            const ClockMap* replay_source_clocks) {
   // The state and the replay's registration under one lock: no extra
   // scheduling point for the check.
   std::optional<ReplicaState> state;
@@ -38,9 +40,7 @@ absl::StatusOr<UpdateResponse> ShardReplicaSet::UpdateLocal(const WalRecord& rec
     MutexLock lock(*state_mutex_);
     state = state_.Get(options_.this_peer);
     if (replay_of.has_value()) {
-      const auto found = transfers_.find(replay_of->key);
-      replay_registered = replay_of->key.to == options_.this_peer && found != transfers_.end() &&
-                          found->second.id == replay_of->id && !shut_down_;
+      replay_registered = replay_of->key.to == options_.this_peer && TransferRegisteredLocked(*replay_of);
     }
   }
   if (!replay_registered) {
@@ -55,13 +55,14 @@ absl::StatusOr<UpdateResponse> ShardReplicaSet::UpdateLocal(const WalRecord& rec
     return absl::FailedPreconditionError(
         fmt::format("No target shard: local replica is {}", ReplicaStateName(*state)));
   }
-  absl::StatusOr<UpdateResult> result = ApplyThroughSlot(record, wait, below_batches);
+  absl::StatusOr<UpdateResult> result = ApplyThroughSlot(record, wait, below_batches, replay_source_clocks);
   if (!result.ok()) return result.status();
   return ToResponse(*result);
 }
 
 absl::StatusOr<UpdateResult> ShardReplicaSet::ApplyThroughSlot(const WalRecord& record, bool wait,
-                                                               bool below_batches) {
+                                                               bool below_batches,
+                                                               const ClockMap* replay_source_clocks) {
   ReadLock local(*local_lock_);
   switch (local_->kind) {
     case LocalKind::kNone:
@@ -70,17 +71,18 @@ absl::StatusOr<UpdateResult> ShardReplicaSet::ApplyThroughSlot(const WalRecord& 
       // Transient: the coordinator reports this replica, which heals it.
       return absl::UnavailableError("dummy shard: the local replica failed to load");
     case LocalKind::kLocal:
-      return UpdateAndNote(record, wait, below_batches);
+      return UpdateAndNote(record, wait, below_batches, replay_source_clocks);
     // A proxied replica's writes are noted too: the proxy may go (an aborted
     // transfer) and a batch from a replica that missed them come next (cluster
     // seed 7364 lost a write taken while this replica was a queue proxy).
     case LocalKind::kQueueProxy: {
       MutexLock proxy(*proxy_update_mutex_);
-      return UpdateAndNote(record, wait, below_batches);
+      return UpdateAndNote(record, wait, below_batches, replay_source_clocks);
     }
     case LocalKind::kForwardProxy: {
       MutexLock proxy(*proxy_update_mutex_);
-      absl::StatusOr<UpdateResult> applied = UpdateAndNote(record, /*wait=*/true);
+      absl::StatusOr<UpdateResult> applied =
+          UpdateAndNote(record, /*wait=*/true, /*below_batches=*/false, replay_source_clocks);
       if (!applied.ok() || applied->status == UpdateStatus::kClockRejected) return applied;
       absl::StatusOr<RpcResponse> forwarded =
           CallPeer(local_->proxy_target,
@@ -132,14 +134,55 @@ absl::StatusOr<ReadResponse> ShardReplicaSet::HandleRead(const ReadRequest& requ
   return response;
 }
 
-absl::StatusOr<UpdateResult> ShardReplicaSet::UpdateAndNote(const WalRecord& record, bool wait, bool below_batches) {
+absl::StatusOr<UpdateResult> ShardReplicaSet::UpdateAndNote(const WalRecord& record, bool wait, bool below_batches,
+                                                            const ClockMap* replay_source_clocks) {
   MutexLock sync(*batch_sync_mutex_);
   if (below_batches) {
     if (std::optional<UpdateResult> refused = RefuseBelowBatches(record)) return *refused;
   }
+  if (replay_source_clocks != nullptr) {
+    // Forced, so no clock refuses it, and a forced record is no direct write
+    // to note: only the cut. The cut record keeps its clock tag, so the
+    // clocks (and a later transfer's recovery point) still count it.
+    if (std::optional<WalRecord> cut = WithoutNewerDirectWrites(record, *replay_source_clocks)) {
+      return local_->shard->Update(*cut, wait);
+    }
+  }
   absl::StatusOr<UpdateResult> applied = local_->shard->Update(record, wait);
   if (applied.ok()) NoteDirectWrite(record, *applied);
   return applied;
+}
+
+std::optional<WalRecord> ShardReplicaSet::WithoutNewerDirectWrites(const WalRecord& record,
+                                                                   const ClockMap& source_clocks) {
+  const bool cuttable = std::holds_alternative<UpsertPoints>(record.operation) ||
+                        std::holds_alternative<DeletePoints>(record.operation);
+  if (!cuttable) return std::nullopt;
+  std::set<PointId> newer;
+  for (PointId id : OperationPointIds(record.operation)) {
+    const auto found = direct_writes_.find(id);
+    if (found == direct_writes_.end()) continue;
+    const ClockTag& tag = found->second.tag;
+    const std::optional<ClockMap::Clock> seen = source_clocks.Get(tag.peer_id, tag.clock_id);
+    if (!seen.has_value() || seen->tick < tag.tick) newer.insert(id);
+  }
+  if (newer.empty()) return std::nullopt;
+  // Only now the window, which reads the replica state under its lock: the
+  // common replay takes no extra scheduling point.
+  const int64_t oldest_ns = env_.NowNanos() - DirectWriteWindowNs();
+  std::erase_if(newer, [&](PointId id) { return direct_writes_.at(id).applied_ns < oldest_ns; });
+  if (newer.empty()) return std::nullopt;
+  SS_COVER(kTransferBatchKeptNewerWrite);
+  WalRecord cut = record;
+  if (auto* upsert = std::get_if<UpsertPoints>(&cut.operation)) {
+    std::erase_if(upsert->points, [&](const Point& point) { return newer.contains(point.id); });
+  } else {
+    auto& ids = std::get<DeletePoints>(cut.operation).ids;
+    std::erase_if(ids, [&](PointId id) { return newer.contains(id); });
+  }
+  env_.Log(fmt::format("replayed record kept {} newer direct write(s) of points the source had not seen",
+                       newer.size()));
+  return cut;
 }
 
 std::optional<UpdateResult> ShardReplicaSet::RefuseBelowBatches(const WalRecord& record) {

@@ -23,6 +23,10 @@ struct ShardReplicaSet::LocalSlot {
   std::unique_ptr<LocalShard> shard;  // set for kLocal and the proxies
   PeerId proxy_target = 0;            // the proxies' receiver
   uint64_t queue_next_index = 0;      // kQueueProxy: next WAL index to send
+  // kQueueProxy: the clock ticks this shard had seen when the record at
+  // queue_next_index came next (its newest clocks when the delta resolved,
+  // advanced by every record sent since).
+  ClockMap queue_seen_clocks;
   std::optional<uint64_t> ack_pin;    // kQueueProxy: the WAL pin it holds
 };
 

@@ -92,7 +92,8 @@ absl::Status ShardReplicaSet::PrepareToReceive(const TransferKey& key) {
   return absl::DeadlineExceededError("receiver wait woke too often");
 }
 
-absl::Status ShardReplicaSet::Proxify(const ShardTransfer& transfer, LocalKind kind, uint64_t queue_from) {
+absl::Status ShardReplicaSet::Proxify(const ShardTransfer& transfer, LocalKind kind, uint64_t queue_from,
+                                     ClockMap queue_seen_clocks) {
   SS_ASSERT(kind == LocalKind::kForwardProxy || kind == LocalKind::kQueueProxy, "proxify to {}", LocalKindName(kind));
   WriteLock local(*local_lock_);
   // An abort applied meanwhile unproxies only after it unregistered the
@@ -107,6 +108,7 @@ absl::Status ShardReplicaSet::Proxify(const ShardTransfer& transfer, LocalKind k
     if (!pin.ok()) return pin.status();
     local_->ack_pin = *pin;
     local_->queue_next_index = queue_from;
+    local_->queue_seen_clocks = std::move(queue_seen_clocks);
   }
   local_->kind = kind;
   local_->proxy_target = target;

@@ -61,6 +61,7 @@ absl::Status ShardReplicaSet::WalDelta(const ShardTransfer& transfer, bool& fell
   const auto* recovery = std::get_if<RecoveryPointResponse>(&*point);
   if (recovery == nullptr) return absl::InternalError("recovery point answered with another response type");
   absl::StatusOr<uint64_t> from = absl::UnknownError("unset");
+  ClockMap seen_at_resolve;
   {
     ReadLock local(*local_lock_);
     if (local_->shard == nullptr) return absl::FailedPreconditionError("local shard gone");
@@ -68,7 +69,7 @@ absl::Status ShardReplicaSet::WalDelta(const ShardTransfer& transfer, bool& fell
     // delta resolves to "nothing" is then still queued (cluster seed 28838
     // lost one appended between the two when this came after).
     const uint64_t next_before_resolve = local_->shard->WalNextIndex();
-    absl::StatusOr<std::optional<SeqNumber>> delta = local_->shard->ResolveWalDelta(recovery->recovery_point);
+    absl::StatusOr<std::optional<SeqNumber>> delta = local_->shard->ResolveWalDelta(recovery->recovery_point, &seen_at_resolve);
     if (delta.ok()) {
       if (delta->has_value()) {
         SS_COVER(kTransferDeltaResolved);
@@ -83,7 +84,8 @@ absl::Status ShardReplicaSet::WalDelta(const ShardTransfer& transfer, bool& fell
   // A queue even for an empty delta: until a peer applies RecoveryToPartial
   // its writes skip the receiver, and only the queue brings them there
   // (Qdrant made no queue then before PR #5271; tools/bugs/35).
-  absl::Status queued = from.ok() ? Proxify(transfer, LocalKind::kQueueProxy, *from) : from.status();
+  absl::Status queued =
+      from.ok() ? Proxify(transfer, LocalKind::kQueueProxy, *from, std::move(seen_at_resolve)) : from.status();
   if (absl::IsCancelled(queued)) return queued;
   if (!queued.ok()) {
     // Qdrant's transfer_shard_fallback_default: Restart as stream_records.
@@ -140,12 +142,14 @@ absl::Status ShardReplicaSet::SendQueued(const ShardTransfer& transfer, bool unt
       // newer write of its point had landed, was taken as a retry and
       // overwrote the newer value. Qdrant sends the token.
       if (record.clock_tag.has_value()) {
+        local_->queue_seen_clocks.Advance(*record.clock_tag);
         record.clock_tag->force = true;
         record.clock_tag->token = kNoOpToken;
       }
       absl::StatusOr<RpcResponse> sent =
           CallPeer(target, UpdateRequest{.shard = options_.shard, .record = record, .wait = false,
-                                         .replay_transfer_key = transfer.key, .replay_transfer_id = transfer.id});
+                                         .replay_transfer_key = transfer.key, .replay_transfer_id = transfer.id,
+                                         .replay_source_clocks = local_->queue_seen_clocks});
       // A refusal the sender itself would make is skipped (PR #9125);
       // anything transient fails the attempt.
       if (!sent.ok() && (IsTransient(sent.status()) || absl::IsFailedPrecondition(sent.status()))) {

@@ -52,6 +52,11 @@ struct UpdateRequest {
   // there (cluster seed 3700021486).
   std::optional<TransferKey> replay_transfer_key;
   uint64_t replay_transfer_id = 0;
+  // With replay_transfer_key: every clock tick the source had seen when this
+  // record came next in its WAL (ShardReplicaSet::SendQueued). The receiver
+  // keeps a newer direct write of the record's points that the source had
+  // not seen (cluster seed 3800000609; docs/cluster.md, "Stale batches").
+  ClockMap replay_source_clocks;
 };
 struct UpdateResponse {
   RemoteUpdateStatus status = RemoteUpdateStatus::kAcknowledged;

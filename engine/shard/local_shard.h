@@ -222,8 +222,11 @@ class LocalShard {
   // this shard's RecoveryPoint() and oldest clocks and its WAL from its
   // first index). Refusals are WalDeltaStatus errors (wal_delta.h); a WAL
   // read or decode failure is its own error. Locks: WAL mutex (held for the
-  // scan: no op is appended meanwhile), then clocks mutex.
-  absl::StatusOr<std::optional<SeqNumber>> ResolveWalDelta(const ClockMap& recovery_point);
+  // scan: no op is appended meanwhile), then clocks mutex. `newest_clocks`,
+  // when given, receives the newest clocks resolved against: every tick this
+  // shard had seen, its WAL up to its end included.
+  absl::StatusOr<std::optional<SeqNumber>> ResolveWalDelta(const ClockMap& recovery_point,
+                                                           ClockMap* newest_clocks = nullptr);
   // Up to `max_records` WAL records from index `from`, in order, for a
   // queue proxy replaying the WAL's suffix. NotFound when `from` is below
   // the WAL's first index (truncated), OutOfRange when past its next index;

@@ -87,7 +87,8 @@ absl::Status LocalShard::UpdateCutoff(const ClockMap& cutoff) {
   return Escalate(oldest.Store(env_.fs(), paths_.oldest_clocks()));
 }
 
-absl::StatusOr<std::optional<SeqNumber>> LocalShard::ResolveWalDelta(const ClockMap& recovery_point) {
+absl::StatusOr<std::optional<SeqNumber>> LocalShard::ResolveWalDelta(const ClockMap& recovery_point,
+                                                                     ClockMap* newest_clocks) {
   if (auto status = health(); !status.ok()) return status;
   MutexLock wal(*wal_mutex_);
   ClockMap newest;
@@ -96,6 +97,12 @@ absl::StatusOr<std::optional<SeqNumber>> LocalShard::ResolveWalDelta(const Clock
     MutexLock clocks(*clocks_mutex_);
     newest = newest_clocks_.RecoveryClocks();
     oldest = oldest_clocks_.RecoveryClocks();
+    // The clocks themselves, not the recovery point: a snapshot's pinned
+    // clocks may lag what this shard has seen.
+    if (newest_clocks != nullptr) {
+      *newest_clocks = ClockMap();
+      newest_clocks->AdvanceToAtLeast(newest_clocks_);
+    }
   }
   auto resolver = WalDeltaResolver::Start(recovery_point.RecoveryClocks(), newest, oldest);
   if (!resolver.ok()) return resolver.status();

@@ -70,6 +70,26 @@ TEST(WalDeltaTest, RefusalsBeforeTheScan) {
   });
 }
 
+// A queue's replay is judged against every tick the source has seen
+// (ShardReplicaSet::SendQueued): the clocks themselves, not the recovery
+// point, which a clocks snapshot pins lower.
+TEST(WalDeltaTest, ResolvingGivesTheNewestClocksNotTheSnapshot) {
+  InWorld(14, [](sim::World& world) {
+    auto shard = Open(world);
+    Write(*shard, 1, Tag(0, 1));
+    Write(*shard, 2, Tag(0, 2));
+    ASSERT_TRUE(shard->TakeClocksSnapshot().ok());
+    Write(*shard, 3, Tag(0, 3));
+    Write(*shard, 4, Tag(1, 1));
+    ClockMap newest;
+    auto delta = shard->ResolveWalDelta(Clocks({{0, 2}}), &newest);
+    ASSERT_TRUE(delta.ok()) << delta.status();
+    EXPECT_EQ(Ticks(newest), Ticks(Clocks({{0, 3}, {1, 1}})));
+    EXPECT_EQ(newest.snapshot(), std::nullopt);
+    ASSERT_TRUE(shard->Shutdown().ok());
+  });
+}
+
 TEST(WalDeltaTest, TickEqualRecordOrThePreviouslyVisitedOne) {
   InWorld(12, [](sim::World& world) {
     auto shard = Open(world);

@@ -38,6 +38,10 @@ absl::StatusOr<engine::ApplyOutcome> DeferredLog::ProposeAndWait(const engine::M
   return log_->ProposeAndWait(op, timeout_ns);
 }
 uint64_t DeferredLog::applied_index() { return log_ == nullptr ? 0 : log_->applied_index(); }
+uint64_t DeferredLog::committed_index() {
+  SS_ASSERT(log_ != nullptr, "commit index asked before the log is bound");
+  return log_->committed_index();
+}
 absl::Status DeferredLog::AwaitAllApplied(uint64_t index, int64_t timeout_ns) {
   SS_ASSERT(log_ != nullptr, "wait before the log is bound");
   return log_->AwaitAllApplied(index, timeout_ns);

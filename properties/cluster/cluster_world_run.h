@@ -26,6 +26,7 @@ class DeferredLog final : public engine::MetadataLog {
   void Propose(const engine::MetaOp& op) override;
   absl::StatusOr<engine::ApplyOutcome> ProposeAndWait(const engine::MetaOp& op, int64_t timeout_ns) override;
   uint64_t applied_index() override;
+  uint64_t committed_index() override;
   absl::Status AwaitAllApplied(uint64_t index, int64_t timeout_ns) override;
   bool Idle() override;
 

@@ -206,6 +206,8 @@ absl::Status PeerLogHandle::AwaitAllApplied(uint64_t index, int64_t timeout_ns) 
   return absl::DeadlineExceededError(fmt::format("not every live peer applied #{} in {}ns", index, timeout_ns));
 }
 
+uint64_t PeerLogHandle::committed_index() { return log_.committed_index(); }
+
 bool PeerLogHandle::Idle() { return cursor_ >= log_.compaction_index_ && cursor_ == log_.entries_.size(); }
 
 void PeerLogHandle::ApplyLoop() {

@@ -90,6 +90,7 @@ class PeerLogHandle final : public engine::MetadataLog {
   // this peer (the outcome is unknown), Unavailable after Detach.
   absl::StatusOr<engine::ApplyOutcome> ProposeAndWait(const engine::MetaOp& op, int64_t timeout_ns) override;
   uint64_t applied_index() override { return cursor_; }
+  uint64_t committed_index() override;
   absl::Status AwaitAllApplied(uint64_t index, int64_t timeout_ns) override;
   bool Idle() override;
 
