@@ -52,7 +52,7 @@ absl::Status PeerNode::Load() {
 }
 
 void PeerNode::StartBackground() {
-  ready_index_ = log_.committed_index();
+  ready_index_.store(log_.committed_index());
   const CollectionState state = applied_state();
   // Transfers this peer sends were driven by tasks that died with the last
   // process: abort them (Qdrant's cancel_related_transfers on start).

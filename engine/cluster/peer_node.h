@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -73,7 +74,7 @@ class PeerNode final : public RpcHandler, public MetaApplier {
   // that routes clients only to ready peers: a restarted peer with an old
   // collection state would otherwise fan writes out to the replicas it
   // remembers and miss one made Active meanwhile. Update and Read below
-  // are not gated. REQUIRES: StartBackground was called.
+  // are not gated. False before StartBackground.
   bool Ready();
   absl::StatusOr<WriteAck> Update(ShardId shard, const Operation& operation, bool wait, WriteOrdering ordering);
   absl::StatusOr<ShardReplicaSet::ReadResult> Read(ShardId shard, const std::vector<PointId>& ids,
@@ -124,7 +125,8 @@ class PeerNode final : public RpcHandler, public MetaApplier {
   std::vector<Driver> drivers_;
   PeerNodeCounters counters_;
   std::unique_ptr<Task> idle_task_;
-  uint64_t ready_index_ = 0;       // the commit index at StartBackground
+  // The commit index at StartBackground; none before it (not ready).
+  std::atomic<uint64_t> ready_index_{std::numeric_limits<uint64_t>::max()};
   std::atomic<bool> ready_{false};  // latched: Qdrant's check never turns back
 };
 

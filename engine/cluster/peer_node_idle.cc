@@ -21,7 +21,7 @@ CollectionState PeerNode::applied_state() {
 bool PeerNode::Ready() {
   // The log's cursor, not applied_index(): no lock, so no scheduling point
   // on the client path.
-  if (!ready_.load() && log_.applied_index() >= ready_index_) ready_.store(true);
+  if (!ready_.load() && log_.applied_index() >= ready_index_.load()) ready_.store(true);
   return ready_.load();
 }
 
@@ -94,8 +94,12 @@ absl::StatusOr<RpcResponse> PeerNode::Handle(PeerId from, const RpcRequest& requ
   const bool from_client = std::holds_alternative<ClientWriteRequest>(request) ||
                            std::holds_alternative<ClientReadRequest>(request);
   if (from_client && !Ready()) {
+    const uint64_t ready_index = ready_index_.load();
+    if (ready_index == std::numeric_limits<uint64_t>::max()) {
+      return absl::UnavailableError(fmt::format("peer {} is not ready: starting", options_.peer));
+    }
     return absl::UnavailableError(fmt::format("peer {} is not ready: applied log #{} of the #{} committed at its start",
-                                              options_.peer, log_.applied_index(), ready_index_));
+                                              options_.peer, log_.applied_index(), ready_index));
   }
   if (const auto* write = std::get_if<ClientWriteRequest>(&request)) {
     absl::StatusOr<WriteAck> ack = target->UpdateWithConsistency(write->operation, write->wait, write->ordering);
