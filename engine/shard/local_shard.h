@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -452,6 +453,9 @@ class LocalShard {
   // Stores the synced newest clocks if they differ from the stored ones.
   // REQUIRES: flush-ack mutex held (it guards stored_newest_clocks_).
   absl::Status StoreSyncedNewestClocks();
+  // `clocks` with the cutoff's token at every tick a cutoff set last.
+  // REQUIRES: clocks mutex held.
+  ClockMap WithCutoffIdentities(const ClockMap& clocks) const;
   // Syncs the WAL; a failure stops the shard. REQUIRES: WAL mutex held.
   absl::Status SyncWalOrStop();
   // The encoded record, or InvalidArgument for one replay would refuse (a
@@ -503,6 +507,13 @@ class LocalShard {
   // Guarded by the clocks mutex; UpdateCutoff (its only writer) also holds
   // the flush-ack mutex, which orders the file writes.
   ClockMap oldest_clocks_;
+  // Per clock, the tick and token of the newest cutoff: after a transfer's
+  // batches this shard holds the source's data up to that tick, so that
+  // op's token, not the one this shard's own op at the same tick had (a
+  // coordinator restarted with its clocks at 0 reuses ticks), names the
+  // tick to a WAL delta (WithCutoffIdentities). In memory only (guarded by
+  // the clocks mutex): a restart forgets it, and the stored tokens decide.
+  std::map<ClockMap::Key, ClockMap::Clock> cutoff_identities_;
 
   BoundedChannel<UpdateSignal> update_channel_;
   std::unique_ptr<Task> update_worker_;

@@ -22,7 +22,22 @@ ClockMap LocalShard::OldestClocks() {
 
 ClockMap LocalShard::RecoveryPoint() {
   MutexLock clocks(*clocks_mutex_);
-  return newest_clocks_.RecoveryClocks();
+  return WithCutoffIdentities(newest_clocks_.RecoveryClocks());
+}
+
+ClockMap LocalShard::WithCutoffIdentities(const ClockMap& clocks) const {
+  SS_ASSERT(clocks_mutex_->held(), "cutoff identities read without the clocks mutex");
+  SS_ASSERT(!clocks.snapshot(), "cutoff identities of a map with a snapshot");
+  if (cutoff_identities_.empty()) return clocks;
+  ClockMap identified;
+  for (const auto& [key, clock] : clocks.clocks()) {
+    const auto identity = cutoff_identities_.find(key);
+    const bool named = identity != cutoff_identities_.end() && identity->second.tick == clock.tick &&
+                       identity->second.token != kNoOpToken;
+    identified.Advance(ClockTag{.peer_id = key.first, .clock_id = key.second, .tick = clock.tick,
+                                .token = named ? identity->second.token : clock.token});
+  }
+  return identified;
 }
 
 absl::Status LocalShard::SyncWalOrStop() {
@@ -74,6 +89,10 @@ absl::Status LocalShard::UpdateCutoff(const ClockMap& cutoff) {
     // wrote before, are in this shard whatever power loss comes next.
     if (auto status = SyncWalOrStop(); !status.ok()) return status;
     MutexLock clocks(*clocks_mutex_);
+    for (const auto& [key, clock] : cutoff.clocks()) {
+      ClockMap::Clock& identity = cutoff_identities_[key];
+      if (clock.tick >= identity.tick) identity = clock;
+    }
     newest_clocks_.AdvanceToAtLeast(cutoff);
     synced_newest_clocks_.AdvanceToAtLeast(cutoff);
     oldest_clocks_.AdvanceToAtLeast(cutoff);
@@ -95,7 +114,7 @@ absl::StatusOr<std::optional<SeqNumber>> LocalShard::ResolveWalDelta(const Clock
   ClockMap oldest;
   {
     MutexLock clocks(*clocks_mutex_);
-    newest = newest_clocks_.RecoveryClocks();
+    newest = WithCutoffIdentities(newest_clocks_.RecoveryClocks());
     oldest = oldest_clocks_.RecoveryClocks();
     // The clocks themselves, not the recovery point: a snapshot's pinned
     // clocks may lag what this shard has seen.

@@ -206,6 +206,29 @@ TEST(WalDeltaTest, UpdateCutoffIsMonotoneAndPersisted) {
   });
 }
 
+// A coordinator restarted with its clocks at 0 reuses a tick: this shard's
+// op (token 9) and the source's (token 77) share tick 2 of clock 0. After a
+// transfer's batches and its cutoff this shard holds the source's data, so
+// a replica still at this shard's own op must not be taken as up to date
+// (cluster seed 3900121569: it kept an older acknowledged value).
+TEST(WalDeltaTest, ACutoffAtAnEqualTickNamesTheTickByTheSourcesOp) {
+  InWorld(18, [](sim::World& world) {
+    auto shard = Open(world);
+    Write(*shard, 1, Tag(0, 1));
+    Write(*shard, 2, Tag(0, 2));
+    ClockMap source;
+    source.Advance(ClockTag{.peer_id = kPeer, .clock_id = 0, .tick = 2, .token = 77});
+    ASSERT_TRUE(shard->UpdateCutoff(source).ok());
+    EXPECT_EQ(shard->NewestClocks().Get(kPeer, 0)->token, 9u);  // stored as it was: a retry is still one
+    EXPECT_EQ(shard->RecoveryPoint().Get(kPeer, 0)->token, 77u);
+    EXPECT_EQ(ErrorOf(shard->ResolveWalDelta(Clocks({{0, 2}}))), WalDeltaError::kDiverged);
+    auto same = shard->ResolveWalDelta(source);
+    ASSERT_TRUE(same.ok()) << same.status();
+    EXPECT_EQ(*same, std::nullopt);
+    ASSERT_TRUE(shard->Shutdown().ok());
+  });
+}
+
 TEST(WalDeltaTest, ReadWalRangeAndPinAckFrom) {
   InWorld(17, [](sim::World& world) {
     auto shard = Open(world);
