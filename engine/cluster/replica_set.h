@@ -236,8 +236,11 @@ class ShardReplicaSet {
   absl::Status Proxify(const ShardTransfer& transfer, LocalKind kind, uint64_t queue_from,
                        ClockMap queue_seen_clocks = ClockMap());
   void Unproxify();
-  // Unproxies if the proxy is `key`'s and `key` is no longer registered.
+  // Unproxies if the proxy is `transfer`'s (key and id) and `transfer` is
+  // no longer registered.
   void UnproxifyIfOrphaned(const ShardTransfer& transfer);
+  // Unproxies if the proxy is `transfer`'s (a failed attempt's retry).
+  void UnproxifyOwn(const ShardTransfer& transfer);
   // Puts the plain local shard back in place of its proxy and releases the
   // queue proxy's WAL pin. REQUIRES: the local lock held for writing; the
   // slot is a proxy.

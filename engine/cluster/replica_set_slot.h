@@ -22,6 +22,9 @@ struct ShardReplicaSet::LocalSlot {
   LocalKind kind = LocalKind::kNone;
   std::unique_ptr<LocalShard> shard;  // set for kLocal and the proxies
   PeerId proxy_target = 0;            // the proxies' receiver
+  // The registration (ShardTransfer::id) the proxy serves: a driver of an
+  // older registration with the same key must leave it alone.
+  uint64_t proxy_transfer_id = 0;
   uint64_t queue_next_index = 0;      // kQueueProxy: next WAL index to send
   // kQueueProxy: the clock ticks this shard had seen when the record at
   // queue_next_index came next (its newest clocks when the delta resolved,

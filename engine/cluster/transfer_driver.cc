@@ -54,7 +54,7 @@ absl::Status ShardReplicaSet::DriveTransfer(const ShardTransfer& transfer) {
       // the receiver up to date meanwhile.
       return absl::DeadlineExceededError("finish of the transfer was not applied in time");
     }
-    Unproxify();
+    UnproxifyOwn(transfer);
     if (!TransferStillRegistered(transfer)) return absl::CancelledError("transfer no longer registered");
     SS_COVER(kTransferRetried);
     env_.SleepForNanos(kRetryDelayNs * attempt);
@@ -112,13 +112,24 @@ absl::Status ShardReplicaSet::Proxify(const ShardTransfer& transfer, LocalKind k
   }
   local_->kind = kind;
   local_->proxy_target = target;
+  local_->proxy_transfer_id = transfer.id;
   return absl::OkStatus();
 }
 
 void ShardReplicaSet::UnproxifyIfOrphaned(const ShardTransfer& transfer) {
   WriteLock local(*local_lock_);
   if (local_->kind != LocalKind::kForwardProxy && local_->kind != LocalKind::kQueueProxy) return;
-  if (local_->proxy_target != transfer.key.to || TransferStillRegistered(transfer)) return;
+  // Another registration's proxy (an old driver ending after a new Start
+  // of the same key: cluster seed 4200010639) is not this one's to remove.
+  if (local_->proxy_target != transfer.key.to || local_->proxy_transfer_id != transfer.id) return;
+  if (TransferStillRegistered(transfer)) return;
+  RevertProxy();
+}
+
+void ShardReplicaSet::UnproxifyOwn(const ShardTransfer& transfer) {
+  WriteLock local(*local_lock_);
+  if (local_->kind != LocalKind::kForwardProxy && local_->kind != LocalKind::kQueueProxy) return;
+  if (local_->proxy_target != transfer.key.to || local_->proxy_transfer_id != transfer.id) return;
   RevertProxy();
 }
 
@@ -135,6 +146,7 @@ void ShardReplicaSet::RevertProxy() {
   local_->ack_pin.reset();
   local_->kind = LocalKind::kLocal;
   local_->proxy_target = 0;
+  local_->proxy_transfer_id = 0;
 }
 
 absl::Status ShardReplicaSet::WaitRemoteState(const ShardTransfer& transfer, ReplicaState state) {
