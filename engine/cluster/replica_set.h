@@ -241,6 +241,8 @@ class ShardReplicaSet {
   void UnproxifyIfOrphaned(const ShardTransfer& transfer);
   // Unproxies if the proxy is `transfer`'s (a failed attempt's retry).
   void UnproxifyOwn(const ShardTransfer& transfer);
+  // The slot is a proxy of `transfer` (key and id). REQUIRES: the local lock.
+  bool ProxyIsOwnLocked(const ShardTransfer& transfer) const;
   // Puts the plain local shard back in place of its proxy and releases the
   // queue proxy's WAL pin. REQUIRES: the local lock held for writing; the
   // slot is a proxy.

@@ -10,6 +10,14 @@
 
 namespace engine {
 
+namespace {
+// A direct write with `tag` that a source with these clocks had not seen.
+bool NotSeenBy(const ClockMap& source_clocks, const ClockTag& tag) {
+  const std::optional<ClockMap::Clock> seen = source_clocks.Get(tag.peer_id, tag.clock_id);
+  return !seen.has_value() || seen->tick < tag.tick;
+}
+}  // namespace
+
 absl::StatusOr<UpdateResponse> ShardReplicaSet::HandleUpdate(PeerId from, const UpdateRequest& request) {
   SS_ASSERT(request.shard == options_.shard, "update for shard {} reached shard {}", request.shard, options_.shard);
   if (request.ordering.has_value()) {
@@ -162,9 +170,7 @@ std::optional<WalRecord> ShardReplicaSet::WithoutNewerDirectWrites(const WalReco
   for (PointId id : OperationPointIds(record.operation)) {
     const auto found = direct_writes_.find(id);
     if (found == direct_writes_.end()) continue;
-    const ClockTag& tag = found->second.tag;
-    const std::optional<ClockMap::Clock> seen = source_clocks.Get(tag.peer_id, tag.clock_id);
-    if (!seen.has_value() || seen->tick < tag.tick) newer.insert(id);
+    if (NotSeenBy(source_clocks, found->second.tag)) newer.insert(id);
   }
   if (newer.empty()) return std::nullopt;
   // Only now the window, which reads the replica state under its lock: the
@@ -233,9 +239,7 @@ std::set<PointId> ShardReplicaSet::NewerThanBatch(const SyncPointsRequest& reque
   auto lower = request.after_id.has_value() ? direct_writes_.upper_bound(*request.after_id) : direct_writes_.begin();
   for (auto it = lower; it != direct_writes_.end(); ++it) {
     if (request.through_id.has_value() && it->first > *request.through_id) break;
-    const ClockTag& tag = it->second.tag;
-    const std::optional<ClockMap::Clock> seen = request.source_clocks.Get(tag.peer_id, tag.clock_id);
-    if (!seen.has_value() || seen->tick < tag.tick) newer.insert(it->first);
+    if (NotSeenBy(request.source_clocks, it->second.tag)) newer.insert(it->first);
   }
   return newer;
 }

@@ -116,21 +116,22 @@ absl::Status ShardReplicaSet::Proxify(const ShardTransfer& transfer, LocalKind k
   return absl::OkStatus();
 }
 
-void ShardReplicaSet::UnproxifyIfOrphaned(const ShardTransfer& transfer) {
-  WriteLock local(*local_lock_);
-  if (local_->kind != LocalKind::kForwardProxy && local_->kind != LocalKind::kQueueProxy) return;
+bool ShardReplicaSet::ProxyIsOwnLocked(const ShardTransfer& transfer) const {
   // Another registration's proxy (an old driver ending after a new Start
   // of the same key: cluster seed 4200010639) is not this one's to remove.
-  if (local_->proxy_target != transfer.key.to || local_->proxy_transfer_id != transfer.id) return;
-  if (TransferStillRegistered(transfer)) return;
+  return (local_->kind == LocalKind::kForwardProxy || local_->kind == LocalKind::kQueueProxy) &&
+         local_->proxy_target == transfer.key.to && local_->proxy_transfer_id == transfer.id;
+}
+
+void ShardReplicaSet::UnproxifyIfOrphaned(const ShardTransfer& transfer) {
+  WriteLock local(*local_lock_);
+  if (!ProxyIsOwnLocked(transfer) || TransferStillRegistered(transfer)) return;
   RevertProxy();
 }
 
 void ShardReplicaSet::UnproxifyOwn(const ShardTransfer& transfer) {
   WriteLock local(*local_lock_);
-  if (local_->kind != LocalKind::kForwardProxy && local_->kind != LocalKind::kQueueProxy) return;
-  if (local_->proxy_target != transfer.key.to || local_->proxy_transfer_id != transfer.id) return;
-  RevertProxy();
+  if (ProxyIsOwnLocked(transfer)) RevertProxy();
 }
 
 void ShardReplicaSet::Unproxify() {

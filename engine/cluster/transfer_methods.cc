@@ -69,7 +69,8 @@ absl::Status ShardReplicaSet::WalDelta(const ShardTransfer& transfer, bool& fell
     // delta resolves to "nothing" is then still queued (cluster seed 28838
     // lost one appended between the two when this came after).
     const uint64_t next_before_resolve = local_->shard->WalNextIndex();
-    absl::StatusOr<std::optional<SeqNumber>> delta = local_->shard->ResolveWalDelta(recovery->recovery_point, &seen_at_resolve);
+    absl::StatusOr<std::optional<SeqNumber>> delta =
+        local_->shard->ResolveWalDelta(recovery->recovery_point, &seen_at_resolve);
     if (delta.ok()) {
       if (delta->has_value()) {
         SS_COVER(kTransferDeltaResolved);
