@@ -250,11 +250,18 @@ absl::Status ShardReplicaSet::HandleFailures(Attempt& attempt, size_t first_fail
       attempt.successes -= 1;
     }
   }
+  // As in Qdrant (update.rs): a transient or Initializing failure decides
+  // whether to wait, and the wait then covers every handled failure, also
+  // those not disabled here (Dead then, Active again by the time of the
+  // wait: cluster seed 4400163997).
+  std::vector<PeerId> handled;
+  bool must_wait = false;
   for (const Attempt::Failure& failure : failures) {
     const bool transient = IsTransient(failure.status);
     // With no completed success (all wait=false acks) only transient
     // failures are handled, as in Qdrant.
     if (!attempt.any_completed && !transient) continue;
+    handled.push_back(failure.peer);
     std::optional<ReplicaState> state;
     {
       MutexLock lock(*state_mutex_);
@@ -268,8 +275,9 @@ absl::Status ShardReplicaSet::HandleFailures(Attempt& attempt, size_t first_fail
     // catching up (Qdrant PR #5991): not a failure.
     if (IsPartialOrRecovery(*state) && absl::IsFailedPrecondition(failure.status)) continue;
     AddLocallyDisabled(failure.peer);
-    if (transient || *state == ReplicaState::kInitializing) wait_for.push_back(failure.peer);
+    if (transient || *state == ReplicaState::kInitializing) must_wait = true;
   }
+  if (must_wait) wait_for = std::move(handled);
   // Deviation from Qdrant (docs/cluster.md): a replica skipped because it
   // was disabled by an earlier write also lacks this one; while consensus
   // still counts it as a source of truth, a wait=true ack waits for it to be
