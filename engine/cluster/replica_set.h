@@ -77,6 +77,17 @@ struct WriteAck {
 absl::Status EnsureDurableDir(FileSystem& fs, const std::string& path);
 
 // Counters a checker or a report reads (observation only).
+// One registration of a transfer: its key and the id consensus gave it.
+using RegistrationId = std::pair<TransferKey, uint64_t>;
+
+// How a write to the local replica meets the batch floor
+// (ShardReplicaSet::RefuseBelowBatches).
+struct FloorCheck {
+  bool applies = false;
+  // A forward proxy's copy: exempt while the floor is this registration's.
+  std::optional<RegistrationId> unless_floor_of;
+};
+
 struct ReplicaSetCounters {
   uint64_t clock_rejections = 0;
   uint64_t failures_reported = 0;
@@ -180,23 +191,24 @@ class ShardReplicaSet {
   void AddLocallyDisabled(PeerId peer);
   absl::Status WaitDeactivated(const std::vector<PeerId>& peers);
   // Receiver path (replica_set_local.cc).
-  // `below_batches`: refuse a write at or below the batch floor (a
-  // coordinator's direct write to this peer; not a forward proxy's copy,
-  // not this peer's own write as coordinator). `replay_of`: the wal_delta
+  // `floor`: whether to refuse a write at or below the batch floor (a
+  // coordinator's direct write to this peer, or a forward proxy's copy
+  // unless the floor is its registration's; not this peer's own write as
+  // coordinator). `replay_of`: the wal_delta
   // registration a replayed record belongs to; refused unless registered.
   // `replay_source_clocks`: with `replay_of`, the source's clocks as of the
   // record (UpdateRequest::replay_source_clocks).
-  absl::StatusOr<UpdateResponse> UpdateLocal(const WalRecord& record, bool wait, bool below_batches = false,
+  absl::StatusOr<UpdateResponse> UpdateLocal(const WalRecord& record, bool wait, const FloorCheck& floor = {},
                                              const std::optional<ShardTransfer>& replay_of = std::nullopt,
                                              const ClockMap* replay_source_clocks = nullptr);
-  absl::StatusOr<UpdateResult> ApplyThroughSlot(const WalRecord& record, bool wait, bool below_batches = false,
+  absl::StatusOr<UpdateResult> ApplyThroughSlot(const WalRecord& record, bool wait, const FloorCheck& floor = {},
                                                 const ClockMap* replay_source_clocks = nullptr);
   // Remembers the clock tag of a write applied to the local replica.
   // REQUIRES: batch_sync_mutex_ held.
   void NoteDirectWrite(const WalRecord& record, const UpdateResult& result);
   // Applies `record` to the local shard and notes it, under the batch sync
   // mutex. REQUIRES: the local lock held, local_->shard set.
-  absl::StatusOr<UpdateResult> UpdateAndNote(const WalRecord& record, bool wait, bool below_batches = false,
+  absl::StatusOr<UpdateResult> UpdateAndNote(const WalRecord& record, bool wait, const FloorCheck& floor = {},
                                              const ClockMap* replay_source_clocks = nullptr);
   // A replayed record without the points this replica wrote directly, with
   // a clock tick `source_clocks` had not seen, recently enough that the
@@ -296,7 +308,7 @@ class ShardReplicaSet {
   // one arrives. In memory only: a restart drops it (docs/cluster.md "Late
   // requests"). Guarded by batch_sync_mutex_.
   ClockMap batch_floor_;
-  std::optional<std::pair<TransferKey, uint64_t>> batch_floor_transfer_;
+  std::optional<RegistrationId> batch_floor_transfer_;
 
   std::unique_ptr<Mutex> state_mutex_;
   std::unique_ptr<CondVar> state_changed_;  // signalled on every OnApplied

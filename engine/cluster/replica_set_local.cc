@@ -28,16 +28,20 @@ absl::StatusOr<UpdateResponse> ShardReplicaSet::HandleUpdate(PeerId from, const 
     return UpdateResponse{.status = ack->completed ? RemoteUpdateStatus::kCompleted : RemoteUpdateStatus::kAcknowledged,
                           .clock_tag = ack->clock_tag};
   }
-  (void)from;
   std::optional<ShardTransfer> replay_of;
   if (request.replay_transfer_key.has_value()) {
     replay_of = ShardTransfer{.key = *request.replay_transfer_key, .id = request.replay_transfer_id};
   }
-  return UpdateLocal(request.record, request.wait, /*below_batches=*/!request.forwarded, replay_of,
+  FloorCheck floor{.applies = true};
+  if (request.forwarded) {
+    floor.unless_floor_of = RegistrationId{TransferKey{.shard = options_.shard, .from = from, .to = options_.this_peer},
+                                           request.forward_transfer_id};
+  }
+  return UpdateLocal(request.record, request.wait, floor, replay_of,
                      replay_of.has_value() ? &request.replay_source_clocks : nullptr);
 }
 
-absl::StatusOr<UpdateResponse> ShardReplicaSet::UpdateLocal(const WalRecord& record, bool wait, bool below_batches,
+absl::StatusOr<UpdateResponse> ShardReplicaSet::UpdateLocal(const WalRecord& record, bool wait, const FloorCheck& floor,
                                                             const std::optional<ShardTransfer>& replay_of,
                                                             const ClockMap* replay_source_clocks) {
   // The state and the replay's registration under one lock: no extra
@@ -63,13 +67,13 @@ absl::StatusOr<UpdateResponse> ShardReplicaSet::UpdateLocal(const WalRecord& rec
     return absl::FailedPreconditionError(
         fmt::format("No target shard: local replica is {}", ReplicaStateName(*state)));
   }
-  absl::StatusOr<UpdateResult> result = ApplyThroughSlot(record, wait, below_batches, replay_source_clocks);
+  absl::StatusOr<UpdateResult> result = ApplyThroughSlot(record, wait, floor, replay_source_clocks);
   if (!result.ok()) return result.status();
   return ToResponse(*result);
 }
 
 absl::StatusOr<UpdateResult> ShardReplicaSet::ApplyThroughSlot(const WalRecord& record, bool wait,
-                                                               bool below_batches,
+                                                               const FloorCheck& floor,
                                                                const ClockMap* replay_source_clocks) {
   ReadLock local(*local_lock_);
   switch (local_->kind) {
@@ -79,22 +83,23 @@ absl::StatusOr<UpdateResult> ShardReplicaSet::ApplyThroughSlot(const WalRecord& 
       // Transient: the coordinator reports this replica, which heals it.
       return absl::UnavailableError("dummy shard: the local replica failed to load");
     case LocalKind::kLocal:
-      return UpdateAndNote(record, wait, below_batches, replay_source_clocks);
+      return UpdateAndNote(record, wait, floor, replay_source_clocks);
     // A proxied replica's writes are noted too: the proxy may go (an aborted
     // transfer) and a batch from a replica that missed them come next (cluster
     // seed 7364 lost a write taken while this replica was a queue proxy).
     case LocalKind::kQueueProxy: {
       MutexLock proxy(*proxy_update_mutex_);
-      return UpdateAndNote(record, wait, below_batches, replay_source_clocks);
+      return UpdateAndNote(record, wait, floor, replay_source_clocks);
     }
     case LocalKind::kForwardProxy: {
       MutexLock proxy(*proxy_update_mutex_);
       absl::StatusOr<UpdateResult> applied =
-          UpdateAndNote(record, /*wait=*/true, /*below_batches=*/false, replay_source_clocks);
+          UpdateAndNote(record, /*wait=*/true, FloorCheck{}, replay_source_clocks);
       if (!applied.ok() || applied->status == UpdateStatus::kClockRejected) return applied;
       absl::StatusOr<RpcResponse> forwarded =
           CallPeer(local_->proxy_target,
-                   UpdateRequest{.shard = options_.shard, .record = record, .wait = false, .forwarded = true});
+                   UpdateRequest{.shard = options_.shard, .record = record, .wait = false, .forwarded = true,
+                                 .forward_transfer_id = local_->proxy_transfer_id});
       if (!forwarded.ok()) {
         // Qdrant's ForwardProxyError: not transient, after the local apply.
         return absl::InternalError(fmt::format("forward proxy: {}", forwarded.status().ToString()));
@@ -142,10 +147,10 @@ absl::StatusOr<ReadResponse> ShardReplicaSet::HandleRead(const ReadRequest& requ
   return response;
 }
 
-absl::StatusOr<UpdateResult> ShardReplicaSet::UpdateAndNote(const WalRecord& record, bool wait, bool below_batches,
+absl::StatusOr<UpdateResult> ShardReplicaSet::UpdateAndNote(const WalRecord& record, bool wait, const FloorCheck& floor,
                                                             const ClockMap* replay_source_clocks) {
   MutexLock sync(*batch_sync_mutex_);
-  if (below_batches) {
+  if (floor.applies && (!floor.unless_floor_of.has_value() || floor.unless_floor_of != batch_floor_transfer_)) {
     if (std::optional<UpdateResult> refused = RefuseBelowBatches(record)) return *refused;
   }
   if (replay_source_clocks != nullptr) {
@@ -203,7 +208,7 @@ std::optional<UpdateResult> ShardReplicaSet::RefuseBelowBatches(const WalRecord&
 }
 
 void ShardReplicaSet::RaiseBatchFloor(const SyncPointsRequest& request) {
-  const std::pair<TransferKey, uint64_t> transfer{request.transfer_key, request.transfer_id};
+  const RegistrationId transfer{request.transfer_key, request.transfer_id};
   if (batch_floor_transfer_ != transfer) {
     batch_floor_ = ClockMap();
     batch_floor_transfer_ = transfer;

@@ -42,8 +42,12 @@ struct UpdateRequest {
   std::optional<WriteOrdering> ordering;
   // Sent by a transfer source's forward proxy (a copy of a write it took),
   // not by a coordinator: exempt from the receiver's batch floor
-  // (ShardReplicaSet::RefuseBelowBatches).
+  // (ShardReplicaSet::RefuseBelowBatches) while that floor is this
+  // registration's (key sender -> receiver, id forward_transfer_id). A late
+  // copy from an aborted registration's proxy meets a later transfer's floor
+  // as a direct write does (cluster seed 4400075869).
   bool forwarded = false;
+  uint64_t forward_transfer_id = 0;
   // Set by a wal_delta queue's replay (forced: no clock refuses it): the
   // registration it belongs to. The receiver applies it only while that
   // registration (key and id) is in its state, as a stream_records batch, so
