@@ -217,6 +217,18 @@ class ShardReplicaSet {
   // only writes whose effect on a point does not depend on what it held).
   // REQUIRES: batch_sync_mutex_ held.
   std::optional<WalRecord> WithoutNewerDirectWrites(const WalRecord& record, const ClockMap& source_clocks);
+  // A clock-tagged write without the points it already reached here and
+  // that another direct write reached after it, recently enough (the window
+  // of NewerThanBatch), or nullopt when it keeps them all. Its clock takes
+  // such a resend as a retry (equal tick and token) and would put it back
+  // above the newer write: a forward proxy's copy stalled 2.3 s behind the
+  // coordinator's direct resend and a newer acknowledged upsert (cluster
+  // seed 4400031009). Qdrant applies it again. REQUIRES: batch_sync_mutex_.
+  std::optional<WalRecord> WithoutReplacedRetries(const WalRecord& record);
+  // `record` without the points of `kept` written here within the window;
+  // logs the count with `log_format`. REQUIRES: batch_sync_mutex_.
+  std::optional<WalRecord> WithoutRecentDirectWrites(const WalRecord& record, std::set<PointId> kept,
+                                                     std::string_view log_format);
   // A clock rejection (echoing the floor's tick) for a clock-tagged,
   // unforced write at or below the newest clocks the sender of this
   // transfer's batches had seen: the batches brought that op's effect or a
@@ -300,6 +312,9 @@ class ShardReplicaSet {
   struct DirectWrite {
     ClockTag tag;
     int64_t applied_ns = 0;
+    // Earlier direct writes of the point this one followed here, oldest
+    // first, at most kReplacedTagsKept (WithoutReplacedRetries).
+    std::vector<ClockTag> replaced;
   };
   std::map<PointId, DirectWrite> direct_writes_;
   // The batch floor: the newest clocks the sender of the stream_records

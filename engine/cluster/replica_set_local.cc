@@ -16,6 +16,12 @@ bool NotSeenBy(const ClockMap& source_clocks, const ClockTag& tag) {
   const std::optional<ClockMap::Clock> seen = source_clocks.Get(tag.peer_id, tag.clock_id);
   return !seen.has_value() || seen->tick < tag.tick;
 }
+
+// The writes whose effect on a point does not depend on what it held: the
+// only ones a receiver may apply to some of their points.
+bool IsCuttable(const Operation& operation) {
+  return std::holds_alternative<UpsertPoints>(operation) || std::holds_alternative<DeletePoints>(operation);
+}
 }  // namespace
 
 absl::StatusOr<UpdateResponse> ShardReplicaSet::HandleUpdate(PeerId from, const UpdateRequest& request) {
@@ -161,38 +167,59 @@ absl::StatusOr<UpdateResult> ShardReplicaSet::UpdateAndNote(const WalRecord& rec
       return local_->shard->Update(*cut, wait);
     }
   }
-  absl::StatusOr<UpdateResult> applied = local_->shard->Update(record, wait);
-  if (applied.ok()) NoteDirectWrite(record, *applied);
+  const std::optional<WalRecord> cut = WithoutReplacedRetries(record);
+  const WalRecord& applying = cut.has_value() ? *cut : record;
+  absl::StatusOr<UpdateResult> applied = local_->shard->Update(applying, wait);
+  if (applied.ok()) NoteDirectWrite(applying, *applied);
   return applied;
 }
 
 std::optional<WalRecord> ShardReplicaSet::WithoutNewerDirectWrites(const WalRecord& record,
                                                                    const ClockMap& source_clocks) {
-  const bool cuttable = std::holds_alternative<UpsertPoints>(record.operation) ||
-                        std::holds_alternative<DeletePoints>(record.operation);
-  if (!cuttable) return std::nullopt;
+  if (!IsCuttable(record.operation)) return std::nullopt;
   std::set<PointId> newer;
   for (PointId id : OperationPointIds(record.operation)) {
     const auto found = direct_writes_.find(id);
     if (found == direct_writes_.end()) continue;
     if (NotSeenBy(source_clocks, found->second.tag)) newer.insert(id);
   }
-  if (newer.empty()) return std::nullopt;
+  std::optional<WalRecord> cut = WithoutRecentDirectWrites(record, std::move(newer), "replayed record kept {} newer "
+                                                                                 "direct write(s) of points the "
+                                                                                 "source had not seen");
+  if (cut.has_value()) SS_COVER(kTransferBatchKeptNewerWrite);
+  return cut;
+}
+
+std::optional<WalRecord> ShardReplicaSet::WithoutReplacedRetries(const WalRecord& record) {
+  if (!record.clock_tag.has_value() || record.clock_tag->force || !IsCuttable(record.operation)) return std::nullopt;
+  std::set<PointId> replaced;
+  for (PointId id : OperationPointIds(record.operation)) {
+    const auto found = direct_writes_.find(id);
+    if (found == direct_writes_.end()) continue;
+    const std::vector<ClockTag>& earlier = found->second.replaced;
+    if (std::find(earlier.begin(), earlier.end(), *record.clock_tag) != earlier.end()) replaced.insert(id);
+  }
+  return WithoutRecentDirectWrites(record, std::move(replaced), "a resent write kept {} newer direct write(s) "
+                                                               "taken after its first copy");
+}
+
+std::optional<WalRecord> ShardReplicaSet::WithoutRecentDirectWrites(const WalRecord& record, std::set<PointId> kept,
+                                                                    std::string_view log_format) {
+  SS_ASSERT(IsCuttable(record.operation));
+  if (kept.empty()) return std::nullopt;
   // Only now the window, which reads the replica state under its lock: the
-  // common replay takes no extra scheduling point.
+  // common write takes no extra scheduling point.
   const int64_t oldest_ns = env_.NowNanos() - DirectWriteWindowNs();
-  std::erase_if(newer, [&](PointId id) { return direct_writes_.at(id).applied_ns < oldest_ns; });
-  if (newer.empty()) return std::nullopt;
-  SS_COVER(kTransferBatchKeptNewerWrite);
+  std::erase_if(kept, [&](PointId id) { return direct_writes_.at(id).applied_ns < oldest_ns; });
+  if (kept.empty()) return std::nullopt;
   WalRecord cut = record;
   if (auto* upsert = std::get_if<UpsertPoints>(&cut.operation)) {
-    std::erase_if(upsert->points, [&](const Point& point) { return newer.contains(point.id); });
+    std::erase_if(upsert->points, [&](const Point& point) { return kept.contains(point.id); });
   } else {
     auto& ids = std::get<DeletePoints>(cut.operation).ids;
-    std::erase_if(ids, [&](PointId id) { return newer.contains(id); });
+    std::erase_if(ids, [&](PointId id) { return kept.contains(id); });
   }
-  env_.Log(fmt::format("replayed record kept {} newer direct write(s) of points the source had not seen",
-                       newer.size()));
+  env_.Log(fmt::format(fmt::runtime(log_format), kept.size()));
   return cut;
 }
 
@@ -219,8 +246,19 @@ void ShardReplicaSet::RaiseBatchFloor(const SyncPointsRequest& request) {
 void ShardReplicaSet::NoteDirectWrite(const WalRecord& record, const UpdateResult& result) {
   if (!record.clock_tag.has_value() || record.clock_tag->force) return;
   if (result.status == UpdateStatus::kClockRejected) return;
+  const ClockTag& tag = *record.clock_tag;
   const int64_t now_ns = env_.NowNanos();
-  for (PointId id : OperationPointIds(record.operation)) direct_writes_[id] = {*record.clock_tag, now_ns};
+  for (PointId id : OperationPointIds(record.operation)) {
+    auto [entry, first] = direct_writes_.try_emplace(id);
+    DirectWrite& write = entry->second;
+    std::erase(write.replaced, tag);
+    if (!first && write.tag != tag) {
+      if (write.replaced.size() == kReplacedTagsKept) write.replaced.erase(write.replaced.begin());
+      write.replaced.push_back(write.tag);
+    }
+    write.tag = tag;
+    write.applied_ns = now_ns;
+  }
   if (direct_writes_.size() >= kPruneDirectWritesAt) PruneDirectWrites();
 }
 

@@ -17,6 +17,8 @@ namespace engine {
 inline constexpr int kFanOutRounds = 4;
 // Direct writes remembered before a prune (replica_set_local.cc).
 inline constexpr size_t kPruneDirectWritesAt = 4096;
+// Earlier direct writes remembered per point (DirectWrite::replaced).
+inline constexpr size_t kReplacedTagsKept = 4;
 
 struct ShardReplicaSet::LocalSlot {
   LocalKind kind = LocalKind::kNone;
