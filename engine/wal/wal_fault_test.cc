@@ -168,5 +168,42 @@ TEST(WalFaultTest, AfterAFailedSyncTheNextSyncMakesTheWholeHeaderDurable) {
   EXPECT_TRUE(wal_format::DecodeSlot(std::string_view(header).substr(16, 16)).has_value());
 }
 
+// Seed 4400142436: a load repaired a header slot that did not decode, and
+// the fsync after the repair failed, so the repair stayed readable but not
+// durable. Later loads took it for a good slot, and after a power loss the
+// damaged slot was back beside a torn append, which a load refuses as
+// damage. The failed load puts the bytes it read back; the next load sees
+// the damage and repairs it again, durably.
+TEST(WalFaultTest, ARepairWhoseFsyncFailedIsMadeAgainByTheNextLoad) {
+  sim::SimFileSystem fs;
+  const std::string segment = "wal/wal-00000000000000000000";
+  {
+    auto wal = OpenOrDie(fs);
+    ASSERT_TRUE(wal->Append("one").ok());
+    ASSERT_TRUE(wal->Sync().ok());
+  }
+  {
+    auto file = fs.Open(segment, OpenMode::kReadWrite);
+    ASSERT_TRUE(file.ok()) << file.status();
+    ASSERT_TRUE((*file)->WriteAt(16, std::span<const char>("torn slot write!", 16)).ok());
+    ASSERT_TRUE((*file)->Sync().ok());
+  }
+  // Two draws of two bytes: the load's first fsync passes, the second fails.
+  const std::vector<uint8_t> tape = {0x00, 0x00, 0xff, 0xff};
+  sim::TapeSource decisions(tape);
+  sim::FaultInjectingFileSystem faulty(fs, {.fsync_failure = 0.5}, decisions);
+  faulty.set_sync_failure_hook([&](std::string_view path) { fs.DropDirtyPages(path); });
+  ASSERT_FALSE(Wal::Open(faulty, "wal", kSmallSegments).ok());
+  ASSERT_EQ(faulty.counts().fsync_failures, 1u);
+  auto reopened = Wal::Open(fs, "wal", kSmallSegments);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->load_repairs().size(), 1u);
+  reopened->reset();
+  sim::PrngSource crash_decisions(2);
+  ASSERT_TRUE(fs.Crash(sim::CrashKind::kPowerLoss, sim::CrashModel::kDropAllUnsynced, crash_decisions).ok());
+  const std::string header = ReadWholeFile(fs, segment)->substr(0, 32);
+  EXPECT_TRUE(wal_format::DecodeSlot(std::string_view(header).substr(16, 16)).has_value());
+}
+
 }  // namespace
 }  // namespace engine

@@ -366,6 +366,7 @@ absl::StatusOr<std::pair<uint64_t, bool>> Wal::UseScannedSegment(Segment& segmen
         PathOf(segment.name), scanned.slot_bytes[0] == 0 ? 0 : 1, segment.start + segment.offsets.size(), offset));
   }
   if (offset > synced_bytes) segment.unsynced_tail = std::string(data.substr(synced_bytes, offset - synced_bytes));
+  segment.loaded_header = std::string(data.substr(0, kSegmentHeaderBytes));
   return std::make_pair(offset, offset < data.size());
 }
 
@@ -406,6 +407,8 @@ absl::Status Wal::RepairDamagedSlots() {
   // just rewritten from the load's verified read).
   for (Segment& segment : segments_) {
     if (segment.slot_bytes[0] != 0 && segment.slot_bytes[1] != 0) continue;
+    SS_ASSERT(segment.loaded_header.size() == kSegmentHeaderBytes, "{}: header of {} bytes read", segment.name,
+              segment.loaded_header.size());
     auto file = fs_.Open(PathOf(segment.name), OpenMode::kReadWrite);
     if (!file.ok()) return file.status();
     if (auto status = (*file)->Sync(); !status.ok()) return status;
@@ -419,12 +422,35 @@ absl::Status Wal::RepairDamagedSlots() {
       load_repairs_.push_back(fmt::format("rewrote header slot {} of {}, which did not decode", slot,
                                           PathOf(segment.name)));
     }
-    if (auto status = (*file)->Sync(); !status.ok()) return status;
+    if (auto status = (*file)->Sync(); !status.ok()) {
+      UndoRepair(**file, segment);
+      return status;
+    }
     for (uint64_t& slot_bytes : segment.slot_bytes) {
       if (slot_bytes == 0) slot_bytes = segment.size_bytes;
     }
   }
   return absl::OkStatus();
+}
+
+void Wal::UndoRepair(File& file, const Segment& segment) {
+  // The fsync failed: the repaired slots stay readable but were dropped
+  // from the write-back (Linux), so the disk may still hold the torn slot.
+  // A later load would read them as good and skip the repair, and once
+  // entries are appended behind them, a power loss brings the torn slot
+  // back beside a torn tail, which a load refuses as damage to synced data
+  // (seed 4400142436). So the bytes read at load go back in their place,
+  // and the next load sees the damage and repairs it again. If this write
+  // fails too, the load fails as it would anyway; only that double fault
+  // leaves a repair that may not be durable.
+  for (size_t slot = 0; slot < wal_format::kSlotCount; ++slot) {
+    if (segment.slot_bytes[slot] != 0) continue;
+    const std::string_view read = std::string_view(segment.loaded_header).substr(slot * kSlotBytes, kSlotBytes);
+    if (!file.WriteAt(slot * kSlotBytes, std::span<const char>(read.data(), read.size())).ok()) {
+      load_repairs_.push_back(fmt::format("could not undo the repair of header slot {} of {} after a failed fsync",
+                                          slot, PathOf(segment.name)));
+    }
+  }
 }
 
 }  // namespace engine
