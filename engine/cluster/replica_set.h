@@ -76,7 +76,6 @@ struct WriteAck {
 // Creates `path` (its parent must exist) and makes the entry durable.
 absl::Status EnsureDurableDir(FileSystem& fs, const std::string& path);
 
-// Counters a checker or a report reads (observation only).
 // One registration of a transfer: its key and the id consensus gave it.
 using RegistrationId = std::pair<TransferKey, uint64_t>;
 
@@ -88,6 +87,7 @@ struct FloorCheck {
   std::optional<RegistrationId> unless_floor_of;
 };
 
+// Counters a checker or a report reads (observation only).
 struct ReplicaSetCounters {
   uint64_t clock_rejections = 0;
   uint64_t failures_reported = 0;

@@ -152,8 +152,8 @@ class Wal {
   // Rewrites, and syncs, every header slot that did not decode. REQUIRES:
   // called by Load after RewriteUnsyncedEntries.
   absl::Status RepairDamagedSlots();
-  // After RepairDamagedSlots' fsync failed: writes `segment`'s header as
-  // read at load back over the repair (best effort).
+  // After RepairDamagedSlots' fsync failed: writes the repaired slots of
+  // `segment` back as read at load (best effort).
   void UndoRepair(File& file, const Segment& segment);
   // Records `status` as the failure that stops the WAL; returns it.
   absl::Status Stop(absl::Status status);

@@ -407,8 +407,6 @@ absl::Status Wal::RepairDamagedSlots() {
   // just rewritten from the load's verified read).
   for (Segment& segment : segments_) {
     if (segment.slot_bytes[0] != 0 && segment.slot_bytes[1] != 0) continue;
-    SS_ASSERT(segment.loaded_header.size() == kSegmentHeaderBytes, "{}: header of {} bytes read", segment.name,
-              segment.loaded_header.size());
     auto file = fs_.Open(PathOf(segment.name), OpenMode::kReadWrite);
     if (!file.ok()) return file.status();
     if (auto status = (*file)->Sync(); !status.ok()) return status;
@@ -444,7 +442,8 @@ void Wal::UndoRepair(File& file, const Segment& segment) {
   // fails too, the load fails as it would anyway; only that double fault
   // leaves a repair that may not be durable.
   for (size_t slot = 0; slot < wal_format::kSlotCount; ++slot) {
-    if (segment.slot_bytes[slot] != 0) continue;
+    // (A segment shorter than a header at load kept no header bytes.)
+    if (segment.slot_bytes[slot] != 0 || segment.loaded_header.size() < (slot + 1) * kSlotBytes) continue;
     const std::string_view read = std::string_view(segment.loaded_header).substr(slot * kSlotBytes, kSlotBytes);
     if (!file.WriteAt(slot * kSlotBytes, std::span<const char>(read.data(), read.size())).ok()) {
       load_repairs_.push_back(fmt::format("could not undo the repair of header slot {} of {} after a failed fsync",
