@@ -54,7 +54,7 @@ std::optional<WalDeltaError> ClassifyWalDeltaStatus(const absl::Status& status) 
 }
 
 absl::StatusOr<WalDeltaResolver> WalDeltaResolver::Start(const ClockMap& recovery_point, const ClockMap& newest,
-                                                         const ClockMap& oldest) {
+                                                         const ClockMap& oldest, const KnownTokens& known_tokens) {
   SS_ASSERT(!recovery_point.snapshot() && !newest.snapshot() && !oldest.snapshot(),
             "WAL delta of clock maps with a snapshot");
   // (1)-(3): the recovering replica must know something, nothing the source
@@ -76,14 +76,19 @@ absl::StatusOr<WalDeltaResolver> WalDeltaResolver::Start(const ClockMap& recover
                                                                 key.first, key.second, seen, cutoff->second.tick));
     }
   }
-  // Before (7): at the source's tick, the same op (wal_delta.h).
+  // Before (7): under the replica's tick, the same op as here (wal_delta.h).
   for (const auto& [key, seen] : recovery_point.clocks()) {
     const ClockMap::Clock& source = newest.clocks().at(key);
-    if (source.tick == seen.tick && source.token != seen.token && source.token != kNoOpToken &&
-        seen.token != kNoOpToken) {
+    uint64_t source_token = source.token;
+    if (source.tick != seen.tick) {
+      const auto known = known_tokens.find({key, seen.tick});
+      if (known == known_tokens.end()) continue;
+      source_token = known->second;
+    }
+    if (source_token != seen.token && source_token != kNoOpToken && seen.token != kNoOpToken) {
       return WalDeltaStatus(WalDeltaError::kDiverged,
                             fmt::format("clock ({}, {}) tick {}: token {} here, {} in the recovery point", key.first,
-                                        key.second, seen.tick, source.token, seen.token));
+                                        key.second, seen.tick, source_token, seen.token));
     }
   }
   // (7): clocks the recovering replica has up to the source's tick need nothing.

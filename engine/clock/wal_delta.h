@@ -40,6 +40,10 @@ absl::Status WalDeltaStatus(WalDeltaError error, std::string_view detail = {});
 // status (OK, a read or decode failure of the WAL, ...).
 std::optional<WalDeltaError> ClassifyWalDeltaStatus(const absl::Status& status);
 
+// The token of the op a source took under a clock's tick, where it still
+// knows it: ((peer id, clock id), tick) -> token.
+using KnownTokens = std::map<std::pair<ClockMap::Key, uint64_t>, uint64_t>;
+
 class WalDeltaResolver {
  public:
   // Steps (1)-(7) of BRIEF §5 against the source's clocks: `newest` as its
@@ -49,10 +53,14 @@ class WalDeltaResolver {
   // when its process does, so it can tag a new op with a tick its own Dead
   // replica saw on an older one, and comparing ticks alone then skips the
   // new op (cluster seed 40013669: an acknowledged write lost). A token of
-  // no op (a tick raised by a cutoff) compares with any.
+  // no op (a tick raised by a cutoff) compares with any. The same holds
+  // below the source's tick when `known_tokens` names the source's op under
+  // the replica's tick: a reused tick is as often below the newest one
+  // (cluster seed 4800007101: a coordinator's reused tick 1 named another
+  // op on its own replica than on the source, which was at tick 2).
   // REQUIRES: the maps carry no snapshot (take RecoveryClocks()).
   static absl::StatusOr<WalDeltaResolver> Start(const ClockMap& recovery_point, const ClockMap& newest,
-                                                const ClockMap& oldest);
+                                                const ClockMap& oldest, const KnownTokens& known_tokens = {});
 
   // Whether the answer is known: from Start when every clock is equal, or
   // after the record that covered the last clock.

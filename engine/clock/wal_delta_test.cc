@@ -111,10 +111,33 @@ TEST(WalDeltaResolverTest, SameTickOfAnotherOpIsDiverged) {
     ASSERT_TRUE(raised.ok()) << raised.status();
     EXPECT_EQ(*raised, std::nullopt);
   }
-  // Below the source's tick the tokens are not compared (Qdrant's rule).
+  // Below the source's tick the tokens are not compared unless the source
+  // names its op under that tick (Qdrant compares none there).
   auto behind = Resolve(clocks(1, 11), clocks(2, 33), ClockMap(), {{1, Tag(0, 1, 22)}, {2, Tag(0, 2, 33)}});
   ASSERT_TRUE(behind.ok()) << behind.status();
   EXPECT_EQ(*behind, SeqNumber{2});
+}
+
+// Cluster seed 4800007101: a coordinator restarted after a power loss
+// reused tick 1 for another op than the one its own replica had seen under
+// it; the source, at tick 2, took the new op at tick 1. Comparing ticks
+// alone, the delta started after tick 1 and the replica never got that op.
+TEST(WalDeltaResolverTest, AReusedTickBelowTheSourcesIsDivergedWhenTheSourceKnowsItsOp) {
+  ClockMap seen;
+  seen.Advance(Tag(0, 1, 11));
+  ClockMap source;
+  source.Advance(Tag(0, 2, 33));
+  const KnownTokens known = {{{{1, 0}, 1}, 22}, {{{1, 0}, 2}, 33}};
+  auto resolver = WalDeltaResolver::Start(seen, source, ClockMap(), known);
+  EXPECT_EQ(ClassifyWalDeltaStatus(resolver.status()), WalDeltaError::kDiverged);
+  // The same op under the tick: the delta starts after it.
+  const KnownTokens same = {{{{1, 0}, 1}, 11}};
+  auto resolved = WalDeltaResolver::Start(seen, source, ClockMap(), same);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_FALSE(resolved->resolved());
+  // A cutoff's tick names no op: no divergence.
+  const KnownTokens raised = {{{{1, 0}, 1}, kNoOpToken}};
+  EXPECT_TRUE(WalDeltaResolver::Start(seen, source, ClockMap(), raised).ok());
 }
 
 TEST(WalDeltaResolverTest, ClassifiesOnlyItsOwnStatuses) {

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -458,6 +459,9 @@ class LocalShard {
   ClockMap WithCutoffIdentities(const ClockMap& clocks) const;
   // Syncs the WAL; a failure stops the shard. REQUIRES: WAL mutex held.
   absl::Status SyncWalOrStop();
+  // Adds `tag`'s token to known_tokens_. REQUIRES: the WAL mutex held, or
+  // the load's replay (nothing else runs).
+  void RememberToken(const ClockTag& tag);
   // The encoded record, or InvalidArgument for one replay would refuse (a
   // payload that is no object, too many ids) or larger than a WAL segment.
   absl::StatusOr<std::string> EncodeForWal(const WalRecord& record) const;
@@ -514,6 +518,12 @@ class LocalShard {
   // tick to a WAL delta (WithCutoffIdentities). In memory only (guarded by
   // the clocks mutex): a restart forgets it, and the stored tokens decide.
   std::map<ClockMap::Key, ClockMap::Clock> cutoff_identities_;
+  // The tokens of the newest ops appended or replayed here, by clock and
+  // tick, for ResolveWalDelta (a reused tick below the newest: cluster seed
+  // 4800007101). At most kKnownTokensKept, oldest dropped first (in
+  // `known_token_order_`). In memory only. Guarded by the WAL mutex.
+  KnownTokens known_tokens_;
+  std::deque<KnownTokens::key_type> known_token_order_;
 
   BoundedChannel<UpdateSignal> update_channel_;
   std::unique_ptr<Task> update_worker_;

@@ -235,6 +235,7 @@ absl::Status LocalShard::ReplayWal() {
           fmt::format("WAL entry {}: {}", index, std::string(record.status().message())));
     }
     if (record->clock_tag) {
+      RememberToken(*record->clock_tag);
       MutexLock clocks(*clocks_mutex_);
       newest_clocks_.Advance(*record->clock_tag);
     }

@@ -10,6 +10,14 @@
 
 namespace engine {
 
+namespace {
+
+// Tokens a shard remembers for ResolveWalDelta (LocalShard::known_tokens_):
+// more than a WAL delta transfer reaches back in the campaigns' runs.
+constexpr size_t kKnownTokensKept = 8192;
+
+}  // namespace
+
 ClockMap LocalShard::NewestClocks() {
   MutexLock clocks(*clocks_mutex_);
   return newest_clocks_;
@@ -38,6 +46,20 @@ ClockMap LocalShard::WithCutoffIdentities(const ClockMap& clocks) const {
                                 .token = named ? identity->second.token : clock.token});
   }
   return identified;
+}
+
+void LocalShard::RememberToken(const ClockTag& tag) {
+  if (tag.token == kNoOpToken) return;
+  const KnownTokens::key_type key{{tag.peer_id, tag.clock_id}, tag.tick};
+  const auto [entry, added] = known_tokens_.insert_or_assign(key, tag.token);
+  if (!added) return;
+  known_token_order_.push_back(key);
+  if (known_token_order_.size() > kKnownTokensKept) {
+    known_tokens_.erase(known_token_order_.front());
+    known_token_order_.pop_front();
+  }
+  SS_ASSERT(known_tokens_.size() == known_token_order_.size(), "{} known tokens, {} in order", known_tokens_.size(),
+            known_token_order_.size());
 }
 
 absl::Status LocalShard::SyncWalOrStop() {
@@ -123,7 +145,7 @@ absl::StatusOr<std::optional<SeqNumber>> LocalShard::ResolveWalDelta(const Clock
       newest_clocks->AdvanceToAtLeast(newest_clocks_);
     }
   }
-  auto resolver = WalDeltaResolver::Start(recovery_point.RecoveryClocks(), newest, oldest);
+  auto resolver = WalDeltaResolver::Start(recovery_point.RecoveryClocks(), newest, oldest, known_tokens_);
   if (!resolver.ok()) return resolver.status();
   const uint64_t first = wal_->first_index();
   const uint64_t end = wal_->next_index();
