@@ -102,9 +102,6 @@ class Wal {
     // At load: the valid entries past loaded_synced_bytes, as verified, to
     // be written again (see RewriteUnsyncedEntries).
     std::string unsynced_tail;
-    // At load: the header as read, put back over a repair that did not
-    // become durable (see RepairDamagedSlots).
-    std::string loaded_header;
   };
 
   // What Load finds to repair, repaired only once everything is validated.
@@ -152,8 +149,8 @@ class Wal {
   // Rewrites, and syncs, every header slot that did not decode. REQUIRES:
   // called by Load after RewriteUnsyncedEntries.
   absl::Status RepairDamagedSlots();
-  // After RepairDamagedSlots' fsync failed: writes the repaired slots of
-  // `segment` back as read at load (best effort).
+  // After RepairDamagedSlots' fsync failed: overwrites the repaired slots of
+  // `segment` with zeros, which vouch for nothing (best effort).
   void UndoRepair(File& file, const Segment& segment);
   // Records `status` as the failure that stops the WAL; returns it.
   absl::Status Stop(absl::Status status);

@@ -366,7 +366,6 @@ absl::StatusOr<std::pair<uint64_t, bool>> Wal::UseScannedSegment(Segment& segmen
         PathOf(segment.name), scanned.slot_bytes[0] == 0 ? 0 : 1, segment.start + segment.offsets.size(), offset));
   }
   if (offset > synced_bytes) segment.unsynced_tail = std::string(data.substr(synced_bytes, offset - synced_bytes));
-  segment.loaded_header = std::string(data.substr(0, kSegmentHeaderBytes));
   return std::make_pair(offset, offset < data.size());
 }
 
@@ -437,15 +436,15 @@ void Wal::UndoRepair(File& file, const Segment& segment) {
   // A later load would read them as good and skip the repair, and once
   // entries are appended behind them, a power loss brings the torn slot
   // back beside a torn tail, which a load refuses as damage to synced data
-  // (seed 4400142436). So the bytes read at load go back in their place,
-  // and the next load sees the damage and repairs it again. If this write
-  // fails too, the load fails as it would anyway; only that double fault
-  // leaves a repair that may not be durable.
+  // (seed 4400142436). So each repaired slot becomes zeros again, which a
+  // load reads as vouching for nothing (as one that does not decode), and
+  // the next load repairs it again. If this write fails too, the load fails
+  // as it would anyway; only that double fault leaves a repair that may not
+  // be durable.
+  const std::array<char, kSlotBytes> zeros{};
   for (size_t slot = 0; slot < wal_format::kSlotCount; ++slot) {
-    // (A segment shorter than a header at load kept no header bytes.)
-    if (segment.slot_bytes[slot] != 0 || segment.loaded_header.size() < (slot + 1) * kSlotBytes) continue;
-    const std::string_view read = std::string_view(segment.loaded_header).substr(slot * kSlotBytes, kSlotBytes);
-    if (!file.WriteAt(slot * kSlotBytes, std::span<const char>(read.data(), read.size())).ok()) {
+    if (segment.slot_bytes[slot] != 0) continue;
+    if (!file.WriteAt(slot * kSlotBytes, std::span<const char>(zeros.data(), zeros.size())).ok()) {
       load_repairs_.push_back(fmt::format("could not undo the repair of header slot {} of {} after a failed fsync",
                                           slot, PathOf(segment.name)));
     }
