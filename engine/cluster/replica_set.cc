@@ -75,6 +75,7 @@ absl::Status ShardReplicaSet::Load(const CollectionState& applied) {
   if (shard.ok()) {
     local_->kind = LocalKind::kLocal;
     local_->shard = std::move(*shard);
+    NoteReplayedWrites();
     return absl::OkStatus();
   }
   env_.Log(fmt::format("peer {} shard {}: local replica failed to load, serving a dummy: {}",
@@ -185,6 +186,7 @@ absl::Status ShardReplicaSet::CreateEmptyLocal() {
   }
   local_->kind = LocalKind::kLocal;
   local_->shard = std::move(*shard);
+  NoteReplayedWrites();
   return absl::OkStatus();
 }
 

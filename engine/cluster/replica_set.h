@@ -206,6 +206,18 @@ class ShardReplicaSet {
   // Remembers the clock tag of a write applied to the local replica.
   // REQUIRES: batch_sync_mutex_ held.
   void NoteDirectWrite(const WalRecord& record, const UpdateResult& result);
+  // Notes `tag` as the newest direct write of `id`, applied at `now_ns`.
+  // REQUIRES: batch_sync_mutex_ held, or local_lock_ held exclusively.
+  void NoteWriteOf(PointId id, const ClockTag& tag, int64_t now_ns);
+  // After a load: notes again, as applied now, the direct writes the loaded
+  // shard's WAL replayed. A restart otherwise forgets them, and a
+  // stream_records batch from a source that never had such a write deleted
+  // it while the clocks still claimed it, so a later wal_delta sent nothing
+  // (cluster seed 4600015057). Only writes the WAL still held replay: one
+  // a flush acknowledged before the restart stays forgotten. No lock and
+  // no prune, so no scheduling point. REQUIRES: local_lock_ held exclusively,
+  // local_->shard just loaded.
+  void NoteReplayedWrites();
   // Applies `record` to the local shard and notes it, under the batch sync
   // mutex. REQUIRES: the local lock held, local_->shard set.
   absl::StatusOr<UpdateResult> UpdateAndNote(const WalRecord& record, bool wait, const FloorCheck& floor = {},
@@ -308,7 +320,10 @@ class ShardReplicaSet {
   std::unique_ptr<Mutex> batch_sync_mutex_;
   // The newest clock-tagged write applied to each point by a coordinator or
   // forward proxy, kept while its coordinator may still be sending it
-  // (DirectWriteWindowNs). Guarded by batch_sync_mutex_.
+  // (DirectWriteWindowNs); after a restart, those its WAL replayed, as if
+  // applied at the load (NoteReplayedWrites). Guarded by batch_sync_mutex_
+  // (readers and writers hold the local lock too, so the load, holding it
+  // exclusively, needs no more).
   struct DirectWrite {
     ClockTag tag;
     int64_t applied_ns = 0;

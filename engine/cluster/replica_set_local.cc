@@ -248,18 +248,28 @@ void ShardReplicaSet::NoteDirectWrite(const WalRecord& record, const UpdateResul
   if (result.status == UpdateStatus::kClockRejected) return;
   const ClockTag& tag = *record.clock_tag;
   const int64_t now_ns = env_.NowNanos();
-  for (PointId id : OperationPointIds(record.operation)) {
-    auto [entry, first] = direct_writes_.try_emplace(id);
-    DirectWrite& write = entry->second;
-    std::erase(write.replaced, tag);
-    if (!first && write.tag != tag) {
-      if (write.replaced.size() == kReplacedTagsKept) write.replaced.erase(write.replaced.begin());
-      write.replaced.push_back(write.tag);
-    }
-    write.tag = tag;
-    write.applied_ns = now_ns;
-  }
+  for (PointId id : OperationPointIds(record.operation)) NoteWriteOf(id, tag, now_ns);
   if (direct_writes_.size() >= kPruneDirectWritesAt) PruneDirectWrites();
+}
+
+void ShardReplicaSet::NoteWriteOf(PointId id, const ClockTag& tag, int64_t now_ns) {
+  auto [entry, first] = direct_writes_.try_emplace(id);
+  DirectWrite& write = entry->second;
+  std::erase(write.replaced, tag);
+  if (!first && write.tag != tag) {
+    if (write.replaced.size() == kReplacedTagsKept) write.replaced.erase(write.replaced.begin());
+    write.replaced.push_back(write.tag);
+  }
+  write.tag = tag;
+  write.applied_ns = now_ns;
+}
+
+void ShardReplicaSet::NoteReplayedWrites() {
+  SS_ASSERT(local_->shard != nullptr, "no loaded shard to note the writes of");
+  const int64_t now_ns = env_.NowNanos();
+  for (const LocalShard::ReplayedWrite& write : local_->shard->TakeReplayedWrites()) {
+    for (PointId id : write.ids) NoteWriteOf(id, write.tag, now_ns);
+  }
 }
 
 int64_t ShardReplicaSet::DirectWriteWindowNs() {

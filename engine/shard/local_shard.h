@@ -229,6 +229,18 @@ class LocalShard {
   // shard had seen, its WAL up to its end included.
   absl::StatusOr<std::optional<SeqNumber>> ResolveWalDelta(const ClockMap& recovery_point,
                                                            ClockMap* newest_clocks = nullptr);
+  // A write a coordinator led, replayed from the WAL by the load.
+  struct ReplayedWrite {
+    ClockTag tag;
+    std::vector<PointId> ids;
+  };
+  // The clock-tagged, non-forced upserts and deletes the load replayed, in
+  // WAL order (the newest kReplayedWritesKept), moved out: the replica set
+  // notes them again as direct writes after a restart, which its memory
+  // lost (cluster seed 4600015057). REQUIRES: called by the shard's owner
+  // right after Load, before the shard is shared (no lock: only the load
+  // wrote them).
+  std::vector<ReplayedWrite> TakeReplayedWrites();
   // Up to `max_records` WAL records from index `from`, in order, for a
   // queue proxy replaying the WAL's suffix. NotFound when `from` is below
   // the WAL's first index (truncated), OutOfRange when past its next index;
@@ -462,6 +474,9 @@ class LocalShard {
   // Adds `tag`'s token to known_tokens_. REQUIRES: the WAL mutex held, or
   // the load's replay (nothing else runs).
   void RememberToken(const ClockTag& tag);
+  // Adds a replayed non-forced upsert or delete to replayed_writes_.
+  // REQUIRES: the load's replay, `record` clock-tagged.
+  void KeepReplayedWrite(const WalRecord& record);
   // The encoded record, or InvalidArgument for one replay would refuse (a
   // payload that is no object, too many ids) or larger than a WAL segment.
   absl::StatusOr<std::string> EncodeForWal(const WalRecord& record) const;
@@ -524,6 +539,8 @@ class LocalShard {
   // `known_token_order_`). In memory only. Guarded by the WAL mutex.
   KnownTokens known_tokens_;
   std::deque<KnownTokens::key_type> known_token_order_;
+  // Filled by ReplayWal, taken once by TakeReplayedWrites.
+  std::deque<ReplayedWrite> replayed_writes_;
 
   BoundedChannel<UpdateSignal> update_channel_;
   std::unique_ptr<Task> update_worker_;

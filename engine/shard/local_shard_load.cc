@@ -13,6 +13,11 @@
 #include "engine/shard/local_shard.h"
 
 namespace engine {
+namespace {
+// Bounds the writes a load keeps for TakeReplayedWrites: well below the
+// replica set's prune threshold of direct-write notes (4,096 points).
+constexpr size_t kReplayedWritesKept = 1024;
+}  // namespace
 
 absl::Status LocalShard::Recover() {
   SS_ASSERT(wal_ == nullptr, "{}: a shard loads once", paths_.root);
@@ -236,6 +241,7 @@ absl::Status LocalShard::ReplayWal() {
     }
     if (record->clock_tag) {
       RememberToken(*record->clock_tag);
+      KeepReplayedWrite(*record);
       MutexLock clocks(*clocks_mutex_);
       newest_clocks_.Advance(*record->clock_tag);
     }
@@ -244,6 +250,24 @@ absl::Status LocalShard::ReplayWal() {
   // Nothing is appended before the workers start.
   SS_ASSERT(wal_->next_index() == end, "the WAL grew from {} to {} during replay", end, wal_->next_index());
   return absl::OkStatus();
+}
+
+void LocalShard::KeepReplayedWrite(const WalRecord& record) {
+  SS_ASSERT(record.clock_tag.has_value());
+  if (record.clock_tag->force) return;
+  if (!std::holds_alternative<UpsertPoints>(record.operation) &&
+      !std::holds_alternative<DeletePoints>(record.operation)) {
+    return;
+  }
+  replayed_writes_.push_back(ReplayedWrite{.tag = *record.clock_tag, .ids = OperationPointIds(record.operation)});
+  if (replayed_writes_.size() > kReplayedWritesKept) replayed_writes_.pop_front();
+}
+
+std::vector<LocalShard::ReplayedWrite> LocalShard::TakeReplayedWrites() {
+  std::vector<ReplayedWrite> taken(std::make_move_iterator(replayed_writes_.begin()),
+                                   std::make_move_iterator(replayed_writes_.end()));
+  replayed_writes_.clear();
+  return taken;
 }
 
 }  // namespace engine

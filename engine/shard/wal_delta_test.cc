@@ -181,6 +181,32 @@ TEST(WalDeltaTest, ClocksSnapshotTakenOnceKeptAcrossRestartAndCleared) {
   });
 }
 
+TEST(WalDeltaTest, ALoadHandsBackTheTaggedWritesItReplayedOnce) {
+  InWorld(16, [](sim::World& world) {
+    {
+      auto shard = Open(world);
+      EXPECT_TRUE(shard->TakeReplayedWrites().empty());  // a new shard replays nothing
+      shard->PinAck();  // else a flush acks the WAL: only what it still holds replays
+      Write(*shard, 1, Tag(0, 1));
+      Write(*shard, 2, std::nullopt);  // untagged: no coordinator led it
+      ClockTag forced = Tag(0, 2);
+      forced.force = true;  // a transfer's replay: no direct write
+      Write(*shard, 3, forced);
+      ASSERT_TRUE(shard->Update({DeletePoints{{1, 4}}, Tag(1, 1)}, /*wait=*/true).ok());
+      ASSERT_TRUE(shard->Shutdown().ok());
+    }
+    auto shard = Open(world);
+    const std::vector<LocalShard::ReplayedWrite> replayed = shard->TakeReplayedWrites();
+    ASSERT_EQ(replayed.size(), 2u);
+    EXPECT_EQ(replayed[0].tag, Tag(0, 1));
+    EXPECT_EQ(replayed[0].ids, std::vector<PointId>{1});
+    EXPECT_EQ(replayed[1].tag, Tag(1, 1));
+    EXPECT_EQ(replayed[1].ids, (std::vector<PointId>{1, 4}));
+    EXPECT_TRUE(shard->TakeReplayedWrites().empty());
+    ASSERT_TRUE(shard->Shutdown().ok());
+  });
+}
+
 TEST(WalDeltaTest, UpdateCutoffIsMonotoneAndPersisted) {
   InWorld(16, [](sim::World& world) {
     const ShardOptions no_final_flush{.collection = kCollection, .flush_on_shutdown = false};
