@@ -218,6 +218,14 @@ class ShardReplicaSet {
   // no prune, so no scheduling point. REQUIRES: local_lock_ held exclusively,
   // local_->shard just loaded.
   void NoteReplayedWrites();
+  // Within the direct-write window after a restart, a batch from a source
+  // that has not seen every tick this replica claimed at the load is
+  // refused: the restart forgot which points those writes reached (a flush
+  // had already acknowledged them out of the WAL), and the batch would
+  // erase any the source lacks, still in flight to it (cluster seed
+  // 5200049910: a write stalled 957 ms on its way to the source). nullopt:
+  // apply it. REQUIRES: batch_sync_mutex_ held.
+  std::optional<absl::Status> RefuseBatchAfterRestart(const SyncPointsRequest& request);
   // Applies `record` to the local shard and notes it, under the batch sync
   // mutex. REQUIRES: the local lock held, local_->shard set.
   absl::StatusOr<UpdateResult> UpdateAndNote(const WalRecord& record, bool wait, const FloorCheck& floor = {},
@@ -332,6 +340,11 @@ class ShardReplicaSet {
     std::vector<ClockTag> replaced;
   };
   std::map<PointId, DirectWrite> direct_writes_;
+  // The clocks the local shard claimed at its load, and when it loaded
+  // (RefuseBatchAfterRestart); emptied once the window has passed. Guarded
+  // like direct_writes_.
+  ClockMap restart_clocks_;
+  int64_t restart_ns_ = 0;
   // The batch floor: the newest clocks the sender of the stream_records
   // batches applied here had seen, merged over the batches of one
   // registration (`batch_floor_transfer_`), kept until a batch of another

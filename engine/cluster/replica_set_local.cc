@@ -267,9 +267,38 @@ void ShardReplicaSet::NoteWriteOf(PointId id, const ClockTag& tag, int64_t now_n
 void ShardReplicaSet::NoteReplayedWrites() {
   SS_ASSERT(local_->shard != nullptr, "no loaded shard to note the writes of");
   const int64_t now_ns = env_.NowNanos();
-  for (const LocalShard::ReplayedWrite& write : local_->shard->TakeReplayedWrites()) {
+  LocalShard::LoadNotes notes = local_->shard->TakeLoadNotes();
+  for (const LocalShard::ReplayedWrite& write : notes.writes) {
     for (PointId id : write.ids) NoteWriteOf(id, write.tag, now_ns);
   }
+  restart_clocks_ = std::move(notes.newest_clocks);
+  restart_ns_ = now_ns;
+}
+
+std::optional<absl::Status> ShardReplicaSet::RefuseBatchAfterRestart(const SyncPointsRequest& request) {
+  if (restart_clocks_.clocks().empty()) return std::nullopt;
+  std::optional<ClockTag> unseen;
+  for (const auto& [key, clock] : restart_clocks_.clocks()) {
+    const ClockTag tag{.peer_id = key.first, .clock_id = key.second, .tick = clock.tick, .token = clock.token};
+    if (NotSeenBy(request.source_clocks, tag)) {
+      unseen = tag;
+      break;
+    }
+  }
+  if (!unseen.has_value()) return std::nullopt;
+  // Only now the window, which reads the replica state under its lock: a
+  // batch from a source that saw every such tick takes no extra scheduling
+  // point.
+  const int64_t since_restart_ns = env_.NowNanos() - restart_ns_;
+  if (since_restart_ns > DirectWriteWindowNs()) {
+    restart_clocks_ = ClockMap();
+    return std::nullopt;
+  }
+  SS_COVER(kTransferBatchRefusedAfterRestart);
+  return absl::UnavailableError(fmt::format(
+      "sync points refused: this replica restarted {} ms ago claiming tick {} of clock {}/{}, which the source has "
+      "not seen; that write may still reach the source, and the batch would erase it here",
+      since_restart_ns / 1'000'000, unseen->tick, unseen->peer_id, unseen->clock_id));
 }
 
 int64_t ShardReplicaSet::DirectWriteWindowNs() {
@@ -315,6 +344,7 @@ absl::Status ShardReplicaSet::HandleSyncPoints(const SyncPointsRequest& request)
   // Held from the read of the stored ids to the last apply: no direct write
   // lands in between unseen by NewerThanBatch.
   MutexLock sync(*batch_sync_mutex_);
+  if (std::optional<absl::Status> refused = RefuseBatchAfterRestart(request)) return *refused;
   const std::set<PointId> newer = NewerThanBatch(request);
   if (!newer.empty()) SS_COVER(kTransferBatchKeptNewerWrite);
   std::vector<PointId> stale;

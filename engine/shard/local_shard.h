@@ -234,13 +234,20 @@ class LocalShard {
     ClockTag tag;
     std::vector<PointId> ids;
   };
-  // The clock-tagged, non-forced upserts and deletes the load replayed, in
-  // WAL order (the newest kReplayedWritesKept), moved out: the replica set
-  // notes them again as direct writes after a restart, which its memory
-  // lost (cluster seed 4600015057). REQUIRES: called by the shard's owner
-  // right after Load, before the shard is shared (no lock: only the load
-  // wrote them).
-  std::vector<ReplayedWrite> TakeReplayedWrites();
+  // What the load knew of the writes before it, for the replica set, whose
+  // memory of them a restart lost (cluster seeds 4600015057, 5200049910).
+  struct LoadNotes {
+    // The clock-tagged, non-forced upserts and deletes the load replayed,
+    // in WAL order (the newest kReplayedWritesKept).
+    std::vector<ReplayedWrite> writes;
+    // The newest clocks once the WAL was replayed: every tick this shard
+    // claimed before the restart, including writes a flush already
+    // acknowledged out of the WAL (which `writes` cannot name).
+    ClockMap newest_clocks;
+  };
+  // Moved out, once. REQUIRES: called by the shard's owner right after
+  // Load, before the shard is shared (no lock: only the load wrote them).
+  LoadNotes TakeLoadNotes();
   // Up to `max_records` WAL records from index `from`, in order, for a
   // queue proxy replaying the WAL's suffix. NotFound when `from` is below
   // the WAL's first index (truncated), OutOfRange when past its next index;
@@ -539,8 +546,9 @@ class LocalShard {
   // `known_token_order_`). In memory only. Guarded by the WAL mutex.
   KnownTokens known_tokens_;
   std::deque<KnownTokens::key_type> known_token_order_;
-  // Filled by ReplayWal, taken once by TakeReplayedWrites.
+  // Filled by ReplayWal, taken once by TakeLoadNotes.
   std::deque<ReplayedWrite> replayed_writes_;
+  ClockMap load_newest_clocks_;
 
   BoundedChannel<UpdateSignal> update_channel_;
   std::unique_ptr<Task> update_worker_;

@@ -14,7 +14,7 @@
 
 namespace engine {
 namespace {
-// Bounds the writes a load keeps for TakeReplayedWrites: well below the
+// Bounds the writes a load keeps for TakeLoadNotes: well below the
 // replica set's prune threshold of direct-write notes (4,096 points).
 constexpr size_t kReplayedWritesKept = 1024;
 }  // namespace
@@ -249,6 +249,9 @@ absl::Status LocalShard::ReplayWal() {
   }
   // Nothing is appended before the workers start.
   SS_ASSERT(wal_->next_index() == end, "the WAL grew from {} to {} during replay", end, wal_->next_index());
+  // No lock: nothing else runs during the load's replay (a lock would be a
+  // scheduling point in every load).
+  load_newest_clocks_ = newest_clocks_;
   return absl::OkStatus();
 }
 
@@ -263,11 +266,13 @@ void LocalShard::KeepReplayedWrite(const WalRecord& record) {
   if (replayed_writes_.size() > kReplayedWritesKept) replayed_writes_.pop_front();
 }
 
-std::vector<LocalShard::ReplayedWrite> LocalShard::TakeReplayedWrites() {
-  std::vector<ReplayedWrite> taken(std::make_move_iterator(replayed_writes_.begin()),
-                                   std::make_move_iterator(replayed_writes_.end()));
+LocalShard::LoadNotes LocalShard::TakeLoadNotes() {
+  LoadNotes notes{.writes = std::vector<ReplayedWrite>(std::make_move_iterator(replayed_writes_.begin()),
+                                                       std::make_move_iterator(replayed_writes_.end())),
+                  .newest_clocks = std::move(load_newest_clocks_)};
   replayed_writes_.clear();
-  return taken;
+  load_newest_clocks_ = ClockMap();
+  return notes;
 }
 
 }  // namespace engine

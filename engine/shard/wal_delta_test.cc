@@ -181,11 +181,11 @@ TEST(WalDeltaTest, ClocksSnapshotTakenOnceKeptAcrossRestartAndCleared) {
   });
 }
 
-TEST(WalDeltaTest, ALoadHandsBackTheTaggedWritesItReplayedOnce) {
+TEST(WalDeltaTest, ALoadHandsBackTheTaggedWritesItReplayedAndItsClocksOnce) {
   InWorld(16, [](sim::World& world) {
     {
       auto shard = Open(world);
-      EXPECT_TRUE(shard->TakeReplayedWrites().empty());  // a new shard replays nothing
+      EXPECT_TRUE(shard->TakeLoadNotes().writes.empty());  // a new shard replays nothing
       shard->PinAck();  // else a flush acks the WAL: only what it still holds replays
       Write(*shard, 1, Tag(0, 1));
       Write(*shard, 2, std::nullopt);  // untagged: no coordinator led it
@@ -196,13 +196,15 @@ TEST(WalDeltaTest, ALoadHandsBackTheTaggedWritesItReplayedOnce) {
       ASSERT_TRUE(shard->Shutdown().ok());
     }
     auto shard = Open(world);
-    const std::vector<LocalShard::ReplayedWrite> replayed = shard->TakeReplayedWrites();
+    const LocalShard::LoadNotes notes = shard->TakeLoadNotes();
+    EXPECT_EQ(notes.newest_clocks, shard->NewestClocks());
+    const std::vector<LocalShard::ReplayedWrite>& replayed = notes.writes;
     ASSERT_EQ(replayed.size(), 2u);
     EXPECT_EQ(replayed[0].tag, Tag(0, 1));
     EXPECT_EQ(replayed[0].ids, std::vector<PointId>{1});
     EXPECT_EQ(replayed[1].tag, Tag(1, 1));
     EXPECT_EQ(replayed[1].ids, (std::vector<PointId>{1, 4}));
-    EXPECT_TRUE(shard->TakeReplayedWrites().empty());
+    EXPECT_TRUE(shard->TakeLoadNotes().writes.empty());
     ASSERT_TRUE(shard->Shutdown().ok());
   });
 }
