@@ -66,6 +66,7 @@ namespace engine {
   X(kTransferStreamBatch, "transfer.stream_batch", "stream_records sent a batch under the proxy's update lock") \
   X(kTransferBatchKeptNewerWrite, "transfer.batch_kept_newer_write", "a stream_records batch or a wal_delta replay left alone a point the receiver wrote directly with a tick the source had not seen") \
   X(kTransferBatchRefusedAfterRestart, "transfer.batch_refused_after_restart", "a stream_records target restarted within the direct-write window refused a batch from a source that had not seen a tick it claimed") \
+  X(kWalTickOutOfOrder, "transfer.wal_tick_out_of_order", "a clock-tagged record went into the WAL below a tick an earlier record of its clock holds (a forced replay of an older op)") \
   X(kTransferStaleWriteRefused, "transfer.stale_write_refused", "a transfer target refused a coordinator's write at or below the clocks its batches came with (a stalled request)") \
   X(kTransferForwarded, "transfer.forwarded", "a forward proxy forwarded a live write to the transfer target") \
   X(kTransferCutoffSent, "transfer.cutoff_sent", "stream_records advanced the receiver's cutoff clocks") \

@@ -230,7 +230,10 @@ absl::StatusOr<UpdateResult> LocalShard::Update(WalRecord record, bool wait) {
     SS_ASSERT(wal_->next_index() == next_index + 1, "one append took WAL indexes {} to {}", next_index,
               wal_->next_index());
     result.op_num = *op_num;
-    if (record.clock_tag) RememberToken(*record.clock_tag);
+    if (record.clock_tag) {
+      RememberToken(*record.clock_tag);
+      NoteWalTick(*op_num, *record.clock_tag);
+    }
     if (options_.observer) options_.observer->OnWalAppend(*op_num, record);
     result.clock_tag = record.clock_tag;
     if (!update_channel_.SendReserved(OperationData{*op_num, std::move(record), wait, done})) {

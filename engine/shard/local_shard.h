@@ -481,6 +481,12 @@ class LocalShard {
   // Adds `tag`'s token to known_tokens_. REQUIRES: the WAL mutex held, or
   // the load's replay (nothing else runs).
   void RememberToken(const ClockTag& tag);
+  // Notes the clock tick of the record at WAL `index`: one below a tick an
+  // earlier record of its clock holds (a forced replay of an older op), or
+  // below `floor_tick`, is out of order, and ResolveWalDelta resolves no
+  // delta while the WAL holds it. REQUIRES: the WAL mutex held, or the
+  // load's replay.
+  void NoteWalTick(uint64_t index, const ClockTag& tag, uint64_t floor_tick = 0);
   // Adds a replayed non-forced upsert or delete to replayed_writes_.
   // REQUIRES: the load's replay, `record` clock-tagged.
   void KeepReplayedWrite(const WalRecord& record);
@@ -546,6 +552,14 @@ class LocalShard {
   // `known_token_order_`). In memory only. Guarded by the WAL mutex.
   KnownTokens known_tokens_;
   std::deque<KnownTokens::key_type> known_token_order_;
+  // The highest tick each clock has in a record of this WAL, and the
+  // indexes of the records below it (NoteWalTick), at most
+  // kOutOfOrderKept: past that, they are forgotten and
+  // `out_of_order_overflow_below_` says the WAL below it may hold some.
+  // In memory; the load's replay rebuilds them. Guarded by the WAL mutex.
+  std::map<ClockMap::Key, uint64_t> wal_max_ticks_;
+  std::set<uint64_t> out_of_order_indexes_;
+  uint64_t out_of_order_overflow_below_ = 0;
   // Filled by ReplayWal, taken once by TakeLoadNotes.
   std::deque<ReplayedWrite> replayed_writes_;
   ClockMap load_newest_clocks_;

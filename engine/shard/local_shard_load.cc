@@ -231,6 +231,11 @@ absl::Status LocalShard::ReplayWal() {
   const uint64_t end = wal_->next_index();
   SS_ASSERT(first <= end, "replay of [{}, {})", first, end);
   SS_ASSERT(update_worker_ == nullptr, "replay with the update worker running");
+  // The clocks as stored, before the replay advances them (no lock: nothing
+  // else runs during the load's replay). A forced record below them may
+  // follow a newer tick acknowledged out of the WAL before the restart, which
+  // the replay cannot see: it counts as out of order (NoteWalTick).
+  const ClockMap stored_clocks = newest_clocks_;
   for (uint64_t index = first; index < end; ++index) {
     auto bytes = wal_->Read(index);
     if (!bytes.ok()) return bytes.status();
@@ -241,6 +246,9 @@ absl::Status LocalShard::ReplayWal() {
     }
     if (record->clock_tag) {
       RememberToken(*record->clock_tag);
+      const ClockTag& tag = *record->clock_tag;
+      const std::optional<ClockMap::Clock> stored = stored_clocks.Get(tag.peer_id, tag.clock_id);
+      NoteWalTick(index, tag, tag.force && stored.has_value() ? stored->tick : 0);
       KeepReplayedWrite(*record);
       MutexLock clocks(*clocks_mutex_);
       newest_clocks_.Advance(*record->clock_tag);

@@ -209,6 +209,29 @@ TEST(WalDeltaTest, ALoadHandsBackTheTaggedWritesItReplayedAndItsClocksOnce) {
   });
 }
 
+// A forced replay of an older op after newer ones: the backward scan would
+// stop at its tick 2 and skip tick 3 before it (cluster seed 5300124854).
+TEST(WalDeltaTest, AWalWithAReplayedOlderTickResolvesNoDeltaAlsoAfterARestart) {
+  InWorld(19, [](sim::World& world) {
+    {
+      auto shard = Open(world);
+      shard->PinAck();  // the records stay in the WAL
+      for (uint64_t tick = 1; tick <= 3; ++tick) Write(*shard, tick, Tag(0, tick));
+      auto in_order = shard->ResolveWalDelta(Clocks({{0, 1}}));
+      ASSERT_TRUE(in_order.ok()) << in_order.status();
+      EXPECT_EQ(*in_order, std::optional<SeqNumber>(1));  // the records of ticks 2 and 3 (WAL indexes 1, 2)
+      ClockTag replayed = Tag(0, 2);
+      replayed.force = true;
+      Write(*shard, 2, replayed);
+      EXPECT_EQ(ErrorOf(shard->ResolveWalDelta(Clocks({{0, 1}}))), WalDeltaError::kNotFound);
+      ASSERT_TRUE(shard->Shutdown().ok());
+    }
+    auto shard = Open(world);
+    EXPECT_EQ(ErrorOf(shard->ResolveWalDelta(Clocks({{0, 1}}))), WalDeltaError::kNotFound);
+    ASSERT_TRUE(shard->Shutdown().ok());
+  });
+}
+
 TEST(WalDeltaTest, UpdateCutoffIsMonotoneAndPersisted) {
   InWorld(16, [](sim::World& world) {
     const ShardOptions no_final_flush{.collection = kCollection, .flush_on_shutdown = false};
