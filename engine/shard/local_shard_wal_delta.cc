@@ -172,11 +172,11 @@ absl::StatusOr<std::optional<SeqNumber>> LocalShard::ResolveWalDelta(const Clock
   // Qdrant's backward scan stops at the first record at or below the
   // replica's first unseen tick, which holds only while each clock's ticks
   // rise in WAL order. A forced replay of an older op breaks that: the scan
-  // stopped at a replayed tick 3 and skipped tick 4, an acknowledged upsert
-  // acknowledged out of the WAL below it (cluster seed 5300124854).
-  // Deviation: such a WAL resolves no delta (stream_records instead).
-  // Records acknowledged out of the WAL no longer count: every record left
-  // is at or above every tick below it.
+  // stopped at a replayed tick 3 and so skipped tick 4 (an acknowledged
+  // upsert) below it (cluster seed 5300124854). Deviation: such a WAL
+  // resolves no delta (stream_records instead). Out-of-order records
+  // acknowledged out of the WAL no longer count: every record left is at or
+  // above every tick of its clock below it.
   out_of_order_indexes_.erase(out_of_order_indexes_.begin(), out_of_order_indexes_.lower_bound(first));
   if (!resolver->resolved() && (first < out_of_order_overflow_below_ || !out_of_order_indexes_.empty())) {
     // No coverage mark: 3,000 cluster seeds reached this in none (the
