@@ -5,14 +5,15 @@
 # real-world programs and the tests labelled real), then the fuzz preset
 # (clang, libFuzzer + ASan: only the fuzz targets and the libraries they
 # link, target `fuzzers`; its tests are label fuzz-smoke: each target's
-# corpus, then 30 s of fuzzing per target). Pass --quick to run only the
-# default preset.
+# corpus, then 30 s of fuzzing per target), then the same in the fuzz-fast
+# preset (libFuzzer, no sanitizer: the build users run for exec/s). Pass
+# --quick to run only the default preset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tools/setup.sh
 
-presets=(default asan tsan fuzz)
+presets=(default asan tsan fuzz fuzz-fast)
 [ "${1:-}" = "--quick" ] && presets=(default)
 
 for preset in "${presets[@]}"; do
