@@ -198,9 +198,13 @@ void Run::RestoreDamaged(size_t index) {
   const sim::ProcessId restorer = world_.StartProcess("restore-damaged", [&, index] {
     engine::FileSystem& fs = world_.env().fs();
     const std::string& path = snapshots_[index].path;
+    const uint64_t read_from_step = TraceStep();
     auto archive = engine::ReadWholeFile(fs, path);
     auto checksum = engine::ReadWholeFile(fs, path + ".checksum");
     if (!archive.ok() || !checksum.ok() || archive->empty()) return;  // a fault kept it from being read
+    // A bit flipped in these reads may be the one drawn below, which would
+    // flip it back and restore an intact archive (fuzz_shard found it).
+    if (ledger_.Any(read_from_step, path)) return;
     const size_t position = decisions.Draw(archive->size());
     (*archive)[position] = static_cast<char>((*archive)[position] ^ (1u << decisions.Draw(8)));
     const std::string damaged = fmt::format("damaged-{}.tar", index);
