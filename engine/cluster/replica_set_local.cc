@@ -99,8 +99,11 @@ absl::StatusOr<UpdateResult> ShardReplicaSet::ApplyThroughSlot(const WalRecord& 
     }
     case LocalKind::kForwardProxy: {
       MutexLock proxy(*proxy_update_mutex_);
-      absl::StatusOr<UpdateResult> applied =
-          UpdateAndNote(record, /*wait=*/true, FloorCheck{}, replay_source_clocks);
+      // The batch floor of a transfer this replica received still holds
+      // while it sends one: a coordinator's stale copy landing here would
+      // otherwise overwrite what a batch brought, and be forwarded (cluster
+      // seed 6200272279).
+      absl::StatusOr<UpdateResult> applied = UpdateAndNote(record, /*wait=*/true, floor, replay_source_clocks);
       if (!applied.ok() || applied->status == UpdateStatus::kClockRejected) return applied;
       absl::StatusOr<RpcResponse> forwarded =
           CallPeer(local_->proxy_target,
