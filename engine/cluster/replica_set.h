@@ -227,9 +227,12 @@ class ShardReplicaSet {
   // apply it. REQUIRES: batch_sync_mutex_ held.
   std::optional<absl::Status> RefuseBatchAfterRestart(const SyncPointsRequest& request);
   // Applies `record` to the local shard and notes it, under the batch sync
-  // mutex. REQUIRES: the local lock held, local_->shard set.
+  // mutex. When a cut of it was applied instead (WithoutReplacedRetries,
+  // WithoutNewerDirectWrites) and `applied_cut` is given, sets it to that
+  // cut. REQUIRES: the local lock held, local_->shard set.
   absl::StatusOr<UpdateResult> UpdateAndNote(const WalRecord& record, bool wait, const FloorCheck& floor = {},
-                                             const ClockMap* replay_source_clocks = nullptr);
+                                             const ClockMap* replay_source_clocks = nullptr,
+                                             std::optional<WalRecord>* applied_cut = nullptr);
   // A replayed record without the points this replica wrote directly, with
   // a clock tick `source_clocks` had not seen, recently enough that the
   // write may still reach the source (the window of NewerThanBatch), or

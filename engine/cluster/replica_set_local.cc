@@ -103,11 +103,18 @@ absl::StatusOr<UpdateResult> ShardReplicaSet::ApplyThroughSlot(const WalRecord& 
       // while it sends one: a coordinator's stale copy landing here would
       // otherwise overwrite what a batch brought, and be forwarded (cluster
       // seed 6200272279).
-      absl::StatusOr<UpdateResult> applied = UpdateAndNote(record, /*wait=*/true, floor, replay_source_clocks);
+      std::optional<WalRecord> cut;
+      absl::StatusOr<UpdateResult> applied =
+          UpdateAndNote(record, /*wait=*/true, floor, replay_source_clocks, &cut);
       if (!applied.ok() || applied->status == UpdateStatus::kClockRejected) return applied;
+      // The receiver mirrors this replica, so it gets what was applied here:
+      // a point a cut kept back holds a newer write here, which the receiver
+      // got in a batch (no note of it there) and the exempt floor would let
+      // the uncut record overwrite.
       absl::StatusOr<RpcResponse> forwarded =
           CallPeer(local_->proxy_target,
-                   UpdateRequest{.shard = options_.shard, .record = record, .wait = false, .forwarded = true,
+                   UpdateRequest{.shard = options_.shard, .record = cut.has_value() ? *cut : record, .wait = false,
+                                 .forwarded = true,
                                  .forward_transfer_id = local_->proxy_transfer_id});
       if (!forwarded.ok()) {
         // Qdrant's ForwardProxyError: not transient, after the local apply.
@@ -157,7 +164,8 @@ absl::StatusOr<ReadResponse> ShardReplicaSet::HandleRead(const ReadRequest& requ
 }
 
 absl::StatusOr<UpdateResult> ShardReplicaSet::UpdateAndNote(const WalRecord& record, bool wait, const FloorCheck& floor,
-                                                            const ClockMap* replay_source_clocks) {
+                                                            const ClockMap* replay_source_clocks,
+                                                            std::optional<WalRecord>* applied_cut) {
   MutexLock sync(*batch_sync_mutex_);
   if (floor.applies && (!floor.unless_floor_of.has_value() || floor.unless_floor_of != batch_floor_transfer_)) {
     if (std::optional<UpdateResult> refused = RefuseBelowBatches(record)) return *refused;
@@ -167,13 +175,16 @@ absl::StatusOr<UpdateResult> ShardReplicaSet::UpdateAndNote(const WalRecord& rec
     // to note: only the cut. The cut record keeps its clock tag, so the
     // clocks (and a later transfer's recovery point) still count it.
     if (std::optional<WalRecord> cut = WithoutNewerDirectWrites(record, *replay_source_clocks)) {
-      return local_->shard->Update(*cut, wait);
+      absl::StatusOr<UpdateResult> applied = local_->shard->Update(*cut, wait);
+      if (applied_cut != nullptr) *applied_cut = std::move(cut);
+      return applied;
     }
   }
-  const std::optional<WalRecord> cut = WithoutReplacedRetries(record);
+  std::optional<WalRecord> cut = WithoutReplacedRetries(record);
   const WalRecord& applying = cut.has_value() ? *cut : record;
   absl::StatusOr<UpdateResult> applied = local_->shard->Update(applying, wait);
   if (applied.ok()) NoteDirectWrite(applying, *applied);
+  if (applied_cut != nullptr) *applied_cut = std::move(cut);
   return applied;
 }
 
