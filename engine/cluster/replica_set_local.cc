@@ -109,8 +109,8 @@ absl::StatusOr<UpdateResult> ShardReplicaSet::ApplyThroughSlot(const WalRecord& 
       if (!applied.ok() || applied->status == UpdateStatus::kClockRejected) return applied;
       // The receiver mirrors this replica, so it gets what was applied here:
       // a point a cut kept back holds a newer write here, which the receiver
-      // got in a batch (no note of it there) and the exempt floor would let
-      // the uncut record overwrite.
+      // may hold from a batch only (no note of it there), and the exempt
+      // floor would let the uncut record overwrite it.
       absl::StatusOr<RpcResponse> forwarded =
           CallPeer(local_->proxy_target,
                    UpdateRequest{.shard = options_.shard, .record = cut.has_value() ? *cut : record, .wait = false,
