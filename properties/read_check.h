@@ -14,8 +14,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/common/assert.h"
 #include "engine/model/filter.h"
@@ -93,6 +95,49 @@ std::optional<std::string> CheckReadStep(engine::LocalShard& shard, const Step& 
       SS_ASSERT(false, "{} is not a read", ActionName(step.action));
   }
   return std::nullopt;
+}
+
+// A delete-by-filter is a read and then a write (LocalShard::DeleteByFilter):
+// it resolves its filter as a scroll does, then appends the delete of the ids
+// it found as op `op_num`. So those ids must be what the model's filter
+// selects after some prefix between the call's start (`applied_before`, the
+// history's applied_through then) and the op just before the delete. Without
+// this check the model would take whatever ids the engine resolved (it trusts
+// the op as appended). Returns the failure's description (invariant "read"),
+// or nullopt.
+template <typename WithHistory>
+std::optional<std::string> CheckDeleteByFilterIds(const engine::Filter& filter,
+                                                  std::optional<engine::SeqNumber> applied_before,
+                                                  engine::SeqNumber op_num, const WithHistory& with_history) {
+  return with_history([&](const History& history) -> std::optional<std::string> {
+    const OperationHistory& operations = history.operations();
+    const size_t through = operations.PrefixLengthThrough(op_num);
+    // The call returned its op: the history holds it (nothing is truncated
+    // while an engine process's client is still running).
+    SS_ASSERT(through > 0 && operations.op_num(through - 1) == op_num, "delete-by-filter op {} not in the history",
+              op_num);
+    const auto* deleted = std::get_if<engine::DeletePoints>(&operations.operation(through - 1));
+    if (deleted == nullptr) {
+      return fmt::format("delete with filter {} appended op {} as {}, not a delete",
+                         engine::FilterToJson(filter).dump(), op_num,
+                         engine::OperationName(operations.operation(through - 1)));
+    }
+    std::vector<engine::PointId> ids = deleted->ids;
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    const std::optional<engine::SeqNumber> before = op_num == 0 ? std::nullopt : std::optional(op_num - 1);
+    SS_ASSERT(!applied_before || (before && *applied_before <= *before), "op {} applied before the delete {}",
+              OpLabel(applied_before), op_num);
+    if (history.FindPrefix(applied_before, before,
+                           [&](const ReferenceModel& model) { return ExpectedFilteredIds(model, filter) == ids; })) {
+      return std::nullopt;
+    }
+    return fmt::format(
+        "delete with filter {} deleted ids [{}] (op {}), which no model state between op {} and op {} selects (the "
+        "model at op {} selects [{}])",
+        engine::FilterToJson(filter).dump(), fmt::join(ids, ", "), op_num, OpLabel(applied_before), OpLabel(before),
+        OpLabel(before), fmt::join(ExpectedFilteredIds(history.ModelBelow(op_num), filter), ", "));
+  });
 }
 
 }  // namespace properties

@@ -107,6 +107,9 @@ class Run {
   // ---- shard_run_checks.cc ----
   // A client's read, checked against the history (docs/invariants.md I1).
   void CheckRead(engine::LocalShard& shard, const Step& step);
+  // The ids a delete-by-filter resolved (docs/invariants.md I1).
+  void CheckDeleteByFilter(const Step& step, std::optional<engine::SeqNumber> applied_before,
+                           const engine::UpdateResult& result);
 
   // ---- restore_checks.cc ----
   void CheckRestores();

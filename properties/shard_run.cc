@@ -235,9 +235,11 @@ void Run::Execute(engine::LocalShard& shard, const Step& step) {
   switch (step.action) {
     case Action::kUpdate: DoUpdate(shard, step); break;
     case Action::kDeleteByFilter: {
+      const auto applied_before = history_.applied_through();
       auto result = shard.DeleteByFilter(step.filter, step.wait);
       if (result.ok()) {
         NoteUpdateResult(*result);
+        CheckDeleteByFilter(step, applied_before, *result);
       } else {
         FailUnlessFaulty(shard, "delete by filter", result.status());
       }

@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 
 #include "engine/model/distance.h"
+#include "properties/model_filter.h"
 
 namespace properties {
 
@@ -157,9 +158,17 @@ std::vector<engine::Point> ExpectedFiltered(const ReferenceModel& model, const e
                                             const engine::CollectionConfig& collection) {
   std::vector<engine::Point> points;
   for (const auto& [id, point] : model.points()) {
-    if (engine::Matches(filter, id, point.payload)) points.push_back(*ExpectedPoint(model, id, collection));
+    if (ModelMatches(filter, id, point.payload)) points.push_back(*ExpectedPoint(model, id, collection));
   }
   return points;
+}
+
+std::vector<engine::PointId> ExpectedFilteredIds(const ReferenceModel& model, const engine::Filter& filter) {
+  std::vector<engine::PointId> ids;
+  for (const auto& [id, point] : model.points()) {
+    if (ModelMatches(filter, id, point.payload)) ids.push_back(id);
+  }
+  return ids;
 }
 
 std::vector<engine::ScoredPoint> ExpectedSearch(const ReferenceModel& model, const engine::Vector& query,

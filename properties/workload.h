@@ -56,6 +56,8 @@ std::vector<engine::Point> ExpectedPoints(const ReferenceModel& model,
 std::vector<engine::Point> ExpectedFiltered(const ReferenceModel& model,
                                             const engine::Filter& filter,
                                             const engine::CollectionConfig& collection);
+// The ids of the model's points `filter` selects, ascending.
+std::vector<engine::PointId> ExpectedFilteredIds(const ReferenceModel& model, const engine::Filter& filter);
 std::vector<engine::ScoredPoint> ExpectedSearch(const ReferenceModel& model,
                                                 const engine::Vector& query, size_t k,
                                                 const engine::CollectionConfig& collection);

@@ -178,8 +178,17 @@ void RealRun::Execute(engine::LocalShard& shard, const Step& step) {
   switch (step.action) {
     case Action::kUpdate: DoUpdate(shard, step); break;
     case Action::kDeleteByFilter: {
+      const auto applied_before = WithHistory([](const History& history) { return history.applied_through(); });
       auto result = shard.DeleteByFilter(step.filter, step.wait);
-      if (result.ok()) NoteUpdateResult(*result);
+      if (result.ok()) {
+        NoteUpdateResult(*result);
+        SS_ASSERT(result->op_num.has_value(), "a delete-by-filter without an op");
+        const auto with_history = [this](const auto& fn) { return WithHistory(fn); };
+        const std::optional<std::string> failure =
+            CheckDeleteByFilterIds(step.filter, applied_before, *result->op_num, with_history);
+        Count(&ShardRunStats::reads_checked);
+        if (failure) Fail("read", *failure);
+      }
       FailOnError("delete by filter", result.status());
       break;
     }
