@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <optional>
 #include <string>
-#include <vector>
+#include <string_view>
 
 #include "engine/common/assert.h"
 
@@ -16,38 +16,27 @@ using Json = nlohmann::json;
 // Deeper than any filter FilterFromJson accepts (32 levels of "filter").
 constexpr int kDepthBound = 64;
 
-std::vector<std::string> PathComponents(const std::string& key) {
-  std::vector<std::string> components(1);
-  for (char c : key) {
-    if (c == '.') {
-      components.emplace_back();
-    } else {
-      components.back().push_back(c);
-    }
-  }
-  return components;
-}
-
-// Calls `visit` for every value the path from `component` on names below
-// `node`.
+// Calls `visit` for every value the dotted `path` names below `node`: its
+// first component is a key of `node`, the rest a path below that key's value
+// (below each element, for an array).
 template <typename Visit>
-void ForEachValue(const Json& node, const std::vector<std::string>& path, size_t component, const Visit& visit) {
-  SS_ASSERT(component < path.size(), "component {} of {}", component, path.size());
-  if (!node.is_object() || !node.contains(path[component])) return;
-  const Json& child = node.at(path[component]);
-  const bool last = component + 1 == path.size();
+void ForEachValue(const Json& node, std::string_view path, const Visit& visit) {
+  if (!node.is_object()) return;
+  const size_t dot = path.find('.');
+  const auto child = node.find(std::string(path.substr(0, dot)));
+  if (child == node.end()) return;
   const auto step = [&](const Json& value) {
-    if (last) {
+    if (dot == std::string_view::npos) {
       visit(value);
     } else {
-      ForEachValue(value, path, component + 1, visit);
+      ForEachValue(value, path.substr(dot + 1), visit);
     }
   };
-  if (!child.is_array()) {
-    step(child);
+  if (!child->is_array()) {
+    step(*child);
     return;
   }
-  for (const Json& element : child) step(element);
+  for (const Json& element : *child) step(element);
 }
 
 std::optional<int64_t> AsInteger(const Json& value) {
@@ -62,7 +51,7 @@ std::optional<int64_t> AsInteger(const Json& value) {
 
 bool ValueSatisfies(const engine::FieldCondition& condition, const Json& value) {
   if (const auto* keyword = std::get_if<engine::MatchKeyword>(&condition.match)) {
-    return value.is_string() && value.get<std::string>() == keyword->value;
+    return value.is_string() && value.get_ref<const std::string&>() == keyword->value;
   }
   const std::optional<int64_t> number = AsInteger(value);
   if (!number) return false;
@@ -79,8 +68,7 @@ bool ConditionHolds(const engine::Condition& condition, engine::PointId id, cons
                     int depth) {
   if (const auto* field = std::get_if<engine::FieldCondition>(&condition)) {
     bool any = false;
-    ForEachValue(payload, PathComponents(field->key), 0,
-                 [&](const Json& value) { any = any || ValueSatisfies(*field, value); });
+    ForEachValue(payload, field->key, [&](const Json& value) { any = any || ValueSatisfies(*field, value); });
     return any;
   }
   if (const auto* has_id = std::get_if<engine::HasIdCondition>(&condition)) {

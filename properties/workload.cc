@@ -157,9 +157,7 @@ std::vector<engine::Point> ExpectedPoints(const ReferenceModel& model,
 std::vector<engine::Point> ExpectedFiltered(const ReferenceModel& model, const engine::Filter& filter,
                                             const engine::CollectionConfig& collection) {
   std::vector<engine::Point> points;
-  for (const auto& [id, point] : model.points()) {
-    if (ModelMatches(filter, id, point.payload)) points.push_back(*ExpectedPoint(model, id, collection));
-  }
+  for (engine::PointId id : ExpectedFilteredIds(model, filter)) points.push_back(*ExpectedPoint(model, id, collection));
   return points;
 }
 
