@@ -164,4 +164,44 @@ absl::StatusOr<Payload> Reader::Json() {
   return value;
 }
 
+namespace {
+
+// Accepts every event: only the parser's own verdict counts. With Json()'s
+// DOM builder every event succeeds too (the lengths it could refuse are
+// bounded by Skip() first), so both accept the same items.
+struct AcceptEverything {
+  using json = nlohmann::json;
+  bool null() { return true; }
+  bool boolean(bool) { return true; }
+  bool number_integer(json::number_integer_t) { return true; }
+  bool number_unsigned(json::number_unsigned_t) { return true; }
+  bool number_float(json::number_float_t, const json::string_t&) { return true; }
+  bool string(json::string_t&) { return true; }
+  bool binary(json::binary_t&) { return true; }
+  bool start_object(std::size_t) { return true; }
+  bool key(json::string_t&) { return true; }
+  bool end_object() { return true; }
+  bool start_array(std::size_t) { return true; }
+  bool end_array() { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+};
+
+}  // namespace
+
+absl::Status Reader::CheckJson() {
+  const size_t start = position_;
+  if (absl::Status skipped = Skip(); !skipped.ok()) return skipped;
+  const std::string_view item = bytes_.substr(start, position_ - start);
+  AcceptEverything sax;
+  bool accepted = false;
+  try {
+    accepted = nlohmann::json::sax_parse(item.begin(), item.end(), &sax, nlohmann::json::input_format_t::cbor,
+                                         /*strict=*/true);
+  } catch (const nlohmann::json::exception& error) {
+    return absl::DataLossError(fmt::format("CBOR at byte {}: not a JSON value ({})", start, error.what()));
+  }
+  if (!accepted) return absl::DataLossError(fmt::format("CBOR at byte {}: not a JSON value", start));
+  return absl::OkStatus();
+}
+
 }  // namespace engine::cbor

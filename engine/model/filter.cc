@@ -48,10 +48,7 @@ bool MatchesAt(const Condition& condition, PointId id, const Payload& payload, i
   // Conditions are only reached within the depth bound (the recursion's).
   SS_ASSERT(depth >= 0 && depth <= kMaxFilterDepth, "condition at depth {}", depth);
   if (const auto* field = std::get_if<FieldCondition>(&condition)) {
-    for (const nlohmann::json* value : ValuesAtPath(payload, field->key)) {
-      if (MatchesValue(*field, *value)) return true;
-    }
-    return false;
+    return AnyValueAtPath(payload, field->key, [&](const nlohmann::json& value) { return MatchesValue(*field, value); });
   }
   if (const auto* has_id = std::get_if<HasIdCondition>(&condition)) {
     return std::binary_search(has_id->ids.begin(), has_id->ids.end(), id);
@@ -206,30 +203,34 @@ bool operator==(const Filter& a, const Filter& b) {
          ConditionsEqual(a.must_not, b.must_not);
 }
 
-std::vector<const nlohmann::json*> ValuesAtPath(const Payload& payload, std::string_view path) {
-  std::vector<const nlohmann::json*> current{&payload};
-  size_t start = 0;
-  for (int depth = 0; depth <= kMaxFilterDepth; ++depth) {
-    SS_ASSERT(start <= path.size(), "path '{}' read past its end", path);
-    const size_t dot = path.find('.', start);
-    const std::string key(path.substr(start, dot == std::string_view::npos ? std::string_view::npos
-                                                                           : dot - start));
-    std::vector<const nlohmann::json*> next;
-    for (const nlohmann::json* value : current) {
-      if (!value->is_object()) continue;
-      const auto it = value->find(key);
-      if (it == value->end()) continue;
-      if (it->is_array()) {
-        for (const auto& element : *it) next.push_back(&element);
-      } else {
-        next.push_back(&*it);
-      }
-    }
-    current = std::move(next);
-    if (dot == std::string_view::npos) return current;
-    start = dot + 1;
+namespace {
+
+// `path` is what is left of the dotted path below `value`, its first
+// component at `depth` (0 for the payload's own keys). A path of more than
+// kMaxFilterDepth + 1 components reaches nothing.
+bool AnyValueBelow(const nlohmann::json& value, std::string_view path, int depth,
+                   absl::FunctionRef<bool(const nlohmann::json&)> visit) {
+  SS_ASSERT(depth >= 0 && depth <= kMaxFilterDepth, "path component at depth {}", depth);
+  if (!value.is_object()) return false;
+  const size_t dot = path.find('.');
+  const auto it = value.find(path.substr(0, dot));
+  if (it == value.end()) return false;
+  const auto visit_or_descend = [&](const nlohmann::json& found) {
+    if (dot == std::string_view::npos) return visit(found);
+    return depth < kMaxFilterDepth && AnyValueBelow(found, path.substr(dot + 1), depth + 1, visit);
+  };
+  if (!it->is_array()) return visit_or_descend(*it);
+  for (const nlohmann::json& element : *it) {
+    if (visit_or_descend(element)) return true;
   }
-  return {};
+  return false;
+}
+
+}  // namespace
+
+bool AnyValueAtPath(const Payload& payload, std::string_view path,
+                    absl::FunctionRef<bool(const nlohmann::json&)> visit) {
+  return AnyValueBelow(payload, path, 0, visit);
 }
 
 bool Matches(const Filter& filter, PointId id, const Payload& payload) {

@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "engine/model/types.h"
 
@@ -59,9 +60,12 @@ bool operator==(const Filter& a, const Filter& b);
 bool Matches(const Filter& filter, PointId id, const Payload& payload);
 bool Matches(const Condition& condition, PointId id, const Payload& payload);
 
-// The values at a dotted path: one for a scalar, each element for an array,
-// none when missing.
-std::vector<const nlohmann::json*> ValuesAtPath(const Payload& payload, std::string_view path);
+// Calls `visit` with each value at a dotted path (one for a scalar, each
+// element for an array met on the path, none when missing), in no promised
+// order, until one call returns true; returns whether one did. Allocates
+// nothing: filters and index updates call it for every point they look at.
+bool AnyValueAtPath(const Payload& payload, std::string_view path,
+                    absl::FunctionRef<bool(const nlohmann::json&)> visit);
 
 nlohmann::json FilterToJson(const Filter& filter);
 absl::StatusOr<Filter> FilterFromJson(const nlohmann::json& json);

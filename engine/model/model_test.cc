@@ -125,6 +125,62 @@ RC_GTEST_PROP(OperationProperty, DecodingMutatedRecordsNeverCrashes, ()) {
   (void)DecodeWalRecord(encoded);
 }
 
+// The shape decoder (payloads only checked) must give the full decoder's
+// verdict and error on any bytes, and the same op, ids and clock tag: the
+// update path trusts it to refuse what a replay would refuse.
+void ExpectShapeAgrees(const std::string& bytes) {
+  const auto full = DecodeWalRecord(bytes);
+  const auto shape = DecodeWalRecordShape(bytes);
+  RC_ASSERT(full.status() == shape.status());
+  if (!full.ok()) return;
+  RC_ASSERT(full->clock_tag == shape->clock_tag);
+  RC_ASSERT(OperationName(full->operation) == OperationName(shape->operation));
+  RC_ASSERT(OperationPointIds(full->operation) == OperationPointIds(shape->operation));
+}
+
+RC_GTEST_PROP(OperationProperty, ShapeDecodingAgreesOnMutatedRecords, ()) {
+  WalRecord record{*GenOperation(), std::nullopt};
+  if (*rc::gen::arbitrary<bool>()) record.clock_tag = ClockTag{*rc::gen::arbitrary<uint64_t>(), 3, 9, 4, true};
+  std::string bytes = EncodeWalRecord(record);
+  ExpectShapeAgrees(bytes);
+  const int mutations = *rc::gen::inRange(1, 4);
+  for (int i = 0; i < mutations && !bytes.empty(); ++i) {
+    const size_t at = *rc::gen::inRange<size_t>(0, bytes.size());
+    switch (*rc::gen::inRange(0, 3)) {
+      case 0: bytes[at] = static_cast<char>(*rc::gen::arbitrary<uint8_t>()); break;
+      case 1: bytes.insert(at, 1, static_cast<char>(*rc::gen::arbitrary<uint8_t>())); break;
+      default: bytes.resize(at); break;
+    }
+    ExpectShapeAgrees(bytes);
+  }
+}
+
+// Payloads Skip() walks but the tree reader refuses, each 4 bytes like the
+// {"a": 1} (A1 61 61 01) they replace: no object, an integer key, the simple
+// value "undefined". Both decoders must refuse each with the same error.
+TEST(OperationTest, ShapeDecodingRefusesWhatTheTreeReaderRefuses) {
+  const std::string good = EncodeWalRecord({Operation{SetPayload{{1, 2}, Payload{{"a", 1}}}}, std::nullopt});
+  // The key's CBOR text head (0x67: a text of 7 bytes), not the op's name.
+  const size_t key = good.find("\x67payload");
+  ASSERT_NE(key, std::string::npos);
+  const size_t value = key + 1 + std::string("payload").size();
+  ASSERT_EQ(good.substr(value, 4), std::string("\xA1\x61\x61\x01"));
+  const std::pair<std::string, std::string> cases[] = {
+      {std::string("\x83\x01\x01\x01", 4), "must be an object"},
+      {std::string("\xA1\x18\x61\x01", 4), "not a JSON value"},
+      {std::string("\xA1\x61\x61\xF7", 4), "not a JSON value"},
+  };
+  for (const auto& [payload, error] : cases) {
+    std::string bad = good;
+    bad.replace(value, 4, payload);
+    const auto full = DecodeWalRecord(bad);
+    const auto shape = DecodeWalRecordShape(bad);
+    ASSERT_FALSE(full.ok()) << error;
+    EXPECT_EQ(full.status(), shape.status());
+    EXPECT_NE(shape.status().message().find(error), std::string_view::npos) << shape.status();
+  }
+}
+
 // The WAL codec before engine/model/cbor.h: a nlohmann::json tree, then
 // to_cbor / from_cbor. The direct codec must write the same bytes (trace
 // hashes depend on them) and accept nothing this one refused.

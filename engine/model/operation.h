@@ -90,6 +90,10 @@ std::string EncodeWalRecord(const WalRecord& record);
 absl::StatusOr<std::string> EncodeReplayableWalRecord(const WalRecord& record);
 // A clear error (never a crash) for any malformed input.
 absl::StatusOr<WalRecord> DecodeWalRecord(std::string_view bytes);
+// DecodeWalRecord's verdict and error on the same bytes, but every payload
+// is only checked, and left null: for a read-back check of a record's shape
+// (its op, ids and clock tag), without building payload trees.
+absl::StatusOr<WalRecord> DecodeWalRecordShape(std::string_view bytes);
 
 nlohmann::json OperationToJson(const Operation& operation);
 absl::StatusOr<Operation> OperationFromJson(const nlohmann::json& json);

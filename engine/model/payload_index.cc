@@ -28,36 +28,37 @@ std::map<std::string, FieldType> PayloadIndex::fields() const {
   return out;
 }
 
-void PayloadIndex::Update(FieldIndex& index, const std::string& key, PointId id,
-                          const Payload& payload, bool add) {
-  SS_ASSERT(fields_.contains(key) && &fields_.at(key) == &index, "the index passed is not the one of '{}'", key);
-  for (const nlohmann::json* value : ValuesAtPath(payload, key)) {
-    if (index.type == FieldType::kKeyword && value->is_string()) {
-      auto& ids = index.keywords[value->get<std::string>()];
-      add ? (void)ids.insert(id) : (void)ids.erase(id);
-    } else if (index.type == FieldType::kInteger && value->is_number_integer() &&
-               !(value->is_number_unsigned() && value->get<uint64_t>() > uint64_t(INT64_MAX))) {
-      auto& ids = index.integers[value->get<int64_t>()];
-      add ? (void)ids.insert(id) : (void)ids.erase(id);
+void PayloadIndex::Update(std::pair<const std::string, FieldIndex>& field, PointId id, const Payload& payload,
+                          bool add) {
+  auto& [key, index] = field;
+  // A hint at the end: a new index is filled in id order.
+  const auto add_or_remove = [&](std::set<PointId>& ids) { add ? (void)ids.insert(ids.end(), id) : (void)ids.erase(id); };
+  AnyValueAtPath(payload, key, [&](const nlohmann::json& value) {
+    if (index.type == FieldType::kKeyword && value.is_string()) {
+      add_or_remove(index.keywords[value.get_ref<const std::string&>()]);
+    } else if (index.type == FieldType::kInteger && value.is_number_integer() &&
+               !(value.is_number_unsigned() && value.get<uint64_t>() > uint64_t(INT64_MAX))) {
+      add_or_remove(index.integers[value.get<int64_t>()]);
     }
-  }
+    return false;
+  });
   // An index holds values of its own type only.
   SS_ASSERT(index.type == FieldType::kKeyword ? index.integers.empty() : index.keywords.empty(),
             "index '{}' holds values of another type", key);
 }
 
 void PayloadIndex::Add(PointId id, const Payload& payload) {
-  for (auto& [key, index] : fields_) Update(index, key, id, payload, true);
+  for (auto& field : fields_) Update(field, id, payload, true);
 }
 
 void PayloadIndex::AddToField(const std::string& key, PointId id, const Payload& payload) {
   const auto it = fields_.find(key);
   SS_ASSERT(it != fields_.end(), "no index on '{}' to add point {} to", key, id);
-  Update(it->second, key, id, payload, true);
+  Update(*it, id, payload, true);
 }
 
 void PayloadIndex::Remove(PointId id, const Payload& payload) {
-  for (auto& [key, index] : fields_) Update(index, key, id, payload, false);
+  for (auto& field : fields_) Update(field, id, payload, false);
 }
 
 std::optional<std::set<PointId>> PayloadIndex::Lookup(const FieldCondition& condition) const {

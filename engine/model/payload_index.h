@@ -49,8 +49,9 @@ class PayloadIndex {
     std::map<std::string, std::set<PointId>> keywords;
     std::map<int64_t, std::set<PointId>> integers;
   };
-  void Update(FieldIndex& index, const std::string& key, PointId id, const Payload& payload,
-              bool add);
+  // `field` is an entry of fields_: its key and index belong together.
+  static void Update(std::pair<const std::string, FieldIndex>& field, PointId id, const Payload& payload,
+                     bool add);
   std::optional<std::set<PointId>> Lookup(const FieldCondition& condition) const;
 
   std::map<std::string, FieldIndex> fields_;

@@ -71,7 +71,23 @@ absl::Status ReadUnsignedArray(cbor::Reader& reader, std::vector<T>& out, std::s
   return absl::OkStatus();
 }
 
-absl::StatusOr<Payload> ReadPayloadObject(cbor::Reader& reader) {
+// A payload is read into a tree, or only checked as that read would check
+// it (kCheckOnly leaves it null): CBOR major type 5 is what the tree reader
+// makes an object of, so both refuse the same items with the same error.
+enum class Payloads { kBuild, kCheckOnly };
+
+absl::StatusOr<Payload> ReadPayloadObject(cbor::Reader& reader, Payloads payloads) {
+  if (payloads == Payloads::kCheckOnly) {
+    const size_t start = reader.position();
+    if (absl::Status checked = reader.CheckJson(); !checked.ok()) return NotCbor(checked);
+    const size_t end = reader.position();
+    reader.Seek(start);
+    auto major = reader.PeekMajor();
+    SS_ASSERT(major.ok(), "a checked CBOR item has no head");
+    if (*major != cbor::Major::kMap) return BadOperation("'payload' must be an object");
+    reader.Seek(end);
+    return Payload();
+  }
   auto payload = reader.Json();
   if (!payload.ok()) return NotCbor(payload.status());
   if (!payload->is_object()) return BadOperation("'payload' must be an object");
@@ -88,7 +104,7 @@ absl::StatusOr<std::string> ReadString(cbor::Reader& reader, std::string_view na
 }
 
 // A point's map: "id", "payload" and "vector", in any order.
-absl::StatusOr<Point> ReadPoint(cbor::Reader& reader) {
+absl::StatusOr<Point> ReadPoint(cbor::Reader& reader, Payloads payloads) {
   Point point;
   bool has_id = false, has_vector = false, has_payload = false;
   const auto no_id = [] { return BadOperation("a point needs an unsigned 'id'"); };
@@ -109,7 +125,7 @@ absl::StatusOr<Point> ReadPoint(cbor::Reader& reader) {
       for (uint32_t b : bits) point.vector.push_back(std::bit_cast<float>(b));
       has_vector = true;
     } else if (key == "payload") {
-      auto payload = ReadPayloadObject(reader);
+      auto payload = ReadPayloadObject(reader, payloads);
       if (!payload.ok()) return payload.status();
       point.payload = *std::move(payload);
       has_payload = true;
@@ -125,12 +141,12 @@ absl::StatusOr<Point> ReadPoint(cbor::Reader& reader) {
   return point;
 }
 
-absl::Status ReadPoints(cbor::Reader& reader, std::vector<Point>& points) {
+absl::Status ReadPoints(cbor::Reader& reader, std::vector<Point>& points, Payloads payloads) {
   auto count = ArrayCount(reader, [] { return BadOperation("'points' must be an array"); });
   if (!count.ok()) return count.status();
   points.reserve(*count);
   for (uint64_t i = 0; i < *count; ++i) {
-    auto point = ReadPoint(reader);
+    auto point = ReadPoint(reader, payloads);
     if (!point.ok()) return point.status();
     points.push_back(*std::move(point));
   }
@@ -161,7 +177,8 @@ struct OperationFields {
   std::optional<std::vector<Point>> points;
 };
 
-absl::Status ReadOperationField(cbor::Reader& reader, std::string_view name, OperationFields& fields) {
+absl::Status ReadOperationField(cbor::Reader& reader, std::string_view name, OperationFields& fields,
+                                Payloads payloads) {
   const auto once = [&](auto& slot) -> absl::Status {
     if (slot.has_value()) return BadOperation(fmt::format("'{}' twice", name));
     slot.emplace();
@@ -184,12 +201,12 @@ absl::Status ReadOperationField(cbor::Reader& reader, std::string_view name, Ope
     read = ReadKeys(reader, *fields.keys);
   } else if (name == "payload") {
     if (read = once(fields.payload); !read.ok()) return read;
-    auto payload = ReadPayloadObject(reader);
+    auto payload = ReadPayloadObject(reader, payloads);
     if (!payload.ok()) return payload.status();
     *fields.payload = *std::move(payload);
   } else if (name == "points") {
     if (read = once(fields.points); !read.ok()) return read;
-    read = ReadPoints(reader, *fields.points);
+    read = ReadPoints(reader, *fields.points, payloads);
   } else {
     read = reader.Skip();
     if (!read.ok()) read = NotCbor(read);
@@ -231,10 +248,10 @@ absl::StatusOr<Operation> OperationOfFields(OperationFields& fields) {
   return BadOperation(fmt::format("unknown operation '{}'", name));
 }
 
-absl::StatusOr<Operation> ReadOperation(cbor::Reader& reader) {
+absl::StatusOr<Operation> ReadOperation(cbor::Reader& reader, Payloads payloads) {
   OperationFields fields;
   absl::Status read = ForEachField(reader, [] { return BadOperation("must be an object"); }, [&](std::string_view name) {
-    return ReadOperationField(reader, name, fields);
+    return ReadOperationField(reader, name, fields, payloads);
   });
   if (!read.ok()) return read;
   auto operation = OperationOfFields(fields);
@@ -300,9 +317,7 @@ absl::StatusOr<RecordLayout> ReadRecordLayout(cbor::Reader& reader) {
   return layout;
 }
 
-}  // namespace
-
-absl::StatusOr<WalRecord> DecodeWalRecord(std::string_view bytes) {
+absl::StatusOr<WalRecord> Decode(std::string_view bytes, Payloads payloads) {
   cbor::Reader reader(bytes);
   auto layout = ReadRecordLayout(reader);
   if (!layout.ok()) return layout.status();
@@ -313,7 +328,7 @@ absl::StatusOr<WalRecord> DecodeWalRecord(std::string_view bytes) {
   }
   if (!layout->operation) return Refused("no operation");
   reader.Seek(*layout->operation);
-  auto operation = ReadOperation(reader);
+  auto operation = ReadOperation(reader, payloads);
   if (!operation.ok()) return operation.status();
   WalRecord record{*std::move(operation), std::nullopt};
   if (layout->clock) {
@@ -324,5 +339,11 @@ absl::StatusOr<WalRecord> DecodeWalRecord(std::string_view bytes) {
   }
   return record;
 }
+
+}  // namespace
+
+absl::StatusOr<WalRecord> DecodeWalRecord(std::string_view bytes) { return Decode(bytes, Payloads::kBuild); }
+
+absl::StatusOr<WalRecord> DecodeWalRecordShape(std::string_view bytes) { return Decode(bytes, Payloads::kCheckOnly); }
 
 }  // namespace engine

@@ -264,12 +264,14 @@ bool Segment::IndexAgreesWithPayloads(const std::string& key) const {
   std::set<PointId> expected;
   for (const auto& [id, record] : points_) {
     if (record.deleted) continue;
-    for (const nlohmann::json* value : ValuesAtPath(record.payload, key)) {
-      if ((type == FieldType::kKeyword && value->is_string()) ||
-          (type == FieldType::kInteger && value->is_number_integer())) {
-        expected.insert(id);
-      }
-    }
+    // What PayloadIndex indexes: strings, or integers in int64's range (an
+    // unsigned value past it is no number a filter can name).
+    const bool indexable = AnyValueAtPath(record.payload, key, [&](const nlohmann::json& value) {
+      return (type == FieldType::kKeyword && value.is_string()) ||
+             (type == FieldType::kInteger && value.is_number_integer() &&
+              !(value.is_number_unsigned() && value.get<uint64_t>() > uint64_t(INT64_MAX)));
+    });
+    if (indexable) expected.insert(id);
   }
   return expected == index_.IdsIndexedUnder(key);
 }

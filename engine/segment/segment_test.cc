@@ -67,6 +67,21 @@ TEST(SegmentTest, DeletingASupersededCopyClaimsNoOp) {
   EXPECT_TRUE(segment->indexed_fields().empty());
 }
 
+// An unsigned value past int64 is not indexed as an integer (no filter can
+// name it); the consistency check must not call that a disagreement.
+TEST(SegmentTest, IndexCheckSkipsUnsignedValuesPastInt64) {
+  sim::SimFileSystem fs;
+  auto segment = CreateOrDie(fs);
+  Point point = MakePoint(1, 1.0f);
+  point.payload = Payload{{"n", uint64_t(INT64_MAX) + 1}, {"m", {3, uint64_t(UINT64_MAX)}}};
+  ASSERT_TRUE(segment->Upsert(1, point).ok());
+  ASSERT_TRUE(segment->CreateFieldIndex(2, "n", FieldType::kInteger).ok());
+  ASSERT_TRUE(segment->CreateFieldIndex(3, "m", FieldType::kInteger).ok());
+  EXPECT_TRUE(segment->IndexAgreesWithPayloads("n"));
+  EXPECT_TRUE(segment->IndexAgreesWithPayloads("m"));
+  EXPECT_TRUE(segment->IndexesAgreeWithPayloads());
+}
+
 TEST(SegmentTest, ReadsAgreeWithBruteForceAndIndex) {
   sim::SimFileSystem fs;
   auto segment = CreateOrDie(fs);
