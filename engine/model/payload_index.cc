@@ -30,7 +30,9 @@ std::map<std::string, FieldType> PayloadIndex::fields() const {
 
 void PayloadIndex::Update(std::pair<const std::string, FieldIndex>& field, PointId id, const Payload& payload,
                           bool add) {
-  auto& [key, index] = field;
+  // Not a structured binding: clang before 16 cannot capture one.
+  const std::string& key = field.first;
+  FieldIndex& index = field.second;
   // A hint at the end: a new index is filled in id order.
   const auto add_or_remove = [&](std::set<PointId>& ids) { add ? (void)ids.insert(ids.end(), id) : (void)ids.erase(id); };
   AnyValueAtPath(payload, key, [&](const nlohmann::json& value) {
