@@ -23,7 +23,7 @@ template <typename Visit>
 void ForEachValue(const Json& node, std::string_view path, const Visit& visit) {
   if (!node.is_object()) return;
   const size_t dot = path.find('.');
-  const auto child = node.find(std::string(path.substr(0, dot)));
+  const auto child = node.find(path.substr(0, dot));  // nlohmann's objects compare with std::less<>
   if (child == node.end()) return;
   const auto step = [&](const Json& value) {
     if (dot == std::string_view::npos) {
