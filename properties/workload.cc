@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "engine/model/distance.h"
+#include "properties/model_distance.h"
 #include "properties/model_filter.h"
 
 namespace properties {
@@ -143,7 +143,7 @@ std::optional<engine::Point> ExpectedPoint(const ReferenceModel& model, engine::
   const auto it = model.points().find(id);
   if (it == model.points().end()) return std::nullopt;
   engine::Point point = it->second;
-  point.vector = engine::PreprocessVector(collection.distance, std::move(point.vector));
+  point.vector = ModelStoredVector(collection.distance, std::move(point.vector));
   return point;
 }
 
@@ -171,10 +171,10 @@ std::vector<engine::PointId> ExpectedFilteredIds(const ReferenceModel& model, co
 
 std::vector<engine::ScoredPoint> ExpectedSearch(const ReferenceModel& model, const engine::Vector& query,
                                                 size_t k, const engine::CollectionConfig& collection) {
-  const engine::Vector prepared = engine::PreprocessVector(collection.distance, query);
+  const engine::Vector prepared = ModelStoredVector(collection.distance, query);
   std::vector<engine::ScoredPoint> hits;
   for (const engine::Point& point : ExpectedPoints(model, collection)) {
-    hits.push_back({point.id, engine::Score(collection.distance, prepared, point.vector)});
+    hits.push_back({point.id, ModelScore(collection.distance, prepared, point.vector)});
   }
   std::sort(hits.begin(), hits.end(), [](const engine::ScoredPoint& a, const engine::ScoredPoint& b) {
     return a.score != b.score ? a.score > b.score : a.id < b.id;
