@@ -173,8 +173,11 @@ std::vector<engine::ScoredPoint> ExpectedSearch(const ReferenceModel& model, con
                                                 size_t k, const engine::CollectionConfig& collection) {
   const engine::Vector prepared = ModelStoredVector(collection.distance, query);
   std::vector<engine::ScoredPoint> hits;
-  for (const engine::Point& point : ExpectedPoints(model, collection)) {
-    hits.push_back({point.id, ModelScore(collection.distance, prepared, point.vector)});
+  // Scored from the model's points directly: only the vector is prepared,
+  // not a copy of every point with its payload.
+  for (const auto& [id, point] : model.points()) {
+    const engine::Vector stored = ModelStoredVector(collection.distance, point.vector);
+    hits.push_back({id, ModelScore(collection.distance, prepared, stored)});
   }
   std::sort(hits.begin(), hits.end(), [](const engine::ScoredPoint& a, const engine::ScoredPoint& b) {
     return a.score != b.score ? a.score > b.score : a.id < b.id;
